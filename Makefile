@@ -1,0 +1,125 @@
+# picosnitch build.  GNU make: the tree is small, the BPF pipeline is three
+# pattern rules (clang -> bpftool gen object -> bpftool gen skeleton) and a
+# plain Makefile needs nothing beyond what Debian already ships with gcc.
+#
+#   make            build/picosnitch (optimised)
+#   make asan       build/asan/picosnitch and the test programs, with ASan+UBSan
+#   make check      run the whole test suite (see tests/run)
+#   make fuzz       build the fuzz targets (clang, libFuzzer)
+#   make clean
+
+VERSION := 0.1.0
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+
+PKGS := libbpf sqlite3 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers
+BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -DPICOSNITCH_VERSION='"$(VERSION)"' \
+	-Isrc -Ibuild -Ibpf $(PKG_CFLAGS)
+CFLAGS ?= -O2
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ibpf -Ibpf/vmlinux/$(ARCH) \
+	-Wall -Werror -Wno-unused-function
+
+# Userspace sources; tests link everything but the CLI entry point.
+SRCS := $(wildcard src/*/*.c)
+MAIN := src/cli/main.c
+LIB_SRCS := $(filter-out $(MAIN),$(SRCS))
+HDRS := $(wildcard src/*/*.h) bpf/abi.h
+
+OBJS := $(patsubst src/%.c,build/obj/%.o,$(SRCS))
+ASAN_OBJS := $(patsubst src/%.c,build/asan/obj/%.o,$(SRCS))
+ASAN_LIB_OBJS := $(patsubst src/%.c,build/asan/obj/%.o,$(LIB_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,build/tests/%,$(HELPER_SRCS))
+FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+
+SKEL := build/sensor.skel.h
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all asan check test fuzz clean helpers
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: build/picosnitch
+
+build/sensor.tmp.o: bpf/sensor.bpf.c bpf/abi.h | build
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+build/sensor.bpf.o: build/sensor.tmp.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(SKEL): build/sensor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name sensor_bpf > $@
+
+build/obj/%.o: src/%.c $(HDRS) $(SKEL)
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+build/asan/obj/%.o: src/%.c $(HDRS) $(SKEL)
+	@mkdir -p $(dir $@)
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+build/picosnitch: $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+build/asan/picosnitch: $(ASAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+build/asan/tests/%: tests/unit/%.c tests/lib/tap.h $(ASAN_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Itests/lib -o $@ $< $(ASAN_LIB_OBJS) $(PKG_LIBS) -lpthread
+
+# Traffic generators and other helpers run as the programs under test; they
+# are built without sanitizers so their own overhead stays out of the numbers.
+build/tests/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(call msg,HELPER,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $< -luring -lpthread
+
+build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS) $(SKEL)
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ,$@)
+	$(Q)clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lpthread
+
+helpers: $(HELPER_BINS)
+
+asan: build/asan/picosnitch $(UNIT_BINS) $(HELPER_BINS)
+
+check test: all asan
+	tests/run
+
+fuzz: $(FUZZ_BINS)
+
+build:
+	@mkdir -p build
+
+clean:
+	rm -rf build

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The binary interface between the in-kernel sensor (bpf/sensor.bpf.c) and the
+ * daemon: map keys and values, ring buffer records and loss counters.
+ * Plain fixed-width types only, so that both clang -target bpf (with
+ * vmlinux.h) and the userspace compiler (with <linux/types.h>) accept it.
+ * Any change here changes both sides at once; keep sizes multiples of 8.
+ */
+#ifndef PICOSNITCH_BPF_ABI_H
+#define PICOSNITCH_BPF_ABI_H
+
+#define PS_COMM_LEN 16
+#define PS_EXEC_PATH_LEN 256
+#define PS_EXEC_ARGS_LEN 512
+
+/* Who did the I/O: a snapshot of the task taken in the kernel at the
+ * moment the flow was first seen, so that a process that has already
+ * exited can still be named. */
+struct ps_task {
+	__u32 tgid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 flags;		/* PS_TASK_* */
+	__u64 start_ns;		/* task start, boot clock: tells reused pids apart */
+	__u64 pstart_ns;
+	__u64 exe_ino;
+	__u64 pexe_ino;
+	__u32 exe_dev;		/* userspace (stat) encoding of the device */
+	__u32 pexe_dev;
+	char comm[PS_COMM_LEN];	/* thread group leader's name */
+	char pcomm[PS_COMM_LEN];
+};
+
+#define PS_TASK_KNOWN 1u	/* fields are valid */
+#define PS_TASK_KERNEL 2u	/* a kernel socket: no process owns it */
+
+/* One flow: a socket, the process that did I/O on it, and (for sockets
+ * without a fixed peer) the peer.  Addresses are in network order, ports
+ * in host order.  AF_PACKET flows carry MAC addresses and the ethertype
+ * as proto. */
+struct ps_flow_key {
+	__u64 cookie;		/* socket cookie */
+	__u32 tgid;		/* 0 while the owning process is unknown */
+	__u32 netns;		/* network namespace inode */
+	__u16 family;		/* AF_INET, AF_INET6, AF_PACKET */
+	__u16 proto;		/* IPPROTO_* or ethertype */
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+struct ps_flow_val {
+	__u64 sent;		/* application payload bytes */
+	__u64 recv;
+	__u64 sent_pkts;
+	__u64 recv_pkts;
+	__u64 first_ns;
+	__u64 sock_ino;		/* inode of the socket, to find holders in /proc */
+	struct ps_task who;
+};
+
+/* Ring buffer records.  Every record starts with this header; size is the
+ * size of the whole record. */
+enum ps_event_type {
+	PS_EV_FLOW = 1,		/* a new flow: identify its process now */
+	PS_EV_UNOWNED = 2,	/* traffic on a socket whose process is unknown */
+	PS_EV_EXEC = 3,		/* an exec (only with "Every exe") */
+};
+
+struct ps_event_hdr {
+	__u16 type;
+	__u16 version;
+	__u32 size;
+	__u64 ts_ns;
+};
+
+#define PS_EVENT_VERSION 1
+
+struct ps_ev_flow {
+	struct ps_event_hdr hdr;
+	struct ps_flow_key key;
+	struct ps_flow_val val;
+};
+
+struct ps_ev_unowned {
+	struct ps_event_hdr hdr;
+	struct ps_flow_key key;
+	__u64 sock_ino;
+};
+
+/* What the exec tracepoint remembers per process, so that a process that
+ * exits before the daemon can read /proc still has a path and arguments. */
+struct ps_exec_info {
+	struct ps_task who;
+	__u32 path_len;
+	__u32 args_len;
+	char path[PS_EXEC_PATH_LEN];
+	char args[PS_EXEC_ARGS_LEN];	/* NUL separated, like /proc/pid/cmdline */
+};
+
+struct ps_ev_exec {
+	struct ps_event_hdr hdr;
+	struct ps_exec_info info;
+};
+
+/* Listening TCP sockets and bound UDP sockets, by local port: who to blame
+ * for an accepted socket whose process could not be found. */
+struct ps_listen_key {
+	__u32 netns;
+	__u16 family;
+	__u16 proto;
+	__u16 lport;
+	__u16 pad[3];
+};
+
+/* Loss and health counters, one per-CPU array slot each.  Every loss the
+ * sensor can detect is counted here; the daemon reports increases. */
+enum ps_stat {
+	PS_STAT_FLOW_MAP_FULL,		/* a new flow could not be stored */
+	PS_STAT_BYTES_LOST_SENT,	/* bytes of such flows */
+	PS_STAT_BYTES_LOST_RECV,
+	PS_STAT_RINGBUF_FULL,		/* an event could not be queued */
+	PS_STAT_SOCK_STATE_FAIL,	/* per-socket state could not be allocated */
+	PS_STAT_PARSE_FAIL,		/* a packet header could not be read */
+	PS_STAT_EXEC_CACHE_FAIL,	/* an exec could not be remembered */
+	PS_STAT_UNOWNED,		/* sockets first seen without a process */
+	PS_STAT_RECV_DROPS,		/* datagrams counted, then dropped (corrected) */
+	PS_STAT_PACKETS,		/* packets seen (health) */
+	PS_STAT_MAX,
+};
+
+#endif

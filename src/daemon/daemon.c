@@ -1,0 +1,450 @@
+/* The monitor's event loop: wires sensor, identity, tracker and storage.
+ *
+ *   ring buffer record --> tracker_on_flow / tracker_on_unowned (name it now)
+ *   every second       --> tracker_drain (counters -> window), loss report
+ *   every write limit  --> tracker_take_rows --> each store
+ *   SIGINT / SIGTERM   --> last drain and write, then return
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/errlog.h"
+#include "identity/ident.h"
+#include "pipeline/tracker.h"
+#include "sensor/sensor.h"
+#include "storage/store.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#define MAX_STORES 4
+#define IDENT_IDLE_SECONDS 300	/* forget process names unused this long */
+#define MAX_PENDING_BATCHES 64
+
+struct batch {
+	struct tracker_rows rows;
+	unsigned int todo;	/* bit i: store i still has to take it */
+	int tries;
+};
+
+struct daemon {
+	struct config *cfg;
+	struct state_dir *sd;
+	struct errlog *errlog;
+	struct sensor *sensor;
+	struct ident_cache *idents;
+	struct tracker *tracker;
+	struct store *stores[MAX_STORES];
+	size_t nstores;
+	struct batch pending[MAX_PENDING_BATCHES];
+	size_t npending;
+	uint64_t stats[PS_STAT_MAX];
+	time_t window_start;
+};
+
+int daemon_load_config(struct state_dir *sd, struct config *ret)
+{
+	char err[CONFIG_ERR_LEN], *text = NULL, *dump;
+	size_t len;
+	int r;
+
+	r = read_below(sd->fd, CONFIG_FILE, 1 << 20, &text, &len);
+	if (r == -ENOENT) {
+		r = config_default(ret);
+		if (r < 0)
+			return log_errno(r, "cannot build the default configuration");
+	} else if (r < 0) {
+		return log_errno(r, "cannot read %s/%s", sd->path, CONFIG_FILE);
+	} else {
+		r = config_parse(text, len, ret, err, sizeof(err));
+		free(text);
+		if (r < 0) {
+			log_error("%s (in %s)", err, sd->path);
+			return r;
+		}
+	}
+	if (ret->changed) {
+		dump = config_dump(ret);
+		if (!dump) {
+			config_done(ret);
+			return log_errno(-ENOMEM, "cannot write %s", CONFIG_FILE);
+		}
+		r = write_atomic_below(sd->fd, CONFIG_FILE, dump, strlen(dump), 0644, sd->uid, sd->gid);
+		free(dump);
+		if (r < 0)
+			log_errno(r, "cannot write the defaults to %s/%s, ignoring", sd->path,
+				  CONFIG_FILE);
+		ret->changed = false;
+	}
+	return 0;
+}
+
+static uint64_t mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static int on_event(void *ctx, const void *data, size_t size)
+{
+	struct daemon *d = ctx;
+	const struct ps_event_hdr *h = data;
+
+	if (size < sizeof(*h) || h->size != size || h->version != PS_EVENT_VERSION)
+		return 0;
+	switch (h->type) {
+	case PS_EV_FLOW:
+		if (size == sizeof(struct ps_ev_flow)) {
+			const struct ps_ev_flow *ev = data;
+
+			tracker_on_flow(d->tracker, &ev->key, &ev->val);
+		}
+		break;
+	case PS_EV_UNOWNED:
+		if (size == sizeof(struct ps_ev_unowned)) {
+			const struct ps_ev_unowned *ev = data;
+
+			tracker_on_unowned(d->tracker, &ev->key, ev->sock_ino);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void on_missing(void *ctx, const char *hook, const char *lost)
+{
+	struct daemon *d = ctx;
+
+	errlog_add(d->errlog, "this kernel does not offer '%s': not seen: %s", hook, lost);
+}
+
+/* Report every loss the sensor and the pipeline counted since last time. */
+static void report_losses(struct daemon *d)
+{
+	uint64_t now[PS_STAT_MAX], delta[PS_STAT_MAX];
+	struct ident_stats is;
+	struct tracker_stats ts;
+
+	if (sensor_stats(d->sensor, now) == 0) {
+		for (int i = 0; i < PS_STAT_MAX; i++)
+			delta[i] = now[i] - d->stats[i];
+		memcpy(d->stats, now, sizeof(now));
+		if (delta[PS_STAT_FLOW_MAP_FULL])
+			errlog_add(d->errlog,
+				   "flow table full (%zu flows): %" PRIu64 " new flows could not be "
+				   "recorded; their %" PRIu64 " bytes sent and %" PRIu64
+				   " bytes received are missing",
+				   sensor_flow_capacity(d->sensor), delta[PS_STAT_FLOW_MAP_FULL],
+				   delta[PS_STAT_BYTES_LOST_SENT], delta[PS_STAT_BYTES_LOST_RECV]);
+		if (delta[PS_STAT_RINGBUF_FULL])
+			errlog_add(d->errlog,
+				   "event ring buffer full: %" PRIu64 " events lost (their traffic is "
+				   "still counted, but a process that exits at once may go unnamed); "
+				   "raise \"Perf ring buffer (pages)\"",
+				   delta[PS_STAT_RINGBUF_FULL]);
+		if (delta[PS_STAT_SOCK_STATE_FAIL])
+			errlog_add(d->errlog,
+				   "no memory for the state of %" PRIu64
+				   " sockets: their traffic was not counted",
+				   delta[PS_STAT_SOCK_STATE_FAIL]);
+		if (delta[PS_STAT_PARSE_FAIL])
+			errlog_add(d->errlog,
+				   "%" PRIu64 " packets had headers that could not be read and were "
+				   "not counted",
+				   delta[PS_STAT_PARSE_FAIL]);
+		if (delta[PS_STAT_EXEC_CACHE_FAIL])
+			errlog_add(d->errlog,
+				   "%" PRIu64 " program starts could not be remembered in the exec "
+				   "cache",
+				   delta[PS_STAT_EXEC_CACHE_FAIL]);
+	}
+	ident_stats_take(d->idents, &is);
+	if (is.unidentified)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " processes exited before they could be identified: their "
+			   "traffic is logged with the name the kernel reported and no executable path",
+			   is.unidentified);
+	if (is.exe_mismatch)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " processes replaced their executable before it could be read: "
+			   "the path logged is the new one",
+			   is.exe_mismatch);
+	tracker_stats_take(d->tracker, &ts);
+	if (ts.unowned_unresolved)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " sockets carried traffic (%" PRIu64 " bytes) but no process "
+			   "holding them could be found: logged without a process",
+			   ts.unowned_unresolved, ts.unowned_bytes);
+	if (ts.listener_fallback)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " accepted sockets were closed before their process could be "
+			   "found: logged under the process listening on their port",
+			   ts.listener_fallback);
+	errlog_flush(d->errlog);
+}
+
+static void batch_release(struct daemon *d, size_t i)
+{
+	tracker_rows_free(d->tracker, &d->pending[i].rows);
+	memmove(&d->pending[i], &d->pending[i + 1], (d->npending - i - 1) * sizeof(d->pending[0]));
+	d->npending--;
+}
+
+/* Hand every pending batch to the stores that still need it.  A store that
+ * fails keeps its batches for the next window, a few times. */
+static void write_pending(struct daemon *d)
+{
+	size_t i = 0;
+
+	while (i < d->npending) {
+		struct batch *b = &d->pending[i];
+
+		for (size_t s = 0; s < d->nstores; s++) {
+			int r;
+
+			if (!(b->todo & (1u << s)))
+				continue;
+			r = store_write(d->stores[s], b->rows.rows, b->rows.n);
+			if (r == 0) {
+				b->todo &= ~(1u << s);
+			} else if (b->tries >= 5) {
+				errlog_add(d->errlog, "%s: %s; %zu entries are lost after %d attempts",
+					   d->stores[s]->ops->name, d->stores[s]->err, b->rows.n,
+					   b->tries + 1);
+				b->todo &= ~(1u << s);
+			} else {
+				errlog_add(d->errlog, "%s: %s; %zu entries will be retried",
+					   d->stores[s]->ops->name, d->stores[s]->err, b->rows.n);
+			}
+		}
+		b->tries++;
+		if (!b->todo)
+			batch_release(d, i);
+		else
+			i++;
+	}
+}
+
+static int flush_window(struct daemon *d, bool final)
+{
+	struct tracker_rows rows;
+	int r;
+
+	r = tracker_take_rows(d->tracker, (int64_t)time(NULL), final, &rows);
+	if (r < 0)
+		return log_errno(r, "cannot collect the connection log");
+	d->window_start = time(NULL);
+	if (rows.n == 0 || d->nstores == 0) {
+		tracker_rows_free(d->tracker, &rows);
+	} else {
+		if (d->npending == MAX_PENDING_BATCHES) {
+			errlog_add(d->errlog, "connection log destinations are failing: %zu entries "
+				   "dropped", d->pending[0].rows.n);
+			batch_release(d, 0);
+		}
+		d->pending[d->npending++] = (struct batch){ .rows = rows,
+							    .todo = (1u << d->nstores) - 1 };
+	}
+	write_pending(d);
+	errlog_flush(d->errlog);
+	return 0;
+}
+
+static int open_stores(struct daemon *d)
+{
+	char err[512];
+	int r;
+
+	if (d->cfg->db_sql_log) {
+		char *path = state_dir_file(d->sd, "snitch.db");
+
+		if (!path)
+			return -ENOMEM;
+		r = store_sqlite_open(path, &d->stores[d->nstores], err, sizeof(err));
+		free(path);
+		if (r < 0) {
+			log_error("cannot open %s/snitch.db: %s", d->sd->path, err);
+			return r;
+		}
+		d->nstores++;
+		/* readers (the UIs) run as the desktop user */
+		for (const char *const *n = (const char *const[]){ "snitch.db", "snitch.db-wal",
+								   "snitch.db-shm", NULL };
+		     *n; n++)
+			(void)fchownat(d->sd->fd, *n, d->sd->uid, d->sd->gid, AT_SYMLINK_NOFOLLOW);
+	}
+	if (d->cfg->db_text_log) {
+		r = store_text_open(d->sd->fd, "conn.log", d->sd->uid, d->sd->gid,
+				    &d->stores[d->nstores]);
+		if (r < 0)
+			return log_errno(r, "cannot open %s/conn.log", d->sd->path);
+		d->nstores++;
+	}
+	return 0;
+}
+
+static uint32_t ringbuf_bytes(const struct config *cfg)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (uint32_t)(cfg->ring_buffer_pages * (page > 0 ? page : 4096));
+}
+
+static int run_loop(struct daemon *d)
+{
+	struct epoll_event ev, evs[8];
+	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
+	int ep = -1, tfd = -1, sfd = -1, r = 0;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0) {
+		r = log_errno(-errno, "cannot set up the event loop");
+		goto out;
+	}
+	timerfd_settime(tfd, 0, &its, NULL);
+	ev.events = EPOLLIN;
+	ev.data.fd = sensor_poll_fd(d->sensor);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+
+	d->window_start = time(NULL);
+	log_info("monitoring network traffic; logging to %s every %" PRId64 " seconds", d->sd->path,
+		 d->cfg->db_write_limit);
+	for (;;) {
+		int n = epoll_wait(ep, evs, 8, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = log_errno(-errno, "epoll_wait failed");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					log_info("received %s: writing what was counted and stopping",
+						 strsignal(si.ssi_signo));
+					goto stop;
+				}
+			} else if (fd == tfd) {
+				uint64_t expirations;
+
+				if (read(tfd, &expirations, sizeof(expirations)) < 0)
+					continue;
+				sensor_consume(d->sensor);
+				tracker_resolve_unowned(d->tracker);
+				r = tracker_drain(d->tracker);
+				if (r < 0)
+					errlog_add(d->errlog, "cannot read the flow counters: %s",
+						   strerror(-r));
+				report_losses(d);
+				if (mono_seconds() > IDENT_IDLE_SECONDS)
+					ident_cache_gc(d->idents,
+						       mono_seconds() - IDENT_IDLE_SECONDS);
+				if (time(NULL) - d->window_start >= d->cfg->db_write_limit)
+					flush_window(d, false);
+			} else {
+				sensor_consume(d->sensor);
+				tracker_resolve_unowned(d->tracker);
+			}
+		}
+	}
+stop:
+	sensor_consume(d->sensor);
+	tracker_resolve_unowned(d->tracker);
+	r = flush_window(d, true);
+	report_losses(d);
+	if (d->npending)
+		errlog_add(d->errlog, "stopping with %zu batches of entries not written",
+			   d->npending);
+out:
+	if (ep >= 0)
+		close(ep);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
+	return r;
+}
+
+int daemon_run(struct state_dir *sd, struct config *cfg)
+{
+	struct daemon d = { .cfg = cfg, .sd = sd };
+	struct tracker_opts topts = {
+		.log_addresses = cfg->log_addresses,
+		.log_ports = cfg->log_ports,
+		.log_commands = cfg->log_commands,
+	};
+	struct sensor_opts sopts = {
+		.ringbuf_bytes = ringbuf_bytes(cfg),
+		.every_exe = cfg->every_exe,
+		.on_event = on_event,
+		.on_missing = on_missing,
+		.ctx = &d,
+	};
+	char err[4096];
+	int r;
+
+	r = errlog_open(sd->fd, sd->uid, sd->gid, &d.errlog);
+	if (r < 0)
+		return log_errno(r, "cannot open %s/error.log", sd->path);
+	r = open_stores(&d);
+	if (r < 0)
+		goto out;
+	r = sensor_open(&sopts, &d.sensor, err, sizeof(err));
+	if (r < 0) {
+		errlog_add(d.errlog, "cannot start the BPF sensor: %s", err);
+		goto out;
+	}
+	r = ident_cache_new(sensor_execs_fd(d.sensor),
+			    (uint32_t)(cfg->has_st_dev_mask ? cfg->st_dev_mask : 0xffffffffu),
+			    &d.idents);
+	if (r == 0)
+		r = tracker_new(d.idents, d.sensor, &topts, &d.tracker);
+	if (r < 0) {
+		log_errno(r, "cannot start");
+		goto out;
+	}
+	errlog_flush(d.errlog);
+	r = run_loop(&d);
+out:
+	while (d.npending)
+		batch_release(&d, 0);
+	tracker_free(d.tracker);
+	ident_cache_free(d.idents);
+	sensor_close(d.sensor);
+	for (size_t i = 0; i < d.nstores; i++)
+		store_close(d.stores[i]);
+	errlog_close(d.errlog);
+	return r;
+}

@@ -1,0 +1,122 @@
+/* error.log writer with merging of repeated messages. */
+#include "daemon/errlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uthash.h>
+
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/strutil.h"
+
+struct pending {
+	char *msg;
+	unsigned long count;
+	unsigned long order;
+	UT_hash_handle hh;
+};
+
+struct errlog {
+	int fd;
+	struct pending *queue;
+	unsigned long next_order;
+};
+
+int errlog_open(int dirfd, uid_t owner, gid_t group, struct errlog **ret)
+{
+	struct errlog *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->fd = open_below(dirfd, "error.log", O_WRONLY | O_CREAT | O_APPEND, 0644, owner, group);
+	if (e->fd < 0) {
+		int r = e->fd;
+
+		free(e);
+		return r;
+	}
+	*ret = e;
+	return 0;
+}
+
+void errlog_add(struct errlog *e, const char *fmt, ...)
+{
+	struct pending *p;
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg)
+		return;
+	log_error("%s", msg);
+	if (!e) {
+		free(msg);
+		return;
+	}
+	HASH_FIND_STR(e->queue, msg, p);
+	if (p) {
+		p->count++;
+		free(msg);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		free(msg);
+		return;
+	}
+	p->msg = msg;
+	p->count = 1;
+	p->order = e->next_order++;
+	HASH_ADD_KEYPTR(hh, e->queue, p->msg, strlen(p->msg), p);
+}
+
+static int by_order(struct pending *a, struct pending *b)
+{
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+void errlog_flush(struct errlog *e)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct pending *p, *tmp;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!e || !e->queue)
+		return;
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	HASH_SORT(e->queue, by_order);
+	HASH_ITER(hh, e->queue, p, tmp) {
+		if (p->count > 1)
+			strbuf_addf(&sb, "%s %s (repeated %lu times)\n", when, p->msg, p->count);
+		else
+			strbuf_addf(&sb, "%s %s\n", when, p->msg);
+		HASH_DEL(e->queue, p);
+		free(p->msg);
+		free(p);
+	}
+	if (sb.len && write_full(e->fd, sb.buf, sb.len) < 0)
+		log_error("cannot write error.log: %s", strerror(errno));
+	strbuf_release(&sb);
+}
+
+void errlog_close(struct errlog *e)
+{
+	if (!e)
+		return;
+	errlog_flush(e);
+	close(e->fd);
+	free(e);
+}

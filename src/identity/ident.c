@@ -1,0 +1,287 @@
+/* Resolving kernel task snapshots to executable path, name and command
+ * line, with a cache keyed by (pid, start time, executable inode). */
+#include "identity/ident.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "util/fsutil.h"
+#include "util/strutil.h"
+
+struct ident_cache {
+	struct ident *table;
+	struct ident *none;	/* "no process" identities, by name, not in table */
+	int execs_fd;
+	uint32_t dev_mask;
+	long ns_per_tick;
+	struct ident_stats stats;
+};
+
+static uint64_t mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+int ident_cache_new(int execs_fd, uint32_t st_dev_mask, struct ident_cache **ret)
+{
+	struct ident_cache *c = calloc(1, sizeof(*c));
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!c)
+		return -ENOMEM;
+	c->execs_fd = execs_fd;
+	c->dev_mask = st_dev_mask;
+	c->ns_per_tick = 1000000000L / (hz > 0 ? hz : 100);
+	*ret = c;
+	return 0;
+}
+
+static void ident_free(struct ident *id)
+{
+	free(id->exe);
+	free(id->name);
+	free(id->cmdline);
+	free(id);
+}
+
+void ident_cache_free(struct ident_cache *c)
+{
+	struct ident *id, *tmp;
+
+	if (!c)
+		return;
+	HASH_ITER(hh, c->table, id, tmp) {
+		HASH_DEL(c->table, id);
+		ident_free(id);
+	}
+	HASH_ITER(hh, c->none, id, tmp) {
+		HASH_DEL(c->none, id);
+		ident_free(id);
+	}
+	free(c);
+}
+
+void ident_cache_gc(struct ident_cache *c, uint64_t before)
+{
+	struct ident *id, *tmp;
+
+	HASH_ITER(hh, c->table, id, tmp) {
+		if (id->refs == 0 && id->last_used < before) {
+			HASH_DEL(c->table, id);
+			ident_free(id);
+		}
+	}
+}
+
+int proc_start_ns(uint32_t pid, uint64_t *ret)
+{
+	char path[64], *buf, *p;
+	unsigned long long ticks;
+	long hz = sysconf(_SC_CLK_TCK);
+	int r, field;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	r = read_file(path, 4096, &buf, NULL);
+	if (r < 0)
+		return r;
+	/* the name may hold spaces and parentheses: fields follow the last ')' */
+	p = strrchr(buf, ')');
+	if (!p) {
+		free(buf);
+		return -EINVAL;
+	}
+	p++;
+	for (field = 3; field < 22 && p; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (!p || sscanf(p, " %llu", &ticks) != 1) {
+		free(buf);
+		return -EINVAL;
+	}
+	free(buf);
+	*ret = ticks * (1000000000ULL / (hz > 0 ? hz : 100));
+	return 0;
+}
+
+static char *read_cmdline(uint32_t pid)
+{
+	char path[64], *buf, *out;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
+	if (read_file(path, 1 << 20, &buf, &len) < 0)
+		return NULL;
+	out = argv_to_shell(buf, len);
+	free(buf);
+	return out;
+}
+
+/* From /proc, if pid still names the process the kernel saw. */
+static int resolve_proc(struct ident_cache *c, struct ident *id)
+{
+	char path[64], target[PATH_MAX];
+	uint64_t start;
+	struct stat st;
+	ssize_t n;
+
+	if (proc_start_ns(id->key.pid, &start) < 0)
+		return -ESRCH;
+	if (start / c->ns_per_tick != id->key.start_ns / c->ns_per_tick)
+		return -ESRCH;	/* the pid was reused */
+	snprintf(path, sizeof(path), "/proc/%u/exe", id->key.pid);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0) {
+		if (errno == ENOENT && id->key.exe_ino == 0)
+			n = 0;	/* a kernel thread has no executable */
+		else
+			return -errno;
+	}
+	target[n] = '\0';
+	if (n > 0 && stat(path, &st) == 0 &&
+	    (st.st_ino != id->key.exe_ino ||
+	     ((uint32_t)st.st_dev & c->dev_mask) != (id->key.exe_dev & c->dev_mask)))
+		id->exe_mismatch = true;
+	id->exe = strdup(target);
+	id->cmdline = read_cmdline(id->key.pid);
+	if (!id->cmdline)
+		id->cmdline = strdup("");
+	id->source = IDENT_PROC;
+	return 0;
+}
+
+/* From what the exec tracepoint kept about the process. */
+static int resolve_exec_cache(struct ident_cache *c, struct ident *id)
+{
+	struct ps_exec_info info;
+	uint32_t pid = id->key.pid;
+	size_t plen, alen;
+
+	if (c->execs_fd < 0 || bpf_map_lookup_elem(c->execs_fd, &pid, &info) < 0)
+		return -ENOENT;
+	if (info.who.start_ns != id->key.start_ns || info.who.exe_ino != id->key.exe_ino)
+		return -ENOENT;
+	plen = strnlen(info.path, sizeof(info.path));
+	alen = info.args_len < sizeof(info.args) ? info.args_len : sizeof(info.args);
+	id->exe = strndup(info.path, plen);
+	id->cmdline = argv_to_shell(info.args, alen);
+	id->source = IDENT_EXEC_CACHE;
+	return 0;
+}
+
+static struct ident *resolve(struct ident_cache *c, const struct ident_key *key, const char *comm)
+{
+	struct ident *id = calloc(1, sizeof(*id));
+
+	if (!id)
+		return NULL;
+	id->key = *key;
+	id->name = strndup(comm, PS_COMM_LEN);
+	if (resolve_proc(c, id) < 0) {
+		free(id->exe);
+		free(id->cmdline);
+		id->exe = id->cmdline = NULL;
+		if (resolve_exec_cache(c, id) == 0) {
+			c->stats.from_exec_cache++;
+		} else {
+			id->exe = strdup("");
+			id->cmdline = strdup("");
+			id->source = IDENT_KERNEL_ONLY;
+			c->stats.unidentified++;
+		}
+	}
+	if (id->exe_mismatch)
+		c->stats.exe_mismatch++;
+	if (!id->name || !id->exe || !id->cmdline) {
+		ident_free(id);
+		return NULL;
+	}
+	return id;
+}
+
+struct ident *ident_ref(struct ident *id)
+{
+	if (id)
+		id->refs++;
+	return id;
+}
+
+struct ident *ident_none(struct ident_cache *c, const char *name)
+{
+	struct ident *id;
+
+	HASH_FIND_STR(c->none, name, id);
+	if (!id) {
+		id = calloc(1, sizeof(*id));
+		if (!id)
+			return NULL;
+		id->name = strdup(name);
+		id->exe = strdup("");
+		id->cmdline = strdup("");
+		id->source = IDENT_NONE;
+		if (!id->name || !id->exe || !id->cmdline) {
+			ident_free(id);
+			return NULL;
+		}
+		/* keyed by name: the key struct is unused for these */
+		HASH_ADD_KEYPTR(hh, c->none, id->name, strlen(id->name), id);
+	}
+	return ident_ref(id);
+}
+
+struct ident *ident_get(struct ident_cache *c, const struct ps_task *t, bool parent)
+{
+	struct ident_key key = { 0 };
+	struct ident *id;
+	const char *comm;
+
+	if (!(t->flags & PS_TASK_KNOWN))
+		return ident_none(c, "");
+	if (parent) {
+		key.pid = t->ppid;
+		key.start_ns = t->pstart_ns;
+		key.exe_ino = t->pexe_ino;
+		key.exe_dev = t->pexe_dev;
+		comm = t->pcomm;
+	} else {
+		key.pid = t->tgid;
+		key.start_ns = t->start_ns;
+		key.exe_ino = t->exe_ino;
+		key.exe_dev = t->exe_dev;
+		comm = t->comm;
+	}
+	if (key.pid == 0)
+		return ident_none(c, "");
+	HASH_FIND(hh, c->table, &key, sizeof(key), id);
+	if (!id) {
+		id = resolve(c, &key, comm);
+		if (!id)
+			return NULL;
+		HASH_ADD(hh, c->table, key, sizeof(key), id);
+	}
+	id->last_used = mono_seconds();
+	return ident_ref(id);
+}
+
+void ident_unref(struct ident_cache *c, struct ident *id)
+{
+	(void)c;
+	if (id && id->refs > 0)
+		id->refs--;
+}
+
+void ident_stats_take(struct ident_cache *c, struct ident_stats *ret)
+{
+	*ret = c->stats;
+	memset(&c->stats, 0, sizeof(c->stats));
+}

@@ -1,0 +1,152 @@
+/* /proc scan for socket holders, and task snapshots from /proc. */
+#include "identity/sockscan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "identity/ident.h"
+#include "util/fsutil.h"
+#include "util/strutil.h"
+
+static size_t scan_fds(int procfd, const char *pid_name, const uint64_t *inodes, size_t n,
+		       uint32_t pid, uint32_t *ret_pids)
+{
+	char fdpath[300], link[64];
+	struct dirent *de;
+	size_t found = 0;
+	int dfd;
+	DIR *d;
+
+	snprintf(fdpath, sizeof(fdpath), "%s/fd", pid_name);
+	dfd = openat(procfd, fdpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		unsigned long long ino;
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		len = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%llu]", &ino) != 1)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (inodes[i] == ino && !ret_pids[i]) {
+				ret_pids[i] = pid;
+				found++;
+			}
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+int sockscan_find(const uint64_t *inodes, size_t n, uint32_t *ret_pids)
+{
+	struct dirent *de;
+	size_t missing = n;
+	int procfd;
+	DIR *d;
+
+	memset(ret_pids, 0, n * sizeof(*ret_pids));
+	procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0)
+		return -errno;
+	d = fdopendir(procfd);
+	if (!d) {
+		close(procfd);
+		return -errno;
+	}
+	while (missing && (de = readdir(d))) {
+		uint64_t pid;
+
+		if (parse_u64(de->d_name, &pid) < 0)
+			continue;
+		missing -= scan_fds(dirfd(d), de->d_name, inodes, n, (uint32_t)pid, ret_pids);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* "Name:", "PPid:", "Uid:" of /proc/<pid>/status. */
+static int read_status(uint32_t pid, char comm[PS_COMM_LEN], uint32_t *ppid, uint32_t *uid)
+{
+	char path[64], *buf, *line, *save = NULL;
+	int got = 0, r;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	r = read_file(path, 65536, &buf, NULL);
+	if (r < 0)
+		return r;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (str_has_prefix(line, "Name:\t")) {
+			snprintf(comm, PS_COMM_LEN, "%s", line + 6);
+			got |= 1;
+		} else if (sscanf(line, "PPid:\t%u", ppid) == 1) {
+			got |= 2;
+		} else if (sscanf(line, "Uid:\t%u", uid) == 1) {
+			got |= 4;
+		}
+	}
+	free(buf);
+	return got == 7 ? 0 : -EINVAL;
+}
+
+static void exe_id(uint32_t pid, __u64 *ino, __u32 *dev)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	if (stat(path, &st) == 0) {
+		*ino = st.st_ino;
+		*dev = (uint32_t)st.st_dev;
+	} else {
+		*ino = 0;
+		*dev = 0;
+	}
+}
+
+int task_from_proc(uint32_t pid, struct ps_task *ret)
+{
+	struct ps_task t = { 0 };
+	uint32_t dummy;
+	int r;
+
+	t.tgid = pid;
+	r = read_status(pid, t.comm, &t.ppid, &t.uid);
+	if (r < 0)
+		return r;
+	uint64_t start;
+
+	r = proc_start_ns(pid, &start);
+	if (r < 0)
+		return r;
+	t.start_ns = start;
+	exe_id(pid, &t.exe_ino, &t.exe_dev);
+	if (t.ppid) {
+		if (read_status(t.ppid, t.pcomm, &dummy, &dummy) == 0 &&
+		    proc_start_ns(t.ppid, &start) == 0) {
+			t.pstart_ns = start;
+			exe_id(t.ppid, &t.pexe_ino, &t.pexe_dev);
+		} else
+			t.ppid = 0;
+	}
+	t.flags = PS_TASK_KNOWN;
+	*ret = t;
+	return 0;
+}

@@ -1,0 +1,548 @@
+/* Flow tracking and window aggregation (see tracker.h). */
+#include "pipeline/tracker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <uthash.h>
+
+#include "identity/sockscan.h"
+#include "util/strutil.h"
+
+/* A sensor flow as last read. */
+struct flow {
+	struct ps_flow_key key;
+	uint64_t sent, recv;	/* counted into windows so far */
+	struct ident *proc, *parent;
+	int64_t uid;
+	bool reported;		/* has been in a window (even with 0 bytes) */
+	UT_hash_handle hh;
+};
+
+/* The process behind a socket first seen without one. */
+struct owner {
+	uint64_t cookie;
+	uint64_t sock_ino;
+	struct ps_flow_key key;
+	struct ident *proc, *parent;
+	int64_t uid;
+	int scans;
+	bool resolved;
+	UT_hash_handle hh;
+};
+
+#define MAX_SCANS 3
+#define SCAN_INTERVAL_MS 100
+
+/* One row of the window being collected. */
+struct agg {
+	char *hkey;
+	struct conn_row row;
+	struct ident *proc, *parent;
+	char laddr[48], raddr[48];
+	UT_hash_handle hh;
+};
+
+struct tracker {
+	struct ident_cache *ic;
+	struct sensor *sensor;
+	struct tracker_opts opts;
+	struct flow *flows;
+	struct owner *owners;
+	struct agg *window;
+	struct tracker_stats stats;
+	/* during a drain */
+	uint64_t *closed;
+	size_t nclosed;
+	struct ps_flow_key *dead;
+	size_t ndead, dead_cap;
+	bool final;
+	uint64_t last_scan_ms;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+int tracker_new(struct ident_cache *ic, struct sensor *sensor, const struct tracker_opts *opts,
+		struct tracker **ret)
+{
+	struct tracker *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->ic = ic;
+	t->sensor = sensor;
+	t->opts = *opts;
+	*ret = t;
+	return 0;
+}
+
+static void agg_free(struct tracker *t, struct agg *a)
+{
+	ident_unref(t->ic, a->proc);
+	ident_unref(t->ic, a->parent);
+	free(a->hkey);
+	free(a);
+}
+
+static void flow_free(struct tracker *t, struct flow *f)
+{
+	ident_unref(t->ic, f->proc);
+	ident_unref(t->ic, f->parent);
+	free(f);
+}
+
+static void owner_free(struct tracker *t, struct owner *o)
+{
+	ident_unref(t->ic, o->proc);
+	ident_unref(t->ic, o->parent);
+	free(o);
+}
+
+void tracker_free(struct tracker *t)
+{
+	struct flow *f, *ft;
+	struct owner *o, *ot;
+	struct agg *a, *at;
+
+	if (!t)
+		return;
+	HASH_ITER(hh, t->flows, f, ft) {
+		HASH_DEL(t->flows, f);
+		flow_free(t, f);
+	}
+	HASH_ITER(hh, t->owners, o, ot) {
+		HASH_DEL(t->owners, o);
+		owner_free(t, o);
+	}
+	HASH_ITER(hh, t->window, a, at) {
+		HASH_DEL(t->window, a);
+		agg_free(t, a);
+	}
+	free(t->dead);
+	free(t);
+}
+
+size_t tracker_flow_count(struct tracker *t)
+{
+	return HASH_COUNT(t->flows);
+}
+
+static struct flow *flow_find(struct tracker *t, const struct ps_flow_key *k)
+{
+	struct flow *f;
+
+	HASH_FIND(hh, t->flows, k, sizeof(*k), f);
+	return f;
+}
+
+static struct flow *flow_add(struct tracker *t, const struct ps_flow_key *k)
+{
+	struct flow *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->key = *k;
+	HASH_ADD(hh, t->flows, key, sizeof(f->key), f);
+	return f;
+}
+
+static bool set_idents(struct tracker *t, struct ident **proc, struct ident **parent,
+		       const struct ps_task *who)
+{
+	*proc = ident_get(t->ic, who, false);
+	*parent = ident_get(t->ic, who, true);
+	return *proc && *parent;
+}
+
+/* A socket whose process became known through one of its flows. */
+static void owner_learn(struct tracker *t, const struct flow *f)
+{
+	struct owner *o;
+
+	HASH_FIND(hh, t->owners, &f->key.cookie, sizeof(uint64_t), o);
+	if (!o || o->resolved || !f->proc)
+		return;
+	o->proc = ident_ref(f->proc);
+	o->parent = ident_ref(f->parent);
+	o->uid = f->uid;
+	o->resolved = true;
+}
+
+static struct owner *owner_get(struct tracker *t, const struct ps_flow_key *k, uint64_t sock_ino)
+{
+	struct owner *o;
+
+	HASH_FIND(hh, t->owners, &k->cookie, sizeof(uint64_t), o);
+	if (o)
+		return o;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->cookie = k->cookie;
+	o->sock_ino = sock_ino;
+	o->key = *k;
+	HASH_ADD(hh, t->owners, cookie, sizeof(o->cookie), o);
+	return o;
+}
+
+void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_val *v)
+{
+	struct flow *f = flow_find(t, k);
+
+	if (f)
+		return;
+	f = flow_add(t, k);
+	if (!f)
+		return;
+	/* name the process now, while it surely still exists */
+	if (!set_idents(t, &f->proc, &f->parent, &v->who)) {
+		HASH_DEL(t->flows, f);
+		flow_free(t, f);
+		return;
+	}
+	f->uid = v->who.uid;
+	owner_learn(t, f);
+}
+
+void tracker_on_unowned(struct tracker *t, const struct ps_flow_key *k, uint64_t sock_ino)
+{
+	owner_get(t, k, sock_ino);
+}
+
+/* The last resort for a socket whose holder was never found: the process
+ * that listens on (or bound) its local port. */
+static void owner_fallback(struct tracker *t, struct owner *o, uint64_t bytes)
+{
+	struct ps_listen_key lk = { 0 };
+	struct ps_task task;
+
+	lk.netns = o->key.netns;
+	lk.family = o->key.family;
+	lk.proto = o->key.proto;
+	lk.lport = o->key.lport;
+	if (bpf_map_lookup_elem(sensor_listeners_fd(t->sensor), &lk, &task) == 0 &&
+	    set_idents(t, &o->proc, &o->parent, &task)) {
+		o->uid = task.uid;
+		t->stats.listener_fallback++;
+	} else {
+		ident_unref(t->ic, o->proc);
+		ident_unref(t->ic, o->parent);
+		o->proc = ident_none(t->ic, "");
+		o->parent = ident_none(t->ic, "");
+		o->uid = -1;
+		t->stats.unowned_unresolved++;
+		t->stats.unowned_bytes += bytes;
+	}
+	o->resolved = true;
+}
+
+void tracker_resolve_unowned(struct tracker *t)
+{
+	struct owner *o, *ot;
+	struct flow *f, *ft;
+	uint64_t *inodes = NULL;
+	struct owner **which = NULL;
+	uint32_t *pids = NULL;
+	size_t n = 0, pending = 0;
+	uint64_t now = now_ms();
+
+	HASH_ITER(hh, t->owners, o, ot) {
+		if (!o->resolved && o->scans < MAX_SCANS)
+			pending++;
+	}
+	if (!pending || now - t->last_scan_ms < SCAN_INTERVAL_MS)
+		return;
+	t->last_scan_ms = now;
+	/* a flow of the same socket may already name its process */
+	HASH_ITER(hh, t->flows, f, ft) {
+		if (f->key.tgid && f->proc)
+			owner_learn(t, f);
+	}
+	inodes = calloc(pending, sizeof(*inodes));
+	which = calloc(pending, sizeof(*which));
+	pids = calloc(pending, sizeof(*pids));
+	if (!inodes || !which || !pids)
+		goto out;
+	HASH_ITER(hh, t->owners, o, ot) {
+		if (o->resolved || o->scans >= MAX_SCANS || n == pending)
+			continue;
+		o->scans++;
+		if (!o->sock_ino)
+			continue;
+		inodes[n] = o->sock_ino;
+		which[n++] = o;
+	}
+	if (n && sockscan_find(inodes, n, pids) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct ps_task task;
+
+			if (!pids[i] || task_from_proc(pids[i], &task) < 0)
+				continue;
+			o = which[i];
+			if (set_idents(t, &o->proc, &o->parent, &task)) {
+				o->uid = task.uid;
+				o->resolved = true;
+			} else {
+				ident_unref(t->ic, o->proc);
+				ident_unref(t->ic, o->parent);
+				o->proc = o->parent = NULL;
+			}
+		}
+	}
+out:
+	free(inodes);
+	free(which);
+	free(pids);
+}
+
+/* Give the flow its process; false while that is still being looked for. */
+static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_val *v, bool force)
+{
+	struct owner *o;
+
+	if (f->proc)
+		return true;
+	if (v->who.flags & PS_TASK_KERNEL) {
+		f->proc = ident_none(t->ic, "[kernel]");
+		f->parent = ident_none(t->ic, "");
+		f->uid = 0;
+		return f->proc && f->parent;
+	}
+	if (f->key.tgid) {
+		if (!set_idents(t, &f->proc, &f->parent, &v->who))
+			return false;
+		f->uid = v->who.uid;
+		owner_learn(t, f);
+		return true;
+	}
+	o = owner_get(t, &f->key, v->sock_ino);
+	if (!o)
+		return false;
+	if (!o->resolved && (force || o->scans >= MAX_SCANS))
+		owner_fallback(t, o, v->sent + v->recv);
+	if (!o->resolved)
+		return false;
+	f->proc = ident_ref(o->proc);
+	f->parent = ident_ref(o->parent);
+	f->uid = o->uid;
+	return true;
+}
+
+static int agg_add(struct tracker *t, const struct flow *f, uint64_t sent, uint64_t recv)
+{
+	const struct tracker_opts *o = &t->opts;
+	const struct ps_flow_key *k = &f->key;
+	struct strbuf sb = STRBUF_INIT;
+	char laddr[48], raddr[48];
+	int64_t lport = o->log_ports ? k->lport : 0, rport = o->log_ports ? k->rport : 0;
+	const char *cmd = o->log_commands ? f->proc->cmdline : "";
+	const char *pcmd = o->log_commands ? f->parent->cmdline : "";
+	struct agg *a;
+
+	addr_to_str(k->family, k->laddr, laddr, sizeof(laddr));
+	if (o->log_addresses)
+		addr_to_str(k->family, k->raddr, raddr, sizeof(raddr));
+	else
+		raddr[0] = '\0';
+	if (strbuf_addf(&sb, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%lld\x1f%s\x1f%s"
+			     "\x1f%u\x1f%u\x1f%u",
+			f->proc->exe, f->proc->name, cmd, f->parent->exe, f->parent->name, pcmd,
+			(long long)f->uid, (long long)lport, (long long)rport, laddr, raddr,
+			k->family, k->proto, k->netns) < 0)
+		return -ENOMEM;
+	HASH_FIND_STR(t->window, sb.buf, a);
+	if (a) {
+		strbuf_release(&sb);
+		a->row.sent += sent;
+		a->row.received += recv;
+		return 0;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		strbuf_release(&sb);
+		return -ENOMEM;
+	}
+	a->hkey = strbuf_detach(&sb);
+	a->proc = ident_ref(f->proc);
+	a->parent = ident_ref(f->parent);
+	memcpy(a->laddr, laddr, sizeof(laddr));
+	memcpy(a->raddr, raddr, sizeof(raddr));
+	a->row = (struct conn_row){
+		.sent = sent,
+		.received = recv,
+		.exe = a->proc->exe,
+		.name = a->proc->name,
+		.cmdline = cmd,
+		.sha256 = "",
+		.pexe = a->parent->exe,
+		.pname = a->parent->name,
+		.pcmdline = pcmd,
+		.psha256 = "",
+		.uid = f->uid,
+		.lport = lport,
+		.rport = rport,
+		.laddr = a->laddr,
+		.raddr = a->raddr,
+		.domain = "",
+		.family = k->family,
+		.protocol = k->proto,
+		.netns = k->netns,
+	};
+	HASH_ADD_KEYPTR(hh, t->window, a->hkey, strlen(a->hkey), a);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool is_closed(const struct tracker *t, uint64_t cookie)
+{
+	return bsearch(&cookie, t->closed, t->nclosed, sizeof(*t->closed), cmp_u64) != NULL;
+}
+
+static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flow_val *v)
+{
+	struct tracker *t = ctx;
+	struct flow *f = flow_find(t, k);
+	bool closed = t->nclosed && is_closed(t, k->cookie);
+	uint64_t ds = 0, dr = 0;
+
+	if (!f) {
+		f = flow_add(t, k);
+		if (!f)
+			return -ENOMEM;
+	}
+	if (!flow_bind(t, f, v, closed || t->final))
+		return 0;	/* its bytes wait in the sensor until it is named */
+	/* counters only grow, except when a dropped datagram is taken back
+	 * after it was read: then the next increase makes up for it */
+	if (v->sent > f->sent) {
+		ds = v->sent - f->sent;
+		f->sent = v->sent;
+	}
+	if (v->recv > f->recv) {
+		dr = v->recv - f->recv;
+		f->recv = v->recv;
+	}
+	if (ds || dr || !f->reported) {
+		if (agg_add(t, f, ds, dr) < 0)
+			return -ENOMEM;
+		f->reported = true;
+	}
+	if (closed) {
+		if (t->ndead == t->dead_cap) {
+			size_t cap = t->dead_cap ? t->dead_cap * 2 : 256;
+			struct ps_flow_key *p = realloc(t->dead, cap * sizeof(*p));
+
+			if (!p)
+				return 0;	/* forgotten next time */
+			t->dead = p;
+			t->dead_cap = cap;
+		}
+		t->dead[t->ndead++] = *k;
+	}
+	return 0;
+}
+
+static int tracker_drain_impl(struct tracker *t, bool final)
+{
+	int r;
+
+	t->final = final;
+	t->ndead = 0;
+	r = sensor_closed_cookies(t->sensor, &t->closed, &t->nclosed);
+	if (r < 0)
+		return r;
+	qsort(t->closed, t->nclosed, sizeof(*t->closed), cmp_u64);
+	r = sensor_for_each_flow(t->sensor, drain_one, t);
+	for (size_t i = 0; i < t->ndead; i++) {
+		struct flow *f = flow_find(t, &t->dead[i]);
+
+		sensor_delete_flow(t->sensor, &t->dead[i]);
+		if (f) {
+			HASH_DEL(t->flows, f);
+			flow_free(t, f);
+		}
+	}
+	for (size_t i = 0; i < t->nclosed && r == 0; i++) {
+		struct owner *o;
+
+		sensor_forget_closed(t->sensor, t->closed[i]);
+		HASH_FIND(hh, t->owners, &t->closed[i], sizeof(uint64_t), o);
+		if (o) {
+			HASH_DEL(t->owners, o);
+			owner_free(t, o);
+		}
+	}
+	free(t->closed);
+	t->closed = NULL;
+	t->nclosed = 0;
+	t->final = false;
+	return r;
+}
+
+int tracker_drain(struct tracker *t)
+{
+	return tracker_drain_impl(t, false);
+}
+
+int tracker_take_rows(struct tracker *t, int64_t now, bool final, struct tracker_rows *ret)
+{
+	struct agg *a, *at, *list = NULL;
+	size_t n = 0, i = 0;
+	int r;
+
+	if (final) {
+		r = tracker_drain_impl(t, true);
+		if (r < 0)
+			return r;
+	}
+	n = HASH_COUNT(t->window);
+	ret->rows = n ? calloc(n, sizeof(*ret->rows)) : NULL;
+	if (n && !ret->rows)
+		return -ENOMEM;
+	HASH_ITER(hh, t->window, a, at) {
+		a->row.time = now;
+		ret->rows[i++] = a->row;
+	}
+	list = t->window;
+	t->window = NULL;
+	ret->n = n;
+	ret->priv = list;
+	return 0;
+}
+
+void tracker_rows_free(struct tracker *t, struct tracker_rows *rows)
+{
+	struct agg *list = rows->priv, *a, *at;
+
+	HASH_ITER(hh, list, a, at) {
+		HASH_DEL(list, a);
+		agg_free(t, a);
+	}
+	free(rows->rows);
+	rows->rows = NULL;
+	rows->n = 0;
+	rows->priv = NULL;
+}
+
+void tracker_stats_take(struct tracker *t, struct tracker_stats *ret)
+{
+	*ret = t->stats;
+	memset(&t->stats, 0, sizeof(t->stats));
+}

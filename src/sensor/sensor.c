@@ -1,0 +1,425 @@
+/* Loading the sensor: every hook is described once in `hooks` with what it
+ * needs from the kernel and what is not seen without it.  Tracepoint hooks
+ * are probed in the kernel's BTF before load, so an older kernel loses
+ * exactly the optional hooks it lacks.  Other attach kinds (fentry,
+ * kprobes) for other kernels slot in as further table entries. */
+#include "sensor/sensor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <mntent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "sensor.skel.h"
+
+enum hook_kind { HOOK_CGROUP, HOOK_TP_BTF };
+
+struct hook {
+	const char *prog;	/* program in bpf/sensor.bpf.c */
+	enum hook_kind kind;
+	const char *tracepoint;	/* HOOK_TP_BTF: needs btf_trace_<tracepoint> */
+	bool required;
+	const char *lost;	/* what is not seen without it */
+};
+
+static const struct hook hooks[] = {
+	{ "ps_egress", HOOK_CGROUP, NULL, true, "all IP traffic sent" },
+	{ "ps_ingress", HOOK_CGROUP, NULL, true, "all IP traffic received" },
+	{ "ps_tcp_state", HOOK_TP_BTF, "inet_sock_set_state", true,
+	  "the last bytes received before a TCP close, and TCP listeners" },
+	{ "ps_sock_create", HOOK_CGROUP, NULL, false,
+	  "the creator of a socket that receives before it sends" },
+	{ "ps_post_bind4", HOOK_CGROUP, NULL, false, "the owner of a bound IPv4 socket" },
+	{ "ps_post_bind6", HOOK_CGROUP, NULL, false, "the owner of a bound IPv6 socket" },
+	{ "ps_sock_release", HOOK_CGROUP, NULL, false,
+	  "the closing of UDP and raw sockets (their flows are kept until restart)" },
+	{ "ps_udp_drop", HOOK_TP_BTF, "udp_fail_queue_rcv_skb", false,
+	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
+	{ "ps_rcvqueue_full", HOOK_TP_BTF, "sock_rcvqueue_full", false,
+	  "raw datagrams dropped on a full receive buffer (they count as received)" },
+	{ "ps_packet_send", HOOK_TP_BTF, "net_dev_queue", false,
+	  "frames sent on AF_PACKET sockets" },
+	{ "ps_packet_recv", HOOK_TP_BTF, "sk_data_ready", false,
+	  "frames received on AF_PACKET sockets" },
+	{ "ps_exec", HOOK_TP_BTF, "sched_process_exec", false,
+	  "the path of processes that exit before /proc can be read" },
+};
+
+#define NHOOKS (sizeof(hooks) / sizeof(hooks[0]))
+#define BATCH 1024
+#ifndef ENOTSUPP
+#define ENOTSUPP 524	/* kernel-internal "operation not supported" */
+#endif
+
+struct sensor {
+	struct sensor_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[NHOOKS];
+	int cgroup_fd;
+	struct sensor_opts opts;
+	struct ps_flow_key *keys;
+	struct ps_flow_val *vals;
+};
+
+/* libbpf's messages: kept at debug level, but the last ones are kept to
+ * explain a failed load. */
+static char libbpf_tail[8192];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n, have;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (getenv("PICOSNITCH_DEBUG"))
+		fputs(line, stderr);
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	n = strlen(line);
+	have = strlen(libbpf_tail);
+	if (have + n >= sizeof(libbpf_tail)) {
+		size_t drop = have + n - sizeof(libbpf_tail) + 1;
+
+		if (drop > have)
+			drop = have;
+		memmove(libbpf_tail, libbpf_tail + drop, have - drop + 1);
+	}
+	strncat(libbpf_tail, line, sizeof(libbpf_tail) - strlen(libbpf_tail) - 1);
+	return 0;
+}
+
+int cgroup2_root(char **ret)
+{
+	const char *fallback = "/run/picosnitch/cgroup2";
+	struct mntent *m;
+	FILE *f = setmntent("/proc/self/mounts", "re");
+
+	if (f) {
+		while ((m = getmntent(f))) {
+			if (!strcmp(m->mnt_type, "cgroup2")) {
+				*ret = strdup(m->mnt_dir);
+				endmntent(f);
+				return *ret ? 0 : -ENOMEM;
+			}
+		}
+		endmntent(f);
+	}
+	/* the hierarchy always exists in the kernel; it is just not mounted */
+	mkdir("/run/picosnitch", 0755);
+	if (mkdir(fallback, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("cgroup2", fallback, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return -errno;
+	*ret = strdup(fallback);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static bool tracepoint_available(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
+}
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	n = strlen(err);
+	snprintf(err + n, errlen - n, ": %s", strerror(-r));
+	return r;
+}
+
+int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, size_t errlen)
+{
+	struct sensor *s = calloc(1, sizeof(*s));
+	struct btf *vmlinux = NULL;
+	char *cgroot = NULL;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->opts = *opts;
+	s->cgroup_fd = -1;
+	libbpf_set_print(libbpf_print);
+	libbpf_tail[0] = '\0';
+
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux) {
+		r = fail(err, errlen, -errno,
+			 "cannot read the kernel's BTF type information (/sys/kernel/btf/vmlinux)");
+		goto fail;
+	}
+	s->skel = sensor_bpf__open();
+	if (!s->skel) {
+		r = fail(err, errlen, -errno, "cannot open the BPF object");
+		goto fail;
+	}
+	r = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_bytes);
+	if (r < 0) {
+		fail(err, errlen, r, "cannot size the ring buffer to %u bytes", opts->ringbuf_bytes);
+		goto fail;
+	}
+	s->skel->rodata->cfg_every_exe = opts->every_exe;
+
+	for (size_t i = 0; i < NHOOKS; i++) {
+		const struct hook *h = &hooks[i];
+		struct bpf_program *p = bpf_object__find_program_by_name(s->skel->obj, h->prog);
+
+		if (!p) {
+			r = fail(err, errlen, -ENOENT, "BPF program '%s' is missing", h->prog);
+			goto fail;
+		}
+		if (h->kind == HOOK_TP_BTF && !tracepoint_available(vmlinux, h->tracepoint)) {
+			if (h->required) {
+				r = fail(err, errlen, -EOPNOTSUPP,
+					 "this kernel has no tracepoint '%s', which picosnitch needs",
+					 h->tracepoint);
+				goto fail;
+			}
+			bpf_program__set_autoload(p, false);
+			if (opts->on_missing)
+				opts->on_missing(opts->ctx, h->tracepoint, h->lost);
+		}
+	}
+	btf__free(vmlinux);
+	vmlinux = NULL;
+
+	r = sensor_bpf__load(s->skel);
+	if (r < 0) {
+		fail(err, errlen, r, "the kernel refused the BPF programs (%.3000s)", libbpf_tail);
+		goto fail;
+	}
+
+	r = cgroup2_root(&cgroot);
+	if (r < 0) {
+		fail(err, errlen, r, "cannot find or mount the cgroup2 hierarchy");
+		goto fail;
+	}
+	s->cgroup_fd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->cgroup_fd < 0) {
+		r = fail(err, errlen, -errno, "cannot open %s", cgroot);
+		goto fail;
+	}
+	for (size_t i = 0; i < NHOOKS; i++) {
+		const struct hook *h = &hooks[i];
+		struct bpf_program *p = bpf_object__find_program_by_name(s->skel->obj, h->prog);
+
+		if (!bpf_program__autoload(p))
+			continue;
+		if (h->kind == HOOK_CGROUP)
+			s->links[i] = bpf_program__attach_cgroup(p, s->cgroup_fd);
+		else
+			s->links[i] = bpf_program__attach(p);
+		if (!s->links[i]) {
+			r = -errno;
+			if (h->required) {
+				fail(err, errlen, r, "cannot attach %s to %s", h->prog,
+				     h->kind == HOOK_CGROUP ? cgroot : h->tracepoint);
+				goto fail;
+			}
+			if (opts->on_missing)
+				opts->on_missing(opts->ctx, h->tracepoint ? h->tracepoint : h->prog,
+						 h->lost);
+		}
+	}
+
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events),
+				 (ring_buffer_sample_fn)opts->on_event, opts->ctx, NULL);
+	if (!s->rb) {
+		r = fail(err, errlen, -errno, "cannot map the ring buffer");
+		goto fail;
+	}
+	s->keys = calloc(BATCH, sizeof(*s->keys));
+	s->vals = calloc(BATCH, sizeof(*s->vals));
+	if (!s->keys || !s->vals) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	free(cgroot);
+	*ret = s;
+	return 0;
+fail:
+	btf__free(vmlinux);
+	free(cgroot);
+	sensor_close(s);
+	return r;
+}
+
+void sensor_close(struct sensor *s)
+{
+	if (!s)
+		return;
+	ring_buffer__free(s->rb);
+	for (size_t i = 0; i < NHOOKS; i++)
+		bpf_link__destroy(s->links[i]);
+	sensor_bpf__destroy(s->skel);
+	if (s->cgroup_fd >= 0)
+		close(s->cgroup_fd);
+	free(s->keys);
+	free(s->vals);
+	free(s);
+}
+
+int sensor_poll_fd(struct sensor *s)
+{
+	return ring_buffer__epoll_fd(s->rb);
+}
+
+int sensor_consume(struct sensor *s)
+{
+	int r = ring_buffer__consume(s->rb);
+
+	return r < 0 ? r : 0;
+}
+
+static int for_each_flow_slow(struct sensor *s,
+			      int (*fn)(void *, const struct ps_flow_key *, const struct ps_flow_val *),
+			      void *ctx)
+{
+	int fd = bpf_map__fd(s->skel->maps.flows);
+	struct ps_flow_key key, next;
+	struct ps_flow_val val;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &val) == 0) {
+			int r = fn(ctx, &next, &val);
+
+			if (r)
+				return r;
+		}
+		key = next;
+		prev = &key;
+	}
+	return 0;
+}
+
+int sensor_for_each_flow(struct sensor *s,
+			 int (*fn)(void *ctx, const struct ps_flow_key *k, const struct ps_flow_val *v),
+			 void *ctx)
+{
+	int fd = bpf_map__fd(s->skel->maps.flows);
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint64_t in_tok = 0, out_tok = 0;
+	bool first = true;
+
+	for (;;) {
+		__u32 count = BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok, s->keys, s->vals,
+					     &count, &opts);
+		bool done = r < 0 && errno == ENOENT;
+
+		if (r < 0 && !done) {
+			if (first && (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP))
+				return for_each_flow_slow(s, fn, ctx);
+			return -errno;
+		}
+		for (__u32 i = 0; i < count; i++) {
+			int rr = fn(ctx, &s->keys[i], &s->vals[i]);
+
+			if (rr)
+				return rr;
+		}
+		if (done)
+			return 0;
+		in_tok = out_tok;
+		first = false;
+	}
+}
+
+int sensor_delete_flow(struct sensor *s, const struct ps_flow_key *k)
+{
+	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.flows), k);
+
+	return r < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int sensor_closed_cookies(struct sensor *s, uint64_t **ret, size_t *ret_n)
+{
+	int fd = bpf_map__fd(s->skel->maps.closed);
+	uint64_t key, next, *list = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (n == cap) {
+			uint64_t *p = realloc(list, (cap = cap ? cap * 2 : 256) * sizeof(*list));
+
+			if (!p) {
+				free(list);
+				return -ENOMEM;
+			}
+			list = p;
+		}
+		list[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	*ret = list;
+	*ret_n = n;
+	return 0;
+}
+
+int sensor_forget_closed(struct sensor *s, uint64_t cookie)
+{
+	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.closed), &cookie);
+
+	return r < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int sensor_stats(struct sensor *s, uint64_t ret[PS_STAT_MAX])
+{
+	int fd = bpf_map__fd(s->skel->maps.stats);
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 i = 0; i < PS_STAT_MAX; i++) {
+		ret[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, vals) < 0)
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			ret[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+int sensor_execs_fd(struct sensor *s)
+{
+	return bpf_program__autoload(s->skel->progs.ps_exec) ? bpf_map__fd(s->skel->maps.execs) : -1;
+}
+
+int sensor_listeners_fd(struct sensor *s)
+{
+	return bpf_map__fd(s->skel->maps.listeners);
+}
+
+size_t sensor_flow_capacity(struct sensor *s)
+{
+	return bpf_map__max_entries(s->skel->maps.flows);
+}

@@ -1,0 +1,56 @@
+/* The userspace side of the BPF sensor: choose the hooks this kernel
+ * offers, load and attach them, deliver ring buffer records, and read the
+ * aggregated flow counters and loss counters. */
+#ifndef PS_SENSOR_SENSOR_H
+#define PS_SENSOR_SENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+#include "abi.h"
+
+struct sensor;
+
+struct sensor_opts {
+	uint32_t ringbuf_bytes;		/* power of two, multiple of the page size */
+	bool every_exe;			/* report every exec on the ring buffer */
+	/* called for every ring buffer record; return 0 */
+	int (*on_event)(void *ctx, const void *data, size_t size);
+	void *ctx;
+	/* called once for every hook this kernel cannot offer, with what is
+	 * therefore not seen */
+	void (*on_missing)(void *ctx, const char *hook, const char *lost);
+};
+
+/* Load and attach.  On failure, err holds what went wrong. */
+int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, size_t errlen);
+void sensor_close(struct sensor *s);
+
+/* Descriptor to poll for ring buffer records, and the consumer. */
+int sensor_poll_fd(struct sensor *s);
+int sensor_consume(struct sensor *s);
+
+/* Call fn for every flow; stops early when fn returns non-zero. */
+int sensor_for_each_flow(struct sensor *s,
+			 int (*fn)(void *ctx, const struct ps_flow_key *k, const struct ps_flow_val *v),
+			 void *ctx);
+int sensor_delete_flow(struct sensor *s, const struct ps_flow_key *k);
+
+/* Cookies of sockets that can carry no more traffic. */
+int sensor_closed_cookies(struct sensor *s, uint64_t **ret, size_t *ret_n);
+int sensor_forget_closed(struct sensor *s, uint64_t cookie);
+
+/* Totals of the loss and health counters since load. */
+int sensor_stats(struct sensor *s, uint64_t ret[PS_STAT_MAX]);
+
+/* Map descriptors for the identity code. */
+int sensor_execs_fd(struct sensor *s);
+int sensor_listeners_fd(struct sensor *s);
+size_t sensor_flow_capacity(struct sensor *s);
+
+/* The cgroup2 hierarchy's mount point (mounting one under /run if none). */
+int cgroup2_root(char **ret);
+
+#endif

@@ -1,0 +1,76 @@
+/* The connection log, behind one interface: every destination (SQLite
+ * snitch.db, the conn.log text file, later remote SQL servers) takes the
+ * same aggregated rows.  Errors are negative errno; the backend keeps a
+ * human-readable detail for the caller to log. */
+#ifndef PS_STORAGE_STORE_H
+#define PS_STORAGE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One aggregated entry: the traffic of one identity during one window. */
+struct conn_row {
+	int64_t time;		/* end of the window, unix seconds (UTC) */
+	uint64_t sent;		/* payload bytes */
+	uint64_t received;
+	const char *exe;
+	const char *name;
+	const char *cmdline;
+	const char *sha256;
+	const char *pexe;
+	const char *pname;
+	const char *pcmdline;
+	const char *psha256;
+	int64_t uid;
+	int64_t lport;		/* -1: not a connection (an exec entry) */
+	int64_t rport;
+	const char *laddr;
+	const char *raddr;
+	const char *domain;
+	int family;		/* AF_INET, AF_INET6, AF_PACKET; 0 for exec entries */
+	int protocol;		/* IPPROTO_*, or the ethertype for AF_PACKET */
+	uint64_t netns;
+};
+
+struct store;
+
+struct store_ops {
+	const char *name;
+	int (*write)(struct store *s, const struct conn_row *rows, size_t n);
+	/* remove entries older than `before` (unix seconds); optional */
+	int (*prune)(struct store *s, int64_t before);
+	void (*close)(struct store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+	char err[512];		/* detail of the last failure */
+};
+
+static inline int store_write(struct store *s, const struct conn_row *rows, size_t n)
+{
+	return s->ops->write(s, rows, n);
+}
+
+static inline int store_prune(struct store *s, int64_t before)
+{
+	return s->ops->prune ? s->ops->prune(s, before) : 0;
+}
+
+static inline void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+/* snitch.db: path must not be (or pass through) a symlink. */
+int store_sqlite_open(const char *path, struct store **ret, char *err, size_t errlen);
+
+/* conn.log in the directory dirfd, appended, created for owner:group. */
+int store_text_open(int dirfd, const char *name, unsigned int owner, unsigned int group,
+		    struct store **ret);
+
+/* One conn.log line (without newline) for a row; the caller frees it. */
+char *conn_row_to_csv(const struct conn_row *row);
+
+#endif

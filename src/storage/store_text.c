@@ -1,0 +1,147 @@
+/* conn.log: one comma-separated line per aggregated entry, appended, for
+ * people who watch it with other tools.  Commas, newlines and NULs are
+ * removed from values so that every line has exactly 17 fields. */
+#include "storage/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/fsutil.h"
+#include "util/strutil.h"
+
+struct store_text {
+	struct store base;
+	int fd;
+};
+
+static int add_field(struct strbuf *sb, const char *v, bool first)
+{
+	char *clean = csv_clean(v ? v : "");
+	int r;
+
+	if (!clean)
+		return -ENOMEM;
+	r = first ? 0 : strbuf_addc(sb, ',');
+	if (r == 0)
+		r = strbuf_adds(sb, clean);
+	free(clean);
+	return r;
+}
+
+char *conn_row_to_csv(const struct conn_row *row)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char when[32], num[3][24];
+	time_t t = row->time;
+	struct tm tm;
+	int r;
+
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(num[0], sizeof(num[0]), "%" PRIu64, row->sent);
+	snprintf(num[1], sizeof(num[1]), "%" PRIu64, row->received);
+	snprintf(num[2], sizeof(num[2]), "%" PRId64, row->uid);
+	r = add_field(&sb, when, true);
+	if (!r)
+		r = add_field(&sb, num[0], false);
+	if (!r)
+		r = add_field(&sb, num[1], false);
+	if (!r)
+		r = add_field(&sb, row->exe, false);
+	if (!r)
+		r = add_field(&sb, row->name, false);
+	if (!r)
+		r = add_field(&sb, row->cmdline, false);
+	if (!r)
+		r = add_field(&sb, row->sha256, false);
+	if (!r)
+		r = add_field(&sb, row->pexe, false);
+	if (!r)
+		r = add_field(&sb, row->pname, false);
+	if (!r)
+		r = add_field(&sb, row->pcmdline, false);
+	if (!r)
+		r = add_field(&sb, row->psha256, false);
+	if (!r)
+		r = add_field(&sb, num[2], false);
+	if (!r)
+		r = strbuf_addf(&sb, ",%" PRId64 ",%" PRId64, row->lport, row->rport);
+	if (!r)
+		r = add_field(&sb, row->laddr, false);
+	if (!r)
+		r = add_field(&sb, row->raddr, false);
+	if (!r)
+		r = add_field(&sb, row->domain, false);
+	if (r < 0) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
+}
+
+static int text_write(struct store *base, const struct conn_row *rows, size_t n)
+{
+	struct store_text *s = (struct store_text *)base;
+	struct strbuf sb = STRBUF_INIT;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char *line = conn_row_to_csv(&rows[i]);
+
+		if (!line) {
+			r = -ENOMEM;
+			break;
+		}
+		r = strbuf_adds(&sb, line);
+		if (r == 0)
+			r = strbuf_addc(&sb, '\n');
+		free(line);
+	}
+	/* one write of whole lines: a reader never sees half a batch line */
+	if (r == 0 && sb.len)
+		r = write_full(s->fd, sb.buf, sb.len);
+	if (r < 0)
+		snprintf(s->base.err, sizeof(s->base.err), "conn.log: %s", strerror(-r));
+	strbuf_release(&sb);
+	return r;
+}
+
+static void text_close(struct store *base)
+{
+	struct store_text *s = (struct store_text *)base;
+
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+static const struct store_ops text_ops = {
+	.name = "conn.log",
+	.write = text_write,
+	.close = text_close,
+};
+
+int store_text_open(int dirfd, const char *name, unsigned int owner, unsigned int group,
+		    struct store **ret)
+{
+	struct store_text *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->base.ops = &text_ops;
+	s->fd = open_below(dirfd, name, O_WRONLY | O_CREAT | O_APPEND, 0644, owner, group);
+	if (s->fd < 0) {
+		int r = s->fd;
+
+		free(s);
+		return r;
+	}
+	*ret = &s->base;
+	return 0;
+}

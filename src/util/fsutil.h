@@ -1,0 +1,34 @@
+/* File helpers that never follow symbolic links below a trusted directory:
+ * the state directory belongs to the desktop user while the daemon runs as
+ * root, so every file in it is opened relative to a directory descriptor
+ * with O_NOFOLLOW and checked to be a regular file. */
+#ifndef PS_UTIL_FSUTIL_H
+#define PS_UTIL_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Open a regular file below dirfd; fails with -ELOOP on a symlink and
+ * -EINVAL on anything that is not a regular file.  New files get mode and,
+ * when owner is not -1, that owner. */
+int open_below(int dirfd, const char *name, int flags, mode_t mode, uid_t owner, gid_t group);
+
+/* Read a whole regular file below dirfd (NUL terminated). */
+int read_below(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
+
+/* Replace a file below dirfd atomically: write a temporary file, fsync,
+ * rename over the old one. */
+int write_atomic_below(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+		       uid_t owner, gid_t group);
+
+/* Open (creating with the given owner if missing) each component of path
+ * below the directory `base` without following symlinks; returns an
+ * O_DIRECTORY descriptor. */
+int open_dir_nofollow(const char *base, const char *path, uid_t owner, gid_t group, int *ret_fd);
+
+/* Read a small file (e.g. under /proc) in full. */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+int write_full(int fd, const void *buf, size_t len);
+
+#endif
