@@ -89,7 +89,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, 4096);
 	__type(key, __u32);	/* tgid */
 	__type(value, struct ps_exec_info);
 } execs SEC(".maps");
@@ -158,6 +158,13 @@ struct {
 } scratch_map SEC(".maps");
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* Wake functions whose wait entries point at the sleeping task (or, for
+ * poll/select, at a struct poll_wqueues naming it). */
+extern const void receiver_wake_function __ksym __weak;
+extern const void autoremove_wake_function __ksym __weak;
+extern const void woken_wake_function __ksym __weak;
+extern const void pollwake __ksym __weak;
 
 /* inet_sock before 6.6 kept IP_HDRINCL in a bitfield */
 struct inet_sock___old {
@@ -704,6 +711,9 @@ static __always_inline void count_skb(struct __sk_buff *skb, int egress)
 		}
 	}
 
+	/* nothing to count and nobody to name yet: wait for bytes or a process */
+	if (!sent && !recv && !(st->owner.flags & PS_TASK_KNOWN))
+		return;
 	fill_key_ip(&key, &p, cookie, egress);
 	if (flow_add(&key, st, sent, recv))
 		return;
@@ -965,6 +975,41 @@ int BPF_PROG(ps_packet_send, struct sk_buff *skb)
 	return 0;
 }
 
+/* The process asleep waiting for data on this socket, if any: called as
+ * data arrives, so for a socket nobody has done I/O on yet (AF_PACKET
+ * sockets have no creation hook) it names the reader. */
+static __always_inline struct task_struct *sleeping_reader(struct sock *sk)
+{
+	struct socket_wq *wq = BPF_CORE_READ(sk, sk_wq);
+	unsigned long head, pos;
+
+	if (!wq)
+		return NULL;
+	head = (unsigned long)wq + bpf_core_field_offset(struct socket_wq, wait) +
+	       bpf_core_field_offset(struct wait_queue_head, head);
+	pos = (unsigned long)BPF_CORE_READ(wq, wait.head.next);
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		struct wait_queue_entry *we;
+		const void *func;
+		void *priv;
+
+		if (!pos || pos == head)
+			break;
+		we = (void *)(pos - bpf_core_field_offset(struct wait_queue_entry, entry));
+		func = BPF_CORE_READ(we, func);
+		priv = BPF_CORE_READ(we, private);
+		if (func && priv &&
+		    (func == &receiver_wake_function || func == &autoremove_wake_function ||
+		     func == &woken_wake_function))
+			return priv;
+		if (func && priv && func == &pollwake)
+			return BPF_CORE_READ((struct poll_wqueues *)priv, polling_task);
+		pos = (unsigned long)BPF_CORE_READ((struct list_head *)pos, next);
+	}
+	return NULL;
+}
+
 SEC("tp_btf/sk_data_ready")
 int BPF_PROG(ps_packet_recv, struct sock *sk)
 {
@@ -982,12 +1027,44 @@ int BPF_PROG(ps_packet_recv, struct sock *sk)
 	if (!st)
 		return 0;
 	sock_info(st, sk);
+	if (!(st->owner.flags & PS_TASK_KNOWN)) {
+		struct task_struct *reader = sleeping_reader(sk);
+		struct scratch *sc = get_scratch();
+
+		if (reader && sc) {
+			fill_task(reader, &sc->task);
+			if (sc->task.tgid)
+				st->owner = sc->task;
+		}
+	}
 	fill_key_packet(&key, skb, packet_cookie(st), 0);
 	flow_add(&key, st, 0, skb->len);
 	return 0;
 }
 
 /* ---- exec: remember what each process is, while it still exists ---- */
+
+/* A process made by fork without exec runs the same program: it inherits
+ * its parent's entry, so it can be named after it exits. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ps_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct ps_exec_info *pe;
+	struct scratch *s;
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+
+	if (child->pid != ctgid)
+		return 0;	/* a thread */
+	pe = bpf_map_lookup_elem(&execs, &ptgid);
+	s = get_scratch();
+	if (!pe || !s)
+		return 0;
+	s->exec = *pe;
+	fill_task(child, &s->exec.who);
+	if (bpf_map_update_elem(&execs, &ctgid, &s->exec, BPF_ANY))
+		stat_add(PS_STAT_EXEC_CACHE_FAIL, 1);
+	return 0;
+}
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ps_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)

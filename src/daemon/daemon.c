@@ -22,6 +22,7 @@
 
 #include "daemon/errlog.h"
 #include "identity/ident.h"
+#include "identity/procscan.h"
 #include "pipeline/tracker.h"
 #include "sensor/sensor.h"
 #include "storage/store.h"
@@ -426,6 +427,9 @@ int daemon_run(struct state_dir *sd, struct config *cfg)
 		errlog_add(d.errlog, "cannot start the BPF sensor: %s", err);
 		goto out;
 	}
+	r = exec_cache_seed(sensor_execs_fd(d.sensor));
+	if (r < 0)
+		errlog_add(d.errlog, "cannot list the running processes: %s", strerror(-r));
 	r = ident_cache_new(sensor_execs_fd(d.sensor),
 			    (uint32_t)(cfg->has_st_dev_mask ? cfg->st_dev_mask : 0xffffffffu),
 			    &d.idents);

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 
 #include "util/fsutil.h"
+#include "util/log.h"
 #include "util/strutil.h"
 
 struct ident_cache {
@@ -169,7 +170,9 @@ static int resolve_exec_cache(struct ident_cache *c, struct ident *id)
 
 	if (c->execs_fd < 0 || bpf_map_lookup_elem(c->execs_fd, &pid, &info) < 0)
 		return -ENOENT;
-	if (info.who.start_ns != id->key.start_ns || info.who.exe_ino != id->key.exe_ino)
+	/* entries seeded from /proc have clock-tick precision */
+	if (info.who.start_ns / c->ns_per_tick != id->key.start_ns / c->ns_per_tick ||
+	    info.who.exe_ino != id->key.exe_ino)
 		return -ENOENT;
 	plen = strnlen(info.path, sizeof(info.path));
 	alen = info.args_len < sizeof(info.args) ? info.args_len : sizeof(info.args);
@@ -198,6 +201,7 @@ static struct ident *resolve(struct ident_cache *c, const struct ident_key *key,
 			id->cmdline = strdup("");
 			id->source = IDENT_KERNEL_ONLY;
 			c->stats.unidentified++;
+			log_debug("pid %u (%s) exited before it could be identified", key->pid, comm);
 		}
 	}
 	if (id->exe_mismatch)

@@ -11,7 +11,8 @@
 #include <bpf/bpf.h>
 #include <uthash.h>
 
-#include "identity/sockscan.h"
+#include "identity/procscan.h"
+#include "util/log.h"
 #include "util/strutil.h"
 
 /* A sensor flow as last read. */
@@ -205,6 +206,8 @@ void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struc
 	f = flow_add(t, k);
 	if (!f)
 		return;
+	log_debug("new flow of pid %u (%.16s), parent %u (%.16s), proto %u port %u->%u", v->who.tgid,
+		  v->who.comm, v->who.ppid, v->who.pcomm, k->proto, k->lport, k->rport);
 	/* name the process now, while it surely still exists */
 	if (!set_idents(t, &f->proc, &f->parent, &v->who)) {
 		HASH_DEL(t->flows, f);

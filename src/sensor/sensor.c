@@ -53,6 +53,8 @@ static const struct hook hooks[] = {
 	  "frames received on AF_PACKET sockets" },
 	{ "ps_exec", HOOK_TP_BTF, "sched_process_exec", false,
 	  "the path of processes that exit before /proc can be read" },
+	{ "ps_fork", HOOK_TP_BTF, "sched_process_fork", false,
+	  "the path of forked processes that exit before /proc can be read" },
 };
 
 #define NHOOKS (sizeof(hooks) / sizeof(hooks[0]))

@@ -1,5 +1,5 @@
-/* /proc scan for socket holders, and task snapshots from /proc. */
-#include "identity/sockscan.h"
+/* /proc scans: socket holders, task snapshots, exec cache seeding. */
+#include "identity/procscan.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "identity/ident.h"
 #include "util/fsutil.h"
@@ -149,4 +151,54 @@ int task_from_proc(uint32_t pid, struct ps_task *ret)
 	t.flags = PS_TASK_KNOWN;
 	*ret = t;
 	return 0;
+}
+
+int exec_cache_seed(int execs_fd)
+{
+	struct ps_exec_info *info;
+	struct dirent *de;
+	int added = 0;
+	DIR *d;
+
+	if (execs_fd < 0)
+		return 0;
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		return -ENOMEM;
+	d = opendir("/proc");
+	if (!d) {
+		free(info);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		char path[64], *args;
+		uint64_t pid;
+		size_t len;
+		ssize_t n;
+
+		if (parse_u64(de->d_name, &pid) < 0)
+			continue;
+		memset(info, 0, sizeof(*info));
+		if (task_from_proc((uint32_t)pid, &info->who) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/exe", (uint32_t)pid);
+		n = readlink(path, info->path, sizeof(info->path) - 1);
+		if (n <= 0)
+			continue;	/* kernel threads */
+		info->path_len = n + 1;
+		snprintf(path, sizeof(path), "/proc/%u/cmdline", (uint32_t)pid);
+		if (read_file(path, 1 << 20, &args, &len) == 0) {
+			if (len > sizeof(info->args))
+				len = sizeof(info->args);
+			memcpy(info->args, args, len);
+			info->args_len = len;
+			free(args);
+		}
+		/* never replace what the exec tracepoint wrote meanwhile */
+		if (bpf_map_update_elem(execs_fd, &info->who.tgid, info, BPF_NOEXIST) == 0)
+			added++;
+	}
+	closedir(d);
+	free(info);
+	return added;
 }
