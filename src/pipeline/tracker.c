@@ -22,6 +22,7 @@ struct flow {
 	struct ident *proc, *parent;
 	int64_t uid;
 	bool reported;		/* has been in a window (even with 0 bytes) */
+	bool counted_elsewhere;	/* unowned part of a socket another flow counts */
 	UT_hash_handle hh;
 };
 
@@ -34,6 +35,7 @@ struct owner {
 	int64_t uid;
 	int scans;
 	bool resolved;
+	bool by_flow;		/* named by another flow of the same socket */
 	UT_hash_handle hh;
 };
 
@@ -178,6 +180,7 @@ static void owner_learn(struct tracker *t, const struct flow *f)
 	o->parent = ident_ref(f->parent);
 	o->uid = f->uid;
 	o->resolved = true;
+	o->by_flow = true;
 }
 
 static struct owner *owner_get(struct tracker *t, const struct ps_flow_key *k, uint64_t sock_ino)
@@ -339,10 +342,12 @@ static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_va
 	f->proc = ident_ref(o->proc);
 	f->parent = ident_ref(o->parent);
 	f->uid = o->uid;
+	f->counted_elsewhere = o->by_flow;
 	return true;
 }
 
-static int agg_add(struct tracker *t, const struct flow *f, uint64_t sent, uint64_t recv)
+static int agg_add(struct tracker *t, const struct flow *f, uint64_t sent, uint64_t recv,
+		   uint64_t flows)
 {
 	const struct tracker_opts *o = &t->opts;
 	const struct ps_flow_key *k = &f->key;
@@ -369,6 +374,7 @@ static int agg_add(struct tracker *t, const struct flow *f, uint64_t sent, uint6
 		strbuf_release(&sb);
 		a->row.sent += sent;
 		a->row.received += recv;
+		a->row.flows += flows;
 		return 0;
 	}
 	a = calloc(1, sizeof(*a));
@@ -384,6 +390,7 @@ static int agg_add(struct tracker *t, const struct flow *f, uint64_t sent, uint6
 	a->row = (struct conn_row){
 		.sent = sent,
 		.received = recv,
+		.flows = flows,
 		.exe = a->proc->exe,
 		.name = a->proc->name,
 		.cmdline = cmd,
@@ -443,7 +450,7 @@ static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flo
 		f->recv = v->recv;
 	}
 	if (ds || dr || !f->reported) {
-		if (agg_add(t, f, ds, dr) < 0)
+		if (agg_add(t, f, ds, dr, f->reported || f->counted_elsewhere ? 0 : 1) < 0)
 			return -ENOMEM;
 		f->reported = true;
 	}

@@ -13,6 +13,7 @@ struct conn_row {
 	int64_t time;		/* end of the window, unix seconds (UTC) */
 	uint64_t sent;		/* payload bytes */
 	uint64_t received;
+	uint64_t flows;		/* sockets (connections) first seen in this window */
 	const char *exe;
 	const char *name;
 	const char *cmdline;

@@ -45,7 +45,8 @@ static const char schema_v10[] =
 	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"
 	"  netns INTEGER NOT NULL,"
 	"  sent INTEGER NOT NULL,"
-	"  received INTEGER NOT NULL);"
+	"  received INTEGER NOT NULL,"
+	"  flows INTEGER NOT NULL);"
 	"CREATE INDEX connections_time ON connections(time);"
 	"CREATE INDEX connections_exe_time ON connections(exe_id, time);"
 	"CREATE INDEX connections_parent_time ON connections(parent_id, time);"
@@ -53,7 +54,7 @@ static const char schema_v10[] =
 	"CREATE INDEX connections_domain_time ON connections(domain_id, time);"
 	"CREATE VIEW connection_log AS SELECT"
 	"  datetime(c.time, 'unixepoch', 'localtime') AS entry_time,"
-	"  c.sent AS sent, c.received AS received,"
+	"  c.sent AS sent, c.received AS received, c.flows AS flows,"
 	"  e.path AS executable, e.name AS name, e.cmdline AS cmdline, e.sha256 AS sha256,"
 	"  p.path AS parent_executable, p.name AS parent_name,"
 	"  p.cmdline AS parent_cmdline, p.sha256 AS parent_sha256,"
@@ -90,11 +91,11 @@ static const char migrate_legacy[] =
 	"  SELECT ifnull(raddr,'') FROM legacy_connections;"
 	"INSERT OR IGNORE INTO domains(domain) SELECT ifnull(domain,'') FROM legacy_connections;"
 	"INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, lport, rport,"
-	"    laddr_id, raddr_id, domain_id, netns, sent, received)"
+	"    laddr_id, raddr_id, domain_id, netns, sent, received, flows)"
 	"  SELECT CAST(strftime('%%s', l.contime, 'utc') AS INTEGER), e.id, p.id, ifnull(l.uid,-1),"
 	"    CASE WHEN instr(ifnull(l.raddr,''), ':') THEN 10 WHEN ifnull(l.raddr,'') = '' THEN 0"
 	"      ELSE 2 END, 0, ifnull(l.lport,-1), ifnull(l.rport,-1),"
-	"    la.id, ra.id, d.id, 0, ifnull(l.send,0), ifnull(l.recv,0)"
+	"    la.id, ra.id, d.id, 0, ifnull(l.send,0), ifnull(l.recv,0), 1"
 	"  FROM legacy_connections l"
 	"  JOIN executables e ON e.path = ifnull(l.exe,'') AND e.name = ifnull(l.name,'')"
 	"    AND e.cmdline = ifnull(l.cmdline,'') AND e.sha256 = ifnull(l.sha256,'')"
@@ -361,6 +362,7 @@ static int write_row(struct store_sqlite *s, const struct conn_row *r)
 	sqlite3_bind_int64(st, 12, (int64_t)r->netns);
 	sqlite3_bind_int64(st, 13, (int64_t)r->sent);
 	sqlite3_bind_int64(st, 14, (int64_t)r->received);
+	sqlite3_bind_int64(st, 15, (int64_t)r->flows);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "insert connection");
@@ -466,8 +468,8 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 	    (r = prepare(s, &s->sel_dom, "SELECT id FROM domains WHERE domain = ?")) < 0 ||
 	    (r = prepare(s, &s->ins_conn,
 			 "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, "
-			 "lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received) "
-			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) < 0 ||
+			 "lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows) "
+			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) < 0 ||
 	    (r = prepare(s, &s->prune, "DELETE FROM connections WHERE time < ?")) < 0)
 		goto fail;
 	*ret = &s->base;

@@ -165,6 +165,8 @@ char *argv_to_shell(const char *args, size_t len)
 
 	while (len && args[len - 1] == '\0')
 		len--;
+	if (len == 0)
+		return strdup("");
 	while (i <= len) {
 		if (i == len || args[i] == '\0') {
 			if (add_word(&sb, word.buf ? word.buf : "", word.len) < 0)

@@ -254,6 +254,14 @@ check_eq "unconnected UDP is logged with the real peer address" \
 	"198.51.100.2" "$(db "SELECT DISTINCT remote_address FROM connection_log WHERE executable = '$WORK/bin/udp-sendto-veth4.client'")"
 check_eq "the UDP server's replies go to the client's port" \
 	"1" "$(db "SELECT count(DISTINCT remote_port) FROM connection_log WHERE executable = '$WORK/bin/udp-sendto-lo4.server' AND remote_port > 0")"
+flows() { db "SELECT ifnull(sum(flows),0) FROM connection_log WHERE executable = '$WORK/bin/$1'"; }
+check_eq "6 short-lived TCP senders made 6 flows" 6 "$(flows once-tcp-lo4.sender)"
+check_eq "their sink accepted 6 flows" 6 "$(flows once-tcp-lo4.sink)"
+check_eq "10 short-lived UDP senders made 10 flows" 10 "$(flows once-udp-veth4.sender)"
+check_eq "a TCP client is one flow" 1 "$(flows tcp-splice-veth6.client)"
+check_eq "a TCP server's accepted connection is one flow" 1 "$(flows tcp-uring-lo6.server)"
+check_eq "an inherited socket is a flow for each process that used it" "1 1" \
+	"$(flows inherit-veth4.parent) $(flows inherit-veth4.child)"
 bad=$(awk -F, 'NF != 17' "$PICOSNITCH_DIR/conn.log" | wc -l)
 check_eq "every conn.log line has 17 fields" 0 "$bad"
 check_eq "nothing was lost (error.log is empty)" "" "$(cat "$PICOSNITCH_DIR/error.log")"

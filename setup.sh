@@ -1,0 +1,53 @@
+#!/bin/sh
+# Set-up on a Debian 12 machine, as root:
+#   ./setup.sh start   install what is missing, build, run the monitor in the foreground
+#   ./setup.sh test    install what is missing, build, run every test
+#   ./setup.sh build   install what is missing and build only
+set -eu
+cd "$(dirname "$0")"
+
+BUILD_PKGS="make gcc libc6-dev pkg-config clang bpftool libbpf-dev libelf-dev zlib1g-dev
+	libsqlite3-dev libjansson-dev uthash-dev"
+TEST_PKGS="sqlite3 iproute2 liburing-dev procps"
+
+missing() {
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+	done
+}
+
+install() {
+	# shellcheck disable=SC2086
+	need=$(missing $*)
+	[ -z "$need" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "setup.sh: these packages are missing and installing them needs root:" $need >&2
+		exit 1
+	fi
+	echo "setup.sh: installing" $need
+	apt-get update -q
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+case "${1:-}" in
+start)
+	install $BUILD_PKGS
+	make -j"$jobs"
+	exec build/picosnitch start-no-daemon
+	;;
+test)
+	install $BUILD_PKGS $TEST_PKGS
+	make -j"$jobs" all asan
+	exec tests/run
+	;;
+build)
+	install $BUILD_PKGS
+	make -j"$jobs"
+	;;
+*)
+	echo "usage: ./setup.sh start|test|build" >&2
+	exit 2
+	;;
+esac
