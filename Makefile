@@ -43,6 +43,8 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,build/tests/%,$(HELPER_SRCS))
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 
@@ -56,7 +58,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all asan check test fuzz clean helpers
+.PHONY: all asan check test fuzz clean helpers bench
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -104,6 +106,11 @@ build/tests/%: tests/helpers/%.c
 	$(call msg,HELPER,$@)
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $< -luring -lpthread
 
+build/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
+
 build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS) $(SKEL)
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
@@ -117,6 +124,8 @@ check test: all asan
 	tests/run
 
 fuzz: $(FUZZ_BINS)
+
+bench: all $(BENCH_BINS)
 
 build:
 	@mkdir -p build

@@ -50,14 +50,18 @@ struct ps_flow_key {
 	__u8 raddr[16];
 };
 
-struct ps_flow_val {
-	__u64 sent;		/* application payload bytes */
-	__u64 recv;
-	__u64 sent_pkts;
-	__u64 recv_pkts;
+/* What is known of a flow from its first packet; written once. */
+struct ps_flow_info {
 	__u64 first_ns;
 	__u64 sock_ino;		/* inode of the socket, to find holders in /proc */
 	struct ps_task who;
+};
+
+/* Application payload bytes of a flow.  The sensor keeps one copy per CPU
+ * (no atomic operations on the packet path); the daemon sums them. */
+struct ps_flow_count {
+	__u64 sent;
+	__u64 recv;
 };
 
 /* Ring buffer records.  Every record starts with this header; size is the
@@ -80,7 +84,7 @@ struct ps_event_hdr {
 struct ps_ev_flow {
 	struct ps_event_hdr hdr;
 	struct ps_flow_key key;
-	struct ps_flow_val val;
+	struct ps_flow_info info;
 };
 
 struct ps_ev_unowned {
@@ -126,7 +130,6 @@ enum ps_stat {
 	PS_STAT_EXEC_CACHE_FAIL,	/* an exec could not be remembered */
 	PS_STAT_UNOWNED,		/* sockets first seen without a process */
 	PS_STAT_RECV_DROPS,		/* datagrams counted, then dropped (corrected) */
-	PS_STAT_PACKETS,		/* packets seen (health) */
 	PS_STAT_MAX,
 };
 

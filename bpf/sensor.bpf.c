@@ -75,8 +75,17 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 131072);
 	__type(key, struct ps_flow_key);
-	__type(value, struct ps_flow_val);
+	__type(value, struct ps_flow_info);
 } flows SEC(".maps");
+
+/* The counters of the flows above, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 131072);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_flow_count);
+} counts SEC(".maps");
 
 /* Sockets that can no longer carry traffic: the daemon reads their flows
  * a last time and removes them. */
@@ -139,15 +148,9 @@ struct {
 
 /* Scratch space, too big for the 512-byte stack. */
 struct scratch {
-	struct ps_flow_val val;
+	struct ps_flow_info info;
 	struct ps_task task;
 	struct ps_exec_info exec;
-	/* the last datagram counted on receive on this CPU, so a drop right
-	 * after the count (socket buffer full) can be taken back */
-	struct ps_flow_key last_key;
-	__u64 last_cookie;
-	__u64 last_bytes;
-	__u64 last_ns;
 };
 
 struct {
@@ -322,34 +325,38 @@ static __always_inline __u32 owner_tgid(struct sock_state *st)
 static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *st,
 				    __u64 sent, __u64 recv)
 {
-	struct ps_flow_val *v;
-	struct scratch *s;
+	static const struct ps_flow_count zero;
+	struct ps_flow_count *c;
 
 	key->tgid = owner_tgid(st);
 	key->netns = st->netns;
-	v = bpf_map_lookup_elem(&flows, key);
-	if (!v) {
+	c = bpf_map_lookup_elem(&counts, key);
+	if (!c) {
 		struct ps_ev_flow *ev;
+		struct scratch *s;
 		long err;
 
 		s = get_scratch();
 		if (!s)
 			return -1;
-		__builtin_memset(&s->val, 0, sizeof(s->val));
-		s->val.first_ns = bpf_ktime_get_boot_ns();
-		s->val.sock_ino = st->sock_ino;
-		s->val.who = st->owner;
+		__builtin_memset(&s->info, 0, sizeof(s->info));
+		s->info.first_ns = bpf_ktime_get_boot_ns();
+		s->info.sock_ino = st->sock_ino;
+		s->info.who = st->owner;
 		if (!(st->owner.flags & PS_TASK_KNOWN))
-			s->val.who.tgid = 0;
-		err = bpf_map_update_elem(&flows, key, &s->val, BPF_NOEXIST);
+			s->info.who.tgid = 0;
+		/* the identity first: whoever finds the counters finds it too */
+		err = bpf_map_update_elem(&flows, key, &s->info, BPF_NOEXIST);
+		if (err == 0)
+			err = bpf_map_update_elem(&counts, key, &zero, BPF_NOEXIST);
 		if (err && err != -17 /* EEXIST: another CPU won */) {
 			stat_add(PS_STAT_FLOW_MAP_FULL, 1);
 			stat_add(PS_STAT_BYTES_LOST_SENT, sent);
 			stat_add(PS_STAT_BYTES_LOST_RECV, recv);
 			return -1;
 		}
-		v = bpf_map_lookup_elem(&flows, key);
-		if (!v)
+		c = bpf_map_lookup_elem(&counts, key);
+		if (!c)
 			return -1;
 		if (!err) {
 			if (key->tgid) {
@@ -358,9 +365,9 @@ static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *
 					ev->hdr.type = PS_EV_FLOW;
 					ev->hdr.version = PS_EVENT_VERSION;
 					ev->hdr.size = sizeof(*ev);
-					ev->hdr.ts_ns = s->val.first_ns;
+					ev->hdr.ts_ns = s->info.first_ns;
 					ev->key = *key;
-					ev->val = s->val;
+					ev->info = s->info;
 					bpf_ringbuf_submit(ev, 0);
 				} else {
 					stat_add(PS_STAT_RINGBUF_FULL, 1);
@@ -370,14 +377,12 @@ static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *
 			}
 		}
 	}
-	if (sent) {
-		__sync_fetch_and_add(&v->sent, sent);
-		__sync_fetch_and_add(&v->sent_pkts, 1);
-	}
-	if (recv) {
-		__sync_fetch_and_add(&v->recv, recv);
-		__sync_fetch_and_add(&v->recv_pkts, 1);
-	}
+	/* this CPU's copy: uncontended; atomic all the same, because a
+	 * softirq can interrupt a process-context update of the same slot */
+	if (sent)
+		__sync_fetch_and_add(&c->sent, sent);
+	if (recv)
+		__sync_fetch_and_add(&c->recv, recv);
 	return 0;
 }
 
@@ -431,7 +436,9 @@ static __always_inline int parse_ipv6_ext(struct __sk_buff *skb, struct pkt *p, 
 	return 0;
 }
 
-static __always_inline int parse_pkt(struct __sk_buff *skb, struct pkt *p)
+/* Headers through bpf_skb_load_bytes: any layout, IPv6 extension headers
+ * included. */
+static __always_inline int parse_pkt_slow(struct __sk_buff *skb, struct pkt *p)
 {
 	p->len = skb->len;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
@@ -498,6 +505,83 @@ static __always_inline int parse_pkt(struct __sk_buff *skb, struct pkt *p)
 		p->thlen = 12;
 		break;
 	}
+	default:
+		p->thlen = 0;
+	}
+	if (p->nhlen + p->thlen > p->len)
+		return -1;
+	return 0;
+}
+
+/* The common case, read in place: the headers are in the linear part of
+ * the packet and IPv6 has no extension headers. */
+static __always_inline int parse_pkt(struct __sk_buff *skb, struct pkt *p)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 nhlen;
+	void *th;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = data;
+
+		if ((void *)(iph + 1) > end)
+			return parse_pkt_slow(skb, p);
+		nhlen = (iph->ihl & 0xf) * 4;
+		p->family = AF_INET;
+		p->proto = iph->protocol;
+		__builtin_memcpy(p->saddr, &iph->saddr, 4);
+		__builtin_memcpy(p->daddr, &iph->daddr, 4);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end)
+			return parse_pkt_slow(skb, p);
+		switch (ip6->nexthdr) {
+		case IPPROTO_TCP:
+		case IPPROTO_UDP:
+		case IPPROTO_UDPLITE:
+		case IPPROTO_ICMPV6:
+			break;
+		default:
+			return parse_pkt_slow(skb, p);
+		}
+		nhlen = sizeof(*ip6);
+		p->family = AF_INET6;
+		p->proto = ip6->nexthdr;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+	} else {
+		return -1;
+	}
+	p->len = skb->len;
+	p->nhlen = nhlen;
+	th = data + nhlen;
+	switch (p->proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *t = th;
+
+		if ((void *)(t + 1) > end)
+			return parse_pkt_slow(skb, p);
+		p->sport = bpf_ntohs(t->source);
+		p->dport = bpf_ntohs(t->dest);
+		p->seq = bpf_ntohl(t->seq);
+		p->thlen = t->doff * 4;
+		p->tcp_flags = (t->fin ? TCPF_FIN : 0) | (t->syn ? TCPF_SYN : 0);
+		break;
+	}
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE: {
+		struct udphdr *u = th;
+
+		if ((void *)(u + 1) > end)
+			return parse_pkt_slow(skb, p);
+		p->sport = bpf_ntohs(u->source);
+		p->dport = bpf_ntohs(u->dest);
+		p->thlen = sizeof(*u);
+		break;
+	}
+	case IPPROTO_SCTP:
+		return parse_pkt_slow(skb, p);
 	default:
 		p->thlen = 0;
 	}
@@ -637,11 +721,11 @@ static __always_inline void count_skb(struct __sk_buff *skb, int egress)
 		stat_add(PS_STAT_PARSE_FAIL, 1);
 		return;
 	}
-	stat_add(PS_STAT_PACKETS, 1);
 	st = sock_state_get(bsk);
 	if (!st)
 		return;
-	sock_info(st, kernel_sock(bsk));
+	if (!(st->flags & SS_INFO))
+		sock_info(st, kernel_sock(bsk));
 	/* kernel control sockets (RST, ICMP errors) answer for the stack */
 	if ((st->owner.flags & PS_TASK_KERNEL) && type == SOCK_RAW)
 		return;
@@ -649,18 +733,16 @@ static __always_inline void count_skb(struct __sk_buff *skb, int egress)
 	cookie = bpf_get_socket_cookie(skb);
 
 	if (type == SOCK_STREAM && sproto == IPPROTO_TCP) {
-		struct bpf_tcp_sock *tp;
 		struct tcp_sock *ktp;
 
 		if (p.proto != IPPROTO_TCP)
 			return;
-		tp = bpf_tcp_sock(bsk);
-		if (!tp)
-			return;
 		ktp = bpf_skc_to_tcp_sock(bsk);
+		if (!ktp)
+			return;
 		if (egress) {
 			/* the socket lock is held by the caller: process context */
-			if (ktp && ktp->inet_conn.icsk_inet.sk.sk_lock.owned &&
+			if (ktp->inet_conn.icsk_inet.sk.sk_lock.owned &&
 			    !(st->owner.flags & PS_TASK_KERNEL))
 				own_by_current(st);
 			sent = tcp_snd_count(st, &p, payload);
@@ -674,7 +756,7 @@ static __always_inline void count_skb(struct __sk_buff *skb, int egress)
 				st->flags |= SS_FIN_KNOWN;
 			}
 		}
-		recv = tcp_rcv_catchup(st, tp->rcv_nxt, bsk->state);
+		recv = tcp_rcv_catchup(st, ktp->rcv_nxt, bsk->state);
 		/* a packet without payload (a SYN, or the first packet seen of
 		 * an older connection) records the flow; later ones (pure ACKs)
 		 * cost one comparison */
@@ -720,17 +802,6 @@ static __always_inline void count_skb(struct __sk_buff *skb, int egress)
 	if (type == SOCK_STREAM) {
 		st->flow_tgid = key.tgid;
 		st->flags |= SS_FLOW;
-		return;
-	}
-	if (!egress && recv) {
-		struct scratch *s = get_scratch();
-
-		if (s) {
-			s->last_key = key;
-			s->last_cookie = cookie;
-			s->last_bytes = recv;
-			s->last_ns = bpf_ktime_get_ns();
-		}
 	}
 }
 
@@ -748,38 +819,81 @@ int ps_ingress(struct __sk_buff *skb)
 	return 1;
 }
 
-/* A datagram counted above was dropped because the socket's receive
- * buffer was full: it never reached the application, take it back. */
-static __always_inline void uncount_drop(struct sock *sk)
+/* A datagram counted on ingress was then dropped because the socket's
+ * receive buffer was full: it never reached the application, so take it
+ * back.  Drops are rare, so the work of finding its flow again is done
+ * here rather than remembered for every packet. */
+static __always_inline void uncount_drop(struct sock *sk, struct sk_buff *skb)
 {
-	struct scratch *s = get_scratch();
-	struct ps_flow_val *v;
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header;
+	__u16 family = sk->__sk_common.skc_family;
+	__u16 type = sk->sk_type;
+	struct sock_state *st;
+	struct ps_flow_key key = {};
+	struct ps_flow_count *c;
+	__u64 bytes;
+	__u8 proto;
 
-	if (!s || !s->last_bytes)
+	if (family != AF_INET && family != AF_INET6)
 		return;
-	if (s->last_cookie != bpf_get_socket_cookie(sk) ||
-	    bpf_ktime_get_ns() - s->last_ns > 10000000)
+	st = bpf_sk_storage_get(&socks, sk, 0, 0);
+	if (!st)
 		return;
-	v = bpf_map_lookup_elem(&flows, &s->last_key);
-	if (v) {
-		__sync_fetch_and_sub(&v->recv, s->last_bytes);
-		__sync_fetch_and_sub(&v->recv_pkts, 1);
-		stat_add(PS_STAT_RECV_DROPS, 1);
+	if (family == AF_INET) {
+		struct iphdr iph;
+
+		if (bpf_probe_read_kernel(&iph, sizeof(iph), head + nh))
+			return;
+		proto = iph.protocol;
+		__builtin_memcpy(key.laddr, &iph.daddr, 4);
+		__builtin_memcpy(key.raddr, &iph.saddr, 4);
+		bytes = bpf_ntohs(iph.tot_len);
+		if (type != SOCK_RAW)
+			bytes -= (iph.ihl & 0xf) * 4;
+	} else {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return;
+		proto = ip6.nexthdr;
+		__builtin_memcpy(key.laddr, &ip6.daddr, 16);
+		__builtin_memcpy(key.raddr, &ip6.saddr, 16);
+		bytes = bpf_ntohs(ip6.payload_len);
 	}
-	s->last_bytes = 0;
+	if (type == SOCK_DGRAM && (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)) {
+		struct udphdr uh;
+
+		if (bpf_probe_read_kernel(&uh, sizeof(uh), head + skb->transport_header))
+			return;
+		key.lport = bpf_ntohs(uh.dest);
+		key.rport = bpf_ntohs(uh.source);
+		bytes = bpf_ntohs(uh.len) - sizeof(uh);
+	}
+	key.cookie = bpf_get_socket_cookie(sk);
+	key.tgid = owner_tgid(st);
+	key.netns = st->netns;
+	key.family = family;
+	key.proto = proto;
+	/* the datagram was counted on this CPU moments ago */
+	c = bpf_map_lookup_elem(&counts, &key);
+	if (!c || c->recv < bytes)
+		return;
+	__sync_fetch_and_sub(&c->recv, bytes);
+	stat_add(PS_STAT_RECV_DROPS, 1);
 }
 
 SEC("tp_btf/udp_fail_queue_rcv_skb")
-int BPF_PROG(ps_udp_drop, int rc, struct sock *sk)
+int BPF_PROG(ps_udp_drop, int rc, struct sock *sk, struct sk_buff *skb)
 {
-	uncount_drop(sk);
+	uncount_drop(sk, skb);
 	return 0;
 }
 
 SEC("tp_btf/sock_rcvqueue_full")
-int BPF_PROG(ps_rcvqueue_full, struct sock *sk)
+int BPF_PROG(ps_rcvqueue_full, struct sock *sk, struct sk_buff *skb)
 {
-	uncount_drop(sk);
+	uncount_drop(sk, skb);
 	return 0;
 }
 

@@ -111,7 +111,7 @@ static int on_event(void *ctx, const void *data, size_t size)
 		if (size == sizeof(struct ps_ev_flow)) {
 			const struct ps_ev_flow *ev = data;
 
-			tracker_on_flow(d->tracker, &ev->key, &ev->val);
+			tracker_on_flow(d->tracker, &ev->key, &ev->info);
 		}
 		break;
 	case PS_EV_UNOWNED:

@@ -200,7 +200,7 @@ static struct owner *owner_get(struct tracker *t, const struct ps_flow_key *k, u
 	return o;
 }
 
-void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_val *v)
+void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_info *v)
 {
 	struct flow *f = flow_find(t, k);
 
@@ -313,7 +313,8 @@ out:
 }
 
 /* Give the flow its process; false while that is still being looked for. */
-static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_val *v, bool force)
+static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_info *v,
+		      uint64_t bytes, bool force)
 {
 	struct owner *o;
 
@@ -336,7 +337,7 @@ static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_va
 	if (!o)
 		return false;
 	if (!o->resolved && (force || o->scans >= MAX_SCANS))
-		owner_fallback(t, o, v->sent + v->recv);
+		owner_fallback(t, o, bytes);
 	if (!o->resolved)
 		return false;
 	f->proc = ident_ref(o->proc);
@@ -425,20 +426,26 @@ static bool is_closed(const struct tracker *t, uint64_t cookie)
 	return bsearch(&cookie, t->closed, t->nclosed, sizeof(*t->closed), cmp_u64) != NULL;
 }
 
-static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flow_val *v)
+static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flow_count *v)
 {
 	struct tracker *t = ctx;
 	struct flow *f = flow_find(t, k);
 	bool closed = t->nclosed && is_closed(t, k->cookie);
 	uint64_t ds = 0, dr = 0;
 
-	if (!f) {
-		f = flow_add(t, k);
-		if (!f)
-			return -ENOMEM;
+	if (!f || !f->proc) {
+		struct ps_flow_info info;
+
+		if (sensor_flow_info(t->sensor, k, &info) < 0)
+			return 0;	/* being created right now: next time */
+		if (!f) {
+			f = flow_add(t, k);
+			if (!f)
+				return -ENOMEM;
+		}
+		if (!flow_bind(t, f, &info, v->sent + v->recv, closed || t->final))
+			return 0;	/* its bytes wait in the sensor until it is named */
 	}
-	if (!flow_bind(t, f, v, closed || t->final))
-		return 0;	/* its bytes wait in the sensor until it is named */
 	/* counters only grow, except when a dropped datagram is taken back
 	 * after it was read: then the next increase makes up for it */
 	if (v->sent > f->sent) {

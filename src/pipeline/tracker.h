@@ -26,7 +26,7 @@ int tracker_new(struct ident_cache *ic, struct sensor *sensor, const struct trac
 void tracker_free(struct tracker *t);
 
 /* Ring buffer records. */
-void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_val *v);
+void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_info *info);
 void tracker_on_unowned(struct tracker *t, const struct ps_flow_key *k, uint64_t sock_ino);
 
 /* Find the processes of sockets reported unowned (a /proc scan); cheap

@@ -70,7 +70,8 @@ struct sensor {
 	int cgroup_fd;
 	struct sensor_opts opts;
 	struct ps_flow_key *keys;
-	struct ps_flow_val *vals;
+	struct ps_flow_count *vals;	/* BATCH x ncpu */
+	int ncpu;
 };
 
 /* libbpf's messages: kept at debug level, but the last ones are kept to
@@ -134,6 +135,20 @@ static bool tracepoint_available(const struct btf *vmlinux, const char *tp)
 	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
 }
 
+/* PICOSNITCH_SKIP_HOOKS=ps_packet_send,ps_exec leaves optional hooks out,
+ * for diagnosing a misbehaving hook or measuring what each one costs. */
+static bool hook_skipped(const char *prog)
+{
+	const char *list = getenv("PICOSNITCH_SKIP_HOOKS");
+	size_t n = strlen(prog);
+
+	for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 1 : 0)) {
+		if (!strncmp(p, prog, n) && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
 static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -189,6 +204,16 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 		if (!p) {
 			r = fail(err, errlen, -ENOENT, "BPF program '%s' is missing", h->prog);
 			goto fail;
+		}
+		if (hook_skipped(h->prog)) {
+			if (h->required) {
+				r = fail(err, errlen, -EINVAL, "hook '%s' is required", h->prog);
+				goto fail;
+			}
+			bpf_program__set_autoload(p, false);
+			if (opts->on_missing)
+				opts->on_missing(opts->ctx, h->prog, h->lost);
+			continue;
 		}
 		if (h->kind == HOOK_TP_BTF && !tracepoint_available(vmlinux, h->tracepoint)) {
 			if (h->required) {
@@ -250,8 +275,13 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 		r = fail(err, errlen, -errno, "cannot map the ring buffer");
 		goto fail;
 	}
+	s->ncpu = libbpf_num_possible_cpus();
+	if (s->ncpu <= 0) {
+		r = fail(err, errlen, s->ncpu ? s->ncpu : -EINVAL, "cannot count the CPUs");
+		goto fail;
+	}
 	s->keys = calloc(BATCH, sizeof(*s->keys));
-	s->vals = calloc(BATCH, sizeof(*s->vals));
+	s->vals = calloc((size_t)BATCH * s->ncpu, sizeof(*s->vals));
 	if (!s->keys || !s->vals) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -294,19 +324,31 @@ int sensor_consume(struct sensor *s)
 	return r < 0 ? r : 0;
 }
 
+static void sum_cpus(const struct sensor *s, const struct ps_flow_count *percpu,
+		     struct ps_flow_count *ret)
+{
+	ret->sent = ret->recv = 0;
+	for (int c = 0; c < s->ncpu; c++) {
+		ret->sent += percpu[c].sent;
+		ret->recv += percpu[c].recv;
+	}
+}
+
 static int for_each_flow_slow(struct sensor *s,
-			      int (*fn)(void *, const struct ps_flow_key *, const struct ps_flow_val *),
+			      int (*fn)(void *, const struct ps_flow_key *, const struct ps_flow_count *),
 			      void *ctx)
 {
-	int fd = bpf_map__fd(s->skel->maps.flows);
+	int fd = bpf_map__fd(s->skel->maps.counts);
 	struct ps_flow_key key, next;
-	struct ps_flow_val val;
+	struct ps_flow_count sum;
 	void *prev = NULL;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (bpf_map_lookup_elem(fd, &next, &val) == 0) {
-			int r = fn(ctx, &next, &val);
+		if (bpf_map_lookup_elem(fd, &next, s->vals) == 0) {
+			int r;
 
+			sum_cpus(s, s->vals, &sum);
+			r = fn(ctx, &next, &sum);
 			if (r)
 				return r;
 		}
@@ -317,12 +359,13 @@ static int for_each_flow_slow(struct sensor *s,
 }
 
 int sensor_for_each_flow(struct sensor *s,
-			 int (*fn)(void *ctx, const struct ps_flow_key *k, const struct ps_flow_val *v),
+			 int (*fn)(void *ctx, const struct ps_flow_key *k, const struct ps_flow_count *c),
 			 void *ctx)
 {
-	int fd = bpf_map__fd(s->skel->maps.flows);
+	int fd = bpf_map__fd(s->skel->maps.counts);
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	uint64_t in_tok = 0, out_tok = 0;
+	struct ps_flow_count sum;
 	bool first = true;
 
 	for (;;) {
@@ -337,8 +380,10 @@ int sensor_for_each_flow(struct sensor *s,
 			return -errno;
 		}
 		for (__u32 i = 0; i < count; i++) {
-			int rr = fn(ctx, &s->keys[i], &s->vals[i]);
+			int rr;
 
+			sum_cpus(s, s->vals + (size_t)i * s->ncpu, &sum);
+			rr = fn(ctx, &s->keys[i], &sum);
 			if (rr)
 				return rr;
 		}
@@ -349,10 +394,18 @@ int sensor_for_each_flow(struct sensor *s,
 	}
 }
 
+int sensor_flow_info(struct sensor *s, const struct ps_flow_key *k, struct ps_flow_info *ret)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.flows), k, ret) < 0 ? -errno : 0;
+}
+
 int sensor_delete_flow(struct sensor *s, const struct ps_flow_key *k)
 {
-	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.flows), k);
+	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.counts), k);
 
+	if (r < 0 && errno != ENOENT)
+		return -errno;
+	r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.flows), k);
 	return r < 0 && errno != ENOENT ? -errno : 0;
 }
 

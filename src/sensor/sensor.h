@@ -32,10 +32,13 @@ void sensor_close(struct sensor *s);
 int sensor_poll_fd(struct sensor *s);
 int sensor_consume(struct sensor *s);
 
-/* Call fn for every flow; stops early when fn returns non-zero. */
+/* Call fn for every flow with its counters summed over CPUs; stops early
+ * when fn returns non-zero. */
 int sensor_for_each_flow(struct sensor *s,
-			 int (*fn)(void *ctx, const struct ps_flow_key *k, const struct ps_flow_val *v),
+			 int (*fn)(void *ctx, const struct ps_flow_key *k, const struct ps_flow_count *c),
 			 void *ctx);
+/* What the sensor recorded about a flow when it began. */
+int sensor_flow_info(struct sensor *s, const struct ps_flow_key *k, struct ps_flow_info *ret);
 int sensor_delete_flow(struct sensor *s, const struct ps_flow_key *k);
 
 /* Cookies of sockets that can carry no more traffic. */
