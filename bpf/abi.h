@@ -34,12 +34,12 @@ struct ps_task {
 #define PS_TASK_KNOWN 1u	/* fields are valid */
 #define PS_TASK_KERNEL 2u	/* a kernel socket: no process owns it */
 
-/* One flow: a socket, the process that did I/O on it, and (for sockets
- * without a fixed peer) the peer.  Addresses are in network order, ports
- * in host order.  AF_PACKET flows carry MAC addresses and the ethertype
- * as proto. */
+/* One flow: a socket, the process that did I/O on it, and the peer (which
+ * varies for sockets without a fixed peer).  Addresses are in network
+ * order, ports in host order.  AF_PACKET flows carry MAC addresses and the
+ * ethertype as proto. */
 struct ps_flow_key {
-	__u64 cookie;		/* socket cookie */
+	__u64 sock_id;		/* the sensor's id of the socket */
 	__u32 tgid;		/* 0 while the owning process is unknown */
 	__u32 netns;		/* network namespace inode */
 	__u16 family;		/* AF_INET, AF_INET6, AF_PACKET */

@@ -3,24 +3,29 @@
  * The in-kernel half of picosnitch: counts the application payload bytes of
  * every socket and attributes them to the process that does the I/O.
  *
- * Design (see docs/sensor.md):
- *  - Bytes are counted per packet, never per system call: cgroup_skb
- *    ingress/egress on the cgroup2 root see every IP packet of every local
- *    socket whatever system call moved it (read/write, send*, sendmmsg,
- *    sendfile, splice, io_uring).  TCP payload is counted exactly from
- *    sequence numbers, so retransmissions and out-of-order segments are
- *    neither double counted nor lost.
- *  - AF_PACKET sockets bypass IP, so their frames are counted at
- *    net_dev_queue (send) and sk_data_ready (receive).
- *  - Attribution: the owner of a socket is the last process seen doing I/O
- *    on it in process context (TCP egress with the socket lock held by the
- *    caller, any UDP/raw egress, socket creation, bind, listen).  Traffic
- *    the kernel moves on its own (ACK-clocked TCP sends, all receives) goes
- *    to that owner.  A socket with no known owner yet is reported to the
- *    daemon, which finds its holder in /proc.
- *  - Counters are aggregated in the flows map, one entry per (socket,
- *    owner, peer).  A new entry sends one ring buffer record; counters are
- *    read by the daemon periodically.  Every loss is counted in stats.
+ * Design (docs/sensor.md has the measurements behind it):
+ *  - Nothing runs per system call, so small writes pay nothing, and every
+ *    system call is seen alike (read/write, send*, sendmmsg, sendfile,
+ *    splice, io_uring).
+ *  - TCP is counted from the kernel's own per-socket sequence numbers:
+ *    snd_nxt (new data sent, never retransmissions) and rcv_nxt (data
+ *    accepted in order), less SYN and FIN.  They are read when the owner
+ *    changes, at close, and at every drain (a socket-storage iterator), so
+ *    a TCP packet costs only an ownership check.
+ *  - Datagrams are counted per packet: sent at net_dev_queue (IP fragments
+ *    and AF_PACKET frames included), received at cgroup_skb ingress on the
+ *    cgroup2 root, and sk_data_ready for AF_PACKET sockets.  A datagram
+ *    dropped on a full receive buffer is taken back.
+ *  - Attribution: a socket's owner is the last process seen sending on it
+ *    (TCP with the socket lock held by the caller; datagrams from a task
+ *    that has the socket open), or failing that its creator, binder or
+ *    listener.  What the kernel moves on its own (ACK-clocked sends, all
+ *    receives) goes to that owner.  A socket with no known owner is
+ *    reported to the daemon, which finds its holder in /proc.
+ *  - Each (socket, owner, peer) is a flow: its identity is written once to
+ *    `flows` (and announced on the ring buffer), its bytes are added to
+ *    per-CPU `counts` that the daemon reads periodically.  Every loss is
+ *    counted in `stats`.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -39,7 +44,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 #define SOCK_RAW 3
-#define SOCK_SEQPACKET 5
 #define IPPROTO_ICMP 1
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
@@ -47,23 +51,34 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_SCTP 132
 #define IPPROTO_UDPLITE 136
 #define IPPROTO_RAW 255
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
 
 #define TCPF_FIN 0x01
 #define TCPF_SYN 0x02
 
 /* tcp_states.h */
 #define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
 #define TCP_FIN_WAIT1 4
 #define TCP_FIN_WAIT2 5
+#define TCP_TIME_WAIT 6
 #define TCP_CLOSE 7
 #define TCP_CLOSE_WAIT 8
 #define TCP_LAST_ACK 9
 #define TCP_LISTEN 10
 #define TCP_CLOSING 11
+#define TCP_NEW_SYN_RECV 12
+
+/* preempt.h */
+#define SOFTIRQ_OFFSET 0x100
+#define HARDIRQ_MASK 0xf0000
+#define NMI_MASK 0xf00000
 
 /* Set by the daemon before load. */
 const volatile __u32 cfg_every_exe = 0;
+
+/* Socket ids, unique for the life of the sensor. */
+__u64 next_sock_id = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -92,7 +107,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
-	__type(key, __u64);	/* cookie */
+	__type(key, __u64);	/* socket id */
 	__type(value, __u64);	/* when */
 } closed SEC(".maps");
 
@@ -117,27 +132,42 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Per-socket state, freed by the kernel with the socket. */
+/* Per-socket state, freed by the kernel with the socket.  The packet path
+ * of one socket runs on two CPUs at once (a sender and the softirq that
+ * delivers the replies), so fields written per packet sit on cache lines
+ * of their own, apart from the read-mostly ones. */
 struct sock_state {
-	struct ps_task owner;
-	__u32 snd_cnt;		/* TCP: sequence number counted up to, sent */
-	__u32 rcv_cnt;		/* TCP: sequence number counted up to, received */
-	__u32 fin_seq;		/* TCP: sequence number of the peer's FIN */
-	__u32 flags;
+	/* read on every packet, written rarely (and apart from the TCP
+	 * counters, written at drains) */
+	__u64 id;		/* socket id in flow keys */
 	__u64 sock_ino;
 	__u32 netns;
-	__u32 flow_tgid;
+	__u32 flags;
+	__u32 flow_tgid;	/* TCP: owner whose flow exists (SS_FLOW) */
 	__u32 bound_port;	/* UDP: the port in the listeners map */
+	__u16 frag_lport;	/* IP fragments: the ports of the datagram */
+	__u16 frag_rport;	/* whose first fragment was seen last */
 	__u32 pad;
+	struct ps_task owner;
+	/* TCP: the connection's addresses, kept from when they were first
+	 * read (at close the kernel has already released the local port) */
+	__u8 tcp_laddr[16];
+	__u8 tcp_raddr[16];
+	__u16 tcp_lport;
+	__u16 tcp_rport;
+	__u16 tcp_family;
+	/* TCP: sequence numbers counted up to (written at drains and close) */
+	__u32 snd_counted __attribute__((aligned(64)));
+	__u32 rcv_counted;
 };
 
-#define SS_SND_INIT 1u
-#define SS_RCV_INIT 2u
-#define SS_FIN_KNOWN 4u
+#define SS_TCP_INIT 1u		/* TCP: snd/rcv_counted hold baselines */
+#define SS_FIN_QUEUED 2u	/* TCP: our FIN is in the write queue */
 #define SS_UNOWNED_SENT 8u
-#define SS_INFO 16u		/* sock_ino, netns filled in */
+#define SS_INFO 16u		/* sock_ino, netns, flags below filled in */
 #define SS_HDRINCL 32u		/* raw socket that writes its own IP header */
 #define SS_FLOW 64u		/* TCP: the flow of flow_tgid exists */
+#define SS_TUPLE 128u		/* TCP: tcp_laddr..tcp_family are set */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -162,6 +192,25 @@ struct {
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
+/* Point `ptr` at the kernel object of its type at addr.  Where the kernel
+ * offers bpf_rdonly_cast (6.2 and later) reads through it are plain loads
+ * that the JIT makes fault-safe; elsewhere the object is copied into
+ * `copy` with bpf_probe_read_kernel, a helper call that costs ~60 ns on
+ * the packet path.  Read fields one at a time: the verifier refuses loads
+ * that straddle two members.  0 or negative errno. */
+#define KVIEW(ptr, copy, addr)                                                              \
+	({                                                                                  \
+		long __r = 0;                                                               \
+		if (bpf_rdonly_cast) {                                                      \
+			(ptr) = bpf_rdonly_cast((void *)(addr),                             \
+						bpf_core_type_id_kernel(typeof(*(ptr))));   \
+		} else {                                                                    \
+			__r = bpf_probe_read_kernel(&(copy), sizeof(copy), (void *)(addr)); \
+			(ptr) = &(copy);                                                    \
+		}                                                                           \
+		__r;                                                                        \
+	})
+
 /* Wake functions whose wait entries point at the sleeping task (or, for
  * poll/select, at a struct poll_wqueues naming it). */
 extern const void receiver_wake_function __ksym __weak;
@@ -173,6 +222,8 @@ extern const void pollwake __ksym __weak;
 struct inet_sock___old {
 	__u8 hdrincl : 1;
 } __attribute__((preserve_access_index));
+
+/* ---- helpers ---- */
 
 static __always_inline void stat_add(__u32 idx, __u64 n)
 {
@@ -192,6 +243,48 @@ static __always_inline struct scratch *get_scratch(void)
 static __always_inline int seq_after(__u32 a, __u32 b)
 {
 	return (__s32)(a - b) > 0;
+}
+
+struct fd_search {
+	struct file **fds;
+	struct file *want;
+	__u32 max;
+	__u32 found;
+};
+
+static long fd_search_step(__u32 i, void *ctx)
+{
+	struct fd_search *fs = ctx;
+	struct file *f = NULL;
+
+	if (i >= fs->max)
+		return 1;
+	bpf_probe_read_kernel(&f, sizeof(f), &fs->fds[i]);
+	if (f == fs->want) {
+		fs->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether the current task has the socket's file open.  A datagram can be
+ * sent on behalf of its sender from an interrupt (a packet held back for
+ * neighbour resolution): then `current` is whoever was interrupted, and
+ * must not become the socket's owner.  Only asked when the sender seems to
+ * have changed, so the walk of the descriptor table is rare. */
+static __always_inline int current_holds(struct sock *sk)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct fd_search fs = {};
+
+	fs.want = BPF_CORE_READ(sk, sk_socket, file);
+	if (!fdt || !fs.want)
+		return 0;
+	fs.fds = BPF_CORE_READ(fdt, fd);
+	fs.max = BPF_CORE_READ(fdt, max_fds);
+	bpf_loop(fs.max < 65536 ? fs.max : 65536, fd_search_step, &fs, 0);
+	return fs.found;
 }
 
 /* Kernel dev_t (major << 20 | minor) to the stat() encoding. */
@@ -239,7 +332,9 @@ static __always_inline void own_by_current(struct sock_state *st)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct scratch *s;
 
-	if (st->owner.tgid == tgid && (st->owner.flags & PS_TASK_KNOWN))
+	if ((st->owner.flags & PS_TASK_KNOWN) && st->owner.tgid == tgid)
+		return;
+	if (st->owner.flags & PS_TASK_KERNEL)
 		return;
 	s = get_scratch();
 	if (!s)
@@ -248,11 +343,9 @@ static __always_inline void own_by_current(struct sock_state *st)
 	st->owner = s->task;
 }
 
-static __always_inline struct sock *kernel_sock(struct bpf_sock *bsk)
+static __always_inline __u32 owner_tgid(struct sock_state *st)
 {
-	if (!bpf_rdonly_cast)
-		return NULL;
-	return bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
+	return (st->owner.flags & PS_TASK_KNOWN) ? st->owner.tgid : 0;
 }
 
 /* Facts about a socket that never change: read once. */
@@ -284,12 +377,27 @@ static __always_inline void sock_info(struct sock_state *st, struct sock *sk)
 	st->flags |= SS_INFO;
 }
 
+/* A cgroup hook's socket as a kernel struct sock, for sock_info (6.2+). */
+static __always_inline struct sock *kernel_sock(struct bpf_sock *bsk)
+{
+	if (!bpf_rdonly_cast)
+		return NULL;
+	return bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
+}
+
 static __always_inline struct sock_state *sock_state_get(void *sk)
 {
 	struct sock_state *st = bpf_sk_storage_get(&socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
-	if (!st)
+	if (!st) {
 		stat_add(PS_STAT_SOCK_STATE_FAIL, 1);
+		return NULL;
+	}
+	if (!st->id) {
+		__u64 id = __sync_fetch_and_add(&next_sock_id, 1) + 1;
+
+		__sync_val_compare_and_swap(&st->id, 0, id);
+	}
 	return st;
 }
 
@@ -315,19 +423,17 @@ static __always_inline void emit_unowned(struct sock_state *st, struct ps_flow_k
 	bpf_ringbuf_submit(ev, 0);
 }
 
-static __always_inline __u32 owner_tgid(struct sock_state *st)
-{
-	return (st->owner.flags & PS_TASK_KNOWN) ? st->owner.tgid : 0;
-}
-
 /* Add bytes to a flow, creating it (and telling the daemon) when new.
- * Returns 0, or -1 when the flow could not be stored (counted). */
+ * key holds the socket's side; the owner, socket id and namespace are
+ * filled in here.  Returns 0, or -1 when the flow could not be stored
+ * (counted as a loss). */
 static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *st,
 				    __u64 sent, __u64 recv)
 {
 	static const struct ps_flow_count zero;
 	struct ps_flow_count *c;
 
+	key->sock_id = st->id;
 	key->tgid = owner_tgid(st);
 	key->netns = st->netns;
 	c = bpf_map_lookup_elem(&counts, key);
@@ -378,7 +484,7 @@ static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *
 		}
 	}
 	/* this CPU's copy: uncontended; atomic all the same, because a
-	 * softirq can interrupt a process-context update of the same slot */
+	 * softirq can interrupt a task-context update of the same slot */
 	if (sent)
 		__sync_fetch_and_add(&c->sent, sent);
 	if (recv)
@@ -386,237 +492,72 @@ static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *
 	return 0;
 }
 
-/* ---- IP packets: cgroup_skb ---- */
+/* ---- counting: the same rules whichever hook read the packet ---- */
 
+/* A packet as the counting rules need it. */
 struct pkt {
-	__u32 len;		/* whole packet from the network header */
+	__u32 len;		/* bytes from the network header on */
 	__u32 nhlen;		/* network header, with IPv6 extension headers */
-	__u32 thlen;		/* transport header */
-	__u32 seq;
+	__u32 thlen;		/* transport header; 0 for a later fragment */
+	__u32 seq;		/* TCP */
 	__u16 family;
 	__u8 proto;
 	__u8 tcp_flags;
 	__u16 sport;
 	__u16 dport;
+	__u8 frag;		/* FRAG_FIRST / FRAG_LATER for IP fragments */
+	__u8 pad[3];
+	__u32 sctp_bytes;	/* SCTP: DATA chunk payload, found by the reader */
 	__u8 saddr[16];
 	__u8 daddr[16];
 };
 
-static __always_inline int parse_ipv6_ext(struct __sk_buff *skb, struct pkt *p, __u8 *nexthdr)
+#define FRAG_FIRST 1
+#define FRAG_LATER 2
+
+/* What the datagram rules need of the socket, read by each hook its own way. */
+struct sockview {
+	__u16 type;
+	__u16 protocol;
+	__u8 sender_runs;	/* egress: the sending task is current */
+};
+
+/* What TCP counting needs of a socket, read with probe reads: this runs
+ * at drains, at close and when the owner changes, not per packet. */
+struct tcp_snap {
+	__u32 state;
+	__u32 snd_nxt;		/* next new byte to send: retransmissions do not move it */
+	__u32 write_seq;	/* end of what the application queued (and our FIN) */
+	__u32 rcv_nxt;		/* next byte expected in order */
+	__u8 fin_received;	/* the peer's FIN is in rcv_nxt */
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+static __always_inline void tcp_snapshot(struct sock *sk, __u32 state, struct tcp_snap *ts)
 {
-#pragma unroll
-	for (int i = 0; i < 6; i++) {
-		__u8 h[2];
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
 
-		switch (*nexthdr) {
-		case 0:		/* hop-by-hop */
-		case 43:	/* routing */
-		case 60:	/* destination options */
-			if (bpf_skb_load_bytes(skb, p->nhlen, h, 2))
-				return -1;
-			*nexthdr = h[0];
-			p->nhlen += (h[1] + 1) * 8;
-			break;
-		case 44:	/* fragment */
-			if (bpf_skb_load_bytes(skb, p->nhlen, h, 2))
-				return -1;
-			*nexthdr = h[0];
-			p->nhlen += 8;
-			break;
-		case 51:	/* authentication header */
-			if (bpf_skb_load_bytes(skb, p->nhlen, h, 2))
-				return -1;
-			*nexthdr = h[0];
-			p->nhlen += (h[1] + 2) * 4;
-			break;
-		default:
-			return 0;
-		}
-	}
-	return 0;
-}
-
-/* Headers through bpf_skb_load_bytes: any layout, IPv6 extension headers
- * included. */
-static __always_inline int parse_pkt_slow(struct __sk_buff *skb, struct pkt *p)
-{
-	p->len = skb->len;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr iph;
-
-		if (bpf_skb_load_bytes(skb, 0, &iph, sizeof(iph)))
-			return -1;
-		p->family = AF_INET;
-		p->proto = iph.protocol;
-		p->nhlen = iph.ihl * 4;
-		__builtin_memcpy(p->saddr, &iph.saddr, 4);
-		__builtin_memcpy(p->daddr, &iph.daddr, 4);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-		__u8 nh;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
-			return -1;
-		p->family = AF_INET6;
-		p->nhlen = sizeof(ip6);
-		nh = ip6.nexthdr;
-		if (parse_ipv6_ext(skb, p, &nh))
-			return -1;
-		p->proto = nh;
-		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+	__builtin_memset(ts, 0, sizeof(*ts));	/* IPv4 leaves 12 address bytes unset */
+	ts->state = state;
+	ts->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
+	ts->write_seq = BPF_CORE_READ(tp, write_seq);
+	ts->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	ts->fin_received = !!(flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE)));
+	ts->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	ts->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ts->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (ts->family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)ts->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)ts->raddr, sk, __sk_common.skc_daddr);
 	} else {
-		return -1;
+		BPF_CORE_READ_INTO(&ts->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&ts->raddr, sk, __sk_common.skc_v6_daddr);
 	}
-	if (p->nhlen > p->len)
-		return -1;
-
-	switch (p->proto) {
-	case IPPROTO_TCP: {
-		struct tcphdr th;
-
-		if (bpf_skb_load_bytes(skb, p->nhlen, &th, sizeof(th)))
-			return -1;
-		p->sport = bpf_ntohs(th.source);
-		p->dport = bpf_ntohs(th.dest);
-		p->seq = bpf_ntohl(th.seq);
-		p->thlen = th.doff * 4;
-		p->tcp_flags = (th.fin ? TCPF_FIN : 0) | (th.syn ? TCPF_SYN : 0);
-		break;
-	}
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE: {
-		struct udphdr uh;
-
-		if (bpf_skb_load_bytes(skb, p->nhlen, &uh, sizeof(uh)))
-			return -1;
-		p->sport = bpf_ntohs(uh.source);
-		p->dport = bpf_ntohs(uh.dest);
-		p->thlen = sizeof(uh);
-		break;
-	}
-	case IPPROTO_SCTP: {
-		__be16 ports[2];
-
-		if (bpf_skb_load_bytes(skb, p->nhlen, ports, sizeof(ports)))
-			return -1;
-		p->sport = bpf_ntohs(ports[0]);
-		p->dport = bpf_ntohs(ports[1]);
-		p->thlen = 12;
-		break;
-	}
-	default:
-		p->thlen = 0;
-	}
-	if (p->nhlen + p->thlen > p->len)
-		return -1;
-	return 0;
-}
-
-/* The common case, read in place: the headers are in the linear part of
- * the packet and IPv6 has no extension headers. */
-static __always_inline int parse_pkt(struct __sk_buff *skb, struct pkt *p)
-{
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	__u32 nhlen;
-	void *th;
-
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr *iph = data;
-
-		if ((void *)(iph + 1) > end)
-			return parse_pkt_slow(skb, p);
-		nhlen = (iph->ihl & 0xf) * 4;
-		p->family = AF_INET;
-		p->proto = iph->protocol;
-		__builtin_memcpy(p->saddr, &iph->saddr, 4);
-		__builtin_memcpy(p->daddr, &iph->daddr, 4);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data;
-
-		if ((void *)(ip6 + 1) > end)
-			return parse_pkt_slow(skb, p);
-		switch (ip6->nexthdr) {
-		case IPPROTO_TCP:
-		case IPPROTO_UDP:
-		case IPPROTO_UDPLITE:
-		case IPPROTO_ICMPV6:
-			break;
-		default:
-			return parse_pkt_slow(skb, p);
-		}
-		nhlen = sizeof(*ip6);
-		p->family = AF_INET6;
-		p->proto = ip6->nexthdr;
-		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
-		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
-	} else {
-		return -1;
-	}
-	p->len = skb->len;
-	p->nhlen = nhlen;
-	th = data + nhlen;
-	switch (p->proto) {
-	case IPPROTO_TCP: {
-		struct tcphdr *t = th;
-
-		if ((void *)(t + 1) > end)
-			return parse_pkt_slow(skb, p);
-		p->sport = bpf_ntohs(t->source);
-		p->dport = bpf_ntohs(t->dest);
-		p->seq = bpf_ntohl(t->seq);
-		p->thlen = t->doff * 4;
-		p->tcp_flags = (t->fin ? TCPF_FIN : 0) | (t->syn ? TCPF_SYN : 0);
-		break;
-	}
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE: {
-		struct udphdr *u = th;
-
-		if ((void *)(u + 1) > end)
-			return parse_pkt_slow(skb, p);
-		p->sport = bpf_ntohs(u->source);
-		p->dport = bpf_ntohs(u->dest);
-		p->thlen = sizeof(*u);
-		break;
-	}
-	case IPPROTO_SCTP:
-		return parse_pkt_slow(skb, p);
-	default:
-		p->thlen = 0;
-	}
-	if (p->nhlen + p->thlen > p->len)
-		return -1;
-	return 0;
-}
-
-/* SCTP: the payload is the user data of DATA (and I-DATA) chunks. */
-static __always_inline __u64 sctp_payload(struct __sk_buff *skb, struct pkt *p)
-{
-	__u32 off = p->nhlen + p->thlen;
-	__u64 bytes = 0;
-
-#pragma unroll
-	for (int i = 0; i < 16; i++) {
-		struct {
-			__u8 type;
-			__u8 flags;
-			__be16 length;
-		} ch;
-		__u32 clen;
-
-		if (off + sizeof(ch) > p->len || bpf_skb_load_bytes(skb, off, &ch, sizeof(ch)))
-			break;
-		clen = bpf_ntohs(ch.length);
-		if (clen < 4)
-			break;
-		if (ch.type == 0 && clen > 16)
-			bytes += clen - 16;
-		else if (ch.type == 64 && clen > 20)
-			bytes += clen - 20;
-		off += (clen + 3) & ~3u;
-	}
-	return bytes;
 }
 
 static __always_inline int tcp_state_has_data(__u32 state)
@@ -633,191 +574,562 @@ static __always_inline int tcp_state_has_data(__u32 state)
 	return 0;
 }
 
-/* Received TCP payload is what the stack accepted in order: count up to
- * rcv_nxt (minus the peer's FIN, which takes a sequence number but carries
- * no data).  Called on every packet of the socket and at close, so the
- * count trails the stack by at most one segment until the next ACK. */
-static __always_inline __u64 tcp_rcv_catchup(struct sock_state *st, __u32 rcv_nxt, __u32 state)
+/* Move a counted-up-to sequence number forward; the bytes passed over. */
+static __always_inline __u64 seq_advance(__u32 *counted, __u32 now)
 {
-	__u32 limit, old;
+	__u32 old = *counted;
 
-	if (!tcp_state_has_data(state))
+	if (!seq_after(now, old))
 		return 0;
-	if (!(st->flags & SS_RCV_INIT)) {
-		st->rcv_cnt = rcv_nxt;
-		st->flags |= SS_RCV_INIT;
-		return 0;
-	}
-	limit = rcv_nxt;
-	if ((st->flags & SS_FIN_KNOWN) && seq_after(limit, st->fin_seq))
-		limit = st->fin_seq;
-	old = st->rcv_cnt;
-	if (!seq_after(limit, old))
-		return 0;
-	if (__sync_val_compare_and_swap(&st->rcv_cnt, old, limit) != old)
-		return 0;	/* another CPU counted it */
-	return limit - old;
+	if (__sync_val_compare_and_swap(counted, old, now) != old)
+		return 0;	/* counted concurrently elsewhere */
+	return now - old;
 }
 
-static __always_inline __u64 tcp_snd_count(struct sock_state *st, struct pkt *p, __u32 payload)
+/* Count what the socket sent and received since last time, for its
+ * current owner, creating the flow if needed.  SYN and FIN take a sequence
+ * number each but carry no data: the baselines start after the SYNs (set
+ * when the connection is established), and a FIN is left out. */
+static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
 {
-	__u32 start = p->seq, end, old, from;
+	struct ps_flow_key key = {};
+	__u64 sent = 0, recv = 0;
 
-	if (p->tcp_flags & TCPF_SYN)
-		start += 1;
-	end = start + payload;
-	if (!(st->flags & SS_SND_INIT)) {
-		st->snd_cnt = start;
-		st->flags |= SS_SND_INIT;
+	if (tcp_state_has_data(ts->state)) {
+		__u32 snd = ts->snd_nxt, rcv = ts->rcv_nxt;
+
+		if ((st->flags & SS_FIN_QUEUED) && snd == ts->write_seq)
+			snd -= 1;
+		if (ts->fin_received)
+			rcv -= 1;
+		if (!(st->flags & SS_TCP_INIT)) {
+			/* a connection older than the sensor: count from now */
+			st->snd_counted = snd;
+			st->rcv_counted = rcv;
+			st->flags |= SS_TCP_INIT;
+		} else {
+			sent = seq_advance(&st->snd_counted, snd);
+			recv = seq_advance(&st->rcv_counted, rcv);
+		}
 	}
-	old = st->snd_cnt;
-	if (!seq_after(end, old))
-		return 0;	/* retransmission */
-	if (__sync_val_compare_and_swap(&st->snd_cnt, old, end) != old)
-		return 0;
-	from = seq_after(start, old) ? start : old;
-	return end - from;
-}
-
-static __always_inline void fill_key_ip(struct ps_flow_key *key, struct pkt *p, __u64 cookie,
-					 int egress)
-{
-	__builtin_memset(key, 0, sizeof(*key));
-	key->cookie = cookie;
-	key->family = p->family;
-	key->proto = p->proto;
-	if (egress) {
-		key->lport = p->sport;
-		key->rport = p->dport;
-		__builtin_memcpy(key->laddr, p->saddr, 16);
-		__builtin_memcpy(key->raddr, p->daddr, 16);
+	if (!sent && !recv && !(st->owner.flags & PS_TASK_KNOWN))
+		return 0;	/* nothing to count and nobody to name yet */
+	if (!(st->flags & SS_TUPLE) && ts->lport) {
+		__builtin_memcpy(st->tcp_laddr, ts->laddr, 16);
+		__builtin_memcpy(st->tcp_raddr, ts->raddr, 16);
+		st->tcp_lport = ts->lport;
+		st->tcp_rport = ts->rport;
+		st->tcp_family = ts->family;
+		st->flags |= SS_TUPLE;
+	}
+	if (st->flags & SS_TUPLE) {
+		key.family = st->tcp_family;
+		key.lport = st->tcp_lport;
+		key.rport = st->tcp_rport;
+		__builtin_memcpy(key.laddr, st->tcp_laddr, 16);
+		__builtin_memcpy(key.raddr, st->tcp_raddr, 16);
 	} else {
-		key->lport = p->dport;
-		key->rport = p->sport;
-		__builtin_memcpy(key->laddr, p->daddr, 16);
-		__builtin_memcpy(key->raddr, p->saddr, 16);
+		key.family = ts->family;
+		key.lport = ts->lport;
+		key.rport = ts->rport;
+		__builtin_memcpy(key.laddr, ts->laddr, 16);
+		__builtin_memcpy(key.raddr, ts->raddr, 16);
 	}
+	key.proto = IPPROTO_TCP;
+	if (flow_add(&key, st, sent, recv))
+		return -1;
+	if (!(st->flags & SS_FLOW) || st->flow_tgid != key.tgid) {
+		st->flow_tgid = key.tgid;
+		st->flags |= SS_FLOW;
+	}
+	return 0;
 }
 
-static __always_inline void count_skb(struct __sk_buff *skb, int egress)
+/* A TCP segment leaving: the only per-packet work is noticing a new owner
+ * (a task sending with the socket lock held) and making sure the owner's
+ * flow exists; the bytes are counted from the socket at the next flush. */
+static __always_inline void tcp_sent(struct sock_state *st, struct sock *sk, __u32 state)
 {
-	struct bpf_sock *bsk = skb->sk;
+	struct tcp_snap ts;
+
+	if (sk->sk_lock.owned && !(st->owner.flags & PS_TASK_KERNEL) &&
+	    (!(st->owner.flags & PS_TASK_KNOWN) ||
+	     st->owner.tgid != bpf_get_current_pid_tgid() >> 32)) {
+		/* what was moved so far belongs to the previous owner */
+		tcp_snapshot(sk, state, &ts);
+		tcp_flush(st, &ts);
+		own_by_current(st);
+	}
+	if ((st->flags & SS_FLOW) && st->flow_tgid == owner_tgid(st))
+		return;
+	tcp_snapshot(sk, state, &ts);
+	tcp_flush(st, &ts);
+}
+
+/* Application bytes of a datagram-like packet: what send() took or
+ * recv() will return for it. */
+static __always_inline __u64 datagram_bytes(struct sock_state *st, struct pkt *p,
+					    struct sockview *sv, int egress)
+{
+	if (sv->type == SOCK_RAW) {
+		/* IPv4 raw sockets read the IP header, and write it when they
+		 * set IP_HDRINCL; IPv6 raw sockets never see it */
+		if (p->family == AF_INET &&
+		    (!egress || (st->flags & SS_HDRINCL) || sv->protocol == IPPROTO_RAW))
+			return p->len;
+		if (p->family == AF_INET6 && egress && sv->protocol == IPPROTO_RAW)
+			return p->len;
+		return p->len - p->nhlen;
+	}
+	if (p->proto == IPPROTO_SCTP)
+		return p->sctp_bytes;
+	if (p->proto == IPPROTO_UDP || p->proto == IPPROTO_UDPLITE)
+		return p->len - p->nhlen - p->thlen;
+	/* ping sockets: ICMP header and data */
+	return p->len - p->nhlen;
+}
+
+/* Count one datagram (UDP, raw IP, ICMP ping, SCTP) for its socket. */
+static __always_inline void account(struct sock_state *st, struct pkt *p, struct sockview *sv,
+				    int egress)
+{
 	struct ps_flow_key key;
-	struct sock_state *st;
-	struct pkt p = {};
-	__u64 sent = 0, recv = 0, cookie;
-	__u32 type, sproto, payload;
+	__u64 sent = 0, recv = 0;
+	__u16 lport, rport;
 
-	if (!bsk)
-		return;
-	bsk = bpf_sk_fullsock(bsk);
-	if (!bsk)
-		return;
-	type = bsk->type;
-	sproto = bsk->protocol;
-	if (type == SOCK_STREAM && sproto == IPPROTO_TCP && bsk->state == TCP_LISTEN)
-		return;
-	if (parse_pkt(skb, &p)) {
-		stat_add(PS_STAT_PARSE_FAIL, 1);
-		return;
-	}
-	st = sock_state_get(bsk);
-	if (!st)
-		return;
-	if (!(st->flags & SS_INFO))
-		sock_info(st, kernel_sock(bsk));
 	/* kernel control sockets (RST, ICMP errors) answer for the stack */
-	if ((st->owner.flags & PS_TASK_KERNEL) && type == SOCK_RAW)
+	if ((st->owner.flags & PS_TASK_KERNEL) && sv->type == SOCK_RAW)
 		return;
-	payload = p.len - p.nhlen - p.thlen;
-	cookie = bpf_get_socket_cookie(skb);
+	if (egress && sv->sender_runs)
+		own_by_current(st);
+	lport = egress ? p->sport : p->dport;
+	rport = egress ? p->dport : p->sport;
 
-	if (type == SOCK_STREAM && sproto == IPPROTO_TCP) {
-		struct tcp_sock *ktp;
+	{
+		__u64 bytes = datagram_bytes(st, p, sv, egress);
 
-		if (p.proto != IPPROTO_TCP)
-			return;
-		ktp = bpf_skc_to_tcp_sock(bsk);
-		if (!ktp)
-			return;
-		if (egress) {
-			/* the socket lock is held by the caller: process context */
-			if (ktp->inet_conn.icsk_inet.sk.sk_lock.owned &&
-			    !(st->owner.flags & PS_TASK_KERNEL))
-				own_by_current(st);
-			sent = tcp_snd_count(st, &p, payload);
-		} else {
-			if (p.tcp_flags & TCPF_SYN) {
-				st->rcv_cnt = p.seq + 1;
-				st->flags |= SS_RCV_INIT;
-			}
-			if (p.tcp_flags & TCPF_FIN) {
-				st->fin_seq = p.seq + payload + ((p.tcp_flags & TCPF_SYN) ? 1 : 0);
-				st->flags |= SS_FIN_KNOWN;
-			}
+		if (p->frag == FRAG_FIRST) {
+			/* later fragments carry no ports: remember them */
+			st->frag_lport = lport;
+			st->frag_rport = rport;
+		} else if (p->frag == FRAG_LATER) {
+			lport = st->frag_lport;
+			rport = st->frag_rport;
 		}
-		recv = tcp_rcv_catchup(st, ktp->rcv_nxt, bsk->state);
-		/* a packet without payload (a SYN, or the first packet seen of
-		 * an older connection) records the flow; later ones (pure ACKs)
-		 * cost one comparison */
-		if (!sent && !recv && (st->flags & SS_FLOW) && st->flow_tgid == owner_tgid(st))
-			return;
-	} else {
-		__u64 bytes;
-
-		if (type == SOCK_RAW) {
-			/* IPv4 raw sockets read the IP header, and write it
-			 * when they set IP_HDRINCL; IPv6 raw sockets never */
-			if (p.family == AF_INET && (!egress || (st->flags & SS_HDRINCL) ||
-						    sproto == IPPROTO_RAW))
-				bytes = p.len;
-			else if (p.family == AF_INET6 && egress && sproto == IPPROTO_RAW)
-				bytes = p.len;
-			else
-				bytes = p.len - p.nhlen;
-		} else if (p.proto == IPPROTO_SCTP) {
-			bytes = sctp_payload(skb, &p);
-		} else if (p.proto == IPPROTO_UDP || p.proto == IPPROTO_UDPLITE) {
-			bytes = payload;
-		} else {
-			/* ping sockets: ICMP header and data */
-			bytes = p.len - p.nhlen;
-		}
-		if (egress) {
-			/* datagram sockets send from the caller's context */
-			if (!(st->owner.flags & PS_TASK_KERNEL))
-				own_by_current(st);
+		if (egress)
 			sent = bytes;
-		} else {
+		else
 			recv = bytes;
-		}
 	}
 
 	/* nothing to count and nobody to name yet: wait for bytes or a process */
 	if (!sent && !recv && !(st->owner.flags & PS_TASK_KNOWN))
 		return;
-	fill_key_ip(&key, &p, cookie, egress);
-	if (flow_add(&key, st, sent, recv))
-		return;
-	if (type == SOCK_STREAM) {
-		st->flow_tgid = key.tgid;
-		st->flags |= SS_FLOW;
-	}
+	__builtin_memset(&key, 0, sizeof(key));
+	key.family = p->family;
+	key.proto = p->proto;
+	key.lport = lport;
+	key.rport = rport;
+	__builtin_memcpy(key.laddr, egress ? p->saddr : p->daddr, 16);
+	__builtin_memcpy(key.raddr, egress ? p->daddr : p->saddr, 16);
+	flow_add(&key, st, sent, recv);
 }
 
-SEC("cgroup_skb/egress")
-int ps_egress(struct __sk_buff *skb)
+/* ---- received IP packets: cgroup_skb ingress ---- */
+
+/* SCTP: the payload is the user data of DATA and I-DATA chunks.  Global
+ * functions (here and below) are verified once, not at every call. */
+__noinline int sctp_data_bytes_skb(struct __sk_buff *skb, __u32 off, __u32 len)
 {
-	count_skb(skb, 1);
-	return 1;
+	int bytes = 0;
+
+	for (int i = 0; i < 16; i++) {
+		struct {
+			__u8 type;
+			__u8 flags;
+			__be16 length;
+		} ch;
+		__u32 clen;
+
+		if (off + sizeof(ch) > len || bpf_skb_load_bytes(skb, off, &ch, sizeof(ch)))
+			break;
+		clen = bpf_ntohs(ch.length);
+		if (clen < 4)
+			break;
+		if (ch.type == 0 && clen > 16)
+			bytes += clen - 16;
+		else if (ch.type == 64 && clen > 20)
+			bytes += clen - 20;
+		off += (clen + 3) & ~3u;
+	}
+	return bytes;
+}
+
+/* Headers through bpf_skb_load_bytes: any layout, IPv6 extension headers
+ * included (reassembled: no fragments reach a socket). */
+__noinline int parse_ingress_slow(struct __sk_buff *skb, struct pkt *p)
+{
+	if (!p)
+		return -1;
+	p->len = skb->len;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr iph;
+
+		if (bpf_skb_load_bytes(skb, 0, &iph, sizeof(iph)))
+			return -1;
+		p->family = AF_INET;
+		p->proto = iph.protocol;
+		p->nhlen = (iph.ihl & 0xf) * 4;
+		__builtin_memcpy(p->saddr, &iph.saddr, 4);
+		__builtin_memcpy(p->daddr, &iph.daddr, 4);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		__u8 nh;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return -1;
+		p->family = AF_INET6;
+		p->nhlen = sizeof(ip6);
+		nh = ip6.nexthdr;
+		for (int i = 0; i < 6; i++) {
+			__u8 h[2];
+
+			if (nh != 0 && nh != 43 && nh != 60 && nh != 44 && nh != 51)
+				break;
+			if (bpf_skb_load_bytes(skb, p->nhlen, h, 2))
+				return -1;
+			if (nh == 44)
+				p->nhlen += 8;			/* fragment */
+			else if (nh == 51)
+				p->nhlen += (h[1] + 2) * 4;	/* authentication */
+			else
+				p->nhlen += (h[1] + 1) * 8;	/* options, routing */
+			nh = h[0];
+		}
+		p->proto = nh;
+		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+	} else {
+		return -1;
+	}
+	if (p->nhlen > p->len)
+		return -1;
+	if (p->proto == IPPROTO_TCP) {
+		struct tcphdr th;
+
+		if (bpf_skb_load_bytes(skb, p->nhlen, &th, sizeof(th)))
+			return -1;
+		p->sport = bpf_ntohs(th.source);
+		p->dport = bpf_ntohs(th.dest);
+		p->seq = bpf_ntohl(th.seq);
+		p->thlen = th.doff * 4;
+		p->tcp_flags = (th.fin ? TCPF_FIN : 0) | (th.syn ? TCPF_SYN : 0);
+	} else if (p->proto == IPPROTO_UDP || p->proto == IPPROTO_UDPLITE ||
+		   p->proto == IPPROTO_SCTP) {
+		__be16 ports[2];
+
+		if (bpf_skb_load_bytes(skb, p->nhlen, ports, sizeof(ports)))
+			return -1;
+		p->sport = bpf_ntohs(ports[0]);
+		p->dport = bpf_ntohs(ports[1]);
+		p->thlen = p->proto == IPPROTO_SCTP ? 12 : 8;
+	}
+	if (p->nhlen + p->thlen > p->len)
+		return -1;
+	if (p->proto == IPPROTO_SCTP)
+		p->sctp_bytes = sctp_data_bytes_skb(skb, p->nhlen + p->thlen, p->len);
+	return 0;
+}
+
+/* The common case, read in place: the headers are in the linear part of
+ * the packet and IPv6 has no extension headers. */
+static __always_inline int parse_ingress(struct __sk_buff *skb, struct pkt *p)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 nhlen;
+	void *th;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = data;
+
+		if ((void *)(iph + 1) > end)
+			return parse_ingress_slow(skb, p);
+		nhlen = (iph->ihl & 0xf) * 4;
+		p->family = AF_INET;
+		p->proto = iph->protocol;
+		__builtin_memcpy(p->saddr, &iph->saddr, 4);
+		__builtin_memcpy(p->daddr, &iph->daddr, 4);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end)
+			return parse_ingress_slow(skb, p);
+		switch (ip6->nexthdr) {
+		case IPPROTO_TCP:
+		case IPPROTO_UDP:
+		case IPPROTO_UDPLITE:
+		case IPPROTO_ICMPV6:
+			break;
+		default:
+			return parse_ingress_slow(skb, p);
+		}
+		nhlen = sizeof(*ip6);
+		p->family = AF_INET6;
+		p->proto = ip6->nexthdr;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+	} else {
+		return -1;
+	}
+	p->len = skb->len;
+	p->nhlen = nhlen;
+	th = data + nhlen;
+	if (p->proto == IPPROTO_TCP) {
+		struct tcphdr *t = th;
+
+		if ((void *)(t + 1) > end)
+			return parse_ingress_slow(skb, p);
+		p->sport = bpf_ntohs(t->source);
+		p->dport = bpf_ntohs(t->dest);
+		p->seq = bpf_ntohl(t->seq);
+		p->thlen = t->doff * 4;
+		p->tcp_flags = (t->fin ? TCPF_FIN : 0) | (t->syn ? TCPF_SYN : 0);
+	} else if (p->proto == IPPROTO_UDP || p->proto == IPPROTO_UDPLITE) {
+		struct udphdr *u = th;
+
+		if ((void *)(u + 1) > end)
+			return parse_ingress_slow(skb, p);
+		p->sport = bpf_ntohs(u->source);
+		p->dport = bpf_ntohs(u->dest);
+		p->thlen = sizeof(*u);
+	} else if (p->proto == IPPROTO_SCTP) {
+		return parse_ingress_slow(skb, p);
+	}
+	if (p->nhlen + p->thlen > p->len)
+		return -1;
+	return 0;
 }
 
 SEC("cgroup_skb/ingress")
 int ps_ingress(struct __sk_buff *skb)
 {
-	count_skb(skb, 0);
+	struct bpf_sock *bsk = skb->sk;
+	struct sockview sv = {};
+	struct sock_state *st;
+	struct pkt p = {};
+
+	if (!bsk)
+		return 1;
+	bsk = bpf_sk_fullsock(bsk);
+	if (!bsk)
+		return 1;
+	sv.type = bsk->type;
+	sv.protocol = bsk->protocol;
+	if (sv.protocol == IPPROTO_TCP)
+		return 1;	/* counted from the socket's sequence numbers */
+	if (parse_ingress(skb, &p)) {
+		stat_add(PS_STAT_PARSE_FAIL, 1);
+		return 1;
+	}
+	st = sock_state_get(bsk);
+	if (!st)
+		return 1;
+	if (!(st->flags & SS_INFO))
+		sock_info(st, kernel_sock(bsk));
+	account(st, &p, &sv, 0);
 	return 1;
 }
+
+/* ---- sent packets: net_dev_queue, for IP and AF_PACKET sockets ---- */
+
+__noinline int sctp_data_bytes_kernel(unsigned long pkt, __u32 off, __u32 len)
+{
+	int bytes = 0;
+
+	for (int i = 0; i < 16; i++) {
+		struct {
+			__u8 type;
+			__u8 flags;
+			__be16 length;
+		} ch;
+		__u32 clen;
+
+		if (off + sizeof(ch) > len || bpf_probe_read_kernel(&ch, sizeof(ch), (void *)(pkt + off)))
+			break;
+		clen = bpf_ntohs(ch.length);
+		if (clen < 4)
+			break;
+		if (ch.type == 0 && clen > 16)
+			bytes += clen - 16;
+		else if (ch.type == 64 && clen > 20)
+			bytes += clen - 20;
+		off += (clen + 3) & ~3u;
+	}
+	return bytes;
+}
+
+static __always_inline int parse_egress(struct sk_buff *skb, struct pkt *p)
+{
+	
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header, th = skb->transport_header;
+	__u32 from_data = nh - (__u32)((unsigned long)skb->data - (unsigned long)skb->head);
+
+	if (skb->len < from_data)
+		return -1;
+	p->len = skb->len - from_data;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph, iph_copy;
+		__u16 frag;
+
+		if (KVIEW(iph, iph_copy, head + nh))
+			return -1;
+		p->family = AF_INET;
+		p->proto = iph->protocol;
+		p->nhlen = BPF_CORE_READ_BITFIELD(iph, ihl) * 4;
+		*(__u32 *)p->saddr = iph->saddr;
+		*(__u32 *)p->daddr = iph->daddr;
+		frag = bpf_ntohs(iph->frag_off);
+		if (frag & IP_OFFSET)
+			p->frag = FRAG_LATER;
+		else if (frag & IP_MF)
+			p->frag = FRAG_FIRST;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6, ip6_copy;
+
+		if (KVIEW(ip6, ip6_copy, head + nh))
+			return -1;
+		p->family = AF_INET6;
+		p->proto = ip6->nexthdr;
+		/* extension headers lie between the two headers */
+		p->nhlen = th > nh && th != (__u16)~0u ? th - nh : sizeof(*ip6);
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		if (p->proto == 44) {
+			struct frag_hdr *fh, fh_copy;
+
+			if (KVIEW(fh, fh_copy, head + nh + sizeof(*ip6)))
+				return -1;
+			p->proto = fh->nexthdr;
+			p->nhlen = sizeof(*ip6) + sizeof(*fh);
+			if (bpf_ntohs(fh->frag_off) & 0xfff8)
+				p->frag = FRAG_LATER;
+			else
+				p->frag = FRAG_FIRST;
+		}
+	} else {
+		return -1;
+	}
+	if (p->nhlen > p->len)
+		return -1;
+	if (p->frag == FRAG_LATER)
+		return 0;	/* no transport header here */
+	th = nh + p->nhlen;
+	if (p->proto == IPPROTO_TCP) {
+		struct tcphdr *t, t_copy;
+
+		if (KVIEW(t, t_copy, head + th))
+			return -1;
+		p->sport = bpf_ntohs(t->source);
+		p->dport = bpf_ntohs(t->dest);
+		p->seq = bpf_ntohl(t->seq);
+		p->thlen = BPF_CORE_READ_BITFIELD(t, doff) * 4;
+		p->tcp_flags = (BPF_CORE_READ_BITFIELD(t, fin) ? TCPF_FIN : 0) |
+			       (BPF_CORE_READ_BITFIELD(t, syn) ? TCPF_SYN : 0);
+	} else if (p->proto == IPPROTO_UDP || p->proto == IPPROTO_UDPLITE ||
+		   p->proto == IPPROTO_SCTP) {
+		struct udphdr *u, u_copy;	/* SCTP's ports sit in the same place */
+
+		if (KVIEW(u, u_copy, head + th))
+			return -1;
+		p->sport = bpf_ntohs(u->source);
+		p->dport = bpf_ntohs(u->dest);
+		p->thlen = p->proto == IPPROTO_SCTP ? 12 : 8;
+	}
+	if (p->nhlen + p->thlen > p->len)
+		return -1;
+	if (p->proto == IPPROTO_SCTP) {
+		/* a plain number: a global function cannot take a kernel pointer */
+		unsigned long pkt = (unsigned long)BPF_CORE_READ(skb, head) + nh;
+
+		p->sctp_bytes = sctp_data_bytes_kernel(pkt, p->nhlen + p->thlen, p->len);
+	}
+	return 0;
+}
+
+/* AF_PACKET: the frame as the sender wrote it; a SOCK_DGRAM packet socket
+ * did not write the link-layer header. */
+static __always_inline void packet_sent(struct sock *sk, struct sk_buff *skb)
+{
+	struct sock_state *st = sock_state_get(sk);
+	struct ps_flow_key key = {};
+	__u16 mac = skb->mac_header;
+	__u64 bytes = skb->len;
+	struct ethhdr *eh, eh_copy;
+
+	if (!st)
+		return;
+	sock_info(st, sk);
+	own_by_current(st);	/* packet_sendmsg calls dev_queue_xmit itself */
+	if (sk->sk_type == SOCK_DGRAM && mac != (__u16)~0u && skb->network_header > mac)
+		bytes -= skb->network_header - mac;
+	key.family = AF_PACKET;
+	key.proto = bpf_ntohs(skb->protocol);
+	if (mac != (__u16)~0u && !KVIEW(eh, eh_copy, skb->head + mac)) {
+		__builtin_memcpy(key.laddr, eh->h_source, 6);
+		__builtin_memcpy(key.raddr, eh->h_dest, 6);
+	}
+	flow_add(&key, st, bytes, 0);
+}
+
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(ps_egress, struct sk_buff *skb)
+{
+	struct sock *sk = skb->sk;
+	struct sockview sv = {};
+	struct sock_state *st;
+	struct pkt p = {};
+	__u16 family;
+	__u8 state;
+
+	if (!sk)
+		return 0;	/* forwarded, or from the stack itself */
+	family = sk->__sk_common.skc_family;
+	if (family == AF_PACKET) {
+		packet_sent(sk, skb);
+		return 0;
+	}
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	/* only full sockets carry state (not TIME_WAIT or request socks) */
+	state = sk->__sk_common.skc_state;
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return 0;
+	sv.type = sk->sk_type;
+	sv.protocol = sk->sk_protocol;
+	st = sock_state_get(sk);
+	if (!st)
+		return 0;
+	sock_info(st, sk);
+	if (sv.protocol == IPPROTO_TCP) {
+		if (sv.type == SOCK_STREAM && state != TCP_LISTEN)
+			tcp_sent(st, sk, state);
+		return 0;
+	}
+	/* datagrams: a task that has the socket open is sending (one that is
+	 * merely interrupted by a deferred send is not) */
+	sv.sender_runs = ((st->owner.flags & PS_TASK_KNOWN) &&
+			  st->owner.tgid == bpf_get_current_pid_tgid() >> 32) ||
+			 current_holds(sk);
+	if (parse_egress(skb, &p)) {
+		stat_add(PS_STAT_PARSE_FAIL, 1);
+		return 0;
+	}
+	account(st, &p, &sv, 1);
+	return 0;
+}
+
+/* ---- datagrams dropped after they were counted ---- */
 
 /* A datagram counted on ingress was then dropped because the socket's
  * receive buffer was full: it never reached the application, so take it
@@ -870,7 +1182,7 @@ static __always_inline void uncount_drop(struct sock *sk, struct sk_buff *skb)
 		key.rport = bpf_ntohs(uh.source);
 		bytes = bpf_ntohs(uh.len) - sizeof(uh);
 	}
-	key.cookie = bpf_get_socket_cookie(sk);
+	key.sock_id = st->id;
 	key.tgid = owner_tgid(st);
 	key.netns = st->netns;
 	key.family = family;
@@ -948,11 +1260,11 @@ int ps_post_bind6(struct bpf_sock *bsk)
 	return post_bind(bsk);
 }
 
-static __always_inline void mark_closed(__u64 cookie)
+static __always_inline void mark_closed(struct sock_state *st)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
 
-	bpf_map_update_elem(&closed, &cookie, &now, BPF_ANY);
+	bpf_map_update_elem(&closed, &st->id, &now, BPF_ANY);
 }
 
 /* Datagram and raw sockets carry nothing after the last close. */
@@ -971,7 +1283,7 @@ int ps_sock_release(struct bpf_sock *bsk)
 		listen_key(&k, st->netns, bsk->family, bsk->protocol, st->bound_port);
 		bpf_map_delete_elem(&listeners, &k);
 	}
-	mark_closed(bpf_get_socket_cookie(bsk));
+	mark_closed(st);
 	return 1;
 }
 
@@ -980,14 +1292,16 @@ int BPF_PROG(ps_tcp_state, struct sock *sk, int oldstate, int newstate)
 {
 	struct sock_state *st;
 	struct ps_listen_key k;
+	struct tcp_snap ts;
 	__u16 family;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	family = sk->__sk_common.skc_family;
-	if (newstate == TCP_LISTEN) {
+	switch (newstate) {
+	case TCP_LISTEN:
 		/* listen() runs in the listener's context */
-		st = bpf_sk_storage_get(&socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		st = sock_state_get(sk);
 		if (!st)
 			return 0;
 		own_by_current(st);
@@ -995,9 +1309,34 @@ int BPF_PROG(ps_tcp_state, struct sock *sk, int oldstate, int newstate)
 			   sk->__sk_common.skc_num);
 		bpf_map_update_elem(&listeners, &k, &st->owner, BPF_ANY);
 		return 0;
-	}
-	if (newstate != TCP_CLOSE)
+	case TCP_ESTABLISHED:
+		/* both SYNs are behind us and no data yet: count from here */
+		st = sock_state_get(sk);
+		if (!st)
+			return 0;
+		sock_info(st, sk);
+		tcp_snapshot(sk, newstate, &ts);
+		st->snd_counted = ts.snd_nxt;
+		st->rcv_counted = ts.rcv_nxt;
+		__builtin_memcpy(st->tcp_laddr, ts.laddr, 16);
+		__builtin_memcpy(st->tcp_raddr, ts.raddr, 16);
+		st->tcp_lport = ts.lport;
+		st->tcp_rport = ts.rport;
+		st->tcp_family = ts.family;
+		st->flags |= SS_TCP_INIT | SS_TUPLE;
 		return 0;
+	case TCP_FIN_WAIT1:
+	case TCP_LAST_ACK:
+		/* close or shutdown queued our FIN */
+		st = bpf_sk_storage_get(&socks, sk, 0, 0);
+		if (st)
+			st->flags |= SS_FIN_QUEUED;
+		return 0;
+	case TCP_CLOSE:
+		break;
+	default:
+		return 0;
+	}
 	if (oldstate == TCP_LISTEN) {
 		listen_key(&k, sk->__sk_common.skc_net.net->ns.inum, family, IPPROTO_TCP,
 			   sk->__sk_common.skc_num);
@@ -1007,87 +1346,41 @@ int BPF_PROG(ps_tcp_state, struct sock *sk, int oldstate, int newstate)
 	st = bpf_sk_storage_get(&socks, sk, 0, 0);
 	if (!st)
 		return 0;
-	if (st->flags & SS_SND_INIT || st->flags & SS_RCV_INIT) {
-		struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-		__u64 recv = tp ? tcp_rcv_catchup(st, tp->rcv_nxt, oldstate) : 0;
-
-		if (recv) {
-			struct ps_flow_key key = {};
-
-			key.cookie = bpf_get_socket_cookie(sk);
-			key.family = family;
-			key.proto = IPPROTO_TCP;
-			key.lport = sk->__sk_common.skc_num;
-			key.rport = bpf_ntohs(sk->__sk_common.skc_dport);
-			if (family == AF_INET) {
-				__builtin_memcpy(key.laddr, &sk->__sk_common.skc_rcv_saddr, 4);
-				__builtin_memcpy(key.raddr, &sk->__sk_common.skc_daddr, 4);
-			} else {
-				BPF_CORE_READ_INTO(&key.laddr, sk, __sk_common.skc_v6_rcv_saddr);
-				BPF_CORE_READ_INTO(&key.raddr, sk, __sk_common.skc_v6_daddr);
-			}
-			flow_add(&key, st, 0, recv);
-		}
-	}
-	mark_closed(bpf_get_socket_cookie(sk));
+	/* the last count, in the state the socket was in */
+	tcp_snapshot(sk, oldstate, &ts);
+	tcp_flush(st, &ts);
+	mark_closed(st);
 	return 0;
 }
 
-/* ---- AF_PACKET: frames that never pass through IP ---- */
-
-static __always_inline void fill_key_packet(struct ps_flow_key *key, struct sk_buff *skb,
-					     __u64 cookie, int egress)
+/* The daemon's drain: count every TCP socket's progress since last time.
+ * Reading this iterator (once per network namespace: it walks the TCP
+ * sockets of the namespace it was created in) is what makes TCP bytes
+ * appear in `counts`. */
+SEC("iter/tcp")
+int ps_tcp_drain(struct bpf_iter__tcp *ctx)
 {
-	unsigned char *head = skb->head;
-	__u16 mac = skb->mac_header;
-	__u8 hdr[12];
-
-	__builtin_memset(key, 0, sizeof(*key));
-	key->cookie = cookie;
-	key->family = AF_PACKET;
-	key->proto = bpf_ntohs(skb->protocol);
-	if (mac == (__u16)~0u || bpf_probe_read_kernel(hdr, sizeof(hdr), head + mac))
-		return;
-	/* dst MAC, then src MAC */
-	__builtin_memcpy(egress ? key->laddr : key->raddr, hdr + 6, 6);
-	__builtin_memcpy(egress ? key->raddr : key->laddr, hdr, 6);
-}
-
-/* skb->sk is only RCU-protected here, which the cookie helper refuses;
- * packet sockets are told apart by inode instead (high bit set, so the
- * value cannot collide with a real cookie in practice). */
-static __always_inline __u64 packet_cookie(struct sock_state *st)
-{
-	return (1ull << 63) | st->sock_ino;
-}
-
-static __always_inline __u64 packet_payload(struct sock *sk, struct sk_buff *skb)
-{
-	/* SOCK_DGRAM packet sockets do not see the link-layer header */
-	if (sk->sk_type == SOCK_DGRAM && skb->mac_header != (__u16)~0u &&
-	    skb->network_header > skb->mac_header)
-		return skb->len - (skb->network_header - skb->mac_header);
-	return skb->len;
-}
-
-SEC("tp_btf/net_dev_queue")
-int BPF_PROG(ps_packet_send, struct sk_buff *skb)
-{
-	struct sock *sk = skb->sk;
+	struct sock_common *skc = ctx->sk_common;
 	struct sock_state *st;
-	struct ps_flow_key key;
+	struct tcp_sock *tp;
+	struct tcp_snap ts;
+	struct sock *sk;
 
-	if (!sk || sk->__sk_common.skc_family != AF_PACKET)
+	if (!skc)
 		return 0;
-	st = sock_state_get(sk);
+	tp = bpf_skc_to_tcp_sock(skc);	/* NULL for TIME_WAIT and request socks */
+	if (!tp)
+		return 0;
+	sk = (struct sock *)tp;
+	st = bpf_sk_storage_get(&socks, sk, 0, 0);
 	if (!st)
 		return 0;
-	sock_info(st, sk);
-	own_by_current(st);	/* packet_sendmsg runs in the sender's context */
-	fill_key_packet(&key, skb, packet_cookie(st), 1);
-	flow_add(&key, st, packet_payload(sk, skb), 0);
+	tcp_snapshot(sk, skc->skc_state, &ts);
+	tcp_flush(st, &ts);
 	return 0;
 }
+
+/* ---- AF_PACKET receive ---- */
 
 /* The process asleep waiting for data on this socket, if any: called as
  * data arrives, so for a socket nobody has done I/O on yet (AF_PACKET
@@ -1127,9 +1420,11 @@ static __always_inline struct task_struct *sleeping_reader(struct sock *sk)
 SEC("tp_btf/sk_data_ready")
 int BPF_PROG(ps_packet_recv, struct sock *sk)
 {
-	struct sk_buff *skb;
+	struct ps_flow_key key = {};
 	struct sock_state *st;
-	struct ps_flow_key key;
+	struct sk_buff *skb;
+	struct ethhdr *eh, eh_copy;
+	__u16 mac;
 
 	if (sk->__sk_common.skc_family != AF_PACKET)
 		return 0;
@@ -1151,7 +1446,13 @@ int BPF_PROG(ps_packet_recv, struct sock *sk)
 				st->owner = sc->task;
 		}
 	}
-	fill_key_packet(&key, skb, packet_cookie(st), 0);
+	key.family = AF_PACKET;
+	key.proto = bpf_ntohs(skb->protocol);
+	mac = skb->mac_header;
+	if (mac != (__u16)~0u && !KVIEW(eh, eh_copy, skb->head + mac)) {
+		__builtin_memcpy(key.laddr, eh->h_dest, 6);
+		__builtin_memcpy(key.raddr, eh->h_source, 6);
+	}
 	flow_add(&key, st, 0, skb->len);
 	return 0;
 }
@@ -1184,9 +1485,10 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ps_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct scratch *s = get_scratch();
-	struct ps_exec_info *e;
 	unsigned long arg_start, arg_end, n;
+	struct ps_exec_info *e;
 	__u32 tgid;
+	long r;
 
 	if (!s)
 		return 0;
@@ -1195,8 +1497,7 @@ int BPF_PROG(ps_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	tgid = e->who.tgid;
 	e->path_len = 0;
 	e->args_len = 0;
-	long r = bpf_probe_read_kernel_str(e->path, sizeof(e->path), bprm->filename);
-
+	r = bpf_probe_read_kernel_str(e->path, sizeof(e->path), bprm->filename);
 	if (r > 0)
 		e->path_len = r;
 	arg_start = BPF_CORE_READ(p, mm, arg_start);

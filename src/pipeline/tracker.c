@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <uthash.h>
@@ -28,7 +32,7 @@ struct flow {
 
 /* The process behind a socket first seen without one. */
 struct owner {
-	uint64_t cookie;
+	uint64_t sock_id;
 	uint64_t sock_ino;
 	struct ps_flow_key key;
 	struct ident *proc, *parent;
@@ -66,7 +70,10 @@ struct tracker {
 	size_t ndead, dead_cap;
 	bool final;
 	uint64_t last_scan_ms;
+	uint32_t own_netns;
 };
+
+#define MAX_NETNS 64
 
 static uint64_t now_ms(void)
 {
@@ -83,9 +90,13 @@ int tracker_new(struct ident_cache *ic, struct sensor *sensor, const struct trac
 
 	if (!t)
 		return -ENOMEM;
+	struct stat st;
+
 	t->ic = ic;
 	t->sensor = sensor;
 	t->opts = *opts;
+	if (stat("/proc/self/ns/net", &st) == 0)
+		t->own_netns = (uint32_t)st.st_ino;
 	*ret = t;
 	return 0;
 }
@@ -173,7 +184,7 @@ static void owner_learn(struct tracker *t, const struct flow *f)
 {
 	struct owner *o;
 
-	HASH_FIND(hh, t->owners, &f->key.cookie, sizeof(uint64_t), o);
+	HASH_FIND(hh, t->owners, &f->key.sock_id, sizeof(uint64_t), o);
 	if (!o || o->resolved || !f->proc)
 		return;
 	o->proc = ident_ref(f->proc);
@@ -187,16 +198,16 @@ static struct owner *owner_get(struct tracker *t, const struct ps_flow_key *k, u
 {
 	struct owner *o;
 
-	HASH_FIND(hh, t->owners, &k->cookie, sizeof(uint64_t), o);
+	HASH_FIND(hh, t->owners, &k->sock_id, sizeof(uint64_t), o);
 	if (o)
 		return o;
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
-	o->cookie = k->cookie;
+	o->sock_id = k->sock_id;
 	o->sock_ino = sock_ino;
 	o->key = *k;
-	HASH_ADD(hh, t->owners, cookie, sizeof(o->cookie), o);
+	HASH_ADD(hh, t->owners, sock_id, sizeof(o->sock_id), o);
 	return o;
 }
 
@@ -421,16 +432,16 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static bool is_closed(const struct tracker *t, uint64_t cookie)
+static bool is_closed(const struct tracker *t, uint64_t sock_id)
 {
-	return bsearch(&cookie, t->closed, t->nclosed, sizeof(*t->closed), cmp_u64) != NULL;
+	return bsearch(&sock_id, t->closed, t->nclosed, sizeof(*t->closed), cmp_u64) != NULL;
 }
 
 static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flow_count *v)
 {
 	struct tracker *t = ctx;
 	struct flow *f = flow_find(t, k);
-	bool closed = t->nclosed && is_closed(t, k->cookie);
+	bool closed = t->nclosed && is_closed(t, k->sock_id);
 	uint64_t ds = 0, dr = 0;
 
 	if (!f || !f->proc) {
@@ -476,13 +487,68 @@ static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flo
 	return 0;
 }
 
+/* Descriptors of the other network namespaces that hold TCP flows, found
+ * through a process of each (opened per drain: holding them would keep a
+ * finished container's namespace alive). */
+static size_t netns_handles(struct tracker *t, int *fds, size_t max)
+{
+	uint32_t seen[MAX_NETNS], failed[MAX_NETNS];
+	size_t n = 0, nfailed = 0;
+	struct flow *f, *ft;
+
+	HASH_ITER(hh, t->flows, f, ft) {
+		char path[64];
+		struct stat st;
+		bool known = false;
+		int fd;
+
+		if (f->key.proto != IPPROTO_TCP || !f->key.tgid || f->key.netns == t->own_netns ||
+		    n == max)
+			continue;
+		for (size_t i = 0; i < n && !known; i++)
+			known = seen[i] == f->key.netns;
+		for (size_t i = 0; i < nfailed && !known; i++)
+			known = failed[i] == f->key.tgid;
+		if (known)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", f->key.tgid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 || (uint32_t)st.st_ino != f->key.netns) {
+			if (fd >= 0)
+				close(fd);
+			if (nfailed < MAX_NETNS)
+				failed[nfailed++] = f->key.tgid;
+			continue;
+		}
+		seen[n] = f->key.netns;
+		fds[n++] = fd;
+	}
+	return n;
+}
+
 static int tracker_drain_impl(struct tracker *t, bool final)
 {
 	int r;
 
 	t->final = final;
 	t->ndead = 0;
-	r = sensor_closed_cookies(t->sensor, &t->closed, &t->nclosed);
+	/* closed sockets first: their last counts are already in */
+	r = sensor_closed_sockets(t->sensor, &t->closed, &t->nclosed);
+	if (r < 0)
+		return r;
+	{
+		int fds[MAX_NETNS] = { 0 };
+		size_t nfds = netns_handles(t, fds, MAX_NETNS);
+
+		r = sensor_count_tcp(t->sensor, fds, nfds);
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (r < 0) {
+			free(t->closed);
+			t->closed = NULL;
+			return r;
+		}
+	}
 	if (r < 0)
 		return r;
 	qsort(t->closed, t->nclosed, sizeof(*t->closed), cmp_u64);

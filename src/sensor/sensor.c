@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mntent.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 
 #include "sensor.skel.h"
 
-enum hook_kind { HOOK_CGROUP, HOOK_TP_BTF };
+enum hook_kind { HOOK_CGROUP, HOOK_TP_BTF, HOOK_ITER };
 
 struct hook {
 	const char *prog;	/* program in bpf/sensor.bpf.c */
@@ -33,7 +34,8 @@ struct hook {
 };
 
 static const struct hook hooks[] = {
-	{ "ps_egress", HOOK_CGROUP, NULL, true, "all IP traffic sent" },
+	{ "ps_egress", HOOK_TP_BTF, "net_dev_queue", true, "all traffic sent" },
+	{ "ps_tcp_drain", HOOK_ITER, NULL, true, "TCP traffic of open connections" },
 	{ "ps_ingress", HOOK_CGROUP, NULL, true, "all IP traffic received" },
 	{ "ps_tcp_state", HOOK_TP_BTF, "inet_sock_set_state", true,
 	  "the last bytes received before a TCP close, and TCP listeners" },
@@ -47,8 +49,6 @@ static const struct hook hooks[] = {
 	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
 	{ "ps_rcvqueue_full", HOOK_TP_BTF, "sock_rcvqueue_full", false,
 	  "raw datagrams dropped on a full receive buffer (they count as received)" },
-	{ "ps_packet_send", HOOK_TP_BTF, "net_dev_queue", false,
-	  "frames sent on AF_PACKET sockets" },
 	{ "ps_packet_recv", HOOK_TP_BTF, "sk_data_ready", false,
 	  "frames received on AF_PACKET sockets" },
 	{ "ps_exec", HOOK_TP_BTF, "sched_process_exec", false,
@@ -67,6 +67,7 @@ struct sensor {
 	struct sensor_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *links[NHOOKS];
+	struct bpf_link *tcp_drain;	/* one of links */
 	int cgroup_fd;
 	struct sensor_opts opts;
 	struct ps_flow_key *keys;
@@ -252,15 +253,21 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 
 		if (!bpf_program__autoload(p))
 			continue;
-		if (h->kind == HOOK_CGROUP)
+		if (h->kind == HOOK_CGROUP) {
 			s->links[i] = bpf_program__attach_cgroup(p, s->cgroup_fd);
-		else
+		} else if (h->kind == HOOK_ITER) {
+			s->links[i] = bpf_program__attach_iter(p, NULL);
+			s->tcp_drain = s->links[i];
+		} else {
 			s->links[i] = bpf_program__attach(p);
+		}
 		if (!s->links[i]) {
 			r = -errno;
 			if (h->required) {
 				fail(err, errlen, r, "cannot attach %s to %s", h->prog,
-				     h->kind == HOOK_CGROUP ? cgroot : h->tracepoint);
+				     h->kind == HOOK_CGROUP ? cgroot :
+				     h->kind == HOOK_ITER   ? "the TCP socket iterator" :
+							      h->tracepoint);
 				goto fail;
 			}
 			if (opts->on_missing)
@@ -394,6 +401,52 @@ int sensor_for_each_flow(struct sensor *s,
 	}
 }
 
+static int run_tcp_iter(struct sensor *s)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = bpf_iter_create(bpf_link__fd(s->tcp_drain));
+
+	if (fd < 0)
+		return -errno;
+	/* the program prints nothing: reading runs it over every socket */
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return (int)n;
+}
+
+int sensor_count_tcp(struct sensor *s, const int *netns_fds, size_t n)
+{
+	int r, own, rr;
+
+	if (!s->tcp_drain)
+		return -ENOENT;
+	r = run_tcp_iter(s);
+	if (!n)
+		return r;
+	own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own < 0)
+		return -errno;
+	for (size_t i = 0; i < n; i++) {
+		/* the iterator walks the namespace it is created in */
+		if (setns(netns_fds[i], CLONE_NEWNET) < 0) {
+			r = -errno;
+			continue;
+		}
+		rr = run_tcp_iter(s);
+		if (rr < 0)
+			r = rr;
+		if (setns(own, CLONE_NEWNET) < 0) {
+			r = -errno;
+			break;
+		}
+	}
+	close(own);
+	return r;
+}
+
 int sensor_flow_info(struct sensor *s, const struct ps_flow_key *k, struct ps_flow_info *ret)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.flows), k, ret) < 0 ? -errno : 0;
@@ -409,7 +462,7 @@ int sensor_delete_flow(struct sensor *s, const struct ps_flow_key *k)
 	return r < 0 && errno != ENOENT ? -errno : 0;
 }
 
-int sensor_closed_cookies(struct sensor *s, uint64_t **ret, size_t *ret_n)
+int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n)
 {
 	int fd = bpf_map__fd(s->skel->maps.closed);
 	uint64_t key, next, *list = NULL;
@@ -435,9 +488,9 @@ int sensor_closed_cookies(struct sensor *s, uint64_t **ret, size_t *ret_n)
 	return 0;
 }
 
-int sensor_forget_closed(struct sensor *s, uint64_t cookie)
+int sensor_forget_closed(struct sensor *s, uint64_t sock_id)
 {
-	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.closed), &cookie);
+	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.closed), &sock_id);
 
 	return r < 0 && errno != ENOENT ? -errno : 0;
 }

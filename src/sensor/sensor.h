@@ -32,6 +32,12 @@ void sensor_close(struct sensor *s);
 int sensor_poll_fd(struct sensor *s);
 int sensor_consume(struct sensor *s);
 
+/* Bring the counters of open TCP connections up to date (they are read
+ * from the sockets, not counted per packet); call before reading flows.
+ * The daemon's own network namespace is always walked; netns_fds are
+ * descriptors of further namespaces to walk. */
+int sensor_count_tcp(struct sensor *s, const int *netns_fds, size_t n);
+
 /* Call fn for every flow with its counters summed over CPUs; stops early
  * when fn returns non-zero. */
 int sensor_for_each_flow(struct sensor *s,
@@ -41,9 +47,9 @@ int sensor_for_each_flow(struct sensor *s,
 int sensor_flow_info(struct sensor *s, const struct ps_flow_key *k, struct ps_flow_info *ret);
 int sensor_delete_flow(struct sensor *s, const struct ps_flow_key *k);
 
-/* Cookies of sockets that can carry no more traffic. */
-int sensor_closed_cookies(struct sensor *s, uint64_t **ret, size_t *ret_n);
-int sensor_forget_closed(struct sensor *s, uint64_t cookie);
+/* Ids of sockets that can carry no more traffic. */
+int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n);
+int sensor_forget_closed(struct sensor *s, uint64_t sock_id);
 
 /* Totals of the loss and health counters since load. */
 int sensor_stats(struct sensor *s, uint64_t ret[PS_STAT_MAX]);

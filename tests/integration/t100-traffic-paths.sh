@@ -83,6 +83,22 @@ for t in lo4 lo6 veth4 veth6; do
 	udp_case "$t" uring 5 1200 1
 done
 
+# ---- datagrams larger than the veth's MTU leave as IP fragments ----
+for t in veth4 veth6; do
+	c=$(prog "udp-frag-$t.client")
+	s=$(prog "udp-frag-$t.server")
+	pf=$WORK/port.udp-frag-$t
+	run_server "$t" "$s" udp-server "$(addr_of "$t")" "$pf" 4 4000 3000 sendto &
+	sp=$!
+	if wait_file "$pf" && "$c" udp-client "$(addr_of "$t")" "$(cat "$pf")" 4 4000 3000 sendto &&
+		wait "$sp"; then
+		expect "$c" 16000 12000 "fragmented udp over $t: client"
+		expect "$s" 12000 16000 "fragmented udp over $t: server"
+	else
+		not_ok "fragmented udp over $t: the programs ran"
+	fi
+done
+
 # ---- ICMP: raw sockets (reading only echo replies) and ping sockets ----
 old_range=$(cat /proc/sys/net/ipv4/ping_group_range)
 echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range
