@@ -11,6 +11,8 @@ export PICOSNITCH_DIR=$WORK/state
 export PICOSNITCH_PIDFILE=$WORK/picosnitch.pid
 
 bench_cleanup() {
+	# KEEP_LOG=file keeps the monitor's output of the last run
+	[ -n "${KEEP_LOG:-}" ] && cp "$WORK/monitor.log" "$KEEP_LOG" 2>/dev/null
 	[ -n "$MON_PID" ] && kill -KILL "$MON_PID" 2>/dev/null
 	[ -n "$PEER_PID" ] && kill -KILL "$PEER_PID" 2>/dev/null
 	rm -rf "$WORK"

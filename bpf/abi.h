@@ -130,6 +130,8 @@ enum ps_stat {
 	PS_STAT_EXEC_CACHE_FAIL,	/* an exec could not be remembered */
 	PS_STAT_UNOWNED,		/* sockets first seen without a process */
 	PS_STAT_RECV_DROPS,		/* datagrams counted, then dropped (corrected) */
+	PS_STAT_HOOK_BUSY,		/* events skipped by the kernel: the hook was already
+					 * running on that CPU (read from program info) */
 	PS_STAT_MAX,
 };
 

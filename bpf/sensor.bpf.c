@@ -76,6 +76,10 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the daemon before load. */
 const volatile __u32 cfg_every_exe = 0;
+/* The daemon itself: it locks sockets while it reads them (iter/tcp), and
+ * releasing such a lock may send queued data in its context; it never
+ * sends on other processes' sockets, so it never becomes their owner. */
+const volatile __u32 cfg_self_tgid = 0;
 
 /* Socket ids, unique for the life of the sensor. */
 __u64 next_sock_id = 0;
@@ -117,6 +121,22 @@ struct {
 	__type(key, __u32);	/* tgid */
 	__type(value, struct ps_exec_info);
 } execs SEC(".maps");
+
+/* Processes whose first flow was announced: the daemon needs one prompt
+ * record per process (to name it while it surely exists); its later flows
+ * are named from the daemon's cache when the counters are read. */
+struct announced_key {
+	__u64 start_ns;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct announced_key);
+	__type(value, __u8);
+} announced SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -168,6 +188,7 @@ struct sock_state {
 #define SS_HDRINCL 32u		/* raw socket that writes its own IP header */
 #define SS_FLOW 64u		/* TCP: the flow of flow_tgid exists */
 #define SS_TUPLE 128u		/* TCP: tcp_laddr..tcp_family are set */
+#define SS_DRAINED 256u		/* TCP: seen by a drain while it had no owner */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -176,10 +197,9 @@ struct {
 	__type(value, struct sock_state);
 } socks SEC(".maps");
 
-/* Scratch space, too big for the 512-byte stack. */
+/* Scratch space for the exec hooks (task context only: they never
+ * interrupt each other), too big for the 512-byte stack. */
 struct scratch {
-	struct ps_flow_info info;
-	struct ps_task task;
 	struct ps_exec_info exec;
 };
 
@@ -232,6 +252,11 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 	if (v)
 		*v += n;
 }
+
+/* Flags are set from several CPUs and contexts at once (a sender, the
+ * softirq delivering to the same socket, a drain): a plain |= could lose
+ * one. */
+#define set_flags(st, f) __sync_fetch_and_or(&(st)->flags, (f))
 
 static __always_inline struct scratch *get_scratch(void)
 {
@@ -326,21 +351,20 @@ static __always_inline void fill_task(struct task_struct *t, struct ps_task *w)
 }
 
 /* The current process as the owner of a socket: refresh the snapshot only
- * when the process changed, so the common case is one comparison. */
+ * when the process changed, so the common case is one comparison.  The
+ * snapshot is built on the stack: a per-CPU buffer could be reused by a
+ * softirq program interrupting this one. */
 static __always_inline void own_by_current(struct sock_state *st)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct scratch *s;
+	struct ps_task t;
 
 	if ((st->owner.flags & PS_TASK_KNOWN) && st->owner.tgid == tgid)
 		return;
 	if (st->owner.flags & PS_TASK_KERNEL)
 		return;
-	s = get_scratch();
-	if (!s)
-		return;
-	fill_task((struct task_struct *)bpf_get_current_task(), &s->task);
-	st->owner = s->task;
+	fill_task((struct task_struct *)bpf_get_current_task(), &t);
+	st->owner = t;
 }
 
 static __always_inline __u32 owner_tgid(struct sock_state *st)
@@ -367,14 +391,27 @@ static __always_inline void sock_info(struct sock_state *st, struct sock *sk)
 		struct inet_sock *inet = (void *)sk;
 
 		if (BPF_CORE_READ(inet, inet_flags) & (1ul << 12))
-			st->flags |= SS_HDRINCL;
+			set_flags(st, SS_HDRINCL);
 	} else {
 		struct inet_sock___old *inet = (void *)sk;
 
 		if (BPF_CORE_READ_BITFIELD_PROBED(inet, hdrincl))
-			st->flags |= SS_HDRINCL;
+			set_flags(st, SS_HDRINCL);
 	}
-	st->flags |= SS_INFO;
+	set_flags(st, SS_INFO);
+}
+
+/* An accepted socket has no file until accept() returns: its inode, which
+ * the daemon needs to find the process in /proc, is read once it has. */
+static __always_inline void sock_refresh_ino(struct sock_state *st, struct sock *sk)
+{
+	struct socket *so;
+
+	if (st->sock_ino)
+		return;
+	so = BPF_CORE_READ(sk, sk_socket);
+	if (so)
+		st->sock_ino = BPF_CORE_READ(so, file, f_inode, i_ino);
 }
 
 /* A cgroup hook's socket as a kernel struct sock, for sock_info (6.2+). */
@@ -407,7 +444,7 @@ static __always_inline void emit_unowned(struct sock_state *st, struct ps_flow_k
 
 	if (st->flags & SS_UNOWNED_SENT)
 		return;
-	st->flags |= SS_UNOWNED_SENT;
+	set_flags(st, SS_UNOWNED_SENT);
 	stat_add(PS_STAT_UNOWNED, 1);
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
@@ -423,9 +460,48 @@ static __always_inline void emit_unowned(struct sock_state *st, struct ps_flow_k
 	bpf_ringbuf_submit(ev, 0);
 }
 
+static __always_inline void lost(__u64 sent, __u64 recv)
+{
+	stat_add(PS_STAT_FLOW_MAP_FULL, 1);
+	stat_add(PS_STAT_BYTES_LOST_SENT, sent);
+	stat_add(PS_STAT_BYTES_LOST_RECV, recv);
+}
+
+static __always_inline void announce_flow(struct sock_state *st, struct ps_flow_key *key,
+					  struct ps_flow_info *info)
+{
+	struct ps_ev_flow *ev;
+
+	struct announced_key ak = {};
+	__u8 one = 1;
+
+	if (!key->tgid) {
+		if (!(st->owner.flags & PS_TASK_KERNEL))
+			emit_unowned(st, key);
+		return;
+	}
+	ak.tgid = key->tgid;
+	ak.start_ns = info->who.start_ns;
+	if (bpf_map_lookup_elem(&announced, &ak))
+		return;
+	bpf_map_update_elem(&announced, &ak, &one, BPF_ANY);
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_add(PS_STAT_RINGBUF_FULL, 1);
+		return;
+	}
+	ev->hdr.type = PS_EV_FLOW;
+	ev->hdr.version = PS_EVENT_VERSION;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.ts_ns = info->first_ns;
+	ev->key = *key;
+	ev->info = *info;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /* Add bytes to a flow, creating it (and telling the daemon) when new.
  * key holds the socket's side; the owner, socket id and namespace are
- * filled in here.  Returns 0, or -1 when the flow could not be stored
+ * filled in here.  Returns 0, or -1 when the bytes could not be stored
  * (counted as a loss). */
 static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *st,
 				    __u64 sent, __u64 recv)
@@ -438,49 +514,33 @@ static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *
 	key->netns = st->netns;
 	c = bpf_map_lookup_elem(&counts, key);
 	if (!c) {
-		struct ps_ev_flow *ev;
-		struct scratch *s;
+		struct ps_flow_info info = {};
 		long err;
 
-		s = get_scratch();
-		if (!s)
-			return -1;
-		__builtin_memset(&s->info, 0, sizeof(s->info));
-		s->info.first_ns = bpf_ktime_get_boot_ns();
-		s->info.sock_ino = st->sock_ino;
-		s->info.who = st->owner;
+		info.first_ns = bpf_ktime_get_boot_ns();
+		info.sock_ino = st->sock_ino;
+		info.who = st->owner;
 		if (!(st->owner.flags & PS_TASK_KNOWN))
-			s->info.who.tgid = 0;
-		/* the identity first: whoever finds the counters finds it too */
-		err = bpf_map_update_elem(&flows, key, &s->info, BPF_NOEXIST);
-		if (err == 0)
-			err = bpf_map_update_elem(&counts, key, &zero, BPF_NOEXIST);
-		if (err && err != -17 /* EEXIST: another CPU won */) {
-			stat_add(PS_STAT_FLOW_MAP_FULL, 1);
-			stat_add(PS_STAT_BYTES_LOST_SENT, sent);
-			stat_add(PS_STAT_BYTES_LOST_RECV, recv);
+			info.who.tgid = 0;
+		/* the identity first: whoever finds the counters finds it too.
+		 * Another CPU may be creating the same flow: EEXIST is fine
+		 * for either map, and only the creator announces it. */
+		err = bpf_map_update_elem(&flows, key, &info, BPF_NOEXIST);
+		if (err && err != -17 /* EEXIST */) {
+			lost(sent, recv);
+			return -1;
+		}
+		if (!err)
+			announce_flow(st, key, &info);
+		err = bpf_map_update_elem(&counts, key, &zero, BPF_NOEXIST);
+		if (err && err != -17) {
+			lost(sent, recv);
 			return -1;
 		}
 		c = bpf_map_lookup_elem(&counts, key);
-		if (!c)
+		if (!c) {
+			lost(sent, recv);
 			return -1;
-		if (!err) {
-			if (key->tgid) {
-				ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-				if (ev) {
-					ev->hdr.type = PS_EV_FLOW;
-					ev->hdr.version = PS_EVENT_VERSION;
-					ev->hdr.size = sizeof(*ev);
-					ev->hdr.ts_ns = s->info.first_ns;
-					ev->key = *key;
-					ev->info = s->info;
-					bpf_ringbuf_submit(ev, 0);
-				} else {
-					stat_add(PS_STAT_RINGBUF_FULL, 1);
-				}
-			} else if (!(st->owner.flags & PS_TASK_KERNEL)) {
-				emit_unowned(st, key);
-			}
 		}
 	}
 	/* this CPU's copy: uncontended; atomic all the same, because a
@@ -606,7 +666,7 @@ static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
 			/* a connection older than the sensor: count from now */
 			st->snd_counted = snd;
 			st->rcv_counted = rcv;
-			st->flags |= SS_TCP_INIT;
+			set_flags(st, SS_TCP_INIT);
 		} else {
 			sent = seq_advance(&st->snd_counted, snd);
 			recv = seq_advance(&st->rcv_counted, rcv);
@@ -620,7 +680,7 @@ static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
 		st->tcp_lport = ts->lport;
 		st->tcp_rport = ts->rport;
 		st->tcp_family = ts->family;
-		st->flags |= SS_TUPLE;
+		set_flags(st, SS_TUPLE);
 	}
 	if (st->flags & SS_TUPLE) {
 		key.family = st->tcp_family;
@@ -640,7 +700,7 @@ static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
 		return -1;
 	if (!(st->flags & SS_FLOW) || st->flow_tgid != key.tgid) {
 		st->flow_tgid = key.tgid;
-		st->flags |= SS_FLOW;
+		set_flags(st, SS_FLOW);
 	}
 	return 0;
 }
@@ -652,15 +712,25 @@ static __always_inline void tcp_sent(struct sock_state *st, struct sock *sk, __u
 {
 	struct tcp_snap ts;
 
-	if (sk->sk_lock.owned && !(st->owner.flags & PS_TASK_KERNEL) &&
-	    (!(st->owner.flags & PS_TASK_KNOWN) ||
-	     st->owner.tgid != bpf_get_current_pid_tgid() >> 32)) {
-		/* what was moved so far belongs to the previous owner */
-		tcp_snapshot(sk, state, &ts);
-		tcp_flush(st, &ts);
-		own_by_current(st);
+	if (sk->sk_lock.owned && !(st->owner.flags & PS_TASK_KERNEL)) {
+		if (!(st->owner.flags & PS_TASK_KNOWN)) {
+			/* the first task seen sending (an accepted socket):
+			 * what it received so far is its own */
+			if (bpf_get_current_pid_tgid() >> 32 != cfg_self_tgid)
+				own_by_current(st);
+		} else if (st->owner.tgid != bpf_get_current_pid_tgid() >> 32 &&
+			   bpf_get_current_pid_tgid() >> 32 != cfg_self_tgid) {
+			/* what was moved so far belongs to the previous owner */
+			tcp_snapshot(sk, state, &ts);
+			tcp_flush(st, &ts);
+			own_by_current(st);
+		}
 	}
-	if ((st->flags & SS_FLOW) && st->flow_tgid == owner_tgid(st))
+	/* no owner yet (an accepted socket the kernel ACKs for): its bytes
+	 * wait for the first task that sends, the next drain, or close */
+	if (!(st->owner.flags & PS_TASK_KNOWN))
+		return;
+	if ((st->flags & SS_FLOW) && st->flow_tgid == st->owner.tgid)
 		return;
 	tcp_snapshot(sk, state, &ts);
 	tcp_flush(st, &ts);
@@ -1287,8 +1357,7 @@ int ps_sock_release(struct bpf_sock *bsk)
 	return 1;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(ps_tcp_state, struct sock *sk, int oldstate, int newstate)
+static __always_inline int tcp_state_changed(struct sock *sk, int oldstate, int newstate)
 {
 	struct sock_state *st;
 	struct ps_listen_key k;
@@ -1323,14 +1392,14 @@ int BPF_PROG(ps_tcp_state, struct sock *sk, int oldstate, int newstate)
 		st->tcp_lport = ts.lport;
 		st->tcp_rport = ts.rport;
 		st->tcp_family = ts.family;
-		st->flags |= SS_TCP_INIT | SS_TUPLE;
+		set_flags(st, SS_TCP_INIT | SS_TUPLE);
 		return 0;
 	case TCP_FIN_WAIT1:
 	case TCP_LAST_ACK:
 		/* close or shutdown queued our FIN */
 		st = bpf_sk_storage_get(&socks, sk, 0, 0);
 		if (st)
-			st->flags |= SS_FIN_QUEUED;
+			set_flags(st, SS_FIN_QUEUED);
 		return 0;
 	case TCP_CLOSE:
 		break;
@@ -1347,9 +1416,31 @@ int BPF_PROG(ps_tcp_state, struct sock *sk, int oldstate, int newstate)
 	if (!st)
 		return 0;
 	/* the last count, in the state the socket was in */
+	sock_refresh_ino(st, sk);
 	tcp_snapshot(sk, oldstate, &ts);
 	tcp_flush(st, &ts);
 	mark_closed(st);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ps_tcp_state, struct sock *sk, int oldstate, int newstate)
+{
+	tcp_state_changed(sk, oldstate, newstate);
+	return 0;
+}
+
+/* The kernel does not run a tracing program that is already running on the
+ * same CPU: a TCP state change in a softirq that interrupts ps_tcp_state
+ * (say, a connection closing while a task's close() is being counted) would
+ * be lost, and with it the connection's last bytes.  So the same work is
+ * attached twice: whichever copy is not busy runs.  Every step is
+ * idempotent (sequence numbers only advance, flags and marks are set), so
+ * running both is harmless. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ps_tcp_state_twin, struct sock *sk, int oldstate, int newstate)
+{
+	tcp_state_changed(sk, oldstate, newstate);
 	return 0;
 }
 
@@ -1375,6 +1466,12 @@ int ps_tcp_drain(struct bpf_iter__tcp *ctx)
 	st = bpf_sk_storage_get(&socks, sk, 0, 0);
 	if (!st)
 		return 0;
+	if (!(st->owner.flags & PS_TASK_KNOWN) && !(st->flags & SS_DRAINED)) {
+		/* give a new socket one round to show its owner sending */
+		set_flags(st, SS_DRAINED);
+		return 0;
+	}
+	sock_refresh_ino(st, sk);
 	tcp_snapshot(sk, skc->skc_state, &ts);
 	tcp_flush(st, &ts);
 	return 0;
@@ -1438,12 +1535,12 @@ int BPF_PROG(ps_packet_recv, struct sock *sk)
 	sock_info(st, sk);
 	if (!(st->owner.flags & PS_TASK_KNOWN)) {
 		struct task_struct *reader = sleeping_reader(sk);
-		struct scratch *sc = get_scratch();
+		struct ps_task t;
 
-		if (reader && sc) {
-			fill_task(reader, &sc->task);
-			if (sc->task.tgid)
-				st->owner = sc->task;
+		if (reader) {
+			fill_task(reader, &t);
+			if (t.tgid)
+				st->owner = t;
 		}
 	}
 	key.family = AF_PACKET;

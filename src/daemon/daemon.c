@@ -168,6 +168,12 @@ static void report_losses(struct daemon *d)
 				   "%" PRIu64 " packets had headers that could not be read and were "
 				   "not counted",
 				   delta[PS_STAT_PARSE_FAIL]);
+		if (delta[PS_STAT_HOOK_BUSY])
+			errlog_add(d->errlog,
+				   "%" PRIu64 " kernel events were not handed to picosnitch because its "
+				   "hook was already running on that CPU: the traffic they carried may "
+				   "be missing",
+				   delta[PS_STAT_HOOK_BUSY]);
 		if (delta[PS_STAT_EXEC_CACHE_FAIL])
 			errlog_add(d->errlog,
 				   "%" PRIu64 " program starts could not be remembered in the exec "

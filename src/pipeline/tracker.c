@@ -71,6 +71,12 @@ struct tracker {
 	bool final;
 	uint64_t last_scan_ms;
 	uint32_t own_netns;
+	/* the sensor's flows as read by one drain */
+	struct pending_flow {
+		struct ps_flow_key key;
+		struct ps_flow_count count;
+	} *pending;
+	size_t pending_n, pending_cap;
 };
 
 #define MAX_NETNS 64
@@ -144,6 +150,7 @@ void tracker_free(struct tracker *t)
 		agg_free(t, a);
 	}
 	free(t->dead);
+	free(t->pending);
 	free(t);
 }
 
@@ -199,8 +206,11 @@ static struct owner *owner_get(struct tracker *t, const struct ps_flow_key *k, u
 	struct owner *o;
 
 	HASH_FIND(hh, t->owners, &k->sock_id, sizeof(uint64_t), o);
-	if (o)
+	if (o) {
+		if (!o->sock_ino)
+			o->sock_ino = sock_ino;
 		return o;
+	}
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
@@ -248,6 +258,17 @@ static void owner_fallback(struct tracker *t, struct owner *o, uint64_t bytes)
 	lk.family = o->key.family;
 	lk.proto = o->key.proto;
 	lk.lport = o->key.lport;
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		struct flow *f, *ft;
+		int same = 0;
+
+		HASH_ITER(hh, t->flows, f, ft)
+			if (f->key.sock_id == o->sock_id && f->key.tgid)
+				same++;
+		log_debug("fallback for socket %llu (ino %llu, %d scans, %d owned flows known, port %u)",
+			  (unsigned long long)o->sock_id, (unsigned long long)o->sock_ino, o->scans, same,
+			  o->key.lport);
+	}
 	if (bpf_map_lookup_elem(sensor_listeners_fd(t->sensor), &lk, &task) == 0 &&
 	    set_idents(t, &o->proc, &o->parent, &task)) {
 		o->uid = task.uid;
@@ -425,6 +446,25 @@ static int agg_add(struct tracker *t, const struct flow *f, uint64_t sent, uint6
 	return 0;
 }
 
+static int collect_one(void *ctx, const struct ps_flow_key *k, const struct ps_flow_count *v)
+{
+	struct tracker *t = ctx;
+
+	if (t->pending_n == t->pending_cap) {
+		size_t cap = t->pending_cap ? t->pending_cap * 2 : 1024;
+		struct pending_flow *p = realloc(t->pending, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		t->pending = p;
+		t->pending_cap = cap;
+	}
+	t->pending[t->pending_n].key = *k;
+	t->pending[t->pending_n].count = *v;
+	t->pending_n++;
+	return 0;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -457,6 +497,8 @@ static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flo
 		if (!flow_bind(t, f, &info, v->sent + v->recv, closed || t->final))
 			return 0;	/* its bytes wait in the sensor until it is named */
 	}
+	if (k->tgid)
+		owner_learn(t, f);
 	/* counters only grow, except when a dropped datagram is taken back
 	 * after it was read: then the next increase makes up for it */
 	if (v->sent > f->sent) {
@@ -552,7 +594,22 @@ static int tracker_drain_impl(struct tracker *t, bool final)
 	if (r < 0)
 		return r;
 	qsort(t->closed, t->nclosed, sizeof(*t->closed), cmp_u64);
-	r = sensor_for_each_flow(t->sensor, drain_one, t);
+	/* flows with a known process first: they name the unowned parts of
+	 * their sockets before those are written */
+	t->pending_n = 0;
+	r = sensor_for_each_flow(t->sensor, collect_one, t);
+	for (size_t i = 0; i < t->pending_n && r == 0; i++) {
+		/* an owner record for every socket with an unowned part, so
+		 * that its owned part can name it in the first pass */
+		if (!t->pending[i].key.tgid && !owner_get(t, &t->pending[i].key, 0))
+			r = -ENOMEM;
+	}
+	for (int pass = 0; pass < 2 && r == 0; pass++) {
+		for (size_t i = 0; i < t->pending_n && r == 0; i++) {
+			if ((t->pending[i].key.tgid != 0) == (pass == 0))
+				r = drain_one(t, &t->pending[i].key, &t->pending[i].count);
+		}
+	}
 	for (size_t i = 0; i < t->ndead; i++) {
 		struct flow *f = flow_find(t, &t->dead[i]);
 

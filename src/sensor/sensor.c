@@ -31,6 +31,7 @@ struct hook {
 	const char *tracepoint;	/* HOOK_TP_BTF: needs btf_trace_<tracepoint> */
 	bool required;
 	const char *lost;	/* what is not seen without it */
+	bool twin_covers;	/* events it misses when busy go to a twin program */
 };
 
 static const struct hook hooks[] = {
@@ -38,7 +39,9 @@ static const struct hook hooks[] = {
 	{ "ps_tcp_drain", HOOK_ITER, NULL, true, "TCP traffic of open connections" },
 	{ "ps_ingress", HOOK_CGROUP, NULL, true, "all IP traffic received" },
 	{ "ps_tcp_state", HOOK_TP_BTF, "inet_sock_set_state", true,
-	  "the last bytes received before a TCP close, and TCP listeners" },
+	  "TCP connections opening and closing, and TCP listeners", .twin_covers = true },
+	{ "ps_tcp_state_twin", HOOK_TP_BTF, "inet_sock_set_state", true,
+	  "TCP state changes in interrupts of another state change", .twin_covers = true },
 	{ "ps_sock_create", HOOK_CGROUP, NULL, false,
 	  "the creator of a socket that receives before it sends" },
 	{ "ps_post_bind4", HOOK_CGROUP, NULL, false, "the owner of a bound IPv4 socket" },
@@ -136,7 +139,7 @@ static bool tracepoint_available(const struct btf *vmlinux, const char *tp)
 	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
 }
 
-/* PICOSNITCH_SKIP_HOOKS=ps_packet_send,ps_exec leaves optional hooks out,
+/* PICOSNITCH_SKIP_HOOKS=ps_packet_recv,ps_exec leaves optional hooks out,
  * for diagnosing a misbehaving hook or measuring what each one costs. */
 static bool hook_skipped(const char *prog)
 {
@@ -197,6 +200,7 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 		goto fail;
 	}
 	s->skel->rodata->cfg_every_exe = opts->every_exe;
+	s->skel->rodata->cfg_self_tgid = getpid();
 
 	for (size_t i = 0; i < NHOOKS; i++) {
 		const struct hook *h = &hooks[i];
@@ -514,6 +518,17 @@ int sensor_stats(struct sensor *s, uint64_t ret[PS_STAT_MAX])
 			ret[i] += vals[c];
 	}
 	free(vals);
+	/* the kernel's own count of events it did not hand to a program */
+	for (size_t i = 0; i < NHOOKS; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(s->skel->obj, hooks[i].prog);
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		if (!p || hooks[i].twin_covers || !bpf_program__autoload(p) ||
+		    bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) < 0)
+			continue;
+		ret[PS_STAT_HOOK_BUSY] += info.recursion_misses;
+	}
 	return 0;
 }
 
