@@ -110,6 +110,7 @@ struct {
  * a last time and removes them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u64);	/* socket id */
 	__type(value, __u64);	/* when */
@@ -140,6 +141,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 16384);
 	__type(key, struct ps_listen_key);
 	__type(value, struct ps_task);
