@@ -28,6 +28,7 @@
 #include "storage/store.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/strutil.h"
 
 #define MAX_STORES 4
 #define IDENT_IDLE_SECONDS 300	/* forget process names unused this long */
@@ -305,6 +306,18 @@ static int open_stores(struct daemon *d)
 	return 0;
 }
 
+/* PICOSNITCH_FLOW_TABLE=N sizes the kernel's flow table (diagnostics and
+ * tests of what happens when it is full). */
+static uint32_t flow_capacity(void)
+{
+	const char *v = getenv("PICOSNITCH_FLOW_TABLE");
+	uint64_t n;
+
+	if (!v || parse_u64(v, &n) < 0 || n == 0 || n > (1u << 24))
+		return 0;
+	return (uint32_t)n;
+}
+
 static uint32_t ringbuf_bytes(const struct config *cfg)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -415,6 +428,7 @@ int daemon_run(struct state_dir *sd, struct config *cfg)
 	struct sensor_opts sopts = {
 		.ringbuf_bytes = ringbuf_bytes(cfg),
 		.every_exe = cfg->every_exe,
+		.flow_capacity = flow_capacity(),
 		.on_event = on_event,
 		.on_missing = on_missing,
 		.ctx = &d,

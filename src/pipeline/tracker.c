@@ -593,7 +593,8 @@ static int tracker_drain_impl(struct tracker *t, bool final)
 	}
 	if (r < 0)
 		return r;
-	qsort(t->closed, t->nclosed, sizeof(*t->closed), cmp_u64);
+	if (t->nclosed)
+		qsort(t->closed, t->nclosed, sizeof(*t->closed), cmp_u64);
 	/* flows with a known process first: they name the unowned parts of
 	 * their sockets before those are written */
 	t->pending_n = 0;

@@ -199,6 +199,10 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 		fail(err, errlen, r, "cannot size the ring buffer to %u bytes", opts->ringbuf_bytes);
 		goto fail;
 	}
+	if (opts->flow_capacity) {
+		bpf_map__set_max_entries(s->skel->maps.flows, opts->flow_capacity);
+		bpf_map__set_max_entries(s->skel->maps.counts, opts->flow_capacity);
+	}
 	s->skel->rodata->cfg_every_exe = opts->every_exe;
 	s->skel->rodata->cfg_self_tgid = getpid();
 

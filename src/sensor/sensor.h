@@ -16,6 +16,7 @@ struct sensor;
 struct sensor_opts {
 	uint32_t ringbuf_bytes;		/* power of two, multiple of the page size */
 	bool every_exe;			/* report every exec on the ring buffer */
+	uint32_t flow_capacity;		/* 0: the built-in size of the flow table */
 	/* called for every ring buffer record; return 0 */
 	int (*on_event)(void *ctx, const void *data, size_t size);
 	void *ctx;
