@@ -16,15 +16,18 @@ errsum() {
 }
 
 # burst NAME COUNT: COUNT processes of a fresh program send one 321-byte
-# datagram each to a new sink, while the monitor is frozen
+# datagram each to a new sink, while the monitor is frozen (the sink's
+# first datagram comes before, so the sink itself is known while it lives)
 burst() {
 	local name=$1 n=$2 s c pf
 	s=$(prog "$name.sink")
 	c=$(prog "$name")
 	pf=$WORK/port.$name
-	"$s" udp-sink 127.0.0.1 "$pf" "$n" &
+	"$s" udp-sink 127.0.0.1 "$pf" $((n + 1)) &
 	local sp=$!
 	wait_file "$pf" || return 1
+	echo x >"/dev/udp/127.0.0.1/$(cat "$pf")"	# from this shell, which lives on
+	sleep 0.5
 	kill -STOP "$PS_PID"
 	for _ in $(seq "$n"); do "$c" udp-once 127.0.0.1 "$(cat "$pf")" 321; done
 	kill -CONT "$PS_PID"
