@@ -174,26 +174,27 @@ static int exec_sql(struct store_sqlite *s, const char *sql, const char *what)
 	return 0;
 }
 
-static int query_int(struct store_sqlite *s, const char *sql, int64_t *ret)
+/* The first column of the first row of a query; "what" names it in errors. */
+static int query_int(struct store_sqlite *s, const char *sql, const char *what, int64_t *ret)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 
 	if (rc != SQLITE_OK)
-		return fail_db(s, rc, sql);
+		return fail_db(s, rc, what);
 	rc = sqlite3_step(st);
 	*ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail_db(s, rc, sql);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail_db(s, rc, what);
 }
 
-static int migrate(struct store_sqlite *s)
+/* Whether this file is one we can use or migrate; reads only. */
+static int check_version(struct store_sqlite *s)
 {
 	int64_t version, has_conn, legacy_cols;
-	char *sql;
 	int r;
 
-	r = query_int(s, "PRAGMA user_version", &version);
+	r = query_int(s, "PRAGMA user_version", "read the schema version", &version);
 	if (r < 0)
 		return r;
 	if (version == SCHEMA_VERSION)
@@ -206,22 +207,13 @@ static int migrate(struct store_sqlite *s)
 		return -EPROTO;
 	}
 	r = query_int(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='connections'",
-		      &has_conn);
+		      "read the tables", &has_conn);
 	if (r < 0)
 		return r;
-	if (version == 0 && !has_conn) {
-		r = exec_sql(s, "BEGIN", "begin");
-		if (r < 0)
-			return r;
-		r = exec_sql(s, schema_v10, "create schema");
-		if (r == 0)
-			r = exec_sql(s, "PRAGMA user_version = 10; COMMIT", "commit schema");
-		if (r < 0)
-			exec_sql(s, "ROLLBACK", "rollback");
-		return r;
-	}
+	if (version == 0 && !has_conn)
+		return 0;	/* new: the schema will be created */
 	r = query_int(s, "SELECT count(*) FROM pragma_table_info('connections') WHERE name='contime'",
-		      &legacy_cols);
+		      "read the columns", &legacy_cols);
 	if (r < 0)
 		return r;
 	if (version != LEGACY_VERSION || !legacy_cols) {
@@ -231,14 +223,37 @@ static int migrate(struct store_sqlite *s)
 			 (long long)version);
 		return -EPROTO;
 	}
-	if (asprintf(&sql, migrate_legacy, schema_v10) < 0)
-		return -ENOMEM;
+	return 0;
+}
+
+/* Bring a checked file to the current schema, in one transaction. */
+static int migrate(struct store_sqlite *s)
+{
+	int64_t version;
+	char *sql;
+	int r;
+
+	r = query_int(s, "PRAGMA user_version", "read the schema version", &version);
+	if (r < 0)
+		return r;
+	if (version == SCHEMA_VERSION)
+		return 0;
 	r = exec_sql(s, "BEGIN", "begin");
-	if (r == 0)
+	if (r < 0)
+		return r;
+	if (version == 0) {
+		r = exec_sql(s, schema_v10, "create schema");
+	} else {
+		/* schema 3 of the Python picosnitch, as check_version found */
+		if (asprintf(&sql, migrate_legacy, schema_v10) < 0) {
+			exec_sql(s, "ROLLBACK", "rollback");
+			return -ENOMEM;
+		}
 		r = exec_sql(s, sql, "migrate from Python picosnitch (schema 3)");
-	free(sql);
+		free(sql);
+	}
 	if (r == 0)
-		r = exec_sql(s, "PRAGMA user_version = 10; COMMIT", "commit migration");
+		r = exec_sql(s, "PRAGMA user_version = 10; COMMIT", "commit schema");
 	if (r < 0)
 		exec_sql(s, "ROLLBACK", "rollback");
 	return r;
@@ -451,7 +466,9 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 10000);
-	if ((r = exec_sql(s, "PRAGMA journal_mode = WAL", "set WAL mode")) < 0 ||
+	/* refuse what cannot be read before writing anything to it */
+	if ((r = check_version(s)) < 0 ||
+	    (r = exec_sql(s, "PRAGMA journal_mode = WAL", "set WAL mode")) < 0 ||
 	    (r = exec_sql(s, "PRAGMA synchronous = NORMAL", "set synchronous")) < 0 ||
 	    (r = exec_sql(s, "PRAGMA foreign_keys = ON", "enable foreign keys")) < 0 ||
 	    (r = migrate(s)) < 0)
