@@ -106,6 +106,18 @@ build/tests/%: tests/helpers/%.c
 	$(call msg,HELPER,$@)
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $< -luring -lpthread
 
+build/tests/fuse-exe: tests/helpers/fuse-exe.c
+	@mkdir -p $(dir $@)
+	$(call msg,HELPER,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE $$(pkg-config --cflags fuse3) -o $@ $< \
+		$$(pkg-config --libs fuse3)
+
+# hashrate measures the daemon's own hashing code: linked with its objects
+build/bench/hashrate: bench/hashrate.c $(filter-out build/obj/cli/main.o,$(OBJS))
+	@mkdir -p $(dir $@)
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
 build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call msg,BENCH,$@)

@@ -19,16 +19,21 @@
 struct ps_task {
 	__u32 tgid;
 	__u32 ppid;
+	__u32 gppid;		/* grandparent */
 	__u32 uid;
 	__u32 flags;		/* PS_TASK_* */
-	__u64 start_ns;		/* task start, boot clock: tells reused pids apart */
-	__u64 pstart_ns;
-	__u64 exe_ino;
-	__u64 pexe_ino;
 	__u32 exe_dev;		/* userspace (stat) encoding of the device */
 	__u32 pexe_dev;
+	__u32 gpexe_dev;
+	__u64 start_ns;		/* task start, boot clock: tells reused pids apart */
+	__u64 pstart_ns;
+	__u64 gpstart_ns;
+	__u64 exe_ino;
+	__u64 pexe_ino;
+	__u64 gpexe_ino;
 	char comm[PS_COMM_LEN];	/* thread group leader's name */
 	char pcomm[PS_COMM_LEN];
+	char gpcomm[PS_COMM_LEN];
 };
 
 #define PS_TASK_KNOWN 1u	/* fields are valid */

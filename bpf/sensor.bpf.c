@@ -338,17 +338,22 @@ static __always_inline void task_exe(struct task_struct *t, __u64 *ino, __u32 *d
 static __always_inline void fill_task(struct task_struct *t, struct ps_task *w)
 {
 	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
-	struct task_struct *parent = BPF_CORE_READ(leader, real_parent);
+	struct task_struct *parent = BPF_CORE_READ(leader, real_parent, group_leader);
+	struct task_struct *gparent = BPF_CORE_READ(parent, real_parent, group_leader);
 
 	w->tgid = BPF_CORE_READ(t, tgid);
 	w->ppid = BPF_CORE_READ(parent, tgid);
+	w->gppid = BPF_CORE_READ(gparent, tgid);
 	w->uid = BPF_CORE_READ(t, real_cred, uid.val);
 	w->start_ns = BPF_CORE_READ(leader, start_boottime);
 	w->pstart_ns = BPF_CORE_READ(parent, start_boottime);
+	w->gpstart_ns = BPF_CORE_READ(gparent, start_boottime);
 	task_exe(leader, &w->exe_ino, &w->exe_dev);
 	task_exe(parent, &w->pexe_ino, &w->pexe_dev);
+	task_exe(gparent, &w->gpexe_ino, &w->gpexe_dev);
 	BPF_CORE_READ_STR_INTO(&w->comm, leader, comm);
 	BPF_CORE_READ_STR_INTO(&w->pcomm, parent, comm);
+	BPF_CORE_READ_STR_INTO(&w->gpcomm, gparent, comm);
 	w->flags = PS_TASK_KNOWN;
 }
 
@@ -657,6 +662,8 @@ static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
 	struct ps_flow_key key = {};
 	__u64 sent = 0, recv = 0;
 
+	if (ts->state == TCP_LISTEN)
+		return 0;	/* a listener carries no data: its connections do */
 	if (tcp_state_has_data(ts->state)) {
 		__u32 snd = ts->snd_nxt, rcv = ts->rcv_nxt;
 

@@ -11,6 +11,8 @@
 #include "config/config.h"
 #include "config/paths.h"
 #include "daemon/daemon.h"
+#include "identity/exehash.h"
+#include "notify/notifier.h"
 #include "util/log.h"
 
 #define DEFAULT_PIDFILE "/run/picosnitch.pid"
@@ -111,6 +113,11 @@ int main(int argc, char **argv)
 
 	if (getenv("PICOSNITCH_DEBUG"))
 		log_set_level(LOG_LVL_DEBUG);
+	/* helpers the daemon starts as the desktop user (not for people) */
+	if (argc >= 2 && !strcmp(argv[1], "hash-helper"))
+		return hash_helper_main();
+	if (argc >= 2 && !strcmp(argv[1], "notify-helper"))
+		return notify_helper_main(argc - 1, argv + 1);
 	if (state_dir_find(&sd) < 0)
 		sd.path = NULL;
 	if (argc != 2) {

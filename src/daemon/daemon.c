@@ -1,8 +1,12 @@
-/* The monitor's event loop: wires sensor, identity, tracker and storage.
+/* The monitor's event loop: wires sensor, identity, hashing, tracker,
+ * alerts and storage.
  *
- *   ring buffer record --> tracker_on_flow / tracker_on_unowned (name it now)
+ *   ring buffer record --> tracker_on_flow / _on_unowned / _on_exec (name it now)
+ *       a process named --> alerts_who (record.json, exe.log, notification)
+ *   hash computed      --> alerts_hashed
+ *   fanotify event     --> the file's next use hashes it again
  *   every second       --> tracker_drain (counters -> window), loss report
- *   every write limit  --> tracker_take_rows --> each store
+ *   every write limit  --> tracker_take_rows --> each store; record.json
  *   SIGINT / SIGTERM   --> last drain and write, then return
  */
 #include "daemon/daemon.h"
@@ -15,12 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/alerts.h"
 #include "daemon/errlog.h"
+#include "identity/exehash.h"
 #include "identity/ident.h"
 #include "identity/procscan.h"
 #include "pipeline/tracker.h"
@@ -45,6 +52,8 @@ struct daemon {
 	struct state_dir *sd;
 	struct errlog *errlog;
 	struct sensor *sensor;
+	struct exehash *hashes;
+	struct alerts *alerts;
 	struct ident_cache *idents;
 	struct tracker *tracker;
 	struct store *stores[MAX_STORES];
@@ -52,6 +61,7 @@ struct daemon {
 	struct batch pending[MAX_PENDING_BATCHES];
 	size_t npending;
 	uint64_t stats[PS_STAT_MAX];
+	uint64_t notes_dropped;
 	time_t window_start;
 };
 
@@ -115,6 +125,13 @@ static int on_event(void *ctx, const void *data, size_t size)
 			tracker_on_flow(d->tracker, &ev->key, &ev->info);
 		}
 		break;
+	case PS_EV_EXEC:
+		if (size == sizeof(struct ps_ev_exec) && d->cfg->every_exe) {
+			const struct ps_ev_exec *ev = data;
+
+			tracker_on_exec(d->tracker, &ev->info);
+		}
+		break;
 	case PS_EV_UNOWNED:
 		if (size == sizeof(struct ps_ev_unowned)) {
 			const struct ps_ev_unowned *ev = data;
@@ -141,6 +158,8 @@ static void report_losses(struct daemon *d)
 	uint64_t now[PS_STAT_MAX], delta[PS_STAT_MAX];
 	struct ident_stats is;
 	struct tracker_stats ts;
+	struct exehash_stats hs;
+	uint64_t dropped;
 
 	if (sensor_stats(d->sensor, now) == 0) {
 		for (int i = 0; i < PS_STAT_MAX; i++)
@@ -189,9 +208,34 @@ static void report_losses(struct daemon *d)
 			   is.unidentified);
 	if (is.exe_mismatch)
 		errlog_add(d->errlog,
-			   "%" PRIu64 " processes replaced their executable before it could be read: "
-			   "the path logged is the new one",
+			   "%" PRIu64 " processes had started another program (exec) before they "
+			   "could be identified: their traffic is logged with the name the kernel "
+			   "reported and no executable path or command line",
 			   is.exe_mismatch);
+	exehash_stats_take(d->hashes, &hs);
+	if (is.unhashed)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " processes exited before their executable could be opened "
+			   "(first seen: %s): logged with sha256 \"" SHA_EXITED "\"",
+			   is.unhashed, is.unhashed_example);
+	if (hs.replaced)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " processes were gone and their executable's path held "
+			   "another file when picosnitch looked: logged with sha256 \"" SHA_REPLACED
+			   "\" rather than the new file's hash",
+			   hs.replaced);
+	if (hs.unreadable)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " executables could be read neither as root nor as the desktop "
+			   "user: logged with sha256 \"" SHA_UNREADABLE "\"",
+			   hs.unreadable);
+	dropped = alerts_dropped(d->alerts) - d->notes_dropped;
+	if (dropped)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " desktop notifications were dropped: the notification "
+			   "helper was not keeping up or had stopped",
+			   dropped);
+	d->notes_dropped += dropped;
 	tracker_stats_take(d->tracker, &ts);
 	if (ts.unowned_unresolved)
 		errlog_add(d->errlog,
@@ -269,6 +313,7 @@ static int flush_window(struct daemon *d, bool final)
 							    .todo = (1u << d->nstores) - 1 };
 	}
 	write_pending(d);
+	alerts_save(d->alerts);
 	errlog_flush(d->errlog);
 	return 0;
 }
@@ -351,6 +396,12 @@ static int run_loop(struct daemon *d)
 	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = exehash_done_fd(d->hashes);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	if (exehash_fanotify_fd(d->hashes) >= 0) {
+		ev.data.fd = exehash_fanotify_fd(d->hashes);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 
 	d->window_start = time(NULL);
 	log_info("monitoring network traffic; logging to %s every %" PRId64 " seconds", d->sd->path,
@@ -392,6 +443,11 @@ static int run_loop(struct daemon *d)
 						       mono_seconds() - IDENT_IDLE_SECONDS);
 				if (time(NULL) - d->window_start >= d->cfg->db_write_limit)
 					flush_window(d, false);
+				alerts_errors(d->alerts, NULL, 0);
+			} else if (fd == exehash_done_fd(d->hashes)) {
+				exehash_handle_done(d->hashes);
+			} else if (fd == exehash_fanotify_fd(d->hashes)) {
+				exehash_handle_fanotify(d->hashes);
 			} else {
 				sensor_consume(d->sensor);
 				tracker_resolve_unowned(d->tracker);
@@ -401,6 +457,8 @@ static int run_loop(struct daemon *d)
 stop:
 	sensor_consume(d->sensor);
 	tracker_resolve_unowned(d->tracker);
+	tracker_drain(d->tracker);
+	exehash_settle(d->hashes, 2000);	/* so the last rows carry hashes */
 	r = flush_window(d, true);
 	report_losses(d);
 	if (d->npending)
@@ -417,6 +475,89 @@ out:
 	return r;
 }
 
+/* "Set RLIMIT_NOFILE", then the executable cache gets what the soft limit
+ * leaves after 128 descriptors for everything else. */
+static size_t exe_cache_size(struct daemon *d)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 896;
+	if (d->cfg->has_rlimit_nofile) {
+		struct rlimit want = { (rlim_t)d->cfg->rlimit_nofile, rl.rlim_max };
+
+		if (want.rlim_cur > want.rlim_max)
+			errlog_add(d->errlog,
+				   "\"Set RLIMIT_NOFILE\" is %" PRId64 " but the hard limit is %llu: "
+				   "keeping %llu",
+				   d->cfg->rlimit_nofile, (unsigned long long)rl.rlim_max,
+				   (unsigned long long)rl.rlim_cur);
+		else if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+			errlog_add(d->errlog, "\"Set RLIMIT_NOFILE\" could not be applied: %s",
+				   strerror(errno));
+		else
+			rl = want;
+	}
+	return rl.rlim_cur > 256 ? (size_t)rl.rlim_cur - 128 : 128;
+}
+
+/* btrfs gives every subvolume its own device number in stat() while the
+ * kernel reports the superblock's: compare inodes only there. */
+static bool have_btrfs(void)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char src[1024], dir[1024], type[64];
+
+		if (sscanf(line, "%1023s %1023s %63s", src, dir, type) == 3 &&
+		    !strcmp(type, "btrfs") && str_has_prefix(src, "/dev/"))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static uint32_t st_dev_mask(const struct config *cfg)
+{
+	if (cfg->has_st_dev_mask)
+		return (uint32_t)cfg->st_dev_mask;
+	if (have_btrfs()) {
+		log_info("btrfs is mounted: executables are matched by inode only (device numbers "
+			 "differ between the kernel and stat() there); set \"Set st_dev mask\" to "
+			 "override");
+		return 0;
+	}
+	return 0xffffffffu;
+}
+
+static void on_hashed(void *ctx, struct exe_file *f)
+{
+	struct daemon *d = ctx;
+
+	alerts_hashed(d->alerts, f);
+}
+
+static void on_who(void *ctx, struct ident *proc, struct ident *parent, struct ident *gparent,
+		   bool exec)
+{
+	struct daemon *d = ctx;
+
+	alerts_who(d->alerts, proc, parent, gparent, exec);
+}
+
+static void on_errors(void *ctx, const char *first, unsigned long count)
+{
+	struct daemon *d = ctx;
+
+	if (d->alerts)
+		alerts_errors(d->alerts, first, count);
+}
+
 int daemon_run(struct state_dir *sd, struct config *cfg)
 {
 	struct daemon d = { .cfg = cfg, .sd = sd };
@@ -424,6 +565,8 @@ int daemon_run(struct state_dir *sd, struct config *cfg)
 		.log_addresses = cfg->log_addresses,
 		.log_ports = cfg->log_ports,
 		.log_commands = cfg->log_commands,
+		.on_who = on_who,
+		.ctx = &d,
 	};
 	struct sensor_opts sopts = {
 		.ringbuf_bytes = ringbuf_bytes(cfg),
@@ -433,15 +576,34 @@ int daemon_run(struct state_dir *sd, struct config *cfg)
 		.on_missing = on_missing,
 		.ctx = &d,
 	};
+	struct exehash_opts hopts = {
+		.dev_mask = st_dev_mask(cfg),
+		.threads = 2,
+		.user_uid = sd->uid,
+		.user_gid = sd->gid,
+		.self_exe = "/proc/self/exe",
+		.on_hashed = on_hashed,
+		.ctx = &d,
+	};
 	char err[4096];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
 
 	r = errlog_open(sd->fd, sd->uid, sd->gid, &d.errlog);
 	if (r < 0)
 		return log_errno(r, "cannot open %s/error.log", sd->path);
+	errlog_set_sink(d.errlog, on_errors, &d);
+	hopts.max_open = exe_cache_size(&d);
+	if (ncpu > 2)
+		hopts.threads = ncpu > 4 ? 4 : (int)ncpu;
 	r = open_stores(&d);
 	if (r < 0)
 		goto out;
+	r = alerts_open(sd, cfg, d.errlog, &d.alerts);
+	if (r < 0) {
+		log_errno(r, "cannot start");
+		goto out;
+	}
 	r = sensor_open(&sopts, &d.sensor, err, sizeof(err));
 	if (r < 0) {
 		errlog_add(d.errlog, "cannot start the BPF sensor: %s", err);
@@ -450,9 +612,15 @@ int daemon_run(struct state_dir *sd, struct config *cfg)
 	r = exec_cache_seed(sensor_execs_fd(d.sensor));
 	if (r < 0)
 		errlog_add(d.errlog, "cannot list the running processes: %s", strerror(-r));
-	r = ident_cache_new(sensor_execs_fd(d.sensor),
-			    (uint32_t)(cfg->has_st_dev_mask ? cfg->st_dev_mask : 0xffffffffu),
-			    &d.idents);
+	r = exehash_new(&hopts, &d.hashes);
+	if (r < 0) {
+		log_errno(r, "cannot start hashing executables");
+		goto out;
+	}
+	if (exehash_fanotify_fd(d.hashes) < 0)
+		errlog_add(d.errlog, "fanotify is not available: executables modified while "
+			   "picosnitch has them cached are not hashed again");
+	r = ident_cache_new(sensor_execs_fd(d.sensor), hopts.dev_mask, d.hashes, &d.idents);
 	if (r == 0)
 		r = tracker_new(d.idents, d.sensor, &topts, &d.tracker);
 	if (r < 0) {
@@ -464,8 +632,12 @@ int daemon_run(struct state_dir *sd, struct config *cfg)
 out:
 	while (d.npending)
 		batch_release(&d, 0);
+	/* flows hold identities, identities hold files, alerts hold identities */
 	tracker_free(d.tracker);
+	alerts_close(d.alerts);
+	d.alerts = NULL;
 	ident_cache_free(d.idents);
+	exehash_free(d.hashes);
 	sensor_close(d.sensor);
 	for (size_t i = 0; i < d.nstores; i++)
 		store_close(d.stores[i]);

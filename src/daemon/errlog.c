@@ -27,7 +27,15 @@ struct errlog {
 	int fd;
 	struct pending *queue;
 	unsigned long next_order;
+	errlog_sink_fn sink;
+	void *sink_ctx;
 };
+
+void errlog_set_sink(struct errlog *e, errlog_sink_fn fn, void *ctx)
+{
+	e->sink = fn;
+	e->sink_ctx = ctx;
+}
 
 int errlog_open(int dirfd, uid_t owner, gid_t group, struct errlog **ret)
 {
@@ -89,7 +97,8 @@ void errlog_flush(struct errlog *e)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct pending *p, *tmp;
-	char when[32];
+	char when[32], *first = NULL;
+	unsigned long total = 0;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -103,13 +112,20 @@ void errlog_flush(struct errlog *e)
 			strbuf_addf(&sb, "%s %s (repeated %lu times)\n", when, p->msg, p->count);
 		else
 			strbuf_addf(&sb, "%s %s\n", when, p->msg);
+		total += p->count;
 		HASH_DEL(e->queue, p);
-		free(p->msg);
+		if (!first)
+			first = p->msg;
+		else
+			free(p->msg);
 		free(p);
 	}
 	if (sb.len && write_full(e->fd, sb.buf, sb.len) < 0)
 		log_error("cannot write error.log: %s", strerror(errno));
 	strbuf_release(&sb);
+	if (first && e->sink)
+		e->sink(e->sink_ctx, first, total);
+	free(first);
 }
 
 void errlog_close(struct errlog *e)

@@ -18,6 +18,7 @@
 #include "util/strutil.h"
 
 struct ident_cache {
+	struct exehash *hashes;
 	struct ident *table;
 	struct ident *none;	/* "no process" identities, by name, not in table */
 	int execs_fd;
@@ -34,7 +35,8 @@ static uint64_t mono_seconds(void)
 	return ts.tv_sec;
 }
 
-int ident_cache_new(int execs_fd, uint32_t st_dev_mask, struct ident_cache **ret)
+int ident_cache_new(int execs_fd, uint32_t st_dev_mask, struct exehash *hashes,
+		    struct ident_cache **ret)
 {
 	struct ident_cache *c = calloc(1, sizeof(*c));
 	long hz = sysconf(_SC_CLK_TCK);
@@ -43,13 +45,18 @@ int ident_cache_new(int execs_fd, uint32_t st_dev_mask, struct ident_cache **ret
 		return -ENOMEM;
 	c->execs_fd = execs_fd;
 	c->dev_mask = st_dev_mask;
+	c->hashes = hashes;
 	c->ns_per_tick = 1000000000L / (hz > 0 ? hz : 100);
 	*ret = c;
 	return 0;
 }
 
-static void ident_free(struct ident *id)
+static void ident_free(struct ident_cache *c, struct ident *id)
 {
+	if (c->hashes)
+		exehash_put(c->hashes, id->file);
+	else
+		free(id->file);
 	free(id->exe);
 	free(id->name);
 	free(id->cmdline);
@@ -64,11 +71,11 @@ void ident_cache_free(struct ident_cache *c)
 		return;
 	HASH_ITER(hh, c->table, id, tmp) {
 		HASH_DEL(c->table, id);
-		ident_free(id);
+		ident_free(c, id);
 	}
 	HASH_ITER(hh, c->none, id, tmp) {
 		HASH_DEL(c->none, id);
-		ident_free(id);
+		ident_free(c, id);
 	}
 	free(c);
 }
@@ -80,7 +87,7 @@ void ident_cache_gc(struct ident_cache *c, uint64_t before)
 	HASH_ITER(hh, c->table, id, tmp) {
 		if (id->refs == 0 && id->last_used < before) {
 			HASH_DEL(c->table, id);
-			ident_free(id);
+			ident_free(c, id);
 		}
 	}
 }
@@ -151,9 +158,28 @@ static int resolve_proc(struct ident_cache *c, struct ident *id)
 	target[n] = '\0';
 	if (n > 0 && stat(path, &st) == 0 &&
 	    (st.st_ino != id->key.exe_ino ||
-	     ((uint32_t)st.st_dev & c->dev_mask) != (id->key.exe_dev & c->dev_mask)))
+	     ((uint32_t)st.st_dev & c->dev_mask) != (id->key.exe_dev & c->dev_mask))) {
+		/* it has exec'd another program since: its path and arguments
+		 * are not those of the process that made the traffic */
 		id->exe_mismatch = true;
+		id->exe = strdup("");
+		id->cmdline = strdup("");
+		if (c->hashes)
+			id->file = exehash_get(c->hashes, id->key.pid, NULL, id->key.exe_dev,
+					       id->key.exe_ino);
+		id->source = IDENT_PROC;
+		return 0;
+	}
+	/* deleted (or replaced by a rename) since it started: the path it ran
+	 * from is what people know it by; the hash says which file it was */
+	if (n > 10 && !strcmp(target + n - 10, " (deleted)"))
+		target[n - 10] = '\0';
 	id->exe = strdup(target);
+	/* open it now, while the process surely runs it (or by its path if
+	 * it exits in between) */
+	if (c->hashes)
+		id->file = exehash_get(c->hashes, id->key.pid, target, id->key.exe_dev,
+				       id->key.exe_ino);
 	id->cmdline = read_cmdline(id->key.pid);
 	if (!id->cmdline)
 		id->cmdline = strdup("");
@@ -177,6 +203,18 @@ static int resolve_exec_cache(struct ident_cache *c, struct ident *id)
 	plen = strnlen(info.path, sizeof(info.path));
 	alen = info.args_len < sizeof(info.args) ? info.args_len : sizeof(info.args);
 	id->exe = strndup(info.path, plen);
+	if (id->exe && id->exe[0] == '/') {
+		/* the path as given to execve: resolve symlinks (/bin/sh, a
+		 * program started through a link), if it is still the file */
+		char real[PATH_MAX];
+		struct stat st;
+
+		if (realpath(id->exe, real) && stat(real, &st) == 0 && st.st_ino == id->key.exe_ino &&
+		    ((uint32_t)st.st_dev & c->dev_mask) == (id->key.exe_dev & c->dev_mask)) {
+			free(id->exe);
+			id->exe = strdup(real);
+		}
+	}
 	id->cmdline = argv_to_shell(info.args, alen);
 	id->source = IDENT_EXEC_CACHE;
 	return 0;
@@ -194,21 +232,53 @@ static struct ident *resolve(struct ident_cache *c, const struct ident_key *key,
 		free(id->exe);
 		free(id->cmdline);
 		id->exe = id->cmdline = NULL;
+		if (c->hashes && id->file) {
+			exehash_put(c->hashes, id->file);
+			id->file = NULL;
+		}
 		if (resolve_exec_cache(c, id) == 0) {
 			c->stats.from_exec_cache++;
+			if (c->hashes)
+				id->file = exehash_get(c->hashes, 0, id->exe, key->exe_dev,
+						       key->exe_ino);
 		} else {
 			id->exe = strdup("");
 			id->cmdline = strdup("");
 			id->source = IDENT_KERNEL_ONLY;
 			c->stats.unidentified++;
 			log_debug("pid %u (%s) exited before it could be identified", key->pid, comm);
+			/* its executable may still be cached from another process */
+			if (c->hashes && key->exe_ino)
+				id->file = exehash_get(c->hashes, 0, NULL, key->exe_dev,
+						       key->exe_ino);
 		}
 	}
 	if (id->exe_mismatch)
 		c->stats.exe_mismatch++;
-	if (!id->name || !id->exe || !id->cmdline) {
-		ident_free(id);
+	if (!id->file) {
+		/* gone before its executable could be opened */
+		struct exe_key k = { .ino = key->exe_ino, .dev = key->exe_dev };
+
+		id->file = calloc(1, sizeof(*id->file));
+		if (id->file) {
+			id->file->key = k;
+			id->file->fd = -1;
+			id->file->state = EXE_FAILED;
+			id->file->refs = 1;
+			snprintf(id->file->sha256, sizeof(id->file->sha256), "%s",
+				 key->exe_ino ? SHA_EXITED : SHA_NONE);
+		}
+	}
+	if (!id->name || !id->exe || !id->cmdline || !id->file) {
+		ident_free(c, id);
 		return NULL;
+	}
+	if (!strcmp(id->file->sha256, SHA_EXITED)) {
+		if (!c->stats.unhashed++)
+			snprintf(c->stats.unhashed_example, sizeof(c->stats.unhashed_example),
+				 "%s%s%s", id->name, id->exe[0] ? " " : "", id->exe);
+		log_debug("pid %u (%s, %s) was gone before its executable could be opened",
+			  key->pid, id->name, id->exe);
 	}
 	return id;
 }
@@ -233,8 +303,15 @@ struct ident *ident_none(struct ident_cache *c, const char *name)
 		id->exe = strdup("");
 		id->cmdline = strdup("");
 		id->source = IDENT_NONE;
-		if (!id->name || !id->exe || !id->cmdline) {
-			ident_free(id);
+		id->file = calloc(1, sizeof(*id->file));
+		if (id->file) {
+			id->file->fd = -1;
+			id->file->state = EXE_FAILED;
+			id->file->refs = 1;
+			snprintf(id->file->sha256, sizeof(id->file->sha256), "%s", SHA_NONE);
+		}
+		if (!id->name || !id->exe || !id->cmdline || !id->file) {
+			ident_free(c, id);
 			return NULL;
 		}
 		/* keyed by name: the key struct is unused for these */
@@ -243,7 +320,7 @@ struct ident *ident_none(struct ident_cache *c, const char *name)
 	return ident_ref(id);
 }
 
-struct ident *ident_get(struct ident_cache *c, const struct ps_task *t, bool parent)
+struct ident *ident_get(struct ident_cache *c, const struct ps_task *t, enum ident_role role)
 {
 	struct ident_key key = { 0 };
 	struct ident *id;
@@ -251,12 +328,18 @@ struct ident *ident_get(struct ident_cache *c, const struct ps_task *t, bool par
 
 	if (!(t->flags & PS_TASK_KNOWN))
 		return ident_none(c, "");
-	if (parent) {
+	if (role == ROLE_PARENT) {
 		key.pid = t->ppid;
 		key.start_ns = t->pstart_ns;
 		key.exe_ino = t->pexe_ino;
 		key.exe_dev = t->pexe_dev;
 		comm = t->pcomm;
+	} else if (role == ROLE_GRANDPARENT) {
+		key.pid = t->gppid;
+		key.start_ns = t->gpstart_ns;
+		key.exe_ino = t->gpexe_ino;
+		key.exe_dev = t->gpexe_dev;
+		comm = t->gpcomm;
 	} else {
 		key.pid = t->tgid;
 		key.start_ns = t->start_ns;
@@ -282,6 +365,17 @@ void ident_unref(struct ident_cache *c, struct ident *id)
 	(void)c;
 	if (id && id->refs > 0)
 		id->refs--;
+}
+
+const char *ident_sha256(const struct ident *id)
+{
+	if (!id->file)
+		return SHA_NONE;
+	if (id->file->state == EXE_PENDING)
+		return NULL;
+	/* hashed, or the hash of an older generation while a new one is
+	 * computed: the entry always says what is known now */
+	return id->file->sha256[0] ? id->file->sha256 : NULL;
 }
 
 void ident_stats_take(struct ident_cache *c, struct ident_stats *ret)

@@ -123,31 +123,39 @@ static void exe_id(uint32_t pid, __u64 *ino, __u32 *dev)
 	}
 }
 
+/* Name, start, executable and parent of one process, from /proc. */
+static int proc_one(uint32_t pid, char comm[PS_COMM_LEN], __u64 *start, __u64 *ino, __u32 *dev,
+		    uint32_t *ppid, uint32_t *uid)
+{
+	uint64_t st;
+	uint32_t dummy;
+	int r = read_status(pid, comm, ppid ? ppid : &dummy, uid ? uid : &dummy);
+
+	if (r < 0)
+		return r;
+	r = proc_start_ns(pid, &st);
+	if (r < 0)
+		return r;
+	*start = st;
+	exe_id(pid, ino, dev);
+	return 0;
+}
+
 int task_from_proc(uint32_t pid, struct ps_task *ret)
 {
 	struct ps_task t = { 0 };
-	uint32_t dummy;
 	int r;
 
 	t.tgid = pid;
-	r = read_status(pid, t.comm, &t.ppid, &t.uid);
+	r = proc_one(pid, t.comm, &t.start_ns, &t.exe_ino, &t.exe_dev, &t.ppid, &t.uid);
 	if (r < 0)
 		return r;
-	uint64_t start;
-
-	r = proc_start_ns(pid, &start);
-	if (r < 0)
-		return r;
-	t.start_ns = start;
-	exe_id(pid, &t.exe_ino, &t.exe_dev);
-	if (t.ppid) {
-		if (read_status(t.ppid, t.pcomm, &dummy, &dummy) == 0 &&
-		    proc_start_ns(t.ppid, &start) == 0) {
-			t.pstart_ns = start;
-			exe_id(t.ppid, &t.pexe_ino, &t.pexe_dev);
-		} else
-			t.ppid = 0;
-	}
+	if (t.ppid && proc_one(t.ppid, t.pcomm, &t.pstart_ns, &t.pexe_ino, &t.pexe_dev, &t.gppid,
+			       NULL) < 0)
+		t.ppid = t.gppid = 0;
+	if (t.gppid && proc_one(t.gppid, t.gpcomm, &t.gpstart_ns, &t.gpexe_ino, &t.gpexe_dev, NULL,
+				NULL) < 0)
+		t.gppid = 0;
 	t.flags = PS_TASK_KNOWN;
 	*ret = t;
 	return 0;

@@ -2,11 +2,11 @@
 #include "pipeline/tracker.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,12 +19,17 @@
 #include "util/log.h"
 #include "util/strutil.h"
 
+/* A process, its parent and grandparent, and the user: who a flow is for. */
+struct who {
+	struct ident *proc, *parent, *gparent;
+	int64_t uid;
+};
+
 /* A sensor flow as last read. */
 struct flow {
 	struct ps_flow_key key;
 	uint64_t sent, recv;	/* counted into windows so far */
-	struct ident *proc, *parent;
-	int64_t uid;
+	struct who who;		/* proc is NULL while the process is looked for */
 	bool reported;		/* has been in a window (even with 0 bytes) */
 	bool counted_elsewhere;	/* unowned part of a socket another flow counts */
 	UT_hash_handle hh;
@@ -35,8 +40,7 @@ struct owner {
 	uint64_t sock_id;
 	uint64_t sock_ino;
 	struct ps_flow_key key;
-	struct ident *proc, *parent;
-	int64_t uid;
+	struct who who;
 	int scans;
 	bool resolved;
 	bool by_flow;		/* named by another flow of the same socket */
@@ -45,13 +49,16 @@ struct owner {
 
 #define MAX_SCANS 3
 #define SCAN_INTERVAL_MS 100
+#define MAX_DEFERRALS 3		/* windows a row may wait for its hashes */
 
 /* One row of the window being collected. */
 struct agg {
 	char *hkey;
 	struct conn_row row;
-	struct ident *proc, *parent;
+	struct who who;
 	char laddr[48], raddr[48];
+	char sha[3][65];	/* the hashes, copied when the row is taken */
+	int deferrals;
 	UT_hash_handle hh;
 };
 
@@ -93,11 +100,10 @@ int tracker_new(struct ident_cache *ic, struct sensor *sensor, const struct trac
 		struct tracker **ret)
 {
 	struct tracker *t = calloc(1, sizeof(*t));
+	struct stat st;
 
 	if (!t)
 		return -ENOMEM;
-	struct stat st;
-
 	t->ic = ic;
 	t->sensor = sensor;
 	t->opts = *opts;
@@ -107,25 +113,75 @@ int tracker_new(struct ident_cache *ic, struct sensor *sensor, const struct trac
 	return 0;
 }
 
+/* ---- who ---- */
+
+static void who_release(struct tracker *t, struct who *w)
+{
+	ident_unref(t->ic, w->proc);
+	ident_unref(t->ic, w->parent);
+	ident_unref(t->ic, w->gparent);
+	w->proc = w->parent = w->gparent = NULL;
+}
+
+static bool who_from_task(struct tracker *t, struct who *w, const struct ps_task *task)
+{
+	who_release(t, w);
+	w->proc = ident_get(t->ic, task, ROLE_SELF);
+	w->parent = ident_get(t->ic, task, ROLE_PARENT);
+	w->gparent = ident_get(t->ic, task, ROLE_GRANDPARENT);
+	w->uid = task->uid;
+	if (w->proc && w->parent && w->gparent)
+		return true;
+	who_release(t, w);
+	return false;
+}
+
+static bool who_none(struct tracker *t, struct who *w, const char *name, int64_t uid)
+{
+	who_release(t, w);
+	w->proc = ident_none(t->ic, name);
+	w->parent = ident_none(t->ic, "");
+	w->gparent = ident_none(t->ic, "");
+	w->uid = uid;
+	if (w->proc && w->parent && w->gparent)
+		return true;
+	who_release(t, w);
+	return false;
+}
+
+static void who_copy(struct who *dst, const struct who *src)
+{
+	dst->proc = ident_ref(src->proc);
+	dst->parent = ident_ref(src->parent);
+	dst->gparent = ident_ref(src->gparent);
+	dst->uid = src->uid;
+}
+
+/* A flow's process became known: tell the daemon (record, notifications). */
+static void who_seen(struct tracker *t, const struct who *w, bool exec)
+{
+	if (t->opts.on_who)
+		t->opts.on_who(t->opts.ctx, w->proc, w->parent, w->gparent, exec);
+}
+
+/* ---- bookkeeping ---- */
+
 static void agg_free(struct tracker *t, struct agg *a)
 {
-	ident_unref(t->ic, a->proc);
-	ident_unref(t->ic, a->parent);
+	who_release(t, &a->who);
 	free(a->hkey);
 	free(a);
 }
 
 static void flow_free(struct tracker *t, struct flow *f)
 {
-	ident_unref(t->ic, f->proc);
-	ident_unref(t->ic, f->parent);
+	who_release(t, &f->who);
 	free(f);
 }
 
 static void owner_free(struct tracker *t, struct owner *o)
 {
-	ident_unref(t->ic, o->proc);
-	ident_unref(t->ic, o->parent);
+	who_release(t, &o->who);
 	free(o);
 }
 
@@ -178,25 +234,15 @@ static struct flow *flow_add(struct tracker *t, const struct ps_flow_key *k)
 	return f;
 }
 
-static bool set_idents(struct tracker *t, struct ident **proc, struct ident **parent,
-		       const struct ps_task *who)
-{
-	*proc = ident_get(t->ic, who, false);
-	*parent = ident_get(t->ic, who, true);
-	return *proc && *parent;
-}
-
 /* A socket whose process became known through one of its flows. */
 static void owner_learn(struct tracker *t, const struct flow *f)
 {
 	struct owner *o;
 
 	HASH_FIND(hh, t->owners, &f->key.sock_id, sizeof(uint64_t), o);
-	if (!o || o->resolved || !f->proc)
+	if (!o || o->resolved || !f->who.proc)
 		return;
-	o->proc = ident_ref(f->proc);
-	o->parent = ident_ref(f->parent);
-	o->uid = f->uid;
+	who_copy(&o->who, &f->who);
 	o->resolved = true;
 	o->by_flow = true;
 }
@@ -230,15 +276,13 @@ void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struc
 	f = flow_add(t, k);
 	if (!f)
 		return;
-	log_debug("new flow of pid %u (%.16s), parent %u (%.16s), proto %u port %u->%u", v->who.tgid,
-		  v->who.comm, v->who.ppid, v->who.pcomm, k->proto, k->lport, k->rport);
 	/* name the process now, while it surely still exists */
-	if (!set_idents(t, &f->proc, &f->parent, &v->who)) {
+	if (!who_from_task(t, &f->who, &v->who)) {
 		HASH_DEL(t->flows, f);
 		flow_free(t, f);
 		return;
 	}
-	f->uid = v->who.uid;
+	who_seen(t, &f->who, false);
 	owner_learn(t, f);
 }
 
@@ -258,27 +302,11 @@ static void owner_fallback(struct tracker *t, struct owner *o, uint64_t bytes)
 	lk.family = o->key.family;
 	lk.proto = o->key.proto;
 	lk.lport = o->key.lport;
-	if (log_enabled(LOG_LVL_DEBUG)) {
-		struct flow *f, *ft;
-		int same = 0;
-
-		HASH_ITER(hh, t->flows, f, ft)
-			if (f->key.sock_id == o->sock_id && f->key.tgid)
-				same++;
-		log_debug("fallback for socket %llu (ino %llu, %d scans, %d owned flows known, port %u)",
-			  (unsigned long long)o->sock_id, (unsigned long long)o->sock_ino, o->scans, same,
-			  o->key.lport);
-	}
 	if (bpf_map_lookup_elem(sensor_listeners_fd(t->sensor), &lk, &task) == 0 &&
-	    set_idents(t, &o->proc, &o->parent, &task)) {
-		o->uid = task.uid;
+	    who_from_task(t, &o->who, &task)) {
 		t->stats.listener_fallback++;
 	} else {
-		ident_unref(t->ic, o->proc);
-		ident_unref(t->ic, o->parent);
-		o->proc = ident_none(t->ic, "");
-		o->parent = ident_none(t->ic, "");
-		o->uid = -1;
+		who_none(t, &o->who, "", -1);
 		t->stats.unowned_unresolved++;
 		t->stats.unowned_bytes += bytes;
 	}
@@ -304,7 +332,7 @@ void tracker_resolve_unowned(struct tracker *t)
 	t->last_scan_ms = now;
 	/* a flow of the same socket may already name its process */
 	HASH_ITER(hh, t->flows, f, ft) {
-		if (f->key.tgid && f->proc)
+		if (f->key.tgid && f->who.proc)
 			owner_learn(t, f);
 	}
 	inodes = calloc(pending, sizeof(*inodes));
@@ -327,15 +355,8 @@ void tracker_resolve_unowned(struct tracker *t)
 
 			if (!pids[i] || task_from_proc(pids[i], &task) < 0)
 				continue;
-			o = which[i];
-			if (set_idents(t, &o->proc, &o->parent, &task)) {
-				o->uid = task.uid;
-				o->resolved = true;
-			} else {
-				ident_unref(t->ic, o->proc);
-				ident_unref(t->ic, o->parent);
-				o->proc = o->parent = NULL;
-			}
+			if (who_from_task(t, &which[i]->who, &task))
+				which[i]->resolved = true;
 		}
 	}
 out:
@@ -350,18 +371,14 @@ static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_in
 {
 	struct owner *o;
 
-	if (f->proc)
+	if (f->who.proc)
 		return true;
-	if (v->who.flags & PS_TASK_KERNEL) {
-		f->proc = ident_none(t->ic, "[kernel]");
-		f->parent = ident_none(t->ic, "");
-		f->uid = 0;
-		return f->proc && f->parent;
-	}
+	if (v->who.flags & PS_TASK_KERNEL)
+		return who_none(t, &f->who, "[kernel]", 0);
 	if (f->key.tgid) {
-		if (!set_idents(t, &f->proc, &f->parent, &v->who))
+		if (!who_from_task(t, &f->who, &v->who))
 			return false;
-		f->uid = v->who.uid;
+		who_seen(t, &f->who, false);
 		owner_learn(t, f);
 		return true;
 	}
@@ -372,35 +389,49 @@ static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_in
 		owner_fallback(t, o, bytes);
 	if (!o->resolved)
 		return false;
-	f->proc = ident_ref(o->proc);
-	f->parent = ident_ref(o->parent);
-	f->uid = o->uid;
+	who_copy(&f->who, &o->who);
 	f->counted_elsewhere = o->by_flow;
+	if (!o->by_flow)
+		who_seen(t, &f->who, false);
 	return true;
 }
 
-static int agg_add(struct tracker *t, const struct flow *f, uint64_t sent, uint64_t recv,
-		   uint64_t flows)
+/* ---- the window ---- */
+
+/* Add to the row of an identity in the current window (creating it). */
+static int agg_add(struct tracker *t, const struct who *w, const struct ps_flow_key *k,
+		   int64_t lport, int64_t rport, uint64_t sent, uint64_t recv, uint64_t flows)
 {
 	const struct tracker_opts *o = &t->opts;
-	const struct ps_flow_key *k = &f->key;
+	const char *cmd = o->log_commands ? w->proc->cmdline : "";
+	const char *pcmd = o->log_commands ? w->parent->cmdline : "";
+	const char *gpcmd = o->log_commands ? w->gparent->cmdline : "";
 	struct strbuf sb = STRBUF_INIT;
-	char laddr[48], raddr[48];
-	int64_t lport = o->log_ports ? k->lport : 0, rport = o->log_ports ? k->rport : 0;
-	const char *cmd = o->log_commands ? f->proc->cmdline : "";
-	const char *pcmd = o->log_commands ? f->parent->cmdline : "";
+	char laddr[48] = "", raddr[48] = "";
 	struct agg *a;
 
-	addr_to_str(k->family, k->laddr, laddr, sizeof(laddr));
-	if (o->log_addresses)
-		addr_to_str(k->family, k->raddr, raddr, sizeof(raddr));
-	else
-		raddr[0] = '\0';
-	if (strbuf_addf(&sb, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%lld\x1f%s\x1f%s"
-			     "\x1f%u\x1f%u\x1f%u",
-			f->proc->exe, f->proc->name, cmd, f->parent->exe, f->parent->name, pcmd,
-			(long long)f->uid, (long long)lport, (long long)rport, laddr, raddr,
-			k->family, k->proto, k->netns) < 0)
+	if (k) {
+		addr_to_str(k->family, k->laddr, laddr, sizeof(laddr));
+		if (o->log_addresses)
+			addr_to_str(k->family, k->raddr, raddr, sizeof(raddr));
+	}
+	if (!o->log_ports) {
+		/* -1 (not a connection) stays */
+		lport = lport < 0 ? lport : 0;
+		rport = rport < 0 ? rport : 0;
+	}
+	/* rows are per executable file (device, inode), not per path: a path
+	 * can name two different files within one window */
+	if (strbuf_addf(&sb,
+			"%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%lld"
+			"\x1f%s\x1f%s\x1f%u\x1f%u\x1f%u\x1f%u:%llu\x1f%u:%llu\x1f%u:%llu",
+			w->proc->exe, w->proc->name, cmd, w->parent->exe, w->parent->name, pcmd,
+			w->gparent->exe, w->gparent->name, gpcmd, (long long)w->uid,
+			(long long)lport, (long long)rport, laddr, raddr, k ? k->family : 0,
+			k ? k->proto : 0, k ? k->netns : 0, w->proc->file->key.dev,
+			(unsigned long long)w->proc->file->key.ino, w->parent->file->key.dev,
+			(unsigned long long)w->parent->file->key.ino, w->gparent->file->key.dev,
+			(unsigned long long)w->gparent->file->key.ino) < 0)
 		return -ENOMEM;
 	HASH_FIND_STR(t->window, sb.buf, a);
 	if (a) {
@@ -416,35 +447,51 @@ static int agg_add(struct tracker *t, const struct flow *f, uint64_t sent, uint6
 		return -ENOMEM;
 	}
 	a->hkey = strbuf_detach(&sb);
-	a->proc = ident_ref(f->proc);
-	a->parent = ident_ref(f->parent);
+	who_copy(&a->who, w);
 	memcpy(a->laddr, laddr, sizeof(laddr));
 	memcpy(a->raddr, raddr, sizeof(raddr));
 	a->row = (struct conn_row){
 		.sent = sent,
 		.received = recv,
 		.flows = flows,
-		.exe = a->proc->exe,
-		.name = a->proc->name,
+		.exe = a->who.proc->exe,
+		.name = a->who.proc->name,
 		.cmdline = cmd,
-		.sha256 = "",
-		.pexe = a->parent->exe,
-		.pname = a->parent->name,
+		.sha256 = a->sha[0],
+		.pexe = a->who.parent->exe,
+		.pname = a->who.parent->name,
 		.pcmdline = pcmd,
-		.psha256 = "",
-		.uid = f->uid,
+		.psha256 = a->sha[1],
+		.gpexe = a->who.gparent->exe,
+		.gpname = a->who.gparent->name,
+		.gpcmdline = gpcmd,
+		.gpsha256 = a->sha[2],
+		.uid = w->uid,
 		.lport = lport,
 		.rport = rport,
 		.laddr = a->laddr,
 		.raddr = a->raddr,
 		.domain = "",
-		.family = k->family,
-		.protocol = k->proto,
-		.netns = k->netns,
+		.family = k ? k->family : 0,
+		.protocol = k ? k->proto : 0,
+		.netns = k ? k->netns : 0,
 	};
 	HASH_ADD_KEYPTR(hh, t->window, a->hkey, strlen(a->hkey), a);
 	return 0;
 }
+
+void tracker_on_exec(struct tracker *t, const struct ps_exec_info *e)
+{
+	struct who w = { 0 };
+
+	if (!who_from_task(t, &w, &e->who))
+		return;
+	who_seen(t, &w, true);
+	agg_add(t, &w, NULL, -1, -1, 0, 0, 1);	/* flows: one exec */
+	who_release(t, &w);
+}
+
+/* ---- draining the sensor ---- */
 
 static int collect_one(void *ctx, const struct ps_flow_key *k, const struct ps_flow_count *v)
 {
@@ -477,14 +524,13 @@ static bool is_closed(const struct tracker *t, uint64_t sock_id)
 	return bsearch(&sock_id, t->closed, t->nclosed, sizeof(*t->closed), cmp_u64) != NULL;
 }
 
-static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flow_count *v)
+static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_count *v)
 {
-	struct tracker *t = ctx;
 	struct flow *f = flow_find(t, k);
 	bool closed = t->nclosed && is_closed(t, k->sock_id);
 	uint64_t ds = 0, dr = 0;
 
-	if (!f || !f->proc) {
+	if (!f || !f->who.proc) {
 		struct ps_flow_info info;
 
 		if (sensor_flow_info(t->sensor, k, &info) < 0)
@@ -510,7 +556,8 @@ static int drain_one(void *ctx, const struct ps_flow_key *k, const struct ps_flo
 		f->recv = v->recv;
 	}
 	if (ds || dr || !f->reported) {
-		if (agg_add(t, f, ds, dr, f->reported || f->counted_elsewhere ? 0 : 1) < 0)
+		if (agg_add(t, &f->who, k, k->lport, k->rport, ds, dr,
+			    f->reported || f->counted_elsewhere ? 0 : 1) < 0)
 			return -ENOMEM;
 		f->reported = true;
 	}
@@ -570,6 +617,8 @@ static size_t netns_handles(struct tracker *t, int *fds, size_t max)
 
 static int tracker_drain_impl(struct tracker *t, bool final)
 {
+	int fds[MAX_NETNS] = { 0 };
+	size_t nfds;
 	int r;
 
 	t->final = final;
@@ -578,21 +627,12 @@ static int tracker_drain_impl(struct tracker *t, bool final)
 	r = sensor_closed_sockets(t->sensor, &t->closed, &t->nclosed);
 	if (r < 0)
 		return r;
-	{
-		int fds[MAX_NETNS] = { 0 };
-		size_t nfds = netns_handles(t, fds, MAX_NETNS);
-
-		r = sensor_count_tcp(t->sensor, fds, nfds);
-		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
-		if (r < 0) {
-			free(t->closed);
-			t->closed = NULL;
-			return r;
-		}
-	}
+	nfds = netns_handles(t, fds, MAX_NETNS);
+	r = sensor_count_tcp(t->sensor, fds, nfds);
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
 	if (r < 0)
-		return r;
+		goto out;
 	if (t->nclosed)
 		qsort(t->closed, t->nclosed, sizeof(*t->closed), cmp_u64);
 	/* flows with a known process first: they name the unowned parts of
@@ -630,6 +670,7 @@ static int tracker_drain_impl(struct tracker *t, bool final)
 			owner_free(t, o);
 		}
 	}
+out:
 	free(t->closed);
 	t->closed = NULL;
 	t->nclosed = 0;
@@ -642,10 +683,25 @@ int tracker_drain(struct tracker *t)
 	return tracker_drain_impl(t, false);
 }
 
+/* The hashes of a row, or false while one is still being computed. */
+static bool agg_hashes(struct agg *a, bool force)
+{
+	struct ident *ids[3] = { a->who.proc, a->who.parent, a->who.gparent };
+
+	for (int i = 0; i < 3; i++) {
+		const char *sha = ident_sha256(ids[i]);
+
+		if (!sha && !force)
+			return false;
+		snprintf(a->sha[i], sizeof(a->sha[i]), "%s", sha ? sha : SHA_PENDING);
+	}
+	return true;
+}
+
 int tracker_take_rows(struct tracker *t, int64_t now, bool final, struct tracker_rows *ret)
 {
-	struct agg *a, *at, *list = NULL;
-	size_t n = 0, i = 0;
+	struct agg *a, *at, *taken = NULL;
+	size_t n, i = 0;
 	int r;
 
 	if (final) {
@@ -653,18 +709,30 @@ int tracker_take_rows(struct tracker *t, int64_t now, bool final, struct tracker
 		if (r < 0)
 			return r;
 	}
-	n = HASH_COUNT(t->window);
-	ret->rows = n ? calloc(n, sizeof(*ret->rows)) : NULL;
-	if (n && !ret->rows)
-		return -ENOMEM;
+	/* a row waits (a few windows at most) for the hashes of its files */
 	HASH_ITER(hh, t->window, a, at) {
+		if (!agg_hashes(a, final || a->deferrals >= MAX_DEFERRALS)) {
+			a->deferrals++;
+			continue;
+		}
+		HASH_DEL(t->window, a);
+		HASH_ADD_KEYPTR(hh, taken, a->hkey, strlen(a->hkey), a);
+	}
+	n = HASH_COUNT(taken);
+	ret->rows = n ? calloc(n, sizeof(*ret->rows)) : NULL;
+	if (n && !ret->rows) {
+		HASH_ITER(hh, taken, a, at) {
+			HASH_DEL(taken, a);
+			agg_free(t, a);
+		}
+		return -ENOMEM;
+	}
+	HASH_ITER(hh, taken, a, at) {
 		a->row.time = now;
 		ret->rows[i++] = a->row;
 	}
-	list = t->window;
-	t->window = NULL;
 	ret->n = n;
-	ret->priv = list;
+	ret->priv = taken;
 	return 0;
 }
 

@@ -19,6 +19,10 @@ struct tracker_opts {
 	bool log_addresses;	/* false: remote address and domain left empty */
 	bool log_ports;		/* false: ports 0 (the -1 of exec entries stays) */
 	bool log_commands;	/* false: command lines left empty */
+	/* a flow's (or an exec's) process was named: called once per flow */
+	void (*on_who)(void *ctx, struct ident *proc, struct ident *parent,
+		       struct ident *gparent, bool exec);
+	void *ctx;
 };
 
 int tracker_new(struct ident_cache *ic, struct sensor *sensor, const struct tracker_opts *opts,
@@ -28,6 +32,8 @@ void tracker_free(struct tracker *t);
 /* Ring buffer records. */
 void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_info *info);
 void tracker_on_unowned(struct tracker *t, const struct ps_flow_key *k, uint64_t sock_ino);
+/* An exec with "Every exe": an entry with ports -1 in the window. */
+void tracker_on_exec(struct tracker *t, const struct ps_exec_info *e);
 
 /* Find the processes of sockets reported unowned (a /proc scan); cheap
  * when there are none. */
@@ -37,9 +43,10 @@ void tracker_resolve_unowned(struct tracker *t);
  * forget flows of closed sockets. */
 int tracker_drain(struct tracker *t);
 
-/* The window's rows (time = `now`), leaving an empty window.  With
- * `final`, flows still waiting for their process are written as they are.
- * rows stay valid until tracker_rows_free(). */
+/* The window's rows (time = `now`).  A row whose executables are still
+ * being hashed stays for the next window (a few times at most).  With
+ * `final`, flows still waiting for their process or hash are written as
+ * they are.  rows stay valid until tracker_rows_free(). */
 struct tracker_rows {
 	struct conn_row *rows;
 	size_t n;

@@ -22,6 +22,10 @@ struct conn_row {
 	const char *pname;
 	const char *pcmdline;
 	const char *psha256;
+	const char *gpexe;	/* grandparent (snitch.db only; conn.log has 17 fields) */
+	const char *gpname;
+	const char *gpcmdline;
+	const char *gpsha256;
 	int64_t uid;
 	int64_t lport;		/* -1: not a connection (an exec entry) */
 	int64_t rport;

@@ -12,69 +12,86 @@
 #include <uthash.h>
 
 /* PRAGMA user_version of the current schema.  1-3 were written by the
- * Python picosnitch (3 is migrated from); 10 is this implementation's first. */
-#define SCHEMA_VERSION 10
+ * Python picosnitch (3 is migrated from); 10 was this implementation's
+ * first; 11 added the grandparent. */
+#define SCHEMA_VERSION 11
 #define LEGACY_VERSION 3
 
-static const char schema_v10[] =
-	"CREATE TABLE executables ("
-	"  id INTEGER PRIMARY KEY,"
-	"  path TEXT NOT NULL,"
-	"  name TEXT NOT NULL,"
-	"  cmdline TEXT NOT NULL,"
-	"  sha256 TEXT NOT NULL,"
-	"  UNIQUE (path, name, cmdline, sha256));"
-	"CREATE TABLE addresses ("
-	"  id INTEGER PRIMARY KEY,"
-	"  address TEXT NOT NULL UNIQUE);"
-	"CREATE TABLE domains ("
-	"  id INTEGER PRIMARY KEY,"
-	"  domain TEXT NOT NULL UNIQUE);"
-	"CREATE TABLE connections ("
-	"  id INTEGER PRIMARY KEY,"
-	"  time INTEGER NOT NULL,"
-	"  exe_id INTEGER NOT NULL REFERENCES executables(id),"
-	"  parent_id INTEGER NOT NULL REFERENCES executables(id),"
-	"  uid INTEGER NOT NULL,"
-	"  family INTEGER NOT NULL,"
-	"  protocol INTEGER NOT NULL,"
-	"  lport INTEGER NOT NULL,"
-	"  rport INTEGER NOT NULL,"
-	"  laddr_id INTEGER NOT NULL REFERENCES addresses(id),"
-	"  raddr_id INTEGER NOT NULL REFERENCES addresses(id),"
-	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"
-	"  netns INTEGER NOT NULL,"
-	"  sent INTEGER NOT NULL,"
-	"  received INTEGER NOT NULL,"
-	"  flows INTEGER NOT NULL);"
-	"CREATE INDEX connections_time ON connections(time);"
-	"CREATE INDEX connections_exe_time ON connections(exe_id, time);"
-	"CREATE INDEX connections_parent_time ON connections(parent_id, time);"
-	"CREATE INDEX connections_raddr_time ON connections(raddr_id, time);"
+#define SCHEMA_TABLES                                                                         \
+	"CREATE TABLE executables ("                                                          \
+	"  id INTEGER PRIMARY KEY,"                                                           \
+	"  path TEXT NOT NULL,"                                                               \
+	"  name TEXT NOT NULL,"                                                               \
+	"  cmdline TEXT NOT NULL,"                                                            \
+	"  sha256 TEXT NOT NULL,"                                                             \
+	"  UNIQUE (path, name, cmdline, sha256));"                                            \
+	"CREATE TABLE addresses ("                                                            \
+	"  id INTEGER PRIMARY KEY,"                                                           \
+	"  address TEXT NOT NULL UNIQUE);"                                                    \
+	"CREATE TABLE domains ("                                                              \
+	"  id INTEGER PRIMARY KEY,"                                                           \
+	"  domain TEXT NOT NULL UNIQUE);"                                                     \
+	"CREATE TABLE connections ("                                                          \
+	"  id INTEGER PRIMARY KEY,"                                                           \
+	"  time INTEGER NOT NULL,"                                                            \
+	"  exe_id INTEGER NOT NULL REFERENCES executables(id),"                               \
+	"  parent_id INTEGER NOT NULL REFERENCES executables(id),"                            \
+	"  uid INTEGER NOT NULL,"                                                             \
+	"  family INTEGER NOT NULL,"                                                          \
+	"  protocol INTEGER NOT NULL,"                                                        \
+	"  lport INTEGER NOT NULL,"                                                           \
+	"  rport INTEGER NOT NULL,"                                                           \
+	"  laddr_id INTEGER NOT NULL REFERENCES addresses(id),"                               \
+	"  raddr_id INTEGER NOT NULL REFERENCES addresses(id),"                               \
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"                                \
+	"  netns INTEGER NOT NULL,"                                                           \
+	"  sent INTEGER NOT NULL,"                                                            \
+	"  received INTEGER NOT NULL,"                                                        \
+	"  flows INTEGER NOT NULL,"                                                           \
+	"  grandparent_id INTEGER REFERENCES executables(id));"                               \
+	"CREATE INDEX connections_time ON connections(time);"                                 \
+	"CREATE INDEX connections_exe_time ON connections(exe_id, time);"                     \
+	"CREATE INDEX connections_parent_time ON connections(parent_id, time);"               \
+	"CREATE INDEX connections_raddr_time ON connections(raddr_id, time);"                 \
 	"CREATE INDEX connections_domain_time ON connections(domain_id, time);"
-	"CREATE VIEW connection_log AS SELECT"
-	"  datetime(c.time, 'unixepoch', 'localtime') AS entry_time,"
-	"  c.sent AS sent, c.received AS received, c.flows AS flows,"
-	"  e.path AS executable, e.name AS name, e.cmdline AS cmdline, e.sha256 AS sha256,"
-	"  p.path AS parent_executable, p.name AS parent_name,"
-	"  p.cmdline AS parent_cmdline, p.sha256 AS parent_sha256,"
-	"  c.uid AS uid, c.lport AS local_port, c.rport AS remote_port,"
-	"  la.address AS local_address, ra.address AS remote_address, d.domain AS domain,"
-	"  CASE c.family WHEN 2 THEN CASE c.protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp'"
-	"      WHEN 1 THEN 'icmp' WHEN 132 THEN 'sctp' WHEN 136 THEN 'udplite'"
-	"      ELSE 'ip/' || c.protocol END"
-	"    WHEN 10 THEN CASE c.protocol WHEN 6 THEN 'tcp6' WHEN 17 THEN 'udp6'"
-	"      WHEN 58 THEN 'icmp6' WHEN 132 THEN 'sctp6' WHEN 136 THEN 'udplite6'"
-	"      ELSE 'ip6/' || c.protocol END"
-	"    WHEN 17 THEN printf('packet/0x%04x', c.protocol)"
-	"    ELSE '' END AS protocol,"
-	"  c.netns AS netns, c.time AS time"
-	" FROM connections c"
-	" JOIN executables e ON e.id = c.exe_id"
-	" JOIN executables p ON p.id = c.parent_id"
-	" JOIN addresses la ON la.id = c.laddr_id"
-	" JOIN addresses ra ON ra.id = c.raddr_id"
-	" JOIN domains d ON d.id = c.domain_id;";
+
+/* what schema 11 added: also applied when migrating from 10 */
+#define SCHEMA_11_VIEW                                                                           \
+	"CREATE INDEX connections_gparent_time ON connections(grandparent_id, time);"         \
+	"CREATE VIEW connection_log AS SELECT"                                                \
+	"  datetime(c.time, 'unixepoch', 'localtime') AS entry_time,"                         \
+	"  c.sent AS sent, c.received AS received, c.flows AS flows,"                         \
+	"  e.path AS executable, e.name AS name, e.cmdline AS cmdline, e.sha256 AS sha256,"   \
+	"  p.path AS parent_executable, p.name AS parent_name,"                               \
+	"  p.cmdline AS parent_cmdline, p.sha256 AS parent_sha256,"                           \
+	"  ifnull(g.path, '') AS grandparent_executable, ifnull(g.name, '') AS grandparent_name," \
+	"  ifnull(g.cmdline, '') AS grandparent_cmdline,"                                     \
+	"  ifnull(g.sha256, '') AS grandparent_sha256,"                                       \
+	"  c.uid AS uid, c.lport AS local_port, c.rport AS remote_port,"                      \
+	"  la.address AS local_address, ra.address AS remote_address, d.domain AS domain,"    \
+	"  CASE c.family WHEN 2 THEN CASE c.protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp'"    \
+	"      WHEN 1 THEN 'icmp' WHEN 132 THEN 'sctp' WHEN 136 THEN 'udplite'"              \
+	"      ELSE 'ip/' || c.protocol END"                                                  \
+	"    WHEN 10 THEN CASE c.protocol WHEN 6 THEN 'tcp6' WHEN 17 THEN 'udp6'"             \
+	"      WHEN 58 THEN 'icmp6' WHEN 132 THEN 'sctp6' WHEN 136 THEN 'udplite6'"          \
+	"      ELSE 'ip6/' || c.protocol END"                                                 \
+	"    WHEN 17 THEN printf('packet/0x%04x', c.protocol)"                                \
+	"    ELSE '' END AS protocol,"                                                        \
+	"  c.netns AS netns, c.time AS time"                                                  \
+	" FROM connections c"                                                                 \
+	" JOIN executables e ON e.id = c.exe_id"                                              \
+	" JOIN executables p ON p.id = c.parent_id"                                           \
+	" LEFT JOIN executables g ON g.id = c.grandparent_id"                                 \
+	" JOIN addresses la ON la.id = c.laddr_id"                                            \
+	" JOIN addresses ra ON ra.id = c.raddr_id"                                            \
+	" JOIN domains d ON d.id = c.domain_id;"
+
+static const char schema_current[] = SCHEMA_TABLES SCHEMA_11_VIEW;
+
+/* 10 -> 11: the grandparent column (NULL for older rows) and the view. */
+static const char migrate_v10[] =
+	"ALTER TABLE connections ADD COLUMN grandparent_id INTEGER REFERENCES executables(id);"
+	"DROP VIEW connection_log;" SCHEMA_11_VIEW;
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -91,11 +108,11 @@ static const char migrate_legacy[] =
 	"  SELECT ifnull(raddr,'') FROM legacy_connections;"
 	"INSERT OR IGNORE INTO domains(domain) SELECT ifnull(domain,'') FROM legacy_connections;"
 	"INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, lport, rport,"
-	"    laddr_id, raddr_id, domain_id, netns, sent, received, flows)"
+	"    laddr_id, raddr_id, domain_id, netns, sent, received, flows, grandparent_id)"
 	"  SELECT CAST(strftime('%%s', l.contime, 'utc') AS INTEGER), e.id, p.id, ifnull(l.uid,-1),"
 	"    CASE WHEN instr(ifnull(l.raddr,''), ':') THEN 10 WHEN ifnull(l.raddr,'') = '' THEN 0"
 	"      ELSE 2 END, 0, ifnull(l.lport,-1), ifnull(l.rport,-1),"
-	"    la.id, ra.id, d.id, 0, ifnull(l.send,0), ifnull(l.recv,0), 1"
+	"    la.id, ra.id, d.id, 0, ifnull(l.send,0), ifnull(l.recv,0), 1, NULL"
 	"  FROM legacy_connections l"
 	"  JOIN executables e ON e.path = ifnull(l.exe,'') AND e.name = ifnull(l.name,'')"
 	"    AND e.cmdline = ifnull(l.cmdline,'') AND e.sha256 = ifnull(l.sha256,'')"
@@ -212,6 +229,8 @@ static int check_version(struct store_sqlite *s)
 		return r;
 	if (version == 0 && !has_conn)
 		return 0;	/* new: the schema will be created */
+	if (version == 10)
+		return 0;	/* migrated in place */
 	r = query_int(s, "SELECT count(*) FROM pragma_table_info('connections') WHERE name='contime'",
 		      "read the columns", &legacy_cols);
 	if (r < 0)
@@ -242,10 +261,12 @@ static int migrate(struct store_sqlite *s)
 	if (r < 0)
 		return r;
 	if (version == 0) {
-		r = exec_sql(s, schema_v10, "create schema");
+		r = exec_sql(s, schema_current, "create schema");
+	} else if (version == 10) {
+		r = exec_sql(s, migrate_v10, "migrate from schema 10");
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
-		if (asprintf(&sql, migrate_legacy, schema_v10) < 0) {
+		if (asprintf(&sql, migrate_legacy, schema_current) < 0) {
 			exec_sql(s, "ROLLBACK", "rollback");
 			return -ENOMEM;
 		}
@@ -253,7 +274,7 @@ static int migrate(struct store_sqlite *s)
 		free(sql);
 	}
 	if (r == 0)
-		r = exec_sql(s, "PRAGMA user_version = 10; COMMIT", "commit schema");
+		r = exec_sql(s, "PRAGMA user_version = 11; COMMIT", "commit schema");
 	if (r < 0)
 		exec_sql(s, "ROLLBACK", "rollback");
 	return r;
@@ -354,12 +375,13 @@ static const char *nz(const char *s)
 
 static int write_row(struct store_sqlite *s, const struct conn_row *r)
 {
-	int64_t exe, parent, laddr, raddr, dom;
+	int64_t exe, parent, gparent, laddr, raddr, dom;
 	sqlite3_stmt *st = s->ins_conn;
 	int rc, e;
 
 	if ((e = exe_id(s, nz(r->exe), nz(r->name), nz(r->cmdline), nz(r->sha256), &exe)) < 0 ||
 	    (e = exe_id(s, nz(r->pexe), nz(r->pname), nz(r->pcmdline), nz(r->psha256), &parent)) < 0 ||
+	    (e = exe_id(s, nz(r->gpexe), nz(r->gpname), nz(r->gpcmdline), nz(r->gpsha256), &gparent)) < 0 ||
 	    (e = addr_id(s, nz(r->laddr), &laddr)) < 0 || (e = addr_id(s, nz(r->raddr), &raddr)) < 0 ||
 	    (e = domain_id(s, nz(r->domain), &dom)) < 0)
 		return e;
@@ -378,6 +400,7 @@ static int write_row(struct store_sqlite *s, const struct conn_row *r)
 	sqlite3_bind_int64(st, 13, (int64_t)r->sent);
 	sqlite3_bind_int64(st, 14, (int64_t)r->received);
 	sqlite3_bind_int64(st, 15, (int64_t)r->flows);
+	sqlite3_bind_int64(st, 16, gparent);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "insert connection");
@@ -485,8 +508,8 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 	    (r = prepare(s, &s->sel_dom, "SELECT id FROM domains WHERE domain = ?")) < 0 ||
 	    (r = prepare(s, &s->ins_conn,
 			 "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, "
-			 "lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows) "
-			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) < 0 ||
+			 "lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows, "
+			 "grandparent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) < 0 ||
 	    (r = prepare(s, &s->prune, "DELETE FROM connections WHERE time < ?")) < 0)
 		goto fail;
 	*ret = &s->base;

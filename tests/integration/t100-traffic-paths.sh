@@ -247,6 +247,15 @@ for t in lo4 veth4; do
 	fi
 done
 
+# a server that listens through several drains before its one connection
+ls_=$(prog listening.sink)
+lc=$(prog listening.client)
+"$ls_" tcp-sink 127.0.0.1 "$WORK/port.listening" 1 >/dev/null &
+lp=$!
+wait_file "$WORK/port.listening" && sleep 2.5
+"$lc" tcp-once 127.0.0.1 "$(cat "$WORK/port.listening")" 1000
+wait "$lp"
+
 ps_stop
 check_eq "the monitor exits cleanly on SIGTERM" 0 "$PS_RC"
 
@@ -273,6 +282,8 @@ check_eq "the UDP server's replies go to the client's port" \
 flows() { db "SELECT ifnull(sum(flows),0) FROM connection_log WHERE executable = '$WORK/bin/$1'"; }
 check_eq "6 short-lived TCP senders made 6 flows" 6 "$(flows once-tcp-lo4.sender)"
 check_eq "their sink accepted 6 flows" 6 "$(flows once-tcp-lo4.sink)"
+check_eq "a listening socket is not a flow, its connection is" "1|1000|0" \
+	"$(db "SELECT sum(flows) || '|' || sum(received) || '|' || count(*) FILTER (WHERE remote_port = 0) FROM connection_log WHERE executable = '$WORK/bin/listening.sink'")"
 check_eq "10 short-lived UDP senders made 10 flows" 10 "$(flows once-udp-veth4.sender)"
 check_eq "a TCP client is one flow" 1 "$(flows tcp-splice-veth6.client)"
 check_eq "a TCP server's accepted connection is one flow" 1 "$(flows tcp-uring-lo6.server)"

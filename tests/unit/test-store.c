@@ -3,6 +3,7 @@
  * cannot read (without touching them), symlinks, pruning, and the exact
  * conn.log line format. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -60,7 +61,8 @@ static struct conn_row row(int64_t time, uint64_t sent, uint64_t recv, const cha
 	return (struct conn_row){
 		.time = time, .sent = sent, .received = recv, .flows = 2, .exe = exe, .name = "curl",
 		.cmdline = "curl -s https://example.com/", .sha256 = "", .pexe = "/usr/bin/bash",
-		.pname = "bash", .pcmdline = "bash", .psha256 = "", .uid = 1000, .lport = 40000,
+		.pname = "bash", .pcmdline = "bash", .psha256 = "", .gpexe = "/usr/lib/systemd/systemd",
+		.gpname = "systemd", .gpcmdline = "/sbin/init", .gpsha256 = "!exited", .uid = 1000, .lport = 40000,
 		.rport = 443, .laddr = "198.51.100.1", .raddr = "203.0.113.5", .domain = "",
 		.family = 2, .protocol = 6, .netns = 4026531840ULL,
 	};
@@ -77,7 +79,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "10", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "11", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -86,16 +88,18 @@ static void test_fresh(void)
 		       "parent_executable || '|' || parent_name || '|' || parent_cmdline || '|' || "
 		       "uid || '|' || local_port || '|' || remote_port || '|' || local_address || '|' || "
 		       "remote_address || '|' || domain || '|' || protocol || '|' || netns || '|' || time || "
-		       "'|' || flows "
+		       "'|' || flows || '|' || grandparent_executable || '|' || grandparent_name || '|' || "
+		       "grandparent_cmdline || '|' || grandparent_sha256 "
 		       "FROM connection_log WHERE executable = '/usr/bin/wget'"),
 	       "/usr/bin/wget|curl|curl -s https://example.com/||/usr/bin/bash|bash|bash|1000|40000|443|"
-	       "198.51.100.1|203.0.113.5||tcp|4026531840|1700000000|2",
+	       "198.51.100.1|203.0.113.5||tcp|4026531840|1700000000|2|/usr/lib/systemd/systemd|systemd|"
+	       "/sbin/init|!exited",
 	       "the view has every field of a row");
-	is_str(q(path, "SELECT count(*) FROM executables"), "3",
-	       "executables are stored once (curl twice, wget, bash)");
+	is_str(q(path, "SELECT count(*) FROM executables"), "4",
+	       "executables are stored once (curl twice, wget, bash, systemd)");
 	is_str(q(path, "SELECT count(*) FROM addresses"), "2", "addresses are stored once");
 	is_str(q(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'connections_%'"),
-	       "5", "the connection table is indexed");
+	       "6", "the connection table is indexed");
 
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "an existing snitch.db reopens");
 	is_int(store_write(s, rows, 1), 0, "and takes more rows");
@@ -125,7 +129,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "10", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "11", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -134,6 +138,40 @@ static void test_legacy(void)
 	       "every old entry is kept with its local time and fields");
 	is_str(q(path, "SELECT count(*) FROM sqlite_master WHERE name = 'legacy_connections'"), "0",
 	       "the old table is gone");
+	free(path);
+}
+
+/* A database of this implementation's schema 10 (no grandparent, see
+ * tests/fixtures/snitch-v10.sql) gets the grandparent column; old rows
+ * show an empty grandparent.  Run from the top of the source tree. */
+static void test_v10(void)
+{
+	char *path = path_of("v10.db"), *sql = NULL;
+	struct conn_row r = row(1700000010, 5, 6, "/usr/bin/curl");
+	struct store *s;
+	FILE *f = fopen("tests/fixtures/snitch-v10.sql", "r");
+	size_t cap = 0;
+
+	if (!f || getdelim(&sql, &cap, '\0', f) < 0)
+		abort();
+	fclose(f);
+	exec(path, sql);
+	free(sql);
+	is_str(q(path, "PRAGMA user_version"), "10", "a database of schema 10");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "schema 10 is migrated")) {
+		printf("#   %s\n", err);
+		free(path);
+		return;
+	}
+	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
+	store_close(s);
+	is_str(q(path, "PRAGMA user_version"), "11", "  to schema 11");
+	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
+		       "(SELECT * FROM connection_log ORDER BY time)"),
+	       "3:,5:/usr/lib/systemd/systemd",
+	       "  old rows have an empty grandparent, new ones theirs");
+	is_str(q(path, "SELECT count(*) FROM sqlite_master WHERE name = 'connections_gparent_time'"),
+	       "1", "  and the grandparent is indexed");
 	free(path);
 }
 
@@ -155,10 +193,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 11;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 12;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 11, newer than this picosnitch (10): refusing to touch it",
+	is_str(err, "snitch.db has schema version 12, newer than this picosnitch (11): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -223,6 +261,7 @@ int main(void)
 		return 1;
 	test_fresh();
 	test_legacy();
+	test_v10();
 	test_refusals();
 	test_csv();
 	return tap_done();

@@ -1,0 +1,219 @@
+/* record.json, kept as a JSON document in memory (jansson). */
+#include "daemon/record.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "util/fsutil.h"
+
+#define RECORD_FILE "record.json"
+
+static const char *const exe_keys[] = {
+	[REC_PROCESS] = "Executables",
+	[REC_PARENT] = "Parent Executables",
+	[REC_GRANDPARENT] = "Grandparent Executables",
+};
+static const char *const name_keys[] = {
+	[REC_PROCESS] = "Names",
+	[REC_PARENT] = "Parent Names",
+	[REC_GRANDPARENT] = "Grandparent Names",
+};
+
+struct record {
+	json_t *root;
+	int dirfd;
+	uid_t owner;
+	gid_t group;
+	bool dirty;
+	bool frozen;	/* the file could not be read nor moved: never overwrite it */
+};
+
+/* The object under key in root, created when missing. */
+static json_t *section(json_t *root, const char *key)
+{
+	json_t *o = json_object_get(root, key);
+
+	if (!o) {
+		o = json_object();
+		json_object_set_new(root, key, o);
+	}
+	return o;
+}
+
+/* A record is an object of objects; lists hold strings. */
+static bool valid(json_t *root, char *why, size_t len)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(root)) {
+		snprintf(why, len, "it is not a JSON object");
+		return false;
+	}
+	json_object_foreach(root, key, v) {
+		const char *k2;
+		json_t *v2;
+
+		if (!json_is_object(v)) {
+			snprintf(why, len, "\"%s\" is not an object", key);
+			return false;
+		}
+		json_object_foreach(v, k2, v2) {
+			if (!strcmp(key, "SHA256") ? !json_is_object(v2) : !json_is_array(v2)) {
+				snprintf(why, len, "\"%s\" has a malformed entry \"%.60s\"", key, k2);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+int record_load(int dirfd, uid_t owner, gid_t group, struct record **ret, char *err, size_t errlen)
+{
+	struct record *r = calloc(1, sizeof(*r));
+	char *text = NULL, why[256];
+	json_error_t je;
+	size_t len;
+	int e;
+
+	if (!r)
+		return -ENOMEM;
+	r->dirfd = dirfd;
+	r->owner = owner;
+	r->group = group;
+	err[0] = '\0';
+	e = read_below(dirfd, RECORD_FILE, 64 << 20, &text, &len);
+	if (e == 0) {
+		r->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+		free(text);
+		if (!r->root)
+			snprintf(why, sizeof(why), "line %d column %d: %s", je.line, je.column,
+				 je.text);
+		else if (!valid(r->root, why, sizeof(why))) {
+			json_decref(r->root);
+			r->root = NULL;
+		}
+		if (!r->root) {
+			char aside[64];
+
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld", RECORD_FILE,
+				 (long long)time(NULL));
+			if (renameat(dirfd, RECORD_FILE, dirfd, aside) == 0)
+				snprintf(err, errlen,
+					 "record.json could not be read (%s): kept as %s, starting a new record",
+					 why, aside);
+			else
+			{
+				snprintf(err, errlen,
+					 "record.json could not be read (%s) nor moved aside (%s): it is "
+					 "left as it is and not updated until picosnitch restarts",
+					 why, strerror(errno));
+				r->frozen = true;
+			}
+		}
+	} else if (e != -ENOENT) {
+		snprintf(err, errlen, "record.json could not be opened: %s", strerror(-e));
+		free(r);
+		return e;
+	}
+	if (!r->root) {
+		r->root = json_object();
+		if (!r->root) {
+			free(r);
+			return -ENOMEM;
+		}
+		r->dirty = true;
+	}
+	for (int i = REC_PROCESS; i <= REC_GRANDPARENT; i++) {
+		section(r->root, exe_keys[i]);
+		section(r->root, name_keys[i]);
+	}
+	section(r->root, "SHA256");
+	*ret = r;
+	return 0;
+}
+
+void record_free(struct record *r)
+{
+	if (!r)
+		return;
+	json_decref(r->root);
+	free(r);
+}
+
+/* Add s to the list at obj[key]; true if it was not there. */
+static bool list_add(json_t *obj, const char *key, const char *s)
+{
+	json_t *list = json_object_get(obj, key);
+	size_t i;
+	json_t *v;
+
+	if (!list) {
+		list = json_array();
+		json_object_set_new(obj, key, list);
+	}
+	json_array_foreach(list, i, v) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), s))
+			return false;
+	}
+	json_array_append_new(list, json_string(s));
+	return true;
+}
+
+unsigned record_see(struct record *r, enum record_role role, const char *exe, const char *name)
+{
+	json_t *exes = section(r->root, exe_keys[role]);
+	unsigned what = 0;
+
+	if (!json_object_get(exes, exe))
+		what |= REC_NEW_EXE;
+	if (list_add(exes, exe, name))
+		what |= REC_NEW_NAME;
+	list_add(section(r->root, name_keys[role]), name, exe);
+	if (what)
+		r->dirty = true;
+	return what;
+}
+
+int record_see_hash(struct record *r, const char *exe, const char *sha256)
+{
+	json_t *shas = section(r->root, "SHA256");
+	json_t *known = json_object_get(shas, exe);
+	int what;
+
+	if (!known) {
+		known = json_object();
+		json_object_set_new(shas, exe, known);
+	}
+	if (json_object_get(known, sha256))
+		return 0;
+	what = json_object_size(known) ? REC_HASH_CHANGED : REC_HASH_FIRST;
+	/* the value is the VirusTotal verdict, once there is one */
+	json_object_set_new(known, sha256, json_string(""));
+	r->dirty = true;
+	return what;
+}
+
+int record_save(struct record *r)
+{
+	char *text;
+	int e;
+
+	if (!r->dirty || r->frozen)
+		return 0;
+	text = json_dumps(r->root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!text)
+		return -ENOMEM;
+	e = write_atomic_below(r->dirfd, RECORD_FILE, text, strlen(text), 0644, r->owner, r->group);
+	free(text);
+	if (e == 0)
+		r->dirty = false;
+	return e;
+}

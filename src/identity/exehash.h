@@ -1,0 +1,106 @@
+/* Executables as the kernel ran them, and their SHA-256.
+ *
+ * A process's executable is opened through /proc/<pid>/exe as soon as the
+ * process is seen, checked to be the very file the kernel reported (device
+ * and inode), and the descriptor is kept in a cache keyed by (device,
+ * inode), bounded by the descriptor limit.  Each (device, inode,
+ * modification generation) is hashed once, on worker threads; a fanotify
+ * mark on every cached file bumps the generation when the file is written,
+ * so its next use hashes it again.  Files root cannot read (FUSE mounts,
+ * AppImages) are hashed by a helper process running as the desktop user.
+ */
+#ifndef PS_IDENTITY_EXEHASH_H
+#define PS_IDENTITY_EXEHASH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uthash.h>
+
+/* Hash sentinels: what the sha256 field says when there is no hash. */
+#define SHA_EXITED "!exited"		/* gone before its executable could be opened */
+#define SHA_REPLACED "!replaced"	/* /proc/<pid>/exe is not the file the kernel ran */
+#define SHA_UNREADABLE "!unreadable"	/* neither root nor the desktop user could read it */
+#define SHA_NONE "!none"		/* no executable (kernel threads) */
+#define SHA_PENDING "!pending"		/* still being hashed when it had to be written */
+
+enum exe_state { EXE_PENDING, EXE_DONE, EXE_FAILED };
+
+#define EXE_DELETED 1u		/* the file was deleted (or replaced by a rename) */
+#define EXE_MEMFD 2u		/* it runs from memory (memfd_create + fexecve) */
+#define EXE_VIA_USER 4u		/* hashed by the desktop user's helper */
+
+struct exe_key {
+	uint64_t ino;
+	uint32_t dev;		/* masked with "Set st_dev mask" */
+	uint32_t pad;
+};
+
+struct exe_file {
+	struct exe_key key;
+	int fd;			/* open on the file, or -1 */
+	uint64_t gen;		/* bumped by fanotify on every modification */
+	uint64_t hashed_gen;	/* the generation sha256 describes */
+	enum exe_state state;
+	char sha256[65];	/* hex digest, or a SHA_* sentinel */
+	unsigned flags;
+	int refs;
+	uint64_t last_used;
+	UT_hash_handle hh;
+};
+
+struct exehash;
+
+struct exehash_opts {
+	uint32_t dev_mask;
+	size_t max_open;	/* descriptors the cache may keep */
+	int threads;
+	uid_t user_uid;		/* the desktop user, for files root cannot read */
+	gid_t user_gid;
+	const char *self_exe;	/* to start the helper ("/proc/self/exe") */
+	/* a hash was computed (or failed) for a file */
+	void (*on_hashed)(void *ctx, struct exe_file *f);
+	void *ctx;
+};
+
+int exehash_new(const struct exehash_opts *opts, struct exehash **ret);
+void exehash_free(struct exehash *h);
+
+/* Descriptors for the event loop: fanotify events, and finished hashes. */
+int exehash_fanotify_fd(struct exehash *h);
+int exehash_done_fd(struct exehash *h);
+void exehash_handle_fanotify(struct exehash *h);
+void exehash_handle_done(struct exehash *h);
+
+/* The executable of pid, which the kernel reported as (dev, ino).  Opens it
+ * now if it is not cached and starts hashing it if its current generation
+ * has no hash.  When pid is gone (or 0), path_hint (the path it was started
+ * from, or NULL) is opened instead if it is still the same inode.  Returns
+ * a new reference (never NULL but on OOM).  When the file cannot be found,
+ * or pid runs another file, the entry holds a SHA_* sentinel. */
+struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_hint, uint32_t dev,
+			     uint64_t ino);
+void exehash_put(struct exehash *h, struct exe_file *f);
+
+/* Wait until no hash is being computed, at most timeout_ms (at exit). */
+void exehash_settle(struct exehash *h, int timeout_ms);
+
+/* SHA-256 of everything readable from fd, lowercase hex, into out[65]. */
+int sha256_fd(int fd, char out[65]);
+
+/* The hidden command "hash-helper": runs as the desktop user, reads
+ * "<pid> <dev> <ino>" lines on stdin and answers each with a digest or a
+ * SHA_* sentinel on stdout. */
+int hash_helper_main(void);
+
+/* Statistics for error.log. */
+struct exehash_stats {
+	uint64_t exited;	/* processes gone before their executable was opened */
+	uint64_t replaced;	/* gone, and another file is at its path now */
+	uint64_t unreadable;
+	uint64_t evicted;	/* descriptors closed to stay within the limit */
+};
+void exehash_stats_take(struct exehash *h, struct exehash_stats *ret);
+
+#endif
