@@ -194,7 +194,11 @@ static void helper_hash(struct exehash *h, struct job *j)
 		goto out;
 	}
 	line[strcspn(line, "\n")] = '\0';
-	if (strlen(line) == 64 || (line[0] == '!' && strlen(line) < sizeof(j->result)))
+	/* the helper runs as the user, who could make it say anything:
+	 * take a digest or one of the sentinels, nothing else */
+	if ((strlen(line) == 64 && strspn(line, "0123456789abcdef") == 64) ||
+	    !strcmp(line, SHA_EXITED) || !strcmp(line, SHA_REPLACED) ||
+	    !strcmp(line, SHA_UNREADABLE))
 		memcpy(j->result, line, strlen(line) + 1);
 out:
 	pthread_mutex_unlock(&h->helper_lock);

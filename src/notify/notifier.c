@@ -508,8 +508,50 @@ struct helper {
 	int64_t last_connect_ns;
 	bool tried_connect;
 	bool reported;		/* a failure was reported and nothing got through since */
+	bool markup;		/* the server reads markup in bodies: escape < > & */
 	char body[3 * NOTIFY_TEXT_MAX + 1];
+	char escaped[5 * (3 * NOTIFY_TEXT_MAX) + 1];
 };
+
+/* Whether the notification server interprets markup in the body
+ * ("body-markup" capability).  Program names and paths come from whoever
+ * runs a program, so they must not be able to inject markup. */
+static bool server_reads_markup(sd_bus *bus)
+{
+	sd_bus_message *reply = NULL;
+	const char *cap;
+	bool markup = false;
+
+	if (sd_bus_call_method(bus, "org.freedesktop.Notifications",
+			       "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
+			       "GetCapabilities", NULL, &reply, "") < 0)
+		return true;	/* unknown: escaping is the safe side */
+	if (sd_bus_message_enter_container(reply, 'a', "s") > 0) {
+		while (sd_bus_message_read(reply, "s", &cap) > 0)
+			if (!strcmp(cap, "body-markup"))
+				markup = true;
+	}
+	sd_bus_message_unref(reply);
+	return markup;
+}
+
+static const char *markup_escape(const char *in, char *out)
+{
+	size_t o = 0;
+
+	for (; *in; in++) {
+		const char *rep = *in == '<' ? "&lt;" : *in == '>' ? "&gt;" : *in == '&' ? "&amp;" : NULL;
+
+		if (rep) {
+			memcpy(out + o, rep, strlen(rep));
+			o += strlen(rep);
+		} else {
+			out[o++] = *in;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
 
 /* Undo the escaping and make the text valid for D-Bus: malformed UTF-8 and
  * noncharacters become U+FFFD.  A line cut for length loses a trailing
@@ -592,6 +634,8 @@ static int helper_connect(struct helper *h)
 	r = sd_bus_open_user(&h->bus);
 	if (r < 0)
 		h->bus = NULL;
+	else
+		h->markup = server_reads_markup(h->bus);
 	return r;
 }
 
@@ -609,7 +653,7 @@ static void helper_show(struct helper *h, const char *body)
 			if (r < 0)
 				break;
 		}
-		r = call_notify(h->bus, body, &error);
+		r = call_notify(h->bus, h->markup ? markup_escape(body, h->escaped) : body, &error);
 		if (r >= 0) {
 			h->reported = false;
 			return;

@@ -55,6 +55,8 @@ sleep 1.5
 printf 'appended' >>"$C2"
 send "$C2"
 send "$C1"	# seen before: nothing new
+C3=$(prog 'x<b>y&z')	# the server reads markup: names must not inject it
+send "$C3"
 sleep 1.5
 
 # two different errors at once: one notification with their count
@@ -80,6 +82,7 @@ newprog ($C1) uses the network for the first time
 $C1 now runs as "sneaky"
 modified ($C2) uses the network for the first time
 $C2 has changed: its SHA-256 is now $(sha256sum "$C2" | cut -c1-16)…
+$(sed 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g' <<<"x<b>y&z ($C3) uses the network for the first time")
 gonedeleted ($C6) uses the network for the first time; it was gone before its file could be hashed
 swapped ($C8) uses the network for the first time; another file is at its path now, so it could not be hashed
 2 errors (all in error.log), the first: 1 processes exited before their executable could be opened (first seen: gonedeleted $C6): logged with sha256 "!exited"

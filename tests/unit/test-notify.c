@@ -196,7 +196,8 @@ static char *read_log(const char *name)
 	return buf;
 }
 
-/* The log without the "<seconds>.<millis> " that starts each call. */
+/* The log without the "<seconds>.<millis> " that starts each call, and
+ * without the GetCapabilities call the helper makes on connecting. */
 static char *strip_times(const char *log)
 {
 	char *out = malloc(strlen(log) + 1), *o = out;
@@ -204,6 +205,7 @@ static char *strip_times(const char *log)
 
 	while (*p) {
 		const char *q = p;
+		bool stamped = false;
 
 		while (*q >= '0' && *q <= '9')
 			q++;
@@ -212,8 +214,14 @@ static char *strip_times(const char *log)
 
 			while (*r >= '0' && *r <= '9')
 				r++;
-			if (r > q + 1 && *r == ' ')
+			if (r > q + 1 && *r == ' ') {
 				p = r + 1;
+				stamped = true;
+			}
+		}
+		if (stamped && !strncmp(p, "GetCapabilities\n", 16)) {
+			p += 16;
+			continue;
 		}
 		while (*p && *p != '\n')
 			*o++ = *p++;
