@@ -75,11 +75,54 @@ static bool valid(json_t *root, char *why, size_t len)
 	return true;
 }
 
+/* The root object of a record file's text, or NULL with the reason. */
+static json_t *parse_text(const char *text, size_t len, char *why, size_t whylen)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+
+	if (!root) {
+		snprintf(why, whylen, "line %d column %d: %s", je.line, je.column, je.text);
+		return NULL;
+	}
+	if (!valid(root, why, whylen)) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+static void add_sections(json_t *root)
+{
+	for (int i = REC_PROCESS; i <= REC_GRANDPARENT; i++) {
+		section(root, exe_keys[i]);
+		section(root, name_keys[i]);
+	}
+	section(root, "SHA256");
+}
+
+int record_parse(const char *text, size_t len, struct record **ret, char *why, size_t whylen)
+{
+	struct record *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->dirfd = -1;
+	r->frozen = true;	/* not from a file: never written */
+	r->root = parse_text(text, len, why, whylen);
+	if (!r->root) {
+		free(r);
+		return -EINVAL;
+	}
+	add_sections(r->root);
+	*ret = r;
+	return 0;
+}
+
 int record_load(int dirfd, uid_t owner, gid_t group, struct record **ret, char *err, size_t errlen)
 {
 	struct record *r = calloc(1, sizeof(*r));
 	char *text = NULL, why[256];
-	json_error_t je;
 	size_t len;
 	int e;
 
@@ -91,37 +134,29 @@ int record_load(int dirfd, uid_t owner, gid_t group, struct record **ret, char *
 	err[0] = '\0';
 	e = read_below(dirfd, RECORD_FILE, 64 << 20, &text, &len);
 	if (e == 0) {
-		r->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+		r->root = parse_text(text, len, why, sizeof(why));
 		free(text);
-		if (!r->root)
-			snprintf(why, sizeof(why), "line %d column %d: %s", je.line, je.column,
-				 je.text);
-		else if (!valid(r->root, why, sizeof(why))) {
-			json_decref(r->root);
-			r->root = NULL;
-		}
-		if (!r->root) {
-			char aside[64];
-
-			snprintf(aside, sizeof(aside), "%s.corrupt-%lld", RECORD_FILE,
-				 (long long)time(NULL));
-			if (renameat(dirfd, RECORD_FILE, dirfd, aside) == 0)
-				snprintf(err, errlen,
-					 "record.json could not be read (%s): kept as %s, starting a new record",
-					 why, aside);
-			else
-			{
-				snprintf(err, errlen,
-					 "record.json could not be read (%s) nor moved aside (%s): it is "
-					 "left as it is and not updated until picosnitch restarts",
-					 why, strerror(errno));
-				r->frozen = true;
-			}
-		}
+	} else if (e == -ELOOP) {
+		snprintf(why, sizeof(why), "it is a symbolic link, which is never followed");
 	} else if (e != -ENOENT) {
-		snprintf(err, errlen, "record.json could not be opened: %s", strerror(-e));
-		free(r);
-		return e;
+		snprintf(why, sizeof(why), "%s", strerror(-e));
+	}
+	if (!r->root && e != -ENOENT) {
+		/* never silently reset what was recorded: move it aside */
+		char aside[64];
+
+		snprintf(aside, sizeof(aside), "%s.corrupt-%lld", RECORD_FILE, (long long)time(NULL));
+		if (renameat(dirfd, RECORD_FILE, dirfd, aside) == 0) {
+			snprintf(err, errlen,
+				 "record.json could not be read (%s): kept as %s, starting a new record",
+				 why, aside);
+		} else {
+			snprintf(err, errlen,
+				 "record.json could not be read (%s) nor moved aside (%s): it is left "
+				 "as it is and not updated until picosnitch restarts",
+				 why, strerror(errno));
+			r->frozen = true;
+		}
 	}
 	if (!r->root) {
 		r->root = json_object();
@@ -131,11 +166,7 @@ int record_load(int dirfd, uid_t owner, gid_t group, struct record **ret, char *
 		}
 		r->dirty = true;
 	}
-	for (int i = REC_PROCESS; i <= REC_GRANDPARENT; i++) {
-		section(r->root, exe_keys[i]);
-		section(r->root, name_keys[i]);
-	}
-	section(r->root, "SHA256");
+	add_sections(r->root);
 	*ret = r;
 	return 0;
 }

@@ -27,6 +27,10 @@ struct record;
 int record_load(int dirfd, uid_t owner, gid_t group, struct record **ret, char *err, size_t errlen);
 void record_free(struct record *r);
 
+/* A record from text alone (never saved): for tests and fuzzing.  -EINVAL
+ * with the reason in why when the text is not a valid record. */
+int record_parse(const char *text, size_t len, struct record **ret, char *why, size_t whylen);
+
 unsigned record_see(struct record *r, enum record_role role, const char *exe, const char *name);
 /* 0 if the hash was known for the executable, else REC_HASH_*. */
 int record_see_hash(struct record *r, const char *exe, const char *sha256);
