@@ -6,6 +6,7 @@
 #   make asan       build/asan/picosnitch and the test programs, with ASan+UBSan
 #   make check      run the whole test suite (see tests/run)
 #   make fuzz       build the fuzz targets (clang, libFuzzer)
+#   make install    the binary and the man page under PREFIX (/usr/local)
 #   make clean
 
 VERSION := 0.1.0
@@ -58,7 +59,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all asan check test fuzz clean helpers bench
+.PHONY: all asan check test fuzz clean helpers bench install
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -138,6 +139,11 @@ check test: all asan
 fuzz: $(FUZZ_BINS)
 
 bench: all $(BENCH_BINS)
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 build/picosnitch $(DESTDIR)$(PREFIX)/bin/picosnitch
+	install -D -m 0644 man/picosnitch.8 $(DESTDIR)$(PREFIX)/share/man/man8/picosnitch.8
 
 build:
 	@mkdir -p build

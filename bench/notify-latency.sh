@@ -15,6 +15,8 @@ make -C "$ROOT" -s helpers >/dev/null
 DESKTOP_USER=$(getent passwd 1000 | cut -d: -f1)
 [ -n "$DESKTOP_USER" ] || { echo "needs a desktop user (uid 1000)" >&2; exit 1; }
 
+# the session bus and the server run as the user, under runuser: end them too
+trap 'pkill -KILL -f "$WORK/session" 2>/dev/null; bench_cleanup' EXIT
 chmod 755 "$WORK"
 mkdir -p "$WORK/session" "$WORK/bin" && chown "$DESKTOP_USER" "$WORK/session"
 export DBUS_SESSION_BUS_ADDRESS=unix:path=$WORK/session/bus

@@ -1,21 +1,16 @@
-/* picosnitch command line: parses the command and runs it. */
+/* picosnitch command line: one command per run, dispatched here. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "cli/service.h"
+#include "cli/systemd_unit.h"
 #include "config/paths.h"
-#include "daemon/daemon.h"
 #include "identity/exehash.h"
 #include "notify/notifier.h"
 #include "util/log.h"
-
-#define DEFAULT_PIDFILE "/run/picosnitch.pid"
 
 static void usage(FILE *out, const struct state_dir *sd)
 {
@@ -24,92 +19,98 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"\n"
 		"usage: picosnitch <command>\n"
 		"\n"
-		"commands:\n"
-		"  start-no-daemon  run the monitor in the foreground (root)\n"
-		"  dash             web interface (not available yet)\n"
-		"  view             terminal interface (not available yet)\n"
-		"  version          print the version and the state directory\n"
-		"  help             print this text\n"
+		"  start            start the monitor in the background (root)\n"
+		"  stop             stop it, after it has written what it counted (root)\n"
+		"  restart          stop, then start (root)\n"
+		"  start-no-daemon  run the monitor in the foreground, for systemd or a terminal (root)\n"
+		"  systemd          install the systemd service: systemctl enable --now picosnitch (root)\n"
+		"  status           whether the monitor runs, and its pid\n"
+		"  dash             the web interface (not in this version yet)\n"
+		"  view             the terminal interface (not in this version yet)\n"
+		"  version          the version and the state directory\n"
+		"  help             this text\n"
 		"\n"
-		"state directory: %s\n",
-		PICOSNITCH_VERSION, sd && sd->path ? sd->path : "(unknown)");
+		"state directory: %s\n"
+		"more: man picosnitch\n",
+		PICOSNITCH_VERSION, sd->path ? sd->path : "(unknown)");
 }
 
-static const char *pidfile_path(void)
-{
-	const char *p = getenv("PICOSNITCH_PIDFILE");
+enum need { ANYONE, ROOT };
 
-	return p && *p ? p : DEFAULT_PIDFILE;
+struct command {
+	const char *name;
+	enum need need;
+	const char *why_root;
+};
+
+static const struct command commands[] = {
+	{ "start", ROOT, "it loads BPF programs into the kernel" },
+	{ "stop", ROOT, "the monitor runs as root" },
+	{ "restart", ROOT, "it loads BPF programs into the kernel" },
+	{ "start-no-daemon", ROOT, "it loads BPF programs into the kernel" },
+	{ "systemd", ROOT, "it writes a unit to /etc/systemd/system" },
+	{ "status", ANYONE, NULL },
+	{ "dash", ANYONE, NULL },
+	{ "view", ANYONE, NULL },
+	{ "version", ANYONE, NULL },
+	{ "help", ANYONE, NULL },
+};
+
+static const struct command *find_command(const char *name)
+{
+	if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+		name = "help";
+	else if (!strcmp(name, "--version"))
+		name = "version";
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	}
+	return NULL;
 }
 
-/* A pidfile held under an exclusive lock for the life of the daemon: a
- * leftover file from a crash is not a lock and is simply taken over. */
-static int pidfile_take(const char *path, int *ret_fd)
+static int run(const struct command *c, struct state_dir *sd)
 {
-	char buf[32];
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	const char *n = c->name;
 
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		log_error("picosnitch is already running (pid %s, from %s)", *buf ? buf : "?",
-			  path);
-		close(fd);
-		return -EBUSY;
-	}
-	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-static int cmd_start_no_daemon(struct state_dir *sd)
-{
-	struct config cfg;
-	const char *pidfile = pidfile_path();
-	int pidfd = -1, r;
-
-	if (geteuid() != 0) {
-		log_error("the monitor needs root: it loads BPF programs into the kernel");
+	if (c->need == ROOT && geteuid() != 0)
+		return run_as_root(n, c->why_root);
+	if (!sd->path && strcmp(n, "help") && strcmp(n, "version") && strcmp(n, "status")) {
+		log_error("cannot work out the state directory (is PICOSNITCH_DIR an absolute path?)");
 		return 1;
 	}
-	r = state_dir_open(sd);
-	if (r < 0) {
-		log_errno(r, "cannot open the state directory %s", sd->path);
-		return 1;
+	if (!strcmp(n, "help")) {
+		usage(stdout, sd);
+		return 0;
 	}
-	r = daemon_load_config(sd, &cfg);
-	if (r < 0)
-		return 1;
-	r = pidfile_take(pidfile, &pidfd);
-	if (r < 0) {
-		if (r != -EBUSY)
-			log_errno(r, "cannot write the pidfile %s", pidfile);
-		config_done(&cfg);
-		return 1;
+	if (!strcmp(n, "version")) {
+		printf("picosnitch %s\nstate directory: %s\n", PICOSNITCH_VERSION,
+		       sd->path ? sd->path : "(unknown)");
+		return 0;
 	}
-	log_info("starting in the foreground; state directory %s", sd->path);
-	r = daemon_run(sd, &cfg);
-	unlink(pidfile);
-	close(pidfd);
-	config_done(&cfg);
-	return r < 0 ? 1 : 0;
+	if (!strcmp(n, "status"))
+		return cmd_status(sd);
+	if (!strcmp(n, "start"))
+		return cmd_start(sd);
+	if (!strcmp(n, "stop"))
+		return cmd_stop();
+	if (!strcmp(n, "restart"))
+		return cmd_restart(sd);
+	if (!strcmp(n, "start-no-daemon"))
+		return cmd_start_no_daemon(sd);
+	if (!strcmp(n, "systemd"))
+		return cmd_systemd(sd);
+	/* dash, view */
+	fprintf(stderr, "picosnitch %s: this interface is not in this version yet; the data is "
+		"in %s/snitch.db (see man picosnitch)\n", n, sd->path);
+	return 1;
 }
 
 int main(int argc, char **argv)
 {
 	struct state_dir sd = { .fd = -1 };
-	const char *cmd;
-	int r = 0;
+	const struct command *c;
+	int r;
 
 	if (getenv("PICOSNITCH_DEBUG"))
 		log_set_level(LOG_LVL_DEBUG);
@@ -118,34 +119,23 @@ int main(int argc, char **argv)
 		return hash_helper_main();
 	if (argc >= 2 && !strcmp(argv[1], "notify-helper"))
 		return notify_helper_main(argc - 1, argv + 1);
+
 	if (state_dir_find(&sd) < 0)
 		sd.path = NULL;
-	if (argc != 2) {
+	c = argc == 2 ? find_command(argv[1]) : NULL;
+	if (!c) {
+		if (argc < 2)
+			fprintf(stderr, "picosnitch: a command is needed\n\n");
+		else if (argc > 2)
+			fprintf(stderr, "picosnitch: one command at a time (got %d arguments)\n\n",
+				argc - 1);
+		else
+			fprintf(stderr, "picosnitch: unknown command '%s'\n\n", argv[1]);
 		usage(stderr, &sd);
 		state_dir_done(&sd);
-		return 2;
+		return EXIT_USAGE;
 	}
-	cmd = argv[1];
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-		usage(stdout, &sd);
-	} else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("picosnitch %s\nstate directory: %s\n", PICOSNITCH_VERSION,
-		       sd.path ? sd.path : "(unknown)");
-	} else if (!strcmp(cmd, "start-no-daemon")) {
-		if (!sd.path) {
-			log_error("cannot work out the state directory (is PICOSNITCH_DIR absolute?)");
-			r = 1;
-		} else {
-			r = cmd_start_no_daemon(&sd);
-		}
-	} else if (!strcmp(cmd, "dash") || !strcmp(cmd, "view")) {
-		log_error("'%s' is not available in this version yet", cmd);
-		r = 1;
-	} else {
-		fprintf(stderr, "picosnitch: unknown command '%s'\n\n", cmd);
-		usage(stderr, &sd);
-		r = 2;
-	}
+	r = run(c, &sd);
 	state_dir_done(&sd);
 	return r;
 }

@@ -1,5 +1,6 @@
 /* Parsing and validation of config.json (jansson). */
 #include "config/config.h"
+#include "pipeline/ignore.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -129,8 +130,33 @@ static int check_log_ignore(const json_t *list, char *err, size_t errlen)
 	json_t *v;
 
 	json_array_foreach(list, i, v) {
-		if (json_is_string(v))
+		if (json_is_string(v)) {
+			/* what kind of rule it is: the same parser as the log uses */
+			json_t *one = json_array();
+			struct ignore_rules *r = NULL;
+			int e;
+
+			if (!one)
+				return -ENOMEM;
+			json_array_append(one, v);
+			e = ignore_rules_new(one, &r, err, errlen);
+			json_decref(one);
+			ignore_rules_free(r);
+			if (e < 0) {
+				/* the message names item 1 of the one-item list */
+				char *at = strstr(err, "item 1,");
+
+				if (at) {
+					char rest[CONFIG_ERR_LEN];
+
+					snprintf(rest, sizeof(rest), "%s", at + strlen("item 1,"));
+					snprintf(at, errlen - (size_t)(at - err), "item %zu,%s", i + 1,
+						 rest);
+				}
+				return e;
+			}
 			continue;
+		}
 		if (json_is_integer(v)) {
 			json_int_t port = json_integer_value(v);
 

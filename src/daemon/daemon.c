@@ -25,11 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "daemon/alerts.h"
 #include "daemon/errlog.h"
 #include "identity/exehash.h"
 #include "identity/ident.h"
 #include "identity/procscan.h"
+#include "pipeline/ignore.h"
 #include "pipeline/tracker.h"
 #include "sensor/sensor.h"
 #include "storage/store.h"
@@ -40,6 +43,7 @@
 #define MAX_STORES 4
 #define IDENT_IDLE_SECONDS 300	/* forget process names unused this long */
 #define MAX_PENDING_BATCHES 64
+#define PRUNE_INTERVAL 86400	/* seconds between "DB retention" passes */
 
 struct batch {
 	struct tracker_rows rows;
@@ -56,12 +60,16 @@ struct daemon {
 	struct alerts *alerts;
 	struct ident_cache *idents;
 	struct tracker *tracker;
+	struct ignore_rules *ignore;
 	struct store *stores[MAX_STORES];
 	size_t nstores;
 	struct batch pending[MAX_PENDING_BATCHES];
 	size_t npending;
 	uint64_t stats[PS_STAT_MAX];
 	uint64_t notes_dropped;
+	uint64_t last_prune;	/* monotonic seconds */
+	void (*on_ready)(void *ctx);
+	void *ready_ctx;
 	time_t window_start;
 };
 
@@ -300,6 +308,17 @@ static int flush_window(struct daemon *d, bool final)
 	r = tracker_take_rows(d->tracker, (int64_t)time(NULL), final, &rows);
 	if (r < 0)
 		return log_errno(r, "cannot collect the connection log");
+	if (d->ignore) {
+		/* "Log ignore": not logged, but record.json and notifications
+		 * have seen them already */
+		size_t kept = 0;
+
+		for (size_t i = 0; i < rows.n; i++) {
+			if (!ignore_match(d->ignore, &rows.rows[i]))
+				rows.rows[kept++] = rows.rows[i];
+		}
+		rows.n = kept;
+	}
 	d->window_start = time(NULL);
 	if (rows.n == 0 || d->nstores == 0) {
 		tracker_rows_free(d->tracker, &rows);
@@ -316,6 +335,33 @@ static int flush_window(struct daemon *d, bool final)
 	alerts_save(d->alerts);
 	errlog_flush(d->errlog);
 	return 0;
+}
+
+/* "DB retention (days)": entries older than that go, at start and then
+ * every PRUNE_INTERVAL (PICOSNITCH_PRUNE_INTERVAL=seconds for tests). */
+static void prune(struct daemon *d)
+{
+	int64_t before = (int64_t)time(NULL) - d->cfg->db_retention_days * 86400;
+
+	d->last_prune = mono_seconds();
+	if (d->cfg->db_retention_days <= 0)
+		return;	/* 0: keep everything */
+	for (size_t i = 0; i < d->nstores; i++) {
+		if (store_prune(d->stores[i], before) < 0)
+			errlog_add(d->errlog, "%s: cannot remove entries older than %" PRId64
+				   " days: %s", d->stores[i]->ops->name, d->cfg->db_retention_days,
+				   d->stores[i]->err);
+	}
+}
+
+static uint64_t prune_interval(void)
+{
+	const char *v = getenv("PICOSNITCH_PRUNE_INTERVAL");
+	uint64_t n;
+
+	if (v && parse_u64(v, &n) == 0 && n > 0)
+		return n;
+	return PRUNE_INTERVAL;
 }
 
 static int open_stores(struct daemon *d)
@@ -406,6 +452,11 @@ static int run_loop(struct daemon *d)
 	d->window_start = time(NULL);
 	log_info("monitoring network traffic; logging to %s every %" PRId64 " seconds", d->sd->path,
 		 d->cfg->db_write_limit);
+	/* systemd (Type=notify) and `picosnitch start` wait for this */
+	sd_notifyf(0, "READY=1\nSTATUS=monitoring; logging to %s\nMAINPID=%d", d->sd->path,
+		   (int)getpid());
+	if (d->on_ready)
+		d->on_ready(d->ready_ctx);
 	for (;;) {
 		int n = epoll_wait(ep, evs, 8, -1);
 
@@ -444,6 +495,8 @@ static int run_loop(struct daemon *d)
 				if (time(NULL) - d->window_start >= d->cfg->db_write_limit)
 					flush_window(d, false);
 				alerts_errors(d->alerts, NULL, 0);
+				if (mono_seconds() - d->last_prune >= prune_interval())
+					prune(d);
 			} else if (fd == exehash_done_fd(d->hashes)) {
 				exehash_handle_done(d->hashes);
 			} else if (fd == exehash_fanotify_fd(d->hashes)) {
@@ -455,6 +508,7 @@ static int run_loop(struct daemon *d)
 		}
 	}
 stop:
+	sd_notify(0, "STOPPING=1\nSTATUS=writing what was counted");
 	sensor_consume(d->sensor);
 	tracker_resolve_unowned(d->tracker);
 	tracker_drain(d->tracker);
@@ -558,9 +612,10 @@ static void on_errors(void *ctx, const char *first, unsigned long count)
 		alerts_errors(d->alerts, first, count);
 }
 
-int daemon_run(struct state_dir *sd, struct config *cfg)
+int daemon_run(struct state_dir *sd, struct config *cfg, void (*on_ready)(void *ctx),
+	       void *ready_ctx)
 {
-	struct daemon d = { .cfg = cfg, .sd = sd };
+	struct daemon d = { .cfg = cfg, .sd = sd, .on_ready = on_ready, .ready_ctx = ready_ctx };
 	struct tracker_opts topts = {
 		.log_addresses = cfg->log_addresses,
 		.log_ports = cfg->log_ports,
@@ -596,9 +651,15 @@ int daemon_run(struct state_dir *sd, struct config *cfg)
 	hopts.max_open = exe_cache_size(&d);
 	if (ncpu > 2)
 		hopts.threads = ncpu > 4 ? 4 : (int)ncpu;
+	if (ignore_rules_new(cfg->log_ignore, &d.ignore, err, sizeof(err)) < 0) {
+		log_error("%s", err);	/* config_parse has checked it: only OOM here */
+		r = -EINVAL;
+		goto out;
+	}
 	r = open_stores(&d);
 	if (r < 0)
 		goto out;
+	prune(&d);
 	r = alerts_open(sd, cfg, d.errlog, &d.alerts);
 	if (r < 0) {
 		log_errno(r, "cannot start");
@@ -641,6 +702,7 @@ out:
 	sensor_close(d.sensor);
 	for (size_t i = 0; i < d.nstores; i++)
 		store_close(d.stores[i]);
+	ignore_rules_free(d.ignore);
 	errlog_close(d.errlog);
 	return r;
 }

@@ -11,7 +11,10 @@
 int daemon_load_config(struct state_dir *sd, struct config *ret);
 
 /* Run in the foreground until SIGINT or SIGTERM; everything counted is
- * written before it returns.  Returns 0 or a negative errno. */
-int daemon_run(struct state_dir *sd, struct config *cfg);
+ * written before it returns.  Readiness is told to systemd (sd_notify,
+ * when $NOTIFY_SOCKET is set) and to on_ready, if given, once the monitor
+ * is monitoring.  Returns 0 or a negative errno. */
+int daemon_run(struct state_dir *sd, struct config *cfg, void (*on_ready)(void *ctx),
+	       void *ready_ctx);
 
 #endif

@@ -14,7 +14,7 @@ refused() {
 	local out rc
 	out=$(timeout 20 "$PS_BIN" start-no-daemon 2>&1)
 	rc=$?
-	check_eq "$3: exit status" 1 "$rc"
+	check_eq "$3: exit status (78: configuration error)" 78 "$rc"
 	check_match "$3: message" "$2" "$out"
 	check_eq "$3: config.json untouched" "$1" "$(cat "$PICOSNITCH_DIR/config.json")"
 	check_eq "$3: nothing logged" "" "$(ls "$PICOSNITCH_DIR" | grep -v config.json)"
@@ -36,6 +36,19 @@ refused '{"Perf ring buffer (pages)": 3}' \
 refused '{"DB write limit (seconds)": -5}' \
 	'error: config.json: "DB write limit \(seconds\)" is -5, it must be between 1 and 86400' \
 	"a negative write limit"
+
+refused '{"Log ignore": ["com.example", "not a rule!"]}' \
+	'error: config.json: "Log ignore" item 2, "not a rule!", is not a SHA-256 hash, an address or subnet' \
+	"a Log ignore item that is no rule"
+refused '{"Log ignore": [443, 70000]}' \
+	'error: config.json: "Log ignore" item 2: port 70000 is outside 0-65535' \
+	"a Log ignore port out of range"
+refused '{"Log ignore": ["10.0.0.0/33"]}' \
+	'error: config.json: "Log ignore" item 1, "10.0.0.0/33", is not' \
+	"a subnet with a bad prefix"
+refused '["DB sql log"]' \
+	'error: config.json' \
+	"a list instead of an object"
 
 # a good file: defaults are added, unknown keys kept
 rm -rf "$PICOSNITCH_DIR"

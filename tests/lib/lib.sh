@@ -49,6 +49,9 @@ cleanup() {
 	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
 	[ -n "$VETH_H" ] && ip link del "$VETH_H" 2>/dev/null
 	jobs -p | xargs -r kill 2>/dev/null
+	# anything still running from the scratch directory (servers run
+	# through runuser, programs under test)
+	pkill -KILL -f "$WORK/" 2>/dev/null
 	# KEEP_WORK=1 keeps the state directory and logs for a look afterwards
 	if [ -n "${KEEP_WORK:-}" ]; then echo "# kept $WORK" >&2; else rm -rf "$WORK"; fi
 }

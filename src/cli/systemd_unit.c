@@ -1,0 +1,185 @@
+/* `picosnitch systemd`: writes the service unit and reloads systemd.
+ *
+ * Type=notify: systemd considers the service started once the monitor
+ * says it is monitoring (sd_notify READY=1), so a broken config.json fails
+ * `systemctl start` instead of looking started.  A config error exits
+ * with 78, which is not restarted; other failures are, a few times.  The
+ * hardening keeps what loading BPF, reading every process's executable and
+ * running helpers as the desktop user need, and takes away the rest. */
+#include "cli/systemd_unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/service.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/strutil.h"
+
+#define UNIT_NAME "picosnitch.service"
+#define DEFAULT_UNIT_DIR "/etc/systemd/system"
+
+static const char unit_template[] =
+	"# Written by `picosnitch systemd`; run it again to rewrite this file.\n"
+	"[Unit]\n"
+	"Description=picosnitch: which programs use the network, how much, with whom\n"
+	"After=local-fs.target\n"
+	"# a daemon that keeps failing stops being restarted after 5 tries in 5 minutes\n"
+	"StartLimitIntervalSec=300\n"
+	"StartLimitBurst=5\n"
+	"\n"
+	"[Service]\n"
+	"Type=notify\n"
+	"NotifyAccess=main\n"
+	"ExecStart=%s start-no-daemon\n"
+	"PIDFile=%s\n"
+	"Environment=SUDO_UID=%u\n"
+	"%s"
+	"Restart=on-failure\n"
+	"RestartSec=5\n"
+	"# 78: config.json is wrong; restarting cannot help (see error messages)\n"
+	"RestartPreventExitStatus=78\n"
+	"TimeoutStopSec=60\n"
+	"# what it needs: BPF, perf events, reading every process's executable,\n"
+	"# fanotify, joining network namespaces, running helpers as the desktop user\n"
+	"CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYS_RESOURCE CAP_NET_ADMIN "
+	"CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_DAC_OVERRIDE CAP_CHOWN CAP_FOWNER CAP_SETUID "
+	"CAP_SETGID\n"
+	"NoNewPrivileges=yes\n"
+	"ProtectSystem=full\n"
+	"ProtectKernelModules=yes\n"
+	"ProtectKernelLogs=yes\n"
+	"ProtectClock=yes\n"
+	"ProtectHostname=yes\n"
+	"PrivateDevices=yes\n"
+	"RestrictNamespaces=net\n"
+	"RestrictRealtime=yes\n"
+	"RestrictSUIDSGID=yes\n"
+	"RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n"
+	"LockPersonality=yes\n"
+	"MemoryDenyWriteExecute=yes\n"
+	"SystemCallArchitectures=native\n"
+	"\n"
+	"[Install]\n"
+	"WantedBy=multi-user.target\n";
+
+static const char *unit_dir(void)
+{
+	const char *d = getenv("PICOSNITCH_UNIT_DIR");
+
+	return d && *d ? d : DEFAULT_UNIT_DIR;
+}
+
+static bool systemd_running(void)
+{
+	struct stat st;
+
+	return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int daemon_reload(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execlp("systemctl", "systemctl", "daemon-reload", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+char *systemd_unit_text(const char *exe, const struct state_dir *sd)
+{
+	char *text = NULL, *extra = NULL;
+	const char *dir = getenv("PICOSNITCH_DIR");
+
+	const char *pidfile = getenv("PICOSNITCH_PIDFILE");
+
+	/* an explicit state directory or pidfile travels with the unit */
+	if (asprintf(&extra, "%s%s%s%s%s%s", dir && *dir ? "Environment=\"PICOSNITCH_DIR=" : "",
+		     dir && *dir ? dir : "", dir && *dir ? "\"\n" : "",
+		     pidfile && *pidfile ? "Environment=\"PICOSNITCH_PIDFILE=" : "",
+		     pidfile && *pidfile ? pidfile : "", pidfile && *pidfile ? "\"\n" : "") < 0)
+		return NULL;
+	if (asprintf(&text, unit_template, exe, pidfile_path(), (unsigned)sd->uid,
+		     extra ? extra : "") < 0)
+		text = NULL;
+	free(extra);
+	return text;
+}
+
+int cmd_systemd(const struct state_dir *sd)
+{
+	char exe[PATH_MAX], *text, *path = NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int dirfd, r;
+
+	if (n <= 0) {
+		log_errno(-errno, "cannot find this program's path");
+		return 1;
+	}
+	exe[n] = '\0';
+	if (strpbrk(exe, " \t\n\"'\\%$")) {
+		log_error("this program's path (%s) has characters a unit file cannot hold "
+			  "unquoted; install picosnitch somewhere else", exe);
+		return 1;
+	}
+	for (const char *const *v = (const char *const[]){ "PICOSNITCH_DIR", "PICOSNITCH_PIDFILE",
+							  NULL };
+	     *v; v++) {
+		const char *val = getenv(*v);
+
+		if (val && strpbrk(val, "\"\\%$\n")) {
+			log_error("%s (%s) has characters a unit file cannot hold", *v, val);
+			return 1;
+		}
+	}
+	text = systemd_unit_text(exe, sd);
+	if (!text) {
+		log_errno(-ENOMEM, "cannot write the unit");
+		return 1;
+	}
+	dirfd = open(unit_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		log_errno(-errno, "cannot open %s", unit_dir());
+		free(text);
+		return 1;
+	}
+	r = write_atomic_below(dirfd, UNIT_NAME, text, strlen(text), 0644, 0, 0);
+	close(dirfd);
+	free(text);
+	if (asprintf(&path, "%s/%s", unit_dir(), UNIT_NAME) < 0)
+		path = NULL;
+	if (r < 0) {
+		log_errno(r, "cannot write %s", path ? path : UNIT_NAME);
+		free(path);
+		return 1;
+	}
+	printf("wrote %s (runs %s start-no-daemon)\n", path, exe);
+	if (!systemd_running()) {
+		printf("systemd is not running here, so nothing was reloaded; on a systemd machine "
+		       "run: systemctl daemon-reload && systemctl enable --now picosnitch\n");
+	} else if (daemon_reload() < 0) {
+		fprintf(stderr, "systemctl daemon-reload failed; run it yourself, then: "
+			"systemctl enable --now picosnitch\n");
+		free(path);
+		return 1;
+	} else {
+		printf("reloaded systemd; start it now and at every boot with: "
+		       "systemctl enable --now picosnitch\n");
+	}
+	free(path);
+	return 0;
+}

@@ -1,0 +1,14 @@
+/* `picosnitch systemd`: the service unit file and its installation. */
+#ifndef PS_CLI_SYSTEMD_UNIT_H
+#define PS_CLI_SYSTEMD_UNIT_H
+
+#include "config/paths.h"
+
+/* The unit's text for the binary at exe; the caller frees it. */
+char *systemd_unit_text(const char *exe, const struct state_dir *sd);
+
+/* Write $PICOSNITCH_UNIT_DIR (default /etc/systemd/system)/picosnitch.service,
+ * reload systemd if it runs, say what was done.  Returns the exit status. */
+int cmd_systemd(const struct state_dir *sd);
+
+#endif
