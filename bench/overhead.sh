@@ -10,7 +10,8 @@
 # Prints, per workload, the median over rounds of the per-round ratio to the
 # unwatched run (1.00 = no cost), and picosnitch's CPU during tcp64.
 #   bench/overhead.sh [ROUNDS] [SECONDS-PER-TRIAL]
-# WORKLOADS="tcp64 udp64 rr1" and PEERS="picosnitch nethogs" choose a subset.
+# WORKLOADS="tcp64 udp64 rr1" and PEERS="picosnitch nethogs" choose a subset;
+# a peer bin:PATH runs another build of picosnitch.
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-10}
 SECS=${2:-3}
@@ -42,6 +43,8 @@ for r in $(seq "$ROUNDS"); do
 		case $v in
 		picosnitch) monitor_start || exit 1 ;;
 		picosnitch-*) PICOSNITCH_SKIP_HOOKS=${v#picosnitch-} monitor_start || exit 1 ;;
+		bin:*) # another build of picosnitch (for development)
+			BIN=${v#bin:} monitor_start || exit 1 ;;
 		nethogs) nethogs_start lo ;;
 		obj:*) # a bare BPF object, attached by a loader (for development)
 			"${BPF_LOADER:?}" "${v#obj:}" hold >/dev/null 2>&1 &
@@ -63,7 +66,7 @@ for r in $(seq "$ROUNDS"); do
 		[[ " $WORKLOADS " == *" rr1 "* ]] && rr=$(rr1)
 		echo "$r $v $tcp $udp $rr $cpu" >>"$RES"
 		case $v in
-		picosnitch*) monitor_stop ;;
+		picosnitch* | bin:*) monitor_stop ;;
 		nethogs | obj:*) nethogs_stop ;;
 		esac
 	done
