@@ -55,6 +55,22 @@ struct ps_flow_key {
 	__u8 raddr[16];
 };
 
+/* The counters of a UDP socket's cached flow (see dgram_slots in
+ * sensor.bpf.c): cumulative, like `counts`, and read by the daemon through
+ * a shared mapping.  The daemon frees a slot (zeroes it, sock_id last)
+ * after its socket closed. */
+#define PS_DGRAM_SLOTS 4096	/* a power of two */
+
+struct ps_dgram_slot {
+	__u64 sock_id;		/* 0: free */
+	__u32 ready;		/* key is written */
+	__u32 pad;
+	struct ps_flow_key key;
+	/* apart: a sender and a receiving CPU update them at once */
+	__u64 sent __attribute__((aligned(64)));
+	__u64 recv __attribute__((aligned(64)));
+} __attribute__((aligned(64)));
+
 /* What is known of a flow from its first packet; written once. */
 struct ps_flow_info {
 	__u64 first_ns;

@@ -84,6 +84,10 @@ const volatile __u32 cfg_self_tgid = 0;
 /* Socket ids, unique for the life of the sensor. */
 __u64 next_sock_id = 0;
 
+/* Set by the daemon once it has mapped dgram_slots: only then are they read. */
+__u32 dgram_slots_on = 0;
+
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);	/* resized from "Perf ring buffer (pages)" */
@@ -181,7 +185,18 @@ struct sock_state {
 	/* TCP: sequence numbers counted up to (written at drains and close) */
 	__u32 snd_counted __attribute__((aligned(64)));
 	__u32 rcv_counted;
+	/* UDP: the socket's first owned flow, whose later packets are counted
+	 * in dgram_slots[dc_slot] instead of `counts` (see there).  dc_key is
+	 * written once (DC_FILLING), then only read (DC_READY). */
+	__u32 dc_state;
+	__u32 dc_slot;
+	struct ps_flow_key dc_key;
 };
+
+#define DC_EMPTY 0u	/* no cached flow yet */
+#define DC_FILLING 1u	/* being set up */
+#define DC_READY 2u	/* dc_key and dc_slot are valid */
+#define DC_NONE 3u	/* no slot was free, or the socket closed: never cache */
 
 #define SS_TCP_INIT 1u		/* TCP: snd/rcv_counted hold baselines */
 #define SS_FIN_QUEUED 2u	/* TCP: our FIN is in the write queue */
@@ -198,6 +213,21 @@ struct {
 	__type(key, int);
 	__type(value, struct sock_state);
 } socks SEC(".maps");
+
+/* The counters of UDP sockets' cached flows.  A socket's first owned flow
+ * is created in `flows` and `counts` as any other; the socket then takes
+ * the slot its id maps to (when free) and counts that flow's later packets
+ * there: no hash lookup per datagram, where the hash lookups were most of
+ * the sensor's cost.  The daemon reads the slots through a shared mapping
+ * and adds them to the flow of the same key; it frees a slot once the
+ * socket has closed and its counts were read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PS_DGRAM_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ps_dgram_slot);
+} dgram_slots SEC(".maps");
 
 /* Scratch space for the exec hooks (task context only: they never
  * interrupt each other), too big for the 512-byte stack. */
@@ -510,15 +540,12 @@ static __always_inline void announce_flow(struct sock_state *st, struct ps_flow_
  * key holds the socket's side; the owner, socket id and namespace are
  * filled in here.  Returns 0, or -1 when the bytes could not be stored
  * (counted as a loss). */
-static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *st,
-				    __u64 sent, __u64 recv)
+static __always_inline int flow_count(struct ps_flow_key *key, struct sock_state *st,
+				      __u64 sent, __u64 recv)
 {
 	static const struct ps_flow_count zero;
 	struct ps_flow_count *c;
 
-	key->sock_id = st->id;
-	key->tgid = owner_tgid(st);
-	key->netns = st->netns;
 	c = bpf_map_lookup_elem(&counts, key);
 	if (!c) {
 		struct ps_flow_info info = {};
@@ -559,6 +586,15 @@ static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *
 	return 0;
 }
 
+static __always_inline int flow_add(struct ps_flow_key *key, struct sock_state *st,
+				    __u64 sent, __u64 recv)
+{
+	key->sock_id = st->id;
+	key->tgid = owner_tgid(st);
+	key->netns = st->netns;
+	return flow_count(key, st, sent, recv);
+}
+
 /* ---- counting: the same rules whichever hook read the packet ---- */
 
 /* A packet as the counting rules need it. */
@@ -575,8 +611,8 @@ struct pkt {
 	__u8 frag;		/* FRAG_FIRST / FRAG_LATER for IP fragments */
 	__u8 pad[3];
 	__u32 sctp_bytes;	/* SCTP: DATA chunk payload, found by the reader */
-	__u8 saddr[16];
-	__u8 daddr[16];
+	__u8 saddr[16] __attribute__((aligned(8)));
+	__u8 daddr[16] __attribute__((aligned(8)));
 };
 
 #define FRAG_FIRST 1
@@ -768,6 +804,48 @@ static __always_inline __u64 datagram_bytes(struct sock_state *st, struct pkt *p
 	return p->len - p->nhlen;
 }
 
+/* Whether a packet belongs to the socket's cached flow: same owner, same
+ * protocol, same ports and addresses (compared as words). */
+/* Two 16-byte addresses, both 8-byte aligned, compared as words. */
+static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
+{
+	return ((const __u64 *)a)[0] == ((const __u64 *)b)[0] &&
+	       ((const __u64 *)a)[1] == ((const __u64 *)b)[1];
+}
+
+static __always_inline int dgram_cache_hit(struct sock_state *st, struct pkt *p, __u16 lport,
+					   __u16 rport, int egress)
+{
+	return st->dc_key.tgid == owner_tgid(st) && st->dc_key.lport == lport &&
+	       st->dc_key.rport == rport && st->dc_key.proto == p->proto &&
+	       st->dc_key.family == p->family &&
+	       addr_eq(st->dc_key.laddr, egress ? p->saddr : p->daddr) &&
+	       addr_eq(st->dc_key.raddr, egress ? p->daddr : p->saddr);
+}
+
+/* Give a UDP socket's first owned flow (just created) a slot: its later
+ * packets are counted there.  One writer wins; a socket whose slot is
+ * taken by another open socket goes on the slower way. */
+static __always_inline void dgram_cache_fill(struct sock_state *st, struct ps_flow_key *key)
+{
+	__u32 idx = (__u32)st->id & (PS_DGRAM_SLOTS - 1);
+	struct ps_dgram_slot *slot = bpf_map_lookup_elem(&dgram_slots, &idx);
+
+	if (!slot || !dgram_slots_on ||
+	    __sync_val_compare_and_swap(&st->dc_state, DC_EMPTY, DC_FILLING) != DC_EMPTY)
+		return;
+	if (__sync_val_compare_and_swap(&slot->sock_id, 0, st->id) != 0) {
+		__sync_val_compare_and_swap(&st->dc_state, DC_FILLING, DC_NONE);
+		return;
+	}
+	/* the daemon zeroed the counters when it freed the slot */
+	slot->key = *key;
+	__sync_val_compare_and_swap(&slot->ready, 0, 1);
+	st->dc_key = *key;
+	st->dc_slot = idx;
+	__sync_val_compare_and_swap(&st->dc_state, DC_FILLING, DC_READY);
+}
+
 /* Count one datagram (UDP, raw IP, ICMP ping, SCTP) for its socket. */
 static __always_inline void account(struct sock_state *st, struct pkt *p, struct sockview *sv,
 				    int egress)
@@ -804,6 +882,18 @@ static __always_inline void account(struct sock_state *st, struct pkt *p, struct
 	/* nothing to count and nobody to name yet: wait for bytes or a process */
 	if (!sent && !recv && !(st->owner.flags & PS_TASK_KNOWN))
 		return;
+	if (st->dc_state == DC_READY && dgram_cache_hit(st, p, lport, rport, egress)) {
+		__u32 idx = st->dc_slot;
+		struct ps_dgram_slot *slot = bpf_map_lookup_elem(&dgram_slots, &idx);
+
+		if (slot && slot->sock_id == st->id) {
+			if (sent)
+				__sync_fetch_and_add(&slot->sent, sent);
+			if (recv)
+				__sync_fetch_and_add(&slot->recv, recv);
+			return;
+		}
+	}
 	__builtin_memset(&key, 0, sizeof(key));
 	key.family = p->family;
 	key.proto = p->proto;
@@ -811,7 +901,10 @@ static __always_inline void account(struct sock_state *st, struct pkt *p, struct
 	key.rport = rport;
 	__builtin_memcpy(key.laddr, egress ? p->saddr : p->daddr, 16);
 	__builtin_memcpy(key.raddr, egress ? p->daddr : p->saddr, 16);
-	flow_add(&key, st, sent, recv);
+	if (flow_add(&key, st, sent, recv) || !key.tgid || st->dc_state != DC_EMPTY ||
+	    (sv->protocol != IPPROTO_UDP && sv->protocol != IPPROTO_UDPLITE))
+		return;
+	dgram_cache_fill(st, &key);
 }
 
 /* ---- received IP packets: cgroup_skb ingress ---- */
@@ -1266,7 +1359,21 @@ static __always_inline void uncount_drop(struct sock *sk, struct sk_buff *skb)
 	key.netns = st->netns;
 	key.family = family;
 	key.proto = proto;
-	/* the datagram was counted on this CPU moments ago */
+	/* the datagram was counted moments ago: on the socket's cached flow,
+	 * or on this CPU's counters */
+	if (st->dc_state == DC_READY && st->dc_key.tgid == key.tgid &&
+	    st->dc_key.lport == key.lport && st->dc_key.rport == key.rport &&
+	    st->dc_key.proto == key.proto && st->dc_key.family == key.family &&
+	    addr_eq(st->dc_key.laddr, key.laddr) && addr_eq(st->dc_key.raddr, key.raddr)) {
+		__u32 idx = st->dc_slot;
+		struct ps_dgram_slot *slot = bpf_map_lookup_elem(&dgram_slots, &idx);
+
+		if (slot && slot->sock_id == st->id && slot->recv >= bytes) {
+			__sync_fetch_and_sub(&slot->recv, bytes);
+			stat_add(PS_STAT_RECV_DROPS, 1);
+			return;
+		}
+	}
 	c = bpf_map_lookup_elem(&counts, &key);
 	if (!c || c->recv < bytes)
 		return;
@@ -1362,6 +1469,9 @@ int ps_sock_release(struct bpf_sock *bsk)
 		listen_key(&k, st->netns, bsk->family, bsk->protocol, st->bound_port);
 		bpf_map_delete_elem(&listeners, &k);
 	}
+	/* packets still in flight go to `counts`: the daemon frees the slot
+	 * once it has read it after the close */
+	__sync_lock_test_and_set(&st->dc_state, DC_NONE);
 	mark_closed(st);
 	return 1;
 }

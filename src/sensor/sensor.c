@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,6 +73,7 @@ struct sensor {
 	struct ring_buffer *rb;
 	struct bpf_link *links[NHOOKS];
 	struct bpf_link *tcp_drain;	/* one of links */
+	struct ps_dgram_slot *slots;	/* dgram_slots, mapped; NULL: not used */
 	int cgroup_fd;
 	struct sensor_opts opts;
 	struct ps_flow_key *keys;
@@ -245,6 +248,15 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 		goto fail;
 	}
 
+	/* without the mapping the slots stay unread: the sensor is told not to
+	 * use them, and counts every datagram in `counts` */
+	s->slots = mmap(NULL, sizeof(*s->slots) * PS_DGRAM_SLOTS, PROT_READ | PROT_WRITE,
+			MAP_SHARED, bpf_map__fd(s->skel->maps.dgram_slots), 0);
+	if (s->slots == MAP_FAILED)
+		s->slots = NULL;
+	else
+		s->skel->bss->dgram_slots_on = 1;
+
 	r = cgroup2_root(&cgroot);
 	if (r < 0) {
 		fail(err, errlen, r, "cannot find or mount the cgroup2 hierarchy");
@@ -319,6 +331,8 @@ void sensor_close(struct sensor *s)
 	ring_buffer__free(s->rb);
 	for (size_t i = 0; i < NHOOKS; i++)
 		bpf_link__destroy(s->links[i]);
+	if (s->slots)
+		munmap(s->slots, sizeof(*s->slots) * PS_DGRAM_SLOTS);
 	sensor_bpf__destroy(s->skel);
 	if (s->cgroup_fd >= 0)
 		close(s->cgroup_fd);
@@ -339,13 +353,36 @@ int sensor_consume(struct sensor *s)
 	return r < 0 ? r : 0;
 }
 
-static void sum_cpus(const struct sensor *s, const struct ps_flow_count *percpu,
-		     struct ps_flow_count *ret)
+/* The slot a socket's cached flow would use, if it is this flow's. */
+static struct ps_dgram_slot *slot_of(const struct sensor *s, const struct ps_flow_key *k)
 {
+	struct ps_dgram_slot *slot;
+
+	if (!s->slots || (k->proto != IPPROTO_UDP && k->proto != IPPROTO_UDPLITE))
+		return NULL;
+	slot = &s->slots[k->sock_id & (PS_DGRAM_SLOTS - 1)];
+	if (__atomic_load_n(&slot->sock_id, __ATOMIC_ACQUIRE) != k->sock_id ||
+	    !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) ||
+	    memcmp(&slot->key, k, sizeof(*k)) != 0)
+		return NULL;
+	return slot;
+}
+
+/* A flow's counters: summed over CPUs, plus its socket's slot if the flow
+ * is the one the socket caches. */
+static void sum_cpus(const struct sensor *s, const struct ps_flow_key *k,
+		     const struct ps_flow_count *percpu, struct ps_flow_count *ret)
+{
+	const struct ps_dgram_slot *slot = slot_of(s, k);
+
 	ret->sent = ret->recv = 0;
 	for (int c = 0; c < s->ncpu; c++) {
 		ret->sent += percpu[c].sent;
 		ret->recv += percpu[c].recv;
+	}
+	if (slot) {
+		ret->sent += __atomic_load_n(&slot->sent, __ATOMIC_RELAXED);
+		ret->recv += __atomic_load_n(&slot->recv, __ATOMIC_RELAXED);
 	}
 }
 
@@ -362,7 +399,7 @@ static int for_each_flow_slow(struct sensor *s,
 		if (bpf_map_lookup_elem(fd, &next, s->vals) == 0) {
 			int r;
 
-			sum_cpus(s, s->vals, &sum);
+			sum_cpus(s, &next, s->vals, &sum);
 			r = fn(ctx, &next, &sum);
 			if (r)
 				return r;
@@ -397,7 +434,7 @@ int sensor_for_each_flow(struct sensor *s,
 		for (__u32 i = 0; i < count; i++) {
 			int rr;
 
-			sum_cpus(s, s->vals + (size_t)i * s->ncpu, &sum);
+			sum_cpus(s, &s->keys[i], s->vals + (size_t)i * s->ncpu, &sum);
 			rr = fn(ctx, &s->keys[i], &sum);
 			if (rr)
 				return rr;
@@ -499,6 +536,15 @@ int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n)
 int sensor_forget_closed(struct sensor *s, uint64_t sock_id)
 {
 	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.closed), &sock_id);
+	struct ps_dgram_slot *slot = s->slots ? &s->slots[sock_id & (PS_DGRAM_SLOTS - 1)] : NULL;
+
+	/* free the socket's slot: its last counts were read with its flows */
+	if (slot && __atomic_load_n(&slot->sock_id, __ATOMIC_ACQUIRE) == sock_id) {
+		__atomic_store_n(&slot->ready, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&slot->sent, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&slot->recv, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&slot->sock_id, 0, __ATOMIC_RELEASE);
+	}
 
 	return r < 0 && errno != ENOENT ? -errno : 0;
 }

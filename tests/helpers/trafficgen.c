@@ -771,6 +771,98 @@ static int cmd_udp_sink(char **a)
 	return 0;
 }
 
+/* A connected UDP sender that takes its time: COUNT datagrams of SIZE
+ * bytes, MS milliseconds apart, so that its socket lives across drains. */
+static int cmd_udp_paced(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], num(a[1]), &ss);
+	long count = num(a[2]), size = num(a[3]), ms = num(a[4]);
+	int fd = udp_socket(ss.ss_family);
+
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		die("connect");
+	for (long i = 0; i < count; i++) {
+		if (send(fd, buf, size, 0) != size)
+			die("send");
+		usleep(ms * 1000);
+	}
+	return 0;
+}
+
+/* A connected UDP socket used by three in turn: the parent sends COUNT
+ * datagrams, a child it execs sends CHILDCOUNT on the inherited socket,
+ * then the parent sends COUNT more. */
+static int cmd_udp_inherit_parent(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], num(a[1]), &ss);
+	long count = num(a[2]), size = num(a[3]);
+	int fd = udp_socket(ss.ss_family), status;
+	char fdnum[16];
+	pid_t pid;
+
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		die("connect");
+	for (long i = 0; i < count; i++)
+		if (send(fd, buf, size, 0) != size)
+			die("send");
+	snprintf(fdnum, sizeof(fdnum), "%d", fd);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		execl(a[4], a[4], "udp-inherit-child", fdnum, a[5], a[3], (char *)NULL);
+		die("exec %s", a[4]);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		die("child failed");
+	for (long i = 0; i < count; i++)
+		if (send(fd, buf, size, 0) != size)
+			die("send");
+	return 0;
+}
+
+static int cmd_udp_inherit_child(char **a)
+{
+	int fd = num(a[0]);
+	long count = num(a[1]), size = num(a[2]);
+
+	for (long i = 0; i < count; i++)
+		if (send(fd, buf, size, 0) != size)
+			die("send");
+	return 0;
+}
+
+/* A UDP receiver that lets its small receive buffer overflow: it reads
+ * nothing until GOFILE exists, then reads what was kept and writes the
+ * number of bytes it got to OUTFILE. */
+static int cmd_udp_overflow(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], 0, &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0), rcvbuf = (int)num(a[2]);
+	long total = 0;
+	ssize_t n;
+	FILE *f;
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)))
+		die("socket");
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		die("bind");
+	announce(a[1], fd);
+	while (access(a[3], F_OK))
+		usleep(10000);
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0)
+		total += n;
+	if (errno != EAGAIN)
+		die("recv");
+	f = fopen(a[4], "w");
+	if (!f || fprintf(f, "%ld\n", total) < 0 || fclose(f))
+		die("%s", a[4]);
+	return 0;
+}
+
 struct mode {
 	const char *name;
 	int nargs;
@@ -807,6 +899,11 @@ static const struct mode modes[] = {
 	{ "tcp-once", 3, cmd_tcp_once, "ADDR PORT SIZE" },
 	{ "tcp-sink", 3, cmd_tcp_sink, "ADDR PORTFILE CONNECTIONS" },
 	{ "udp-sink", 3, cmd_udp_sink, "ADDR PORTFILE COUNT" },
+	{ "udp-paced", 5, cmd_udp_paced, "ADDR PORT COUNT SIZE MS" },
+	{ "udp-inherit-parent", 6, cmd_udp_inherit_parent,
+	  "ADDR PORT COUNT SIZE CHILDPROG CHILDCOUNT" },
+	{ "udp-inherit-child", 3, cmd_udp_inherit_child, "FD COUNT SIZE" },
+	{ "udp-overflow", 5, cmd_udp_overflow, "ADDR PORTFILE RCVBUF GOFILE OUTFILE" },
 };
 
 int main(int argc, char **argv)
