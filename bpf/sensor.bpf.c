@@ -623,6 +623,7 @@ struct sockview {
 	__u16 type;
 	__u16 protocol;
 	__u8 sender_runs;	/* egress: the sending task is current */
+	__u8 sender_owns;	/* egress: ... and already the socket's owner */
 };
 
 /* What TCP counting needs of a socket, read with probe reads: this runs
@@ -857,7 +858,7 @@ static __always_inline void account(struct sock_state *st, struct pkt *p, struct
 	/* kernel control sockets (RST, ICMP errors) answer for the stack */
 	if ((st->owner.flags & PS_TASK_KERNEL) && sv->type == SOCK_RAW)
 		return;
-	if (egress && sv->sender_runs)
+	if (egress && sv->sender_runs && !sv->sender_owns)
 		own_by_current(st);
 	lport = egress ? p->sport : p->dport;
 	rport = egress ? p->dport : p->sport;
@@ -1088,15 +1089,26 @@ int ps_ingress(struct __sk_buff *skb)
 	struct bpf_sock *bsk = skb->sk;
 	struct sockview sv = {};
 	struct sock_state *st;
+	struct sock *sk;
 	struct pkt p = {};
 
 	if (!bsk)
 		return 1;
-	bsk = bpf_sk_fullsock(bsk);
-	if (!bsk)
-		return 1;
-	sv.type = bsk->type;
-	sv.protocol = bsk->protocol;
+	sk = kernel_sock(bsk);
+	if (sk) {
+		/* read in place, a helper call cheaper: only TCP has sockets
+		 * that are not full ones, and these two states name them */
+		if (bsk->state == TCP_TIME_WAIT || bsk->state == TCP_NEW_SYN_RECV)
+			return 1;
+		sv.type = sk->sk_type;
+		sv.protocol = sk->sk_protocol;
+	} else {
+		bsk = bpf_sk_fullsock(bsk);
+		if (!bsk)
+			return 1;
+		sv.type = bsk->type;
+		sv.protocol = bsk->protocol;
+	}
 	if (sv.protocol == IPPROTO_TCP)
 		return 1;	/* counted from the socket's sequence numbers */
 	if (parse_ingress(skb, &p)) {
@@ -1107,7 +1119,7 @@ int ps_ingress(struct __sk_buff *skb)
 	if (!st)
 		return 1;
 	if (!(st->flags & SS_INFO))
-		sock_info(st, kernel_sock(bsk));
+		sock_info(st, sk);
 	account(st, &p, &sv, 0);
 	return 1;
 }
@@ -1290,9 +1302,9 @@ int BPF_PROG(ps_egress, struct sk_buff *skb)
 	}
 	/* datagrams: a task that has the socket open is sending (one that is
 	 * merely interrupted by a deferred send is not) */
-	sv.sender_runs = ((st->owner.flags & PS_TASK_KNOWN) &&
-			  st->owner.tgid == bpf_get_current_pid_tgid() >> 32) ||
-			 current_holds(sk);
+	sv.sender_owns = (st->owner.flags & PS_TASK_KNOWN) &&
+			 st->owner.tgid == bpf_get_current_pid_tgid() >> 32;
+	sv.sender_runs = sv.sender_owns || current_holds(sk);
 	if (parse_egress(skb, &p)) {
 		stat_add(PS_STAT_PARSE_FAIL, 1);
 		return 0;
