@@ -91,6 +91,7 @@ enum ps_event_type {
 	PS_EV_FLOW = 1,		/* a new flow: identify its process now */
 	PS_EV_UNOWNED = 2,	/* traffic on a socket whose process is unknown */
 	PS_EV_EXEC = 3,		/* an exec (only with "Every exe") */
+	PS_EV_DNS = 4,		/* a DNS answer that reached a socket */
 };
 
 struct ps_event_hdr {
@@ -112,6 +113,17 @@ struct ps_ev_unowned {
 	struct ps_event_hdr hdr;
 	struct ps_flow_key key;
 	__u64 sock_ino;
+};
+
+/* A UDP datagram from port 53 as it reached a local socket: its first
+ * PS_DNS_MAX bytes, for the daemon to learn the names of addresses. */
+#define PS_DNS_MAX 512
+
+struct ps_ev_dns {
+	struct ps_event_hdr hdr;
+	__u32 len;		/* bytes in data */
+	__u32 full_len;		/* the datagram's payload */
+	__u8 data[PS_DNS_MAX];
 };
 
 /* What the exec tracepoint remembers per process, so that a process that

@@ -1083,6 +1083,39 @@ static __always_inline int parse_ingress(struct __sk_buff *skb, struct pkt *p)
 	return 0;
 }
 
+/* A DNS answer reaching a socket: its first bytes go to the daemon, which
+ * learns the names of addresses from it.  Whichever program or resolver
+ * asked (libc, systemd-resolved, Go, a browser's own resolver), the answer
+ * passes here, once per datagram from port 53. */
+static __always_inline void emit_dns(struct __sk_buff *skb, struct pkt *p)
+{
+	__u32 off = p->nhlen + p->thlen;
+	__u32 full = p->len - off, n = full;
+	struct ps_ev_dns *ev;
+
+	if (n < 12)
+		return;		/* shorter than a DNS header */
+	if (n > PS_DNS_MAX)
+		n = PS_DNS_MAX;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_add(PS_STAT_RINGBUF_FULL, 1);
+		return;
+	}
+	if (bpf_skb_load_bytes(skb, off, ev->data, n)) {
+		bpf_ringbuf_discard(ev, 0);
+		stat_add(PS_STAT_PARSE_FAIL, 1);
+		return;
+	}
+	ev->hdr.type = PS_EV_DNS;
+	ev->hdr.version = PS_EVENT_VERSION;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	ev->len = n;
+	ev->full_len = full;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 SEC("cgroup_skb/ingress")
 int ps_ingress(struct __sk_buff *skb)
 {
@@ -1121,6 +1154,8 @@ int ps_ingress(struct __sk_buff *skb)
 	if (!(st->flags & SS_INFO))
 		sock_info(st, sk);
 	account(st, &p, &sv, 0);
+	if (p.proto == IPPROTO_UDP && p.sport == 53 && sv.type == SOCK_DGRAM)
+		emit_dns(skb, &p);
 	return 1;
 }
 

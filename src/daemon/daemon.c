@@ -140,6 +140,14 @@ static int on_event(void *ctx, const void *data, size_t size)
 			tracker_on_exec(d->tracker, &ev->info);
 		}
 		break;
+	case PS_EV_DNS:
+		if (size == sizeof(struct ps_ev_dns)) {
+			const struct ps_ev_dns *ev = data;
+
+			if (ev->len <= sizeof(ev->data))
+				tracker_on_dns(d->tracker, ev->data, ev->len);
+		}
+		break;
 	case PS_EV_UNOWNED:
 		if (size == sizeof(struct ps_ev_unowned)) {
 			const struct ps_ev_unowned *ev = data;
@@ -255,6 +263,11 @@ static void report_losses(struct daemon *d)
 			   "%" PRIu64 " accepted sockets were closed before their process could be "
 			   "found: logged under the process listening on their port",
 			   ts.listener_fallback);
+	if (ts.dns_unreadable)
+		errlog_add(d->errlog,
+			   "%" PRIu64 " DNS answers could not be read (malformed, or names with "
+			   "characters no host name has): no domain was learned from them",
+			   ts.dns_unreadable);
 	errlog_flush(d->errlog);
 }
 

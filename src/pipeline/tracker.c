@@ -1,5 +1,6 @@
 /* Flow tracking and window aggregation (see tracker.h). */
 #include "pipeline/tracker.h"
+#include "pipeline/domains.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +58,7 @@ struct agg {
 	struct conn_row row;
 	struct who who;
 	char laddr[48], raddr[48];
+	char domain[DNS_NAME_MAX + 1];
 	char sha[3][65];	/* the hashes, copied when the row is taken */
 	int deferrals;
 	UT_hash_handle hh;
@@ -69,6 +71,7 @@ struct tracker {
 	struct flow *flows;
 	struct owner *owners;
 	struct agg *window;
+	struct domains *domains;
 	struct tracker_stats stats;
 	/* during a drain */
 	uint64_t *closed;
@@ -87,6 +90,8 @@ struct tracker {
 };
 
 #define MAX_NETNS 64
+/* addresses whose domain is remembered (about 300 bytes each) */
+#define DOMAINS_CAPACITY 16384
 
 static uint64_t now_ms(void)
 {
@@ -101,9 +106,15 @@ int tracker_new(struct ident_cache *ic, struct sensor *sensor, const struct trac
 {
 	struct tracker *t = calloc(1, sizeof(*t));
 	struct stat st;
+	int r;
 
 	if (!t)
 		return -ENOMEM;
+	r = domains_new(DOMAINS_CAPACITY, &t->domains);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
 	t->ic = ic;
 	t->sensor = sensor;
 	t->opts = *opts;
@@ -193,6 +204,7 @@ void tracker_free(struct tracker *t)
 
 	if (!t)
 		return;
+	domains_free(t->domains);
 	HASH_ITER(hh, t->flows, f, ft) {
 		HASH_DEL(t->flows, f);
 		flow_free(t, f);
@@ -408,13 +420,18 @@ static int agg_add(struct tracker *t, const struct who *w, const struct ps_flow_
 	const char *gpcmd = o->log_commands ? w->gparent->cmdline : "";
 	struct strbuf sb = STRBUF_INIT;
 	char laddr[48] = "", raddr[48] = "";
+	const char *domain = NULL;
 	struct agg *a;
 
 	if (k) {
 		addr_to_str(k->family, k->laddr, laddr, sizeof(laddr));
-		if (o->log_addresses)
+		if (o->log_addresses) {
 			addr_to_str(k->family, k->raddr, raddr, sizeof(raddr));
+			domain = domains_lookup(t->domains, k->family, k->raddr);
+		}
 	}
+	if (!domain)
+		domain = "";
 	if (!o->log_ports) {
 		/* -1 (not a connection) stays */
 		lport = lport < 0 ? lport : 0;
@@ -424,10 +441,10 @@ static int agg_add(struct tracker *t, const struct who *w, const struct ps_flow_
 	 * can name two different files within one window */
 	if (strbuf_addf(&sb,
 			"%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%lld"
-			"\x1f%s\x1f%s\x1f%u\x1f%u\x1f%u\x1f%u:%llu\x1f%u:%llu\x1f%u:%llu",
+			"\x1f%s\x1f%s\x1f%s\x1f%u\x1f%u\x1f%u\x1f%u:%llu\x1f%u:%llu\x1f%u:%llu",
 			w->proc->exe, w->proc->name, cmd, w->parent->exe, w->parent->name, pcmd,
 			w->gparent->exe, w->gparent->name, gpcmd, (long long)w->uid,
-			(long long)lport, (long long)rport, laddr, raddr, k ? k->family : 0,
+			(long long)lport, (long long)rport, laddr, raddr, domain, k ? k->family : 0,
 			k ? k->proto : 0, k ? k->netns : 0, w->proc->file->key.dev,
 			(unsigned long long)w->proc->file->key.ino, w->parent->file->key.dev,
 			(unsigned long long)w->parent->file->key.ino, w->gparent->file->key.dev,
@@ -450,6 +467,7 @@ static int agg_add(struct tracker *t, const struct who *w, const struct ps_flow_
 	who_copy(&a->who, w);
 	memcpy(a->laddr, laddr, sizeof(laddr));
 	memcpy(a->raddr, raddr, sizeof(raddr));
+	snprintf(a->domain, sizeof(a->domain), "%s", domain);
 	a->row = (struct conn_row){
 		.sent = sent,
 		.received = recv,
@@ -471,13 +489,19 @@ static int agg_add(struct tracker *t, const struct who *w, const struct ps_flow_
 		.rport = rport,
 		.laddr = a->laddr,
 		.raddr = a->raddr,
-		.domain = "",
+		.domain = a->domain,
 		.family = k ? k->family : 0,
 		.protocol = k ? k->proto : 0,
 		.netns = k ? k->netns : 0,
 	};
 	HASH_ADD_KEYPTR(hh, t->window, a->hkey, strlen(a->hkey), a);
 	return 0;
+}
+
+void tracker_on_dns(struct tracker *t, const uint8_t *msg, size_t len)
+{
+	if (domains_learn(t->domains, msg, len) == -EBADMSG)
+		t->stats.dns_unreadable++;
 }
 
 void tracker_on_exec(struct tracker *t, const struct ps_exec_info *e)

@@ -32,6 +32,8 @@ void tracker_free(struct tracker *t);
 /* Ring buffer records. */
 void tracker_on_flow(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_info *info);
 void tracker_on_unowned(struct tracker *t, const struct ps_flow_key *k, uint64_t sock_ino);
+/* A DNS answer that reached a socket: names for remote addresses. */
+void tracker_on_dns(struct tracker *t, const uint8_t *msg, size_t len);
 /* An exec with "Every exe": an entry with ports -1 in the window. */
 void tracker_on_exec(struct tracker *t, const struct ps_exec_info *e);
 
@@ -60,6 +62,7 @@ struct tracker_stats {
 	uint64_t unowned_unresolved;	/* sockets whose process was never found */
 	uint64_t unowned_bytes;		/* their bytes */
 	uint64_t listener_fallback;	/* sockets named after their listener instead */
+	uint64_t dns_unreadable;	/* DNS answers that could not be parsed */
 };
 void tracker_stats_take(struct tracker *t, struct tracker_stats *ret);
 

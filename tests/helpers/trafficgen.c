@@ -863,6 +863,113 @@ static int cmd_udp_overflow(char **a)
 	return 0;
 }
 
+/* ---- DNS: a server that answers every question with one address, and a
+ * client that asks ---- */
+
+static size_t dns_put_name(uint8_t *p, const char *name)
+{
+	size_t n = 0;
+
+	while (*name) {
+		const char *dot = strchr(name, '.');
+		size_t l = dot ? (size_t)(dot - name) : strlen(name);
+
+		p[n++] = (uint8_t)l;
+		memcpy(p + n, name, l);
+		n += l;
+		name += l + (dot ? 1 : 0);
+	}
+	p[n++] = 0;
+	return n;
+}
+
+/* Answer COUNT questions on ADDR port 53: A questions with ADDR4, AAAA
+ * questions with ADDR6, under the name asked. */
+static int cmd_dns_server(char **a)
+{
+	struct sockaddr_storage ss, peer;
+	socklen_t len = parse_addr(a[0], 53, &ss), plen;
+	struct in_addr a4;
+	struct in6_addr a6;
+	long count = num(a[4]);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+
+	if (inet_pton(AF_INET, a[2], &a4) != 1 || inet_pton(AF_INET6, a[3], &a6) != 1)
+		die("addresses");
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len))
+		die("bind port 53");
+	announce(a[1], fd);
+	for (long i = 0; i < count; i++) {
+		uint8_t q[512], r[600];
+		ssize_t n;
+		size_t qend = 12, rn;
+		uint16_t qtype;
+
+		plen = sizeof(peer);
+		n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&peer, &plen);
+		if (n < 17)
+			die("query");
+		while (qend < (size_t)n && q[qend])
+			qend += q[qend] + 1;
+		qend += 5;	/* the root label, type, class */
+		if (qend > (size_t)n)
+			die("question");
+		qtype = (uint16_t)(q[qend - 4] << 8 | q[qend - 3]);
+		memcpy(r, q, qend);
+		r[2] = 0x81;	/* a response, recursion desired and available */
+		r[3] = 0x80;
+		r[6] = 0;	/* one answer */
+		r[7] = 1;
+		r[8] = r[9] = r[10] = r[11] = 0;
+		rn = qend;
+		r[rn++] = 0xc0;	/* the question's name */
+		r[rn++] = 0x0c;
+		r[rn++] = 0;
+		r[rn++] = qtype == 28 ? 28 : 1;
+		r[rn++] = 0;	/* IN */
+		r[rn++] = 1;
+		memcpy(r + rn, "\0\0\0\x3c", 4);	/* TTL 60 */
+		rn += 4;
+		r[rn++] = 0;
+		if (qtype == 28) {
+			r[rn++] = 16;
+			memcpy(r + rn, &a6, 16);
+			rn += 16;
+		} else {
+			r[rn++] = 4;
+			memcpy(r + rn, &a4, 4);
+			rn += 4;
+		}
+		if (sendto(fd, r, rn, 0, (struct sockaddr *)&peer, plen) != (ssize_t)rn)
+			die("answer");
+	}
+	return 0;
+}
+
+/* Ask SERVER (port 53) for NAME, type A or AAAA, and wait for the answer. */
+static int cmd_dns_query(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], 53, &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+	uint8_t q[300] = { 0x4a, 0x17, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 }, r[600];
+	size_t n = 12;
+	bool v6 = !strcmp(a[2], "AAAA");
+
+	if (strlen(a[1]) > 250)
+		die("name too long");
+	n += dns_put_name(q + n, a[1]);
+	q[n++] = 0;
+	q[n++] = v6 ? 28 : 1;
+	q[n++] = 0;
+	q[n++] = 1;
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) || send(fd, q, n, 0) != (ssize_t)n)
+		die("query");
+	if (recv(fd, r, sizeof(r), 0) < 12 || r[0] != 0x4a || r[1] != 0x17)
+		die("answer");
+	return 0;
+}
+
 struct mode {
 	const char *name;
 	int nargs;
@@ -904,6 +1011,8 @@ static const struct mode modes[] = {
 	  "ADDR PORT COUNT SIZE CHILDPROG CHILDCOUNT" },
 	{ "udp-inherit-child", 3, cmd_udp_inherit_child, "FD COUNT SIZE" },
 	{ "udp-overflow", 5, cmd_udp_overflow, "ADDR PORTFILE RCVBUF GOFILE OUTFILE" },
+	{ "dns-server", 5, cmd_dns_server, "ADDR PORTFILE ADDR4 ADDR6 COUNT" },
+	{ "dns-query", 3, cmd_dns_query, "SERVER NAME A|AAAA" },
 };
 
 int main(int argc, char **argv)

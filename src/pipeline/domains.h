@@ -1,0 +1,41 @@
+/* Domain names of remote addresses, learned from the DNS answers this
+ * machine receives: the sensor copies every UDP datagram that arrives from
+ * port 53 to a local socket, whichever program or resolver asked, and the
+ * names asked for are remembered for the addresses they resolved to.  A
+ * flow's domain is the name last resolved to its remote address. */
+#ifndef PS_PIPELINE_DOMAINS_H
+#define PS_PIPELINE_DOMAINS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNS_NAME_MAX 253	/* a name in text form, without the final dot */
+
+struct domains;
+
+/* A cache of at most `capacity` addresses (the oldest learned go first). */
+int domains_new(size_t capacity, struct domains **ret);
+void domains_free(struct domains *d);
+
+/* Learn from one DNS message as received: the A and AAAA answers of a
+ * response, under the name of its question.  Returns how many addresses
+ * were learned, or -EBADMSG for a message that is not a well-formed
+ * response (nothing is learned from it). */
+int domains_learn(struct domains *d, const uint8_t *msg, size_t len);
+
+/* The name last resolved to an address (family AF_INET: the first 4
+ * bytes of addr), or NULL. */
+const char *domains_lookup(const struct domains *d, int family, const uint8_t addr[16]);
+
+size_t domains_count(const struct domains *d);
+
+/* The parser alone: calls fn for every A and AAAA answer of a response
+ * with the question's name (lower case, no final dot).  Returns the number
+ * of calls, or -EBADMSG: truncated or malformed messages, compression
+ * loops, names over DNS_NAME_MAX, and names with characters other than
+ * letters, digits, '-' and '_' are refused whole. */
+int dns_parse_response(const uint8_t *msg, size_t len,
+		       void (*fn)(void *ctx, const char *name, int family, const uint8_t *addr),
+		       void *ctx);
+
+#endif

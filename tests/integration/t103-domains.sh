@@ -1,0 +1,90 @@
+#!/bin/bash
+# Domains: a DNS server in a network namespace answers A and AAAA questions;
+# after a program asks, traffic of any program to the answered address is
+# logged with the name asked (snitch.db and conn.log), traffic to other
+# addresses with none; "Log ignore" domain rules then drop exactly the
+# traffic of that domain; "Log addresses": false leaves domains empty.
+source "$(dirname "$0")/../lib/lib.sh"
+
+need_root
+command -v sqlite3 >/dev/null || skip_all "needs the sqlite3 command"
+netns_up || skip_all "cannot create a network namespace with a veth pair here"
+
+V4=198.51.100.2
+V6=2001:db8:100::2
+one() { db "SELECT group_concat(DISTINCT domain) FROM connection_log WHERE executable = '$1'"; }
+log_domain() { awk -F, -v e="$1" '$4 == e { print $17 }' "$PICOSNITCH_DIR/conn.log" | sort -u; }
+
+# run NAME: ask for www.<NAME> (A) and v6.<NAME> (AAAA), then send to both
+# answers and to a never-resolved address; sets C4 C6 CL
+run() {
+	local tag=$1 dns asker sink sink6 pids
+	dns=$(prog "dns-$tag.server")
+	in_ns "$dns" dns-server "$V4" "$WORK/dns-$tag.ready" "$V4" "$V6" 2 &
+	pids=$!
+	wait_file "$WORK/dns-$tag.ready" || return 1
+	asker=$(prog "asker-$tag")
+	"$asker" dns-query "$V4" "www.snitch-test.example" A || return 1
+	"$asker" dns-query "$V4" "V6.Snitch-Test.Example" AAAA || return 1
+	sink=$(prog "sink-$tag")
+	in_ns "$sink" udp-sink "$V4" "$WORK/sink-$tag.port" 3 &
+	pids="$pids $!"
+	wait_file "$WORK/sink-$tag.port" || return 1
+	sink6=$(prog "sink6-$tag")
+	in_ns "$sink6" udp-sink "$V6" "$WORK/sink6-$tag.port" 3 &
+	pids="$pids $!"
+	wait_file "$WORK/sink6-$tag.port" || return 1
+	C4=$(prog "to-www-$tag")
+	C6=$(prog "to-v6-$tag")
+	CL=$(prog "to-lo-$tag")
+	"$C4" udp-client "$V4" "$(cat "$WORK/sink-$tag.port")" 3 100 0 connected || return 1
+	"$C6" udp-client "$V6" "$(cat "$WORK/sink6-$tag.port")" 3 100 0 connected || return 1
+	local lsink
+	lsink=$(prog "lsink-$tag")
+	"$lsink" udp-sink 127.0.0.1 "$WORK/lsink-$tag.port" 3 &
+	pids="$pids $!"
+	wait_file "$WORK/lsink-$tag.port" || return 1
+	"$CL" udp-client 127.0.0.1 "$(cat "$WORK/lsink-$tag.port")" 3 100 0 connected || return 1
+	# shellcheck disable=SC2086
+	wait $pids
+}
+
+# ---- names learned from answers ----
+ps_config '{"DB write limit (seconds)": 1, "DB text log": true, "Desktop notifications": false}'
+ps_start || { not_ok "the monitor starts"; t_done; exit 1; }
+if run plain; then ok "the DNS server answered and the programs ran"; else not_ok "the programs ran"; fi
+sleep 2.5
+ps_stop
+check_eq "traffic to an A answer carries the name asked (snitch.db)" "www.snitch-test.example" "$(one "$C4")"
+check_eq "  and in conn.log" "www.snitch-test.example" "$(log_domain "$C4")"
+check_eq "traffic to an AAAA answer carries its name, in lower case" "v6.snitch-test.example" "$(one "$C6")"
+check_eq "  and in conn.log" "v6.snitch-test.example" "$(log_domain "$C6")"
+check_eq "  with all its bytes" "300 0" "$(db_totals "$C6")"
+check_eq "traffic to an address never resolved has no domain" "" "$(one "$CL")"
+check_eq "the domains table holds the two names" "v6.snitch-test.example www.snitch-test.example" \
+	"$(db "SELECT domain FROM domains WHERE domain != '' ORDER BY domain" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "nothing went wrong" "" "$(cat "$PICOSNITCH_DIR/error.log")"
+
+# ---- Log ignore with a domain rule ----
+rm -rf "$PICOSNITCH_DIR"
+ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false,
+            "Log ignore": ["example.snitch-test.www", "example.snitch-tes"]}'
+ps_start || { not_ok "the monitor starts again"; t_done; exit 1; }
+run ignore || not_ok "the programs ran again"
+sleep 2.5
+ps_stop
+check_eq "a domain rule drops that domain's traffic" "0 0" "$(db_totals "$C4")"
+check_eq "  not its sibling's, nor a rule ending mid-label" "300 0" "$(db_totals "$C6")"
+check_eq "  and the ignored program is still in record.json" "yes" \
+	"$(grep -q "to-www-ignore" "$PICOSNITCH_DIR/record.json" && echo yes)"
+
+# ---- Log addresses false: no domain either ----
+rm -rf "$PICOSNITCH_DIR"
+ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false, "Log addresses": false}'
+ps_start || { not_ok "the monitor starts a third time"; t_done; exit 1; }
+run blank || not_ok "the programs ran a third time"
+sleep 2.5
+ps_stop
+check_eq "with Log addresses false the domain is empty too" "" "$(one "$C4")"
+check_eq "  and the bytes are logged" "300 0" "$(db_totals "$C4")"
+t_done
