@@ -58,7 +58,7 @@ struct agg {
 	struct conn_row row;
 	struct who who;
 	char laddr[48], raddr[48];
-	char domain[DNS_NAME_MAX + 1];
+	char *domain;		/* NULL when empty (most rows) */
 	char sha[3][65];	/* the hashes, copied when the row is taken */
 	int deferrals;
 	UT_hash_handle hh;
@@ -181,6 +181,7 @@ static void agg_free(struct tracker *t, struct agg *a)
 {
 	who_release(t, &a->who);
 	free(a->hkey);
+	free(a->domain);
 	free(a);
 }
 
@@ -464,10 +465,17 @@ static int agg_add(struct tracker *t, const struct who *w, const struct ps_flow_
 		return -ENOMEM;
 	}
 	a->hkey = strbuf_detach(&sb);
+	if (domain[0]) {
+		a->domain = strdup(domain);
+		if (!a->domain) {
+			free(a->hkey);
+			free(a);
+			return -ENOMEM;
+		}
+	}
 	who_copy(&a->who, w);
 	memcpy(a->laddr, laddr, sizeof(laddr));
 	memcpy(a->raddr, raddr, sizeof(raddr));
-	snprintf(a->domain, sizeof(a->domain), "%s", domain);
 	a->row = (struct conn_row){
 		.sent = sent,
 		.received = recv,
@@ -489,7 +497,7 @@ static int agg_add(struct tracker *t, const struct who *w, const struct ps_flow_
 		.rport = rport,
 		.laddr = a->laddr,
 		.raddr = a->raddr,
-		.domain = a->domain,
+		.domain = a->domain ? a->domain : "",
 		.family = k ? k->family : 0,
 		.protocol = k ? k->proto : 0,
 		.netns = k ? k->netns : 0,
