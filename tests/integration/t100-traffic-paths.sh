@@ -13,28 +13,6 @@ ps_config '{"DB write limit (seconds)": 1, "DB text log": true}'
 ps_start || { not_ok "the monitor starts"; t_done; exit 1; }
 ok "the monitor starts"
 
-EXPECT=()
-expect() { EXPECT+=("$1|$2|$3|$4"); }
-
-addr_of() {
-	case $1 in
-	lo4) echo 127.0.0.1 ;;
-	lo6) echo ::1 ;;
-	veth4) echo 198.51.100.2 ;;
-	veth6) echo 2001:db8:100::2 ;;
-	esac
-}
-
-# run_server TARGET CMD...: in the namespace for veth targets
-run_server() {
-	local t=$1
-	shift
-	case $t in
-	veth*) in_ns "$@" ;;
-	*) "$@" ;;
-	esac
-}
-
 tcp_case() { # TARGET METHOD CLIENT-SENDS SERVER-SENDS
 	local t=$1 m=$2 a=$3 b=$4 c s pf sp
 	c=$(prog "tcp-$m-$t.client")
@@ -259,11 +237,7 @@ wait "$lp"
 ps_stop
 check_eq "the monitor exits cleanly on SIGTERM" 0 "$PS_RC"
 
-for e in "${EXPECT[@]}"; do
-	IFS='|' read -r exe sent recv what <<<"$e"
-	check_eq "$what: snitch.db" "$sent $recv" "$(db_totals "$exe")"
-	check_eq "$what: conn.log" "$sent $recv" "$(log_totals "$exe")"
-done
+check_expected
 
 # identity details
 check_eq "a renamed process is logged under its new name and real executable" \

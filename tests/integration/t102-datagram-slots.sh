@@ -15,23 +15,6 @@ ps_config '{"DB write limit (seconds)": 1, "DB text log": true}'
 ps_start || { not_ok "the monitor starts"; t_done; exit 1; }
 ok "the monitor starts"
 
-addr_of() {
-	case $1 in
-	lo4) echo 127.0.0.1 ;;
-	veth6) echo 2001:db8:100::2 ;;
-	esac
-}
-run_server() {
-	local t=$1
-	shift
-	case $t in
-	veth*) in_ns "$@" ;;
-	*) "$@" ;;
-	esac
-}
-
-EXPECT=()
-expect() { EXPECT+=("$1|$2|$3|$4"); }
 LATE=()	# checked after the monitor stopped
 
 for t in lo4 veth6; do
@@ -97,27 +80,20 @@ pf=$WORK/port.open-at-stop
 "$s" udp-sink 127.0.0.1 "$pf" 1000 &
 SINK=$!
 if wait_file "$pf" && "$c" udp-paced 127.0.0.1 "$(cat "$pf")" 12 900 20; then
-	LATE+=("$c|10800|0|a socket still open when the monitor stops: sender")
-	LATE+=("$s|0|10800|a socket still open when the monitor stops: receiver")
+	LATE+=("$c|10800|0|a socket still open when the monitor stops: sender"
+		"$s|0|10800|a socket still open when the monitor stops: receiver")
 else
 	not_ok "the open-at-stop programs ran"
 fi
 
 sleep 2.5	# two more windows
-for e in "${EXPECT[@]}"; do
-	IFS='|' read -r exe sent recv what <<<"$e"
-	check_eq "$what (snitch.db)" "$sent $recv" "$(db_totals "$exe")"
-	check_eq "$what (conn.log)" "$sent $recv" "$(log_totals "$exe")"
-done
+check_expected
 
 ps_stop
 kill "$SINK" 2>/dev/null
 wait "$SINK" 2>/dev/null
-for e in "${LATE[@]}"; do
-	IFS='|' read -r exe sent recv what <<<"$e"
-	check_eq "$what (snitch.db)" "$sent $recv" "$(db_totals "$exe")"
-	check_eq "$what (conn.log)" "$sent $recv" "$(log_totals "$exe")"
-done
+EXPECT=("${LATE[@]}")
+check_expected
 check_eq "the monitor exited cleanly" 0 "$PS_RC"
 check_eq "nothing was lost" "" "$(grep -v -i "taken back\|receive buffer" "$PICOSNITCH_DIR/error.log")"
 t_done

@@ -134,6 +134,21 @@ log_totals() {
 		"$PICOSNITCH_DIR/conn.log"
 }
 
+# expect EXE SENT RECEIVED WHAT: totals for check_expected
+EXPECT=()
+expect() { EXPECT+=("$1|$2|$3|$4"); }
+
+# check_expected: each expected total, in snitch.db and in conn.log
+check_expected() {
+	local e exe sent recv what
+	for e in "${EXPECT[@]}"; do
+		IFS='|' read -r exe sent recv what <<<"$e"
+		check_eq "$what (snitch.db)" "$sent $recv" "$(db_totals "$exe")"
+		check_eq "$what (conn.log)" "$sent $recv" "$(log_totals "$exe")"
+	done
+	EXPECT=()
+}
+
 # ---- a network namespace behind a veth pair ----
 
 # netns_up: host side 198.51.100.1 / 2001:db8:100::1, namespace side .2 / ::2
@@ -167,3 +182,23 @@ netns_up() {
 }
 
 in_ns() { ip netns exec "$NS" "$@"; }
+
+# Traffic targets: lo4 lo6 (loopback), veth4 veth6 (the namespace's side)
+addr_of() {
+	case $1 in
+	lo4) echo 127.0.0.1 ;;
+	lo6) echo ::1 ;;
+	veth4) echo 198.51.100.2 ;;
+	veth6) echo 2001:db8:100::2 ;;
+	esac
+}
+
+# run_server TARGET CMD...: in the namespace for veth targets
+run_server() {
+	local t=$1
+	shift
+	case $t in
+	veth*) in_ns "$@" ;;
+	*) "$@" ;;
+	esac
+}
