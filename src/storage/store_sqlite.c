@@ -434,15 +434,45 @@ static int sqlite_write(struct store *base, const struct conn_row *rows, size_t 
 	return r;
 }
 
+/* Executables, addresses and domains no entry refers to any more, after
+ * old entries were deleted: one pass each, in one savepoint. */
+static const char collect_orphans_sql[] =
+	"SAVEPOINT orphans;"
+	"DELETE FROM executables WHERE id NOT IN (SELECT exe_id FROM connections)"
+	" AND id NOT IN (SELECT parent_id FROM connections)"
+	" AND id NOT IN (SELECT grandparent_id FROM connections"
+	" WHERE grandparent_id IS NOT NULL);"
+	"DELETE FROM addresses WHERE id NOT IN (SELECT laddr_id FROM connections)"
+	" AND id NOT IN (SELECT raddr_id FROM connections);"
+	"DELETE FROM domains WHERE id NOT IN (SELECT domain_id FROM connections);"
+	"RELEASE orphans;";
+
 static int sqlite_prune(struct store *base, int64_t before)
 {
 	struct store_sqlite *s = (struct store_sqlite *)base;
-	int rc;
+	int rc, deleted;
 
 	sqlite3_bind_int64(s->prune, 1, before);
 	rc = sqlite3_step(s->prune);
 	sqlite3_reset(s->prune);
-	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "delete old entries");
+	if (rc != SQLITE_DONE)
+		return fail_db(s, rc, "delete old entries");
+	deleted = sqlite3_changes(s->db);
+	if (!deleted)
+		return 0;
+	rc = sqlite3_exec(s->db, collect_orphans_sql, NULL, NULL, NULL);
+	/* the cached ids may name rows that are gone */
+	cache_clear(&s->exes);
+	cache_clear(&s->addrs);
+	cache_clear(&s->doms);
+	s->cached = 0;
+	if (rc != SQLITE_OK) {
+		int r = fail_db(s, rc, "delete executables and addresses no entry uses");
+
+		sqlite3_exec(s->db, "ROLLBACK TO orphans; RELEASE orphans;", NULL, NULL, NULL);
+		return r;
+	}
+	return 0;
 }
 
 static void sqlite_close(struct store *base)

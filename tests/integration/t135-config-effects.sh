@@ -93,10 +93,23 @@ db "INSERT INTO connections (time, exe_id, parent_id, uid, family, protocol, lpo
     INSERT INTO connections (time, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows, grandparent_id)
     SELECT $now - 20 * 86400, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, raddr_id, domain_id, netns, 20, received, flows, grandparent_id FROM connections WHERE sent = 100;"
 check_eq "(set-up: entries of 40, 20 and 0 days)" "20,40,100" "$(one "$C" "group_concat(sent)" | tr ',' '\n' | sort -n | paste -sd,)"
+# an old entry of a program, address and domain no newer entry has
+db "INSERT INTO executables (path, name, cmdline, sha256) VALUES ('/gone/exe', 'gone', '', '!gone');
+    INSERT INTO addresses (address) VALUES ('203.0.113.250');
+    INSERT INTO domains (domain) VALUES ('gone.example');
+    INSERT INTO connections (time, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows, grandparent_id)
+    SELECT $now - 40 * 86400, (SELECT id FROM executables WHERE path = '/gone/exe'), parent_id, uid, family, protocol, lport, rport, laddr_id,
+           (SELECT id FROM addresses WHERE address = '203.0.113.250'), (SELECT id FROM domains WHERE domain = 'gone.example'),
+           netns, 7, received, flows, grandparent_id FROM connections WHERE sent = 100;"
+gone() { db "SELECT (SELECT count(*) FROM executables WHERE path = '/gone/exe') || (SELECT count(*) FROM addresses WHERE address = '203.0.113.250') || (SELECT count(*) FROM domains WHERE domain = 'gone.example')"; }
+check_eq "(set-up: an old entry with its own executable, address and domain)" "111" "$(gone)"
 PICOSNITCH_PRUNE_INTERVAL=2 start
 sleep 0.5
 check_eq "at start, entries older than 30 days are removed" "20,100" \
 	"$(one "$C" "group_concat(sent)" | tr ',' '\n' | sort -n | paste -sd,)"
+check_eq "  and the executables, addresses and domains only they used" "000" "$(gone)"
+check_eq "  while those of newer entries stay" "1" \
+	"$(db "SELECT count(*) FROM executables WHERE path = '$C'")"
 db "INSERT INTO connections (time, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows, grandparent_id)
     SELECT $now - 31 * 86400, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, raddr_id, domain_id, netns, 31, received, flows, grandparent_id FROM connections WHERE sent = 100;"
 sleep 3
