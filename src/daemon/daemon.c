@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -625,6 +626,41 @@ static void on_errors(void *ctx, const char *first, unsigned long count)
 		alerts_errors(d->alerts, first, count);
 }
 
+/* The files the monitor writes in the state directory.  One found as a
+ * symbolic link, or as anything but a regular file, was put there by
+ * someone else: it is renamed aside (the link itself, never what it
+ * points to) and a new file takes its place, so that a planted link can
+ * neither make root write elsewhere nor keep the monitor from starting.
+ * What was moved is told in `note` (for error.log, once it is open). */
+static void set_aside_planted(const struct state_dir *sd, char *note, size_t notelen)
+{
+	static const char *const written[] = { "error.log",	"exe.log",	 "conn.log",
+					       "snitch.db",	"snitch.db-wal", "snitch.db-shm" };
+	size_t used = 0;
+
+	note[0] = '\0';
+	for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+		char aside[64];
+		struct stat st;
+		int n;
+
+		if (fstatat(sd->fd, written[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISREG(st.st_mode))
+			continue;
+		snprintf(aside, sizeof(aside), "%s.planted-%lld", written[i], (long long)time(NULL));
+		if (renameat(sd->fd, written[i], sd->fd, aside) == 0)
+			n = snprintf(note + used, notelen - used,
+				     "%s%s was a %s, not a file: moved aside to %s (never followed)",
+				     used ? "; " : "", written[i],
+				     S_ISLNK(st.st_mode) ? "symbolic link" : "special file", aside);
+		else
+			n = snprintf(note + used, notelen - used,
+				     "%s%s is not a file and could not be moved aside: %s",
+				     used ? "; " : "", written[i], strerror(errno));
+		if (n > 0 && (size_t)n < notelen - used)
+			used += (size_t)n;
+	}
+}
+
 int daemon_run(struct state_dir *sd, struct config *cfg, void (*on_ready)(void *ctx),
 	       void *ready_ctx)
 {
@@ -657,9 +693,16 @@ int daemon_run(struct state_dir *sd, struct config *cfg, void (*on_ready)(void *
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
 
+	char planted[1024];
+
+	set_aside_planted(sd, planted, sizeof(planted));
 	r = errlog_open(sd->fd, sd->uid, sd->gid, &d.errlog);
 	if (r < 0)
 		return log_errno(r, "cannot open %s/error.log", sd->path);
+	if (planted[0]) {
+		log_warn("%s", planted);
+		errlog_add(d.errlog, "%s", planted);
+	}
 	errlog_set_sink(d.errlog, on_errors, &d);
 	hopts.max_open = exe_cache_size(&d);
 	if (ncpu > 2)

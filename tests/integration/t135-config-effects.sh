@@ -198,8 +198,28 @@ for f in error.log exe.log conn.log record.json snitch.db snitch.db-wal snitch.d
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"
 	check_eq "a symlink planted as $f is not written through" "$before" "$(sha256sum <"$victim")"
-	msg=$(grep -m1 -E "error" "$WORK/daemon.log")
-	echo "# $f: ${msg:-(no error)}"
+	case $f in
+	config.json)
+		# the user's settings are not read through a link (it could
+		# point at a file only root may read): the monitor refuses
+		check_match "  a linked config.json is refused, saying why" "symbolic link" \
+			"$(cat "$WORK/daemon.log")" ;;
+	record.json)
+		check_match "  record.json is moved aside and monitoring goes on" "100" \
+			"$(one "$C" sent)" ;;
+	*)
+		# the monitor cannot be turned off by planting a link
+		if [ "$f" = conn.log ]; then
+			got=$(awk -F, -v e="$C" '$4 == e { print $2 }' "$PICOSNITCH_DIR/conn.log")
+		else
+			got=$(one "$C" sent)
+		fi
+		check_eq "  the link is moved aside and monitoring goes on" "100" "$got"
+		check_eq "  the link itself is kept aside" "$victim" \
+			"$(readlink "$PICOSNITCH_DIR/$f".planted-*)"
+		check_match "  and error.log says so" "$f was a symbolic link" \
+			"$(cat "$PICOSNITCH_DIR/error.log")" ;;
+	esac
 done
 
 rm -rf "$PICOSNITCH_DIR"
