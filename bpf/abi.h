@@ -165,6 +165,8 @@ enum ps_stat {
 	PS_STAT_RECV_DROPS,		/* datagrams counted, then dropped (corrected) */
 	PS_STAT_HOOK_BUSY,		/* events skipped by the kernel: the hook was already
 					 * running on that CPU (read from program info) */
+	PS_STAT_TCP_START_MISSED,	/* TCP connections made while the sensor ran
+					 * whose start it did not see */
 	PS_STAT_MAX,
 };
 

@@ -206,6 +206,7 @@ struct sock_state {
 #define SS_FLOW 64u		/* TCP: the flow of flow_tgid exists */
 #define SS_TUPLE 128u		/* TCP: tcp_laddr..tcp_family are set */
 #define SS_DRAINED 256u		/* TCP: seen by a drain while it had no owner */
+#define SS_NEW 512u		/* created while the sensor ran (cgroup/sock_create) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -709,7 +710,11 @@ static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
 		if (ts->fin_received)
 			rcv -= 1;
 		if (!(st->flags & SS_TCP_INIT)) {
-			/* a connection older than the sensor: count from now */
+			/* a connection older than the sensor: count from now.
+			 * One made since should have had its start seen: then
+			 * what it moved before now is missing, and said so. */
+			if (st->flags & SS_NEW)
+				stat_add(PS_STAT_TCP_START_MISSED, 1);
 			st->snd_counted = snd;
 			st->rcv_counted = rcv;
 			set_flags(st, SS_TCP_INIT);
@@ -1449,8 +1454,10 @@ int ps_sock_create(struct bpf_sock *bsk)
 {
 	struct sock_state *st = sock_state_get(bsk);
 
-	if (st)
+	if (st) {
+		set_flags(st, SS_NEW);
 		own_by_current(st);
+	}
 	return 1;
 }
 

@@ -211,6 +211,11 @@ static void report_losses(struct daemon *d)
 				   "hook was already running on that CPU: the traffic they carried may "
 				   "be missing",
 				   delta[PS_STAT_HOOK_BUSY]);
+		if (delta[PS_STAT_TCP_START_MISSED])
+			errlog_add(d->errlog,
+				   "%" PRIu64 " TCP connections were first seen after they had started "
+				   "moving data: what they sent and received before that is missing",
+				   delta[PS_STAT_TCP_START_MISSED]);
 		if (delta[PS_STAT_EXEC_CACHE_FAIL])
 			errlog_add(d->errlog,
 				   "%" PRIu64 " program starts could not be remembered in the exec "
