@@ -1514,11 +1514,22 @@ int ps_sock_release(struct bpf_sock *bsk)
 	struct sock_state *st;
 	struct ps_listen_key k;
 
-	if (bsk->type == SOCK_STREAM && bsk->protocol == IPPROTO_TCP)
-		return 1;	/* TCP lives on after close; see ps_tcp_state */
 	st = bpf_sk_storage_get(&socks, bsk, 0, 0);
 	if (!st)
 		return 1;
+	if (bsk->type == SOCK_STREAM && bsk->protocol == IPPROTO_TCP) {
+		/* TCP lives on after close (see ps_tcp_state), but what the
+		 * process sent until now is counted here, in its context, as
+		 * well: sequence numbers only advance, so nothing counts twice */
+		struct sock *sk = kernel_sock(bsk);
+		struct tcp_snap ts;
+
+		if (sk && (st->flags & SS_TCP_INIT)) {
+			tcp_snapshot(sk, bsk->state, &ts);
+			tcp_flush(st, &ts);
+		}
+		return 1;
+	}
 	if (st->bound_port) {
 		listen_key(&k, st->netns, bsk->family, bsk->protocol, st->bound_port);
 		bpf_map_delete_elem(&listeners, &k);
