@@ -122,7 +122,7 @@ struct ps_ev_unowned {
 struct ps_ev_dns {
 	struct ps_event_hdr hdr;
 	__u32 len;		/* bytes in data */
-	__u32 full_len;		/* the datagram's payload */
+	__u32 pad;
 	__u8 data[PS_DNS_MAX];
 };
 

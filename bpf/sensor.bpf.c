@@ -87,7 +87,6 @@ __u64 next_sock_id = 0;
 /* Set by the daemon once it has mapped dgram_slots: only then are they read. */
 __u32 dgram_slots_on = 0;
 
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);	/* resized from "Perf ring buffer (pages)" */
@@ -810,8 +809,6 @@ static __always_inline __u64 datagram_bytes(struct sock_state *st, struct pkt *p
 	return p->len - p->nhlen;
 }
 
-/* Whether a packet belongs to the socket's cached flow: same owner, same
- * protocol, same ports and addresses (compared as words). */
 /* Two 16-byte addresses, both 8-byte aligned, compared as words. */
 static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
 {
@@ -819,14 +816,23 @@ static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
 	       ((const __u64 *)a)[1] == ((const __u64 *)b)[1];
 }
 
-static __always_inline int dgram_cache_hit(struct sock_state *st, struct pkt *p, __u16 lport,
-					   __u16 rport, int egress)
+/* The slot holding the socket's cached flow, if that flow is this one:
+ * same owner, protocol, ports and addresses. */
+static __always_inline struct ps_dgram_slot *
+dgram_cached(struct sock_state *st, __u32 tgid, __u16 family, __u16 proto, __u16 lport,
+	     __u16 rport, const __u8 *laddr, const __u8 *raddr)
 {
-	return st->dc_key.tgid == owner_tgid(st) && st->dc_key.lport == lport &&
-	       st->dc_key.rport == rport && st->dc_key.proto == p->proto &&
-	       st->dc_key.family == p->family &&
-	       addr_eq(st->dc_key.laddr, egress ? p->saddr : p->daddr) &&
-	       addr_eq(st->dc_key.raddr, egress ? p->daddr : p->saddr);
+	struct ps_dgram_slot *slot;
+	__u32 idx;
+
+	if (st->dc_state != DC_READY || st->dc_key.tgid != tgid || st->dc_key.lport != lport ||
+	    st->dc_key.rport != rport || st->dc_key.proto != proto ||
+	    st->dc_key.family != family || !addr_eq(st->dc_key.laddr, laddr) ||
+	    !addr_eq(st->dc_key.raddr, raddr))
+		return NULL;
+	idx = st->dc_slot;
+	slot = bpf_map_lookup_elem(&dgram_slots, &idx);
+	return slot && slot->sock_id == st->id ? slot : NULL;
 }
 
 /* Give a UDP socket's first owned flow (just created) a slot: its later
@@ -856,6 +862,7 @@ static __always_inline void dgram_cache_fill(struct sock_state *st, struct ps_fl
 static __always_inline void account(struct sock_state *st, struct pkt *p, struct sockview *sv,
 				    int egress)
 {
+	struct ps_dgram_slot *slot;
 	struct ps_flow_key key;
 	__u64 sent = 0, recv = 0;
 	__u16 lport, rport;
@@ -888,17 +895,14 @@ static __always_inline void account(struct sock_state *st, struct pkt *p, struct
 	/* nothing to count and nobody to name yet: wait for bytes or a process */
 	if (!sent && !recv && !(st->owner.flags & PS_TASK_KNOWN))
 		return;
-	if (st->dc_state == DC_READY && dgram_cache_hit(st, p, lport, rport, egress)) {
-		__u32 idx = st->dc_slot;
-		struct ps_dgram_slot *slot = bpf_map_lookup_elem(&dgram_slots, &idx);
-
-		if (slot && slot->sock_id == st->id) {
-			if (sent)
-				__sync_fetch_and_add(&slot->sent, sent);
-			if (recv)
-				__sync_fetch_and_add(&slot->recv, recv);
-			return;
-		}
+	slot = dgram_cached(st, owner_tgid(st), p->family, p->proto, lport, rport,
+			    egress ? p->saddr : p->daddr, egress ? p->daddr : p->saddr);
+	if (slot) {
+		if (sent)
+			__sync_fetch_and_add(&slot->sent, sent);
+		if (recv)
+			__sync_fetch_and_add(&slot->recv, recv);
+		return;
 	}
 	__builtin_memset(&key, 0, sizeof(key));
 	key.family = p->family;
@@ -1095,7 +1099,7 @@ static __always_inline int parse_ingress(struct __sk_buff *skb, struct pkt *p)
 static __always_inline void emit_dns(struct __sk_buff *skb, struct pkt *p)
 {
 	__u32 off = p->nhlen + p->thlen;
-	__u32 full = p->len - off, n = full;
+	__u32 n = p->len - off;
 	struct ps_ev_dns *ev;
 
 	if (n < 12)
@@ -1117,7 +1121,6 @@ static __always_inline void emit_dns(struct __sk_buff *skb, struct pkt *p)
 	ev->hdr.size = sizeof(*ev);
 	ev->hdr.ts_ns = bpf_ktime_get_boot_ns();
 	ev->len = n;
-	ev->full_len = full;
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -1367,6 +1370,7 @@ static __always_inline void uncount_drop(struct sock *sk, struct sk_buff *skb)
 	__u16 type = sk->sk_type;
 	struct sock_state *st;
 	struct ps_flow_key key = {};
+	struct ps_dgram_slot *slot;
 	struct ps_flow_count *c;
 	__u64 bytes;
 	__u8 proto;
@@ -1413,18 +1417,12 @@ static __always_inline void uncount_drop(struct sock *sk, struct sk_buff *skb)
 	key.proto = proto;
 	/* the datagram was counted moments ago: on the socket's cached flow,
 	 * or on this CPU's counters */
-	if (st->dc_state == DC_READY && st->dc_key.tgid == key.tgid &&
-	    st->dc_key.lport == key.lport && st->dc_key.rport == key.rport &&
-	    st->dc_key.proto == key.proto && st->dc_key.family == key.family &&
-	    addr_eq(st->dc_key.laddr, key.laddr) && addr_eq(st->dc_key.raddr, key.raddr)) {
-		__u32 idx = st->dc_slot;
-		struct ps_dgram_slot *slot = bpf_map_lookup_elem(&dgram_slots, &idx);
-
-		if (slot && slot->sock_id == st->id && slot->recv >= bytes) {
-			__sync_fetch_and_sub(&slot->recv, bytes);
-			stat_add(PS_STAT_RECV_DROPS, 1);
-			return;
-		}
+	slot = dgram_cached(st, key.tgid, key.family, key.proto, key.lport, key.rport, key.laddr,
+			    key.raddr);
+	if (slot && slot->recv >= bytes) {
+		__sync_fetch_and_sub(&slot->recv, bytes);
+		stat_add(PS_STAT_RECV_DROPS, 1);
+		return;
 	}
 	c = bpf_map_lookup_elem(&counts, &key);
 	if (!c || c->recv < bytes)

@@ -695,10 +695,9 @@ int daemon_run(struct state_dir *sd, struct config *cfg, void (*on_ready)(void *
 		.ctx = &d,
 	};
 	char err[4096];
+	char planted[1024];
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
-
-	char planted[1024];
 
 	set_aside_planted(sd, planted, sizeof(planted));
 	r = errlog_open(sd->fd, sd->uid, sd->gid, &d.errlog);

@@ -353,16 +353,26 @@ int sensor_consume(struct sensor *s)
 	return r < 0 ? r : 0;
 }
 
-/* The slot a socket's cached flow would use, if it is this flow's. */
+/* The slot a socket holds (the one its id maps to), or NULL. */
+static struct ps_dgram_slot *slot_held(const struct sensor *s, uint64_t sock_id)
+{
+	struct ps_dgram_slot *slot;
+
+	if (!s->slots)
+		return NULL;
+	slot = &s->slots[sock_id & (PS_DGRAM_SLOTS - 1)];
+	return __atomic_load_n(&slot->sock_id, __ATOMIC_ACQUIRE) == sock_id ? slot : NULL;
+}
+
+/* The slot of a socket's cached flow, if it is this flow's. */
 static struct ps_dgram_slot *slot_of(const struct sensor *s, const struct ps_flow_key *k)
 {
 	struct ps_dgram_slot *slot;
 
-	if (!s->slots || (k->proto != IPPROTO_UDP && k->proto != IPPROTO_UDPLITE))
+	if (k->proto != IPPROTO_UDP && k->proto != IPPROTO_UDPLITE)
 		return NULL;
-	slot = &s->slots[k->sock_id & (PS_DGRAM_SLOTS - 1)];
-	if (__atomic_load_n(&slot->sock_id, __ATOMIC_ACQUIRE) != k->sock_id ||
-	    !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) ||
+	slot = slot_held(s, k->sock_id);
+	if (!slot || !__atomic_load_n(&slot->ready, __ATOMIC_ACQUIRE) ||
 	    memcmp(&slot->key, k, sizeof(*k)) != 0)
 		return NULL;
 	return slot;
@@ -536,10 +546,10 @@ int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n)
 int sensor_forget_closed(struct sensor *s, uint64_t sock_id)
 {
 	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.closed), &sock_id);
-	struct ps_dgram_slot *slot = s->slots ? &s->slots[sock_id & (PS_DGRAM_SLOTS - 1)] : NULL;
+	struct ps_dgram_slot *slot = slot_held(s, sock_id);
 
 	/* free the socket's slot: its last counts were read with its flows */
-	if (slot && __atomic_load_n(&slot->sock_id, __ATOMIC_ACQUIRE) == sock_id) {
+	if (slot) {
 		__atomic_store_n(&slot->ready, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&slot->sent, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&slot->recv, 0, __ATOMIC_RELAXED);

@@ -298,6 +298,15 @@ static void cache_clear(struct id_cache **c)
 	}
 }
 
+/* Forget every cached id: after the rows they name may have gone. */
+static void id_caches_clear(struct store_sqlite *s)
+{
+	cache_clear(&s->exes);
+	cache_clear(&s->addrs);
+	cache_clear(&s->doms);
+	s->cached = 0;
+}
+
 /* The id of a row in one of the lookup tables, inserting it when new.
  * `key` identifies the values for the in-memory cache. */
 static int lookup_id(struct store_sqlite *s, struct id_cache **cache, sqlite3_stmt *ins,
@@ -327,12 +336,8 @@ static int lookup_id(struct store_sqlite *s, struct id_cache **cache, sqlite3_st
 	}
 	*ret = sqlite3_column_int64(sel, 0);
 	sqlite3_reset(sel);
-	if (s->cached > 20000) {
-		cache_clear(&s->exes);
-		cache_clear(&s->addrs);
-		cache_clear(&s->doms);
-		s->cached = 0;
-	}
+	if (s->cached > 20000)
+		id_caches_clear(s);
 	e = calloc(1, sizeof(*e));
 	if (e && (e->key = strdup(key))) {
 		e->id = *ret;
@@ -426,10 +431,7 @@ static int sqlite_write(struct store *base, const struct conn_row *rows, size_t 
 	if (r < 0) {
 		/* the cached ids may name rows that were rolled back */
 		exec_sql(s, "ROLLBACK", "rollback");
-		cache_clear(&s->exes);
-		cache_clear(&s->addrs);
-		cache_clear(&s->doms);
-		s->cached = 0;
+		id_caches_clear(s);
 	}
 	return r;
 }
@@ -450,29 +452,21 @@ static const char collect_orphans_sql[] =
 static int sqlite_prune(struct store *base, int64_t before)
 {
 	struct store_sqlite *s = (struct store_sqlite *)base;
-	int rc, deleted;
+	int rc, r;
 
 	sqlite3_bind_int64(s->prune, 1, before);
 	rc = sqlite3_step(s->prune);
 	sqlite3_reset(s->prune);
 	if (rc != SQLITE_DONE)
 		return fail_db(s, rc, "delete old entries");
-	deleted = sqlite3_changes(s->db);
-	if (!deleted)
+	if (!sqlite3_changes(s->db))
 		return 0;
-	rc = sqlite3_exec(s->db, collect_orphans_sql, NULL, NULL, NULL);
-	/* the cached ids may name rows that are gone */
-	cache_clear(&s->exes);
-	cache_clear(&s->addrs);
-	cache_clear(&s->doms);
-	s->cached = 0;
-	if (rc != SQLITE_OK) {
-		int r = fail_db(s, rc, "delete executables and addresses no entry uses");
-
+	r = exec_sql(s, collect_orphans_sql, "delete executables and addresses no entry uses");
+	if (r < 0)
 		sqlite3_exec(s->db, "ROLLBACK TO orphans; RELEASE orphans;", NULL, NULL, NULL);
-		return r;
-	}
-	return 0;
+	/* the cached ids may name rows that are gone */
+	id_caches_clear(s);
+	return r;
 }
 
 static void sqlite_close(struct store *base)
@@ -488,9 +482,7 @@ static void sqlite_close(struct store *base)
 	sqlite3_finalize(s->ins_conn);
 	sqlite3_finalize(s->prune);
 	sqlite3_close(s->db);
-	cache_clear(&s->exes);
-	cache_clear(&s->addrs);
-	cache_clear(&s->doms);
+	id_caches_clear(s);
 	free(s);
 }
 
