@@ -45,7 +45,8 @@ static struct passwd *first_home_user(void)
 			n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n && !pw; i++) {
 		struct passwd *p = getpwnam(names[i]);
 
