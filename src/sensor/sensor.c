@@ -5,9 +5,10 @@
  * kprobes) for other kernels slot in as further table entries. */
 #include "sensor/sensor.h"
 
+#include "sensor/cgroup_root.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <mntent.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,32 +107,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	}
 	strncat(libbpf_tail, line, sizeof(libbpf_tail) - strlen(libbpf_tail) - 1);
 	return 0;
-}
-
-int cgroup2_root(char **ret)
-{
-	const char *fallback = "/run/picosnitch/cgroup2";
-	struct mntent *m;
-	FILE *f = setmntent("/proc/self/mounts", "re");
-
-	if (f) {
-		while ((m = getmntent(f))) {
-			if (!strcmp(m->mnt_type, "cgroup2")) {
-				*ret = strdup(m->mnt_dir);
-				endmntent(f);
-				return *ret ? 0 : -ENOMEM;
-			}
-		}
-		endmntent(f);
-	}
-	/* the hierarchy always exists in the kernel; it is just not mounted */
-	mkdir("/run/picosnitch", 0755);
-	if (mkdir(fallback, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if (mount("cgroup2", fallback, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return -errno;
-	*ret = strdup(fallback);
-	return *ret ? 0 : -ENOMEM;
 }
 
 static bool tracepoint_available(const struct btf *vmlinux, const char *tp)

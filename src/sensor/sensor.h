@@ -60,7 +60,4 @@ int sensor_execs_fd(struct sensor *s);
 int sensor_listeners_fd(struct sensor *s);
 size_t sensor_flow_capacity(struct sensor *s);
 
-/* The cgroup2 hierarchy's mount point (mounting one under /run if none). */
-int cgroup2_root(char **ret);
-
 #endif
