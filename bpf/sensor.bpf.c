@@ -1784,8 +1784,11 @@ int BPF_PROG(ps_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	n = arg_end - arg_start;
 	if (n > sizeof(e->args))
 		n = sizeof(e->args);
-	/* a fixed-size read: the environment follows the arguments */
-	if (n && !bpf_probe_read_user(e->args, sizeof(e->args), (void *)arg_start))
+	/* exactly the arguments: a fixed-size read would fail where the
+	 * stack ends sooner (a short environment, `env -i prog`) and would
+	 * copy environment bytes that are not the command line */
+	barrier_var(n);
+	if (n > 0 && n <= sizeof(e->args) && !bpf_probe_read_user(e->args, n, (void *)arg_start))
 		e->args_len = n;
 	if (bpf_map_update_elem(&execs, &tgid, e, BPF_ANY))
 		stat_add(PS_STAT_EXEC_CACHE_FAIL, 1);

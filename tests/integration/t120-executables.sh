@@ -13,7 +13,7 @@ command -v sqlite3 >/dev/null || skip_all "needs the sqlite3 command"
 
 MEMFD_EXEC=$ROOT/build/tests/memfd-exec
 FUSE_EXE=$ROOT/build/tests/fuse-exe
-USER_UID=$(id -u cloudsdk 2>/dev/null || getent passwd 1000 | cut -d: -f3)
+USER_UID=$TEST_UID
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 out() { cat "$WORK/daemon.log"; }
@@ -131,6 +131,7 @@ C5=$(prog goneearly)
 C6=$(prog gonedeleted)
 h6=$(sha "$C6")
 C8=$(prog swapped)
+C9=$(prog noenv)
 SHX=$(prog shx)
 cp /bin/bash "$SHX"
 sleep 0.5
@@ -140,6 +141,7 @@ send "$C6"
 rm -f "$C6"
 send "$C8"
 cp /bin/true "$C8.new" && mv "$C8.new" "$C8"	# an update replaces it on disk
+env -i "$C9" udp-once 127.0.0.1 "$PORT" 100	# arguments and environment < 512 bytes
 "$SHX" -c "echo 1234567 >/dev/udp/127.0.0.1/$PORT; exec sleep 5" &
 p7=$!
 sleep 0.3
@@ -156,6 +158,8 @@ check_match "exe.log says it runs from memory" \
 check_eq "a program gone before it was looked at is hashed from its path" "$(sha "$C5")" \
 	"$(col "$C5" sha256)"
 check_eq "one gone and deleted says so" "!exited" "$(col "$C6" sha256)"
+check_eq "one gone with an empty environment keeps its command line" \
+	"$C9 udp-once 127.0.0.1 $PORT 100" "$(col "$C9" cmdline)"
 check_match "and error.log counts it" \
 	"1 processes exited before their executable could be opened" \
 	"$(cat "$PICOSNITCH_DIR/error.log")"
@@ -172,7 +176,7 @@ check_match "and error.log says why" \
 
 # ---- a FUSE mount only the desktop user can read ----
 if [ -z "$USER_UID" ] || [ "$USER_UID" = 0 ]; then
-	skip "needs an ordinary user (uid 1000) for the FUSE mount"
+	skip "cannot create a throwaway user here (useradd) for the FUSE mount"
 elif [ ! -c /dev/fuse ]; then
 	skip "needs /dev/fuse"
 else
