@@ -10,9 +10,9 @@ source "$(dirname "$0")/../lib/lib.sh"
 need_root
 command -v dbus-daemon >/dev/null || skip_all "needs dbus-daemon"
 /usr/bin/python3 -c 'import dbusmock' 2>/dev/null || skip_all "needs python3-dbusmock"
-DESKTOP_UID=$(getent passwd 1000 | cut -d: -f3)
-[ -n "$DESKTOP_UID" ] || skip_all "needs a desktop user (uid 1000)"
-DESKTOP_USER=$(getent passwd 1000 | cut -d: -f1)
+[ -n "$TEST_USER" ] || skip_all "cannot create a throwaway desktop user here (useradd)"
+DESKTOP_UID=$TEST_UID
+DESKTOP_USER=$TEST_USER
 
 # the user's session bus and notification server live in a directory of theirs
 BUSDIR=$WORK/session

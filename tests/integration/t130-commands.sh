@@ -10,7 +10,7 @@ need_root
 command -v sqlite3 >/dev/null || skip_all "needs the sqlite3 command"
 
 P=$PS_BIN
-USER_UID=$(getent passwd 1000 | cut -d: -f3)
+USER_UID=$TEST_UID
 
 # gone PID: "gone" once the process has exited (a zombie counts as gone)
 gone() {
@@ -171,9 +171,9 @@ fi
 
 # ---- privileged commands run by another user ----
 if [ -z "$USER_UID" ]; then
-	skip "needs an ordinary user (uid 1000)"
+	skip "cannot create a throwaway user here (useradd)"
 else
-	chmod 755 "$WORK"
+	P=$(user_bin)
 	mkdir -p "$WORK/fakebin" "$WORK/nobin" && chown "$USER_UID" "$WORK/fakebin"
 	cat >"$WORK/fakebin/sudo" <<EOF
 #!/bin/sh

@@ -13,6 +13,9 @@ TRAFFICGEN=$ROOT/build/tests/trafficgen
 T_N=0
 T_FAILED=0
 WORK=$(mktemp -d /tmp/picosnitch-test.XXXXXX)
+# the desktop user's processes (helpers, programs run as the user) must
+# reach files in here
+chmod 0755 "$WORK"
 PS_PID=
 NS=
 VETH_H=
@@ -46,6 +49,7 @@ need_root() {
 
 cleanup() {
 	[ -n "$PS_PID" ] && kill -KILL "$PS_PID" 2>/dev/null
+	[ -n "$OWN_TEST_USER" ] && test_user_remove "$OWN_TEST_USER"
 	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
 	[ -n "$VETH_H" ] && ip link del "$VETH_H" 2>/dev/null
 	jobs -p | xargs -r kill 2>/dev/null
@@ -64,6 +68,51 @@ t_done() {
 		tail -n 60 "$WORK/daemon.log" | sed 's/^/#   /'
 	fi
 	[ "$T_FAILED" = 0 ]
+}
+
+# ---- the desktop user ----
+
+# Tests never rely on the users this machine happens to have.  The desktop
+# user is a throwaway ordinary user: the one tests/run made for the whole
+# run (PS_TEST_USER), or one made here and removed at exit.  SUDO_UID names
+# it to every monitor a test starts, as `sudo picosnitch` run by that user
+# would; t107 checks the rule for when nothing names it.
+TEST_USER= TEST_UID= OWN_TEST_USER=
+
+test_user_make() { # NAME
+	useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+		--user-group "$1" >/dev/null
+}
+
+test_user_remove() { # NAME
+	pkill -KILL -u "$1" 2>/dev/null
+	userdel "$1" >/dev/null 2>&1
+	getent group "$1" >/dev/null && groupdel "$1" >/dev/null 2>&1
+	return 0
+}
+
+if [ "$(id -u)" = 0 ]; then
+	if [ -n "${PS_TEST_USER:-}" ] && id -u "$PS_TEST_USER" >/dev/null 2>&1; then
+		TEST_USER=$PS_TEST_USER
+	elif command -v useradd >/dev/null && test_user_make "pst$$"; then
+		TEST_USER=pst$$
+		OWN_TEST_USER=$TEST_USER
+	fi
+	if [ -n "$TEST_USER" ]; then
+		TEST_UID=$(id -u "$TEST_USER")
+		export SUDO_UID=$TEST_UID
+	fi
+fi
+unset SUDO_USER DOAS_USER
+
+# user_bin: a copy of the monitor's binary that the test user can run (the
+# checkout may be in a home directory only root can enter)
+user_bin() {
+	if [ ! -x "$WORK/user-bin/picosnitch" ]; then
+		mkdir -p "$WORK/user-bin" && chmod 0755 "$WORK/user-bin" &&
+			cp "$PS_BIN" "$WORK/user-bin/picosnitch" && chmod 0755 "$WORK/user-bin/picosnitch"
+	fi
+	echo "$WORK/user-bin/picosnitch"
 }
 
 # ---- the daemon ----
