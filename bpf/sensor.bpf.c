@@ -80,6 +80,10 @@ const volatile __u32 cfg_every_exe = 0;
  * releasing such a lock may send queued data in its context; it never
  * sends on other processes' sockets, so it never becomes their owner. */
 const volatile __u32 cfg_self_tgid = 0;
+/* Take the bpf_probe_read_kernel path even where bpf_rdonly_cast exists
+ * (PICOSNITCH_NO_RDONLY_CAST=1): to measure what kernels before 6.2 pay,
+ * and to test that path on any kernel. */
+const volatile __u32 cfg_no_rdonly_cast = 0;
 
 /* Socket ids, unique for the life of the sensor. */
 __u64 next_sock_id = 0;
@@ -253,7 +257,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define KVIEW(ptr, copy, addr)                                                              \
 	({                                                                                  \
 		long __r = 0;                                                               \
-		if (bpf_rdonly_cast) {                                                      \
+		if (bpf_rdonly_cast && !cfg_no_rdonly_cast) {                              \
 			(ptr) = bpf_rdonly_cast((void *)(addr),                             \
 						bpf_core_type_id_kernel(typeof(*(ptr))));   \
 		} else {                                                                    \
@@ -302,6 +306,9 @@ static __always_inline int seq_after(__u32 a, __u32 b)
 	return (__s32)(a - b) > 0;
 }
 
+/* Kernels without bpf_loop search this many descriptors. */
+#define FD_SEARCH_OLD_MAX 256
+
 struct fd_search {
 	struct file **fds;
 	struct file *want;
@@ -340,7 +347,14 @@ static __always_inline int current_holds(struct sock *sk)
 		return 0;
 	fs.fds = BPF_CORE_READ(fdt, fd);
 	fs.max = BPF_CORE_READ(fdt, max_fds);
-	bpf_loop(fs.max < 65536 ? fs.max : 65536, fd_search_step, &fs, 0);
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
+		bpf_loop(fs.max < 65536 ? fs.max : 65536, fd_search_step, &fs, 0);
+	} else {
+		/* before 5.17: a bounded loop over the first descriptors */
+		for (__u32 i = 0; i < FD_SEARCH_OLD_MAX; i++)
+			if (fd_search_step(i, &fs))
+				break;
+	}
 	return fs.found;
 }
 
@@ -451,12 +465,31 @@ static __always_inline void sock_refresh_ino(struct sock_state *st, struct sock 
 		st->sock_ino = BPF_CORE_READ(so, file, f_inode, i_ino);
 }
 
-/* A cgroup hook's socket as a kernel struct sock, for sock_info (6.2+). */
+/* A cgroup hook's socket as a kernel struct sock whose fields can be
+ * loaded directly (6.2+, bpf_rdonly_cast); NULL elsewhere. */
 static __always_inline struct sock *kernel_sock(struct bpf_sock *bsk)
 {
-	if (!bpf_rdonly_cast)
+	if (!bpf_rdonly_cast || cfg_no_rdonly_cast)
 		return NULL;
 	return bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
+}
+
+/* The same socket as an address for BPF_CORE_READ (probe reads), on any
+ * kernel.  A struct bpf_sock pointer is the kernel's struct sock, but the
+ * verifier allows no arithmetic on it: its value is copied out of the
+ * stack with a probe read, which makes it a plain number. */
+static __always_inline struct sock *sock_addr(struct bpf_sock *bsk)
+{
+	struct sock *sk = kernel_sock(bsk);
+	unsigned long addr = 0;
+	void *p = bsk;
+
+	if (sk)
+		return sk;
+	barrier_var(p);
+	if (bpf_probe_read_kernel(&addr, sizeof(addr), &p))
+		return NULL;
+	return (struct sock *)addr;
 }
 
 static __always_inline struct sock_state *sock_state_get(void *sk)
@@ -1160,7 +1193,7 @@ int ps_ingress(struct __sk_buff *skb)
 	if (!st)
 		return 1;
 	if (!(st->flags & SS_INFO))
-		sock_info(st, sk);
+		sock_info(st, sk ? sk : sock_addr(bsk));
 	account(st, &p, &sv, 0);
 	if (p.proto == IPPROTO_UDP && p.sport == 53 && sv.type == SOCK_DGRAM)
 		emit_dns(skb, &p);
@@ -1362,79 +1395,154 @@ int BPF_PROG(ps_egress, struct sk_buff *skb)
  * receive buffer was full: it never reached the application, so take it
  * back.  Drops are rare, so the work of finding its flow again is done
  * here rather than remembered for every packet. */
-static __always_inline void uncount_drop(struct sock *sk, struct sk_buff *skb)
-{
-	unsigned char *head = skb->head;
-	__u16 nh = skb->network_header;
-	__u16 family = sk->__sk_common.skc_family;
-	__u16 type = sk->sk_type;
-	struct sock_state *st;
-	struct ps_flow_key key = {};
-	struct ps_dgram_slot *slot;
-	struct ps_flow_count *c;
-	__u64 bytes;
-	__u8 proto;
 
-	if (family != AF_INET && family != AF_INET6)
-		return;
-	st = bpf_sk_storage_get(&socks, sk, 0, 0);
-	if (!st)
-		return;
-	if (family == AF_INET) {
+/* What a dropped datagram was: its flow key's packet side (addresses,
+ * ports, family, protocol) and its application bytes.  The family and
+ * addresses are the packet's (an IPv6 socket may receive IPv4). */
+struct dropped {
+	struct ps_flow_key key;
+	__u64 bytes;
+	__u64 ts;
+};
+
+static __always_inline int drop_parse(struct sk_buff *skb, __u16 type, struct dropped *d)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+
+	__builtin_memset(d, 0, sizeof(*d));
+	if (proto == ETH_P_IP) {
 		struct iphdr iph;
 
 		if (bpf_probe_read_kernel(&iph, sizeof(iph), head + nh))
-			return;
-		proto = iph.protocol;
-		__builtin_memcpy(key.laddr, &iph.daddr, 4);
-		__builtin_memcpy(key.raddr, &iph.saddr, 4);
-		bytes = bpf_ntohs(iph.tot_len);
+			return -1;
+		d->key.family = AF_INET;
+		d->key.proto = iph.protocol;
+		__builtin_memcpy(d->key.laddr, &iph.daddr, 4);
+		__builtin_memcpy(d->key.raddr, &iph.saddr, 4);
+		d->bytes = bpf_ntohs(iph.tot_len);
 		if (type != SOCK_RAW)
-			bytes -= (iph.ihl & 0xf) * 4;
-	} else {
+			d->bytes -= (iph.ihl & 0xf) * 4;
+	} else if (proto == ETH_P_IPV6) {
 		struct ipv6hdr ip6;
 
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
-			return;
-		proto = ip6.nexthdr;
-		__builtin_memcpy(key.laddr, &ip6.daddr, 16);
-		__builtin_memcpy(key.raddr, &ip6.saddr, 16);
-		bytes = bpf_ntohs(ip6.payload_len);
+			return -1;
+		d->key.family = AF_INET6;
+		d->key.proto = ip6.nexthdr;
+		__builtin_memcpy(d->key.laddr, &ip6.daddr, 16);
+		__builtin_memcpy(d->key.raddr, &ip6.saddr, 16);
+		d->bytes = bpf_ntohs(ip6.payload_len);
+	} else {
+		return -1;
 	}
-	if (type == SOCK_DGRAM && (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)) {
+	if (type == SOCK_DGRAM && (d->key.proto == IPPROTO_UDP || d->key.proto == IPPROTO_UDPLITE)) {
 		struct udphdr uh;
 
-		if (bpf_probe_read_kernel(&uh, sizeof(uh), head + skb->transport_header))
-			return;
-		key.lport = bpf_ntohs(uh.dest);
-		key.rport = bpf_ntohs(uh.source);
-		bytes = bpf_ntohs(uh.len) - sizeof(uh);
+		if (bpf_probe_read_kernel(&uh, sizeof(uh), head + th))
+			return -1;
+		d->key.lport = bpf_ntohs(uh.dest);
+		d->key.rport = bpf_ntohs(uh.source);
+		d->bytes = bpf_ntohs(uh.len) - sizeof(uh);
 	}
-	key.sock_id = st->id;
-	key.tgid = owner_tgid(st);
-	key.netns = st->netns;
-	key.family = family;
-	key.proto = proto;
+	return 0;
+}
+
+static __always_inline void drop_uncount(struct sock *sk, struct dropped *d)
+{
+	struct ps_flow_key *key = &d->key;
+	struct sock_state *st;
+	struct ps_dgram_slot *slot;
+	struct ps_flow_count *c;
+
+	st = bpf_sk_storage_get(&socks, sk, 0, 0);
+	if (!st)
+		return;
+	key->sock_id = st->id;
+	key->tgid = owner_tgid(st);
+	key->netns = st->netns;
 	/* the datagram was counted moments ago: on the socket's cached flow,
 	 * or on this CPU's counters */
-	slot = dgram_cached(st, key.tgid, key.family, key.proto, key.lport, key.rport, key.laddr,
-			    key.raddr);
-	if (slot && slot->recv >= bytes) {
-		__sync_fetch_and_sub(&slot->recv, bytes);
+	slot = dgram_cached(st, key->tgid, key->family, key->proto, key->lport, key->rport,
+			    key->laddr, key->raddr);
+	if (slot && slot->recv >= d->bytes) {
+		__sync_fetch_and_sub(&slot->recv, d->bytes);
 		stat_add(PS_STAT_RECV_DROPS, 1);
 		return;
 	}
-	c = bpf_map_lookup_elem(&counts, &key);
-	if (!c || c->recv < bytes)
+	c = bpf_map_lookup_elem(&counts, key);
+	if (!c || c->recv < d->bytes)
 		return;
-	__sync_fetch_and_sub(&c->recv, bytes);
+	__sync_fetch_and_sub(&c->recv, d->bytes);
 	stat_add(PS_STAT_RECV_DROPS, 1);
 }
 
+static __always_inline void uncount_drop(struct sock *sk, struct sk_buff *skb)
+{
+	__u16 family = sk->__sk_common.skc_family;
+	struct dropped d;
+
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	if (drop_parse(skb, sk->sk_type, &d))
+		return;
+	drop_uncount(sk, &d);
+}
+
+/* Newer kernels (6.12 has it, 6.1 not) name the datagram in the tracepoint. */
 SEC("tp_btf/udp_fail_queue_rcv_skb")
 int BPF_PROG(ps_udp_drop, int rc, struct sock *sk, struct sk_buff *skb)
 {
 	uncount_drop(sk, skb);
+	return 0;
+}
+
+/* Older kernels' udp_fail_queue_rcv_skb has no datagram: __udp_queue_rcv_skb
+ * frees it (kfree_skb with reason SOCKET_RCVBUFF or PROTO_MEM) just before
+ * the tracepoint, on the same CPU.  The first program keeps what the
+ * datagram was, the second takes it back for the socket.  A kept datagram
+ * is used once, only by a socket bound to its port, and only within a
+ * millisecond. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dropped);
+} last_drop SEC(".maps");
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(ps_udp_drop_skb, struct sk_buff *skb, void *location, int reason)
+{
+	struct dropped *d;
+	__u32 zero = 0;
+
+	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_RCVBUFF) &&
+	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_PROTO_MEM))
+		return 0;
+	d = bpf_map_lookup_elem(&last_drop, &zero);
+	if (!d || drop_parse(skb, SOCK_DGRAM, d)) {
+		if (d)
+			d->ts = 0;
+		return 0;
+	}
+	d->ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/udp_fail_queue_rcv_skb")
+int BPF_PROG(ps_udp_drop_old, int rc, struct sock *sk)
+{
+	struct dropped *d;
+	__u32 zero = 0;
+
+	d = bpf_map_lookup_elem(&last_drop, &zero);
+	if (!d || !d->ts || bpf_ktime_get_ns() - d->ts > 1000000 ||
+	    d->key.lport != sk->__sk_common.skc_num)
+		return 0;
+	d->ts = 0;
+	drop_uncount(sk, d);
 	return 0;
 }
 
@@ -1477,7 +1585,7 @@ static __always_inline int post_bind(struct bpf_sock *bsk)
 	if (!st)
 		return 1;
 	own_by_current(st);
-	sock_info(st, kernel_sock(bsk));
+	sock_info(st, sock_addr(bsk));
 	if (bsk->protocol == IPPROTO_UDP || bsk->protocol == IPPROTO_UDPLITE) {
 		listen_key(&k, st->netns, bsk->family, bsk->protocol, bsk->src_port);
 		bpf_map_update_elem(&listeners, &k, &st->owner, BPF_ANY);
@@ -1519,7 +1627,7 @@ int ps_sock_release(struct bpf_sock *bsk)
 		/* TCP lives on after close (see ps_tcp_state), but what the
 		 * process sent until now is counted here, in its context, as
 		 * well: sequence numbers only advance, so nothing counts twice */
-		struct sock *sk = kernel_sock(bsk);
+		struct sock *sk = sock_addr(bsk);
 		struct tcp_snap ts;
 
 		if (sk && (st->flags & SS_TCP_INIT)) {
@@ -1696,8 +1804,7 @@ static __always_inline struct task_struct *sleeping_reader(struct sock *sk)
 	return NULL;
 }
 
-SEC("tp_btf/sk_data_ready")
-int BPF_PROG(ps_packet_recv, struct sock *sk)
+static __always_inline void packet_received(struct sock *sk)
 {
 	struct ps_flow_key key = {};
 	struct sock_state *st;
@@ -1706,14 +1813,14 @@ int BPF_PROG(ps_packet_recv, struct sock *sk)
 	__u16 mac;
 
 	if (sk->__sk_common.skc_family != AF_PACKET)
-		return 0;
+		return;
 	/* packet_rcv queued the frame last; ring (mmap) readers queue none */
 	skb = (struct sk_buff *)sk->sk_receive_queue.prev;
 	if ((void *)skb == (void *)&sk->sk_receive_queue)
-		return 0;
+		return;
 	st = sock_state_get(sk);
 	if (!st)
-		return 0;
+		return;
 	sock_info(st, sk);
 	if (!(st->owner.flags & PS_TASK_KNOWN)) {
 		struct task_struct *reader = sleeping_reader(sk);
@@ -1733,6 +1840,23 @@ int BPF_PROG(ps_packet_recv, struct sock *sk)
 		__builtin_memcpy(key.raddr, eh->h_source, 6);
 	}
 	flow_add(&key, st, 0, skb->len);
+}
+
+/* 6.3 and later: every data_ready callback passes this tracepoint. */
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(ps_packet_recv, struct sock *sk)
+{
+	packet_received(sk);
+	return 0;
+}
+
+/* Earlier kernels: AF_PACKET sockets wake their readers through
+ * sock_def_readable, where a BPF trampoline can attach (where the kernel
+ * has them). */
+SEC("fentry/sock_def_readable")
+int BPF_PROG(ps_packet_recv_fentry, struct sock *sk)
+{
+	packet_received(sk);
 	return 0;
 }
 

@@ -162,11 +162,11 @@ static int on_event(void *ctx, const void *data, size_t size)
 	return 0;
 }
 
-static void on_missing(void *ctx, const char *hook, const char *lost)
+static void on_missing(void *ctx, const char *hook, const char *lost, const char *why)
 {
 	struct daemon *d = ctx;
 
-	errlog_add(d->errlog, "this kernel does not offer '%s': not seen: %s", hook, lost);
+	errlog_add(d->errlog, "this kernel does not offer '%s' (%s): not seen: %s", hook, why, lost);
 }
 
 /* Report every loss the sensor and the pipeline counted since last time. */

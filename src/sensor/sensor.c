@@ -6,6 +6,7 @@
 #include "sensor/sensor.h"
 
 #include "sensor/cgroup_root.h"
+#include "util/strutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,40 +27,59 @@
 
 #include "sensor.skel.h"
 
-enum hook_kind { HOOK_CGROUP, HOOK_TP_BTF, HOOK_ITER };
+enum hook_kind { HOOK_CGROUP, HOOK_TP_BTF, HOOK_ITER, HOOK_FENTRY };
 
+/* Each hook serves a feature.  A feature may have alternatives for
+ * different kernels (alt 0, 1, ...): the first whose hooks this kernel
+ * offers, as its BTF says, is loaded; hooks of one alternative load
+ * together.  A hook the kernel still refuses at load time drops its
+ * alternative, and the next one is tried. */
 struct hook {
 	const char *prog;	/* program in bpf/sensor.bpf.c */
 	enum hook_kind kind;
-	const char *tracepoint;	/* HOOK_TP_BTF: needs btf_trace_<tracepoint> */
+	const char *target;	/* tracepoint (HOOK_TP_BTF) or function (HOOK_FENTRY) */
+	int nargs;		/* HOOK_TP_BTF: the tracepoint's argument count, 0: any;
+				 * negative: at least that many */
+	const char *feature;	/* what the hook is for; alternatives share it */
+	int alt;
 	bool required;
-	const char *lost;	/* what is not seen without it */
+	const char *lost;	/* what is not seen without the feature */
 	bool twin_covers;	/* events it misses when busy go to a twin program */
 };
 
 static const struct hook hooks[] = {
-	{ "ps_egress", HOOK_TP_BTF, "net_dev_queue", true, "all traffic sent" },
-	{ "ps_tcp_drain", HOOK_ITER, NULL, true, "TCP traffic of open connections" },
-	{ "ps_ingress", HOOK_CGROUP, NULL, true, "all IP traffic received" },
-	{ "ps_tcp_state", HOOK_TP_BTF, "inet_sock_set_state", true,
+	{ "ps_egress", HOOK_TP_BTF, "net_dev_queue", 0, "egress", 0, true, "all traffic sent" },
+	{ "ps_tcp_drain", HOOK_ITER, NULL, 0, "tcp-drain", 0, true, "TCP traffic of open connections" },
+	{ "ps_ingress", HOOK_CGROUP, NULL, 0, "ingress", 0, true, "all IP traffic received" },
+	{ "ps_tcp_state", HOOK_TP_BTF, "inet_sock_set_state", 0, "tcp-state", 0, true,
 	  "TCP connections opening and closing, and TCP listeners", .twin_covers = true },
-	{ "ps_tcp_state_twin", HOOK_TP_BTF, "inet_sock_set_state", true,
+	{ "ps_tcp_state_twin", HOOK_TP_BTF, "inet_sock_set_state", 0, "tcp-state-twin", 0, true,
 	  "TCP state changes in interrupts of another state change", .twin_covers = true },
-	{ "ps_sock_create", HOOK_CGROUP, NULL, false,
+	{ "ps_sock_create", HOOK_CGROUP, NULL, 0, "sock-create", 0, false,
 	  "the creator of a socket that receives before it sends" },
-	{ "ps_post_bind4", HOOK_CGROUP, NULL, false, "the owner of a bound IPv4 socket" },
-	{ "ps_post_bind6", HOOK_CGROUP, NULL, false, "the owner of a bound IPv6 socket" },
-	{ "ps_sock_release", HOOK_CGROUP, NULL, false,
+	{ "ps_post_bind4", HOOK_CGROUP, NULL, 0, "bind4", 0, false, "the owner of a bound IPv4 socket" },
+	{ "ps_post_bind6", HOOK_CGROUP, NULL, 0, "bind6", 0, false, "the owner of a bound IPv6 socket" },
+	{ "ps_sock_release", HOOK_CGROUP, NULL, 0, "sock-release", 0, false,
 	  "the closing of UDP and raw sockets (their flows are kept until restart)" },
-	{ "ps_udp_drop", HOOK_TP_BTF, "udp_fail_queue_rcv_skb", false,
+	/* the datagram became an argument of this tracepoint between 6.1 and
+	 * 6.12; without it, it is found where kfree_skb drops it, just before */
+	{ "ps_udp_drop", HOOK_TP_BTF, "udp_fail_queue_rcv_skb", 3, "udp-drop", 0, false,
 	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
-	{ "ps_rcvqueue_full", HOOK_TP_BTF, "sock_rcvqueue_full", false,
+	{ "ps_udp_drop_old", HOOK_TP_BTF, "udp_fail_queue_rcv_skb", 2, "udp-drop", 1, false,
+	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
+	{ "ps_udp_drop_skb", HOOK_TP_BTF, "kfree_skb", -3, "udp-drop", 1, false,
+	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
+	{ "ps_rcvqueue_full", HOOK_TP_BTF, "sock_rcvqueue_full", 0, "raw-drop", 0, false,
 	  "raw datagrams dropped on a full receive buffer (they count as received)" },
-	{ "ps_packet_recv", HOOK_TP_BTF, "sk_data_ready", false,
+	/* the tracepoint came with 6.3; before, a trampoline on the function
+	 * AF_PACKET sockets wake their readers with */
+	{ "ps_packet_recv", HOOK_TP_BTF, "sk_data_ready", 0, "packet-recv", 0, false,
 	  "frames received on AF_PACKET sockets" },
-	{ "ps_exec", HOOK_TP_BTF, "sched_process_exec", false,
+	{ "ps_packet_recv_fentry", HOOK_FENTRY, "sock_def_readable", 0, "packet-recv", 1, false,
+	  "frames received on AF_PACKET sockets" },
+	{ "ps_exec", HOOK_TP_BTF, "sched_process_exec", 0, "exec", 0, false,
 	  "the path of processes that exit before /proc can be read" },
-	{ "ps_fork", HOOK_TP_BTF, "sched_process_fork", false,
+	{ "ps_fork", HOOK_TP_BTF, "sched_process_fork", 0, "fork", 0, false,
 	  "the path of forked processes that exit before /proc can be read" },
 };
 
@@ -109,12 +129,25 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static bool tracepoint_available(const struct btf *vmlinux, const char *tp)
+/* The number of arguments of a tracepoint, from its btf_trace_<name>
+ * typedef (a pointer to a prototype whose first parameter is the context),
+ * or -1 when this kernel does not have it. */
+static int tracepoint_nargs(const struct btf *vmlinux, const char *tp)
 {
+	const struct btf_type *t;
 	char name[128];
+	int id;
 
 	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
+	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF);
+	if (id < 0)
+		return -1;
+	t = btf__type_by_id(vmlinux, id);
+	while (t && (btf_is_typedef(t) || btf_is_ptr(t)))
+		t = btf__type_by_id(vmlinux, t->type);
+	if (!t || !btf_is_func_proto(t) || btf_vlen(t) < 1)
+		return -1;
+	return btf_vlen(t) - 1;
 }
 
 /* PICOSNITCH_SKIP_HOOKS=ps_packet_recv,ps_exec leaves optional hooks out,
@@ -129,6 +162,35 @@ static bool hook_skipped(const char *prog)
 			return true;
 	}
 	return false;
+}
+
+/* Whether this kernel offers what a hook attaches to; if not, why in `why`. */
+static bool hook_offered(const struct btf *vmlinux, const struct hook *h, char *why, size_t len)
+{
+	int n;
+
+	switch (h->kind) {
+	case HOOK_TP_BTF:
+		n = tracepoint_nargs(vmlinux, h->target);
+		if (n < 0) {
+			snprintf(why, len, "this kernel has no tracepoint '%s'", h->target);
+			return false;
+		}
+		if ((h->nargs > 0 && n != h->nargs) || (h->nargs < 0 && n < -h->nargs)) {
+			snprintf(why, len, "tracepoint '%s' has %d arguments here, not %s%d", h->target,
+				 n, h->nargs < 0 ? "at least " : "", h->nargs < 0 ? -h->nargs : h->nargs);
+			return false;
+		}
+		return true;
+	case HOOK_FENTRY:
+		if (btf__find_by_name_kind(vmlinux, h->target, BTF_KIND_FUNC) < 0) {
+			snprintf(why, len, "this kernel has no function '%s' to attach to", h->target);
+			return false;
+		}
+		return true;
+	default:
+		return true;
+	}
 }
 
 static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
@@ -147,19 +209,188 @@ static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
 	return r;
 }
 
+/* The program libbpf last said it failed to load, from its messages. */
+static bool refused_program(char *name, size_t len)
+{
+	const char *p = libbpf_tail, *hit = NULL, *q;
+
+	while ((q = strstr(p, "prog '"))) {
+		const char *end = strchr(q + 6, '\'');
+
+		if (end && (!strncmp(end, "': failed to load", 17) ||
+			    !strncmp(end, "': BPF program load failed", 26)))
+			hit = q + 6;
+		p = q + 6;
+	}
+	if (!hit)
+		return false;
+	q = strchr(hit, '\'');
+	snprintf(name, len, "%.*s", (int)(q - hit), hit);
+	return true;
+}
+
+/* Why the kernel refused program `name`, from libbpf's messages: the
+ * verifier's last line when it wrote a log, else the error. */
+static void refusal_reason(const char *name, char *buf, size_t len)
+{
+	const char *p = strstr(libbpf_tail, "-- BEGIN PROG LOAD LOG --");
+	const char *best = NULL, *q;
+	char pat[128];
+
+	snprintf(buf, len, "no reason given (PICOSNITCH_DEBUG=1 shows libbpf's messages)");
+	snprintf(pat, sizeof(pat), "prog '%s': BPF program load failed: ", name);
+	q = strstr(libbpf_tail, pat);
+	if (q) {
+		q += strlen(pat);
+		snprintf(buf, len, "%.*s", (int)strcspn(q, "\n"), q);
+	}
+	if (!p)
+		return;
+	for (q = p; (q = strchr(q, '\n')) && strncmp(q + 1, "-- END", 6); q++)
+		if (q[1] && q[1] != '\n')
+			best = q + 1;
+	if (best)
+		snprintf(buf, len, "%.*s", (int)strcspn(best, "\n"), best);
+}
+
+struct choice {
+	int alt[NHOOKS];		/* per hook: the chosen alternative of its feature, -1: none */
+	bool refused[NHOOKS];		/* refused by the kernel at load */
+	char why[NHOOKS][320];		/* why a hook is not loaded */
+};
+
+/* Choose, for every feature, the first alternative whose hooks are all
+ * offered and none refused or skipped. */
+static int choose(const struct btf *vmlinux, struct choice *c, const struct sensor_opts *opts,
+		  char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NHOOKS; i++)
+		c->alt[i] = -1;
+	for (size_t i = 0; i < NHOOKS; i++) {
+		const struct hook *h = &hooks[i];
+		bool done = false;
+
+		if (c->alt[i] != -1 || (i > 0 && !strcmp(hooks[i - 1].feature, h->feature)))
+			continue;	/* a feature is decided at its first hook */
+		for (int alt = 0; !done; alt++) {
+			bool any = false, all = true;
+
+			for (size_t j = i; j < NHOOKS && !strcmp(hooks[j].feature, h->feature); j++) {
+				if (hooks[j].alt != alt)
+					continue;
+				any = true;
+				if (c->refused[j]) {
+					all = false;
+				} else if (hook_skipped(hooks[j].prog)) {
+					snprintf(c->why[j], sizeof(c->why[j]),
+						 "left out by PICOSNITCH_SKIP_HOOKS");
+					all = false;
+				} else if (!hook_offered(vmlinux, &hooks[j], c->why[j],
+							 sizeof(c->why[j]))) {
+					all = false;
+				}
+			}
+			if (!any)
+				break;
+			if (!all)
+				continue;
+			for (size_t j = i; j < NHOOKS && !strcmp(hooks[j].feature, h->feature); j++)
+				c->alt[j] = alt;
+			done = true;
+		}
+		if (!done) {
+			/* the reason of the feature's first alternative */
+			const char *why = c->why[i][0] ? c->why[i] : "not offered";
+
+			if (h->required)
+				return fail(err, errlen, -EOPNOTSUPP, "picosnitch needs '%s' (%s)",
+					    h->target ? h->target : h->prog, why);
+			for (size_t j = i; j < NHOOKS && !strcmp(hooks[j].feature, h->feature); j++)
+				c->alt[j] = -2;	/* the whole feature is missing */
+		}
+	}
+	return 0;
+}
+
+static bool hook_chosen(const struct choice *c, size_t i)
+{
+	return c->alt[i] == hooks[i].alt;
+}
+
+/* Open the skeleton and set what the daemon decides before load. */
+static int configure(struct sensor *s, const struct sensor_opts *opts, const struct choice *c,
+		     char *err, size_t errlen)
+{
+	int r;
+
+	s->skel = sensor_bpf__open();
+	if (!s->skel)
+		return fail(err, errlen, -errno, "cannot open the BPF object");
+	r = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_bytes);
+	if (r < 0)
+		return fail(err, errlen, r, "cannot size the ring buffer to %u bytes",
+			    opts->ringbuf_bytes);
+	if (opts->flow_capacity) {
+		bpf_map__set_max_entries(s->skel->maps.flows, opts->flow_capacity);
+		bpf_map__set_max_entries(s->skel->maps.counts, opts->flow_capacity);
+	}
+	s->skel->rodata->cfg_every_exe = opts->every_exe;
+	s->skel->rodata->cfg_self_tgid = getpid();
+	s->skel->rodata->cfg_no_rdonly_cast = getenv("PICOSNITCH_NO_RDONLY_CAST") != NULL;
+	for (size_t i = 0; i < NHOOKS; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(s->skel->obj, hooks[i].prog);
+
+		if (!p)
+			return fail(err, errlen, -ENOENT, "BPF program '%s' is missing", hooks[i].prog);
+		bpf_program__set_autoload(p, hook_chosen(c, i));
+	}
+	return 0;
+}
+
+/* Report each feature that is missing, once, with why. */
+static void report_missing(const struct sensor_opts *opts, const struct choice *c)
+{
+	for (size_t i = 0; i < NHOOKS; i++) {
+		const struct hook *h = &hooks[i];
+		char what[700];
+
+		if (c->alt[i] != -2 || (i > 0 && !strcmp(hooks[i - 1].feature, h->feature)))
+			continue;
+		if (!opts->on_missing)
+			continue;
+		/* why each alternative could not be used */
+		what[0] = '\0';
+		for (size_t j = i; j < NHOOKS && !strcmp(hooks[j].feature, h->feature); j++) {
+			size_t n = strlen(what);
+
+			if (c->why[j][0] && !strstr(what, c->why[j]))
+				snprintf(what + n, sizeof(what) - n, "%s%s", n ? "; " : "", c->why[j]);
+		}
+		if (!what[0])
+			snprintf(what, sizeof(what), "not offered");
+		/* a hook left out on purpose is named as the program */
+		opts->on_missing(opts->ctx,
+				 h->target && !str_has_prefix(what, "left out") ? h->target : h->prog,
+				 h->lost, what);
+	}
+}
+
 int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, size_t errlen)
 {
 	struct sensor *s = calloc(1, sizeof(*s));
+	struct choice *c = calloc(1, sizeof(*c));
 	struct btf *vmlinux = NULL;
 	char *cgroot = NULL;
 	int r;
 
-	if (!s)
+	if (!s || !c) {
+		free(s);
+		free(c);
 		return -ENOMEM;
+	}
 	s->opts = *opts;
 	s->cgroup_fd = -1;
 	libbpf_set_print(libbpf_print);
-	libbpf_tail[0] = '\0';
 
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux) {
@@ -167,61 +398,41 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 			 "cannot read the kernel's BTF type information (/sys/kernel/btf/vmlinux)");
 		goto fail;
 	}
-	s->skel = sensor_bpf__open();
-	if (!s->skel) {
-		r = fail(err, errlen, -errno, "cannot open the BPF object");
-		goto fail;
-	}
-	r = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_bytes);
-	if (r < 0) {
-		fail(err, errlen, r, "cannot size the ring buffer to %u bytes", opts->ringbuf_bytes);
-		goto fail;
-	}
-	if (opts->flow_capacity) {
-		bpf_map__set_max_entries(s->skel->maps.flows, opts->flow_capacity);
-		bpf_map__set_max_entries(s->skel->maps.counts, opts->flow_capacity);
-	}
-	s->skel->rodata->cfg_every_exe = opts->every_exe;
-	s->skel->rodata->cfg_self_tgid = getpid();
+	/* Load, dropping one refused optional alternative at a time: libbpf
+	 * loads the object whole, so each retry reopens it. */
+	for (size_t attempt = 0;; attempt++) {
+		char name[64], reason[200];
+		size_t i;
 
-	for (size_t i = 0; i < NHOOKS; i++) {
-		const struct hook *h = &hooks[i];
-		struct bpf_program *p = bpf_object__find_program_by_name(s->skel->obj, h->prog);
-
-		if (!p) {
-			r = fail(err, errlen, -ENOENT, "BPF program '%s' is missing", h->prog);
+		r = choose(vmlinux, c, opts, err, errlen);
+		if (r < 0)
+			goto fail;
+		r = configure(s, opts, c, err, errlen);
+		if (r < 0)
+			goto fail;
+		libbpf_tail[0] = '\0';
+		r = sensor_bpf__load(s->skel);
+		if (r == 0)
+			break;
+		if (!refused_program(name, sizeof(name)) || attempt >= NHOOKS) {
+			fail(err, errlen, r, "the kernel refused the BPF programs (%.3000s)", libbpf_tail);
 			goto fail;
 		}
-		if (hook_skipped(h->prog)) {
-			if (h->required) {
-				r = fail(err, errlen, -EINVAL, "hook '%s' is required", h->prog);
-				goto fail;
-			}
-			bpf_program__set_autoload(p, false);
-			if (opts->on_missing)
-				opts->on_missing(opts->ctx, h->prog, h->lost);
-			continue;
+		for (i = 0; i < NHOOKS && strcmp(hooks[i].prog, name); i++)
+			;
+		refusal_reason(name, reason, sizeof(reason));
+		if (i == NHOOKS || hooks[i].required) {
+			fail(err, errlen, r, "the kernel refused the BPF program %s (%s)", name, reason);
+			goto fail;
 		}
-		if (h->kind == HOOK_TP_BTF && !tracepoint_available(vmlinux, h->tracepoint)) {
-			if (h->required) {
-				r = fail(err, errlen, -EOPNOTSUPP,
-					 "this kernel has no tracepoint '%s', which picosnitch needs",
-					 h->tracepoint);
-				goto fail;
-			}
-			bpf_program__set_autoload(p, false);
-			if (opts->on_missing)
-				opts->on_missing(opts->ctx, h->tracepoint, h->lost);
-		}
+		c->refused[i] = true;
+		snprintf(c->why[i], sizeof(c->why[i]), "the kernel refused %s: %s", name, reason);
+		sensor_bpf__destroy(s->skel);
+		s->skel = NULL;
 	}
+	report_missing(opts, c);
 	btf__free(vmlinux);
 	vmlinux = NULL;
-
-	r = sensor_bpf__load(s->skel);
-	if (r < 0) {
-		fail(err, errlen, r, "the kernel refused the BPF programs (%.3000s)", libbpf_tail);
-		goto fail;
-	}
 
 	/* without the mapping the slots stay unread: the sensor is told not to
 	 * use them, and counts every datagram in `counts` */
@@ -262,12 +473,15 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 				fail(err, errlen, r, "cannot attach %s to %s", h->prog,
 				     h->kind == HOOK_CGROUP ? cgroot :
 				     h->kind == HOOK_ITER   ? "the TCP socket iterator" :
-							      h->tracepoint);
+							      h->target);
 				goto fail;
 			}
-			if (opts->on_missing)
-				opts->on_missing(opts->ctx, h->tracepoint ? h->tracepoint : h->prog,
-						 h->lost);
+			if (opts->on_missing) {
+				char why[160];
+
+				snprintf(why, sizeof(why), "cannot attach %s: %s", h->prog, strerror(-r));
+				opts->on_missing(opts->ctx, h->target ? h->target : h->prog, h->lost, why);
+			}
 		}
 	}
 
@@ -290,11 +504,13 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 		goto fail;
 	}
 	free(cgroot);
+	free(c);
 	*ret = s;
 	return 0;
 fail:
 	btf__free(vmlinux);
 	free(cgroot);
+	free(c);
 	sensor_close(s);
 	return r;
 }

@@ -20,9 +20,9 @@ struct sensor_opts {
 	/* called for every ring buffer record; return 0 */
 	int (*on_event)(void *ctx, const void *data, size_t size);
 	void *ctx;
-	/* called once for every hook this kernel cannot offer, with what is
-	 * therefore not seen */
-	void (*on_missing)(void *ctx, const char *hook, const char *lost);
+	/* called once for every feature this kernel cannot offer: the hook,
+	 * what is therefore not seen, and why */
+	void (*on_missing)(void *ctx, const char *hook, const char *lost, const char *why);
 };
 
 /* Load and attach.  On failure, err holds what went wrong. */

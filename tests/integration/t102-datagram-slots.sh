@@ -89,6 +89,17 @@ fi
 sleep 2.5	# two more windows
 check_expected
 
+# every datagram socket knows its network namespace (read when its first
+# packet arrives or it is bound, whichever hook sees it first)
+ns_ino=$(stat -L -c %i "/run/netns/$NS")
+own_ino=$(stat -L -c %i /proc/self/ns/net)
+for w in paced-veth6.sink handover-veth6.sink overflow-veth6.receiver; do
+	check_eq "the namespace of $w" "$ns_ino" \
+		"$(db "SELECT group_concat(DISTINCT netns) FROM connection_log WHERE executable = '$WORK/bin/$w'")"
+done
+check_eq "the namespace of paced-veth6.sender (this one)" "$own_ino" \
+	"$(db "SELECT group_concat(DISTINCT netns) FROM connection_log WHERE executable = '$WORK/bin/paced-veth6.sender'")"
+
 ps_stop
 kill "$SINK" 2>/dev/null
 wait "$SINK" 2>/dev/null
