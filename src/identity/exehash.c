@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 
+#include "util/fileid.h"
 #include "util/fsutil.h"
 #include "util/strutil.h"
 
@@ -209,7 +210,6 @@ static int helper_open(unsigned int pid, const char *path, uint32_t dev, uint64_
 		       const char **why)
 {
 	char proc[64];
-	struct stat st;
 	int fd = -1;
 
 	*why = SHA_EXITED;
@@ -225,7 +225,7 @@ static int helper_open(unsigned int pid, const char *path, uint32_t dev, uint64_
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || st.st_ino != ino || ((uint32_t)st.st_dev & mask) != dev) {
+	if (!fileid_matches(fd, NULL, ino, dev, mask)) {
 		close(fd);
 		*why = SHA_REPLACED;
 		return -1;
@@ -444,8 +444,8 @@ struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_h
 		 * inode matches */
 		fd = open(path_hint, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		err = errno;
-		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != ino ||
-				((uint32_t)st.st_dev & h->opts.dev_mask) != key.dev)) {
+		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+				!fileid_matches(fd, &st, ino, key.dev, h->opts.dev_mask))) {
 			/* another file is there now (an update, or an attacker
 			 * covering tracks): never hash it in the old one's name */
 			close(fd);
@@ -471,7 +471,7 @@ struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_h
 		h->stats.exited++;
 		return sentinel(&key, SHA_EXITED);
 	}
-	if (fstat(fd, &st) < 0 || st.st_ino != ino || ((uint32_t)st.st_dev & h->opts.dev_mask) != key.dev) {
+	if (!fileid_matches(fd, NULL, ino, key.dev, h->opts.dev_mask)) {
 		/* the process now runs another program than the kernel reported
 		 * (it exec'd since; counted by the caller) */
 		close(fd);
@@ -558,7 +558,8 @@ void exehash_handle_fanotify(struct exehash *h)
 		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
 			struct exe_key key = { 0 };
 			struct exe_file *f, *tmp;
-			struct stat st;
+			uint64_t ino;
+			uint32_t dev;
 
 			if (m->mask & FAN_Q_OVERFLOW) {
 				/* events lost: every file is suspect */
@@ -568,9 +569,9 @@ void exehash_handle_fanotify(struct exehash *h)
 			}
 			if (m->fd < 0)
 				continue;
-			if (fstat(m->fd, &st) == 0) {
-				key.ino = st.st_ino;
-				key.dev = (uint32_t)st.st_dev & h->opts.dev_mask;
+			if (fileid_key(m->fd, &ino, &dev) == 0) {
+				key.ino = ino;
+				key.dev = dev & h->opts.dev_mask;
 				HASH_FIND(hh, h->cache, &key, sizeof(key), f);
 				if (f)
 					f->gen++;

@@ -3,6 +3,7 @@
 #include "identity/ident.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <bpf/bpf.h>
 
+#include "util/fileid.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -139,9 +141,10 @@ static char *read_cmdline(uint32_t pid)
 static int resolve_proc(struct ident_cache *c, struct ident *id)
 {
 	char path[64], target[PATH_MAX];
+	bool mismatch = false;
 	uint64_t start;
-	struct stat st;
 	ssize_t n;
+	int fd;
 
 	if (proc_start_ns(id->key.pid, &start) < 0)
 		return -ESRCH;
@@ -156,9 +159,11 @@ static int resolve_proc(struct ident_cache *c, struct ident *id)
 			return -errno;
 	}
 	target[n] = '\0';
-	if (n > 0 && stat(path, &st) == 0 &&
-	    (st.st_ino != id->key.exe_ino ||
-	     ((uint32_t)st.st_dev & c->dev_mask) != (id->key.exe_dev & c->dev_mask))) {
+	if (n > 0 && (fd = open(path, O_PATH | O_CLOEXEC)) >= 0) {
+		mismatch = !fileid_matches(fd, NULL, id->key.exe_ino, id->key.exe_dev, c->dev_mask);
+		close(fd);
+	}
+	if (mismatch) {
 		/* it has exec'd another program since: its path and arguments
 		 * are not those of the process that made the traffic */
 		id->exe_mismatch = true;
@@ -207,10 +212,9 @@ static int resolve_exec_cache(struct ident_cache *c, struct ident *id)
 		/* the path as given to execve: resolve symlinks (/bin/sh, a
 		 * program started through a link), if it is still the file */
 		char real[PATH_MAX];
-		struct stat st;
 
-		if (realpath(id->exe, real) && stat(real, &st) == 0 && st.st_ino == id->key.exe_ino &&
-		    ((uint32_t)st.st_dev & c->dev_mask) == (id->key.exe_dev & c->dev_mask)) {
+		if (realpath(id->exe, real) &&
+		    fileid_matches_path(real, id->key.exe_ino, id->key.exe_dev, c->dev_mask)) {
 			free(id->exe);
 			id->exe = strdup(real);
 		}

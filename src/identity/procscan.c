@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "identity/ident.h"
+#include "util/fileid.h"
 #include "util/fsutil.h"
 #include "util/strutil.h"
 
@@ -111,16 +112,21 @@ static int read_status(uint32_t pid, char comm[PS_COMM_LEN], uint32_t *ppid, uin
 static void exe_id(uint32_t pid, __u64 *ino, __u32 *dev)
 {
 	char path[64];
-	struct stat st;
+	uint64_t i;
+	uint32_t d;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
-	if (stat(path, &st) == 0) {
-		*ino = st.st_ino;
-		*dev = (uint32_t)st.st_dev;
-	} else {
-		*ino = 0;
-		*dev = 0;
+	*ino = 0;
+	*dev = 0;
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fileid_key(fd, &i, &d) == 0) {
+		*ino = i;
+		*dev = d;
 	}
+	close(fd);
 }
 
 /* Name, start, executable and parent of one process, from /proc. */

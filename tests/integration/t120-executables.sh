@@ -200,6 +200,38 @@ else
 	wait "$fpid"
 fi
 
+# ---- programs on an overlay file system (containers, live systems) ----
+# stat() reports a layer's or a pseudo device there, not the one the kernel
+# holds: the program must still be named, hashed and told apart from one
+# that exec'd another program
+OV=$WORK/ov
+mkdir -p "$OV/lower" "$OV/upper" "$OV/work" "$OV/merged"
+if mount -t tmpfs tmpfs "$OV/lower" &&
+	cp "$TRAFFICGEN" "$OV/lower/ovprog" && cp "$TRAFFICGEN" "$OV/lower/ovgone" &&
+	printf 'g' >>"$OV/lower/ovgone" &&
+	mount -t overlay overlay -o "lowerdir=$OV/lower,upperdir=$OV/upper,workdir=$OV/work" "$OV/merged"; then
+	rm -rf "$PICOSNITCH_DIR"
+	ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+	start
+	send "$OV/merged/ovprog"
+	kill -STOP "$PS_PID"
+	send "$OV/merged/ovgone"	# named after it exited: from the exec cache
+	kill -CONT "$PS_PID"
+	stop_and_check "overlay"
+	check_eq "a program on an overlay is named and hashed" \
+		"$OV/merged/ovprog|$(sha "$OV/merged/ovprog")|100" \
+		"$(db "SELECT executable || '|' || sha256 || '|' || sent FROM connection_log WHERE name = 'ovprog'")"
+	check_eq "one that exited first is named and hashed from its path" \
+		"$OV/merged/ovgone|$(sha "$OV/merged/ovgone")|100" \
+		"$(db "SELECT executable || '|' || sha256 || '|' || sent FROM connection_log WHERE name = 'ovgone'")"
+	check_eq "and nothing is reported as exec'd or replaced" "" \
+		"$(grep -E 'exec|replaced|another file' "$PICOSNITCH_DIR/error.log" 2>/dev/null)"
+	umount "$OV/merged"
+	umount "$OV/lower"
+else
+	skip "cannot mount an overlay file system here"
+fi
+
 # ---- "Every exe" ----
 rm -rf "$PICOSNITCH_DIR"
 ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false, "Every exe (not just conns)": true}'

@@ -1,0 +1,150 @@
+/* A file's identity as the kernel holds it; see fileid.h.  The mount
+ * table is read only when stat() and the sensor disagree (overlayfs,
+ * btrfs), and the devices of the mounts seen are kept until a mount id
+ * is not found (mount ids are reused after unmounting: a miss rereads). */
+#include "util/fileid.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define MOUNTS_MAX 4096
+
+struct mount_dev {
+	int id;
+	uint32_t dev;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mount_dev *mounts;
+static size_t nmounts;
+
+/* Reread /proc/self/mountinfo: "ID PARENT MAJOR:MINOR ..." per line. */
+static int reload_mounts(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	struct mount_dev *m;
+	char line[512];
+	size_t n = 0;
+
+	if (!f)
+		return -errno;
+	m = calloc(MOUNTS_MAX, sizeof(*m));
+	if (!m) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while (n < MOUNTS_MAX && fgets(line, sizeof(line), f)) {
+		unsigned int major, minor;
+		int id, parent;
+
+		if (sscanf(line, "%d %d %u:%u", &id, &parent, &major, &minor) == 4) {
+			m[n].id = id;
+			m[n].dev = (uint32_t)makedev(major, minor);
+			n++;
+		}
+		/* a line longer than the buffer: skip its rest */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+	}
+	fclose(f);
+	free(mounts);
+	mounts = m;
+	nmounts = n;
+	return 0;
+}
+
+static int mount_dev(int id, uint32_t *dev)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&lock);
+	for (int pass = 0; pass < 2 && r == -ENOENT; pass++) {
+		if (pass && reload_mounts() < 0)
+			break;
+		for (size_t i = 0; i < nmounts; i++) {
+			if (mounts[i].id == id) {
+				*dev = mounts[i].dev;
+				r = 0;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+int fileid_kernel(int fd, uint64_t *ino, uint32_t *dev)
+{
+	char path[64], buf[512];
+	int ffd, mnt_id = -1;
+	bool have_ino = false;
+	ssize_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	ffd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ffd < 0)
+		return -errno;
+	n = read(ffd, buf, sizeof(buf) - 1);
+	close(ffd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, "mnt_id:", 7))
+			mnt_id = atoi(p + 7);
+		else if (!strncmp(p, "ino:", 4))
+			have_ino = sscanf(p + 4, "%" SCNu64, ino) == 1;
+	}
+	if (mnt_id < 0 || !have_ino)
+		return -ENODATA;	/* before 5.14 fdinfo has no inode number */
+	return mount_dev(mnt_id, dev);
+}
+
+bool fileid_matches(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint32_t mask)
+{
+	struct stat own;
+	uint64_t kino;
+	uint32_t kdev;
+
+	if (!st) {
+		if (fstat(fd, &own) < 0)
+			return false;
+		st = &own;
+	}
+	if ((uint64_t)st->st_ino == ino && ((uint32_t)st->st_dev & mask) == (dev & mask))
+		return true;
+	return fileid_kernel(fd, &kino, &kdev) == 0 && kino == ino && (kdev & mask) == (dev & mask);
+}
+
+bool fileid_matches_path(const char *path, uint64_t ino, uint32_t dev, uint32_t mask)
+{
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	bool r;
+
+	if (fd < 0)
+		return false;
+	r = fileid_matches(fd, NULL, ino, dev, mask);
+	close(fd);
+	return r;
+}
+
+int fileid_key(int fd, uint64_t *ino, uint32_t *dev)
+{
+	struct stat st;
+
+	if (fileid_kernel(fd, ino, dev) == 0)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*ino = st.st_ino;
+	*dev = (uint32_t)st.st_dev;
+	return 0;
+}

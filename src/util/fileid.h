@@ -1,0 +1,31 @@
+/* A file's identity as the kernel holds it: the inode number and its super
+ * block's device, which is what the BPF sensor reads from a process
+ * (mm->exe_file).  stat() does not always show it: overlayfs (every
+ * Docker and Podman container, live systems) reports the device of a
+ * lower layer, or a pseudo device, and may report another inode number;
+ * btrfs reports a subvolume's device.  /proc/self/fdinfo/FD gives the
+ * inode number and the mount, and the mount table the mount's device. */
+#ifndef PS_UTIL_FILEID_H
+#define PS_UTIL_FILEID_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+/* The kernel's (ino, dev) of an open file (O_PATH descriptors too), dev
+ * in the stat() encoding.  0 or negative errno. */
+int fileid_kernel(int fd, uint64_t *ino, uint32_t *dev);
+
+/* Whether the open file is (ino, dev): by st (fstat of fd, or NULL to
+ * fstat here) when its numbers match under mask, else by the kernel's
+ * view, exactly. */
+bool fileid_matches(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint32_t mask);
+
+/* The same for a path, opened with O_PATH (following links, as stat). */
+bool fileid_matches_path(const char *path, uint64_t ino, uint32_t dev, uint32_t mask);
+
+/* The identity to key a file by: the kernel's when it can be read, else
+ * stat's.  0 or negative errno. */
+int fileid_key(int fd, uint64_t *ino, uint32_t *dev);
+
+#endif
