@@ -1125,6 +1125,63 @@ static __always_inline int parse_ingress(struct __sk_buff *skb, struct pkt *p)
 	return 0;
 }
 
+/* Older kernels name no datagram in udp_fail_queue_rcv_skb (6.1), or do
+ * not pass it for IPv6 at all.  There, ingress keeps what it counted last
+ * on this CPU (the datagram's address, flow and bytes), and kfree_skb with
+ * reason SOCKET_RCVBUFF or PROTO_MEM takes it back: the cgroup hook runs
+ * in sk_filter just before the socket's queue refuses the datagram, in
+ * the same softirq, so nothing else runs on this CPU between the two.
+ * Costs a per-CPU store per received datagram, only where needed. */
+const volatile __u32 cfg_drop_stash = 0;
+
+struct last_rx {
+	__u64 skb;		/* address of the datagram counted last */
+	__u64 bytes;
+	__u32 slot;		/* dgram_slots index it was counted in, or ~0 */
+	__u32 pad;
+	struct ps_flow_key key;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_rx);
+} last_rx SEC(".maps");
+
+static __always_inline void stash_rx(struct __sk_buff *ctx, struct sock_state *st, struct pkt *p,
+				     struct sockview *sv)
+{
+	struct ps_dgram_slot *slot;
+	struct last_rx *l;
+	__u32 zero = 0;
+	void *addr = ctx;
+
+	l = bpf_map_lookup_elem(&last_rx, &zero);
+	if (!l)
+		return;
+	/* the context is the kernel's sk_buff: its address, as a number */
+	barrier_var(addr);
+	if (bpf_probe_read_kernel(&l->skb, sizeof(l->skb), &addr)) {
+		l->skb = 0;
+		return;
+	}
+	__builtin_memset(&l->key, 0, sizeof(l->key));
+	l->bytes = datagram_bytes(st, p, sv, 0);
+	l->key.sock_id = st->id;
+	l->key.tgid = owner_tgid(st);
+	l->key.netns = st->netns;
+	l->key.family = p->family;
+	l->key.proto = p->proto;
+	l->key.lport = p->dport;
+	l->key.rport = p->sport;
+	__builtin_memcpy(l->key.laddr, p->daddr, 16);
+	__builtin_memcpy(l->key.raddr, p->saddr, 16);
+	slot = dgram_cached(st, l->key.tgid, p->family, p->proto, p->dport, p->sport, p->daddr,
+			    p->saddr);
+	l->slot = slot ? st->dc_slot : ~0u;
+}
+
 /* A DNS answer reaching a socket: its first bytes go to the daemon, which
  * learns the names of addresses from it.  Whichever program or resolver
  * asked (libc, systemd-resolved, Go, a browser's own resolver), the answer
@@ -1195,6 +1252,8 @@ int ps_ingress(struct __sk_buff *skb)
 	if (!(st->flags & SS_INFO))
 		sock_info(st, sk ? sk : sock_addr(bsk));
 	account(st, &p, &sv, 0);
+	if (cfg_drop_stash && sv.type == SOCK_DGRAM)
+		stash_rx(skb, st, &p, &sv);
 	if (p.proto == IPPROTO_UDP && p.sport == 53 && sv.type == SOCK_DGRAM)
 		emit_dns(skb, &p);
 	return 1;
@@ -1402,7 +1461,6 @@ int BPF_PROG(ps_egress, struct sk_buff *skb)
 struct dropped {
 	struct ps_flow_key key;
 	__u64 bytes;
-	__u64 ts;
 };
 
 static __always_inline int drop_parse(struct sk_buff *skb, __u16 type, struct dropped *d)
@@ -1499,50 +1557,36 @@ int BPF_PROG(ps_udp_drop, int rc, struct sock *sk, struct sk_buff *skb)
 	return 0;
 }
 
-/* Older kernels' udp_fail_queue_rcv_skb has no datagram: __udp_queue_rcv_skb
- * frees it (kfree_skb with reason SOCKET_RCVBUFF or PROTO_MEM) just before
- * the tracepoint, on the same CPU.  The first program keeps what the
- * datagram was, the second takes it back for the socket.  A kept datagram
- * is used once, only by a socket bound to its port, and only within a
- * millisecond. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct dropped);
-} last_drop SEC(".maps");
-
+/* Where ingress kept a datagram (cfg_drop_stash): see last_rx. */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(ps_udp_drop_skb, struct sk_buff *skb, void *location, int reason)
 {
-	struct dropped *d;
-	__u32 zero = 0;
+	struct ps_dgram_slot *slot;
+	struct ps_flow_count *c;
+	struct last_rx *l;
+	__u32 zero = 0, idx;
 
 	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_RCVBUFF) &&
 	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_PROTO_MEM))
 		return 0;
-	d = bpf_map_lookup_elem(&last_drop, &zero);
-	if (!d || drop_parse(skb, SOCK_DGRAM, d)) {
-		if (d)
-			d->ts = 0;
+	l = bpf_map_lookup_elem(&last_rx, &zero);
+	if (!l || !l->skb || l->skb != (__u64)skb)
+		return 0;
+	l->skb = 0;
+	if (l->key.proto != IPPROTO_UDP && l->key.proto != IPPROTO_UDPLITE)
+		return 0;	/* raw sockets: sock_rcvqueue_full */
+	idx = l->slot;
+	slot = idx != ~0u ? bpf_map_lookup_elem(&dgram_slots, &idx) : NULL;
+	if (slot && slot->sock_id == l->key.sock_id && slot->recv >= l->bytes) {
+		__sync_fetch_and_sub(&slot->recv, l->bytes);
+		stat_add(PS_STAT_RECV_DROPS, 1);
 		return 0;
 	}
-	d->ts = bpf_ktime_get_ns();
-	return 0;
-}
-
-SEC("tp_btf/udp_fail_queue_rcv_skb")
-int BPF_PROG(ps_udp_drop_old, int rc, struct sock *sk)
-{
-	struct dropped *d;
-	__u32 zero = 0;
-
-	d = bpf_map_lookup_elem(&last_drop, &zero);
-	if (!d || !d->ts || bpf_ktime_get_ns() - d->ts > 1000000 ||
-	    d->key.lport != sk->__sk_common.skc_num)
+	c = bpf_map_lookup_elem(&counts, &l->key);
+	if (!c || c->recv < l->bytes)
 		return 0;
-	d->ts = 0;
-	drop_uncount(sk, d);
+	__sync_fetch_and_sub(&c->recv, l->bytes);
+	stat_add(PS_STAT_RECV_DROPS, 1);
 	return 0;
 }
 

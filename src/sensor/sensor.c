@@ -61,11 +61,11 @@ static const struct hook hooks[] = {
 	{ "ps_post_bind6", HOOK_CGROUP, NULL, 0, "bind6", 0, false, "the owner of a bound IPv6 socket" },
 	{ "ps_sock_release", HOOK_CGROUP, NULL, 0, "sock-release", 0, false,
 	  "the closing of UDP and raw sockets (their flows are kept until restart)" },
-	/* the datagram became an argument of this tracepoint between 6.1 and
-	 * 6.12; without it, it is found where kfree_skb drops it, just before */
+	/* the datagram became an argument of this tracepoint (and IPv6 came to
+	 * pass it) between 6.1 and 6.12; without it, ingress keeps the last
+	 * datagram it counted and kfree_skb takes it back when the socket's
+	 * queue refuses it */
 	{ "ps_udp_drop", HOOK_TP_BTF, "udp_fail_queue_rcv_skb", 3, "udp-drop", 0, false,
-	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
-	{ "ps_udp_drop_old", HOOK_TP_BTF, "udp_fail_queue_rcv_skb", 2, "udp-drop", 1, false,
 	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
 	{ "ps_udp_drop_skb", HOOK_TP_BTF, "kfree_skb", -3, "udp-drop", 1, false,
 	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
@@ -343,6 +343,9 @@ static int configure(struct sensor *s, const struct sensor_opts *opts, const str
 		if (!p)
 			return fail(err, errlen, -ENOENT, "BPF program '%s' is missing", hooks[i].prog);
 		bpf_program__set_autoload(p, hook_chosen(c, i));
+		/* ingress keeps its last datagram only for this alternative */
+		if (!strcmp(hooks[i].prog, "ps_udp_drop_skb"))
+			s->skel->rodata->cfg_drop_stash = hook_chosen(c, i);
 	}
 	return 0;
 }
