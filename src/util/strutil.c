@@ -120,6 +120,48 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Append the bytes as safe text: see text_from_bytes(). */
+static int add_text(struct strbuf *sb, const char *b, size_t n)
+{
+	size_t i = 0;
+	int r = 0;
+
+	while (i < n && r == 0) {
+		const unsigned char *s = (const unsigned char *)b + i;
+		size_t len = utf8_seq_len(s, n - i);
+
+		if (len == 0) {
+			r = strbuf_addf(sb, "\\x%02x", s[0]);
+			i++;
+		} else if (len == 1 && s[0] == '\\') {
+			r = strbuf_add(sb, "\\\\", 2);
+			i++;
+		} else if (len == 1 && (s[0] < 0x20 || s[0] == 0x7f)) {
+			r = strbuf_addf(sb, "\\x%02x", s[0]);
+			i++;
+		} else if (len == 2 && s[0] == 0xc2 && s[1] < 0xa0) {
+			/* C1 controls, U+0080 to U+009F: terminals act on them */
+			r = strbuf_addf(sb, "\\u%04x", s[1]);
+			i += 2;
+		} else {
+			r = strbuf_add(sb, (const char *)s, len);
+			i += len;
+		}
+	}
+	return r;
+}
+
+char *text_from_bytes(const void *bytes, size_t len)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (add_text(&sb, bytes, len) < 0) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
+}
+
 static bool shell_safe(const char *w, size_t n)
 {
 	static const char safe[] = "@%+=:,./-_";
@@ -168,22 +210,15 @@ char *argv_to_shell(const char *args, size_t len)
 	if (len == 0)
 		return strdup("");
 	while (i <= len) {
-		if (i == len || args[i] == '\0') {
-			if (add_word(&sb, word.buf ? word.buf : "", word.len) < 0)
-				goto oom;
-			word.len = 0;
-			i++;
-			continue;
-		}
-		size_t n = utf8_seq_len((const unsigned char *)args + i, len - i);
+		size_t end = i;
 
-		if (n == 0) {
-			i++;	/* invalid byte: dropped */
-			continue;
-		}
-		if (strbuf_add(&word, args + i, n) < 0)
+		while (end < len && args[end] != '\0')
+			end++;
+		word.len = 0;
+		if (add_text(&word, args + i, end - i) < 0 ||
+		    add_word(&sb, word.buf ? word.buf : "", word.len) < 0)
 			goto oom;
-		i += n;
+		i = end + 1;
 	}
 	strbuf_release(&word);
 	return strbuf_detach(&sb);
@@ -196,12 +231,15 @@ oom:
 char *csv_clean(const char *s)
 {
 	size_t n = strlen(s), j = 0;
-	char *out = malloc(n + 1);
+	char *out = malloc(n + 2);
 
 	if (!out)
 		return NULL;
+	/* a spreadsheet takes a cell starting with one of these as a formula */
+	if (n && strchr("=+-@\t\r\"", s[0]))
+		out[j++] = '\'';
 	for (size_t i = 0; i < n; i++)
-		if (s[i] != ',' && s[i] != '\n' && s[i] != '\r')
+		if (s[i] != ',' && s[i] != '\n' && s[i] != '\r' && s[i] != '"')
 			out[j++] = s[i];
 	out[j] = '\0';
 	return out;

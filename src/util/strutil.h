@@ -23,12 +23,23 @@ int strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(p
 char *strbuf_detach(struct strbuf *sb);
 void strbuf_release(struct strbuf *sb);
 
+/* Bytes a process or the network chose (a path, a name, an argument) as
+ * text that is safe anywhere picosnitch writes it: valid UTF-8 is kept,
+ * except that a backslash is doubled, control characters (C0, DEL) and
+ * bytes that are not UTF-8 become \xNN, and C1 controls \u00NN.
+ * The result is one printable line, and tells every input apart.  NULL on
+ * OOM. */
+char *text_from_bytes(const void *bytes, size_t len);
+
 /* Join NUL-separated arguments (as in /proc/<pid>/cmdline) into one line
- * that a POSIX shell would split back into the same words.  Trailing NULs
- * and invalid UTF-8 are dropped.  Returns a new string or NULL on OOM. */
+ * that a POSIX shell would split back into the same words, each argument
+ * made safe text first (text_from_bytes).  Trailing NULs are dropped.
+ * Returns a new string or NULL on OOM. */
 char *argv_to_shell(const char *args, size_t len);
 
-/* Copy of s without commas, newlines (CR, LF) and NULs, for conn.log. */
+/* Copy of s for a conn.log field: without commas, newlines (CR, LF),
+ * double quotes and NULs, and with a ' before a first character that a
+ * spreadsheet would take as the start of a formula (= + - @ tab CR "). */
 char *csv_clean(const char *s);
 
 /* Text of an address: family AF_INET/AF_INET6 take 4/16 bytes, AF_PACKET
