@@ -16,7 +16,7 @@ CLANG ?= clang
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 
-PKGS := libbpf sqlite3 jansson libcrypto libsystemd
+PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 
@@ -48,6 +48,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+REPLAY_BINS := $(patsubst fuzz/%.c,build/fuzz-replay/%,$(FUZZ_SRCS))
 
 SKEL := build/sensor.skel.h
 
@@ -136,7 +137,13 @@ asan: build/asan/picosnitch $(UNIT_BINS) $(HELPER_BINS)
 check test: all asan
 	tests/run
 
-fuzz: $(FUZZ_BINS)
+# the same targets without libFuzzer or sanitizers, to replay under valgrind
+build/fuzz-replay/%: fuzz/%.c fuzz/replay.c $(LIB_SRCS) $(HDRS) $(SKEL)
+	@mkdir -p $(dir $@)
+	$(call msg,REPLAY,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 -o $@ $< fuzz/replay.c $(LIB_SRCS) $(PKG_LIBS) -lpthread
+
+fuzz: $(FUZZ_BINS) $(REPLAY_BINS)
 
 bench: all $(BENCH_BINS)
 

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "identity/exehash.h"
+#include "util/sha256.h"
 
 static double now(void)
 {

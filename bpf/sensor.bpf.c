@@ -84,6 +84,8 @@ const volatile __u32 cfg_self_tgid = 0;
  * (PICOSNITCH_NO_RDONLY_CAST=1): to measure what kernels before 6.2 pay,
  * and to test that path on any kernel. */
 const volatile __u32 cfg_no_rdonly_cast = 0;
+/* The daemon's network namespace, the one its TCP iterator walks. */
+const volatile __u32 cfg_own_netns = 0;
 
 /* Socket ids, unique for the life of the sensor. */
 __u64 next_sock_id = 0;
@@ -188,6 +190,9 @@ struct sock_state {
 	/* TCP: sequence numbers counted up to (written at drains and close) */
 	__u32 snd_counted __attribute__((aligned(64)));
 	__u32 rcv_counted;
+	/* TCP in another namespace: the TCP clock (tcp_mstamp, µs) when it
+	 * was last counted from the packet path */
+	__u64 tcp_counted_us;
 	/* UDP: the socket's first owned flow, whose later packets are counted
 	 * in dgram_slots[dc_slot] instead of `counts` (see there).  dc_key is
 	 * written once (DC_FILLING), then only read (DC_READY). */
@@ -813,8 +818,22 @@ static __always_inline void tcp_sent(struct sock_state *st, struct sock *sk, __u
 	 * wait for the first task that sends, the next drain, or close */
 	if (!(st->owner.flags & PS_TASK_KNOWN))
 		return;
-	if ((st->flags & SS_FLOW) && st->flow_tgid == st->owner.tgid)
+	if ((st->flags & SS_FLOW) && st->flow_tgid == st->owner.tgid) {
+		/* in another namespace the drain does not walk: count at most
+		 * once a second, on the TCP clock; a connection that moves
+		 * data sends segments or ACKs.  Sockets of the daemon's own
+		 * namespace pay one comparison. */
+		if (st->netns != cfg_own_netns) {
+			__u64 now = BPF_CORE_READ((struct tcp_sock *)sk, tcp_mstamp);
+
+			if (now - st->tcp_counted_us >= 1000000) {
+				st->tcp_counted_us = now;
+				tcp_snapshot(sk, state, &ts);
+				tcp_flush(st, &ts);
+			}
+		}
 		return;
+	}
 	tcp_snapshot(sk, state, &ts);
 	tcp_flush(st, &ts);
 }
@@ -1779,9 +1798,10 @@ int BPF_PROG(ps_tcp_state_twin, struct sock *sk, int oldstate, int newstate)
 }
 
 /* The daemon's drain: count every TCP socket's progress since last time.
- * Reading this iterator (once per network namespace: it walks the TCP
- * sockets of the namespace it was created in) is what makes TCP bytes
- * appear in `counts`. */
+ * Reading this iterator is what makes TCP bytes appear in `counts`.  It
+ * walks the namespace it was created in, the daemon's; sockets in other
+ * namespaces are counted as they send (see tcp_sent), and entering those
+ * namespaces (which would need CAP_SYS_ADMIN) is never needed. */
 SEC("iter/tcp")
 int ps_tcp_drain(struct bpf_iter__tcp *ctx)
 {

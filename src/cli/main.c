@@ -8,8 +8,7 @@
 #include "cli/service.h"
 #include "cli/systemd_unit.h"
 #include "config/paths.h"
-#include "identity/exehash.h"
-#include "notify/notifier.h"
+#include "logger/logger.h"
 #include "util/log.h"
 
 static void usage(FILE *out, const struct state_dir *sd)
@@ -114,11 +113,9 @@ int main(int argc, char **argv)
 
 	if (getenv("PICOSNITCH_DEBUG"))
 		log_set_level(LOG_LVL_DEBUG);
-	/* helpers the daemon starts as the desktop user (not for people) */
-	if (argc >= 2 && !strcmp(argv[1], "hash-helper"))
-		return hash_helper_main();
-	if (argc >= 2 && !strcmp(argv[1], "notify-helper"))
-		return notify_helper_main(argc - 1, argv + 1);
+	/* the half the monitor starts as the desktop user (not for people) */
+	if (argc == 2 && !strcmp(argv[1], "logger"))
+		return logger_main();
 
 	if (state_dir_find(&sd) < 0)
 		sd.path = NULL;

@@ -1,9 +1,13 @@
 /* start / start-no-daemon / stop / restart / status (service.h).
  *
- * The pidfile is held under an exclusive flock for the daemon's whole
- * life: a file whose lock nobody holds is stale (a crash, a power cut)
- * and is simply taken over; `status` and `stop` test the lock, not just
- * the pid, so a reused pid is never mistaken for the daemon. */
+ * Two files: the pidfile (0644, the pid, for anyone's `status`) and next
+ * to it a lock file (0600, root's) that the daemon holds under an
+ * exclusive flock for its whole life.  Only root can open the lock file,
+ * so no user can hold its lock and keep the monitor from starting.  A
+ * pidfile whose lock nobody holds is stale (a crash, a power cut) and is
+ * taken over; root's `status` and `stop` test the lock, not just the pid,
+ * so a reused pid is never mistaken for the daemon; a user's `status`
+ * checks that the pid is a picosnitch run by root. */
 #include "cli/service.h"
 
 #include <errno.h>
@@ -21,7 +25,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "daemon/daemon.h"
+#include "config/paths.h"
+#include "util/fsutil.h"
+#include "monitor/monitor.h"
 #include "util/log.h"
 #include "util/strutil.h"
 
@@ -125,50 +131,109 @@ static pid_t pidfile_pid(int fd)
 
 enum run_state { NOT_RUNNING, RUNNING, STALE };
 
-/* Whether a daemon holds the pidfile; its pid in *pid. */
+static const char *lockfile_path(void)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s.lock", pidfile_path());
+	return path;
+}
+
+/* For users, who cannot open the lock: is pid a picosnitch run by root? */
+static bool is_picosnitch(pid_t pid)
+{
+	char path[64], *buf = NULL;
+	bool name = false, root = false;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (pid <= 0 || read_file(path, 16384, &buf, &len) < 0)
+		return false;
+	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (!strncmp(line, "Name:\tpicosnitch\n", 17))
+			name = true;
+		else if (!strncmp(line, "Uid:\t0\t", 7))
+			root = true;
+	}
+	free(buf);
+	return name && root;
+}
+
+/* Whether a daemon runs; its pid (from the pidfile) in *pid. */
 static enum run_state daemon_state(pid_t *pid)
 {
-	int fd = open(pidfile_path(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(pidfile_path(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW), lock;
 	enum run_state st;
 
 	*pid = 0;
-	if (fd < 0)
-		return NOT_RUNNING;
-	*pid = pidfile_pid(fd);
-	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+	if (fd >= 0) {
+		*pid = pidfile_pid(fd);
+		close(fd);
+	}
+	lock = open(lockfile_path(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (lock < 0) {
+		if (errno == EACCES)	/* not root */
+			return is_picosnitch(*pid) ? RUNNING : fd >= 0 ? STALE : NOT_RUNNING;
+		return fd >= 0 ? STALE : NOT_RUNNING;
+	}
+	if (flock(lock, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
 		st = RUNNING;
 	else
-		st = STALE;
-	close(fd);
+		st = fd >= 0 ? STALE : NOT_RUNNING;
+	close(lock);
 	return st;
 }
 
-/* Take the pidfile for this process, or -EBUSY (logged) when a daemon
- * runs.  The descriptor keeps the lock until the process exits. */
+/* Take the lock for this process and write the pidfile, or -EBUSY (logged)
+ * when a daemon runs.  The descriptor keeps the lock until the process
+ * exits. */
 static int pidfile_take(int *ret_fd)
 {
-	const char *path = pidfile_path();
+	const char *path = pidfile_path(), *lpath = lockfile_path();
 	char buf[32];
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	struct stat st;
+	int lock = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600), fd, r;
 
-	if (fd < 0)
-		return log_errno(-errno, "cannot open the pidfile %s", path);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		pid_t pid = pidfile_pid(fd);
+	if (lock < 0)
+		return log_errno(-errno, "cannot open the lock file %s", lpath);
+	/* a lock file another user could open would let them hold it */
+	if (fstat(lock, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 077)) {
+		close(lock);
+		log_error("the lock file %s is not a file of root's that only root can open: "
+			  "remove it", lpath);
+		return -EPERM;
+	}
+	if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		pid_t pid = 0;
 
-		close(fd);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0) {
+			pid = pidfile_pid(fd);
+			close(fd);
+		}
+		close(lock);
 		log_error("picosnitch is already running (pid %d, pidfile %s)", (int)pid, path);
 		return -EBUSY;
 	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
 	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf)) {
-		int r = -errno;
-
-		close(fd);
+	if (fd < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		close(lock);
 		return log_errno(r, "cannot write the pidfile %s", path);
 	}
-	*ret_fd = fd;
+	close(fd);
+	*ret_fd = lock;
 	return 0;
+}
+
+static void pidfile_release(int lock)
+{
+	unlink(pidfile_path());
+	close(lock);
 }
 
 /* ---- running the monitor ---- */
@@ -192,9 +257,14 @@ static void report_ready(void *ctx)
 
 static int run_monitor(struct state_dir *sd, int ready_fd)
 {
-	struct config cfg;
 	int pidfd = -1, r;
 
+	r = state_dir_logger_user(sd);
+	if (r < 0) {
+		log_errno(r, "there is no user to run the logger as (user %s could not be created, "
+			  "and there is no nobody)", LOGGER_SYSTEM_USER);
+		return 1;
+	}
 	r = state_dir_open(sd);
 	if (r < 0) {
 		if (r == -ELOOP || r == -ENOTDIR)
@@ -205,20 +275,13 @@ static int run_monitor(struct state_dir *sd, int ready_fd)
 			log_errno(r, "cannot open the state directory %s", sd->path);
 		return 1;
 	}
-	r = daemon_load_config(sd, &cfg);
-	if (r < 0)
-		return r == -EINVAL ? EXIT_CONFIG : 1;
 	r = pidfile_take(&pidfd);
-	if (r < 0) {
-		config_done(&cfg);
+	if (r < 0)
 		return 1;
-	}
 	log_info("starting; state directory %s", sd->path);
-	r = daemon_run(sd, &cfg, ready_fd >= 0 ? report_ready : NULL, &ready_fd);
-	unlink(pidfile_path());
-	close(pidfd);
-	config_done(&cfg);
-	return r < 0 ? 1 : 0;
+	r = monitor_run(sd, ready_fd >= 0 ? report_ready : NULL, &ready_fd);
+	pidfile_release(pidfd);
+	return r;
 }
 
 int cmd_start_no_daemon(struct state_dir *sd)
@@ -315,18 +378,24 @@ int cmd_start(struct state_dir *sd)
 int cmd_stop(void)
 {
 	const char *path = pidfile_path();
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	pid_t pid;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), lock;
+	pid_t pid = 0;
 
-	if (fd < 0) {
-		printf("picosnitch is not running\n");
-		return 0;
-	}
-	pid = pidfile_pid(fd);
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		/* nobody holds it: left behind by a daemon that did not exit cleanly */
-		unlink(path);
+	if (fd >= 0) {
+		pid = pidfile_pid(fd);
 		close(fd);
+	}
+	lock = open(lockfile_path(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (lock < 0 || flock(lock, LOCK_SH | LOCK_NB) == 0) {
+		/* nobody holds it: not running, or left behind by a daemon that
+		 * did not exit cleanly */
+		if (lock >= 0)
+			close(lock);
+		if (fd < 0) {
+			printf("picosnitch is not running\n");
+			return 0;
+		}
+		unlink(path);
 		printf("picosnitch is not running (removed the stale pidfile %s, which named pid "
 		       "%d)\n", path, (int)pid);
 		return 0;
@@ -334,19 +403,19 @@ int cmd_stop(void)
 	if (pid <= 0 || kill(pid, SIGTERM) < 0) {
 		fprintf(stderr, "picosnitch runs but its pidfile %s does not name it (pid %d): %s\n",
 			path, (int)pid, pid > 0 ? strerror(errno) : "no pid");
-		close(fd);
+		close(lock);
 		return 1;
 	}
-	/* the lock is ours once the daemon has written everything and exited */
+	/* the lock is free once the daemon has written everything and exited */
 	for (int waited = 0; waited < STOP_TIMEOUT_MS; waited += 50) {
-		if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-			close(fd);
+		if (flock(lock, LOCK_SH | LOCK_NB) == 0) {
+			close(lock);
 			printf("picosnitch stopped (pid %d)\n", (int)pid);
 			return 0;
 		}
 		poll(NULL, 0, 50);
 	}
-	close(fd);
+	close(lock);
 	fprintf(stderr, "picosnitch (pid %d) did not stop within %d seconds\n", (int)pid,
 		STOP_TIMEOUT_MS / 1000);
 	return 1;

@@ -2,6 +2,9 @@
 #include "config/paths.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
@@ -143,7 +146,70 @@ int state_dir_open(struct state_dir *sd)
 		rel = strrchr(sd->path, '/') + 1;
 	}
 	r = open_dir_nofollow(base, rel, sd->uid, sd->gid, &sd->fd);
-	return r;
+	if (r < 0)
+		return r;
+	return state_dir_hand_over(sd);
+}
+
+/* The files the logger keeps in the directory. */
+static const char *const state_files[] = {
+	"config.json", "snitch.db", "snitch.db-wal", "snitch.db-shm", "conn.log", "conn.log.1",
+	"record.json", "exe.log", "exe.log.1", "error.log", "error.log.1",
+};
+
+int state_dir_hand_over(struct state_dir *sd)
+{
+	struct stat st;
+
+	if (fstat(sd->fd, &st) < 0)
+		return -errno;
+	if (st.st_uid == sd->uid)
+		return 0;
+	/* created by root (PICOSNITCH_DIR made by hand, an older version that
+	 * wrote as root): the logger, running as the owner, must write it;
+	 * only root's own choices get here */
+	if (fchown(sd->fd, sd->uid, sd->gid) < 0 || fchmod(sd->fd, 0700) < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(state_files) / sizeof(state_files[0]); i++)
+		(void)fchownat(sd->fd, state_files[i], sd->uid, sd->gid, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
+int state_dir_logger_user(struct state_dir *sd)
+{
+	struct passwd *pw;
+
+	if (sd->uid != 0)
+		return 0;
+	/* no desktop user: a system user of its own, never root */
+	pw = getpwnam(LOGGER_SYSTEM_USER);
+	if (!pw) {
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+			if (null >= 0) {
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+			execlp("useradd", "useradd", "--system", "--no-create-home", "--home-dir",
+			       "/nonexistent", "--shell", "/usr/sbin/nologin", "--user-group",
+			       "--comment", "picosnitch logger", LOGGER_SYSTEM_USER, (char *)NULL);
+			_exit(127);
+		}
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		pw = getpwnam(LOGGER_SYSTEM_USER);
+	}
+	if (!pw)
+		pw = getpwnam("nobody");
+	if (!pw || pw->pw_uid == 0)
+		return -ESRCH;
+	sd->uid = pw->pw_uid;
+	sd->gid = pw->pw_gid;
+	return 0;
 }
 
 char *state_dir_file(const struct state_dir *sd, const char *name)

@@ -1,6 +1,7 @@
 /* Where picosnitch keeps its state: ~/.config/picosnitch of the desktop
- * user (found from SUDO_UID, SUDO_USER, DOAS_USER, else the first /home
- * user with uid >= 1000, else root), or $PICOSNITCH_DIR. */
+ * user (found from SUDO_UID, SUDO_USER, DOAS_USER, else the alphabetically
+ * first directory in /home naming a user with uid >= 1000, else root), or
+ * $PICOSNITCH_DIR. */
 #ifndef PS_CONFIG_PATHS_H
 #define PS_CONFIG_PATHS_H
 
@@ -19,8 +20,20 @@ struct state_dir {
  * beyond reading the password database and listing /home. */
 int state_dir_find(struct state_dir *ret);
 
-/* Open it, creating missing components owned by the desktop user. */
+/* The user the logger runs as when there is no desktop user (the state
+ * directory is root's): a system user of its own, created when missing
+ * (else nobody). */
+#define LOGGER_SYSTEM_USER "picosnitch"
+
+/* When the desktop user is root, make sd's owner the logger's system user
+ * (root never runs the logger).  0 or negative errno. */
+int state_dir_logger_user(struct state_dir *sd);
+
+/* Open it, creating missing components owned by sd's user; a directory
+ * owned by someone else (root) is handed over to that user, with the
+ * files the logger keeps in it (state_dir_hand_over). */
 int state_dir_open(struct state_dir *sd);
+int state_dir_hand_over(struct state_dir *sd);
 
 /* "<path>/<name>", for libraries that only take paths (SQLite); callers
  * must refuse symlinks themselves (SQLITE_OPEN_NOFOLLOW does). */

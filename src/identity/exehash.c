@@ -1,7 +1,9 @@
 /* The executable cache, its fanotify watch, and SHA-256 on worker threads
  * (see exehash.h).  Only the event loop's thread touches the cache; the
  * workers get jobs (a file reference and the generation to hash) through
- * a queue and hand results back through a list and an eventfd. */
+ * a queue and hand results back through a list and an eventfd.  The
+ * workers never read a file on FUSE (exehash_get hands those to the
+ * desktop user's process), so no user can wedge them. */
 #include "identity/exehash.h"
 
 #include <errno.h>
@@ -21,20 +23,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "util/fileid.h"
+#include "util/sha256.h"
 #include "util/fsutil.h"
 #include "util/strutil.h"
 
-#define HASH_CHUNK (1 << 20)
 
 struct job {
 	struct exe_file *f;	/* reference held while the job lives */
 	uint64_t gen;
-	uint32_t pid;		/* for the user's helper */
-	char *path;		/* the helper's fallback when pid is gone, or NULL */
-	bool via_user;
 	char result[65];
 	struct job *next;
 };
@@ -55,10 +53,6 @@ struct exehash {
 	struct job *done;
 	int running;
 	bool stopping;
-	/* the desktop user's helper, started when first needed */
-	pthread_mutex_t helper_lock;
-	pid_t helper_pid;
-	FILE *helper_in, *helper_out;
 	struct exehash_stats stats;
 };
 
@@ -68,201 +62,6 @@ static uint64_t mono_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
-}
-
-int sha256_fd(int fd, char out[65])
-{
-	unsigned char md[32], *buf;
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx;
-	off_t off = 0;
-	int r = 0;
-
-	buf = malloc(HASH_CHUNK);
-	ctx = EVP_MD_CTX_new();
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(ctx);
-		free(buf);
-		return -ENOMEM;
-	}
-	for (;;) {
-		/* pread: the descriptor is shared, its offset is not ours */
-		ssize_t n = pread(fd, buf, HASH_CHUNK, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(ctx, buf, n);
-		off += n;
-	}
-	if (r == 0 && !EVP_DigestFinal_ex(ctx, md, &mdlen))
-		r = -EIO;
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	if (r < 0)
-		return r;
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
-/* ---- the desktop user's helper ---- */
-
-static void helper_stop(struct exehash *h)
-{
-	if (h->helper_in)
-		fclose(h->helper_in);
-	if (h->helper_out)
-		fclose(h->helper_out);
-	h->helper_in = h->helper_out = NULL;
-	if (h->helper_pid > 0) {
-		kill(h->helper_pid, SIGTERM);
-		waitpid(h->helper_pid, NULL, 0);
-	}
-	h->helper_pid = 0;
-}
-
-/* Called with helper_lock held, from a worker. */
-static int helper_start(struct exehash *h)
-{
-	int to[2], from[2];
-	pid_t pid;
-
-	if (h->opts.user_uid == 0 || !h->opts.self_exe)
-		return -EPERM;	/* no desktop user: root could not read it either */
-	if (pipe2(to, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(from, O_CLOEXEC) < 0) {
-		close(to[0]);
-		close(to[1]);
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		int r = -errno;
-
-		close(to[0]);
-		close(to[1]);
-		close(from[0]);
-		close(from[1]);
-		return r;
-	}
-	if (pid == 0) {
-		/* only async-signal-safe calls between fork and exec */
-		gid_t gid = h->opts.user_gid;
-
-		if (dup2(to[0], 0) < 0 || dup2(from[1], 1) < 0)
-			_exit(127);
-		if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(h->opts.user_uid, h->opts.user_uid, h->opts.user_uid) < 0)
-			_exit(126);
-		if (setuid(0) == 0)
-			_exit(125);	/* privileges must be gone for good */
-		execl(h->opts.self_exe, "picosnitch", "hash-helper", (char *)NULL);
-		_exit(127);
-	}
-	close(to[0]);
-	close(from[1]);
-	h->helper_pid = pid;
-	h->helper_in = fdopen(to[1], "w");
-	h->helper_out = fdopen(from[0], "r");
-	if (!h->helper_in || !h->helper_out) {
-		helper_stop(h);
-		return -ENOMEM;
-	}
-	setvbuf(h->helper_in, NULL, _IOLBF, 0);
-	return 0;
-}
-
-static void helper_hash(struct exehash *h, struct job *j)
-{
-	char line[128];
-
-	snprintf(j->result, sizeof(j->result), "%s", SHA_UNREADABLE);
-	pthread_mutex_lock(&h->helper_lock);
-	if (!h->helper_pid && helper_start(h) < 0)
-		goto out;
-	if (fprintf(h->helper_in, "%u %u %llu %u %s\n", j->pid, j->f->key.dev,
-		    (unsigned long long)j->f->key.ino, h->opts.dev_mask,
-		    j->path ? j->path : "-") < 0 ||
-	    fflush(h->helper_in) != 0 || !fgets(line, sizeof(line), h->helper_out)) {
-		helper_stop(h);	/* restarted on the next request */
-		goto out;
-	}
-	line[strcspn(line, "\n")] = '\0';
-	/* the helper runs as the user, who could make it say anything:
-	 * take a digest or one of the sentinels, nothing else */
-	if ((strlen(line) == 64 && strspn(line, "0123456789abcdef") == 64) ||
-	    !strcmp(line, SHA_EXITED) || !strcmp(line, SHA_REPLACED) ||
-	    !strcmp(line, SHA_UNREADABLE))
-		memcpy(j->result, line, strlen(line) + 1);
-out:
-	pthread_mutex_unlock(&h->helper_lock);
-}
-
-/* Open what pid runs, or path if pid is gone, if it is the file (dev, ino). */
-static int helper_open(unsigned int pid, const char *path, uint32_t dev, uint64_t ino, uint32_t mask,
-		       const char **why)
-{
-	char proc[64];
-	int fd = -1;
-
-	*why = SHA_EXITED;
-	if (pid) {
-		snprintf(proc, sizeof(proc), "/proc/%u/exe", pid);
-		fd = open(proc, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 && errno != ENOENT && errno != ESRCH) {
-			*why = SHA_UNREADABLE;
-			return -1;
-		}
-	}
-	if (fd < 0 && path[0] == '/')
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (!fileid_matches(fd, NULL, ino, dev, mask)) {
-		close(fd);
-		*why = SHA_REPLACED;
-		return -1;
-	}
-	return fd;
-}
-
-int hash_helper_main(void)
-{
-	char line[PATH_MAX + 128];
-
-	signal(SIGPIPE, SIG_IGN);
-	while (fgets(line, sizeof(line), stdin)) {
-		unsigned int pid, dev, mask;
-		unsigned long long ino;
-		const char *why;
-		char out[65];
-		int fd, at = 0;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%u %u %llu %u %n", &pid, &dev, &ino, &mask, &at) != 4 || !at) {
-			puts(SHA_UNREADABLE);
-			fflush(stdout);
-			continue;
-		}
-		fd = helper_open(pid, line + at, dev, ino, mask, &why);
-		if (fd < 0)
-			puts(why);
-		else if (sha256_fd(fd, out) < 0)
-			puts(SHA_UNREADABLE);
-		else
-			puts(out);
-		if (fd >= 0)
-			close(fd);
-		fflush(stdout);
-	}
-	return 0;
 }
 
 /* ---- workers ---- */
@@ -291,11 +90,8 @@ static void *worker(void *arg)
 		h->running++;
 		pthread_mutex_unlock(&h->lock);
 
-		if (j->via_user) {
-			helper_hash(h, j);
-		} else if (sha256_fd(j->f->fd, j->result) < 0) {
+		if (sha256_fd(j->f->fd, j->result) < 0)
 			snprintf(j->result, sizeof(j->result), "%s", SHA_UNREADABLE);
-		}
 
 		pthread_mutex_lock(&h->lock);
 		h->running--;
@@ -313,18 +109,23 @@ static void *worker(void *arg)
 
 static void job_free(struct job *j)
 {
-	free(j->path);
 	free(j);
 }
 
-static void enqueue(struct exehash *h, struct exe_file *f, uint32_t pid, const char *path,
-		    bool via_user)
+/* The desktop user's process hashes it (root does not read it). */
+static void ask_user(struct exehash *h, struct exe_file *f, uint32_t pid, const char *path)
+{
+	f->state = EXE_DONE;
+	f->hashed_gen = f->gen;
+	f->sha256[0] = '\0';
+	if (h->opts.on_user_hash)
+		h->opts.on_user_hash(h->opts.ctx, f, pid, path);
+}
+
+static void enqueue(struct exehash *h, struct exe_file *f)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
-	/* the helper reads one line per request */
-	if (j && via_user && path && path[0] == '/' && !strchr(path, '\n'))
-		j->path = strdup(path);
 	if (!j) {
 		f->state = EXE_FAILED;
 		snprintf(f->sha256, sizeof(f->sha256), "%s", SHA_UNREADABLE);
@@ -334,8 +135,6 @@ static void enqueue(struct exehash *h, struct exe_file *f, uint32_t pid, const c
 	f->state = EXE_PENDING;
 	j->f = f;
 	j->gen = f->gen;
-	j->pid = pid;
-	j->via_user = via_user;
 	pthread_mutex_lock(&h->lock);
 	if (h->queue_tail)
 		h->queue_tail->next = j;
@@ -388,6 +187,7 @@ static struct exe_file *sentinel(const struct exe_key *key, const char *sha)
 	f->key = *key;
 	f->fd = -1;
 	f->state = EXE_FAILED;
+	f->flags = EXE_SENTINEL;
 	f->refs = 1;
 	snprintf(f->sha256, sizeof(f->sha256), "%s", sha);
 	return f;
@@ -411,6 +211,50 @@ static unsigned path_flags(uint32_t pid)
 	return flags;
 }
 
+/* A new cache entry for a file the desktop user's process hashes. */
+static struct exe_file *ask_user_new(struct exehash *h, const struct exe_key *key, uint32_t pid,
+				     const char *path)
+{
+	struct exe_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->key = *key;
+	f->fd = -1;
+	f->flags = EXE_VIA_USER | path_flags(pid);
+	f->refs = 1;
+	f->last_used = mono_seconds();
+	HASH_ADD(hh, h->cache, key, sizeof(f->key), f);
+	ask_user(h, f, pid, path);
+	return f;
+}
+
+/* FUSE servers are processes of a user: a request they leave unanswered
+ * would block whoever made it.  Root makes none to them (not even open or
+ * statfs); the desktop user's process reads such files. */
+static bool on_fuse(int fd)
+{
+	char type[24];
+
+	return fileid_fstype(fd, type, sizeof(type)) == 0 &&
+	       (!strcmp(type, "fuse") || !strncmp(type, "fuse.", 5) || !strcmp(type, "fuseblk"));
+}
+
+/* Open the regular file behind an O_PATH descriptor for reading.  The
+ * descriptor was opened without following it to a device or a FIFO: a path
+ * a process chose can name a terminal (which would become the monitor's
+ * controlling terminal) or a device whose open has effects. */
+static int reopen_regular(int pfd, int *err)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	*err = fd < 0 ? errno : 0;
+	return fd;
+}
+
 struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_hint, uint32_t dev,
 			     uint64_t ino)
 {
@@ -418,7 +262,8 @@ struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_h
 	struct exe_file *f;
 	char path[64];
 	struct stat st;
-	int fd, err;
+	int pfd = -1, fd = -1, err;
+	bool by_hint = false, fuse;
 
 	if (!ino)
 		return sentinel(&key, SHA_NONE);
@@ -429,53 +274,54 @@ struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_h
 		/* written since it was hashed: the next use hashes it again */
 		if (f->state != EXE_PENDING && f->hashed_gen != f->gen) {
 			if (f->fd >= 0)
-				enqueue(h, f, pid, NULL, false);
+				enqueue(h, f);
 			else if (f->flags & EXE_VIA_USER)
-				enqueue(h, f, pid, path_hint, true);
+				ask_user(h, f, pid, path_hint);
 		}
 		return f;
 	}
 
 	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
-	fd = pid ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	pfd = pid ? open(path, O_PATH | O_CLOEXEC) : -1;
 	err = pid ? errno : ENOENT;
-	if (fd < 0 && err != EACCES && path_hint && path_hint[0] == '/') {
+	if (pfd < 0 && err != EACCES && path_hint && path_hint[0] == '/') {
 		/* the process is gone: its path still names the same file if the
 		 * inode matches */
-		fd = open(path_hint, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		pfd = open(path_hint, O_PATH | O_CLOEXEC);
 		err = errno;
-		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-				!fileid_matches(fd, &st, ino, key.dev, h->opts.dev_mask))) {
-			/* another file is there now (an update, or an attacker
-			 * covering tracks): never hash it in the old one's name */
-			close(fd);
-			h->stats.replaced++;
-			return sentinel(&key, SHA_REPLACED);
-		}
+		by_hint = true;
 	}
-	if (fd < 0 && err == EACCES) {
-		/* not readable by root: a FUSE mount without allow_root */
-		f = calloc(1, sizeof(*f));
-		if (!f)
-			return NULL;
-		f->key = key;
-		f->fd = -1;
-		f->flags = EXE_VIA_USER | path_flags(pid);
-		f->refs = 1;
-		f->last_used = mono_seconds();
-		HASH_ADD(hh, h->cache, key, sizeof(f->key), f);
-		enqueue(h, f, pid, path_hint, true);
-		return f;
+	/* on FUSE (nothing is asked of its server, not even a stat), or not
+	 * even reachable by root (a FUSE mount without allow_other): the
+	 * desktop user's process checks it and reads it */
+	fuse = pfd >= 0 && on_fuse(pfd);
+	if (fuse || (pfd < 0 && err == EACCES)) {
+		if (pfd >= 0)
+			close(pfd);
+		return ask_user_new(h, &key, pid, path_hint);
 	}
-	if (fd < 0) {
+	if (pfd < 0) {
 		h->stats.exited++;
 		return sentinel(&key, SHA_EXITED);
 	}
-	if (!fileid_matches(fd, NULL, ino, key.dev, h->opts.dev_mask)) {
-		/* the process now runs another program than the kernel reported
-		 * (it exec'd since; counted by the caller) */
-		close(fd);
+	if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    !fileid_matches(pfd, &st, ino, key.dev, h->opts.dev_mask)) {
+		/* by path: another file is there now (an update, or an attacker
+		 * covering tracks), never hashed in the old one's name; by pid:
+		 * the process runs another program now (it exec'd since;
+		 * counted by the caller) */
+		close(pfd);
+		if (by_hint)
+			h->stats.replaced++;
 		return sentinel(&key, SHA_REPLACED);
+	}
+	fd = reopen_regular(pfd, &err);
+	close(pfd);
+	if (fd < 0 && err == EACCES)
+		return ask_user_new(h, &key, pid, path_hint);	/* root may not read it */
+	if (fd < 0) {
+		h->stats.exited++;
+		return sentinel(&key, SHA_EXITED);
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -491,7 +337,7 @@ struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_h
 		fanotify_mark(h->fan_fd, FAN_MARK_ADD, FAN_MODIFY, fd, NULL);
 	HASH_ADD(hh, h->cache, key, sizeof(f->key), f);
 	h->open_count++;
-	enqueue(h, f, pid, NULL, false);
+	enqueue(h, f);
 	evict(h);
 	return f;
 }
@@ -536,9 +382,9 @@ void exehash_handle_done(struct exehash *h)
 				h->stats.unreadable++;
 			if (h->opts.on_hashed)
 				h->opts.on_hashed(h->opts.ctx, f);
-		} else if (f->fd >= 0 || (f->flags & EXE_VIA_USER)) {
+		} else if (f->fd >= 0) {
 			/* written while it was read: hash what it is now */
-			enqueue(h, f, j->pid, j->path, j->via_user);
+			enqueue(h, f);
 		} else {
 			f->state = EXE_DONE;
 		}
@@ -631,7 +477,6 @@ int exehash_new(const struct exehash_opts *opts, struct exehash **ret)
 		return -errno;
 	}
 	pthread_mutex_init(&h->lock, NULL);
-	pthread_mutex_init(&h->helper_lock, NULL);
 	pthread_cond_init(&h->more, NULL);
 	pthread_cond_init(&h->idle, NULL);
 	h->threads = calloc(h->opts.threads, sizeof(*h->threads));
@@ -677,7 +522,6 @@ void exehash_free(struct exehash *h)
 		j->f->refs--;
 		job_free(j);
 	}
-	helper_stop(h);
 	HASH_ITER(hh, h->cache, f, tmp) {
 		HASH_DEL(h->cache, f);
 		entry_free(h, f);
@@ -687,15 +531,13 @@ void exehash_free(struct exehash *h)
 	if (h->done_fd >= 0)
 		close(h->done_fd);
 	pthread_mutex_destroy(&h->lock);
-	pthread_mutex_destroy(&h->helper_lock);
 	pthread_cond_destroy(&h->more);
 	pthread_cond_destroy(&h->idle);
 	free(h->threads);
 	free(h);
 }
 
-void exehash_stats_take(struct exehash *h, struct exehash_stats *ret)
+void exehash_stats_get(struct exehash *h, struct exehash_stats *ret)
 {
 	*ret = h->stats;
-	memset(&h->stats, 0, sizeof(h->stats));
 }

@@ -6,8 +6,10 @@
  * inode), bounded by the descriptor limit.  Each (device, inode,
  * modification generation) is hashed once, on worker threads; a fanotify
  * mark on every cached file bumps the generation when the file is written,
- * so its next use hashes it again.  Files root cannot read (FUSE mounts,
- * AppImages) are hashed by a helper process running as the desktop user.
+ * so its next use hashes it again.  Files on FUSE (which a user's server
+ * could leave unanswered) and files root cannot read are hashed by the
+ * desktop user's process, the logger: the monitor asks it (on_user_hash)
+ * and keeps no hash of them itself.
  */
 #ifndef PS_IDENTITY_EXEHASH_H
 #define PS_IDENTITY_EXEHASH_H
@@ -29,7 +31,8 @@ enum exe_state { EXE_PENDING, EXE_DONE, EXE_FAILED };
 
 #define EXE_DELETED 1u		/* the file was deleted (or replaced by a rename) */
 #define EXE_MEMFD 2u		/* it runs from memory (memfd_create + fexecve) */
-#define EXE_VIA_USER 4u		/* hashed by the desktop user's helper */
+#define EXE_VIA_USER 4u		/* hashed by the desktop user's process */
+#define EXE_SENTINEL 8u		/* not a file: an identity's own "why not" */
 
 struct exe_key {
 	uint64_t ino;
@@ -56,11 +59,11 @@ struct exehash_opts {
 	uint32_t dev_mask;
 	size_t max_open;	/* descriptors the cache may keep */
 	int threads;
-	uid_t user_uid;		/* the desktop user, for files root cannot read */
-	gid_t user_gid;
-	const char *self_exe;	/* to start the helper ("/proc/self/exe") */
 	/* a hash was computed (or failed) for a file */
 	void (*on_hashed)(void *ctx, struct exe_file *f);
+	/* a file for the desktop user's process to hash: by pid while it
+	 * runs, else by path (either may be 0 / NULL) */
+	void (*on_user_hash)(void *ctx, struct exe_file *f, uint32_t pid, const char *path);
 	void *ctx;
 };
 
@@ -86,13 +89,6 @@ void exehash_put(struct exehash *h, struct exe_file *f);
 /* Wait until no hash is being computed, at most timeout_ms (at exit). */
 void exehash_settle(struct exehash *h, int timeout_ms);
 
-/* SHA-256 of everything readable from fd, lowercase hex, into out[65]. */
-int sha256_fd(int fd, char out[65]);
-
-/* The hidden command "hash-helper": runs as the desktop user, reads
- * "<pid> <dev> <ino>" lines on stdin and answers each with a digest or a
- * SHA_* sentinel on stdout. */
-int hash_helper_main(void);
 
 /* Statistics for error.log. */
 struct exehash_stats {
@@ -101,6 +97,6 @@ struct exehash_stats {
 	uint64_t unreadable;
 	uint64_t evicted;	/* descriptors closed to stay within the limit */
 };
-void exehash_stats_take(struct exehash *h, struct exehash_stats *ret);
+void exehash_stats_get(struct exehash *h, struct exehash_stats *ret);	/* cumulative */
 
 #endif

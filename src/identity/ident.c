@@ -20,12 +20,14 @@
 #include "util/strutil.h"
 
 struct ident_cache {
+	struct ident_cache_opts opts;
 	struct exehash *hashes;
 	struct ident *table;
 	struct ident *none;	/* "no process" identities, by name, not in table */
 	int execs_fd;
 	uint32_t dev_mask;
 	long ns_per_tick;
+	uint64_t next_id;
 	struct ident_stats stats;
 };
 
@@ -37,17 +39,17 @@ static uint64_t mono_seconds(void)
 	return ts.tv_sec;
 }
 
-int ident_cache_new(int execs_fd, uint32_t st_dev_mask, struct exehash *hashes,
-		    struct ident_cache **ret)
+int ident_cache_new(const struct ident_cache_opts *opts, struct ident_cache **ret)
 {
 	struct ident_cache *c = calloc(1, sizeof(*c));
 	long hz = sysconf(_SC_CLK_TCK);
 
 	if (!c)
 		return -ENOMEM;
-	c->execs_fd = execs_fd;
-	c->dev_mask = st_dev_mask;
-	c->hashes = hashes;
+	c->opts = *opts;
+	c->execs_fd = opts->execs_fd;
+	c->dev_mask = opts->dev_mask;
+	c->hashes = opts->hashes;
 	c->ns_per_tick = 1000000000L / (hz > 0 ? hz : 100);
 	*ret = c;
 	return 0;
@@ -89,6 +91,8 @@ void ident_cache_gc(struct ident_cache *c, uint64_t before)
 	HASH_ITER(hh, c->table, id, tmp) {
 		if (id->refs == 0 && id->last_used < before) {
 			HASH_DEL(c->table, id);
+			if (c->opts.on_drop)
+				c->opts.on_drop(c->opts.ctx, id->id);
 			ident_free(c, id);
 		}
 	}
@@ -124,17 +128,32 @@ int proc_start_ns(uint32_t pid, uint64_t *ret)
 	return 0;
 }
 
-static char *read_cmdline(uint32_t pid)
+/* The raw arguments of pid, at most IDENT_CMD_MAX bytes. */
+static int read_cmdline(struct ident *id)
 {
-	char path[64], *buf, *out;
-	size_t len;
+	char path[64], *buf;
+	ssize_t n;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
-	if (read_file(path, 1 << 20, &buf, &len) < 0)
-		return NULL;
-	out = argv_to_shell(buf, len);
-	free(buf);
-	return out;
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", id->key.pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(IDENT_CMD_MAX + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, IDENT_CMD_MAX + 1);	/* one read: never more than is kept */
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return -errno;
+	}
+	id->cmdline_cut = n > IDENT_CMD_MAX;
+	id->cmdline_len = n > IDENT_CMD_MAX ? IDENT_CMD_MAX : (size_t)n;
+	id->cmdline = buf;
+	return 0;
 }
 
 /* From /proc, if pid still names the process the kernel saw. */
@@ -169,6 +188,7 @@ static int resolve_proc(struct ident_cache *c, struct ident *id)
 		id->exe_mismatch = true;
 		id->exe = strdup("");
 		id->cmdline = strdup("");
+		id->cmdline_len = 0;
 		if (c->hashes)
 			id->file = exehash_get(c->hashes, id->key.pid, NULL, id->key.exe_dev,
 					       id->key.exe_ino);
@@ -185,9 +205,10 @@ static int resolve_proc(struct ident_cache *c, struct ident *id)
 	if (c->hashes)
 		id->file = exehash_get(c->hashes, id->key.pid, target, id->key.exe_dev,
 				       id->key.exe_ino);
-	id->cmdline = read_cmdline(id->key.pid);
-	if (!id->cmdline)
+	if (read_cmdline(id) < 0) {
 		id->cmdline = strdup("");
+		id->cmdline_len = 0;
+	}
 	id->source = IDENT_PROC;
 	return 0;
 }
@@ -219,7 +240,12 @@ static int resolve_exec_cache(struct ident_cache *c, struct ident *id)
 			id->exe = strdup(real);
 		}
 	}
-	id->cmdline = argv_to_shell(info.args, alen);
+	id->cmdline = malloc(alen + 1);
+	if (id->cmdline) {
+		memcpy(id->cmdline, info.args, alen);
+		id->cmdline[alen] = '\0';
+		id->cmdline_len = alen;
+	}
 	id->source = IDENT_EXEC_CACHE;
 	return 0;
 }
@@ -250,7 +276,7 @@ static struct ident *resolve(struct ident_cache *c, const struct ident_key *key,
 			id->cmdline = strdup("");
 			id->source = IDENT_KERNEL_ONLY;
 			c->stats.unidentified++;
-			log_debug("pid %u (%s) exited before it could be identified", key->pid, comm);
+			log_debug("pid %u exited before it could be identified", key->pid);
 			/* its executable may still be cached from another process */
 			if (c->hashes && key->exe_ino)
 				id->file = exehash_get(c->hashes, 0, NULL, key->exe_dev,
@@ -268,6 +294,7 @@ static struct ident *resolve(struct ident_cache *c, const struct ident_key *key,
 			id->file->key = k;
 			id->file->fd = -1;
 			id->file->state = EXE_FAILED;
+			id->file->flags = EXE_SENTINEL;
 			id->file->refs = 1;
 			snprintf(id->file->sha256, sizeof(id->file->sha256), "%s",
 				 key->exe_ino ? SHA_EXITED : SHA_NONE);
@@ -277,12 +304,11 @@ static struct ident *resolve(struct ident_cache *c, const struct ident_key *key,
 		ident_free(c, id);
 		return NULL;
 	}
+	id->id = ++c->next_id;
 	if (!strcmp(id->file->sha256, SHA_EXITED)) {
 		if (!c->stats.unhashed++)
-			snprintf(c->stats.unhashed_example, sizeof(c->stats.unhashed_example),
-				 "%s%s%s", id->name, id->exe[0] ? " " : "", id->exe);
-		log_debug("pid %u (%s, %s) was gone before its executable could be opened",
-			  key->pid, id->name, id->exe);
+			c->stats.unhashed_example = id->id;
+		log_debug("pid %u was gone before its executable could be opened", key->pid);
 	}
 	return id;
 }
@@ -311,6 +337,7 @@ struct ident *ident_none(struct ident_cache *c, const char *name)
 		if (id->file) {
 			id->file->fd = -1;
 			id->file->state = EXE_FAILED;
+			id->file->flags = EXE_SENTINEL;
 			id->file->refs = 1;
 			snprintf(id->file->sha256, sizeof(id->file->sha256), "%s", SHA_NONE);
 		}
@@ -318,8 +345,11 @@ struct ident *ident_none(struct ident_cache *c, const char *name)
 			ident_free(c, id);
 			return NULL;
 		}
+		id->id = ++c->next_id;
 		/* keyed by name: the key struct is unused for these */
 		HASH_ADD_KEYPTR(hh, c->none, id->name, strlen(id->name), id);
+		if (c->opts.on_new)
+			c->opts.on_new(c->opts.ctx, id);
 	}
 	return ident_ref(id);
 }
@@ -359,6 +389,8 @@ struct ident *ident_get(struct ident_cache *c, const struct ps_task *t, enum ide
 		if (!id)
 			return NULL;
 		HASH_ADD(hh, c->table, key, sizeof(key), id);
+		if (c->opts.on_new)
+			c->opts.on_new(c->opts.ctx, id);
 	}
 	id->last_used = mono_seconds();
 	return ident_ref(id);
@@ -371,19 +403,14 @@ void ident_unref(struct ident_cache *c, struct ident *id)
 		id->refs--;
 }
 
-const char *ident_sha256(const struct ident *id)
+const char *ident_sentinel(const struct ident *id)
 {
 	if (!id->file)
 		return SHA_NONE;
-	if (id->file->state == EXE_PENDING)
-		return NULL;
-	/* hashed, or the hash of an older generation while a new one is
-	 * computed: the entry always says what is known now */
-	return id->file->sha256[0] ? id->file->sha256 : NULL;
+	return (id->file->flags & EXE_SENTINEL) ? id->file->sha256 : "";
 }
 
-void ident_stats_take(struct ident_cache *c, struct ident_stats *ret)
+void ident_stats_get(struct ident_cache *c, struct ident_stats *ret)
 {
 	*ret = c->stats;
-	memset(&c->stats, 0, sizeof(c->stats));
 }

@@ -1,5 +1,5 @@
 /* record.json checks, exe.log lines and desktop notifications (alerts.h). */
-#include "daemon/alerts.h"
+#include "logger/alerts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,23 +10,27 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/record.h"
+#include "logger/record.h"
 #include "notify/notifier.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
 #define ERROR_NOTE_INTERVAL 10	/* seconds between error notifications */
+#define ALERTS_WAITING_MAX 65536	/* identities waiting for their hash */
+#define LOGFILE_MAX (16 << 20)		/* exe.log is kept under this, with one exe.log.1 */
 
 struct waiting {
-	struct ident *id;
+	struct lident *id;
 	enum record_role role;
 };
 
 struct alerts {
+	struct idents *idents;
 	struct record *record;
 	struct errlog *errlog;
 	struct notifier *notifier;
 	int exelog_fd;
+	int dirfd;
 	struct waiting *waiting;	/* identities whose hash is being computed */
 	size_t nwaiting, cap;
 	time_t last_error_note;
@@ -59,7 +63,8 @@ static void exelog(struct alerts *a, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (a->exelog_fd >= 0 && write_full(a->exelog_fd, line, n) < 0)
+	if (a->exelog_fd >= 0 && log_append(a->dirfd, "exe.log", &a->exelog_fd, line, n,
+					    LOGFILE_MAX) < 0)
 		errlog_add(a->errlog, "cannot write exe.log: %s", strerror(errno));
 }
 
@@ -77,20 +82,23 @@ static void notify(struct alerts *a, const char *fmt, ...)
 }
 
 /* What is unusual about how a program runs, for messages. */
-static const char *exe_note(const struct ident *id)
+static const char *exe_note(struct alerts *a, const struct lident *id)
 {
-	if (id->file->flags & EXE_MEMFD)
+	const char *sha = lident_sha256(a->idents, id);
+	unsigned flags = lident_file_flags(a->idents, id);
+
+	if (flags & PS_FILE_MEMFD)
 		return "; it runs from memory (memfd), not from a file";
-	if (!strcmp(id->file->sha256, SHA_REPLACED))
+	if (sha && !strcmp(sha, SHA_REPLACED))
 		return "; another file is at its path now, so it could not be hashed";
-	if (!strcmp(id->file->sha256, SHA_EXITED))
+	if (sha && !strcmp(sha, SHA_EXITED))
 		return "; it was gone before its file could be hashed";
-	if (id->file->flags & EXE_DELETED)
+	if (flags & PS_FILE_DELETED)
 		return "; its file has been deleted";
 	return "";
 }
 
-static void check_hash(struct alerts *a, const struct ident *id, enum record_role role,
+static void check_hash(struct alerts *a, const struct lident *id, enum record_role role,
 		       const char *sha)
 {
 	switch (record_see_hash(a->record, id->exe, sha)) {
@@ -105,7 +113,7 @@ static void check_hash(struct alerts *a, const struct ident *id, enum record_rol
 	}
 }
 
-static void see(struct alerts *a, struct ident *id, enum record_role role, bool exec)
+static void see(struct alerts *a, struct lident *id, enum record_role role, bool exec)
 {
 	const char *sha;
 	unsigned what;
@@ -116,41 +124,45 @@ static void see(struct alerts *a, struct ident *id, enum record_role role, bool 
 	what = record_see(a->record, role, id->exe, id->name);
 	if (what & REC_NEW_EXE) {
 		exelog(a, "new executable%s %s (%s)%s", role_suffix[role], id->exe, id->name,
-		       exe_note(id));
+		       exe_note(a, id));
 		if (role == REC_PROCESS)
 			notify(a, "%s (%s) %s for the first time%s", id->name, id->exe,
-			       exec ? "runs" : "uses the network", exe_note(id));
+			       exec ? "runs" : "uses the network", exe_note(a, id));
 	} else if (what & REC_NEW_NAME) {
 		exelog(a, "new name%s %s for %s", role_suffix[role], id->name, id->exe);
 		if (role == REC_PROCESS)
 			notify(a, "%s now runs as \"%s\"", id->exe, id->name);
 	}
-	sha = ident_sha256(id);
+	sha = lident_sha256(a->idents, id);
 	if (sha && sha[0] != '!') {
 		check_hash(a, id, role, sha);
 	} else if (!sha) {
 		if (a->nwaiting == a->cap) {
 			size_t cap = a->cap ? a->cap * 2 : 64;
-			struct waiting *w = realloc(a->waiting, cap * sizeof(*w));
+			struct waiting *w;
 
+			if (cap > ALERTS_WAITING_MAX)
+				return;	/* bounded; its hash is checked by its next process */
+			w = realloc(a->waiting, cap * sizeof(*w));
 			if (!w)
 				return;
 			a->waiting = w;
 			a->cap = cap;
 		}
-		a->waiting[a->nwaiting++] = (struct waiting){ ident_ref(id), role };
+		id->refs++;
+		a->waiting[a->nwaiting++] = (struct waiting){ id, role };
 	}
 }
 
-void alerts_who(struct alerts *a, struct ident *proc, struct ident *parent, struct ident *gparent,
-		bool exec)
+void alerts_who(struct alerts *a, struct lident *proc, struct lident *parent,
+		struct lident *gparent, bool exec)
 {
 	see(a, proc, REC_PROCESS, exec);
 	see(a, parent, REC_PARENT, exec);
 	see(a, gparent, REC_GRANDPARENT, exec);
 }
 
-void alerts_hashed(struct alerts *a, const struct exe_file *f)
+void alerts_hashed(struct alerts *a, const struct lfile *f)
 {
 	size_t i = 0;
 
@@ -158,13 +170,14 @@ void alerts_hashed(struct alerts *a, const struct exe_file *f)
 		struct waiting *w = &a->waiting[i];
 		const char *sha;
 
-		if (w->id->file != f || !(sha = ident_sha256(w->id))) {
+		if (w->id->file_ino != f->key.ino || w->id->file_dev != f->key.dev ||
+		    !(sha = lident_sha256(a->idents, w->id))) {
 			i++;
 			continue;
 		}
 		if (sha[0] != '!')
 			check_hash(a, w->id, w->role, sha);
-		ident_unref(NULL, w->id);
+		idents_put(a->idents, w->id);
 		*w = a->waiting[--a->nwaiting];
 	}
 }
@@ -203,32 +216,33 @@ uint64_t alerts_dropped(struct alerts *a)
 	return notifier_dropped(a->notifier);
 }
 
-int alerts_open(struct state_dir *sd, const struct config *cfg, struct errlog *errlog,
+uint64_t alerts_record_refused(struct alerts *a)
+{
+	return record_refused(a->record);
+}
+
+int alerts_open(const struct alerts_opts *opts, struct idents *idents, struct errlog *errlog,
 		struct alerts **ret)
 {
 	struct alerts *a = calloc(1, sizeof(*a));
-	struct notifier_opts nopts = {
-		.desktop = cfg->desktop_notifications,
-		.uid = sd->uid,
-		.gid = sd->gid,
-		.bus_address = NULL,
-		.self_exe = "/proc/self/exe",
-	};
+	struct notifier_opts nopts = { .desktop = opts->desktop, .print = opts->print,
+				       .ctx = opts->ctx };
 	char err[512];
 	int r;
 
 	if (!a)
 		return -ENOMEM;
+	a->idents = idents;
 	a->errlog = errlog;
-	r = record_load(sd->fd, sd->uid, sd->gid, &a->record, err, sizeof(err));
+	r = record_load(opts->dirfd, &a->record, err, sizeof(err));
 	if (err[0])
 		errlog_add(errlog, "%s", err);
 	if (r < 0) {
 		free(a);
 		return r;
 	}
-	a->exelog_fd = open_below(sd->fd, "exe.log", O_WRONLY | O_CREAT | O_APPEND, 0644, sd->uid,
-				  sd->gid);
+	a->exelog_fd = open_below(opts->dirfd, "exe.log", O_WRONLY | O_CREAT | O_APPEND, 0600,
+				  (uid_t)-1, (gid_t)-1);
 	if (a->exelog_fd < 0)
 		errlog_add(errlog, "cannot open exe.log: %s", strerror(-a->exelog_fd));
 	r = notifier_start(&nopts, &a->notifier);
@@ -236,6 +250,7 @@ int alerts_open(struct state_dir *sd, const struct config *cfg, struct errlog *e
 		errlog_add(errlog, "cannot start the desktop notifier: %s", strerror(-r));
 		a->notifier = NULL;
 	}
+	a->dirfd = opts->dirfd;
 	*ret = a;
 	return 0;
 }
@@ -246,7 +261,7 @@ void alerts_close(struct alerts *a)
 		return;
 	alerts_save(a);
 	for (size_t i = 0; i < a->nwaiting; i++)
-		ident_unref(NULL, a->waiting[i].id);
+		idents_put(a->idents, a->waiting[i].id);
 	free(a->waiting);
 	notifier_stop(a->notifier);
 	if (a->exelog_fd >= 0)

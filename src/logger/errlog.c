@@ -1,5 +1,5 @@
 /* error.log writer with merging of repeated messages. */
-#include "daemon/errlog.h"
+#include "logger/errlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +23,13 @@ struct pending {
 	UT_hash_handle hh;
 };
 
+#define ERRLOG_MAX (16 << 20)	/* error.log is kept under this, with one error.log.1 */
+#define ERRLOG_QUEUE_MAX 10000	/* distinct messages waiting for a flush */
+
 struct errlog {
 	int fd;
+	int dirfd;
+	unsigned long dropped;	/* distinct messages past ERRLOG_QUEUE_MAX */
 	struct pending *queue;
 	unsigned long next_order;
 	errlog_sink_fn sink;
@@ -37,13 +42,15 @@ void errlog_set_sink(struct errlog *e, errlog_sink_fn fn, void *ctx)
 	e->sink_ctx = ctx;
 }
 
-int errlog_open(int dirfd, uid_t owner, gid_t group, struct errlog **ret)
+int errlog_open(int dirfd, struct errlog **ret)
 {
 	struct errlog *e = calloc(1, sizeof(*e));
 
 	if (!e)
 		return -ENOMEM;
-	e->fd = open_below(dirfd, "error.log", O_WRONLY | O_CREAT | O_APPEND, 0644, owner, group);
+	e->dirfd = dirfd;
+	e->fd = open_below(dirfd, "error.log", O_WRONLY | O_CREAT | O_APPEND, 0600, (uid_t)-1,
+			   (gid_t)-1);
 	if (e->fd < 0) {
 		int r = e->fd;
 
@@ -77,6 +84,11 @@ void errlog_add(struct errlog *e, const char *fmt, ...)
 		free(msg);
 		return;
 	}
+	if (HASH_COUNT(e->queue) >= ERRLOG_QUEUE_MAX) {
+		e->dropped++;
+		free(msg);
+		return;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		free(msg);
@@ -102,7 +114,7 @@ void errlog_flush(struct errlog *e)
 	time_t now = time(NULL);
 	struct tm tm;
 
-	if (!e || !e->queue)
+	if (!e || (!e->queue && !e->dropped))
 		return;
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
@@ -120,7 +132,13 @@ void errlog_flush(struct errlog *e)
 			free(p->msg);
 		free(p);
 	}
-	if (sb.len && write_full(e->fd, sb.buf, sb.len) < 0)
+	if (e->dropped) {
+		strbuf_addf(&sb, "%s %lu more distinct errors since the last write were not kept "
+			    "(at most %d at a time)\n", when, e->dropped, ERRLOG_QUEUE_MAX);
+		total += e->dropped;
+		e->dropped = 0;
+	}
+	if (sb.len && log_append(e->dirfd, "error.log", &e->fd, sb.buf, sb.len, ERRLOG_MAX) < 0)
 		log_error("cannot write error.log: %s", strerror(errno));
 	strbuf_release(&sb);
 	if (first && e->sink)

@@ -1,14 +1,17 @@
-/* error.log: every error the daemon meets, one timestamped line each,
- * also echoed to stderr.  Repeats of the same message within one flush
+/* error.log: every error the monitor and the logger meet, one timestamped
+ * line each, also echoed to the monitor's stderr.  Messages are safe text
+ * already (their parts from processes went through text_from_bytes).  Repeats of the same message within one flush
  * interval are written once with their count. */
-#ifndef PS_DAEMON_ERRLOG_H
-#define PS_DAEMON_ERRLOG_H
+#ifndef PS_LOGGER_ERRLOG_H
+#define PS_LOGGER_ERRLOG_H
 
 #include <sys/types.h>
 
 struct errlog;
 
-int errlog_open(int dirfd, uid_t owner, gid_t group, struct errlog **ret);
+/* Kept under 16 MiB (then error.log.1), at most 10,000 distinct messages
+ * per flush (more are counted). */
+int errlog_open(int dirfd, struct errlog **ret);
 void errlog_close(struct errlog *e);
 
 /* Queue a message; identical messages are merged until errlog_flush. */

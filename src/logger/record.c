@@ -1,5 +1,5 @@
 /* record.json, kept as a JSON document in memory (jansson). */
-#include "daemon/record.h"
+#include "logger/record.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -26,13 +26,18 @@ static const char *const name_keys[] = {
 	[REC_GRANDPARENT] = "Grandparent Names",
 };
 
+/* Bounds, so that record.json stays well under what is read back
+ * (RECORD_READ_MAX): what would pass one is not recorded, and counted. */
+#define RECORD_READ_MAX (64 << 20)
+#define RECORD_KEYS_MAX 50000	/* executables (or names) per section */
+#define RECORD_LIST_MAX 100	/* names per executable, executables per name, hashes per file */
+
 struct record {
 	json_t *root;
 	int dirfd;
-	uid_t owner;
-	gid_t group;
 	bool dirty;
 	bool frozen;	/* the file could not be read nor moved: never overwrite it */
+	uint64_t refused;
 };
 
 /* The object under key in root, created when missing. */
@@ -41,8 +46,9 @@ static json_t *section(json_t *root, const char *key)
 	json_t *o = json_object_get(root, key);
 
 	if (!o) {
-		o = json_object();
-		json_object_set_new(root, key, o);
+		if (json_object_set_new(root, key, json_object()) < 0)
+			return NULL;
+		o = json_object_get(root, key);
 	}
 	return o;
 }
@@ -119,7 +125,7 @@ int record_parse(const char *text, size_t len, struct record **ret, char *why, s
 	return 0;
 }
 
-int record_load(int dirfd, uid_t owner, gid_t group, struct record **ret, char *err, size_t errlen)
+int record_load(int dirfd, struct record **ret, char *err, size_t errlen)
 {
 	struct record *r = calloc(1, sizeof(*r));
 	char *text = NULL, why[256];
@@ -129,10 +135,8 @@ int record_load(int dirfd, uid_t owner, gid_t group, struct record **ret, char *
 	if (!r)
 		return -ENOMEM;
 	r->dirfd = dirfd;
-	r->owner = owner;
-	r->group = group;
 	err[0] = '\0';
-	e = read_below(dirfd, RECORD_FILE, 64 << 20, &text, &len);
+	e = read_below(dirfd, RECORD_FILE, RECORD_READ_MAX, &text, &len);
 	if (e == 0) {
 		r->root = parse_text(text, len, why, sizeof(why));
 		free(text);
@@ -179,22 +183,43 @@ void record_free(struct record *r)
 	free(r);
 }
 
-/* Add s to the list at obj[key]; true if it was not there. */
-static bool list_add(json_t *obj, const char *key, const char *s)
+/* Add s to the list at obj[key]; true if it was not there.  Keys and
+ * values are safe text (valid UTF-8); should jansson still refuse one, or
+ * a bound be reached, nothing is added and it is counted. */
+static bool list_add(struct record *r, json_t *obj, const char *key, const char *s)
 {
-	json_t *list = json_object_get(obj, key);
+	json_t *list = json_object_get(obj, key), *v;
 	size_t i;
-	json_t *v;
 
 	if (!list) {
+		if (json_object_size(obj) >= RECORD_KEYS_MAX) {
+			r->refused++;
+			return false;
+		}
 		list = json_array();
-		json_object_set_new(obj, key, list);
+		/* json_object_set_new takes (and on failure frees) the list:
+		 * it is looked up again, never used after a failure */
+		if (!list || json_object_set_new(obj, key, list) < 0) {
+			r->refused++;
+			return false;
+		}
+		list = json_object_get(obj, key);
+		if (!list)
+			return false;
 	}
 	json_array_foreach(list, i, v) {
 		if (json_is_string(v) && !strcmp(json_string_value(v), s))
 			return false;
 	}
-	json_array_append_new(list, json_string(s));
+	if (json_array_size(list) >= RECORD_LIST_MAX) {
+		r->refused++;
+		return false;
+	}
+	v = json_string(s);
+	if (!v || json_array_append_new(list, v) < 0) {
+		r->refused++;
+		return false;
+	}
 	return true;
 }
 
@@ -203,11 +228,15 @@ unsigned record_see(struct record *r, enum record_role role, const char *exe, co
 	json_t *exes = section(r->root, exe_keys[role]);
 	unsigned what = 0;
 
+	if (!exes)
+		return 0;
 	if (!json_object_get(exes, exe))
 		what |= REC_NEW_EXE;
-	if (list_add(exes, exe, name))
+	if (list_add(r, exes, exe, name))
 		what |= REC_NEW_NAME;
-	list_add(section(r->root, name_keys[role]), name, exe);
+	else if (!json_object_get(exes, exe))
+		what = 0;	/* refused: say nothing rather than repeat it forever */
+	list_add(r, section(r->root, name_keys[role]), name, exe);
 	if (what)
 		r->dirty = true;
 	return what;
@@ -216,20 +245,51 @@ unsigned record_see(struct record *r, enum record_role role, const char *exe, co
 int record_see_hash(struct record *r, const char *exe, const char *sha256)
 {
 	json_t *shas = section(r->root, "SHA256");
-	json_t *known = json_object_get(shas, exe);
+	json_t *known, *v;
 	int what;
 
+	if (!shas)
+		return 0;
+	known = json_object_get(shas, exe);
 	if (!known) {
+		if (json_object_size(shas) >= RECORD_KEYS_MAX) {
+			r->refused++;
+			return 0;
+		}
 		known = json_object();
-		json_object_set_new(shas, exe, known);
+		if (!known || json_object_set_new(shas, exe, known) < 0) {
+			r->refused++;
+			return 0;
+		}
+		known = json_object_get(shas, exe);
+		if (!known)
+			return 0;
 	}
 	if (json_object_get(known, sha256))
 		return 0;
+	if (json_object_size(known) >= RECORD_LIST_MAX) {
+		r->refused++;
+		return 0;
+	}
 	what = json_object_size(known) ? REC_HASH_CHANGED : REC_HASH_FIRST;
 	/* the value is the VirusTotal verdict, once there is one */
-	json_object_set_new(known, sha256, json_string(""));
+	v = json_string("");
+	if (!v || json_object_set_new(known, sha256, v) < 0) {
+		r->refused++;
+		return 0;
+	}
 	r->dirty = true;
 	return what;
+}
+
+uint64_t record_refused(const struct record *r)
+{
+	return r->refused;
+}
+
+char *record_dump(const struct record *r)
+{
+	return json_dumps(r->root, JSON_INDENT(2) | JSON_SORT_KEYS);
 }
 
 int record_save(struct record *r)
@@ -242,7 +302,8 @@ int record_save(struct record *r)
 	text = json_dumps(r->root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text)
 		return -ENOMEM;
-	e = write_atomic_below(r->dirfd, RECORD_FILE, text, strlen(text), 0644, r->owner, r->group);
+	e = write_atomic_below(r->dirfd, RECORD_FILE, text, strlen(text), 0600, (uid_t)-1,
+			       (gid_t)-1);
 	free(text);
 	if (e == 0)
 		r->dirty = false;

@@ -1,6 +1,5 @@
-/* Flow tracking and window aggregation (see tracker.h). */
+/* Flow tracking in the monitor (see tracker.h). */
 #include "pipeline/tracker.h"
-#include "pipeline/domains.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +28,9 @@ struct who {
 /* A sensor flow as last read. */
 struct flow {
 	struct ps_flow_key key;
-	uint64_t sent, recv;	/* counted into windows so far */
+	uint64_t sent, recv;	/* handed on so far */
 	struct who who;		/* proc is NULL while the process is looked for */
-	bool reported;		/* has been in a window (even with 0 bytes) */
+	bool reported;		/* has been handed on (even with 0 bytes) */
 	bool counted_elsewhere;	/* unowned part of a socket another flow counts */
 	UT_hash_handle hh;
 };
@@ -50,19 +49,6 @@ struct owner {
 
 #define MAX_SCANS 3
 #define SCAN_INTERVAL_MS 100
-#define MAX_DEFERRALS 3		/* windows a row may wait for its hashes */
-
-/* One row of the window being collected. */
-struct agg {
-	char *hkey;
-	struct conn_row row;
-	struct who who;
-	char laddr[48], raddr[48];
-	char *domain;		/* NULL when empty (most rows) */
-	char sha[3][65];	/* the hashes, copied when the row is taken */
-	int deferrals;
-	UT_hash_handle hh;
-};
 
 struct tracker {
 	struct ident_cache *ic;
@@ -70,8 +56,6 @@ struct tracker {
 	struct tracker_opts opts;
 	struct flow *flows;
 	struct owner *owners;
-	struct agg *window;
-	struct domains *domains;
 	struct tracker_stats stats;
 	/* during a drain */
 	uint64_t *closed;
@@ -80,7 +64,6 @@ struct tracker {
 	size_t ndead, dead_cap;
 	bool final;
 	uint64_t last_scan_ms;
-	uint32_t own_netns;
 	/* the sensor's flows as read by one drain */
 	struct pending_flow {
 		struct ps_flow_key key;
@@ -89,9 +72,6 @@ struct tracker {
 	size_t pending_n, pending_cap;
 };
 
-#define MAX_NETNS 64
-/* addresses whose domain is remembered (about 300 bytes each) */
-#define DOMAINS_CAPACITY 16384
 
 static uint64_t now_ms(void)
 {
@@ -105,21 +85,12 @@ int tracker_new(struct ident_cache *ic, struct sensor *sensor, const struct trac
 		struct tracker **ret)
 {
 	struct tracker *t = calloc(1, sizeof(*t));
-	struct stat st;
-	int r;
 
 	if (!t)
 		return -ENOMEM;
-	r = domains_new(DOMAINS_CAPACITY, &t->domains);
-	if (r < 0) {
-		free(t);
-		return r;
-	}
 	t->ic = ic;
 	t->sensor = sensor;
 	t->opts = *opts;
-	if (stat("/proc/self/ns/net", &st) == 0)
-		t->own_netns = (uint32_t)st.st_ino;
 	*ret = t;
 	return 0;
 }
@@ -177,14 +148,6 @@ static void who_seen(struct tracker *t, const struct who *w, bool exec)
 
 /* ---- bookkeeping ---- */
 
-static void agg_free(struct tracker *t, struct agg *a)
-{
-	who_release(t, &a->who);
-	free(a->hkey);
-	free(a->domain);
-	free(a);
-}
-
 static void flow_free(struct tracker *t, struct flow *f)
 {
 	who_release(t, &f->who);
@@ -201,11 +164,9 @@ void tracker_free(struct tracker *t)
 {
 	struct flow *f, *ft;
 	struct owner *o, *ot;
-	struct agg *a, *at;
 
 	if (!t)
 		return;
-	domains_free(t->domains);
 	HASH_ITER(hh, t->flows, f, ft) {
 		HASH_DEL(t->flows, f);
 		flow_free(t, f);
@@ -213,10 +174,6 @@ void tracker_free(struct tracker *t)
 	HASH_ITER(hh, t->owners, o, ot) {
 		HASH_DEL(t->owners, o);
 		owner_free(t, o);
-	}
-	HASH_ITER(hh, t->window, a, at) {
-		HASH_DEL(t->window, a);
-		agg_free(t, a);
 	}
 	free(t->dead);
 	free(t->pending);
@@ -409,107 +366,32 @@ static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_in
 	return true;
 }
 
-/* ---- the window ---- */
+/* ---- handing traffic on ---- */
 
-/* Add to the row of an identity in the current window (creating it). */
-static int agg_add(struct tracker *t, const struct who *w, const struct ps_flow_key *k,
-		   int64_t lport, int64_t rport, uint64_t sent, uint64_t recv, uint64_t flows)
+static void delta(struct tracker *t, const struct who *w, const struct ps_flow_key *k,
+		  int32_t lport, int32_t rport, uint64_t sent, uint64_t recv, uint64_t flows)
 {
-	const struct tracker_opts *o = &t->opts;
-	const char *cmd = o->log_commands ? w->proc->cmdline : "";
-	const char *pcmd = o->log_commands ? w->parent->cmdline : "";
-	const char *gpcmd = o->log_commands ? w->gparent->cmdline : "";
-	struct strbuf sb = STRBUF_INIT;
-	char laddr[48] = "", raddr[48] = "";
-	const char *domain = NULL;
-	struct agg *a;
-
-	if (k) {
-		addr_to_str(k->family, k->laddr, laddr, sizeof(laddr));
-		if (o->log_addresses) {
-			addr_to_str(k->family, k->raddr, raddr, sizeof(raddr));
-			domain = domains_lookup(t->domains, k->family, k->raddr);
-		}
-	}
-	if (!domain)
-		domain = "";
-	if (!o->log_ports) {
-		/* -1 (not a connection) stays */
-		lport = lport < 0 ? lport : 0;
-		rport = rport < 0 ? rport : 0;
-	}
-	/* rows are per executable file (device, inode), not per path: a path
-	 * can name two different files within one window */
-	if (strbuf_addf(&sb,
-			"%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld\x1f%lld"
-			"\x1f%s\x1f%s\x1f%s\x1f%u\x1f%u\x1f%u\x1f%u:%llu\x1f%u:%llu\x1f%u:%llu",
-			w->proc->exe, w->proc->name, cmd, w->parent->exe, w->parent->name, pcmd,
-			w->gparent->exe, w->gparent->name, gpcmd, (long long)w->uid,
-			(long long)lport, (long long)rport, laddr, raddr, domain, k ? k->family : 0,
-			k ? k->proto : 0, k ? k->netns : 0, w->proc->file->key.dev,
-			(unsigned long long)w->proc->file->key.ino, w->parent->file->key.dev,
-			(unsigned long long)w->parent->file->key.ino, w->gparent->file->key.dev,
-			(unsigned long long)w->gparent->file->key.ino) < 0)
-		return -ENOMEM;
-	HASH_FIND_STR(t->window, sb.buf, a);
-	if (a) {
-		strbuf_release(&sb);
-		a->row.sent += sent;
-		a->row.received += recv;
-		a->row.flows += flows;
-		return 0;
-	}
-	a = calloc(1, sizeof(*a));
-	if (!a) {
-		strbuf_release(&sb);
-		return -ENOMEM;
-	}
-	a->hkey = strbuf_detach(&sb);
-	if (domain[0]) {
-		a->domain = strdup(domain);
-		if (!a->domain) {
-			free(a->hkey);
-			free(a);
-			return -ENOMEM;
-		}
-	}
-	who_copy(&a->who, w);
-	memcpy(a->laddr, laddr, sizeof(laddr));
-	memcpy(a->raddr, raddr, sizeof(raddr));
-	a->row = (struct conn_row){
-		.sent = sent,
-		.received = recv,
-		.flows = flows,
-		.exe = a->who.proc->exe,
-		.name = a->who.proc->name,
-		.cmdline = cmd,
-		.sha256 = a->sha[0],
-		.pexe = a->who.parent->exe,
-		.pname = a->who.parent->name,
-		.pcmdline = pcmd,
-		.psha256 = a->sha[1],
-		.gpexe = a->who.gparent->exe,
-		.gpname = a->who.gparent->name,
-		.gpcmdline = gpcmd,
-		.gpsha256 = a->sha[2],
+	struct ps_delta d = {
+		.proc = w->proc->id,
+		.parent = w->parent->id,
+		.gparent = w->gparent->id,
 		.uid = w->uid,
 		.lport = lport,
 		.rport = rport,
-		.laddr = a->laddr,
-		.raddr = a->raddr,
-		.domain = a->domain ? a->domain : "",
-		.family = k ? k->family : 0,
-		.protocol = k ? k->proto : 0,
-		.netns = k ? k->netns : 0,
+		.sent = sent,
+		.recv = recv,
+		.flows = flows,
 	};
-	HASH_ADD_KEYPTR(hh, t->window, a->hkey, strlen(a->hkey), a);
-	return 0;
-}
 
-void tracker_on_dns(struct tracker *t, const uint8_t *msg, size_t len)
-{
-	if (domains_learn(t->domains, msg, len) == -EBADMSG)
-		t->stats.dns_unreadable++;
+	if (k) {
+		d.family = k->family;
+		d.proto = k->proto;
+		d.netns = k->netns;
+		memcpy(d.laddr, k->laddr, sizeof(d.laddr));
+		memcpy(d.raddr, k->raddr, sizeof(d.raddr));
+	}
+	if (t->opts.on_delta)
+		t->opts.on_delta(t->opts.ctx, &d);
 }
 
 void tracker_on_exec(struct tracker *t, const struct ps_exec_info *e)
@@ -519,7 +401,7 @@ void tracker_on_exec(struct tracker *t, const struct ps_exec_info *e)
 	if (!who_from_task(t, &w, &e->who))
 		return;
 	who_seen(t, &w, true);
-	agg_add(t, &w, NULL, -1, -1, 0, 0, 1);	/* flows: one exec */
+	delta(t, &w, NULL, -1, -1, 0, 0, 1);	/* flows: one exec */
 	who_release(t, &w);
 }
 
@@ -588,9 +470,8 @@ static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struc
 		f->recv = v->recv;
 	}
 	if (ds || dr || !f->reported) {
-		if (agg_add(t, &f->who, k, k->lport, k->rport, ds, dr,
-			    f->reported || f->counted_elsewhere ? 0 : 1) < 0)
-			return -ENOMEM;
+		delta(t, &f->who, k, k->lport, k->rport, ds, dr,
+		      f->reported || f->counted_elsewhere ? 0 : 1);
 		f->reported = true;
 	}
 	if (closed) {
@@ -608,49 +489,8 @@ static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struc
 	return 0;
 }
 
-/* Descriptors of the other network namespaces that hold TCP flows, found
- * through a process of each (opened per drain: holding them would keep a
- * finished container's namespace alive). */
-static size_t netns_handles(struct tracker *t, int *fds, size_t max)
+int tracker_drain(struct tracker *t, bool final)
 {
-	uint32_t seen[MAX_NETNS], failed[MAX_NETNS];
-	size_t n = 0, nfailed = 0;
-	struct flow *f, *ft;
-
-	HASH_ITER(hh, t->flows, f, ft) {
-		char path[64];
-		struct stat st;
-		bool known = false;
-		int fd;
-
-		if (f->key.proto != IPPROTO_TCP || !f->key.tgid || f->key.netns == t->own_netns ||
-		    n == max)
-			continue;
-		for (size_t i = 0; i < n && !known; i++)
-			known = seen[i] == f->key.netns;
-		for (size_t i = 0; i < nfailed && !known; i++)
-			known = failed[i] == f->key.tgid;
-		if (known)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%u/ns/net", f->key.tgid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) < 0 || (uint32_t)st.st_ino != f->key.netns) {
-			if (fd >= 0)
-				close(fd);
-			if (nfailed < MAX_NETNS)
-				failed[nfailed++] = f->key.tgid;
-			continue;
-		}
-		seen[n] = f->key.netns;
-		fds[n++] = fd;
-	}
-	return n;
-}
-
-static int tracker_drain_impl(struct tracker *t, bool final)
-{
-	int fds[MAX_NETNS] = { 0 };
-	size_t nfds;
 	int r;
 
 	t->final = final;
@@ -659,10 +499,7 @@ static int tracker_drain_impl(struct tracker *t, bool final)
 	r = sensor_closed_sockets(t->sensor, &t->closed, &t->nclosed);
 	if (r < 0)
 		return r;
-	nfds = netns_handles(t, fds, MAX_NETNS);
-	r = sensor_count_tcp(t->sensor, fds, nfds);
-	for (size_t i = 0; i < nfds; i++)
-		close(fds[i]);
+	r = sensor_count_tcp(t->sensor);
 	if (r < 0)
 		goto out;
 	if (t->nclosed)
@@ -710,80 +547,7 @@ out:
 	return r;
 }
 
-int tracker_drain(struct tracker *t)
-{
-	return tracker_drain_impl(t, false);
-}
-
-/* The hashes of a row, or false while one is still being computed. */
-static bool agg_hashes(struct agg *a, bool force)
-{
-	struct ident *ids[3] = { a->who.proc, a->who.parent, a->who.gparent };
-
-	for (int i = 0; i < 3; i++) {
-		const char *sha = ident_sha256(ids[i]);
-
-		if (!sha && !force)
-			return false;
-		snprintf(a->sha[i], sizeof(a->sha[i]), "%s", sha ? sha : SHA_PENDING);
-	}
-	return true;
-}
-
-int tracker_take_rows(struct tracker *t, int64_t now, bool final, struct tracker_rows *ret)
-{
-	struct agg *a, *at, *taken = NULL;
-	size_t n, i = 0;
-	int r;
-
-	if (final) {
-		r = tracker_drain_impl(t, true);
-		if (r < 0)
-			return r;
-	}
-	/* a row waits (a few windows at most) for the hashes of its files */
-	HASH_ITER(hh, t->window, a, at) {
-		if (!agg_hashes(a, final || a->deferrals >= MAX_DEFERRALS)) {
-			a->deferrals++;
-			continue;
-		}
-		HASH_DEL(t->window, a);
-		HASH_ADD_KEYPTR(hh, taken, a->hkey, strlen(a->hkey), a);
-	}
-	n = HASH_COUNT(taken);
-	ret->rows = n ? calloc(n, sizeof(*ret->rows)) : NULL;
-	if (n && !ret->rows) {
-		HASH_ITER(hh, taken, a, at) {
-			HASH_DEL(taken, a);
-			agg_free(t, a);
-		}
-		return -ENOMEM;
-	}
-	HASH_ITER(hh, taken, a, at) {
-		a->row.time = now;
-		ret->rows[i++] = a->row;
-	}
-	ret->n = n;
-	ret->priv = taken;
-	return 0;
-}
-
-void tracker_rows_free(struct tracker *t, struct tracker_rows *rows)
-{
-	struct agg *list = rows->priv, *a, *at;
-
-	HASH_ITER(hh, list, a, at) {
-		HASH_DEL(list, a);
-		agg_free(t, a);
-	}
-	free(rows->rows);
-	rows->rows = NULL;
-	rows->n = 0;
-	rows->priv = NULL;
-}
-
-void tracker_stats_take(struct tracker *t, struct tracker_stats *ret)
+void tracker_stats_get(struct tracker *t, struct tracker_stats *ret)
 {
 	*ret = t->stats;
-	memset(&t->stats, 0, sizeof(t->stats));
 }

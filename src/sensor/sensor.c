@@ -49,7 +49,8 @@ struct hook {
 
 static const struct hook hooks[] = {
 	{ "ps_egress", HOOK_TP_BTF, "net_dev_queue", 0, "egress", 0, true, "all traffic sent" },
-	{ "ps_tcp_drain", HOOK_ITER, NULL, 0, "tcp-drain", 0, true, "TCP traffic of open connections" },
+	{ "ps_tcp_drain", HOOK_ITER, NULL, 0, "tcp-drain", 0, true,
+	  "TCP traffic of open connections (counted at close only)" },
 	{ "ps_ingress", HOOK_CGROUP, NULL, 0, "ingress", 0, true, "all IP traffic received" },
 	{ "ps_tcp_state", HOOK_TP_BTF, "inet_sock_set_state", 0, "tcp-state", 0, true,
 	  "TCP connections opening and closing, and TCP listeners", .twin_covers = true },
@@ -108,15 +109,24 @@ static char libbpf_tail[8192];
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char *line = NULL;
 	size_t n, have;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	/* a verifier log arrives as one message: keep its end, where the
+	 * reason is */
+	if (vasprintf(&line, fmt, ap) < 0)
+		return 0;
 	if (getenv("PICOSNITCH_DEBUG"))
 		fputs(line, stderr);
-	if (level == LIBBPF_DEBUG)
+	if (level == LIBBPF_DEBUG) {
+		free(line);
 		return 0;
+	}
 	n = strlen(line);
+	if (n >= sizeof(libbpf_tail)) {
+		memmove(line, line + n - (sizeof(libbpf_tail) - 1), sizeof(libbpf_tail));
+		n = sizeof(libbpf_tail) - 1;
+	}
 	have = strlen(libbpf_tail);
 	if (have + n >= sizeof(libbpf_tail)) {
 		size_t drop = have + n - sizeof(libbpf_tail) + 1;
@@ -126,6 +136,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		memmove(libbpf_tail, libbpf_tail + drop, have - drop + 1);
 	}
 	strncat(libbpf_tail, line, sizeof(libbpf_tail) - strlen(libbpf_tail) - 1);
+	free(line);
 	return 0;
 }
 
@@ -302,9 +313,21 @@ static int choose(const struct btf *vmlinux, struct choice *c, const struct sens
 			/* the reason of the feature's first alternative */
 			const char *why = c->why[i][0] ? c->why[i] : "not offered";
 
-			if (h->required)
+			if (h->required) {
+				/* every alternative's reason */
+				char all[700] = "";
+
+				for (size_t j = i; j < NHOOKS && !strcmp(hooks[j].feature, h->feature);
+				     j++) {
+					size_t n = strlen(all);
+
+					if (c->why[j][0] && !strstr(all, c->why[j]))
+						snprintf(all + n, sizeof(all) - n, "%s%s", n ? "; " : "",
+							 c->why[j]);
+				}
 				return fail(err, errlen, -EOPNOTSUPP, "picosnitch needs '%s' (%s)",
-					    h->target ? h->target : h->prog, why);
+					    h->target ? h->target : h->prog, all[0] ? all : why);
+			}
 			for (size_t j = i; j < NHOOKS && !strcmp(hooks[j].feature, h->feature); j++)
 				c->alt[j] = -2;	/* the whole feature is missing */
 		}
@@ -337,6 +360,12 @@ static int configure(struct sensor *s, const struct sensor_opts *opts, const str
 	s->skel->rodata->cfg_every_exe = opts->every_exe;
 	s->skel->rodata->cfg_self_tgid = getpid();
 	s->skel->rodata->cfg_no_rdonly_cast = getenv("PICOSNITCH_NO_RDONLY_CAST") != NULL;
+	{
+		struct stat st;
+
+		if (stat("/proc/self/ns/net", &st) == 0)
+			s->skel->rodata->cfg_own_netns = (uint32_t)st.st_ino;
+	}
 	for (size_t i = 0; i < NHOOKS; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(s->skel->obj, hooks[i].prog);
 
@@ -424,10 +453,11 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 		for (i = 0; i < NHOOKS && strcmp(hooks[i].prog, name); i++)
 			;
 		refusal_reason(name, reason, sizeof(reason));
-		if (i == NHOOKS || hooks[i].required) {
+		if (i == NHOOKS) {
 			fail(err, errlen, r, "the kernel refused the BPF program %s (%s)", name, reason);
 			goto fail;
 		}
+		/* a required feature without another alternative fails in choose() */
 		c->refused[i] = true;
 		snprintf(c->why[i], sizeof(c->why[i]), "the kernel refused %s: %s", name, reason);
 		sensor_bpf__destroy(s->skel);
@@ -650,11 +680,11 @@ int sensor_for_each_flow(struct sensor *s,
 	}
 }
 
-static int run_tcp_iter(struct sensor *s)
+static int run_tcp_iter(struct bpf_link *link)
 {
 	char buf[64];
 	ssize_t n;
-	int fd = bpf_iter_create(bpf_link__fd(s->tcp_drain));
+	int fd = bpf_iter_create(bpf_link__fd(link));
 
 	if (fd < 0)
 		return -errno;
@@ -666,34 +696,11 @@ static int run_tcp_iter(struct sensor *s)
 	return (int)n;
 }
 
-int sensor_count_tcp(struct sensor *s, const int *netns_fds, size_t n)
+int sensor_count_tcp(struct sensor *s)
 {
-	int r, own, rr;
-
 	if (!s->tcp_drain)
 		return -ENOENT;
-	r = run_tcp_iter(s);
-	if (!n)
-		return r;
-	own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (own < 0)
-		return -errno;
-	for (size_t i = 0; i < n; i++) {
-		/* the iterator walks the namespace it is created in */
-		if (setns(netns_fds[i], CLONE_NEWNET) < 0) {
-			r = -errno;
-			continue;
-		}
-		rr = run_tcp_iter(s);
-		if (rr < 0)
-			r = rr;
-		if (setns(own, CLONE_NEWNET) < 0) {
-			r = -errno;
-			break;
-		}
-	}
-	close(own);
-	return r;
+	return run_tcp_iter(s->tcp_drain);
 }
 
 int sensor_flow_info(struct sensor *s, const struct ps_flow_key *k, struct ps_flow_info *ret)

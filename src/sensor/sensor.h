@@ -33,11 +33,11 @@ void sensor_close(struct sensor *s);
 int sensor_poll_fd(struct sensor *s);
 int sensor_consume(struct sensor *s);
 
-/* Bring the counters of open TCP connections up to date (they are read
- * from the sockets, not counted per packet); call before reading flows.
- * The daemon's own network namespace is always walked; netns_fds are
- * descriptors of further namespaces to walk. */
-int sensor_count_tcp(struct sensor *s, const int *netns_fds, size_t n);
+/* Bring the counters of open TCP connections of this network namespace up
+ * to date (they are read from the sockets, not counted per packet; those
+ * of other namespaces are counted by the sensor as they send, at most
+ * once a second); call before reading flows. */
+int sensor_count_tcp(struct sensor *s);
 
 /* Call fn for every flow with its counters summed over CPUs; stops early
  * when fn returns non-zero. */

@@ -502,15 +502,23 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 		return -ENOMEM;
 	s->base.ops = &sqlite_ops;
 	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
-				     SQLITE_OPEN_FULLMUTEX,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		r = fail_db(s, rc, path);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 10000);
+	/* The file belongs to the desktop user, who may have added triggers or
+	 * views: they run only as that user (the logger), never with more
+	 * than plain SQL (no functions with side effects from the schema),
+	 * and the schema cannot be written to outside of SQL. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	/* a reader holding a lock (a user's `BEGIN EXCLUSIVE`) delays a batch
+	 * by at most this; the batch is retried at the next window */
+	sqlite3_busy_timeout(s->db, 2000);
 	/* refuse what cannot be read before writing anything to it */
 	if ((r = check_version(s)) < 0 ||
 	    (r = exec_sql(s, "PRAGMA journal_mode = WAL", "set WAL mode")) < 0 ||

@@ -19,6 +19,7 @@
 struct mount_dev {
 	int id;
 	uint32_t dev;
+	char fstype[24];
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,8 +46,12 @@ static int reload_mounts(void)
 		int id, parent;
 
 		if (sscanf(line, "%d %d %u:%u", &id, &parent, &major, &minor) == 4) {
+			const char *sep = strstr(line, " - ");
+
 			m[n].id = id;
 			m[n].dev = (uint32_t)makedev(major, minor);
+			if (sep)
+				sscanf(sep + 3, "%23s", m[n].fstype);
 			n++;
 		}
 		/* a line longer than the buffer: skip its rest */
@@ -60,7 +65,7 @@ static int reload_mounts(void)
 	return 0;
 }
 
-static int mount_dev(int id, uint32_t *dev)
+static int mount_of(int id, uint32_t *dev, char *fstype, size_t len)
 {
 	int r = -ENOENT;
 
@@ -70,7 +75,10 @@ static int mount_dev(int id, uint32_t *dev)
 			break;
 		for (size_t i = 0; i < nmounts; i++) {
 			if (mounts[i].id == id) {
-				*dev = mounts[i].dev;
+				if (dev)
+					*dev = mounts[i].dev;
+				if (fstype)
+					snprintf(fstype, len, "%s", mounts[i].fstype);
 				r = 0;
 				break;
 			}
@@ -80,14 +88,16 @@ static int mount_dev(int id, uint32_t *dev)
 	return r;
 }
 
-int fileid_kernel(int fd, uint64_t *ino, uint32_t *dev)
+/* mnt_id and ino from /proc/self/fdinfo/fd; ino may be NULL. */
+static int fdinfo(int fd, int *mnt_id, uint64_t *ino)
 {
 	char path[64], buf[512];
-	int ffd, mnt_id = -1;
 	bool have_ino = false;
 	ssize_t n;
 	char *p;
+	int ffd;
 
+	*mnt_id = -1;
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	ffd = open(path, O_RDONLY | O_CLOEXEC);
 	if (ffd < 0)
@@ -99,13 +109,31 @@ int fileid_kernel(int fd, uint64_t *ino, uint32_t *dev)
 	buf[n] = '\0';
 	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (!strncmp(p, "mnt_id:", 7))
-			mnt_id = atoi(p + 7);
-		else if (!strncmp(p, "ino:", 4))
+			*mnt_id = atoi(p + 7);
+		else if (ino && !strncmp(p, "ino:", 4))
 			have_ino = sscanf(p + 4, "%" SCNu64, ino) == 1;
 	}
-	if (mnt_id < 0 || !have_ino)
+	if (*mnt_id < 0 || (ino && !have_ino))
 		return -ENODATA;	/* before 5.14 fdinfo has no inode number */
-	return mount_dev(mnt_id, dev);
+	return 0;
+}
+
+int fileid_fstype(int fd, char *buf, size_t len)
+{
+	int mnt_id, r = fdinfo(fd, &mnt_id, NULL);
+
+	if (r < 0)
+		return r;
+	return mount_of(mnt_id, NULL, buf, len);
+}
+
+int fileid_kernel(int fd, uint64_t *ino, uint32_t *dev)
+{
+	int mnt_id, r = fdinfo(fd, &mnt_id, ino);
+
+	if (r < 0)
+		return r;
+	return mount_of(mnt_id, dev, NULL, 0);
 }
 
 bool fileid_matches(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint32_t mask)

@@ -9,6 +9,7 @@
 #define PS_UTIL_FILEID_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -23,6 +24,11 @@ bool fileid_matches(int fd, const struct stat *st, uint64_t ino, uint32_t dev, u
 
 /* The same for a path, opened with O_PATH (following links, as stat). */
 bool fileid_matches_path(const char *path, uint64_t ino, uint32_t dev, uint32_t mask);
+
+/* The type of the file system an open file is on, as the mount table
+ * names it ("ext4", "fuse.sshfs"...), without asking the file system
+ * (which a FUSE server could leave unanswered).  0 or negative errno. */
+int fileid_fstype(int fd, char *buf, size_t len);
 
 /* The identity to key a file by: the kernel's when it can be read, else
  * stat's.  0 or negative errno. */

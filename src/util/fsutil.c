@@ -34,7 +34,8 @@ int open_below(int dirfd, const char *name, int flags, mode_t mode, uid_t owner,
 
 	if (strchr(name, '/'))
 		return -EINVAL;
-	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+	/* O_NONBLOCK: opening a FIFO someone put here must not hang */
+	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -43,6 +44,10 @@ int open_below(int dirfd, const char *name, int flags, mode_t mode, uid_t owner,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = -EINVAL;
+		goto fail;
+	}
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		r = -errno;
 		goto fail;
 	}
 	if (owner != (uid_t)-1 && st.st_uid != owner && st.st_size == 0 && (flags & O_CREAT))
@@ -189,4 +194,30 @@ int open_dir_nofollow(const char *base, const char *path, uid_t owner, gid_t gro
 	}
 	*ret_fd = fd;
 	return 0;
+}
+
+int log_append(int dirfd, const char *name, int *fd, const void *buf, size_t len, off_t max)
+{
+	struct stat st;
+	int rotated = 0, r;
+
+	if (*fd < 0)
+		return -EBADF;
+	if (fstat(*fd, &st) == 0 && st.st_size > 0 && st.st_size + (off_t)len > max) {
+		char old[256];
+		int nfd;
+
+		snprintf(old, sizeof(old), "%s.1", name);
+		if (renameat(dirfd, name, dirfd, old) == 0) {
+			nfd = open_below(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_EXCL, 0600,
+					 (uid_t)-1, (gid_t)-1);
+			if (nfd >= 0) {
+				close(*fd);
+				*fd = nfd;
+				rotated = 1;
+			}
+		}
+	}
+	r = write_full(*fd, buf, len);
+	return r < 0 ? r : rotated;
 }

@@ -31,4 +31,10 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 
 int write_full(int fd, const void *buf, size_t len);
 
+/* Append to a log file below dirfd, kept under max bytes: when a write
+ * would pass it, the file becomes name.1 (replacing the previous one) and
+ * a new file takes its place (*fd is reopened).  Returns 1 when it
+ * rotated, 0, or negative errno. */
+int log_append(int dirfd, const char *name, int *fd, const void *buf, size_t len, off_t max);
+
 #endif

@@ -6,6 +6,8 @@
 #include <string.h>
 
 static enum log_level max_level = LOG_LVL_INFO;
+static log_sink_fn sink;
+static void *sink_ctx;
 
 static const char *const prefix[] = {
 	[LOG_LVL_ERROR] = "error: ",
@@ -17,6 +19,12 @@ static const char *const prefix[] = {
 void log_set_level(enum log_level level)
 {
 	max_level = level;
+}
+
+void log_set_sink(log_sink_fn fn, void *ctx)
+{
+	sink = fn;
+	sink_ctx = ctx;
 }
 
 bool log_enabled(enum log_level level)
@@ -31,6 +39,13 @@ static void vlog(enum log_level level, const char *suffix, const char *fmt, va_l
 	if (!log_enabled(level))
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (sink) {
+		char line[2300];
+
+		snprintf(line, sizeof(line), "%s%s%s", buf, suffix ? ": " : "", suffix ? suffix : "");
+		sink(sink_ctx, level, line);
+		return;
+	}
 	fprintf(stderr, "picosnitch: %s%s%s%s\n", prefix[level], buf, suffix ? ": " : "",
 		suffix ? suffix : "");
 }

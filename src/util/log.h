@@ -8,6 +8,10 @@
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_set_level(enum log_level level);
+/* Send messages to fn instead of stderr (the logger has no stderr of its
+ * own: its messages go to the monitor, which prints them). */
+typedef void (*log_sink_fn)(void *ctx, enum log_level level, const char *msg);
+void log_set_sink(log_sink_fn fn, void *ctx);
 bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Desktop notifications end to end: the monitor's helper, running as the
-# desktop user, delivers them over a real session bus (dbus-daemon) to a
+# Desktop notifications end to end: the logger, running as the desktop
+# user, delivers them over a real session bus (dbus-daemon) to a
 # real notification server that records what it receives (python3-dbusmock).
 # Asserts the exact notifications for each trigger: a new program, a new
 # name, a new hash, errors (a burst is one notification with a count), and
@@ -68,7 +68,7 @@ rm -f "$C6"
 send "$C8"
 cp /bin/true "$C8.new" && mv "$C8.new" "$C8"
 kill -CONT "$PS_PID"
-helper_uid=$(ps -o uid= -p "$(pgrep -f -P "$PS_PID" 'notify-helper' | head -1)" | tr -d ' ')
+logger_uid=$(ps -o uid= -p "$(pgrep -f -P "$PS_PID" 'picosnitch logger' | head -1)" | tr -d ' ')
 # error notifications are at most one per 10 seconds
 while [ $(($(date +%s) - t0)) -lt 13 ]; do sleep 0.5; done
 ps_stop
@@ -93,6 +93,7 @@ check_eq "exactly these notifications, each once" "$(sort <<<"$expected")" "$(re
 check_eq "the new program's notice comes before its new name's" \
 	"newprog ($C1) uses the network for the first time|$C1 now runs as \"sneaky\"" \
 	"$(received | grep -F "$C1" | paste -sd'|')"
-check_eq "the helper ran as the desktop user, never root" "$DESKTOP_UID" "$helper_uid"
+check_eq "notifications come from the logger, running as the desktop user, never root" \
+	"$DESKTOP_UID" "$logger_uid"
 
 t_done

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/record.h"
+#include "logger/record.h"
 #include "tap.h"
 #include "util/fsutil.h"
 
@@ -49,7 +49,7 @@ static void test_new_and_known(void)
 	struct record *r;
 	char err[512];
 
-	is_int(record_load(dirfd_, getuid(), getgid(), &r, err, sizeof(err)), 0,
+	is_int(record_load(dirfd_, &r, err, sizeof(err)), 0,
 	       "a missing record.json is an empty record");
 	is_str(err, "", "  without an error");
 	is_int(record_see(r, REC_PROCESS, "/usr/bin/curl", "curl"), REC_NEW_EXE | REC_NEW_NAME,
@@ -77,7 +77,7 @@ static void test_new_and_known(void)
 	       "}",
 	       "the file has every section, sorted, indented");
 
-	is_int(record_load(dirfd_, getuid(), getgid(), &r, err, sizeof(err)), 0, "it loads again");
+	is_int(record_load(dirfd_, &r, err, sizeof(err)), 0, "it loads again");
 	is_int(record_see(r, REC_PROCESS, "/usr/bin/curl", "fetcher"), 0,
 	       "  and what was seen is known");
 	is_int(record_see_hash(r, "/usr/bin/curl", "bb"), 0, "  hashes too");
@@ -93,7 +93,7 @@ static void test_corrupt(void)
 	FILE *p;
 
 	put("record.json", "{\"Executables\": {\"/bin/x\": \"not a list\"}}");
-	is_int(record_load(dirfd_, getuid(), getgid(), &r, err, sizeof(err)), 0,
+	is_int(record_load(dirfd_, &r, err, sizeof(err)), 0,
 	       "a record.json of the wrong shape still starts the monitor");
 	ok(strstr(err, "record.json could not be read (\"Executables\" has a malformed entry "
 		       "\"/bin/x\"): kept as record.json.corrupt-") == err,
@@ -133,7 +133,7 @@ static void test_symlink(void)
 	put("victim", "precious\n");
 	if (symlink(target, path) < 0)
 		abort();
-	record_load(dirfd_, getuid(), getgid(), &r, err, sizeof(err));
+	record_load(dirfd_, &r, err, sizeof(err));
 	ok(err[0] != '\0', "a symlink planted as record.json is not read");
 	record_see(r, REC_PROCESS, "/bin/z", "z");
 	record_save(r);

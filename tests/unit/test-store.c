@@ -227,7 +227,10 @@ static void test_refusals(void)
 	free(target);
 	if (symlink("target.db", link) < 0)
 		abort();
-	ok(store_sqlite_open(link, &s, err, sizeof(err)) < 0, "a symlinked snitch.db is refused");
+	/* the logger opens it as the directory's owner, after moving planted
+	 * links aside (t135): a link is that user's own choice here */
+	ok(store_sqlite_open(link, &s, err, sizeof(err)) == 0, "a symlinked snitch.db opens");
+	store_close(s);
 	free(path);
 	free(junk);
 	free(link);

@@ -1,0 +1,855 @@
+/* The logger's event loop (logger.h):
+ *
+ *   monitor message --> IDENT / IDENT_DROP / HASH   identities and hashes (idents)
+ *                       HASH_REQ                    hashed here, as the user (userhash)
+ *                       DELTAS                      summed into the window
+ *                       SEEN                        record.json, exe.log, notification
+ *                       DNS                         names of addresses (domains)
+ *                       STATS / NOTE                error.log
+ *                       TICK                        write the window when it is due
+ *                       FINAL                       write everything, answer DONE, exit
+ *   end of the socket --> the monitor is gone: write everything, exit
+ *
+ * Everything the monitor sends is checked (proto_check) and treated as
+ * data: a message that does not fit is counted and skipped. */
+#include "logger/logger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "logger/alerts.h"
+#include "logger/errlog.h"
+#include "logger/idents.h"
+#include "logger/logger_int.h"
+#include "logger/strpool.h"
+#include "logger/userhash.h"
+#include "logger/window.h"
+#include "pipeline/domains.h"
+#include "pipeline/ignore.h"
+#include "privsep/channel.h"
+#include "privsep/spawn.h"
+#include "storage/store.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/strutil.h"
+
+#define MAX_STORES 4
+#define MAX_PENDING_BATCHES 64
+#define PRUNE_INTERVAL 86400	/* seconds between "DB retention" passes */
+#define DOMAINS_CAPACITY 16384	/* addresses whose domain is remembered */
+#define CHANNEL_QUEUE_MAX (4 << 20)
+#define EXIT_CONFIG 78
+
+static uint64_t mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* ---- messages to the monitor ---- */
+
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void send_msg(struct logger *l, const void *msg)
+{
+	if (!l->chan)
+		return;
+	pthread_mutex_lock(&send_lock);
+	channel_send(l->chan, msg);
+	pthread_mutex_unlock(&send_lock);
+}
+
+static void send_text(struct logger *l, unsigned level, const char *text)
+{
+	struct ps_msg_log m;
+	size_t n = strlen(text);
+
+	proto_init(&m, PS_MSG_LOG);
+	m.level = level;
+	m.len = n > PS_TEXT_MAX ? PS_TEXT_MAX : (uint32_t)n;
+	memcpy(m.text, text, m.len);
+	send_msg(l, &m);
+}
+
+/* log_*() in the logger (and its threads): to the monitor's stderr */
+static void log_to_monitor(void *ctx, enum log_level level, const char *msg)
+{
+	send_text(ctx, level == LOG_LVL_ERROR ? PS_LOG_ERROR :
+		       level == LOG_LVL_WARN  ? PS_LOG_WARN :
+						PS_LOG_INFO, msg);
+}
+
+/* "Desktop notifications": false prints them on the monitor's stdout */
+static void print_note(void *ctx, const char *text)
+{
+	send_text(ctx, PS_LOG_STDOUT, text);
+}
+
+static void fatal(struct logger *l, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fatal(struct logger *l, int status, const char *fmt, ...)
+{
+	struct ps_msg_fatal m;
+	char text[PS_TEXT_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	proto_init(&m, PS_MSG_FATAL);
+	m.status = status;
+	m.len = strlen(text);
+	memcpy(m.text, text, m.len);
+	send_msg(l, &m);
+}
+
+/* ---- configuration ---- */
+
+static int load_config(struct logger *l)
+{
+	char err[CONFIG_ERR_LEN], *text = NULL, *dump;
+	size_t len;
+	int r;
+
+	r = read_below(l->dirfd, CONFIG_FILE, 1 << 20, &text, &len);
+	if (r == -ENOENT) {
+		r = config_default(&l->cfg);
+		if (r < 0) {
+			fatal(l, 1, "cannot build the default configuration: %s", strerror(-r));
+			return r;
+		}
+	} else if (r < 0) {
+		if (r == -ELOOP)
+			fatal(l, EXIT_CONFIG, "cannot read %s/%s: it is a symbolic link, which is "
+			      "never followed", l->path, CONFIG_FILE);
+		else if (r == -EINVAL)
+			fatal(l, EXIT_CONFIG, "cannot read %s/%s: it is not a regular file",
+			      l->path, CONFIG_FILE);
+		else
+			fatal(l, EXIT_CONFIG, "cannot read %s/%s: %s", l->path, CONFIG_FILE,
+			      strerror(-r));
+		return r;
+	} else {
+		r = config_parse(text, len, &l->cfg, err, sizeof(err));
+		free(text);
+		if (r < 0) {
+			char *safe = text_from_bytes(err, strlen(err));
+
+			fatal(l, EXIT_CONFIG, "%s (in %s)", safe ? safe : err, l->path);
+			free(safe);
+			return r;
+		}
+	}
+	l->have_cfg = true;
+	if (l->cfg.changed) {
+		dump = config_dump(&l->cfg);
+		r = dump ? write_atomic_below(l->dirfd, CONFIG_FILE, dump, strlen(dump), 0600,
+					      (uid_t)-1, (gid_t)-1) : -ENOMEM;
+		free(dump);
+		if (r < 0)
+			log_errno(r, "cannot write the defaults to %s/%s, ignoring", l->path,
+				  CONFIG_FILE);
+		l->cfg.changed = false;
+	}
+	return 0;
+}
+
+/* ---- the state directory ---- */
+
+/* The files the logger writes in the state directory.  One found as a
+ * symbolic link, or as anything but a regular file, was put there by
+ * someone else: it is renamed aside (the link itself, never what it
+ * points to) and a new file takes its place. */
+static void set_aside_planted(struct logger *l, char *note, size_t notelen)
+{
+	static const char *const written[] = { "error.log",	"exe.log",	 "conn.log",
+					       "snitch.db",	"snitch.db-wal", "snitch.db-shm" };
+	size_t used = 0;
+
+	note[0] = '\0';
+	for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+		char aside[64];
+		struct stat st;
+		int n;
+
+		if (fstatat(l->dirfd, written[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISREG(st.st_mode))
+			continue;
+		snprintf(aside, sizeof(aside), "%s.planted-%lld", written[i], (long long)time(NULL));
+		if (renameat(l->dirfd, written[i], l->dirfd, aside) == 0)
+			n = snprintf(note + used, notelen - used,
+				     "%s%s was a %s, not a file: moved aside to %s (never followed)",
+				     used ? "; " : "", written[i],
+				     S_ISLNK(st.st_mode) ? "symbolic link" : "special file", aside);
+		else
+			n = snprintf(note + used, notelen - used,
+				     "%s%s is not a file and could not be moved aside: %s",
+				     used ? "; " : "", written[i], strerror(errno));
+		if (n > 0 && (size_t)n < notelen - used)
+			used += (size_t)n;
+	}
+}
+
+static int open_stores(struct logger *l)
+{
+	char err[512], path[4200];
+	int r;
+
+	if (l->cfg.db_sql_log) {
+		/* SQLite opens by path (it resolves the directory itself); this
+		 * process is the directory's owner, so a link in the way could
+		 * only lead where that user may write anyway */
+		snprintf(path, sizeof(path), "%s/snitch.db", l->path);
+		r = store_sqlite_open(path, &l->stores[l->nstores], err, sizeof(err));
+		if (r < 0) {
+			fatal(l, 1, "cannot open %s/snitch.db: %s", l->path, err);
+			return r;
+		}
+		l->nstores++;
+	}
+	if (l->cfg.db_text_log) {
+		r = store_text_open(l->dirfd, "conn.log", (unsigned)-1, (unsigned)-1,
+				    &l->stores[l->nstores]);
+		if (r < 0) {
+			fatal(l, 1, "cannot open %s/conn.log: %s", l->path, strerror(-r));
+			return r;
+		}
+		l->nstores++;
+	}
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static void batch_release(struct logger *l, size_t i)
+{
+	window_taken_free(l->window, &l->pending[i].rows);
+	memmove(&l->pending[i], &l->pending[i + 1], (l->npending - i - 1) * sizeof(l->pending[0]));
+	l->npending--;
+}
+
+/* Hand every pending batch to the stores that still need it.  A store that
+ * fails keeps its batches for the next window, a few times. */
+static void write_pending(struct logger *l)
+{
+	size_t i = 0;
+
+	while (i < l->npending) {
+		struct batch *b = &l->pending[i];
+
+		for (size_t s = 0; s < l->nstores; s++) {
+			int r;
+
+			if (!(b->todo & (1u << s)))
+				continue;
+			r = store_write(l->stores[s], b->rows.rows, b->rows.n);
+			if (r == 0) {
+				b->todo &= ~(1u << s);
+			} else if (b->tries >= 5) {
+				errlog_add(l->errlog, "%s: %s; %zu entries are lost after %d attempts",
+					   l->stores[s]->ops->name, l->stores[s]->err, b->rows.n,
+					   b->tries + 1);
+				b->todo &= ~(1u << s);
+			} else {
+				errlog_add(l->errlog, "%s: %s; %zu entries will be retried",
+					   l->stores[s]->ops->name, l->stores[s]->err, b->rows.n);
+			}
+		}
+		b->tries++;
+		if (!b->todo)
+			batch_release(l, i);
+		else
+			i++;
+	}
+}
+
+static void flush_window(struct logger *l, bool final)
+{
+	struct window_taken rows;
+	int r;
+
+	r = window_take(l->window, (int64_t)time(NULL), final, &rows);
+	l->window_start = time(NULL);
+	if (r < 0) {
+		errlog_add(l->errlog, "cannot collect the connection log: %s", strerror(-r));
+		return;
+	}
+	if (rows.n == 0 || l->nstores == 0) {
+		window_taken_free(l->window, &rows);
+	} else {
+		if (l->npending == MAX_PENDING_BATCHES) {
+			errlog_add(l->errlog, "connection log destinations are failing: %zu entries "
+				   "dropped", l->pending[0].rows.n);
+			batch_release(l, 0);
+		}
+		l->pending[l->npending++] = (struct batch){ .rows = rows,
+							    .todo = (1u << l->nstores) - 1 };
+	}
+	write_pending(l);
+	if (l->alerts)
+		alerts_save(l->alerts);
+	errlog_flush(l->errlog);
+}
+
+static uint64_t prune_interval(void)
+{
+	const char *v = getenv("PICOSNITCH_PRUNE_INTERVAL");
+	uint64_t n;
+
+	if (v && parse_u64(v, &n) == 0 && n > 0)
+		return n;
+	return PRUNE_INTERVAL;
+}
+
+/* "DB retention (days)": entries older than that go, at start and then
+ * every PRUNE_INTERVAL (PICOSNITCH_PRUNE_INTERVAL=seconds for tests). */
+static void prune(struct logger *l)
+{
+	int64_t before = (int64_t)time(NULL) - l->cfg.db_retention_days * 86400;
+
+	l->last_prune = mono_seconds();
+	if (l->cfg.db_retention_days <= 0)
+		return;	/* 0: keep everything */
+	for (size_t i = 0; i < l->nstores; i++) {
+		if (store_prune(l->stores[i], before) < 0)
+			errlog_add(l->errlog, "%s: cannot remove entries older than %" PRId64
+				   " days: %s", l->stores[i]->ops->name, l->cfg.db_retention_days,
+				   l->stores[i]->err);
+	}
+}
+
+/* ---- what went wrong, from the monitor's counters ---- */
+
+static void report_stats(struct logger *l, const struct ps_msg_stats *m)
+{
+	uint64_t d[PS_STAT_MAX], md[PS_MSTAT_MAX];
+	struct idents_stats is;
+	uint64_t n;
+
+	for (int i = 0; i < PS_STAT_MAX; i++) {
+		d[i] = m->sensor[i] >= l->sensor_seen[i] ? m->sensor[i] - l->sensor_seen[i] : 0;
+		l->sensor_seen[i] = m->sensor[i];
+	}
+	for (int i = 0; i < PS_MSTAT_MAX; i++) {
+		md[i] = m->monitor[i] >= l->monitor_seen[i] ? m->monitor[i] - l->monitor_seen[i] : 0;
+		l->monitor_seen[i] = m->monitor[i];
+	}
+	if (d[PS_STAT_FLOW_MAP_FULL])
+		errlog_add(l->errlog,
+			   "flow table full (%" PRIu64 " flows): %" PRIu64 " new flows could not be "
+			   "recorded; their %" PRIu64 " bytes sent and %" PRIu64
+			   " bytes received are missing",
+			   (uint64_t)m->flow_capacity, d[PS_STAT_FLOW_MAP_FULL],
+			   d[PS_STAT_BYTES_LOST_SENT], d[PS_STAT_BYTES_LOST_RECV]);
+	if (d[PS_STAT_RINGBUF_FULL])
+		errlog_add(l->errlog,
+			   "event ring buffer full: %" PRIu64 " events lost (their traffic is "
+			   "still counted, but a process that exits at once may go unnamed); "
+			   "raise \"Perf ring buffer (pages)\"",
+			   d[PS_STAT_RINGBUF_FULL]);
+	if (d[PS_STAT_SOCK_STATE_FAIL])
+		errlog_add(l->errlog,
+			   "no memory for the state of %" PRIu64 " sockets: their traffic was not "
+			   "counted",
+			   d[PS_STAT_SOCK_STATE_FAIL]);
+	if (d[PS_STAT_PARSE_FAIL])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " packets had headers that could not be read and were not "
+			   "counted",
+			   d[PS_STAT_PARSE_FAIL]);
+	if (d[PS_STAT_HOOK_BUSY])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " kernel events were not handed to picosnitch because its "
+			   "hook was already running on that CPU: the traffic they carried may be "
+			   "missing",
+			   d[PS_STAT_HOOK_BUSY]);
+	if (d[PS_STAT_TCP_START_MISSED])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " TCP connections were first seen after they had started "
+			   "moving data: what they sent and received before that is missing",
+			   d[PS_STAT_TCP_START_MISSED]);
+	if (d[PS_STAT_EXEC_CACHE_FAIL])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " program starts could not be remembered in the exec cache",
+			   d[PS_STAT_EXEC_CACHE_FAIL]);
+	if (md[PS_MSTAT_UNIDENTIFIED])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " processes exited before they could be identified: their "
+			   "traffic is logged with the name the kernel reported and no executable path",
+			   md[PS_MSTAT_UNIDENTIFIED]);
+	if (md[PS_MSTAT_EXE_MISMATCH])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " processes had started another program (exec) before they "
+			   "could be identified: their traffic is logged with the name the kernel "
+			   "reported and no executable path or command line",
+			   md[PS_MSTAT_EXE_MISMATCH]);
+	if (md[PS_MSTAT_UNHASHED]) {
+		struct lident *ex = idents_get(l->idents, m->unhashed_example);
+
+		errlog_add(l->errlog,
+			   "%" PRIu64 " processes exited before their executable could be opened "
+			   "(first seen: %s%s%s): logged with sha256 \"" SHA_EXITED "\"",
+			   md[PS_MSTAT_UNHASHED], ex ? ex->name : "", ex && ex->exe[0] ? " " : "",
+			   ex ? ex->exe : "");
+		idents_put(l->idents, ex);
+	}
+	if (md[PS_MSTAT_REPLACED])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " processes were gone and their executable's path held "
+			   "another file when picosnitch looked: logged with sha256 \"" SHA_REPLACED
+			   "\" rather than the new file's hash",
+			   md[PS_MSTAT_REPLACED]);
+	if (md[PS_MSTAT_UNREADABLE])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " executables could be read neither as root nor as the desktop "
+			   "user: logged with sha256 \"" SHA_UNREADABLE "\"",
+			   md[PS_MSTAT_UNREADABLE]);
+	if (md[PS_MSTAT_UNOWNED])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " sockets carried traffic (%" PRIu64 " bytes) but no process "
+			   "holding them could be found: logged without a process",
+			   md[PS_MSTAT_UNOWNED], md[PS_MSTAT_UNOWNED_BYTES]);
+	if (md[PS_MSTAT_LISTENER_FALLBACK])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " accepted sockets were closed before their process could be "
+			   "found: logged under the process listening on their port",
+			   md[PS_MSTAT_LISTENER_FALLBACK]);
+	if (md[PS_MSTAT_QUEUE_DROPPED])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " messages from the monitor were dropped because this logger "
+			   "was not keeping up: what they carried is missing",
+			   md[PS_MSTAT_QUEUE_DROPPED]);
+	if (md[PS_MSTAT_BAD_MESSAGES])
+		errlog_add(l->errlog,
+			   "the monitor refused %" PRIu64 " malformed messages from this logger",
+			   md[PS_MSTAT_BAD_MESSAGES]);
+	/* the logger's own */
+	if (l->alerts) {
+		n = alerts_dropped(l->alerts);
+		if (n > l->notes_dropped)
+			errlog_add(l->errlog,
+				   "%" PRIu64 " desktop notifications were dropped: the notification "
+				   "server was not keeping up or could not be reached",
+				   n - l->notes_dropped);
+		l->notes_dropped = n;
+		n = alerts_record_refused(l->alerts);
+		if (n > l->record_refused)
+			errlog_add(l->errlog,
+				   "%" PRIu64 " entries were not added to record.json: it has reached "
+				   "its bounds (50000 executables or names per section, 100 names, "
+				   "executables or hashes per entry)",
+				   n - l->record_refused);
+		l->record_refused = n;
+	}
+	if (l->dns_unreadable > l->dns_reported) {
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS answers could not be read (malformed, or names with "
+			   "characters no host name has): no domain was learned from them",
+			   l->dns_unreadable - l->dns_reported);
+		l->dns_reported = l->dns_unreadable;
+	}
+	idents_stats(l->idents, &is);
+	if (is.refused > l->idents_refused)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " process identities could not be kept (the table holds %d): "
+			   "their traffic is logged without a process",
+			   is.refused - l->idents_refused, IDENTS_MAX);
+	l->idents_refused = is.refused;
+	if (l->bad_messages > l->bad_reported) {
+		errlog_add(l->errlog, "%" PRIu64 " malformed messages from the monitor were skipped",
+			   l->bad_messages - l->bad_reported);
+		l->bad_reported = l->bad_messages;
+	}
+	if (l->early_flushes > l->early_reported) {
+		errlog_add(l->errlog,
+			   "the connection log was written %" PRIu64 " times before its window "
+			   "ended: a window holds at most %d entries",
+			   l->early_flushes - l->early_reported, WINDOW_ROWS_MAX);
+		l->early_reported = l->early_flushes;
+	}
+}
+
+/* ---- messages from the monitor ---- */
+
+static void on_deltas(struct logger *l, const struct ps_msg_deltas *m)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		int r = window_add(l->window, &m->d[i]);
+
+		if (r == -ENOSPC) {
+			/* a full window is written now, not dropped */
+			l->early_flushes++;
+			flush_window(l, false);
+			r = window_add(l->window, &m->d[i]);
+		}
+		if (r < 0)
+			l->lost_deltas++;
+	}
+}
+
+static void on_seen(struct logger *l, const struct ps_msg_seen *m)
+{
+	struct lident *p = idents_get(l->idents, m->proc);
+	struct lident *pp = idents_get(l->idents, m->parent);
+	struct lident *gp = idents_get(l->idents, m->gparent);
+
+	if (l->alerts && p && pp && gp)
+		alerts_who(l->alerts, p, pp, gp, m->exec != 0);
+	idents_put(l->idents, p);
+	idents_put(l->idents, pp);
+	idents_put(l->idents, gp);
+}
+
+static void on_hash_req(struct logger *l, const struct ps_msg_hash_req *m)
+{
+	char path[PS_PATH_MAX + 1];
+
+	memcpy(path, m->path, m->path_len);
+	path[m->path_len] = '\0';
+	if (l->userhash)
+		userhash_request(l->userhash, m->file_ino, m->file_dev, m->pid, path);
+}
+
+static void on_note(struct logger *l, const struct ps_msg_note *m)
+{
+	char *safe = text_from_bytes(m->text, m->len);
+
+	if (safe)
+		errlog_add(l->errlog, "%s", safe);
+	free(safe);
+}
+
+static void on_tick(struct logger *l, int64_t now)
+{
+	if (now - l->window_start >= l->cfg.db_write_limit)
+		flush_window(l, false);
+	errlog_flush(l->errlog);
+	if (l->alerts)
+		alerts_errors(l->alerts, NULL, 0);
+	if (mono_seconds() - l->last_prune >= prune_interval())
+		prune(l);
+}
+
+int logger_handle(struct logger *l, const void *buf, size_t len)
+{
+	const struct ps_msg_hdr *h = buf;
+
+	if (!proto_check(buf, len)) {
+		l->bad_messages++;
+		return 0;
+	}
+	switch (h->type) {
+	case PS_MSG_HELLO:
+		l->monitor_pid = ((const struct ps_msg_hello *)buf)->monitor_pid;
+		break;
+	case PS_MSG_IDENT:
+		idents_add(l->idents, buf);
+		break;
+	case PS_MSG_IDENT_DROP:
+		idents_drop(l->idents, ((const struct ps_msg_ident_drop *)buf)->id);
+		break;
+	case PS_MSG_HASH: {
+		struct lfile *f = idents_hash(l->idents, buf);
+
+		if (f && l->alerts)
+			alerts_hashed(l->alerts, f);
+		break;
+	}
+	case PS_MSG_HASH_REQ:
+		on_hash_req(l, buf);
+		break;
+	case PS_MSG_DELTAS:
+		on_deltas(l, buf);
+		break;
+	case PS_MSG_SEEN:
+		on_seen(l, buf);
+		break;
+	case PS_MSG_DNS: {
+		const struct ps_msg_dns *m = buf;
+
+		if (domains_learn(l->domains, m->data, m->len) == -EBADMSG)
+			l->dns_unreadable++;
+		break;
+	}
+	case PS_MSG_STATS:
+		report_stats(l, buf);
+		break;
+	case PS_MSG_NOTE:
+		on_note(l, buf);
+		break;
+	case PS_MSG_TICK:
+		on_tick(l, ((const struct ps_msg_tick *)buf)->now);
+		break;
+	case PS_MSG_READY:
+		break;
+	case PS_MSG_FINAL:
+		return 1;
+	default:
+		l->bad_messages++;	/* a type meant for the monitor */
+		break;
+	}
+	return 0;
+}
+
+static void on_user_hashes(struct logger *l)
+{
+	struct userhash_result res;
+
+	while (userhash_take(l->userhash, &res) == 0) {
+		struct lfile *f = idents_user_hash(l->idents, res.ino, res.dev, res.sha256);
+
+		if (f && l->alerts)
+			alerts_hashed(l->alerts, f);
+	}
+}
+
+static void on_errors(void *ctx, const char *first, unsigned long count)
+{
+	struct logger *l = ctx;
+
+	if (l->alerts)
+		alerts_errors(l->alerts, first, count);
+}
+
+/* ---- setting up and tearing down ---- */
+
+int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
+{
+	struct window_opts wopts;
+	char err[512];
+	int r;
+
+	l->dirfd = dirfd;
+	l->path = path;
+	l->window_start = time(NULL);
+	if ((r = strpool_new(&l->pool)) < 0 || (r = idents_new(l->pool, &l->idents)) < 0 ||
+	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0)
+		return r;
+	if (!l->have_cfg && (r = config_default(&l->cfg)) < 0)
+		return r;
+	l->have_cfg = true;
+	if (ignore_rules_new(l->cfg.log_ignore, &l->ignore, err, sizeof(err)) < 0) {
+		fatal(l, EXIT_CONFIG, "%s", err);
+		return -EINVAL;
+	}
+	wopts = (struct window_opts){
+		.log_addresses = l->cfg.log_addresses,
+		.log_ports = l->cfg.log_ports,
+		.log_commands = l->cfg.log_commands,
+		.ignore = l->ignore,
+	};
+	r = window_new(l->pool, l->idents, l->domains, &wopts, &l->window);
+	if (r < 0 || !with_files)
+		return r;
+	{
+		char planted[1024];
+
+		set_aside_planted(l, planted, sizeof(planted));
+		r = errlog_open(dirfd, &l->errlog);
+		if (r < 0) {
+			fatal(l, 1, "cannot open %s/error.log: %s", path, strerror(-r));
+			return r;
+		}
+		if (planted[0]) {
+			log_warn("%s", planted);
+			errlog_add(l->errlog, "%s", planted);
+		}
+	}
+	errlog_set_sink(l->errlog, on_errors, l);
+	r = open_stores(l);
+	if (r < 0)
+		return r;
+	prune(l);
+	{
+		struct alerts_opts aopts = { .dirfd = dirfd, .desktop = l->cfg.desktop_notifications,
+					     .print = print_note, .ctx = l };
+
+		r = alerts_open(&aopts, l->idents, l->errlog, &l->alerts);
+		if (r < 0) {
+			fatal(l, 1, "cannot open record.json: %s", strerror(-r));
+			return r;
+		}
+	}
+	r = userhash_new(l->cfg.has_st_dev_mask ? (uint32_t)l->cfg.st_dev_mask : 0xffffffffu,
+			 &l->userhash);
+	if (r < 0)
+		errlog_add(l->errlog, "cannot hash files as the desktop user: %s", strerror(-r));
+	errlog_flush(l->errlog);
+	return 0;
+}
+
+void logger_done(struct logger *l)
+{
+	while (l->npending)
+		batch_release(l, 0);
+	alerts_close(l->alerts);
+	l->alerts = NULL;
+	userhash_free(l->userhash);
+	window_free(l->window);
+	for (size_t i = 0; i < l->nstores; i++)
+		store_close(l->stores[i]);
+	ignore_rules_free(l->ignore);
+	domains_free(l->domains);
+	idents_free(l->idents);
+	strpool_free(l->pool);
+	errlog_close(l->errlog);
+	if (l->have_cfg)
+		config_done(&l->cfg);
+}
+
+static void send_config(struct logger *l)
+{
+	struct ps_msg_config m;
+
+	proto_init(&m, PS_MSG_CONFIG);
+	m.every_exe = l->cfg.every_exe;
+	m.write_limit = l->cfg.db_write_limit > 0 && l->cfg.db_write_limit < UINT32_MAX
+				? (uint32_t)l->cfg.db_write_limit : 0;
+	m.ring_buffer_pages = l->cfg.ring_buffer_pages > 0 && l->cfg.ring_buffer_pages <= UINT32_MAX
+				      ? (uint32_t)l->cfg.ring_buffer_pages : 0;
+	m.has_rlimit_nofile = l->cfg.has_rlimit_nofile;
+	m.rlimit_nofile = (uint64_t)l->cfg.rlimit_nofile;
+	m.has_st_dev_mask = l->cfg.has_st_dev_mask;
+	m.st_dev_mask = (uint64_t)l->cfg.st_dev_mask;
+	send_msg(l, &m);
+}
+
+/* Send what is queued for the monitor, then wait (bounded) until it has
+ * read everything and closed its end: closing ours with its messages
+ * unread would make its next read fail with ECONNRESET and lose ours. */
+static void drain_channel(struct logger *l, int timeout_ms)
+{
+	static char buf[PS_MSG_MAX];
+	int waited = 0;
+
+	if (!l->chan)
+		return;
+	for (; channel_has_queued(l->chan) && waited < timeout_ms; waited += 10) {
+		pthread_mutex_lock(&send_lock);
+		channel_flush(l->chan);
+		pthread_mutex_unlock(&send_lock);
+		usleep(10000);
+	}
+	shutdown(channel_fd(l->chan), SHUT_WR);
+	for (; waited < timeout_ms; waited += 10) {
+		int r = channel_recv(l->chan, buf);
+
+		if (r == -EPIPE)
+			break;
+		if (r == 0)
+			usleep(10000);
+	}
+}
+
+int logger_main(void)
+{
+	struct logger l = { .dirfd = -1 };
+	const char *path = getenv("PICOSNITCH_STATE_PATH");
+	struct epoll_event ev, evs[4];
+	static char buf[PS_MSG_MAX];
+	int ep = -1, status = 1, r;
+	bool final = false;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (channel_new(LOGGER_CHANNEL_FD, CHANNEL_QUEUE_MAX, &l.chan) < 0)
+		return 1;
+	log_set_sink(log_to_monitor, &l);
+	if (!path)
+		path = "(the state directory)";
+	if (fcntl(LOGGER_STATE_FD, F_GETFD) < 0) {
+		fatal(&l, 1, "started without its state directory");
+		goto out;
+	}
+	/* close-on-exec from here on */
+	fcntl(LOGGER_STATE_FD, F_SETFD, FD_CLOEXEC);
+	l.dirfd = LOGGER_STATE_FD;
+	l.path = path;
+	if (load_config(&l) < 0) {
+		status = EXIT_CONFIG;
+		goto out;
+	}
+	r = logger_init(&l, LOGGER_STATE_FD, path, true);
+	if (r < 0) {
+		status = r == -EINVAL ? EXIT_CONFIG : 1;
+		goto out;
+	}
+	send_config(&l);
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		goto out;
+	ev.events = EPOLLIN;
+	ev.data.fd = channel_fd(l.chan);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	if (l.userhash) {
+		ev.data.fd = userhash_fd(l.userhash);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
+	while (!final) {
+		int n;
+
+		pthread_mutex_lock(&send_lock);
+		channel_flush(l.chan);
+		ev.events = EPOLLIN | (channel_has_queued(l.chan) ? EPOLLOUT : 0);
+		pthread_mutex_unlock(&send_lock);
+		ev.data.fd = channel_fd(l.chan);
+		epoll_ctl(ep, EPOLL_CTL_MOD, ev.data.fd, &ev);
+		n = epoll_wait(ep, evs, 4, 1000);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n && !final; i++) {
+			if (l.userhash && evs[i].data.fd == userhash_fd(l.userhash)) {
+				on_user_hashes(&l);
+				continue;
+			}
+			for (int k = 0; k < 256 && !final; k++) {
+				r = channel_recv(l.chan, buf);
+				if (r == 0)
+					break;
+				if (r == -EBADMSG) {
+					l.bad_messages++;
+					continue;
+				}
+				if (r < 0) {
+					/* the monitor is gone: keep what we have */
+					final = true;
+					break;
+				}
+				if (logger_handle(&l, buf, (size_t)r) == 1)
+					final = true;
+			}
+		}
+	}
+	flush_window(&l, true);
+	status = 0;
+	{
+		struct ps_msg_empty done;
+
+		proto_init(&done, PS_MSG_DONE);
+		send_msg(&l, &done);
+	}
+out:
+	drain_channel(&l, 5000);
+	if (ep >= 0)
+		close(ep);
+	log_set_sink(NULL, NULL);
+	logger_done(&l);
+	channel_free(l.chan);
+	return status;
+}

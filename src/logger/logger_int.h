@@ -1,0 +1,59 @@
+/* The logger's state, for logger.c and for tests and fuzz targets that
+ * feed it messages (logger_handle) without a monitor. */
+#ifndef PS_LOGGER_LOGGER_INT_H
+#define PS_LOGGER_LOGGER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "logger/window.h"
+#include "privsep/proto.h"
+
+struct batch {
+	struct window_taken rows;
+	unsigned int todo;	/* bit i: store i still has to take it */
+	int tries;
+};
+
+struct logger {
+	struct channel *chan;
+	int dirfd;
+	const char *path;
+	struct config cfg;
+	bool have_cfg;
+	struct strpool *pool;
+	struct idents *idents;
+	struct domains *domains;
+	struct ignore_rules *ignore;
+	struct window *window;
+	struct errlog *errlog;
+	struct alerts *alerts;
+	struct userhash *userhash;
+	struct store *stores[4];
+	size_t nstores;
+	struct batch pending[64];
+	size_t npending;
+	time_t window_start;
+	uint64_t last_prune;
+	uint32_t monitor_pid;
+	/* what was reported already */
+	uint64_t sensor_seen[PS_STAT_MAX];
+	uint64_t monitor_seen[PS_MSTAT_MAX];
+	uint64_t notes_dropped, record_refused, idents_refused;
+	uint64_t dns_unreadable, dns_reported;
+	uint64_t bad_messages, bad_reported;
+	uint64_t early_flushes, early_reported;
+	uint64_t lost_deltas;
+};
+
+/* Set up everything but the channel; with_files, the files in dirfd too
+ * (without, only what handling messages needs: for tests). */
+int logger_init(struct logger *l, int dirfd, const char *path, bool with_files);
+void logger_done(struct logger *l);
+/* One message as received (checked here): 1 after FINAL, else 0. */
+int logger_handle(struct logger *l, const void *buf, size_t len);
+
+#endif

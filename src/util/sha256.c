@@ -1,0 +1,54 @@
+/* SHA-256 of a file's contents, with libcrypto (the CPU's SHA extensions
+ * where it has them). */
+#include "util/sha256.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define HASH_CHUNK (1 << 20)
+
+int sha256_fd(int fd, char out[65])
+{
+	unsigned char md[32], *buf;
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	off_t off = 0;
+	int r = 0;
+
+	buf = malloc(HASH_CHUNK);
+	ctx = EVP_MD_CTX_new();
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		free(buf);
+		return -ENOMEM;
+	}
+	for (;;) {
+		/* pread: the descriptor is shared, its offset is not ours */
+		ssize_t n = pread(fd, buf, HASH_CHUNK, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(ctx, buf, n);
+		off += n;
+	}
+	if (r == 0 && !EVP_DigestFinal_ex(ctx, md, &mdlen))
+		r = -EIO;
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	if (r < 0)
+		return r;
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+

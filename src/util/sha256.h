@@ -1,0 +1,9 @@
+/* SHA-256 of what a descriptor reads. */
+#ifndef PS_UTIL_SHA256_H
+#define PS_UTIL_SHA256_H
+
+/* SHA-256 of everything readable from fd (with pread, from offset 0),
+ * lowercase hex, into out[65].  0 or negative errno. */
+int sha256_fd(int fd, char out[65]);
+
+#endif
