@@ -131,7 +131,7 @@ struct ps_ev_dns {
 struct ps_exec_info {
 	struct ps_task who;
 	__u32 path_len;
-	__u32 args_len;
+	__u32 args_len;		/* of all the arguments: more than fit in args when cut */
 	char path[PS_EXEC_PATH_LEN];
 	char args[PS_EXEC_ARGS_LEN];	/* NUL separated, like /proc/pid/cmdline */
 };

@@ -1970,14 +1970,17 @@ int BPF_PROG(ps_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	arg_start = BPF_CORE_READ(p, mm, arg_start);
 	arg_end = BPF_CORE_READ(p, mm, arg_end);
 	n = arg_end - arg_start;
+	/* args_len says how long the arguments really are (the daemon marks
+	 * a longer command line as cut); only what fits is read */
+	e->args_len = n < 0x7fffffff ? n : 0x7fffffff;
 	if (n > sizeof(e->args))
 		n = sizeof(e->args);
 	/* exactly the arguments: a fixed-size read would fail where the
 	 * stack ends sooner (a short environment, `env -i prog`) and would
 	 * copy environment bytes that are not the command line */
 	barrier_var(n);
-	if (n > 0 && n <= sizeof(e->args) && !bpf_probe_read_user(e->args, n, (void *)arg_start))
-		e->args_len = n;
+	if (!n || n > sizeof(e->args) || bpf_probe_read_user(e->args, n, (void *)arg_start))
+		e->args_len = 0;
 	if (bpf_map_update_elem(&execs, &tgid, e, BPF_ANY))
 		stat_add(PS_STAT_EXEC_CACHE_FAIL, 1);
 	if (cfg_every_exe) {

@@ -102,6 +102,10 @@ int state_dir_find(struct state_dir *ret)
 			return -EINVAL;
 		}
 		sd.path = strdup(override);
+	} else if (pw->pw_uid == 0) {
+		/* no desktop user (a server): the logger runs as a system user,
+		 * which must reach the directory by path (SQLite opens by path) */
+		sd.path = strdup(ROOT_STATE_DIR);
 	} else if (asprintf(&sd.path, "%s/.config/picosnitch", pw->pw_dir) < 0) {
 		sd.path = NULL;
 	}

@@ -1,7 +1,7 @@
 /* Where picosnitch keeps its state: ~/.config/picosnitch of the desktop
  * user (found from SUDO_UID, SUDO_USER, DOAS_USER, else the alphabetically
- * first directory in /home naming a user with uid >= 1000, else root), or
- * $PICOSNITCH_DIR. */
+ * first directory in /home naming a user with uid >= 1000), else
+ * /var/lib/picosnitch (no desktop user: a server), or $PICOSNITCH_DIR. */
 #ifndef PS_CONFIG_PATHS_H
 #define PS_CONFIG_PATHS_H
 
@@ -19,6 +19,9 @@ struct state_dir {
 /* Work out the directory and its owner; does not touch the filesystem
  * beyond reading the password database and listing /home. */
 int state_dir_find(struct state_dir *ret);
+
+/* The state directory when there is no desktop user. */
+#define ROOT_STATE_DIR "/var/lib/picosnitch"
 
 /* The user the logger runs as when there is no desktop user (the state
  * directory is root's): a system user of its own, created when missing

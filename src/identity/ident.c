@@ -245,6 +245,7 @@ static int resolve_exec_cache(struct ident_cache *c, struct ident *id)
 		memcpy(id->cmdline, info.args, alen);
 		id->cmdline[alen] = '\0';
 		id->cmdline_len = alen;
+		id->cmdline_cut = info.args_len > sizeof(info.args);
 	}
 	id->source = IDENT_EXEC_CACHE;
 	return 0;

@@ -202,10 +202,11 @@ int exec_cache_seed(int execs_fd)
 		info->path_len = n + 1;
 		snprintf(path, sizeof(path), "/proc/%u/cmdline", (uint32_t)pid);
 		if (read_file(path, 1 << 20, &args, &len) == 0) {
+			/* the real length, as the exec tracepoint writes it */
+			info->args_len = len;
 			if (len > sizeof(info->args))
 				len = sizeof(info->args);
 			memcpy(info->args, args, len);
-			info->args_len = len;
 			free(args);
 		}
 		/* never replace what the exec tracepoint wrote meanwhile */

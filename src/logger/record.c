@@ -142,6 +142,8 @@ int record_load(int dirfd, struct record **ret, char *err, size_t errlen)
 		free(text);
 	} else if (e == -ELOOP) {
 		snprintf(why, sizeof(why), "it is a symbolic link, which is never followed");
+	} else if (e == -EINVAL) {
+		snprintf(why, sizeof(why), "it is not a regular file");
 	} else if (e != -ENOENT) {
 		snprintf(why, sizeof(why), "%s", strerror(-e));
 	}

@@ -348,7 +348,7 @@ static void send_stats(struct monitor *m)
  * it can neither forge lines nor reach the terminal with escapes. */
 static void print_logger_line(const struct ps_msg_log *l)
 {
-	char *safe = text_from_bytes(l->text, l->len);
+	char *safe = text_for_terminal(l->text, l->len);
 
 	if (!safe)
 		return;

@@ -210,7 +210,7 @@ bool ignore_match(const struct ignore_rules *r, const struct conn_row *row)
 			return true;
 	}
 	for (size_t i = 0; i < r->nsubnets; i++) {
-		if (in_subnet(&r->subnets[i], row->raddr) || in_subnet(&r->subnets[i], row->laddr))
+		if (in_subnet(&r->subnets[i], row->raddr))
 			return true;
 	}
 	for (size_t i = 0; i < r->ndomains; i++) {

@@ -4,7 +4,8 @@
  *   an integer             a port, local or remote
  *   64 hexadecimal digits  the SHA-256 of the process's executable
  *   an address or subnet   "10.0.0.0/8", "192.0.2.7", "fe80::/10": the
- *                          local or remote address is in it
+ *                          remote address is in it (the local one would
+ *                          hide all traffic of a host on such a network)
  *   anything else          a domain in reverse notation, "com.example": that
  *                          domain and its subdomains, on label boundaries
  *                          ("com.example" matches www.example.com, not

@@ -2,6 +2,7 @@
 #include "util/fsutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,12 @@ int write_atomic_below(int dirfd, const char *name, const char *data, size_t len
 	return r;
 }
 
+/* Whether strtok_r's rest holds no further component. */
+static bool is_last(const char *rest)
+{
+	return !rest || !rest[strspn(rest, "/")];
+}
+
 int open_dir_nofollow(const char *base, const char *path, uid_t owner, gid_t group, int *ret_fd)
 {
 	char *copy, *save = NULL, *part;
@@ -171,7 +178,9 @@ int open_dir_nofollow(const char *base, const char *path, uid_t owner, gid_t gro
 		}
 		next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0 && errno == ENOENT) {
-			if (mkdirat(fd, part, 0755) < 0 && errno != EEXIST) {
+			/* the directory itself is its owner's alone; those on the
+			 * way (~/.config) are ordinary ones */
+			if (mkdirat(fd, part, is_last(save) ? 0700 : 0755) < 0 && errno != EEXIST) {
 				r = -errno;
 				break;
 			}

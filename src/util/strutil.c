@@ -120,8 +120,9 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* Append the bytes as safe text: see text_from_bytes(). */
-static int add_text(struct strbuf *sb, const char *b, size_t n)
+/* Append the bytes as safe text: see text_from_bytes(); keep_backslash
+ * for text_for_terminal(). */
+static int add_text_as(struct strbuf *sb, const char *b, size_t n, bool keep_backslash)
 {
 	size_t i = 0;
 	int r = 0;
@@ -133,7 +134,7 @@ static int add_text(struct strbuf *sb, const char *b, size_t n)
 		if (len == 0) {
 			r = strbuf_addf(sb, "\\x%02x", s[0]);
 			i++;
-		} else if (len == 1 && s[0] == '\\') {
+		} else if (len == 1 && s[0] == '\\' && !keep_backslash) {
 			r = strbuf_add(sb, "\\\\", 2);
 			i++;
 		} else if (len == 1 && (s[0] < 0x20 || s[0] == 0x7f)) {
@@ -149,6 +150,22 @@ static int add_text(struct strbuf *sb, const char *b, size_t n)
 		}
 	}
 	return r;
+}
+
+static int add_text(struct strbuf *sb, const char *b, size_t n)
+{
+	return add_text_as(sb, b, n, false);
+}
+
+char *text_for_terminal(const void *bytes, size_t len)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (add_text_as(&sb, bytes, len, true) < 0) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
 }
 
 char *text_from_bytes(const void *bytes, size_t len)

@@ -31,6 +31,11 @@ void strbuf_release(struct strbuf *sb);
  * OOM. */
 char *text_from_bytes(const void *bytes, size_t len);
 
+/* The same, but backslashes kept as they are: for printing text that is
+ * already safe text (from the logger) where only terminal safety matters
+ * and a second escaping would double every backslash. */
+char *text_for_terminal(const void *bytes, size_t len);
+
 /* Join NUL-separated arguments (as in /proc/<pid>/cmdline) into one line
  * that a POSIX shell would split back into the same words, each argument
  * made safe text first (text_from_bytes).  Trailing NULs are dropped.

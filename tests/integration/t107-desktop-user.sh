@@ -3,7 +3,8 @@
 # the one rule the daemon, the tests and the docs share:
 #   SUDO_UID, else SUDO_USER, else DOAS_USER (when run as root),
 #   else the alphabetically first directory in /home that is the name of a
-#   user with a uid of 1000 or more, else root.
+#   user with a uid of 1000 or more; else there is none (a server) and the
+#   state is in /var/lib/picosnitch.
 # Each case runs `picosnitch version` in a private mount namespace with a
 # /home made for it (an empty one, as on a fresh server, included), so the
 # answer never depends on this machine's users.
@@ -34,15 +35,14 @@ state() {
 		exec "$0" version' "$PS_BIN" 2>&1 | sed -n 's/^state directory: //p'
 }
 
-root_home=$(home_of root)
-check_eq "an empty /home (a fresh server): root" "$root_home/.config/picosnitch" "$(state "")"
+check_eq "an empty /home (a fresh server): /var/lib/picosnitch" "/var/lib/picosnitch" "$(state "")"
 check_eq "one user in /home: that user" "$(home_of "$U1")/.config/picosnitch" "$(state "$U1")"
 check_eq "two users: the first by name" "$(home_of "$U2")/.config/picosnitch" "$(state "$U1 $U2")"
 check_eq "a system user's directory is passed over" "$(home_of "$U1")/.config/picosnitch" \
 	"$(state "$U3 $U1")"
 check_eq "a directory that is no user is passed over" "$(home_of "$U1")/.config/picosnitch" \
 	"$(state "a-nobody-$$ $U1")"
-check_eq "only system users and strangers: root" "$root_home/.config/picosnitch" \
+check_eq "only system users and strangers: /var/lib/picosnitch" "/var/lib/picosnitch" \
 	"$(state "$U3 a-nobody-$$")"
 check_eq "SUDO_UID comes first" "$(home_of "$U1")/.config/picosnitch" \
 	"$(state "$U2" SUDO_UID="$(id -u "$U1")" SUDO_USER="$U2")"

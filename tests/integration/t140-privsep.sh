@@ -1,0 +1,224 @@
+#!/bin/bash
+# Privilege separation (docs/privsep.md), and the ways a local user could
+# turn the monitor against root that it closes:
+#  - the root monitor keeps exactly CAP_BPF, CAP_SYS_PTRACE and
+#    CAP_DAC_READ_SEARCH, in its bounding set too, with no_new_privs;
+#  - the logger runs as the desktop user with no capabilities, in a
+#    session of its own, holding no terminal and no descriptor of root's,
+#    with no signal blocked; with no desktop user it runs as the
+#    picosnitch system user, never root, on /var/lib/picosnitch;
+#  - snitch.db is held by the logger only (the user's triggers run with
+#    the user's rights), and a lock the user holds on it does not stop
+#    the counting;
+#  - a program path that turns into a link to a terminal never becomes
+#    the monitor's controlling terminal;
+#  - a huge command line is bounded;
+#  - a user holding a lock on the pidfile does not stop the monitor;
+#  - names and paths with newlines and escape sequences forge no log line
+#    and reach no terminal;
+#  - a FIFO as config.json or record.json does not hang the start.
+source "$(dirname "$0")/../lib/lib.sh"
+
+need_root
+command -v sqlite3 >/dev/null || skip_all "needs the sqlite3 command"
+[ -n "$TEST_USER" ] || skip_all "cannot create a throwaway desktop user here (useradd)"
+
+SINK=$(prog sink)
+"$SINK" udp-sink 127.0.0.1 "$WORK/sink.port" 1000000 &
+wait_file "$WORK/sink.port"
+PORT=$(cat "$WORK/sink.port")
+send() { "$@" udp-once 127.0.0.1 "$PORT" 100; }
+status_of() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+logger_pid() { pgrep -f -P "$1" 'picosnitch logger' | head -1; }
+start() { ps_start || { not_ok "the monitor starts"; t_done; exit 1; }; }
+fresh() { rm -rf "$PICOSNITCH_DIR"; ps_config "$1"; }
+
+# ---- capabilities and the logger's process ----
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+start
+M=$PS_PID
+L=$(logger_pid "$M")
+check_eq "the monitor keeps CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE and CAP_BPF only" \
+	"0000008000080004" "$(status_of "$M" CapEff)"
+check_eq "  as permitted" "0000008000080004" "$(status_of "$M" CapPrm)"
+check_eq "  and in its bounding set (nothing can bring the rest back)" "0000008000080004" \
+	"$(status_of "$M" CapBnd)"
+check_eq "  none inheritable or ambient" "0000000000000000|0000000000000000" \
+	"$(status_of "$M" CapInh)|$(status_of "$M" CapAmb)"
+check_eq "  and no_new_privs" 1 "$(status_of "$M" NoNewPrivs)"
+check_match "the logger runs" '^[0-9]+$' "$L"
+check_eq "the logger runs as the desktop user (real, effective, saved, fs uid)" \
+	"$TEST_UID	$TEST_UID	$TEST_UID	$TEST_UID" "$(status_of "$L" Uid)"
+check_eq "  with no capabilities at all" "0000000000000000|0000000000000000|0000000000000000" \
+	"$(status_of "$L" CapEff)|$(status_of "$L" CapPrm)|$(status_of "$L" CapInh)"
+check_eq "  and no_new_privs" 1 "$(status_of "$L" NoNewPrivs)"
+check_eq "  in a session of its own (it leads it)" "$L" "$(ps -o sid= -p "$L" | tr -d ' ')"
+check_eq "  with no controlling terminal" 0 "$(awk '{ print $7 }' "/proc/$L/stat")"
+check_eq "  with no signal blocked" "0000000000000000" "$(status_of "$L" SigBlk)"
+fds=$(for f in /proc/"$L"/fd/*; do readlink "$f"; done | sed -e 's/:\[[0-9]*\]//' \
+	-e "s|^$PICOSNITCH_DIR|STATE|" | sort | uniq -c | awk '{ print $2 }' | paste -sd' ')
+check_eq "  holding only /dev/null, the socket to the monitor, its state files and its own" \
+	"/dev/null STATE STATE/error.log STATE/exe.log STATE/snitch.db STATE/snitch.db-shm STATE/snitch.db-wal anon_inode:[eventfd] anon_inode:[eventpoll] socket" \
+	"$fds"
+holders=$(for p in /proc/[0-9]*; do
+	ls -l "$p/fd" 2>/dev/null | grep -q "$PICOSNITCH_DIR/snitch.db$" && echo "${p#/proc/}"
+done | paste -sd' ')
+check_eq "snitch.db is held by the logger alone (the user's triggers run as the user)" "$L" \
+	"$holders"
+ps_stop
+check_eq "the monitor exits cleanly" 0 "$PS_RC"
+check_eq "  and so does the logger" "gone" "$(kill -0 "$L" 2>/dev/null && echo alive || echo gone)"
+
+# ---- a lock the user holds on snitch.db ----
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+start
+C=$(prog during-lock)
+send "$C"
+sleep 2
+# the user's own reader, holding an exclusive lock for 5 s
+setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --init-groups \
+	sqlite3 "$PICOSNITCH_DIR/snitch.db" "BEGIN EXCLUSIVE; SELECT count(*) FROM connections;" \
+	".shell sleep 5" "COMMIT;" >/dev/null 2>&1 &
+lockpid=$!
+sleep 1
+for _ in $(seq 3); do send "$C"; sleep 0.5; done
+wait "$lockpid"
+sleep 3.5
+ps_stop
+check_eq "traffic while the user held the database is all logged once it let go" "400" \
+	"$(db "SELECT sum(sent) FROM connection_log WHERE executable = '$C'")"
+check_match "error.log names the lock, and the retry" "database is locked.*will be retried" \
+	"$(cat "$PICOSNITCH_DIR/error.log")"
+
+# ---- a program path that becomes a link to a terminal ----
+if command -v python3 >/dev/null; then
+	python3 -c 'import os, pty, time, sys
+m, s = pty.openpty()
+open(sys.argv[1], "w").write(os.ttyname(s))
+time.sleep(60)' "$WORK/pty.name" &
+	ptypid=$!
+	wait_file "$WORK/pty.name"
+	PTY=$(cat "$WORK/pty.name")
+	fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+	# a session leader without a terminal, as under systemd: one that opens
+	# a terminal without O_NOCTTY takes it as its controlling terminal
+	REAL=$PS_BIN
+	cat >"$WORK/leader" <<EOF
+#!/bin/sh
+exec python3 -c 'import os, sys; os.setsid(); os.execv(sys.argv[1], sys.argv[1:])' "$REAL" "\$@"
+EOF
+	chmod +x "$WORK/leader"
+	PS_BIN=$WORK/leader start
+	PS_BIN=$REAL
+	P=$(prog ptyprog)
+	ln -s "$P" "$WORK/bin/ptylink"
+	kill -STOP "$PS_PID"
+	send "$WORK/bin/ptylink"	# gone before the monitor can look at it
+	ln -sfn "$PTY" "$WORK/bin/ptylink"
+	kill -CONT "$PS_PID"
+	sleep 2.5
+	check_eq "the monitor has no controlling terminal after meeting the link" 0 \
+		"$(awk '{ print $7 }' "/proc/$PS_PID/stat")"
+	check_eq "  and holds nothing open on the terminal" "" \
+		"$(ls -l /proc/"$PS_PID"/fd 2>/dev/null | grep -F "$PTY")"
+	ps_stop
+	check_eq "  the program is logged as replaced, not hashed as the terminal" "!replaced" \
+		"$(db "SELECT DISTINCT sha256 FROM connection_log WHERE name = 'ptylink'")"
+	kill "$ptypid" 2>/dev/null
+else
+	skip "needs python3 for a pseudo-terminal"
+fi
+
+# ---- a huge command line ----
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+start
+H=$(prog hugeargv)
+big=$(head -c 120000 /dev/zero | tr '\0' 'x')	# one argument may hold 128 kB
+for i in $(seq 40); do (exec -a "$big$i" "$H" udp-once 127.0.0.1 "$PORT" 10); done
+sleep 2.5
+L=$(logger_pid "$PS_PID")
+rss=$(status_of "$L" VmHWM | awk '{ print $1 }')
+ps_stop
+len=$(db "SELECT max(length(cmdline)) FROM connection_log WHERE name = 'hugeargv'")
+check_eq "a 120 kB argument is logged cut to at most 4 kB, saying it goes on, for all 40" \
+	"yes|40" \
+	"$([ "${len:-0}" -le 4200 ] && echo yes)|$(db "SELECT count(*) FROM connection_log WHERE name = 'hugeargv' AND cmdline LIKE '% …'")"
+if [ "${rss:-0}" -lt 64000 ]; then ok "  the logger's memory stays bounded (peak ${rss} kB)";
+else not_ok "  the logger's memory stays bounded (peak ${rss} kB)"; fi
+# ---- a user holding a lock on the pidfile ----
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+echo 1 >"$PICOSNITCH_PIDFILE" && chmod 644 "$PICOSNITCH_PIDFILE"
+setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --init-groups \
+	flock -s "$PICOSNITCH_PIDFILE" sleep 30 &
+holder=$!
+sleep 0.5
+if ps_start; then
+	ok "the monitor starts while a user holds a lock on the pidfile"
+	check_eq "  status, asked by that user, says it runs" "0" \
+		"$(setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --init-groups "$(user_bin)" status \
+			>/dev/null 2>&1; echo $?)"
+	check_eq "  the lock file is root's alone" "600 root" \
+		"$(stat -c '%a %U' "$PICOSNITCH_PIDFILE.lock")"
+	ps_stop
+else
+	not_ok "the monitor starts while a user holds a lock on the pidfile"
+fi
+kill "$holder" 2>/dev/null
+
+# ---- names and paths that try to forge lines or reach a terminal ----
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+start
+EVIL=$(prog $'evil\nforged line\e[31m')
+send "$EVIL"
+sleep 2.5
+ps_stop
+check_eq "exe.log: its two lines (new, sha256), none forged, every line dated" "2|0|0" \
+	"$(grep -c 'evil' "$PICOSNITCH_DIR/exe.log")|$(grep -c '^forged line' "$PICOSNITCH_DIR/exe.log")|$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$PICOSNITCH_DIR/exe.log")"
+check_match "  its path written as safe text" 'new executable [^ ]*/evil\\x0aforged line\\x1b\[31m ' \
+	"$(cat "$PICOSNITCH_DIR/exe.log")"
+check_eq "no escape character in exe.log, error.log or the monitor's output" "0" \
+	"$(cat "$PICOSNITCH_DIR/exe.log" "$PICOSNITCH_DIR/error.log" "$WORK/daemon.log" | tr -cd '\033' | wc -c)"
+check_match "the notification text (printed, as configured) is safe text too" \
+	'picosnitch: evil\\x0aforged lin \(.*/evil\\x0aforged line\\x1b\[31m\) uses the network' \
+	"$(cat "$WORK/daemon.log")"
+check_eq "snitch.db keeps the name (the kernel's 15 bytes) as safe text" 'evil\x0aforged lin' \
+	"$(db "SELECT DISTINCT name FROM connection_log WHERE executable LIKE '%/evil%'")"
+
+# ---- FIFOs in place of the files read at start ----
+rm -rf "$PICOSNITCH_DIR"
+mkdir -p "$PICOSNITCH_DIR"
+mkfifo "$PICOSNITCH_DIR/config.json"
+out=$(timeout 20 "$PS_BIN" start-no-daemon 2>&1)
+rc=$?
+check_eq "a FIFO as config.json: refused at once, exit 78" 78 "$rc"
+check_match "  saying why" 'config.json: it is not a regular file' "$out"
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+mkfifo "$PICOSNITCH_DIR/record.json"
+if ps_start; then
+	ok "a FIFO as record.json: monitoring goes on"
+	ps_stop
+	check_match "  it is set aside, saying why" \
+		'record.json could not be read \(it is not a regular file\): kept as record.json.corrupt-' \
+		"$(cat "$PICOSNITCH_DIR/error.log")"
+else
+	not_ok "a FIFO as record.json: monitoring goes on"
+fi
+
+# ---- no desktop user: a system user of its own, never root ----
+if getent passwd picosnitch >/dev/null; then made_user=; else made_user=1; fi
+out=$(env -u SUDO_UID -u PICOSNITCH_DIR unshare -m --propagation private bash -c '
+	mount -t tmpfs tmpfs /home && mount -t tmpfs tmpfs /var/lib || exit 1
+	"$0" start-no-daemon >"$1/nouser.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do grep -q "monitoring network" "$1/nouser.log" && break; sleep 0.1; done
+	lp=$(pgrep -f -P $pid "picosnitch logger")
+	echo "$(sed -n "s/^Uid:[[:space:]]*//p" /proc/$lp/status | cut -f1)"
+	stat -c "%U %a" /var/lib/picosnitch
+	kill -TERM $pid; wait $pid; echo "rc=$?"
+	' "$PS_BIN" "$WORK")
+check_eq "with no desktop user the logger runs as the picosnitch system user" \
+	"$(id -u picosnitch 2>/dev/null)" "$(sed -n 1p <<<"$out")"
+check_eq "  which owns /var/lib/picosnitch, mode 700" "picosnitch 700" "$(sed -n 2p <<<"$out")"
+check_eq "  and the monitor stops cleanly" "rc=0" "$(sed -n 3p <<<"$out")"
+[ -n "$made_user" ] && test_user_remove picosnitch
+t_done
