@@ -205,9 +205,31 @@ static int resolve_proc(struct ident_cache *c, struct ident *id)
 	if (c->hashes)
 		id->file = exehash_get(c->hashes, id->key.pid, target, id->key.exe_dev,
 				       id->key.exe_ino);
-	if (read_cmdline(id) < 0) {
-		id->cmdline = strdup("");
+	if (read_cmdline(id) < 0 || !id->cmdline_len) {
+		/* exiting right now (its memory is gone): the exec cache still
+		 * has its arguments */
+		struct ps_exec_info info;
+		uint32_t pid = id->key.pid;
+
+		free(id->cmdline);
+		id->cmdline = NULL;
 		id->cmdline_len = 0;
+		if (c->execs_fd >= 0 && bpf_map_lookup_elem(c->execs_fd, &pid, &info) == 0 &&
+		    info.who.start_ns / c->ns_per_tick == id->key.start_ns / c->ns_per_tick &&
+		    info.who.exe_ino == id->key.exe_ino) {
+			size_t alen = info.args_len < sizeof(info.args) ? info.args_len
+									 : sizeof(info.args);
+
+			id->cmdline = malloc(alen + 1);
+			if (id->cmdline) {
+				memcpy(id->cmdline, info.args, alen);
+				id->cmdline[alen] = '\0';
+				id->cmdline_len = alen;
+				id->cmdline_cut = info.args_len > sizeof(info.args);
+			}
+		}
+		if (!id->cmdline)
+			id->cmdline = strdup("");
 	}
 	id->source = IDENT_PROC;
 	return 0;

@@ -767,6 +767,9 @@ int logger_main(void)
 	bool final = false;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* every file here holds other users' command lines (and later an API
+	 * key): its owner's alone, SQLite's included */
+	umask(077);
 	if (channel_new(LOGGER_CHANNEL_FD, CHANNEL_QUEUE_MAX, &l.chan) < 0)
 		return 1;
 	log_set_sink(log_to_monitor, &l);

@@ -71,7 +71,8 @@ static inline void store_close(struct store *s)
 /* snitch.db: path must not be (or pass through) a symlink. */
 int store_sqlite_open(const char *path, struct store **ret, char *err, size_t errlen);
 
-/* conn.log in the directory dirfd, appended, created for owner:group. */
+/* conn.log in the directory dirfd, appended, created for owner:group
+ * (mode 0600); kept under 1 GiB, with one conn.log.1 before it. */
 int store_text_open(int dirfd, const char *name, unsigned int owner, unsigned int group,
 		    struct store **ret);
 

@@ -15,9 +15,14 @@
 #include "util/fsutil.h"
 #include "util/strutil.h"
 
+/* conn.log is kept under this, with one conn.log.1 before it */
+#define CONNLOG_MAX ((off_t)1 << 30)
+
 struct store_text {
 	struct store base;
 	int fd;
+	int dirfd;
+	char name[64];
 };
 
 static int add_field(struct strbuf *sb, const char *v, bool first)
@@ -105,7 +110,9 @@ static int text_write(struct store *base, const struct conn_row *rows, size_t n)
 	}
 	/* one write of whole lines: a reader never sees half a batch line */
 	if (r == 0 && sb.len)
-		r = write_full(s->fd, sb.buf, sb.len);
+		r = log_append(s->dirfd, s->name, &s->fd, sb.buf, sb.len, CONNLOG_MAX);
+	if (r > 0)
+		r = 0;	/* it began a new conn.log */
 	if (r < 0)
 		snprintf(s->base.err, sizeof(s->base.err), "conn.log: %s", strerror(-r));
 	strbuf_release(&sb);
@@ -135,7 +142,9 @@ int store_text_open(int dirfd, const char *name, unsigned int owner, unsigned in
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &text_ops;
-	s->fd = open_below(dirfd, name, O_WRONLY | O_CREAT | O_APPEND, 0644, owner, group);
+	s->dirfd = dirfd;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->fd = open_below(dirfd, name, O_WRONLY | O_CREAT | O_APPEND, 0600, owner, group);
 	if (s->fd < 0) {
 		int r = s->fd;
 

@@ -24,14 +24,22 @@ command -v sqlite3 >/dev/null || skip_all "needs the sqlite3 command"
 [ -n "$TEST_USER" ] || skip_all "cannot create a throwaway desktop user here (useradd)"
 
 SINK=$(prog sink)
-"$SINK" udp-sink 127.0.0.1 "$WORK/sink.port" 1000000 &
-wait_file "$WORK/sink.port"
-PORT=$(cat "$WORK/sink.port")
+SINK_PID=
+# a sink for the datagrams (trafficgen ends itself after a minute)
+ensure_sink() {
+	[ -n "$SINK_PID" ] && kill -0 "$SINK_PID" 2>/dev/null && return
+	rm -f "$WORK/sink.port"
+	"$SINK" udp-sink 127.0.0.1 "$WORK/sink.port" 1000000 2>/dev/null &
+	SINK_PID=$!
+	wait_file "$WORK/sink.port"
+	PORT=$(cat "$WORK/sink.port")
+}
+ensure_sink
 send() { "$@" udp-once 127.0.0.1 "$PORT" 100; }
 status_of() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
 logger_pid() { pgrep -f -P "$1" 'picosnitch logger' | head -1; }
 start() { ps_start || { not_ok "the monitor starts"; t_done; exit 1; }; }
-fresh() { rm -rf "$PICOSNITCH_DIR"; ps_config "$1"; }
+fresh() { ensure_sink; rm -rf "$PICOSNITCH_DIR"; ps_config "$1"; }
 
 # ---- capabilities and the logger's process ----
 fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
@@ -69,6 +77,11 @@ ps_stop
 check_eq "the monitor exits cleanly" 0 "$PS_RC"
 check_eq "  and so does the logger" "gone" "$(kill -0 "$L" 2>/dev/null && echo alive || echo gone)"
 
+# ---- every file is its owner's alone ----
+modes=$(cd "$PICOSNITCH_DIR" && stat -c '%n %a' . * | sort | paste -sd' ')
+check_eq "the state directory is 700 and every file in it 600" \
+	". 700 config.json 600 error.log 600 exe.log 600 record.json 600 snitch.db 600" "$modes"
+
 # ---- a lock the user holds on snitch.db ----
 fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
 start
@@ -89,6 +102,36 @@ check_eq "traffic while the user held the database is all logged once it let go"
 	"$(db "SELECT sum(sent) FROM connection_log WHERE executable = '$C'")"
 check_match "error.log names the lock, and the retry" "database is locked.*will be retried" \
 	"$(cat "$PICOSNITCH_DIR/error.log")"
+
+# ---- a trigger the user planted that holds up every write ----
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+start
+send "$(prog before-trigger)"
+sleep 2
+setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --init-groups sqlite3 "$PICOSNITCH_DIR/snitch.db" \
+	"CREATE TRIGGER slow AFTER INSERT ON connections BEGIN
+	   SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c
+	   WHERE x < 15000000) SELECT x FROM c); END;"
+T=$(prog during-trigger)
+send "$T"	# its insert runs the trigger: the logger is busy for seconds
+sleep 1.2
+# meanwhile root still names every new process while it lives
+for i in $(seq 20); do send "$(prog "short-$i")"; done
+sleep 6
+ps_stop
+check_eq "while the logger is held up by the user's trigger, root names every process" \
+	"20|20" \
+	"$(db "SELECT count(DISTINCT name) || '|' || sum(sha256 NOT LIKE '!%') FROM connection_log WHERE name LIKE 'short-%'")"
+check_eq "  and nothing was lost" "" "$(grep -i 'lost\|exited before' "$PICOSNITCH_DIR/error.log")"
+
+# ---- exe.log and error.log stay bounded ----
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+PICOSNITCH_LOG_MAX=3000 start
+for i in $(seq 30); do send "$(prog "many-$i")"; done
+sleep 2.5
+ps_stop
+check_eq "past its bound exe.log starts again, one old file kept, none over the bound" "yes|yes" \
+	"$([ -s "$PICOSNITCH_DIR/exe.log.1" ] && echo yes)|$([ "$(stat -c %s "$PICOSNITCH_DIR/exe.log")" -le 3000 ] && [ "$(stat -c %s "$PICOSNITCH_DIR/exe.log.1")" -le 3000 ] && echo yes)"
 
 # ---- a program path that becomes a link to a terminal ----
 if command -v python3 >/dev/null; then
