@@ -47,25 +47,42 @@ static const char unit_template[] =
 	"# 78: config.json is wrong; restarting cannot help (see error messages)\n"
 	"RestartPreventExitStatus=78\n"
 	"TimeoutStopSec=60\n"
-	"# what it needs: BPF, perf events, reading every process's executable,\n"
-	"# fanotify, joining network namespaces, running helpers as the desktop user\n"
-	"CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYS_RESOURCE CAP_NET_ADMIN "
-	"CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_DAC_OVERRIDE CAP_CHOWN CAP_FOWNER CAP_SETUID "
-	"CAP_SETGID\n"
+	"# start-up only (the monitor drops all but CAP_BPF, CAP_SYS_PTRACE and\n"
+	"# CAP_DAC_READ_SEARCH once the sensor runs): loading BPF (BPF, PERFMON,\n"
+	"# NET_ADMIN), fanotify (SYS_ADMIN), the descriptor limit (SYS_RESOURCE),\n"
+	"# making the state directory (DAC_OVERRIDE, CHOWN), starting the logger as\n"
+	"# the desktop user (SETUID, SETGID)\n"
+	"CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_RESOURCE "
+	"CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_DAC_OVERRIDE CAP_CHOWN CAP_SETUID CAP_SETGID\n"
 	"NoNewPrivileges=yes\n"
-	"ProtectSystem=full\n"
+	"UMask=0077\n"
+	"# writes: the state (a home directory, or /var/lib/picosnitch), /run\n"
+	"ProtectSystem=strict\n"
+	"ReadWritePaths=-/home /run%s%s\n"
+	"StateDirectory=picosnitch\n"
+	"StateDirectoryMode=0700\n"
+	"PrivateTmp=yes\n"
 	"ProtectKernelModules=yes\n"
 	"ProtectKernelLogs=yes\n"
+	"ProtectKernelTunables=yes\n"
+	"ProtectControlGroups=yes\n"
 	"ProtectClock=yes\n"
 	"ProtectHostname=yes\n"
 	"PrivateDevices=yes\n"
-	"RestrictNamespaces=net\n"
+	"KeyringMode=private\n"
+	"RestrictNamespaces=yes\n"
 	"RestrictRealtime=yes\n"
 	"RestrictSUIDSGID=yes\n"
-	"RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n"
+	"# its own traffic: the socket to the logger, D-Bus, the journal (none on IP)\n"
+	"RestrictAddressFamilies=AF_UNIX\n"
+	"IPAddressDeny=any\n"
 	"LockPersonality=yes\n"
 	"MemoryDenyWriteExecute=yes\n"
 	"SystemCallArchitectures=native\n"
+	"# an allow list: what a service uses, and BPF, fanotify, the cgroup2 mount\n"
+	"SystemCallFilter=@system-service bpf perf_event_open fanotify_init fanotify_mark mount "
+	"capset\n"
+	"SystemCallErrorNumber=EPERM\n"
 	"\n"
 	"[Install]\n"
 	"WantedBy=multi-user.target\n";
@@ -114,7 +131,7 @@ char *systemd_unit_text(const char *exe, const struct state_dir *sd)
 		     pidfile && *pidfile ? pidfile : "", pidfile && *pidfile ? "\"\n" : "") < 0)
 		return NULL;
 	if (asprintf(&text, unit_template, exe, pidfile_path(), (unsigned)sd->uid,
-		     extra ? extra : "") < 0)
+		     extra ? extra : "", dir && *dir ? " " : "", dir && *dir ? dir : "") < 0)
 		text = NULL;
 	free(extra);
 	return text;
@@ -145,6 +162,15 @@ int cmd_systemd(const struct state_dir *sd)
 			log_error("%s (%s) has characters a unit file cannot hold", *v, val);
 			return 1;
 		}
+	}
+	if (sd->uid == 0) {
+		/* no desktop user: the logger's system user is made now, outside
+		 * the service's read-only /etc */
+		struct state_dir copy = *sd;
+
+		if (state_dir_logger_user(&copy) < 0)
+			log_warn("cannot create the system user %s for the logger; the service "
+				 "will run it as nobody", LOGGER_SYSTEM_USER);
 	}
 	text = systemd_unit_text(exe, sd);
 	if (!text) {

@@ -159,12 +159,42 @@ else
 fi
 for line in "Type=notify" "ExecStart=$P start-no-daemon" "Restart=on-failure" \
 	"RestartPreventExitStatus=78" "StartLimitBurst=5" "NoNewPrivileges=yes" \
+	"CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_RESOURCE CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_DAC_OVERRIDE CAP_CHOWN CAP_SETUID CAP_SETGID" \
+	"ProtectSystem=strict" "UMask=0077" "RestrictAddressFamilies=AF_UNIX" \
+	"SystemCallFilter=@system-service bpf perf_event_open fanotify_init fanotify_mark mount capset" \
 	"Environment=\"PICOSNITCH_DIR=$PICOSNITCH_DIR\""; do
 	check_eq "  the unit has $line" 1 "$(grep -cxF "$line" "$unit")"
 done
 if command -v systemd-analyze >/dev/null; then
 	verify=$(systemd-analyze verify "$unit" 2>&1)
 	check_eq "  it passes systemd-analyze verify" "0|" "$?|$verify"
+	score=$(systemd-analyze security --offline=yes "$unit" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for picosnitch.service: \([0-9.]*\).*/\1/p')
+	check_eq "  systemd-analyze security rates its exposure OK (at most 4.0; README: 3.7)" "yes" \
+		"$(awk -v s="${score:-99}" 'BEGIN { print (s <= 4.0) ? "yes" : "no (" s ")" }')"
+	# every system call of the shipped build (monitor and logger, start,
+	# traffic, stop) is one the unit's filter allows
+	if command -v strace >/dev/null && [ -x "$ROOT/build/picosnitch" ]; then
+		rm -rf "$PICOSNITCH_DIR"
+		ps_config '{"DB write limit (seconds)": 1, "DB text log": true}'
+		strace -f -qq -o "$WORK/syscalls" "$ROOT/build/picosnitch" start-no-daemon \
+			>"$WORK/strace-run.log" 2>&1 &
+		tracer=$!
+		for _ in $(seq 100); do grep -q "monitoring network" "$WORK/strace-run.log" && break; sleep 0.1; done
+		c=$(prog syscall-probe)
+		s=$(prog syscall-sink)
+		"$s" udp-sink 127.0.0.1 "$WORK/port.sc" 1 &
+		wait_file "$WORK/port.sc" && "$c" udp-once 127.0.0.1 "$(cat "$WORK/port.sc")" 100
+		sleep 2.5
+		pkill -TERM -f "$ROOT/build/picosnitch start-no-daemon"
+		wait "$tracer"
+		filter=$(sed -n 's/^SystemCallFilter=//p' "$unit")
+		# shellcheck disable=SC2086
+		check_eq "  every system call the monitor and the logger made is in its SystemCallFilter" "" \
+			"$(python3 "$ROOT/tests/lib/syscall-allowed.py" $filter <"$WORK/syscalls" | paste -sd' ')"
+	else
+		skip "strace or the release build is missing"
+	fi
 else
 	skip "systemd-analyze is not installed"
 fi
