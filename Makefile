@@ -128,7 +128,8 @@ build/bench/%: bench/%.c
 build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS) $(SKEL)
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
-	$(Q)clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lpthread
+	$(Q)clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lpthread
 
 helpers: $(HELPER_BINS)
 

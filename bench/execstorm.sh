@@ -18,7 +18,7 @@ base=$("$BENCH/execs" "$PROG" "$N" "$W")
 monitor_start '{"DB write limit (seconds)": 1, "Every exe (not just conns)": true, "Desktop notifications": false}' || exit 1
 with=$("$BENCH/execs" "$PROG" "$N" "$W")
 sleep 3
-peak=$(awk '/^VmHWM:/ { print $2 }' "/proc/$MON_PID/status")
+peak=$(($(peak_rss_kb "$MON_PID") + $(peak_rss_kb "$LOG_PID")))
 monitor_stop
 seen=$(sqlite3 "$PICOSNITCH_DIR/snitch.db" \
 	"SELECT ifnull(sum(flows), 0) FROM connection_log WHERE executable = '$PROG' AND local_port = -1")

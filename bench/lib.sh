@@ -39,7 +39,10 @@ monitor_start() {
 	"$BIN" start-no-daemon >>"$WORK/monitor.log" 2>&1 &
 	MON_PID=$!
 	for _ in $(seq 100); do
-		grep -q "monitoring network traffic" "$WORK/monitor.log" && return 0
+		if grep -q "monitoring network traffic" "$WORK/monitor.log"; then
+			LOG_PID=$(pgrep -f -P "$MON_PID" 'picosnitch logger' | head -1)
+			return 0
+		fi
 		sleep 0.1
 	done
 	cat "$WORK/monitor.log" >&2
@@ -67,6 +70,11 @@ nethogs_stop() {
 
 # CPU ticks (user + system) used so far by a process
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# picosnitch is two processes: the monitor (root) and the logger (the user)
+LOG_PID=
+both_cpu_ticks() { echo $(($(cpu_ticks "$MON_PID") + $(cpu_ticks "$LOG_PID"))); }
+peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 # proportional set size of a process, in kB
 pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }

@@ -54,12 +54,12 @@ for r in $(seq "$ROUNDS"); do
 		tcp=0 udp=0 rr=0 cpu=0
 		if [[ " $WORKLOADS " == *" tcp64 "* ]]; then
 			c0=0
-			[ "$v" = picosnitch ] && c0=$(cpu_ticks "$MON_PID")
+			[ "$v" = picosnitch ] && c0=$(both_cpu_ticks)
 			t0=$(date +%s.%N)
 			tcp=$(tcp64)
 			t1=$(date +%s.%N)
 			[ "$v" = picosnitch ] &&
-				cpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$MON_PID")" -v t="$(echo "$t1 - $t0" | bc)" \
+				cpu=$(awk -v a="$c0" -v b="$(both_cpu_ticks)" -v t="$(echo "$t1 - $t0" | bc)" \
 					-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", 100 * (b - a) / hz / t }')
 		fi
 		[[ " $WORKLOADS " == *" udp64 "* ]] && udp=$(udp64)

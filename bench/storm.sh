@@ -18,16 +18,16 @@ cp "$BENCH/storm" "$WORK/bin/storm-sink"
 "$WORK/bin/storm-sink" sink "$WORK/port" $((SECS + 5)) >"$WORK/sink.out" &
 SINK=$!
 for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
-c0=$(cpu_ticks "$MON_PID")
+c0=$(both_cpu_ticks)
 t0=$(date +%s.%N)
 for i in $(seq "$PROCS"); do
 	"$WORK/bin/storm-client" client "$(cat "$WORK/port")" "$SECS" "$BYTES" >"$WORK/client.$i" &
 done
 wait $(jobs -p | grep -vx "$SINK" | grep -vx "$MON_PID")
 t1=$(date +%s.%N)
-cpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$MON_PID")" -v t="$(echo "$t1 - $t0" | bc)" \
+cpu=$(awk -v a="$c0" -v b="$(both_cpu_ticks)" -v t="$(echo "$t1 - $t0" | bc)" \
 	-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", 100 * (b - a) / hz / t }')
-peak=$(awk '/^VmHWM:/ { print $2 }' "/proc/$MON_PID/status")
+peak=$(($(peak_rss_kb "$MON_PID") + $(peak_rss_kb "$LOG_PID")))
 wait "$SINK"
 sleep 2	# a drain or two for the last closes
 monitor_stop

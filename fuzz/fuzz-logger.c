@@ -51,9 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want = proto_size(type);
 		memset(msg, 0, sizeof(msg));
 		if (sel & 0x80) {
-			/* raw: the header as the input has it, any length */
-			memcpy(msg, data + off, len);
-			logger_handle(&l, msg, len);
+			/* raw: the header as the input has it, any length that
+			 * fits a datagram buffer */
+			size_t k = len < sizeof(msg) ? len : sizeof(msg);
+
+			memcpy(msg, data + off, k);
+			logger_handle(&l, msg, k);
 		} else {
 			proto_init(msg, type);
 			memcpy(msg + sizeof(struct ps_msg_hdr), data + off,

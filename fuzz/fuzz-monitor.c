@@ -58,8 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want = proto_size(type);
 		memset(msg, 0, sizeof(msg));
 		if (sel & 0x80) {
-			memcpy(msg, data + off, len);
-			monitor_handle_logger(m, msg, len);
+			size_t k = len < sizeof(msg) ? len : sizeof(msg);
+
+			memcpy(msg, data + off, k);
+			monitor_handle_logger(m, msg, k);
 		} else {
 			proto_init(msg, type);
 			memcpy(msg + sizeof(struct ps_msg_hdr), data + off,

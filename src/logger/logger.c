@@ -535,8 +535,12 @@ static void on_note(struct logger *l, const struct ps_msg_note *m)
 	free(safe);
 }
 
-static void on_tick(struct logger *l, int64_t now)
+/* A drain ended.  The window's end is decided on this process's own clock:
+ * the time the message carries is not trusted with arithmetic. */
+static void on_tick(struct logger *l)
 {
+	time_t now = time(NULL);
+
 	if (now - l->window_start >= l->cfg.db_write_limit)
 		flush_window(l, false);
 	errlog_flush(l->errlog);
@@ -594,7 +598,7 @@ int logger_handle(struct logger *l, const void *buf, size_t len)
 		on_note(l, buf);
 		break;
 	case PS_MSG_TICK:
-		on_tick(l, ((const struct ps_msg_tick *)buf)->now);
+		on_tick(l);
 		break;
 	case PS_MSG_READY:
 		break;
