@@ -5,6 +5,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$ROOT/build/picosnitch
 BENCH=$ROOT/build/bench
 WORK=$(mktemp -d /tmp/picosnitch-bench.XXXXXX)
+chmod 0755 "$WORK"	# the logger, running as the desktop user, reaches it by path
 MON_PID=
 PEER_PID=
 export PICOSNITCH_DIR=$WORK/state

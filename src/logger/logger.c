@@ -215,6 +215,14 @@ static int open_stores(struct logger *l)
 		/* SQLite opens by path (it resolves the directory itself); this
 		 * process is the directory's owner, so a link in the way could
 		 * only lead where that user may write anyway */
+		if (access(l->path, R_OK | W_OK | X_OK) < 0) {
+			r = -errno;
+			fatal(l, 1, "the state directory %s cannot be reached by its path as user %u "
+			      "(%s), and SQLite opens snitch.db by path: make every directory on "
+			      "its way searchable for that user, or choose another PICOSNITCH_DIR",
+			      l->path, (unsigned)getuid(), strerror(-r));
+			return r;
+		}
 		snprintf(path, sizeof(path), "%s/snitch.db", l->path);
 		r = store_sqlite_open(path, &l->stores[l->nstores], err, sizeof(err));
 		if (r < 0) {
