@@ -5,6 +5,7 @@
 # inside each booted kernel.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 d=$(mktemp -d)
+chmod 0755 "$d"	# the logger, as the desktop user, reaches it by path
 PICOSNITCH_DIR=$d/state PICOSNITCH_PIDFILE=$d/pid "$ROOT/build/picosnitch" start-no-daemon >"$d/out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
