@@ -134,10 +134,10 @@ boot() {
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		</dev/null >"$log" 2>&1 || true
 	took=$(($(date +%s) - start))
-	line=$(tr -d '\r' <"$log" | sed -n 's/^KERNEL-RESULT: //p' | tail -1)
+	line=$(tr -d '\r' <"$log" | sed -n 's/.*KERNEL-RESULT: //p' | tail -1)
 	if [ -n "$line" ]; then
 		echo "kernel $ver: $line (${took}s under qemu)"
-		tr -d '\r' <"$log" | sed -n 's/^KERNEL-USES: /    /p'
+		tr -d '\r' <"$log" | sed -n 's/.*KERNEL-USES: /    /p'
 		tr -d '\r' <"$log" | grep -E '^ *not ok' | head -20 | sed 's/^ */    /'
 	else
 		echo "kernel $ver: no result after ${took}s; the console said:"
