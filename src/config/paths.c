@@ -158,7 +158,7 @@ int state_dir_open(struct state_dir *sd)
 /* The files the logger keeps in the directory. */
 static const char *const state_files[] = {
 	"config.json", "snitch.db", "snitch.db-wal", "snitch.db-shm", "conn.log", "conn.log.1",
-	"record.json", "exe.log", "exe.log.1", "error.log", "error.log.1",
+	"record.json", "exe.log", "exe.log.1", "error.log", "error.log.1", "running",
 };
 
 int state_dir_hand_over(struct state_dir *sd)

@@ -639,6 +639,48 @@ static void on_errors(void *ctx, const char *first, unsigned long count)
 		alerts_errors(l->alerts, first, count);
 }
 
+/* ---- an unclean end, noticed at the next start ---- */
+
+#define RUNNING_MARK "running"
+
+/* The mark says when this run began; it is removed when the last window is
+ * written.  Found at start, it means the previous run ended without that
+ * (killed, a crash, a power cut): what it counted after its last write is
+ * missing, and error.log says so. */
+static void check_previous_run(struct logger *l)
+{
+	char *text = NULL, when[32] = "an unknown time";
+	size_t len;
+	int r = read_below(l->dirfd, RUNNING_MARK, 64, &text, &len);
+
+	if (r == 0) {
+		long long t = atoll(text);
+		struct tm tm;
+		time_t tt = (time_t)t;
+
+		if (t > 0 && localtime_r(&tt, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		errlog_add(l->errlog,
+			   "the previous run (started %s) ended without writing its last window "
+			   "(killed, a crash, or a power cut): the traffic it counted after its last "
+			   "write is missing from the log", when);
+	}
+	free(text);
+	if (r == 0 || r == -EINVAL || r == -ELOOP)
+		unlinkat(l->dirfd, RUNNING_MARK, 0);
+}
+
+static void mark_running(struct logger *l)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)time(NULL));
+
+	if (write_atomic_below(l->dirfd, RUNNING_MARK, buf, (size_t)n, 0600, (uid_t)-1,
+			       (gid_t)-1) < 0)
+		log_warn("cannot write %s/%s: an unclean end will not be noticed", l->path,
+			 RUNNING_MARK);
+}
+
 /* ---- setting up and tearing down ---- */
 
 int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
@@ -684,6 +726,8 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 		}
 	}
 	errlog_set_sink(l->errlog, on_errors, l);
+	check_previous_run(l);
+	mark_running(l);
 	r = open_stores(l);
 	if (r < 0)
 		return r;
@@ -776,7 +820,7 @@ int logger_main(void)
 	struct epoll_event ev, evs[4];
 	static char buf[PS_MSG_MAX];
 	int ep = -1, status = 1, r;
-	bool final = false;
+	bool final = false, clean_end = false;
 
 	signal(SIGPIPE, SIG_IGN);
 	/* every file here holds other users' command lines (and later an API
@@ -847,11 +891,15 @@ int logger_main(void)
 					break;
 				}
 				if (logger_handle(&l, buf, (size_t)r) == 1)
-					final = true;
+					final = clean_end = true;
 			}
 		}
 	}
 	flush_window(&l, true);
+	/* only a run that wrote its last window ends clean (the monitor
+	 * gone without FINAL is not: its last drain was never sent) */
+	if (clean_end)
+		unlinkat(l.dirfd, RUNNING_MARK, 0);
 	status = 0;
 	{
 		struct ps_msg_empty done;

@@ -77,6 +77,29 @@ ps_stop
 check_eq "the monitor exits cleanly" 0 "$PS_RC"
 check_eq "  and so does the logger" "gone" "$(kill -0 "$L" 2>/dev/null && echo alive || echo gone)"
 
+# ---- the logger killed: the monitor stops, the next start says so ----
+fresh '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+start
+send "$(prog before-kill)"
+sleep 1.5
+L=$(logger_pid "$PS_PID")
+kill -KILL "$L"
+for _ in $(seq 50); do kill -0 "$PS_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$PS_PID"
+rc=$?
+PS_PID=
+check_eq "when the logger is killed the monitor stops with status 1 (systemd restarts it)" 1 "$rc"
+check_match "  saying why" "the logger process ended unexpectedly" "$(cat "$WORK/daemon.log")"
+start
+ps_stop
+check_match "the next start writes the unclean end in error.log" \
+	"the previous run \(started [0-9-]+ [0-9:]+\) ended without writing its last window" \
+	"$(cat "$PICOSNITCH_DIR/error.log")"
+start
+ps_stop
+check_eq "  once: a clean stop leaves nothing to report" 1 \
+	"$(grep -c 'the previous run' "$PICOSNITCH_DIR/error.log")"
+
 # ---- every file is its owner's alone ----
 modes=$(cd "$PICOSNITCH_DIR" && stat -c '%n %a' . * | sort | paste -sd' ')
 check_eq "the state directory is 700 and every file in it 600" \

@@ -154,6 +154,46 @@ static void test_parse(void)
 	record_free(r);
 }
 
+/* Bounds: names per executable, executables per name, hashes per file;
+ * and names jansson would refuse (not UTF-8) are counted, never a crash. */
+static void test_bounds(void)
+{
+	struct record *r;
+	char why[128], name[32];
+	unsigned added = 0;
+
+	if (record_parse("{}", 2, &r, why, sizeof(why)) < 0) {
+		ok(0, "an empty record parses");
+		return;
+	}
+	for (int i = 0; i < 150; i++) {
+		snprintf(name, sizeof(name), "name%03d", i);
+		if (record_see(r, REC_PROCESS, "/usr/bin/many", name))
+			added++;
+	}
+	is_int(added, 100, "100 names are kept for one executable");
+	/* each refused name is refused twice: as a name of the executable and
+	 * as a new entry of the name list past its own bound is not reached */
+	ok(record_refused(r) >= 50, "the 50 more are refused and counted");
+	for (int i = 0; i < 120; i++) {
+		char sha[65];
+
+		snprintf(sha, sizeof(sha), "%064d", i);
+		record_see_hash(r, "/usr/bin/many", sha);
+	}
+	ok(record_refused(r) >= 70, "hashes past 100 per file are refused and counted");
+	{
+		uint64_t before = record_refused(r);
+		unsigned what = record_see(r, REC_PROCESS, "/tmp/\xff\xfe", "\xc0");
+
+		is_int(what, 0, "a key jansson refuses (not UTF-8) is not recorded");
+		ok(record_refused(r) > before, "  and counted");
+		is_int(record_see(r, REC_PROCESS, "/usr/bin/curl", "curl"), REC_NEW_EXE | REC_NEW_NAME,
+		       "  and the record still works after it");
+	}
+	record_free(r);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -163,6 +203,7 @@ int main(void)
 	test_corrupt();
 	test_symlink();
 	test_parse();
+	test_bounds();
 	close(dirfd_);
 	{
 		char cmd[128];
