@@ -166,7 +166,18 @@ enum ps_stat {
 	PS_STAT_HOOK_BUSY,		/* events skipped by the kernel: the hook was already
 					 * running on that CPU (read from program info) */
 	PS_STAT_TCP_START_MISSED,	/* TCP connections made while the sensor ran
-					 * whose start it did not see */
+					 * whose start it did not see (counted whole
+					 * all the same, from the kernel's totals) */
+	PS_STAT_FLOW_BUSY,		/* a flow update met the table's bucket locked
+					 * by the update it interrupted on that CPU */
+	PS_STAT_BUSY_LOST_SENT,		/* bytes of such updates */
+	PS_STAT_BUSY_LOST_RECV,
+	PS_STAT_CLOSED_FULL,		/* a socket's close could not be recorded: its
+					 * flows stay in the table (counted, not freed) */
+	PS_STAT_LISTENERS_FULL,		/* a listener or bound port could not be
+					 * remembered (its accepted sockets may go unnamed) */
+	PS_STAT_TCP_STATE_MISSED,	/* TCP state changes both copies of the hook
+					 * missed, at most (computed by the monitor) */
 	PS_STAT_MAX,
 };
 

@@ -7,11 +7,12 @@
  *  - Nothing runs per system call, so small writes pay nothing, and every
  *    system call is seen alike (read/write, send*, sendmmsg, sendfile,
  *    splice, io_uring).
- *  - TCP is counted from the kernel's own per-socket sequence numbers:
- *    snd_nxt (new data sent, never retransmissions) and rcv_nxt (data
- *    accepted in order), less SYN and FIN.  They are read when the owner
- *    changes, at close, and at every drain (a socket-storage iterator), so
- *    a TCP packet costs only an ownership check.
+ *  - TCP is counted from the kernel's own 64-bit per-socket counters:
+ *    bytes_acked plus what is in flight (new data sent, never
+ *    retransmissions) and bytes_received (data accepted in order), less
+ *    SYN and FIN.  They are read when the owner changes, at close, and at
+ *    every drain (a socket iterator), so a TCP packet costs only an
+ *    ownership check, and no amount of data between two reads wraps.
  *  - Datagrams are counted per packet: sent at net_dev_queue (IP fragments
  *    and AF_PACKET frames included), received at cgroup_skb ingress on the
  *    cgroup2 root, and sk_data_ready for AF_PACKET sockets.  A datagram
@@ -187,9 +188,10 @@ struct sock_state {
 	__u16 tcp_lport;
 	__u16 tcp_rport;
 	__u16 tcp_family;
-	/* TCP: sequence numbers counted up to (written at drains and close) */
-	__u32 snd_counted __attribute__((aligned(64)));
-	__u32 rcv_counted;
+	/* TCP: the socket's byte counters (see tcp_snap) counted up to;
+	 * written at drains, owner changes and close, by compare-and-swap */
+	__u64 snd_counted __attribute__((aligned(64)));
+	__u64 rcv_counted;
 	/* TCP in another namespace: the TCP clock (tcp_mstamp, µs) when it
 	 * was last counted from the packet path */
 	__u64 tcp_counted_us;
@@ -215,6 +217,7 @@ struct sock_state {
 #define SS_TUPLE 128u		/* TCP: tcp_laddr..tcp_family are set */
 #define SS_DRAINED 256u		/* TCP: seen by a drain while it had no owner */
 #define SS_NEW 512u		/* created while the sensor ran (cgroup/sock_create) */
+#define SS_CLOSED 1024u		/* TCP: reached CLOSE and was counted for the last time */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -286,12 +289,14 @@ struct inet_sock___old {
 
 /* ---- helpers ---- */
 
+/* Per-CPU, but atomic all the same: a softirq program can interrupt a
+ * task-context one between its load and its store. */
 static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		*v += n;
+		__sync_fetch_and_add(v, n);
 }
 
 /* Flags are set from several CPUs and contexts at once (a sender, the
@@ -304,11 +309,6 @@ static __always_inline struct scratch *get_scratch(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&scratch_map, &zero);
-}
-
-static __always_inline int seq_after(__u32 a, __u32 b)
-{
-	return (__s32)(a - b) > 0;
 }
 
 /* Kernels without bpf_loop search this many descriptors. */
@@ -535,8 +535,18 @@ static __always_inline void emit_unowned(struct sock_state *st, struct ps_flow_k
 	bpf_ringbuf_submit(ev, 0);
 }
 
-static __always_inline void lost(__u64 sent, __u64 recv)
+/* A flow update that failed, with the bytes it carried: the table was full
+ * (-E2BIG, or no memory), or its bucket was locked by the update this
+ * program interrupted on the same CPU (-EBUSY): told apart, because the
+ * cure differs. */
+static __always_inline void lost(long err, __u64 sent, __u64 recv)
 {
+	if (err == -16 /* EBUSY */) {
+		stat_add(PS_STAT_FLOW_BUSY, 1);
+		stat_add(PS_STAT_BUSY_LOST_SENT, sent);
+		stat_add(PS_STAT_BUSY_LOST_RECV, recv);
+		return;
+	}
 	stat_add(PS_STAT_FLOW_MAP_FULL, 1);
 	stat_add(PS_STAT_BYTES_LOST_SENT, sent);
 	stat_add(PS_STAT_BYTES_LOST_RECV, recv);
@@ -599,19 +609,19 @@ static __always_inline int flow_count(struct ps_flow_key *key, struct sock_state
 		 * for either map, and only the creator announces it. */
 		err = bpf_map_update_elem(&flows, key, &info, BPF_NOEXIST);
 		if (err && err != -17 /* EEXIST */) {
-			lost(sent, recv);
+			lost(err, sent, recv);
 			return -1;
 		}
 		if (!err)
 			announce_flow(st, key, &info);
 		err = bpf_map_update_elem(&counts, key, &zero, BPF_NOEXIST);
 		if (err && err != -17) {
-			lost(sent, recv);
+			lost(err, sent, recv);
 			return -1;
 		}
 		c = bpf_map_lookup_elem(&counts, key);
 		if (!c) {
-			lost(sent, recv);
+			lost(-2 /* deleted meanwhile: as full */, sent, recv);
 			return -1;
 		}
 	}
@@ -665,41 +675,61 @@ struct sockview {
 };
 
 /* What TCP counting needs of a socket, read with probe reads: this runs
- * at drains, at close and when the owner changes, not per packet. */
+ * at drains, at close and when the owner changes, not per packet.
+ *
+ * sent and recv are 64-bit totals since the socket was made, so that no
+ * amount of data between two reads can wrap (32-bit sequence numbers do
+ * past 2 GiB, a second at 17 Gbit/s):
+ *  - recv = bytes_received: every advance of rcv_nxt, so data accepted in
+ *    order, and the peer's FIN; never the SYN (rcv_nxt starts after it),
+ *    but data carried in a Fast Open SYN (the kernel counts it there).
+ *  - sent = bytes_acked + (snd_nxt - snd_una): acknowledged plus in
+ *    flight, which is snd_nxt as a 64-bit count (retransmissions never
+ *    move snd_nxt).  Our FIN is in it once sent; our SYN is in it on the
+ *    connecting side only (an accepted socket starts with its SYN-ACK
+ *    acknowledged).  In-flight bytes fit in 32 bits: a window is smaller. */
 struct tcp_snap {
 	__u32 state;
-	__u32 snd_nxt;		/* next new byte to send: retransmissions do not move it */
-	__u32 write_seq;	/* end of what the application queued (and our FIN) */
-	__u32 rcv_nxt;		/* next byte expected in order */
-	__u8 fin_received;	/* the peer's FIN is in rcv_nxt */
-	__u16 family;
-	__u16 lport;
-	__u16 rport;
-	__u8 laddr[16];
-	__u8 raddr[16];
+	__u8 fin_sent;		/* our FIN is in `sent` */
+	__u8 fin_received;	/* the peer's FIN is in `recv` */
+	__u16 pad;
+	__u64 sent;
+	__u64 recv;
 };
 
-static __always_inline void tcp_snapshot(struct sock *sk, __u32 state, struct tcp_snap *ts)
+/* The connection's ports and addresses, read straight into a flow key (or
+ * the socket's state): kept off the snapshot, whose stack space the
+ * egress program cannot spare on 6.1. */
+#define TCP_TUPLE_INTO(sk, family, lport, rport, laddr, raddr)                       \
+	do {                                                                         \
+		(family) = BPF_CORE_READ(sk, __sk_common.skc_family);                \
+		(lport) = BPF_CORE_READ(sk, __sk_common.skc_num);                    \
+		(rport) = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));       \
+		if ((family) == AF_INET) {                                           \
+			BPF_CORE_READ_INTO((__u32 *)(laddr), sk, __sk_common.skc_rcv_saddr); \
+			BPF_CORE_READ_INTO((__u32 *)(raddr), sk, __sk_common.skc_daddr);     \
+		} else {                                                             \
+			BPF_CORE_READ_INTO((laddr), sk, __sk_common.skc_v6_rcv_saddr);       \
+			BPF_CORE_READ_INTO((raddr), sk, __sk_common.skc_v6_daddr);           \
+		}                                                                    \
+	} while (0)
+
+static __always_inline void tcp_snapshot(struct sock_state *st, struct sock *sk, __u32 state,
+					 struct tcp_snap *ts)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	__u32 snd_nxt = BPF_CORE_READ(tp, snd_nxt);
+	__u32 snd_una = BPF_CORE_READ(tp, snd_una);
 
-	__builtin_memset(ts, 0, sizeof(*ts));	/* IPv4 leaves 12 address bytes unset */
+	__builtin_memset(ts, 0, sizeof(*ts));
 	ts->state = state;
-	ts->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
-	ts->write_seq = BPF_CORE_READ(tp, write_seq);
-	ts->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	ts->sent = BPF_CORE_READ(tp, bytes_acked) + (__u32)(snd_nxt - snd_una);
+	ts->recv = BPF_CORE_READ(tp, bytes_received);
+	/* close or shutdown queued our FIN (SS_FIN_QUEUED) and everything
+	 * before it went out: then the FIN went too */
+	ts->fin_sent = (st->flags & SS_FIN_QUEUED) && snd_nxt == BPF_CORE_READ(tp, write_seq);
 	ts->fin_received = !!(flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE)));
-	ts->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	ts->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	ts->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (ts->family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)ts->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)ts->raddr, sk, __sk_common.skc_daddr);
-	} else {
-		BPF_CORE_READ_INTO(&ts->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&ts->raddr, sk, __sk_common.skc_v6_daddr);
-	}
 }
 
 static __always_inline int tcp_state_has_data(__u32 state)
@@ -716,23 +746,25 @@ static __always_inline int tcp_state_has_data(__u32 state)
 	return 0;
 }
 
-/* Move a counted-up-to sequence number forward; the bytes passed over. */
-static __always_inline __u64 seq_advance(__u32 *counted, __u32 now)
+/* Move a counted-up-to total forward; the bytes passed over.  Totals only
+ * grow (the kernel zeroes them only on disconnect, after CLOSE was
+ * counted), so a smaller value is a reader that lost a race. */
+static __always_inline __u64 count_advance(__u64 *counted, __u64 now)
 {
-	__u32 old = *counted;
+	__u64 old = *counted;
 
-	if (!seq_after(now, old))
+	if (now <= old)
 		return 0;
 	if (__sync_val_compare_and_swap(counted, old, now) != old)
-		return 0;	/* counted concurrently elsewhere */
+		return 0;	/* counted concurrently elsewhere, up to a later value */
 	return now - old;
 }
 
 /* Count what the socket sent and received since last time, for its
- * current owner, creating the flow if needed.  SYN and FIN take a sequence
- * number each but carry no data: the baselines start after the SYNs (set
- * when the connection is established), and a FIN is left out. */
-static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
+ * current owner, creating the flow if needed.  FINs take a sequence
+ * number each but carry no data: they are left out here; the connecting
+ * side's SYN is left out by its baseline (see tcp_state_changed). */
+static __always_inline int tcp_flush(struct sock_state *st, struct sock *sk, struct tcp_snap *ts)
 {
 	struct ps_flow_key key = {};
 	__u64 sent = 0, recv = 0;
@@ -740,36 +772,35 @@ static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
 	if (ts->state == TCP_LISTEN)
 		return 0;	/* a listener carries no data: its connections do */
 	if (tcp_state_has_data(ts->state)) {
-		__u32 snd = ts->snd_nxt, rcv = ts->rcv_nxt;
+		__u64 snd = ts->sent - (ts->fin_sent && ts->sent), rcv = ts->recv;
 
-		if ((st->flags & SS_FIN_QUEUED) && snd == ts->write_seq)
-			snd -= 1;
-		if (ts->fin_received)
+		if (ts->fin_received && rcv)
 			rcv -= 1;
 		if (!(st->flags & SS_TCP_INIT)) {
-			/* a connection older than the sensor: count from now.
-			 * One made since should have had its start seen: then
-			 * what it moved before now is missing, and said so. */
-			if (st->flags & SS_NEW)
+			if (st->flags & SS_NEW) {
+				/* made by socket() while the sensor ran, but
+				 * its start was not seen: it connected, so the
+				 * totals hold its SYN and then only its data */
 				stat_add(PS_STAT_TCP_START_MISSED, 1);
-			st->snd_counted = snd;
-			st->rcv_counted = rcv;
+				st->snd_counted = 1;
+				st->rcv_counted = 0;
+				sent = count_advance(&st->snd_counted, snd);
+				recv = count_advance(&st->rcv_counted, rcv);
+			} else {
+				/* a connection older than the sensor: from now */
+				st->snd_counted = snd;
+				st->rcv_counted = rcv;
+			}
 			set_flags(st, SS_TCP_INIT);
 		} else {
-			sent = seq_advance(&st->snd_counted, snd);
-			recv = seq_advance(&st->rcv_counted, rcv);
+			sent = count_advance(&st->snd_counted, snd);
+			recv = count_advance(&st->rcv_counted, rcv);
 		}
 	}
-	if (!sent && !recv && !(st->owner.flags & PS_TASK_KNOWN))
-		return 0;	/* nothing to count and nobody to name yet */
-	if (!(st->flags & SS_TUPLE) && ts->lport) {
-		__builtin_memcpy(st->tcp_laddr, ts->laddr, 16);
-		__builtin_memcpy(st->tcp_raddr, ts->raddr, 16);
-		st->tcp_lport = ts->lport;
-		st->tcp_rport = ts->rport;
-		st->tcp_family = ts->family;
-		set_flags(st, SS_TUPLE);
-	}
+	if (!sent && !recv && (!(st->owner.flags & PS_TASK_KNOWN) || (st->flags & SS_CLOSED)))
+		return 0;	/* nothing to count, and nobody to name yet, or the
+				 * connection's last count is done (its flow may be
+				 * gone already: never make it again, empty) */
 	if (st->flags & SS_TUPLE) {
 		key.family = st->tcp_family;
 		key.lport = st->tcp_lport;
@@ -777,11 +808,16 @@ static __always_inline int tcp_flush(struct sock_state *st, struct tcp_snap *ts)
 		__builtin_memcpy(key.laddr, st->tcp_laddr, 16);
 		__builtin_memcpy(key.raddr, st->tcp_raddr, 16);
 	} else {
-		key.family = ts->family;
-		key.lport = ts->lport;
-		key.rport = ts->rport;
-		__builtin_memcpy(key.laddr, ts->laddr, 16);
-		__builtin_memcpy(key.raddr, ts->raddr, 16);
+		TCP_TUPLE_INTO(sk, key.family, key.lport, key.rport, key.laddr, key.raddr);
+		if (key.lport) {
+			/* kept: at close the kernel has released the port */
+			__builtin_memcpy(st->tcp_laddr, key.laddr, 16);
+			__builtin_memcpy(st->tcp_raddr, key.raddr, 16);
+			st->tcp_lport = key.lport;
+			st->tcp_rport = key.rport;
+			st->tcp_family = key.family;
+			set_flags(st, SS_TUPLE);
+		}
 	}
 	key.proto = IPPROTO_TCP;
 	if (flow_add(&key, st, sent, recv))
@@ -809,8 +845,8 @@ static __always_inline void tcp_sent(struct sock_state *st, struct sock *sk, __u
 		} else if (st->owner.tgid != bpf_get_current_pid_tgid() >> 32 &&
 			   bpf_get_current_pid_tgid() >> 32 != cfg_self_tgid) {
 			/* what was moved so far belongs to the previous owner */
-			tcp_snapshot(sk, state, &ts);
-			tcp_flush(st, &ts);
+			tcp_snapshot(st, sk, state, &ts);
+			tcp_flush(st, sk, &ts);
 			own_by_current(st);
 		}
 	}
@@ -828,14 +864,14 @@ static __always_inline void tcp_sent(struct sock_state *st, struct sock *sk, __u
 
 			if (now - st->tcp_counted_us >= 1000000) {
 				st->tcp_counted_us = now;
-				tcp_snapshot(sk, state, &ts);
-				tcp_flush(st, &ts);
+				tcp_snapshot(st, sk, state, &ts);
+				tcp_flush(st, sk, &ts);
 			}
 		}
 		return;
 	}
-	tcp_snapshot(sk, state, &ts);
-	tcp_flush(st, &ts);
+	tcp_snapshot(st, sk, state, &ts);
+	tcp_flush(st, sk, &ts);
 }
 
 /* Application bytes of a datagram-like packet: what send() took or
@@ -1488,6 +1524,7 @@ static __always_inline int drop_parse(struct sk_buff *skb, __u16 type, struct dr
 	__u16 nh = BPF_CORE_READ(skb, network_header);
 	__u16 th = BPF_CORE_READ(skb, transport_header);
 	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	__u32 ip_len;
 
 	__builtin_memset(d, 0, sizeof(*d));
 	if (proto == ETH_P_IP) {
@@ -1499,7 +1536,8 @@ static __always_inline int drop_parse(struct sk_buff *skb, __u16 type, struct dr
 		d->key.proto = iph.protocol;
 		__builtin_memcpy(d->key.laddr, &iph.daddr, 4);
 		__builtin_memcpy(d->key.raddr, &iph.saddr, 4);
-		d->bytes = bpf_ntohs(iph.tot_len);
+		ip_len = bpf_ntohs(iph.tot_len);
+		d->bytes = ip_len;
 		if (type != SOCK_RAW)
 			d->bytes -= (iph.ihl & 0xf) * 4;
 	} else if (proto == ETH_P_IPV6) {
@@ -1512,6 +1550,7 @@ static __always_inline int drop_parse(struct sk_buff *skb, __u16 type, struct dr
 		__builtin_memcpy(d->key.laddr, &ip6.daddr, 16);
 		__builtin_memcpy(d->key.raddr, &ip6.saddr, 16);
 		d->bytes = bpf_ntohs(ip6.payload_len);
+		ip_len = sizeof(ip6) + d->bytes;
 	} else {
 		return -1;
 	}
@@ -1522,7 +1561,11 @@ static __always_inline int drop_parse(struct sk_buff *skb, __u16 type, struct dr
 			return -1;
 		d->key.lport = bpf_ntohs(uh.dest);
 		d->key.rport = bpf_ntohs(uh.source);
-		d->bytes = bpf_ntohs(uh.len) - sizeof(uh);
+		/* the IP length less every header, as ingress counted it: a
+		 * UDP-Lite length field is its checksum coverage instead */
+		d->bytes = ip_len - (__u16)(th - nh) - sizeof(uh);
+		if (d->bytes > 65535)
+			return -1;	/* headers longer than the packet */
 	}
 	return 0;
 }
@@ -1651,7 +1694,8 @@ static __always_inline int post_bind(struct bpf_sock *bsk)
 	sock_info(st, sock_addr(bsk));
 	if (bsk->protocol == IPPROTO_UDP || bsk->protocol == IPPROTO_UDPLITE) {
 		listen_key(&k, st->netns, bsk->family, bsk->protocol, bsk->src_port);
-		bpf_map_update_elem(&listeners, &k, &st->owner, BPF_ANY);
+		if (bpf_map_update_elem(&listeners, &k, &st->owner, BPF_ANY))
+			stat_add(PS_STAT_LISTENERS_FULL, 1);
 		st->bound_port = bsk->src_port;
 	}
 	return 1;
@@ -1673,7 +1717,8 @@ static __always_inline void mark_closed(struct sock_state *st)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
 
-	bpf_map_update_elem(&closed, &st->id, &now, BPF_ANY);
+	if (bpf_map_update_elem(&closed, &st->id, &now, BPF_ANY))
+		stat_add(PS_STAT_CLOSED_FULL, 1);
 }
 
 /* Datagram and raw sockets carry nothing after the last close. */
@@ -1693,9 +1738,9 @@ int ps_sock_release(struct bpf_sock *bsk)
 		struct sock *sk = sock_addr(bsk);
 		struct tcp_snap ts;
 
-		if (sk && (st->flags & SS_TCP_INIT)) {
-			tcp_snapshot(sk, bsk->state, &ts);
-			tcp_flush(st, &ts);
+		if (sk && (st->flags & SS_TCP_INIT) && !(st->flags & SS_CLOSED)) {
+			tcp_snapshot(st, sk, bsk->state, &ts);
+			tcp_flush(st, sk, &ts);
 		}
 		return 1;
 	}
@@ -1729,22 +1774,37 @@ static __always_inline int tcp_state_changed(struct sock *sk, int oldstate, int 
 		own_by_current(st);
 		listen_key(&k, sk->__sk_common.skc_net.net->ns.inum, family, IPPROTO_TCP,
 			   sk->__sk_common.skc_num);
-		bpf_map_update_elem(&listeners, &k, &st->owner, BPF_ANY);
+		if (bpf_map_update_elem(&listeners, &k, &st->owner, BPF_ANY))
+			stat_add(PS_STAT_LISTENERS_FULL, 1);
 		return 0;
 	case TCP_ESTABLISHED:
-		/* both SYNs are behind us and no data yet: count from here */
+		/* Count from the start: received from 0 (the SYN is never in
+		 * it); sent from 1 on the connecting side (its SYN), from 0 on
+		 * an accepted one.  Data already moved belongs in: a Fast Open
+		 * SYN's, and what a Fast Open server sent before the handshake
+		 * ended.  Anything else (a socket older than the sensor) counts
+		 * from now. */
 		st = sock_state_get(sk);
 		if (!st)
 			return 0;
 		sock_info(st, sk);
-		tcp_snapshot(sk, newstate, &ts);
-		st->snd_counted = ts.snd_nxt;
-		st->rcv_counted = ts.rcv_nxt;
-		__builtin_memcpy(st->tcp_laddr, ts.laddr, 16);
-		__builtin_memcpy(st->tcp_raddr, ts.raddr, 16);
-		st->tcp_lport = ts.lport;
-		st->tcp_rport = ts.rport;
-		st->tcp_family = ts.family;
+		/* connected again after a disconnect: a new connection */
+		__sync_fetch_and_and(&st->flags, ~SS_CLOSED);
+		tcp_snapshot(st, sk, newstate, &ts);
+		if (oldstate == TCP_SYN_SENT || (oldstate == TCP_SYN_RECV && (st->flags & SS_NEW))) {
+			st->snd_counted = 1;	/* simultaneous open: SS_NEW, its own SYN */
+			st->rcv_counted = 0;
+		} else if (oldstate == TCP_SYN_RECV) {
+			st->snd_counted = 0;
+			st->rcv_counted = 0;
+		} else {
+			st->snd_counted = ts.sent;
+			st->rcv_counted = ts.recv;
+		}
+		__builtin_memset(st->tcp_laddr, 0, 16);	/* IPv4 fills 4 of 16 */
+		__builtin_memset(st->tcp_raddr, 0, 16);
+		TCP_TUPLE_INTO(sk, st->tcp_family, st->tcp_lport, st->tcp_rport, st->tcp_laddr,
+			       st->tcp_raddr);
 		set_flags(st, SS_TCP_INIT | SS_TUPLE);
 		return 0;
 	case TCP_FIN_WAIT1:
@@ -1768,10 +1828,13 @@ static __always_inline int tcp_state_changed(struct sock *sk, int oldstate, int 
 	st = bpf_sk_storage_get(&socks, sk, 0, 0);
 	if (!st)
 		return 0;
-	/* the last count, in the state the socket was in */
+	/* the last count, in the state the socket was in; after it the flow
+	 * may be collected by the daemon at any time, so nothing may make it
+	 * again (a later close() of a reset connection) */
 	sock_refresh_ino(st, sk);
-	tcp_snapshot(sk, oldstate, &ts);
-	tcp_flush(st, &ts);
+	tcp_snapshot(st, sk, oldstate, &ts);
+	tcp_flush(st, sk, &ts);
+	set_flags(st, SS_CLOSED);
 	mark_closed(st);
 	return 0;
 }
@@ -1826,8 +1889,8 @@ int ps_tcp_drain(struct bpf_iter__tcp *ctx)
 		return 0;
 	}
 	sock_refresh_ino(st, sk);
-	tcp_snapshot(sk, skc->skc_state, &ts);
-	tcp_flush(st, &ts);
+	tcp_snapshot(st, sk, skc->skc_state, &ts);
+	tcp_flush(st, sk, &ts);
 	return 0;
 }
 
@@ -1878,9 +1941,14 @@ static __always_inline void packet_received(struct sock *sk)
 
 	if (sk->__sk_common.skc_family != AF_PACKET)
 		return;
-	/* packet_rcv queued the frame last; ring (mmap) readers queue none */
+	/* packet_rcv queued the frame last; ring (mmap) readers queue none.
+	 * The queue's lock is already released here, so a reader on another
+	 * CPU may have taken the frame (and freed it) meanwhile: loads through
+	 * BTF pointers cannot fault, and a frame that no longer belongs to
+	 * this socket is not counted (the race is narrow: the frame was
+	 * queued a few instructions ago). */
 	skb = (struct sk_buff *)sk->sk_receive_queue.prev;
-	if ((void *)skb == (void *)&sk->sk_receive_queue)
+	if ((void *)skb == (void *)&sk->sk_receive_queue || skb->sk != sk)
 		return;
 	st = sock_state_get(sk);
 	if (!st)

@@ -227,7 +227,7 @@ int alerts_open(const struct alerts_opts *opts, struct idents *idents, struct er
 	struct alerts *a = calloc(1, sizeof(*a));
 	struct notifier_opts nopts = { .desktop = opts->desktop, .print = opts->print,
 				       .ctx = opts->ctx };
-	char err[512];
+	char err[512] = "";
 	int r;
 
 	if (!a)

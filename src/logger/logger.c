@@ -390,8 +390,31 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 	if (d[PS_STAT_TCP_START_MISSED])
 		errlog_add(l->errlog,
 			   "%" PRIu64 " TCP connections were first seen after they had started "
-			   "moving data: what they sent and received before that is missing",
+			   "moving data (a state change was missed); they are counted whole, from "
+			   "the kernel's totals",
 			   d[PS_STAT_TCP_START_MISSED]);
+	if (d[PS_STAT_TCP_STATE_MISSED])
+		errlog_add(l->errlog,
+			   "up to %" PRIu64 " TCP state changes were missed by both copies of the "
+			   "hook (busy on that CPU): a connection's start or close may have gone "
+			   "unseen (its bytes are still counted at the next drain)",
+			   d[PS_STAT_TCP_STATE_MISSED]);
+	if (d[PS_STAT_FLOW_BUSY])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " flow updates found the flow table locked by the update "
+			   "they interrupted on the same CPU; their %" PRIu64 " bytes sent and %"
+			   PRIu64 " bytes received are missing",
+			   d[PS_STAT_FLOW_BUSY], d[PS_STAT_BUSY_LOST_SENT], d[PS_STAT_BUSY_LOST_RECV]);
+	if (d[PS_STAT_CLOSED_FULL])
+		errlog_add(l->errlog,
+			   "the table of closed sockets was full %" PRIu64 " times: those sockets' "
+			   "flows stay in the flow table until picosnitch restarts (still counted)",
+			   d[PS_STAT_CLOSED_FULL]);
+	if (d[PS_STAT_LISTENERS_FULL])
+		errlog_add(l->errlog,
+			   "the table of listening and bound ports was full %" PRIu64 " times: "
+			   "connections they accept may be logged without a process",
+			   d[PS_STAT_LISTENERS_FULL]);
 	if (d[PS_STAT_EXEC_CACHE_FAIL])
 		errlog_add(l->errlog,
 			   "%" PRIu64 " program starts could not be remembered in the exec cache",

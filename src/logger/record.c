@@ -132,10 +132,10 @@ int record_load(int dirfd, struct record **ret, char *err, size_t errlen)
 	size_t len;
 	int e;
 
+	err[0] = '\0';		/* every return leaves a message or none */
 	if (!r)
 		return -ENOMEM;
 	r->dirfd = dirfd;
-	err[0] = '\0';
 	e = read_below(dirfd, RECORD_FILE, RECORD_READ_MAX, &text, &len);
 	if (e == 0) {
 		r->root = parse_text(text, len, why, sizeof(why));

@@ -751,7 +751,7 @@ int monitor_run(struct state_dir *sd, void (*on_ready)(void *ctx), void *ready_c
 	struct tracker_opts topts = { .on_who = on_who, .on_delta = on_delta, .ctx = &m };
 	struct ps_msg_hello hello;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	char err[4096];
+	char err[4096] = "";
 	sigset_t mask;
 	int fd, r;
 

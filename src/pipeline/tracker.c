@@ -479,8 +479,14 @@ static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struc
 			size_t cap = t->dead_cap ? t->dead_cap * 2 : 256;
 			struct ps_flow_key *p = realloc(t->dead, cap * sizeof(*p));
 
-			if (!p)
-				return 0;	/* forgotten next time */
+			if (!p) {
+				/* no room to delete it after the drain: now,
+				 * rather than forget it in the table for good */
+				sensor_delete_flow(t->sensor, k);
+				HASH_DEL(t->flows, f);
+				flow_free(t, f);
+				return 0;
+			}
 			t->dead = p;
 			t->dead_cap = cap;
 		}
@@ -491,7 +497,7 @@ static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struc
 
 int tracker_drain(struct tracker *t, bool final)
 {
-	int r;
+	int r, r_tcp;
 
 	t->final = final;
 	t->ndead = 0;
@@ -499,9 +505,9 @@ int tracker_drain(struct tracker *t, bool final)
 	r = sensor_closed_sockets(t->sensor, &t->closed, &t->nclosed);
 	if (r < 0)
 		return r;
-	r = sensor_count_tcp(t->sensor);
-	if (r < 0)
-		goto out;
+	/* a failed TCP count must not stop the rest: datagram flows and
+	 * closed sockets are read all the same, and the error returned */
+	r_tcp = sensor_count_tcp(t->sensor);
 	if (t->nclosed)
 		qsort(t->closed, t->nclosed, sizeof(*t->closed), cmp_u64);
 	/* flows with a known process first: they name the unowned parts of
@@ -539,12 +545,11 @@ int tracker_drain(struct tracker *t, bool final)
 			owner_free(t, o);
 		}
 	}
-out:
 	free(t->closed);
 	t->closed = NULL;
 	t->nclosed = 0;
 	t->final = false;
-	return r;
+	return r < 0 ? r : r_tcp < 0 ? r_tcp : 0;
 }
 
 void tracker_stats_get(struct tracker *t, struct tracker_stats *ret)

@@ -241,7 +241,8 @@ static bool refused_program(char *name, size_t len)
 }
 
 /* Why the kernel refused program `name`, from libbpf's messages: the
- * verifier's last line when it wrote a log, else the error. */
+ * verifier's last line before its summary when it wrote a log, else the
+ * error. */
 static void refusal_reason(const char *name, char *buf, size_t len)
 {
 	const char *p = strstr(libbpf_tail, "-- BEGIN PROG LOAD LOG --");
@@ -257,8 +258,10 @@ static void refusal_reason(const char *name, char *buf, size_t len)
 	}
 	if (!p)
 		return;
+	/* the verifier's own summary lines come after the error */
 	for (q = p; (q = strchr(q, '\n')) && strncmp(q + 1, "-- END", 6); q++)
-		if (q[1] && q[1] != '\n')
+		if (q[1] && q[1] != '\n' && strncmp(q + 1, "processed ", 10) &&
+		    strncmp(q + 1, "verification time", 17) && strncmp(q + 1, "stack depth", 11))
 			best = q + 1;
 	if (best)
 		snprintf(buf, len, "%.*s", (int)strcspn(best, "\n"), best);
@@ -415,6 +418,7 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **ret, char *err, 
 	char *cgroot = NULL;
 	int r;
 
+	snprintf(err, errlen, "out of memory");	/* replaced by the real cause below */
 	if (!s || !c) {
 		free(s);
 		free(c);
@@ -779,17 +783,31 @@ int sensor_stats(struct sensor *s, uint64_t ret[PS_STAT_MAX])
 			ret[i] += vals[c];
 	}
 	free(vals);
-	/* the kernel's own count of events it did not hand to a program */
+	/* the kernel's own count of events it did not hand to a program.
+	 * Twins run the same work for every event, so an event is lost only
+	 * when both missed it: at most the smaller of their counts (0 proves
+	 * none was) */
+	uint64_t twin_min = UINT64_MAX;
+	int twins = 0;
+
 	for (size_t i = 0; i < NHOOKS; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(s->skel->obj, hooks[i].prog);
 		struct bpf_prog_info info = { 0 };
 		__u32 len = sizeof(info);
 
-		if (!p || hooks[i].twin_covers || !bpf_program__autoload(p) ||
+		if (!p || !bpf_program__autoload(p) ||
 		    bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) < 0)
 			continue;
+		if (hooks[i].twin_covers) {
+			twins++;
+			if (info.recursion_misses < twin_min)
+				twin_min = info.recursion_misses;
+			continue;
+		}
 		ret[PS_STAT_HOOK_BUSY] += info.recursion_misses;
 	}
+	/* one twin alone (the other refused): its misses are all lost */
+	ret[PS_STAT_TCP_STATE_MISSED] = twins ? twin_min : 0;
 	return 0;
 }
 

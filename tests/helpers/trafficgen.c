@@ -14,6 +14,8 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -301,14 +303,110 @@ static int cmd_tcp_client(char **a)
 	return 0;
 }
 
-/* ---- datagrams ---- */
+/* ---- TCP Fast Open and resets ---- */
 
-static int udp_socket(int family)
+/* A Fast Open listener: CONNS connections, each receiving RECV bytes and
+ * sending SEND.  The first connection of a client only fetches a cookie;
+ * later ones carry data in their SYN. */
+static int cmd_tfo_server(char **a)
 {
-	int fd = socket(family, SOCK_DGRAM, 0), big = 4 << 20;
+	int l = tcp_listen(a[0]), qlen = 16;
+	long conns = num(a[2]);
+
+	if (setsockopt(l, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)))
+		die("TCP_FASTOPEN");
+	announce(a[1], l);
+	for (long i = 0; i < conns; i++) {
+		int c = accept(l, NULL, NULL);
+
+		if (c < 0)
+			die("accept");
+		recv_all(c, num(a[3]), "rw");
+		send_all(c, num(a[4]), "rw");
+		wait_eof(c);
+		close(c);
+	}
+	close(l);
+	return 0;
+}
+
+/* A Fast Open client: sendto(MSG_FASTOPEN) connects and sends at once. */
+static int cmd_tfo_client(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], num(a[1]), &ss);
+	long n = num(a[2]), first = n < 1000 ? n : 1000;
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		die("socket");
+	if (sendto(fd, buf, first, MSG_FASTOPEN, (struct sockaddr *)&ss, len) != first)
+		die("sendto MSG_FASTOPEN");
+	send_all(fd, n - first, "rw");
+	recv_all(fd, num(a[3]), "rw");
+	wait_eof(fd);
+	close(fd);
+	return 0;
+}
+
+/* Receives RECV bytes, then resets the connection (SO_LINGER 0). */
+static int cmd_tcp_reset_server(char **a)
+{
+	int l = tcp_listen(a[0]), c;
+	struct linger lg = { 1, 0 };
+
+	announce(a[1], l);
+	c = accept(l, NULL, NULL);
+	if (c < 0)
+		die("accept");
+	recv_all(c, num(a[2]), "rw");
+	if (setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		die("SO_LINGER");
+	close(c);
+	close(l);
+	return 0;
+}
+
+/* Sends SEND bytes, sees the peer's reset, and closes MS milliseconds later. */
+static int cmd_tcp_reset_client(char **a)
+{
+	int fd = tcp_connect(a[0], num(a[1]));
+	char c;
+
+	send_all(fd, num(a[2]), "rw");
+	if (read(fd, &c, 1) >= 0 || errno != ECONNRESET)
+		die("expected a reset");
+	usleep(num(a[3]) * 1000);
+	close(fd);
+	return 0;
+}
+
+/* ---- datagrams ---- */
+
+#ifndef UDPLITE_SEND_CSCOV
+#define UDPLITE_SEND_CSCOV 10	/* <linux/udp.h>, not in glibc's headers */
+#define UDPLITE_RECV_CSCOV 11
+#endif
+
+/* TRAFFICGEN_UDPLITE=1: UDP-Lite instead, its checksum covering the
+ * header only (so that its length field, the coverage, says 8). */
+static int dgram_socket(int family)
+{
+	int lite = getenv("TRAFFICGEN_UDPLITE") != NULL, cov = 8;
+	int fd = socket(family, SOCK_DGRAM, lite ? IPPROTO_UDPLITE : 0);
+
+	if (fd < 0)
+		die("socket");
+	if (lite && (setsockopt(fd, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, &cov, sizeof(cov)) ||
+		     setsockopt(fd, IPPROTO_UDPLITE, UDPLITE_RECV_CSCOV, &cov, sizeof(cov))))
+		die("UDP-Lite coverage");
+	return fd;
+}
+
+static int udp_socket(int family)
+{
+	int fd = dgram_socket(family), big = 4 << 20;
+
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	return fd;
 }
@@ -841,7 +939,7 @@ static int cmd_udp_overflow(char **a)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = parse_addr(a[0], 0, &ss);
-	int fd = socket(ss.ss_family, SOCK_DGRAM, 0), rcvbuf = (int)num(a[2]);
+	int fd = dgram_socket(ss.ss_family), rcvbuf = (int)num(a[2]);
 	long total = 0;
 	ssize_t n;
 	FILE *f;
@@ -990,6 +1088,10 @@ static int cmd_icmp_ping(char **a)
 static const struct mode modes[] = {
 	{ "tcp-server", 5, cmd_tcp_server, "ADDR PORTFILE RECV SEND METHOD" },
 	{ "tcp-client", 5, cmd_tcp_client, "ADDR PORT SEND RECV METHOD" },
+	{ "tfo-server", 5, cmd_tfo_server, "ADDR PORTFILE CONNECTIONS RECV SEND" },
+	{ "tfo-client", 4, cmd_tfo_client, "ADDR PORT SEND RECV" },
+	{ "tcp-reset-server", 3, cmd_tcp_reset_server, "ADDR PORTFILE RECV" },
+	{ "tcp-reset-client", 4, cmd_tcp_reset_client, "ADDR PORT SEND MS" },
 	{ "udp-server", 6, cmd_udp_server, "ADDR PORTFILE COUNT SIZE REPLY METHOD" },
 	{ "udp-client", 6, cmd_udp_client, "ADDR PORT COUNT SIZE REPLY METHOD" },
 	{ "icmp", 3, cmd_icmp_raw, "ADDR COUNT SIZE" },

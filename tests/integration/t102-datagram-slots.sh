@@ -73,6 +73,27 @@ for t in lo4 veth6; do
 	fi
 done
 
+# the same with UDP-Lite, whose length field is its checksum coverage (here
+# the header alone): what is taken back is the datagram's real size
+c=$(prog "overflow-lite.sender")
+s=$(prog "overflow-lite.receiver")
+pf=$WORK/port.overflow-lite go=$WORK/go.overflow-lite out=$WORK/got.overflow-lite
+TRAFFICGEN_UDPLITE=1 "$s" udp-overflow 127.0.0.1 "$pf" 4096 "$go" "$out" &
+sp=$!
+if wait_file "$pf" && TRAFFICGEN_UDPLITE=1 "$c" udp-client 127.0.0.1 "$(cat "$pf")" 300 1000 0 connected &&
+	touch "$go" && wait "$sp"; then
+	got=$(cat "$out")
+	if [ "$got" -gt 0 ] && [ "$got" -lt 300000 ]; then
+		ok "the UDP-Lite receive buffer overflowed ($got of 300000 bytes kept)"
+	else
+		not_ok "the UDP-Lite receive buffer overflowed ($got of 300000 bytes kept)"
+	fi
+	expect "$c" 300000 0 "UDP-Lite datagrams dropped by a full receive buffer: sender"
+	expect "$s" 0 "$got" "UDP-Lite datagrams dropped by a full receive buffer: receiver"
+else
+	not_ok "UDP-Lite overflow: the programs ran"
+fi
+
 # a receiver still open when the monitor stops: its last bytes are written
 c=$(prog "open-at-stop.sender")
 s=$(prog "open-at-stop.sink")

@@ -78,6 +78,17 @@ check_eq "  not its sibling's, nor a rule ending mid-label" "300 0" "$(db_totals
 check_eq "  and the ignored program is still in record.json" "yes" \
 	"$(grep -q "to-www-ignore" "$PICOSNITCH_DIR/record.json" && echo yes)"
 
+# ---- the same rule with Log addresses false: it matches the real name ----
+rm -rf "$PICOSNITCH_DIR"
+ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false, "Log addresses": false,
+            "Log ignore": ["example.snitch-test.www"]}'
+ps_start || { not_ok "the monitor starts with Log addresses false and a domain rule"; t_done; exit 1; }
+run ignore-blank || not_ok "the programs ran with Log addresses false"
+sleep 2.5
+ps_stop
+check_eq "with Log addresses false a domain rule still drops that domain's traffic" "0 0" "$(db_totals "$C4")"
+check_eq "  not its sibling's" "300 0" "$(db_totals "$C6")"
+
 # ---- Log addresses false: no domain either ----
 rm -rf "$PICOSNITCH_DIR"
 ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false, "Log addresses": false}'

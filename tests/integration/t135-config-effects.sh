@@ -45,26 +45,35 @@ stop
 check_eq "with the defaults they are logged" "127.0.0.1|$PORT|$C udp-once 127.0.0.1 $PORT 100" \
 	"$(one "$C" "remote_address || '|' || remote_port || '|' || cmdline")"
 
-# ---- Log ignore ----
+# ---- Log ignore, with each privacy setting ----
+# Rules match the real values: a port rule still matches with "Log ports"
+# false, an address rule with "Log addresses" false (a hash rule with
+# "Log commands" false), though those fields are then written blank.
 BYHASH=$(prog byhash)
 printf 'x' >>"$BYHASH"	# its own content, so its own hash
-fresh "{\"DB write limit (seconds)\": 1, \"Desktop notifications\": false,
-        \"Log ignore\": [$PORT6, \"$(sha256sum "$BYHASH" | cut -c1-64)\", \"127.0.0.2\", \"10.9.0.0/16\"]}"
-start
-BYPORT=$(prog byport)
-BYADDR=$(prog byaddr)
-KEPT=$(prog notignored)
-"$BYPORT" udp-once ::1 "$PORT6" 100
-"$BYHASH" udp-once 127.0.0.1 "$PORT" 100
-"$BYADDR" udp-once 127.0.0.2 "$PORT" 100
-"$KEPT" udp-once 127.0.0.1 "$PORT" 100
-stop
-check_eq "a port rule drops the flows on that port" "" "$(one "$BYPORT" sent)"
-check_eq "  (and the sink's side of them)" "" \
-	"$(db "SELECT sent FROM connection_log WHERE executable = '$SINK6'")"
-check_eq "a hash rule drops that executable's traffic" "" "$(one "$BYHASH" sent)"
-check_eq "an address rule drops traffic to that address" "" "$(one "$BYADDR" sent)"
-check_eq "other traffic is logged" "100" "$(one "$KEPT" sent)"
+ignore_case() { # LABEL EXTRA-JSON
+	fresh "{\"DB write limit (seconds)\": 1, \"Desktop notifications\": false $2,
+	        \"Log ignore\": [$PORT6, \"$(sha256sum "$BYHASH" | cut -c1-64)\", \"127.0.0.2\", \"10.9.0.0/16\"]}"
+	start
+	BYPORT=$(prog "byport$1")
+	BYADDR=$(prog "byaddr$1")
+	KEPT=$(prog "notignored$1")
+	"$BYPORT" udp-once ::1 "$PORT6" 100
+	"$BYHASH" udp-once 127.0.0.1 "$PORT" 100
+	"$BYADDR" udp-once 127.0.0.2 "$PORT" 100
+	"$KEPT" udp-once 127.0.0.1 "$PORT" 100
+	stop
+	check_eq "a port rule drops the flows on that port$1" "" "$(one "$BYPORT" sent)"
+	check_eq "  (and the sink's side of them)" "" \
+		"$(db "SELECT sent FROM connection_log WHERE executable = '$SINK6'")"
+	check_eq "a hash rule drops that executable's traffic$1" "" "$(one "$BYHASH" sent)"
+	check_eq "an address rule drops traffic to that address$1" "" "$(one "$BYADDR" sent)"
+	check_eq "other traffic is logged$1" "100" "$(one "$KEPT" sent)"
+}
+ignore_case ", with Log ports false" ', "Log ports": false'
+ignore_case ", with Log addresses false" ', "Log addresses": false'
+ignore_case ", with Log commands false" ', "Log commands": false'
+ignore_case "" ""
 # the sink received the datagram sent to 127.0.0.2 on its local address
 # 127.0.0.2: an address rule matches remote addresses only (a local one
 # would hide all traffic of a host on that network), so it is logged

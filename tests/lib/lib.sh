@@ -179,7 +179,7 @@ db_totals() {
 
 # log_totals EXE: the same from conn.log
 log_totals() {
-	awk -F, -v exe="$1" '$4 == exe { s += $2; r += $3 } END { printf "%d %d\n", s, r }' \
+	awk -F, -v exe="$1" '$4 == exe { s += $2; r += $3 } END { printf "%.0f %.0f\n", s, r }' \
 		"$PICOSNITCH_DIR/conn.log"
 }
 
