@@ -178,6 +178,9 @@ enum ps_stat {
 					 * remembered (its accepted sockets may go unnamed) */
 	PS_STAT_TCP_STATE_MISSED,	/* TCP state changes both copies of the hook
 					 * missed, at most (computed by the monitor) */
+	PS_STAT_TCP_COUNT_CONTENDED,	/* a TCP reading gave up after 8 readers in a
+					 * row moved the same total (its bytes wait for
+					 * the next reading: missing if it was the last) */
 	PS_STAT_MAX,
 };
 

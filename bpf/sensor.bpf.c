@@ -748,16 +748,27 @@ static __always_inline int tcp_state_has_data(__u32 state)
 
 /* Move a counted-up-to total forward; the bytes passed over.  Totals only
  * grow (the kernel zeroes them only on disconnect, after CLOSE was
- * counted), so a smaller value is a reader that lost a race. */
+ * counted), so a smaller value is a reader that lost a race.  Readers race
+ * (a drain, the owner's send, close in softirq, release without the socket
+ * lock): whoever loses the compare-and-swap tries again from the value
+ * the winner left, so the larger reading always lands; otherwise the last
+ * reader at close could lose its bytes with nobody after it to count them. */
 static __always_inline __u64 count_advance(__u64 *counted, __u64 now)
 {
 	__u64 old = *counted;
 
-	if (now <= old)
-		return 0;
-	if (__sync_val_compare_and_swap(counted, old, now) != old)
-		return 0;	/* counted concurrently elsewhere, up to a later value */
-	return now - old;
+	for (int i = 0; i < 8; i++) {
+		__u64 seen;
+
+		if (now <= old)
+			return 0;
+		seen = __sync_val_compare_and_swap(counted, old, now);
+		if (seen == old)
+			return now - old;
+		old = seen;
+	}
+	stat_add(PS_STAT_TCP_COUNT_CONTENDED, 1);
+	return 0;
 }
 
 /* Count what the socket sent and received since last time, for its

@@ -399,6 +399,12 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "hook (busy on that CPU): a connection's start or close may have gone "
 			   "unseen (its bytes are still counted at the next drain)",
 			   d[PS_STAT_TCP_STATE_MISSED]);
+	if (d[PS_STAT_TCP_COUNT_CONTENDED])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " readings of TCP byte totals gave up after losing 8 races "
+			   "in a row: their bytes are counted by the connection's next reading, or "
+			   "are missing if it was the last",
+			   d[PS_STAT_TCP_COUNT_CONTENDED]);
 	if (d[PS_STAT_FLOW_BUSY])
 		errlog_add(l->errlog,
 			   "%" PRIu64 " flow updates found the flow table locked by the update "

@@ -498,11 +498,13 @@ uint32_t ringbuf_bytes(struct monitor *m)
 	return (uint32_t)bytes;
 }
 
-/* PICOSNITCH_FLOW_TABLE=N sizes the kernel's flow table (diagnostics and
- * tests of what happens when it is full). */
-static uint32_t flow_capacity(void)
+/* PICOSNITCH_FLOW_TABLE, PICOSNITCH_CLOSED_TABLE and PICOSNITCH_LISTENER_TABLE
+ * (N entries) size the kernel's tables of flows, closed sockets and
+ * listening ports: for diagnostics, and for tests of what happens when one
+ * is full.  0 (unset or not a number) keeps the built-in size. */
+static uint32_t table_size(const char *env)
 {
-	const char *v = getenv("PICOSNITCH_FLOW_TABLE");
+	const char *v = getenv(env);
 	uint64_t n;
 
 	if (!v || parse_u64(v, &n) < 0 || n == 0 || n > (1u << 24))
@@ -735,7 +737,9 @@ int monitor_run(struct state_dir *sd, void (*on_ready)(void *ctx), void *ready_c
 	struct spawn_opts so = { .uid = sd->uid, .gid = sd->gid, .state_fd = sd->fd,
 				 .state_path = sd->path };
 	struct sensor_opts sopts = {
-		.flow_capacity = flow_capacity(),
+		.flow_capacity = table_size("PICOSNITCH_FLOW_TABLE"),
+		.closed_capacity = table_size("PICOSNITCH_CLOSED_TABLE"),
+		.listener_capacity = table_size("PICOSNITCH_LISTENER_TABLE"),
 		.on_event = on_event,
 		.on_missing = on_missing,
 		.ctx = &m,

@@ -482,7 +482,7 @@ static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struc
 			if (!p) {
 				/* no room to delete it after the drain: now,
 				 * rather than forget it in the table for good */
-				sensor_delete_flow(t->sensor, k);
+				sensor_delete_flows(t->sensor, k, 1);
 				HASH_DEL(t->flows, f);
 				flow_free(t, f);
 				return 0;
@@ -526,19 +526,20 @@ int tracker_drain(struct tracker *t, bool final)
 				r = drain_one(t, &t->pending[i].key, &t->pending[i].count);
 		}
 	}
+	sensor_delete_flows(t->sensor, t->dead, t->ndead);
 	for (size_t i = 0; i < t->ndead; i++) {
 		struct flow *f = flow_find(t, &t->dead[i]);
 
-		sensor_delete_flow(t->sensor, &t->dead[i]);
 		if (f) {
 			HASH_DEL(t->flows, f);
 			flow_free(t, f);
 		}
 	}
+	if (r == 0)
+		sensor_forget_closed(t->sensor, t->closed, t->nclosed);
 	for (size_t i = 0; i < t->nclosed && r == 0; i++) {
 		struct owner *o;
 
-		sensor_forget_closed(t->sensor, t->closed[i]);
 		HASH_FIND(hh, t->owners, &t->closed[i], sizeof(uint64_t), o);
 		if (o) {
 			HASH_DEL(t->owners, o);

@@ -360,6 +360,10 @@ static int configure(struct sensor *s, const struct sensor_opts *opts, const str
 		bpf_map__set_max_entries(s->skel->maps.flows, opts->flow_capacity);
 		bpf_map__set_max_entries(s->skel->maps.counts, opts->flow_capacity);
 	}
+	if (opts->closed_capacity)
+		bpf_map__set_max_entries(s->skel->maps.closed, opts->closed_capacity);
+	if (opts->listener_capacity)
+		bpf_map__set_max_entries(s->skel->maps.listeners, opts->listener_capacity);
 	s->skel->rodata->cfg_every_exe = opts->every_exe;
 	s->skel->rodata->cfg_self_tgid = getpid();
 	s->skel->rodata->cfg_no_rdonly_cast = getenv("PICOSNITCH_NO_RDONLY_CAST") != NULL;
@@ -712,17 +716,8 @@ int sensor_flow_info(struct sensor *s, const struct ps_flow_key *k, struct ps_fl
 	return bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.flows), k, ret) < 0 ? -errno : 0;
 }
 
-int sensor_delete_flow(struct sensor *s, const struct ps_flow_key *k)
-{
-	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.counts), k);
-
-	if (r < 0 && errno != ENOENT)
-		return -errno;
-	r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.flows), k);
-	return r < 0 && errno != ENOENT ? -errno : 0;
-}
-
-int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n)
+/* Kernels without batch lookups: one call per key. */
+static int closed_sockets_slow(struct sensor *s, uint64_t **ret, size_t *ret_n)
 {
 	int fd = bpf_map__fd(s->skel->maps.closed);
 	uint64_t key, next, *list = NULL;
@@ -748,20 +743,105 @@ int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n)
 	return 0;
 }
 
-int sensor_forget_closed(struct sensor *s, uint64_t sock_id)
+/* Delete n keys from a map, a batch per system call.  A key already gone
+ * ends a batch early (the kernel stops at it): it is skipped.  Kernels
+ * without batch operations get one call per key. */
+static int delete_keys(int fd, const void *keys, size_t ksize, size_t n)
 {
-	int r = bpf_map_delete_elem(bpf_map__fd(s->skel->maps.closed), &sock_id);
-	struct ps_dgram_slot *slot = slot_held(s, sock_id);
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	const char *k = keys;
+	size_t done = 0;
+	int ret = 0;
 
-	/* free the socket's slot: its last counts were read with its flows */
-	if (slot) {
-		__atomic_store_n(&slot->ready, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&slot->sent, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&slot->recv, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&slot->sock_id, 0, __ATOMIC_RELEASE);
+	while (done < n) {
+		__u32 count = n - done > BATCH ? BATCH : (__u32)(n - done);
+
+		if (bpf_map_delete_batch(fd, k + done * ksize, &count, &opts) == 0) {
+			done += count;
+			continue;
+		}
+		if (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP) {
+			for (; done < n; done++) {
+				if (bpf_map_delete_elem(fd, k + done * ksize) < 0 && errno != ENOENT)
+					ret = -errno;
+			}
+			break;
+		}
+		if (errno != ENOENT)
+			ret = -errno;
+		done += count + 1;	/* past the key that stopped it */
 	}
+	return ret;
+}
 
-	return r < 0 && errno != ENOENT ? -errno : 0;
+int sensor_delete_flows(struct sensor *s, const struct ps_flow_key *keys, size_t n)
+{
+	/* counters first: a flow with counters always has its identity */
+	int r = delete_keys(bpf_map__fd(s->skel->maps.counts), keys, sizeof(*keys), n);
+	int r2 = delete_keys(bpf_map__fd(s->skel->maps.flows), keys, sizeof(*keys), n);
+
+	return r < 0 ? r : r2;
+}
+
+int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n)
+{
+	int fd = bpf_map__fd(s->skel->maps.closed);
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint64_t in_tok = 0, out_tok = 0, *list = NULL, vals[BATCH];
+	size_t n = 0, cap = 0;
+	bool first = true;
+
+	for (;;) {
+		__u32 count = BATCH;
+		bool done;
+		int r;
+
+		if (n + BATCH > cap) {
+			uint64_t *p = realloc(list, (cap = cap ? cap * 2 : BATCH * 2) * sizeof(*list));
+
+			if (!p) {
+				free(list);
+				return -ENOMEM;
+			}
+			list = p;
+		}
+		r = bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok, list + n, vals,
+					 &count, &opts);
+		done = r < 0 && errno == ENOENT;
+		if (r < 0 && !done) {
+			r = -errno;
+			free(list);
+			if (first && (r == -EINVAL || r == -ENOTSUPP || r == -EOPNOTSUPP))
+				return closed_sockets_slow(s, ret, ret_n);
+			return r;
+		}
+		n += count;
+		if (done)
+			break;
+		in_tok = out_tok;
+		first = false;
+	}
+	*ret = list;
+	*ret_n = n;
+	return 0;
+}
+
+int sensor_forget_closed(struct sensor *s, const uint64_t *ids, size_t n)
+{
+	int r = delete_keys(bpf_map__fd(s->skel->maps.closed), ids, sizeof(*ids), n);
+
+	/* free the sockets' slots: their last counts were read with their flows */
+	for (size_t i = 0; i < n; i++) {
+		struct ps_dgram_slot *slot = slot_held(s, ids[i]);
+
+		if (slot) {
+			__atomic_store_n(&slot->ready, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&slot->sent, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&slot->recv, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&slot->sock_id, 0, __ATOMIC_RELEASE);
+		}
+	}
+	return r;
 }
 
 int sensor_stats(struct sensor *s, uint64_t ret[PS_STAT_MAX])

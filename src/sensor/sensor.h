@@ -17,6 +17,8 @@ struct sensor_opts {
 	uint32_t ringbuf_bytes;		/* power of two, multiple of the page size */
 	bool every_exe;			/* report every exec on the ring buffer */
 	uint32_t flow_capacity;		/* 0: the built-in size of the flow table */
+	uint32_t closed_capacity;	/* 0: the built-in size of the closed-socket table */
+	uint32_t listener_capacity;	/* 0: the built-in size of the listener table */
 	/* called for every ring buffer record; return 0 */
 	int (*on_event)(void *ctx, const void *data, size_t size);
 	void *ctx;
@@ -46,11 +48,14 @@ int sensor_for_each_flow(struct sensor *s,
 			 void *ctx);
 /* What the sensor recorded about a flow when it began. */
 int sensor_flow_info(struct sensor *s, const struct ps_flow_key *k, struct ps_flow_info *ret);
-int sensor_delete_flow(struct sensor *s, const struct ps_flow_key *k);
+/* Delete flows (counters, then identity); a flow already gone is skipped. */
+int sensor_delete_flows(struct sensor *s, const struct ps_flow_key *keys, size_t n);
 
 /* Ids of sockets that can carry no more traffic. */
 int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n);
-int sensor_forget_closed(struct sensor *s, uint64_t sock_id);
+/* Drop sockets from that list once their flows were read a last time, and
+ * free their datagram slots. */
+int sensor_forget_closed(struct sensor *s, const uint64_t *ids, size_t n);
 
 /* Totals of the loss and health counters since load. */
 int sensor_stats(struct sensor *s, uint64_t ret[PS_STAT_MAX]);

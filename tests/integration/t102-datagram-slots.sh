@@ -17,6 +17,37 @@ ok "the monitor starts"
 
 LATE=()	# checked after the monitor stopped
 
+# overflow_case NAME WHERE [udplite]: 300 datagrams into a receive buffer
+# that holds a few: only what the receiver got counts as received.  With
+# udplite the same over UDP-Lite, whose length field is its checksum
+# coverage (here the header alone): what is taken back is the real size.
+overflow_case() {
+	local name=$1 t=$2 what=UDP c s pf go out sp got
+	if [ "${3:-}" = udplite ]; then
+		export TRAFFICGEN_UDPLITE=1
+		what=UDP-Lite
+	fi
+	c=$(prog "overflow-$name.sender")
+	s=$(prog "overflow-$name.receiver")
+	pf=$WORK/port.overflow-$name go=$WORK/go.overflow-$name out=$WORK/got.overflow-$name
+	run_server "$t" "$s" udp-overflow "$(addr_of "$t")" "$pf" 4096 "$go" "$out" &
+	sp=$!
+	if wait_file "$pf" && "$c" udp-client "$(addr_of "$t")" "$(cat "$pf")" 300 1000 0 connected &&
+		touch "$go" && wait "$sp"; then
+		got=$(cat "$out")
+		if [ "$got" -gt 0 ] && [ "$got" -lt 300000 ]; then
+			ok "the $what receive buffer over $t overflowed ($got of 300000 bytes kept)"
+		else
+			not_ok "the $what receive buffer over $t overflowed ($got of 300000 bytes kept)"
+		fi
+		expect "$c" 300000 0 "$what datagrams dropped by a full receive buffer over $t: sender"
+		expect "$s" 0 "$got" "$what datagrams dropped by a full receive buffer over $t: receiver"
+	else
+		not_ok "$what overflow over $t: the programs ran"
+	fi
+	unset TRAFFICGEN_UDPLITE
+}
+
 for t in lo4 veth6; do
 	# 25 datagrams over 2.5 s: the socket is read at every drain meanwhile
 	c=$(prog "paced-$t.sender")
@@ -49,50 +80,10 @@ for t in lo4 veth6; do
 		not_ok "UDP handover over $t: the programs ran"
 	fi
 
-	# 300 datagrams into a receive buffer that holds a few: only what the
-	# receiver got counts as received
-	c=$(prog "overflow-$t.sender")
-	s=$(prog "overflow-$t.receiver")
-	pf=$WORK/port.overflow-$t
-	go=$WORK/go.overflow-$t
-	out=$WORK/got.overflow-$t
-	run_server "$t" "$s" udp-overflow "$(addr_of "$t")" "$pf" 4096 "$go" "$out" &
-	sp=$!
-	if wait_file "$pf" && "$c" udp-client "$(addr_of "$t")" "$(cat "$pf")" 300 1000 0 connected &&
-		touch "$go" && wait "$sp"; then
-		got=$(cat "$out")
-		if [ "$got" -gt 0 ] && [ "$got" -lt 300000 ]; then
-			ok "the receive buffer over $t overflowed ($got of 300000 bytes kept)"
-		else
-			not_ok "the receive buffer over $t overflowed ($got of 300000 bytes kept)"
-		fi
-		expect "$c" 300000 0 "datagrams dropped by a full receive buffer over $t: sender"
-		expect "$s" 0 "$got" "datagrams dropped by a full receive buffer over $t: receiver"
-	else
-		not_ok "UDP overflow over $t: the programs ran"
-	fi
+	overflow_case "$t" "$t"
 done
 
-# the same with UDP-Lite, whose length field is its checksum coverage (here
-# the header alone): what is taken back is the datagram's real size
-c=$(prog "overflow-lite.sender")
-s=$(prog "overflow-lite.receiver")
-pf=$WORK/port.overflow-lite go=$WORK/go.overflow-lite out=$WORK/got.overflow-lite
-TRAFFICGEN_UDPLITE=1 "$s" udp-overflow 127.0.0.1 "$pf" 4096 "$go" "$out" &
-sp=$!
-if wait_file "$pf" && TRAFFICGEN_UDPLITE=1 "$c" udp-client 127.0.0.1 "$(cat "$pf")" 300 1000 0 connected &&
-	touch "$go" && wait "$sp"; then
-	got=$(cat "$out")
-	if [ "$got" -gt 0 ] && [ "$got" -lt 300000 ]; then
-		ok "the UDP-Lite receive buffer overflowed ($got of 300000 bytes kept)"
-	else
-		not_ok "the UDP-Lite receive buffer overflowed ($got of 300000 bytes kept)"
-	fi
-	expect "$c" 300000 0 "UDP-Lite datagrams dropped by a full receive buffer: sender"
-	expect "$s" 0 "$got" "UDP-Lite datagrams dropped by a full receive buffer: receiver"
-else
-	not_ok "UDP-Lite overflow: the programs ran"
-fi
+overflow_case lite lo4 udplite
 
 # a receiver still open when the monitor stops: its last bytes are written
 c=$(prog "open-at-stop.sender")

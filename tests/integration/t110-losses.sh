@@ -4,7 +4,8 @@
 # short-lived programs send, so the loss is certain, not a race:
 #  - processes that exit before they can be identified (exec cache off);
 #  - a ring buffer too small for the new processes' records;
-#  - a flow table too small for the new flows.
+#  - a flow table too small for the new flows;
+#  - a closed-socket table and a listener table too small.
 source "$(dirname "$0")/../lib/lib.sh"
 
 need_root
@@ -81,4 +82,40 @@ logged=$(sent_by tablefull)
 check_eq "logged and reported-missing bytes add up to at least what was sent" 1 \
 	"$(( logged + lost_sent >= 40 * 321 ))"
 check_match "some of it was logged" "^[1-9][0-9]*$" "$logged"
+# ---- closed-socket table full ----
+# 40 sockets close while the monitor is frozen, into a table of 8: their
+# flows cannot be collected, but what they carried is still logged.
+rm -rf "$PICOSNITCH_DIR"
+ps_config '{"DB write limit (seconds)": 1}'
+PICOSNITCH_CLOSED_TABLE=8 ps_start || { not_ok "the monitor starts with an 8-socket closed table"; t_done; exit 1; }
+burst closedfull 40 || not_ok "the programs ran"
+sleep 2.5
+ps_stop
+check_match "a full closed-socket table is reported with its count (at least 32 of 40)" \
+	"^(3[2-9]|[4-9][0-9]|[1-9][0-9]{2,})$" "$(errsum "table of closed sockets was full" 10)"
+check_eq "the bytes of the sockets it could not hold are still logged" $((40 * 321)) \
+	"$(sent_by closedfull)"
+
+# ---- listener table full ----
+# Five UDP servers bind ports; the table holds two.
+rm -rf "$PICOSNITCH_DIR"
+ps_config '{"DB write limit (seconds)": 1}'
+PICOSNITCH_LISTENER_TABLE=2 ps_start || { not_ok "the monitor starts with a 2-port listener table"; t_done; exit 1; }
+lf=$(prog listenfull.sink)
+lc=$(prog listenfull.sender)
+sinks=()
+for i in 1 2 3 4 5; do
+	"$lf" udp-sink 127.0.0.1 "$WORK/port.listenfull.$i" 1 &
+	sinks+=($!)
+done
+for i in 1 2 3 4 5; do
+	wait_file "$WORK/port.listenfull.$i" && "$lc" udp-once 127.0.0.1 "$(cat "$WORK/port.listenfull.$i")" 123
+done
+wait "${sinks[@]}"
+sleep 2.5
+ps_stop
+check_match "a full listener table is reported with its count (at least 3 of 5)" \
+	"^([3-9]|[1-9][0-9]+)$" "$(errsum "table of listening and bound ports was full" 12)"
+check_eq "the servers' traffic is still logged" $((5 * 123)) \
+	"$(db "SELECT ifnull(sum(received),0) FROM connection_log WHERE name = 'listenfull.sink'")"
 t_done

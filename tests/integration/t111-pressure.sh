@@ -89,6 +89,58 @@ rst_case() { # NAME ADDR
 rst_case lo4 127.0.0.1
 rst_case veth4 198.51.100.2
 
+# ---- retransmissions ----
+# One TCP segment in 15 arriving in the namespace is dropped (nftables, in
+# the namespace only), so whatever the host sends there is retransmitted.
+# Once with the uploading client on the host, once with the host's server
+# sending the download: the retransmitting side and the receiver that
+# fills holes out of order both count every byte once.
+retrans_segs() { nstat -az TcpRetransSegs | awk '/TcpRetransSegs/ { print $2 }'; }
+lossy_case() { # NAME: client-on-host | server-on-host
+	local s c sp up=$((24 * 1024 * 1024 + 11)) down=$((3 * 1024 * 1024 + 5))
+	s=$(prog "lossy-$1-server")
+	c=$(prog "lossy-$1-client")
+	if [ "$1" = client-on-host ]; then
+		in_ns "$s" tcp-server 198.51.100.2 "$WORK/port.lossy-$1" "$up" "$down" rw &
+		sp=$!
+		wait_file "$WORK/port.lossy-$1"
+		"$c" tcp-client 198.51.100.2 "$(cat "$WORK/port.lossy-$1")" "$up" "$down" rw ||
+			not_ok "the lossy $1 client ran"
+		wait "$sp" || not_ok "the lossy $1 server ran"
+		expect "$c" "$up" "$down" "retransmissions, $1: client"
+		expect "$s" "$down" "$up" "retransmissions, $1: server"
+	else
+		"$s" tcp-server 198.51.100.1 "$WORK/port.lossy-$1" "$down" "$up" sendfile &
+		sp=$!
+		wait_file "$WORK/port.lossy-$1"
+		in_ns "$c" tcp-client 198.51.100.1 "$(cat "$WORK/port.lossy-$1")" "$down" "$up" rw ||
+			not_ok "the lossy $1 client ran"
+		wait "$sp" || not_ok "the lossy $1 server ran"
+		expect "$c" "$down" "$up" "retransmissions, $1: client"
+		expect "$s" "$up" "$down" "retransmissions, $1: server"
+	fi
+}
+if command -v nft >/dev/null && in_ns nft -f - <<EOF
+table inet lossy {
+	chain in {
+		type filter hook input priority 0;
+		meta l4proto tcp numgen random mod 15 == 0 drop
+	}
+}
+EOF
+then
+	r0=$(retrans_segs)
+	lossy_case client-on-host
+	lossy_case server-on-host
+	r1=$(retrans_segs)
+	check_match "the host retransmitted (TcpRetransSegs +$((r1 - r0)))" "^[1-9][0-9]{2,}$" $((r1 - r0))
+	in_ns nft delete table inet lossy
+	sleep 2.5
+	check_expected
+else
+	skip "retransmissions: cannot load an nftables rule in the namespace (package nftables)"
+fi
+
 ps_stop
 check_eq "  and the monitor stops cleanly" 0 "$PS_RC"
 
