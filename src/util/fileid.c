@@ -142,12 +142,11 @@ bool fileid_matches(int fd, const struct stat *st, uint64_t ino, uint32_t dev, u
 	uint64_t kino;
 	uint32_t kdev;
 
-	if (!st) {
-		if (fstat(fd, &own) < 0)
-			return false;
+	/* fstat can fail where the kernel's own view does not: a FUSE file
+	 * of another user refuses root's getattr (EACCES) */
+	if (!st && fstat(fd, &own) == 0)
 		st = &own;
-	}
-	if ((uint64_t)st->st_ino == ino && ((uint32_t)st->st_dev & mask) == (dev & mask))
+	if (st && (uint64_t)st->st_ino == ino && ((uint32_t)st->st_dev & mask) == (dev & mask))
 		return true;
 	return fileid_kernel(fd, &kino, &kdev) == 0 && kino == ino && (kdev & mask) == (dev & mask);
 }
