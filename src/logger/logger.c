@@ -53,12 +53,17 @@
 #define CHANNEL_QUEUE_MAX (4 << 20)
 #define EXIT_CONFIG 78
 
-static uint64_t mono_seconds(void)
+static uint64_t mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_seconds(void)
+{
+	return mono_ms() / 1000;
 }
 
 /* ---- messages to the monitor ---- */
@@ -293,7 +298,7 @@ static void flush_window(struct logger *l, bool final)
 	int r;
 
 	r = window_take(l->window, (int64_t)time(NULL), final, &rows);
-	l->window_start = time(NULL);
+	l->window_start_ms = mono_ms();
 	if (r < 0) {
 		errlog_add(l->errlog, "cannot collect the connection log: %s", strerror(-r));
 		return;
@@ -572,13 +577,15 @@ static void on_note(struct logger *l, const struct ps_msg_note *m)
 	free(safe);
 }
 
-/* A drain ended.  The window's end is decided on this process's own clock:
- * the time the message carries is not trusted with arithmetic. */
+/* A drain ended (about every second).  The window's end is decided on this
+ * process's own monotonic clock: the time the message carries is not
+ * trusted with arithmetic, and the wall clock may jump (an hour back would
+ * have held the log for an hour).  Rows are stamped with the wall clock.
+ * A quarter second of slack keeps a tick that comes a little early from
+ * making the window a whole tick longer. */
 static void on_tick(struct logger *l)
 {
-	time_t now = time(NULL);
-
-	if (now - l->window_start >= l->cfg.db_write_limit)
+	if (mono_ms() - l->window_start_ms + 250 >= (uint64_t)l->cfg.db_write_limit * 1000)
 		flush_window(l, false);
 	errlog_flush(l->errlog);
 	if (l->alerts)
@@ -720,7 +727,7 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 
 	l->dirfd = dirfd;
 	l->path = path;
-	l->window_start = time(NULL);
+	l->window_start_ms = mono_ms();
 	if ((r = strpool_new(&l->pool)) < 0 || (r = idents_new(l->pool, &l->idents)) < 0 ||
 	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0)
 		return r;

@@ -36,7 +36,8 @@ struct logger {
 	size_t nstores;
 	struct batch pending[64];
 	size_t npending;
-	time_t window_start;
+	uint64_t window_start_ms;	/* CLOCK_MONOTONIC: a clock jump neither
+					 * stretches nor cuts a window */
 	uint64_t last_prune;
 	uint32_t monitor_pid;
 	/* what was reported already */
