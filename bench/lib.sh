@@ -2,7 +2,7 @@
 # directory, peers, process CPU and memory readings, medians.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=$ROOT/build/picosnitch
+BIN=${PS_BENCH_BIN:-$ROOT/build/picosnitch}
 BENCH=$ROOT/build/bench
 WORK=$(mktemp -d /tmp/picosnitch-bench.XXXXXX)
 chmod 0755 "$WORK"	# the logger, running as the desktop user, reaches it by path
@@ -16,7 +16,7 @@ bench_cleanup() {
 	[ -n "${KEEP_LOG:-}" ] && cp "$WORK/monitor.log" "$KEEP_LOG" 2>/dev/null
 	[ -n "$MON_PID" ] && kill -KILL "$MON_PID" 2>/dev/null
 	[ -n "$PEER_PID" ] && kill -KILL "$PEER_PID" 2>/dev/null
-	rm -rf "$WORK"
+	[ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap bench_cleanup EXIT
 

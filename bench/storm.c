@@ -1,7 +1,12 @@
 /* storm: many short TCP connections.
- *   storm sink PORTFILE SECONDS      accept and read everything, print bytes
+ *   storm sink PORTFILE SECONDS      accept and read everything for SECONDS,
+ *                                    or after SIGUSR1 until a quiet 0.5 s
+ *                                    (every connection read to its end);
+ *                                    print the bytes read
  *   storm client PORT SECONDS BYTES  connect, send BYTES, close, as fast as
- *                                    possible; print "<connections> <bytes>" */
+ *                                    possible; print "<connections> <bytes>
+ *                                    <failed connects> <connects that found
+ *                                    no free local port>" */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -9,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +25,14 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static volatile sig_atomic_t finishing;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	finishing = 1;
 }
 
 static int sink(const char *portfile, double secs)
@@ -42,9 +56,13 @@ static int sink(const char *portfile, double secs)
 	fprintf(f, "%d\n", ntohs(a.sin_port));
 	fclose(f);
 	rename(tmp, portfile);
+	signal(SIGUSR1, on_usr1);
 	end = now() + secs;
 	while (now() < end) {
-		int n = epoll_wait(ep, evs, 256, 100);
+		int n = epoll_wait(ep, evs, 256, finishing ? 500 : 100);
+
+		if (n == 0 && finishing)
+			break;
 
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
@@ -80,7 +98,7 @@ static int client(int port, double secs, int size)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	char buf[65536] = { 0 };
-	long conns = 0, bytes = 0;
+	long conns = 0, bytes = 0, failed = 0, noport = 0;
 	double end = now() + secs;
 
 	while (now() < end) {
@@ -92,10 +110,14 @@ static int client(int port, double secs, int size)
 			conns++;
 			if (write(s, buf, size) == size)
 				bytes += size;
+		} else if (errno == EADDRNOTAVAIL) {
+			noport++;	/* no local port free: nothing was sent */
+		} else {
+			failed++;
 		}
 		close(s);
 	}
-	printf("%ld %ld\n", conns, bytes);
+	printf("%ld %ld %ld %ld\n", conns, bytes, failed, noport);
 	return 0;
 }
 

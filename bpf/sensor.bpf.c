@@ -532,7 +532,14 @@ static __always_inline void emit_unowned(struct sock_state *st, struct ps_flow_k
 	ev->hdr.ts_ns = bpf_ktime_get_boot_ns();
 	ev->key = *key;
 	ev->sock_ino = st->sock_ino;
-	bpf_ringbuf_submit(ev, 0);
+	/* not worth waking the daemon for on its own: a busy server's
+	 * accepted sockets are all unowned until accept(), and a wake-up per
+	 * connection cost a flood a third of its rate.  The daemon reads these
+	 * with the next event that wakes it, at a drain (every second), or
+	 * when a quarter of the ring buffer is waiting. */
+	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+				       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4 ?
+			       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* A flow update that failed, with the bytes it carried: the table was full
@@ -1839,6 +1846,12 @@ static __always_inline int tcp_state_changed(struct sock *sk, int oldstate, int 
 	st = bpf_sk_storage_get(&socks, sk, 0, 0);
 	if (!st)
 		return 0;
+	if (oldstate == TCP_SYN_SENT && !sk->__sk_common.skc_num) {
+		/* connect() found no free local port: nothing went out, so
+		 * no flow (a refused attempt, which sent its SYN, is one) */
+		set_flags(st, SS_CLOSED);
+		return 0;
+	}
 	/* the last count, in the state the socket was in; after it the flow
 	 * may be collected by the daemon at any time, so nothing may make it
 	 * again (a later close() of a reset connection) */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -74,6 +75,8 @@ static void *worker(void *arg)
 	/* signals belong to the event loop's thread */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* hashing is bulk work: the default priority, whatever the monitor's */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 0);
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
 		struct job *j;

@@ -51,6 +51,15 @@
 #define START_TIMEOUT_MS 30000
 #define FINAL_TIMEOUT_MS 60000
 #define RINGBUF_MAX_BYTES (1u << 30)
+/* The monitor's CPU priority.  Its work follows the machine's network
+ * activity and is bounded (a fraction of one core in the worst flood
+ * measured), but it must get that fraction when it needs it: the kernel's
+ * tables hold only a few seconds of closed connections.  At nice 0, 200
+ * busy processes leave it one 200th of the CPU and the tables overflow
+ * (bench/storm.sh 200).  The logger keeps the default priority (it runs as
+ * the user, who must not inherit a raised priority through it), as do the
+ * hashing threads (bulk work that may wait). */
+#define MONITOR_NICE (-20)
 
 #include "monitor/monitor_int.h"
 
@@ -772,6 +781,10 @@ int monitor_run(struct state_dir *sd, void (*on_ready)(void *ctx), void *ready_c
 		log_errno(r, "cannot start the logger as user %u", (unsigned)sd->uid);
 		return 1;
 	}
+	if (setpriority(PRIO_PROCESS, 0, MONITOR_NICE) < 0)
+		log_warn("cannot raise the monitor's CPU priority (%s): a flood of busy processes "
+			 "can starve it, and what overflows the kernel's tables meanwhile is lost "
+			 "(and reported)", strerror(errno));
 	r = channel_new(fd, CHANNEL_QUEUE_MAX, &m.chan);
 	if (r < 0) {
 		close(fd);

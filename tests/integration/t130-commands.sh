@@ -159,7 +159,7 @@ else
 fi
 for line in "Type=notify" "ExecStart=$P start-no-daemon" "Restart=on-failure" \
 	"RestartPreventExitStatus=78" "StartLimitBurst=5" "NoNewPrivileges=yes" \
-	"CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_RESOURCE CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_DAC_OVERRIDE CAP_CHOWN CAP_SETUID CAP_SETGID" \
+	"CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_RESOURCE CAP_SYS_NICE CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_DAC_OVERRIDE CAP_CHOWN CAP_SETUID CAP_SETGID" \
 	"ProtectSystem=strict" "UMask=0077" "RestrictAddressFamilies=AF_UNIX" \
 	"SystemCallFilter=@system-service bpf perf_event_open fanotify_init fanotify_mark mount capset" \
 	"Environment=\"PICOSNITCH_DIR=$PICOSNITCH_DIR\""; do
