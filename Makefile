@@ -120,6 +120,14 @@ build/bench/hashrate: bench/hashrate.c $(filter-out build/obj/cli/main.o,$(OBJS)
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
+# querygen times the query layer on a generated snitch.db: linked with the
+# objects that make the schema and read it, nothing else
+build/bench/querygen: bench/querygen.c build/obj/storage/store_sqlite.o \
+		$(patsubst src/%.c,build/obj/%.o,$(wildcard src/query/*.c))
+	@mkdir -p $(dir $@)
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $$(pkg-config --libs sqlite3) -lm
+
 build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call msg,BENCH,$@)

@@ -1,0 +1,587 @@
+/* Benchmark helper for src/query (run by bench/query-bench.sh).
+ *
+ *   querygen gen PATH [ROWS]     build a snitch.db of ROWS (10 million)
+ *                                 entries over a year, if PATH is not there
+ *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
+ *                                 time every query kind over several windows
+ *                                 and print one tab-separated line each
+ *   querygen index PATH SQL       add an index to PATH (to measure it)
+ *
+ * The schema is made by store_sqlite_open, exactly as the monitor makes it;
+ * the rows are then inserted with plain SQL (indexes dropped during the load
+ * and re-created from their own SQL text).  Cardinalities are those of a
+ * busy desktop: ~3000 executables, ~40000 remote addresses, ~5000 domains,
+ * ~20 users, 60 s windows.  --cold drops the page cache (as root: sync and
+ * "3" into /proc/sys/vm/drop_caches) and reopens the database before each
+ * query; otherwise each query runs once to warm up and then --reps times
+ * (the median is printed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "query/query.h"
+#include "storage/store.h"
+
+#define N_EXES 3000
+#define N_PARENTS 100
+#define N_RADDRS 40000
+#define N_LADDRS 30
+#define N_DOMAINS 5000
+#define N_NETNS 10
+#define WINDOW 60
+#define YEAR (365 * 86400)
+/* the last window ends here (2026-01-01 00:00 UTC), for runs that repeat */
+#define END_TIME 1767225600
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static double unif(void)
+{
+	return (double)(rnd() >> 11) / 9007199254740992.0;
+}
+
+/* Zipf-like popularity: a few values take most rows, as in real traffic. */
+struct zipf {
+	double *cdf;
+	size_t n;
+};
+
+static void zipf_init(struct zipf *z, size_t n, double s)
+{
+	double sum = 0;
+
+	z->n = n;
+	z->cdf = malloc(n * sizeof(double));
+	if (!z->cdf)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		z->cdf[i] = (sum += 1.0 / pow((double)(i + 1), s));
+	for (size_t i = 0; i < n; i++)
+		z->cdf[i] /= sum;
+}
+
+static size_t zipf_pick(const struct zipf *z)
+{
+	double u = unif();
+	size_t lo = 0, hi = z->n - 1;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (z->cdf[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "querygen: %s: %s\n", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* the executable tuples: some paths come with several cmdlines/hashes */
+static void exe_tuple(int i, char *path, char *name, char *cmd, char *sha, size_t size)
+{
+	static const char *const launchers[] = { "/usr/lib/systemd/systemd", "/usr/bin/bash",
+						 "/usr/bin/gnome-shell", "/usr/bin/zsh",
+						 "/usr/bin/python3.11", "/usr/sbin/cron" };
+	int p = i * 4 / 5;
+
+	if (i < N_PARENTS && i < 6) {
+		snprintf(path, size, "%s", launchers[i]);
+		snprintf(name, 16, "%s", strrchr(launchers[i], '/') + 1);
+	} else if (p % 7 == 3) {
+		snprintf(path, size, "/home/user%d/.local/share/app-%d/bin/tool-%d", p % 19, p, p);
+		snprintf(name, 16, "tool-%d", p);
+	} else {
+		snprintf(path, size, "/usr/bin/prog-%04d", p);
+		snprintf(name, 16, "prog-%04d", p);
+	}
+	snprintf(cmd, size, "%s --profile=%d --config /etc/conf-%d.toml", name, i % 5, p);
+	if (i % 97 == 5)
+		snprintf(sha, 65, "!exited");
+	else
+		snprintf(sha, 65, "%016llx%016llx%016llx%016llx", (unsigned long long)mix(i),
+			 (unsigned long long)mix(i + 1000003), (unsigned long long)mix(i + 2000003),
+			 (unsigned long long)mix(i + 3000003));
+}
+
+static int generate(const char *path, long rows)
+{
+	char tmp[4096], err[512], *msg = NULL;
+	char pth[512], name[16], cmd[512], sha[65], buf[128];
+	struct zipf zexe, zraddr, zpar;
+	int parent_of[N_EXES], uid_of[N_EXES];
+	int dom_of[N_RADDRS];
+	struct store *s;
+	sqlite3 *db;
+	sqlite3_stmt *st, *idx;
+	char *index_sql[16], *index_name[16];
+	int n_index = 0;
+	struct stat sb;
+	double t0 = now_ms();
+	long done = 0;
+	int64_t first = END_TIME - YEAR;
+	long n_windows = YEAR / WINDOW;
+	double wsum = 0;
+
+	if (stat(path, &sb) == 0) {
+		fprintf(stderr, "querygen: %s exists, reusing it\n", path);
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	if (store_sqlite_open(tmp, &s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "querygen: %s: %s\n", tmp, err);
+		return 1;
+	}
+	store_close(s);
+	if (sqlite3_open(tmp, &db) != SQLITE_OK)
+		return 1;
+	/* a bulk load: no journal, indexes built at the end from their SQL */
+	if (exec_sql(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+			 "PRAGMA cache_size = -1000000;") < 0)
+		return 1;
+	sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+			   -1, &idx, NULL);
+	while (sqlite3_step(idx) == SQLITE_ROW && n_index < 16) {
+		index_name[n_index] = strdup((const char *)sqlite3_column_text(idx, 0));
+		index_sql[n_index++] = strdup((const char *)sqlite3_column_text(idx, 1));
+	}
+	sqlite3_finalize(idx);
+	for (int i = 0; i < n_index; i++) {
+		snprintf(buf, sizeof(buf), "DROP INDEX %s", index_name[i]);
+		free(index_name[i]);
+		if (exec_sql(db, buf) < 0)
+			return 1;
+	}
+
+	exec_sql(db, "BEGIN");
+	sqlite3_prepare_v2(db, "INSERT INTO executables(id, path, name, cmdline, sha256) VALUES (?, ?, ?, ?, ?)",
+			   -1, &st, NULL);
+	for (int i = 0; i < N_EXES; i++) {
+		exe_tuple(i, pth, name, cmd, sha, sizeof(pth));
+		sqlite3_bind_int(st, 1, i + 1);
+		sqlite3_bind_text(st, 2, pth, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, cmd, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 5, sha, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return fprintf(stderr, "querygen: %s\n", sqlite3_errmsg(db)), 1;
+		sqlite3_reset(st);
+		/* launchers are their own parents' children; the rest hang off them */
+		parent_of[i] = i < N_PARENTS ? (int)(mix(i) % 6) : (int)(mix(i + 7) % N_PARENTS);
+		uid_of[i] = (mix(i + 11) % 10) < 7 ? 1000 : (mix(i + 11) % 10) < 9 ? 0 :
+			    1001 + (int)(mix(i + 13) % 18);
+		if (i % 211 == 17)
+			uid_of[i] = -1;
+	}
+	sqlite3_finalize(st);
+	/* addresses: 1..N_LADDRS local ones, then the remote ones, then "" */
+	sqlite3_prepare_v2(db, "INSERT INTO addresses(id, address) VALUES (?, ?)", -1, &st, NULL);
+	for (int i = 0; i < N_LADDRS + N_RADDRS + 1; i++) {
+		uint64_t h = mix(i + 99);
+
+		if (i < N_LADDRS)
+			snprintf(buf, sizeof(buf), i % 3 ? "192.168.%d.%d" : "fd00::%x:%x", i, i + 10);
+		else if (i == N_LADDRS + N_RADDRS)
+			buf[0] = '\0';
+		else if (h % 10 == 0)
+			snprintf(buf, sizeof(buf), "2001:db8:%x:%x::%x", (unsigned)(h >> 8) & 0xffff,
+				 (unsigned)(h >> 24) & 0xffff, i);
+		else
+			snprintf(buf, sizeof(buf), "%u.%u.%u.%u", (unsigned)(h >> 8) % 223 + 1,
+				 (unsigned)(h >> 16) & 0xff, (unsigned)(h >> 24) & 0xff, (unsigned)i & 0xff);
+		sqlite3_bind_int(st, 1, i + 1);
+		sqlite3_bind_text(st, 2, buf, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return fprintf(stderr, "querygen: %s: %s\n", buf, sqlite3_errmsg(db)), 1;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	/* domains: 1 is "", then the names; each remote address has one */
+	sqlite3_prepare_v2(db, "INSERT INTO domains(id, domain) VALUES (?, ?)", -1, &st, NULL);
+	for (int i = 0; i <= N_DOMAINS; i++) {
+		if (i == 0)
+			buf[0] = '\0';
+		else
+			snprintf(buf, sizeof(buf), "%s%d.%s", i % 3 ? "cdn-" : "api.", i,
+				 i % 5 ? "example.com" : "example.org");
+		sqlite3_bind_int(st, 1, i + 1);
+		sqlite3_bind_text(st, 2, buf, -1, SQLITE_TRANSIENT);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < N_RADDRS; i++)
+		dom_of[i] = mix(i + 5) % 100 < 15 ? 1 : 2 + (int)(mix(i + 3) % N_DOMAINS);
+	exec_sql(db, "COMMIT");
+
+	zipf_init(&zexe, N_EXES, 1.05);
+	zipf_init(&zraddr, N_RADDRS, 0.9);
+	zipf_init(&zpar, N_NETNS, 2.0);
+	for (long w = 0; w < n_windows; w++)
+		wsum += 1.0 + 0.6 * sin(2 * M_PI * (double)(w % 1440) / 1440.0);
+
+	sqlite3_prepare_v2(db,
+			   "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, "
+			   "lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows, "
+			   "grandparent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			   -1, &st, NULL);
+	exec_sql(db, "BEGIN");
+	double cum = 0;
+	for (long w = 0; w < n_windows; w++) {
+		double wt = 1.0 + 0.6 * sin(2 * M_PI * (double)(w % 1440) / 1440.0);
+		long upto = lround((cum += wt) / wsum * (double)rows);
+		int64_t t = first + (int64_t)(w + 1) * WINDOW;
+
+		for (; done < upto; done++) {
+			int e = (int)zipf_pick(&zexe), p = parent_of[e], g = parent_of[p];
+			int r = (int)zipf_pick(&zraddr), kind = (int)(rnd() % 100);
+			int family = kind < 85 ? 2 : kind < 97 ? 10 : kind < 99 ? 17 : 0;
+			int proto = family == 17 ? (rnd() % 2 ? 0x88cc : 0x88b5) : rnd() % 10 < 8 ? 6 : 17;
+			int64_t lport = 32768 + (int64_t)(rnd() % 28232), rport;
+			int rp = (int)(rnd() % 100);
+			int64_t sent = (int64_t)((rnd() % 1000 + 1) << (rnd() % 14));
+
+			rport = rp < 60 ? 443 : rp < 70 ? 80 : rp < 80 ? 53 : (int64_t)(rnd() % 65535 + 1);
+			if (family == 17 || family == 0) {
+				lport = rport = family ? 0 : -1;
+				proto = family ? proto : 0;
+			}
+			sqlite3_bind_int64(st, 1, t);
+			sqlite3_bind_int(st, 2, e + 1);
+			sqlite3_bind_int(st, 3, p + 1);
+			sqlite3_bind_int(st, 4, uid_of[e]);
+			sqlite3_bind_int(st, 5, family);
+			sqlite3_bind_int(st, 6, proto);
+			sqlite3_bind_int64(st, 7, lport);
+			sqlite3_bind_int64(st, 8, rport);
+			sqlite3_bind_int(st, 9, 1 + (int)(mix(e) % N_LADDRS));
+			sqlite3_bind_int(st, 10, family ? N_LADDRS + r + 1 : N_LADDRS + N_RADDRS + 1);
+			sqlite3_bind_int(st, 11, family ? dom_of[r] : 1);
+			sqlite3_bind_int64(st, 12, mix(e + 3) % 10 ? 4026531840LL :
+						   4026532000LL + (int64_t)zipf_pick(&zpar) * 7);
+			sqlite3_bind_int64(st, 13, sent);
+			sqlite3_bind_int64(st, 14, sent * (int64_t)(rnd() % 20 + 1));
+			sqlite3_bind_int(st, 15, 1 + (int)(rnd() % 4));
+			sqlite3_bind_int(st, 16, g + 1);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				return fprintf(stderr, "querygen: %s\n", sqlite3_errmsg(db)), 1;
+			sqlite3_reset(st);
+			if (done % 1000000 == 999999) {
+				exec_sql(db, "COMMIT; BEGIN");
+				fprintf(stderr, "querygen: %ld rows, %.0f s\n", done + 1, (now_ms() - t0) / 1e3);
+			}
+		}
+	}
+	exec_sql(db, "COMMIT");
+	sqlite3_finalize(st);
+	for (int i = 0; i < n_index; i++) {
+		fprintf(stderr, "querygen: %s (%.0f s)\n", index_sql[i], (now_ms() - t0) / 1e3);
+		if (exec_sql(db, index_sql[i]) < 0)
+			return 1;
+		free(index_sql[i]);
+	}
+	if (exec_sql(db, "PRAGMA journal_mode = WAL") < 0)
+		return 1;
+	if (sqlite3_close(db) != SQLITE_OK || rename(tmp, path) < 0) {
+		fprintf(stderr, "querygen: %s: %s\n", path, msg ? msg : strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "querygen: %s: %ld rows in %.0f s\n", path, done, (now_ms() - t0) / 1e3);
+	return 0;
+}
+
+static int add_index(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	double t0 = now_ms();
+	int r;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return 1;
+	exec_sql(db, "PRAGMA cache_size = -1000000");
+	r = exec_sql(db, sql);
+	sqlite3_close(db);
+	fprintf(stderr, "querygen: %s: %.0f s\n", sql, (now_ms() - t0) / 1e3);
+	return r < 0;
+}
+
+/* A stand-in for GeoIP: one of 60 codes from a hash of the address. */
+static const char *fake_country(void *ctx, const char *address)
+{
+	static const char codes[] = "ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQBR"
+				    "BSBTBVBWBYBZCACCCDCFCGCHCICKCLCMCNCOCRCUCVCWCXCYCZDEDJDKDMDO";
+	static __thread char out[3];
+	uint64_t h = 1469598103934665603ULL;
+
+	if (!*address)
+		return NULL;
+	for (const char *p = address; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	memcpy(out, codes + 2 * (h % 60), 2);
+	return out;
+}
+
+static void drop_caches(void)
+{
+	int fd;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (fd < 0 || write(fd, "3\n", 2) != 2) {
+		perror("querygen: /proc/sys/vm/drop_caches (run as root)");
+		exit(1);
+	}
+	close(fd);
+}
+
+enum kind { K_TOTALS, K_SERIES, K_DISTINCT, K_BOUNDS };
+static const char *const kind_names[] = { "totals", "series", "distinct", "bounds" };
+
+struct bench_ctx {
+	const char *path;
+	struct query_db *db;
+	struct query_options opt;
+	bool cold;
+	int reps;
+	int64_t first, last;
+	/* the filters: a drill-down into the busiest executable, leaving out
+	 * what had no domain */
+	struct query_filter filters[2];
+	char exe[512];
+};
+
+static int run_one(struct bench_ctx *c, enum kind kind, enum query_dim dim,
+		   const struct query_window *w, bool filtered, size_t *rows, char *err, size_t errlen)
+{
+	struct query_select sel = { .dim = dim, .window = *w,
+				    .filters = filtered ? c->filters : NULL,
+				    .n_filters = filtered ? 2 : 0 };
+	struct query_result *res = NULL;
+	struct query_series *ser = NULL;
+	int64_t a, b;
+	int r = 0;
+
+	switch (kind) {
+	case K_TOTALS: {
+		struct query_totals_req req = { .sel = sel, .sort = QUERY_SORT_TOTAL, .limit = 50 };
+
+		r = query_totals(c->db, &req, &res, err, errlen);
+		*rows = res ? (size_t)res->n_groups : 0;
+		break;
+	}
+	case K_DISTINCT: {
+		struct query_distinct_req req = { .sel = sel, .limit = 200 };
+
+		r = query_distinct(c->db, &req, &res, err, errlen);
+		*rows = res ? (size_t)res->n_groups : 0;
+		break;
+	}
+	case K_SERIES: {
+		struct query_series_req req = { .sel = sel, .top = 10, .buckets = 60, .other = true };
+
+		r = query_series(c->db, &req, &ser, err, errlen);
+		*rows = ser ? ser->n_lines : 0;
+		break;
+	}
+	case K_BOUNDS:
+		r = query_bounds(c->db, &a, &b, err, errlen);
+		*rows = 2;
+		break;
+	}
+	query_result_free(res);
+	query_series_free(ser);
+	return r;
+}
+
+static int reopen(struct bench_ctx *c)
+{
+	char err[512];
+	int r;
+
+	query_close(c->db);
+	c->db = NULL;
+	r = query_open(c->path, &c->opt, &c->db, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "querygen: %s\n", err);
+	return r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Time one query; prints "kind dim window filter ms groups". */
+static void measure(struct bench_ctx *c, enum kind kind, enum query_dim dim, const char *wname,
+		    const struct query_window *w, bool filtered)
+{
+	char err[512] = "";
+	double ms[32], t0;
+	size_t rows = 0;
+	int r, n = c->cold ? 1 : c->reps;
+
+	if (c->cold) {
+		query_close(c->db);
+		c->db = NULL;
+		drop_caches();
+		t0 = now_ms();
+		r = reopen(c);
+		if (r == 0)
+			r = run_one(c, kind, dim, w, filtered, &rows, err, sizeof(err));
+		ms[0] = now_ms() - t0;
+	} else {
+		r = run_one(c, kind, dim, w, filtered, &rows, err, sizeof(err));
+		for (int i = 0; i < n && r == 0; i++) {
+			t0 = now_ms();
+			r = run_one(c, kind, dim, w, filtered, &rows, err, sizeof(err));
+			ms[i] = now_ms() - t0;
+		}
+		qsort(ms, (size_t)n, sizeof(double), cmp_double);
+	}
+	if (r < 0)
+		printf("%s\t%s\t%s\t%s\terror\t%s\n", kind_names[kind], kind == K_BOUNDS ? "-" : query_dim_name(dim),
+		       wname, filtered ? "filter" : "-", err);
+	else
+		printf("%s\t%s\t%s\t%s\t%.1f\t%zu\n", kind_names[kind], kind == K_BOUNDS ? "-" : query_dim_name(dim),
+		       wname, filtered ? "filter" : "-", ms[n / 2], rows);
+	fflush(stdout);
+}
+
+static int run(const char *path, int argc, char **argv)
+{
+	struct bench_ctx c = { .path = path, .reps = 3 };
+	const char *only = NULL, *window = NULL;
+	char err[512];
+	struct query_window windows[4];
+	const char *wnames[] = { "hour", "day", "month", "year" };
+
+	c.opt.country_of = fake_country;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--cold"))
+			c.cold = true;
+		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+			c.reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--window") && i + 1 < argc)
+			window = argv[++i];
+	}
+	if (c.reps < 1 || c.reps > 32)
+		c.reps = 3;
+	if (reopen(&c) < 0)
+		return 1;
+	if (query_bounds(c.db, &c.first, &c.last, err, sizeof(err)) < 0) {
+		fprintf(stderr, "querygen: %s\n", err);
+		return 1;
+	}
+	/* the busiest executable of the last day, for the drill-down filter */
+	{
+		struct query_totals_req req = {
+			.sel = { .dim = QUERY_DIM_EXECUTABLE,
+				 .window = { .from = c.last - 86400, .has_from = true } },
+			.limit = 1,
+		};
+		struct query_result *res;
+
+		if (query_totals(c.db, &req, &res, err, sizeof(err)) < 0 || !res->n_rows) {
+			fprintf(stderr, "querygen: %s\n", err);
+			return 1;
+		}
+		snprintf(c.exe, sizeof(c.exe), "%s", res->rows[0].value.text);
+		query_result_free(res);
+	}
+	c.filters[0] = (struct query_filter){ QUERY_DIM_EXECUTABLE, QUERY_INCLUDE, c.exe, strlen(c.exe) };
+	c.filters[1] = (struct query_filter){ QUERY_DIM_DOMAIN, QUERY_EXCLUDE, "", 0 };
+	fprintf(stderr, "querygen: %s, entries from %lld to %lld, filter: executable=%s, domain!=\"\"\n",
+		path, (long long)c.first, (long long)c.last, c.exe);
+	windows[0] = (struct query_window){ c.last + 1 - 3600, c.last + 1, true, true };
+	windows[1] = (struct query_window){ c.last + 1 - 86400, c.last + 1, true, true };
+	windows[2] = (struct query_window){ c.last + 1 - 30 * 86400, c.last + 1, true, true };
+	windows[3] = (struct query_window){ 0 };
+
+	if ((!only || !strcmp(only, "bounds")) && !window)
+		measure(&c, K_BOUNDS, 0, "all", &windows[3], false);
+	for (int f = 0; f < 2; f++) {
+		for (int wi = 0; wi < 4; wi++) {
+			if (window && strcmp(window, wnames[wi]))
+				continue;
+			if (!only || !strcmp(only, "totals"))
+				for (int d = 0; d < QUERY_DIM__COUNT; d++)
+					measure(&c, K_TOTALS, d, wnames[wi], &windows[wi], f);
+			if (!only || !strcmp(only, "series")) {
+				measure(&c, K_SERIES, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
+				measure(&c, K_SERIES, QUERY_DIM_REMOTE_ADDRESS, wnames[wi], &windows[wi], f);
+				measure(&c, K_SERIES, QUERY_DIM_DOMAIN, wnames[wi], &windows[wi], f);
+			}
+			if (!only || !strcmp(only, "distinct")) {
+				measure(&c, K_DISTINCT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
+				measure(&c, K_DISTINCT, QUERY_DIM_REMOTE_ADDRESS, wnames[wi], &windows[wi], f);
+				measure(&c, K_DISTINCT, QUERY_DIM_DOMAIN, wnames[wi], &windows[wi], f);
+			}
+		}
+	}
+	query_close(c.db);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && !strcmp(argv[1], "gen"))
+		return generate(argv[2], argc > 3 ? atol(argv[3]) : 10000000L);
+	if (argc >= 3 && !strcmp(argv[1], "run"))
+		return run(argv[2], argc - 3, argv + 3);
+	if (argc == 4 && !strcmp(argv[1], "index"))
+		return add_index(argv[2], argv[3]);
+	fprintf(stderr, "usage: querygen gen PATH [ROWS] | run PATH [--cold] [--reps N] [--only KIND] "
+			"[--window hour|day|month|year] | "
+			"index PATH SQL\n");
+	return 2;
+}

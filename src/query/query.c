@@ -1,0 +1,914 @@
+/* Read-only queries on snitch.db for the user interfaces (see query.h):
+ * opening the file safely whatever it holds, choosing how to read a time
+ * window, and the four kinds of query.
+ *
+ * How a window is read: rows are in id order as the monitor wrote them,
+ * which is (nearly always) time order.  A window covering most of the
+ * history is read whole, sequentially; a smaller one is read as the id
+ * range [first id in it, last id in it], which the covering time index
+ * gives cheaply and which is a sequential read too.  The time condition is
+ * always applied as well, so ids out of time order cost speed, never
+ * correctness.  With an include filter on an indexed column (executable,
+ * parent, remote address, domain) SQLite reads that index instead.
+ *
+ * Rows are summed in memory by the ps_acc() aggregate (query_agg.c), not
+ * with GROUP BY.  A series sums each key's buckets in the same scan (a
+ * second scan only for keys too many to keep buckets for).  Distinct
+ * values of an indexed key in a large window skip through its index.
+ *
+ * Speed (10 million rows, 2 vCPUs, bench/query-bench.sh): a day or less
+ * well under 50 ms; a month ~0.2-0.35 s; a year 1.5-3 s.  Longer windows
+ * need tables of pre-summed hours and days, which the writer does not
+ * keep (yet). */
+#include "query/query_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define DEFAULT_BUSY_MS 300
+#define MAX_TOP 1000
+#define MAX_BUCKETS 100000
+#define MAX_POINTS 2000000
+/* buckets kept per key during a series' first scan (16 bytes each) */
+#define MAX_KEY_POINTS 1000000
+/* a window covering more than this share of the history is read whole */
+#define WHOLE_SHARE_PERCENT 60
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int progress(void *p)
+{
+	struct query_db *db = p;
+
+	if (__atomic_load_n(&db->interrupted, __ATOMIC_RELAXED))
+		return 1;
+	if (db->deadline && mono_ns() > db->deadline) {
+		db->timed_out = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* ps_country(address): the GeoIP hook, for filters on country */
+static void country_fn(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	struct query_db *db = sqlite3_user_data(ctx);
+	const unsigned char *a = sqlite3_value_text(v[0]);
+	const char *c;
+
+	if (!a || !*a) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	c = db->opt.country_of(db->opt.country_ctx, (const char *)a);
+	if (c)
+		sqlite3_result_text(ctx, c, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_result_null(ctx);
+}
+
+/* The first column of a one-row query, as an integer; *isnull if NULL. */
+static int query_int(struct query_db *db, const char *sql, const char *what, int64_t *ret,
+		     bool *isnull, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return query_sqlite_fail(db, rc, what, err, errlen);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret = sqlite3_column_int64(st, 0);
+		if (isnull)
+			*isnull = sqlite3_column_type(st, 0) == SQLITE_NULL;
+	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return rc == SQLITE_ROW ? 0 : query_fail(err, errlen, -EPROTO, "%s: no result", what);
+	}
+	rc = query_sqlite_fail(db, rc, what, err, errlen);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Whether `col` of connections leads a (non-partial) index. */
+static int leads_index(struct query_db *db, const char *col, bool *ret, char *err, size_t errlen)
+{
+	struct qsql q = { 0 };
+	sqlite3_stmt *st;
+	int r, rc;
+
+	qsql_add(&q, "SELECT count(*) FROM pragma_index_list('connections') AS l, "
+		     "pragma_index_info(l.name) AS i WHERE l.partial = 0 AND i.seqno = 0 AND i.name = ");
+	qsql_text(&q, col, strlen(col));
+	r = qsql_prepare(db, &q, &st, "read the indexes", err, errlen);
+	qsql_free(&q);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	*ret = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+	r = rc == SQLITE_ROW ? 0 : query_sqlite_fail(db, rc, "read the indexes", err, errlen);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* What a file holds: our schema 10 or 11, with its tables and columns. */
+static int check_schema(struct query_db *db, char *err, size_t errlen)
+{
+	static const char *const probes[] = {
+		"SELECT id, time, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, "
+		"raddr_id, domain_id, netns, sent, received, flows FROM connections",
+		"SELECT grandparent_id FROM connections",
+		"SELECT id, path, name, cmdline, sha256 FROM executables",
+		"SELECT id, address FROM addresses",
+		"SELECT id, domain FROM domains",
+	};
+	int64_t version, tables;
+	sqlite3_stmt *st;
+	int r, rc;
+
+	r = query_int(db, "PRAGMA user_version", "read the schema version", &version, NULL, err, errlen);
+	if (r == -EBADMSG)
+		return query_fail(err, errlen, r, "%s is not an SQLite database (%s)", db->path,
+				  sqlite3_errmsg(db->db));
+	if (r < 0)
+		return r;
+	if (version > 11)
+		return query_fail(err, errlen, -EPROTO,
+				  "snitch.db has schema version %" PRId64
+				  ", newer than this picosnitch understands (%s)",
+				  version, db->path);
+	if (version == 0) {
+		r = query_int(db, "SELECT count(*) FROM sqlite_master", "read the tables", &tables, NULL,
+			      err, errlen);
+		if (r < 0)
+			return r;
+		if (!tables)
+			return query_fail(err, errlen, -ENODATA,
+					  "%s has no history yet (the monitor has not written to it)",
+					  db->path);
+		return query_fail(err, errlen, -EPROTO,
+				  "%s is an SQLite database but not picosnitch's (no schema version)",
+				  db->path);
+	}
+	if (version != 10 && version != 11)
+		return query_fail(err, errlen, -EPROTO,
+				  "snitch.db has schema version %" PRId64
+				  ", which this picosnitch does not read (the monitor migrates versions "
+				  "3 and 10 when it starts) (%s)",
+				  version, db->path);
+	db->version = (int)version;
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		if (i == 1 && version < 11)
+			continue;
+		rc = sqlite3_prepare_v2(db->db, probes[i], -1, &st, NULL);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_OK) {
+			r = query_sqlite_fail(db, rc, "read the tables", err, errlen);
+			if (r == -EPROTO)
+				return query_fail(err, errlen, -EPROTO,
+						  "%s does not have the tables of schema %" PRId64 ": %s",
+						  db->path, version, sqlite3_errmsg(db->db));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Which dimensions have an index led by their key column. */
+static int check_indexes(struct query_db *db, bool indexed[QUERY_DIM__COUNT], char *err, size_t errlen)
+{
+	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
+		const char *col = query_dims[d].index_col;
+		int r;
+
+		indexed[d] = false;
+		if (!col || (d == QUERY_DIM_GRANDPARENT_EXECUTABLE && db->version < 11))
+			continue;
+		r = leads_index(db, col, &indexed[d], err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int query_open(const char *path, const struct query_options *opt, struct query_db **ret,
+	       char *err, size_t errlen)
+{
+	struct query_db *db;
+	struct stat sb;
+	char *name;
+	int rc, r;
+
+	*ret = NULL;
+	if (!path || !*path)
+		return query_fail(err, errlen, -EINVAL, "no path to snitch.db");
+	if (stat(path, &sb) < 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			return query_fail(err, errlen, r,
+					  "%s does not exist: the monitor creates it when it first "
+					  "writes history",
+					  path);
+		return query_fail(err, errlen, r, "%s: %s", path, strerror(-r));
+	}
+	if (S_ISDIR(sb.st_mode))
+		return query_fail(err, errlen, -EISDIR, "%s is a directory, not snitch.db", path);
+	/* a FIFO would block the first read */
+	if (!S_ISREG(sb.st_mode))
+		return query_fail(err, errlen, -EINVAL, "%s is not a regular file", path);
+	db = calloc(1, sizeof(*db));
+	/* a relative name starting with "file:" must not be taken as a URI */
+	if (!db || asprintf(&name, "%s%s", path[0] == '/' ? "" : "./", path) < 0) {
+		free(db);
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	db->path = strdup(path);
+	if (opt)
+		db->opt = *opt;
+	if (!db->opt.busy_timeout_ms)
+		db->opt.busy_timeout_ms = DEFAULT_BUSY_MS;
+	if (db->opt.busy_timeout_ms > 3600000)
+		db->opt.busy_timeout_ms = 3600000;
+	if (!db->path) {
+		free(name);
+		query_close(db);
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	rc = sqlite3_open_v2(name, &db->db, SQLITE_OPEN_READONLY, NULL);
+	free(name);
+	if (rc != SQLITE_OK) {
+		r = query_sqlite_fail(db, rc, path, err, errlen);
+		if (r == -EIO)
+			r = -EACCES;	/* CANTOPEN for a file that is there */
+		query_close(db);
+		return r;
+	}
+	sqlite3_extended_result_codes(db->db, 1);
+	/* the file may come from anyone: nothing in it runs anything but
+	 * plain SQL, and it is only read */
+	sqlite3_db_config(db->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+#ifdef SQLITE_DBCONFIG_ENABLE_VIEW
+	sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+#endif
+	sqlite3_busy_timeout(db->db, (int)db->opt.busy_timeout_ms);
+	/* the timeout, and interrupts between the statements of a query */
+	sqlite3_progress_handler(db->db, 10000, progress, db);
+	rc = sqlite3_exec(db->db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r = query_sqlite_fail(db, rc, "set query_only", err, errlen);
+		goto fail;
+	}
+	if ((r = agg_register(db)) < 0 ||
+	    (db->opt.country_of &&
+	     sqlite3_create_function_v2(db->db, "ps_country", 1,
+					SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, db,
+					country_fn, NULL, NULL, NULL) != SQLITE_OK)) {
+		r = query_fail(err, errlen, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((r = check_schema(db, err, errlen)) < 0 ||
+	    (r = check_indexes(db, db->indexed, err, errlen)) < 0)
+		goto fail;
+	*ret = db;
+	return 0;
+fail:
+	query_close(db);
+	return r;
+}
+
+void query_close(struct query_db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close(db->db);
+	free(db->path);
+	free(db);
+}
+
+int query_schema_version(const struct query_db *db)
+{
+	return db->version;
+}
+
+void query_interrupt(struct query_db *db)
+{
+	if (db && db->db) {
+		__atomic_store_n(&db->interrupted, 1, __ATOMIC_RELAXED);
+		sqlite3_interrupt(db->db);
+	}
+}
+
+/* The start and end of every public query: one read transaction, so that
+ * the statements of one query see the same rows. */
+static int begin(struct query_db *db, char *err, size_t errlen)
+{
+	int rc;
+
+	db->timed_out = false;
+	__atomic_store_n(&db->interrupted, 0, __ATOMIC_RELAXED);
+	db->deadline = db->opt.query_timeout_ms
+			       ? mono_ns() + (int64_t)db->opt.query_timeout_ms * 1000000
+			       : 0;
+	rc = sqlite3_exec(db->db, "BEGIN", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : query_sqlite_fail(db, rc, "begin", err, errlen);
+}
+
+static void end(struct query_db *db)
+{
+	if (!sqlite3_get_autocommit(db->db))
+		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+	db->deadline = 0;
+	db->agg = NULL;
+}
+
+static int bounds(struct query_db *db, int64_t *first, int64_t *last, char *err, size_t errlen)
+{
+	bool n1 = true, n2 = true;
+	int r;
+
+	/* two statements: each is one index lookup, min and max together are not */
+	if ((r = query_int(db, "SELECT min(time) FROM connections", "read the first entry", first,
+			   &n1, err, errlen)) < 0 ||
+	    (r = query_int(db, "SELECT max(time) FROM connections", "read the last entry", last, &n2,
+			   err, errlen)) < 0)
+		return r;
+	if (n1 || n2)
+		return query_fail(err, errlen, -ENODATA, "%s has no entries yet", db->path);
+	return 0;
+}
+
+int query_bounds(struct query_db *db, int64_t *first, int64_t *last, char *err, size_t errlen)
+{
+	int r = begin(db, err, errlen);
+
+	if (r == 0)
+		r = bounds(db, first, last, err, errlen);
+	end(db);
+	return r;
+}
+
+/* How to read a window. */
+struct plan {
+	bool empty;		/* no entry is in the window */
+	bool ids;		/* read the id range [lo, hi] */
+	bool by_index;		/* an include filter's index leads: keep time usable */
+	int64_t lo, hi;
+};
+
+/* Whether an include filter can be read through an index: on an indexed
+ * column, and none of its values "" (which also takes NULL and dangling
+ * ids: a condition no index serves). */
+static bool has_indexed_include(const struct query_db *db, const struct query_select *sel)
+{
+	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
+		bool any = false, empty = false;
+
+		if (!db->indexed[d] || d == QUERY_DIM_TIME)
+			continue;
+		for (size_t i = 0; i < sel->n_filters; i++)
+			if ((int)sel->filters[i].dim == d && sel->filters[i].mode == QUERY_INCLUDE) {
+				any = true;
+				empty |= sel->filters[i].len == 0;
+			}
+		if (any && !empty)
+			return true;
+	}
+	return false;
+}
+
+static int plan_window(struct query_db *db, const struct query_select *sel, struct plan *p,
+		       char *err, size_t errlen)
+{
+	const struct query_window *w = &sel->window;
+	int64_t first, last, a, b;
+	bool isnull;
+	int r;
+
+	*p = (struct plan){ 0 };
+	if ((w->has_from && w->has_to && w->from >= w->to) || (w->has_to && w->to == INT64_MIN)) {
+		p->empty = true;
+		return 0;
+	}
+	p->by_index = has_indexed_include(db, sel);
+	if ((!w->has_from && !w->has_to) || !db->indexed[QUERY_DIM_TIME] || p->by_index)
+		return 0;
+	r = bounds(db, &first, &last, err, errlen);
+	if (r == -ENODATA) {
+		p->empty = true;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	a = w->has_from && w->from > first ? w->from : first;
+	b = w->has_to && w->to - 1 < last ? w->to - 1 : last;
+	if (a > b) {
+		p->empty = true;
+		return 0;
+	}
+	if (((__int128)b - a) * 100 >= ((__int128)last - first) * WHOLE_SHARE_PERCENT)
+		return 0;
+	{
+		struct qsql q = { 0 };
+		sqlite3_stmt *st;
+		int rc;
+
+		qsql_add(&q, "SELECT min(id), max(id) FROM connections WHERE time >= ");
+		qsql_int(&q, a);
+		qsql_add(&q, " AND time <= ");
+		qsql_int(&q, b);
+		r = qsql_prepare(db, &q, &st, "find the window", err, errlen);
+		qsql_free(&q);
+		if (r < 0)
+			return r;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			isnull = sqlite3_column_type(st, 0) == SQLITE_NULL;
+			p->lo = sqlite3_column_int64(st, 0);
+			p->hi = sqlite3_column_int64(st, 1);
+			p->empty = isnull;
+			p->ids = !isnull;
+		}
+		r = rc == SQLITE_ROW ? 0 : query_sqlite_fail(db, rc, "find the window", err, errlen);
+		sqlite3_finalize(st);
+		return r;
+	}
+}
+
+/* Feed every row of the window that passes the filters to ps_acc(), into
+ * `a` (which, in the second scan of a series, adds to its buckets). */
+static int scan(struct query_db *db, const struct query_select *sel, const struct plan *p,
+		struct agg *a, char *err, size_t errlen)
+{
+	const struct dim_info *d = &query_dims[sel->dim];
+	struct qsql q = { 0 };
+	sqlite3_stmt *st;
+	const char *time_col;
+	int r, rc;
+
+	if (p->empty)
+		return 0;
+	qsql_add(&q, "SELECT ps_acc(");
+	qsql_add(&q, query_dim_key(db, sel->dim));
+	qsql_add(&q, d->kind == DK_PROTOCOL ? ", c.protocol" : ", 0");
+	qsql_add(&q, ", c.time, c.sent, c.received, c.flows) FROM connections c WHERE 1");
+	/* reading most of the table: sequentially, not through the time index
+	 * (an id range, or an include filter's index, can use time) */
+	time_col = p->ids || p->by_index ? "c.time" : "+c.time";
+	if (p->ids) {
+		qsql_add(&q, " AND c.id BETWEEN ");
+		qsql_int(&q, p->lo);
+		qsql_add(&q, " AND ");
+		qsql_int(&q, p->hi);
+	}
+	if (sel->window.has_from) {
+		qsql_add(&q, " AND ");
+		qsql_add(&q, time_col);
+		qsql_add(&q, " >= ");
+		qsql_int(&q, sel->window.from);
+	}
+	if (sel->window.has_to) {
+		qsql_add(&q, " AND ");
+		qsql_add(&q, time_col);
+		qsql_add(&q, " < ");
+		qsql_int(&q, sel->window.to);
+	}
+	r = query_add_filters(db, &q, sel, err, errlen);
+	if (r == 0)
+		r = qsql_prepare(db, &q, &st, "read the entries", err, errlen);
+	qsql_free(&q);
+	if (r < 0)
+		return r;
+	db->agg = a;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	db->agg = NULL;
+	r = rc == SQLITE_DONE ? 0 : a->oom ? query_fail(err, errlen, -ENOMEM, "out of memory")
+					   : query_sqlite_fail(db, rc, "read the entries", err, errlen);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int check_select(struct query_db *db, const struct query_select *sel, char *err, size_t errlen)
+{
+	if (!db)
+		return query_fail(err, errlen, -EINVAL, "no database");
+	if ((unsigned int)sel->dim >= QUERY_DIM__COUNT)
+		return query_fail(err, errlen, -EINVAL, "no such dimension");
+	if (sel->dim == QUERY_DIM_COUNTRY && !db->opt.country_of)
+		return query_fail(err, errlen, -EOPNOTSUPP,
+				  "grouping by country needs GeoIP data, which this picosnitch has not");
+	return 0;
+}
+
+/* The groups of sel.dim in the window, unsorted. */
+static int grouped(struct query_db *db, const struct query_select *sel, struct plan *p,
+		   struct agg *a, struct agg_group **g, size_t *ng, char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = plan_window(db, sel, p, err, errlen)) < 0 ||
+	    (r = scan(db, sel, p, a, err, errlen)) < 0 ||
+	    (r = agg_resolve(db, a, sel->dim, err, errlen)) < 0)
+		return r;
+	if (agg_group(a, sel->dim, g, ng) < 0)
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The rows [offset, offset + limit) of sorted groups, whose texts move to
+ * the result. */
+static int make_result(enum query_dim dim, struct agg_group *g, size_t ng, size_t limit,
+		       size_t offset, bool sums, struct query_result **ret, char *err, size_t errlen)
+{
+	struct query_result *res = calloc(1, sizeof(*res));
+	size_t n = offset < ng ? ng - offset : 0;
+
+	if (limit && n > limit)
+		n = limit;
+	if (!res || !(res->rows = calloc(n ? n : 1, sizeof(*res->rows)))) {
+		free(res);
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	res->dim = dim;
+	res->n_groups = ng;
+	for (size_t i = 0; i < ng; i++) {
+		if (!sums)
+			g[i].sent = g[i].received = g[i].flows = 0;
+		res->sent = query_add_sat(res->sent, g[i].sent);
+		res->received = query_add_sat(res->received, g[i].received);
+		res->flows = query_add_sat(res->flows, g[i].flows);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct agg_group *src = &g[offset + i];
+
+		res->rows[i] = (struct query_row){
+			.value = { .text = src->text, .len = src->len, .num = src->num },
+			.sent = src->sent, .received = src->received, .flows = src->flows,
+		};
+		src->text = NULL;
+	}
+	res->n_rows = n;
+	*ret = res;
+	return 0;
+}
+
+int query_totals(struct query_db *db, const struct query_totals_req *req,
+		 struct query_result **ret, char *err, size_t errlen)
+{
+	struct agg a = { 0 };
+	struct agg_group *g = NULL;
+	struct plan p;
+	size_t ng = 0;
+	int r;
+
+	*ret = NULL;
+	if ((r = check_select(db, &req->sel, err, errlen)) < 0)
+		return r;
+	if ((unsigned int)req->sort > QUERY_SORT_VALUE)
+		return query_fail(err, errlen, -EINVAL, "no such sort order");
+	r = begin(db, err, errlen);
+	if (r == 0)
+		r = grouped(db, &req->sel, &p, &a, &g, &ng, err, errlen);
+	end(db);
+	if (r == 0) {
+		agg_groups_sort(g, ng, req->sel.dim, req->sort, req->ascending);
+		r = make_result(req->sel.dim, g, ng, req->limit, req->offset, true, ret, err, errlen);
+	}
+	agg_groups_free(g, ng);
+	agg_free(&a);
+	return r;
+}
+
+/* The distinct keys of an indexed column in the window, by skipping through
+ * its index (two lookups per key in the whole table) rather than reading
+ * the window: for large windows without filters. */
+static int distinct_keys(struct query_db *db, const struct query_select *sel, struct agg *a,
+			 char *err, size_t errlen)
+{
+	const char *key = query_dim_key(db, sel->dim);
+	struct qsql q = { 0 };
+	sqlite3_stmt *st;
+	int r, rc;
+
+	for (int pass = 0; pass < 2; pass++) {
+		/* the second pass: whether some row has a NULL key (schema 10's
+		 * grandparents, after migration) */
+		qsql_add(&q, pass ? "SELECT NULL WHERE EXISTS (SELECT 1 FROM connections c WHERE "
+			     : "WITH RECURSIVE ids(k) AS (SELECT (SELECT min(");
+		qsql_add(&q, key);
+		if (pass) {
+			qsql_add(&q, " IS NULL");
+		} else {
+			qsql_add(&q, ") FROM connections c) UNION ALL SELECT (SELECT min(");
+			qsql_add(&q, key);
+			qsql_add(&q, ") FROM connections c WHERE ");
+			qsql_add(&q, key);
+			qsql_add(&q, " > ids.k) FROM ids WHERE ids.k IS NOT NULL) "
+				     "SELECT k FROM ids WHERE k IS NOT NULL AND EXISTS (SELECT 1 FROM "
+				     "connections c WHERE ");
+			qsql_add(&q, key);
+			qsql_add(&q, " = ids.k");
+		}
+		if (sel->window.has_from) {
+			qsql_add(&q, " AND c.time >= ");
+			qsql_int(&q, sel->window.from);
+		}
+		if (sel->window.has_to) {
+			qsql_add(&q, " AND c.time < ");
+			qsql_int(&q, sel->window.to);
+		}
+		qsql_add(&q, ")");
+		r = qsql_prepare(db, &q, &st, "read the values", err, errlen);
+		qsql_free(&q);
+		if (r < 0)
+			return r;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			bool null = sqlite3_column_type(st, 0) == SQLITE_NULL;
+
+			if (!agg_get(a, null ? 0 : sqlite3_column_int64(st, 0), null ? AGG_NULL_KEY : 0,
+				     true)) {
+				sqlite3_finalize(st);
+				return query_fail(err, errlen, -ENOMEM, "out of memory");
+			}
+		}
+		r = rc == SQLITE_DONE ? 0 : query_sqlite_fail(db, rc, "read the values", err, errlen);
+		sqlite3_finalize(st);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* About how many rows a window has: its share of the history's time. */
+static int estimate_rows(struct query_db *db, const struct query_window *w, uint64_t *rows,
+			 char *err, size_t errlen)
+{
+	int64_t max_id = 0, first, last, a, b;
+	int r;
+
+	*rows = 0;
+	r = query_int(db, "SELECT max(id) FROM connections", "read the entries", &max_id, NULL, err,
+		      errlen);
+	if (r < 0 || max_id <= 0)
+		return r;
+	r = bounds(db, &first, &last, err, errlen);
+	if (r == -ENODATA)
+		return 0;
+	if (r < 0)
+		return r;
+	a = w->has_from && w->from > first ? w->from : first;
+	b = w->has_to && w->to <= last ? w->to - 1 : last;
+	if (a > b)
+		return 0;
+	*rows = last > first ? (uint64_t)((__int128)max_id * ((__int128)b - a) / ((__int128)last - first))
+			     : (uint64_t)max_id;
+	return 0;
+}
+
+int query_distinct(struct query_db *db, const struct query_distinct_req *req,
+		   struct query_result **ret, char *err, size_t errlen)
+{
+	const struct query_select *sel = &req->sel;
+	struct agg a = { 0 };
+	struct agg_group *g = NULL;
+	struct plan p;
+	size_t ng = 0;
+	int64_t n_keys = 0;
+	uint64_t rows = 0;
+	bool skip = false;
+	int r;
+
+	*ret = NULL;
+	if ((r = check_select(db, sel, err, errlen)) < 0)
+		return r;
+	r = begin(db, err, errlen);
+	/* skipping through the index costs two lookups per key of the whole
+	 * table (at most the rows of its lookup table: a few us each), reading
+	 * costs a step per row of the window (~0.1 us) */
+	if (r == 0 && !sel->n_filters && db->indexed[sel->dim] && query_dims[sel->dim].table) {
+		struct qsql q = { 0 };
+		sqlite3_stmt *st;
+
+		qsql_add(&q, "SELECT max(id) FROM ");
+		qsql_add(&q, query_dims[sel->dim].table);
+		r = qsql_prepare(db, &q, &st, "read the values", err, errlen);
+		qsql_free(&q);
+		if (r == 0) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				n_keys = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+			r = estimate_rows(db, &sel->window, &rows, err, errlen);
+		}
+		skip = n_keys > 0 && (uint64_t)n_keys * 32 < rows;
+	}
+	if (r == 0 && skip)
+		r = distinct_keys(db, sel, &a, err, errlen);
+	else if (r == 0 && (r = plan_window(db, sel, &p, err, errlen)) == 0)
+		r = scan(db, sel, &p, &a, err, errlen);
+	if (r == 0)
+		r = agg_resolve(db, &a, sel->dim, err, errlen);
+	end(db);
+	if (r == 0 && agg_group(&a, sel->dim, &g, &ng) < 0)
+		r = query_fail(err, errlen, -ENOMEM, "out of memory");
+	if (r == 0) {
+		agg_groups_sort(g, ng, sel->dim, QUERY_SORT_VALUE, true);
+		r = make_result(sel->dim, g, ng, req->limit, req->offset, false, ret, err, errlen);
+	}
+	agg_groups_free(g, ng);
+	agg_free(&a);
+	return r;
+}
+
+void query_result_free(struct query_result *res)
+{
+	if (!res)
+		return;
+	for (size_t i = 0; i < res->n_rows; i++)
+		free(res->rows[i].value.text);
+	free(res->rows);
+	free(res);
+}
+
+int64_t query_series_bucket_start(const struct query_series *s, size_t i)
+{
+	__int128 span = (__int128)s->to - s->from;
+
+	if (!s->n_buckets)
+		return s->from;
+	/* the first second t with (t - from) * buckets / span >= i */
+	return (int64_t)(s->from + (span * (__int128)i + (__int128)s->n_buckets - 1) /
+					   (__int128)s->n_buckets);
+}
+
+void query_series_free(struct query_series *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_lines; i++) {
+		free(s->lines[i].value.text);
+		free(s->lines[i].points);
+	}
+	free(s->lines);
+	free(s);
+}
+
+static int series_window(struct query_db *db, const struct query_series_req *req, int64_t *from,
+			 int64_t *to, char *err, size_t errlen)
+{
+	const struct query_window *w = &req->sel.window;
+	int64_t first = 0, last = 0;
+	int r;
+
+	if (!w->has_from || !w->has_to) {
+		r = bounds(db, &first, &last, err, errlen);
+		if (r < 0)
+			return r;
+		if (last == INT64_MAX)
+			return query_fail(err, errlen, -ERANGE, "an entry has an impossible time");
+	}
+	*from = w->has_from ? w->from : first;
+	*to = w->has_to ? w->to : last + 1;
+	if (*from >= *to)
+		return query_fail(err, errlen, w->has_from && w->has_to ? -EINVAL : -ENODATA,
+				  "the window is empty");
+	if ((__int128)*to - *from > INT64_MAX)
+		return query_fail(err, errlen, -ERANGE, "the window is too long");
+	return 0;
+}
+
+int query_series(struct query_db *db, const struct query_series_req *req,
+		 struct query_series **ret, char *err, size_t errlen)
+{
+	struct query_select sel = req->sel;
+	struct agg a = { 0 };
+	struct agg_group *g = NULL;
+	struct agg_series as = { 0 };
+	struct query_series *s = NULL;
+	struct plan p;
+	size_t ng = 0, n_top;
+	int64_t from = 0, to = 0;
+	int r;
+
+	*ret = NULL;
+	if ((r = check_select(db, &sel, err, errlen)) < 0)
+		return r;
+	if (req->top < 1 || req->top > MAX_TOP || req->buckets < 1 || req->buckets > MAX_BUCKETS ||
+	    (req->top + 1) * req->buckets > MAX_POINTS)
+		return query_fail(err, errlen, -EINVAL,
+				  "a series has 1 to %d lines of 1 to %d buckets, %d points at most",
+				  MAX_TOP, MAX_BUCKETS, MAX_POINTS);
+	r = begin(db, err, errlen);
+	if (r == 0)
+		r = series_window(db, req, &from, &to, err, errlen);
+	if (r == 0) {
+		sel.window = (struct query_window){ from, to, true, true };
+		as = (struct agg_series){ .from = from, .span = to - from, .buckets = req->buckets,
+					  .other = req->other, .max_points = MAX_KEY_POINTS };
+		a.series = &as;
+		r = grouped(db, &sel, &p, &a, &g, &ng, err, errlen);
+	}
+	if (r < 0)
+		goto out;
+	/* the top values by bytes; each key's entry learns its line */
+	agg_groups_sort(g, ng, sel.dim, QUERY_SORT_TOTAL, false);
+	n_top = ng < req->top ? ng : req->top;
+	{
+		int *line_of = malloc((ng ? ng : 1) * sizeof(*line_of));
+
+		if (!line_of) {
+			r = query_fail(err, errlen, -ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < ng; i++)
+			line_of[g[i].id] = i < n_top ? (int)i : -1;
+		for (size_t i = 0; i < a.n; i++)
+			a.e[i].line = line_of[a.e[i].line];
+		free(line_of);
+	}
+	s = calloc(1, sizeof(*s));
+	if (s)
+		s->lines = calloc(n_top + 1, sizeof(*s->lines));
+	as.n_lines = n_top + req->other;
+	as.points = calloc((as.n_lines ? as.n_lines : 1) * req->buckets, sizeof(*as.points));
+	if (!s || !s->lines || !as.points) {
+		r = query_fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!as.overflow) {
+		/* each key's buckets into its line */
+		for (size_t i = 0; i < a.n; i++) {
+			const struct agg_entry *e = &a.e[i];
+			struct query_point *l;
+
+			if (!e->points || (e->line < 0 && !req->other))
+				continue;
+			l = as.points + (e->line < 0 ? n_top : (size_t)e->line) * req->buckets;
+			for (size_t b = 0; b < req->buckets; b++) {
+				l[b].sent = query_add_sat(l[b].sent, e->points[b].sent);
+				l[b].received = query_add_sat(l[b].received, e->points[b].received);
+			}
+		}
+	} else if (ng > 0 && as.n_lines > 0) {
+		/* too many keys to keep their buckets: read the window again */
+		as.second = true;
+		r = scan(db, &sel, &p, &a, err, errlen);
+		if (r < 0)
+			goto out;
+	}
+	s->dim = sel.dim;
+	s->from = from;
+	s->to = to;
+	s->n_buckets = req->buckets;
+	for (size_t i = 0; i < as.n_lines; i++) {
+		struct query_line *l = &s->lines[i];
+
+		l->points = malloc(req->buckets * sizeof(*l->points));
+		if (!l->points) {
+			r = query_fail(err, errlen, -ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(l->points, as.points + i * req->buckets, req->buckets * sizeof(*l->points));
+		for (size_t b = 0; b < req->buckets; b++) {
+			l->sent = query_add_sat(l->sent, l->points[b].sent);
+			l->received = query_add_sat(l->received, l->points[b].received);
+		}
+		if (i < n_top) {
+			l->value = (struct query_value){ .text = g[i].text, .len = g[i].len,
+							 .num = g[i].num };
+			g[i].text = NULL;
+		} else {
+			l->other = true;
+			l->value.text = strdup("");
+			if (!l->value.text) {
+				s->n_lines = i + 1;
+				r = query_fail(err, errlen, -ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+		s->n_lines = i + 1;
+	}
+	*ret = s;
+	s = NULL;
+out:
+	end(db);
+	query_series_free(s);
+	free(as.points);
+	agg_groups_free(g, ng);
+	agg_free(&a);
+	return r;
+}

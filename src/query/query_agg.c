@@ -1,0 +1,402 @@
+/* The aggregation of src/query, in memory rather than with SQL GROUP BY
+ * (which sorts every row of the window: several times slower on months of
+ * history).  A scan calls the aggregate ps_acc(k, k2, time, sent,
+ * received, flows) for each row; it adds the row to a hash of keys (or, in
+ * the second scan of a series, to the bucket of the row's line).  The keys
+ * then get their value texts from the lookup tables and are merged by text,
+ * since several ids can share a value (an executable path with several
+ * command lines). */
+#include "query/query_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+static uint64_t hash_key(int64_t k, int64_t k2)
+{
+	uint64_t x = (uint64_t)k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k2 * 0xc2b2ae3d27d4eb4fULL;
+
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	return x ^ (x >> 32);
+}
+
+void agg_free(struct agg *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->e[i].text);
+		free(a->e[i].points);
+	}
+	free(a->e);
+	free(a->slots);
+	*a = (struct agg){ 0 };
+}
+
+static bool agg_grow(struct agg *a)
+{
+	size_t n_slots = a->n_slots ? a->n_slots * 2 : 1024;
+	uint32_t *slots;
+
+	if (n_slots > (size_t)UINT32_MAX)
+		return false;
+	slots = calloc(n_slots, sizeof(*slots));
+	if (!slots)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		size_t s = hash_key(a->e[i].k, a->e[i].k2) & (n_slots - 1);
+
+		while (slots[s])
+			s = (s + 1) & (n_slots - 1);
+		slots[s] = (uint32_t)(i + 1);
+	}
+	free(a->slots);
+	a->slots = slots;
+	a->n_slots = n_slots;
+	return true;
+}
+
+struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add)
+{
+	size_t s;
+
+	if (a->n_slots) {
+		s = hash_key(k, k2) & (a->n_slots - 1);
+		while (a->slots[s]) {
+			struct agg_entry *e = &a->e[a->slots[s] - 1];
+
+			if (e->k == k && e->k2 == k2)
+				return e;
+			s = (s + 1) & (a->n_slots - 1);
+		}
+	}
+	if (!add)
+		return NULL;
+	if ((a->n + 1) * 2 > a->n_slots && !agg_grow(a))
+		return NULL;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+		struct agg_entry *e = realloc(a->e, cap * sizeof(*e));
+
+		if (!e)
+			return NULL;
+		a->e = e;
+		a->cap = cap;
+	}
+	s = hash_key(k, k2) & (a->n_slots - 1);
+	while (a->slots[s])
+		s = (s + 1) & (a->n_slots - 1);
+	a->e[a->n] = (struct agg_entry){ .k = k, .k2 = k2, .line = -1 };
+	a->slots[s] = (uint32_t)(a->n + 1);
+	return &a->e[a->n++];
+}
+
+/* The bucket of a time in the series' window, or -1. */
+static ssize_t bucket_of(const struct agg_series *s, int64_t t)
+{
+	__int128 b = ((__int128)t - s->from) * (__int128)s->buckets / s->span;
+
+	return b < 0 || b >= (__int128)s->buckets ? -1 : (ssize_t)b;
+}
+
+static void acc_step(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	struct query_db *db = sqlite3_user_data(ctx);
+	struct agg *a = db->agg;
+	struct agg_series *s;
+	struct agg_entry *e;
+	int64_t k = 0, k2 = AGG_NULL_KEY, sent, received;
+	ssize_t b;
+
+	if (!a || argc != 6) {
+		sqlite3_result_error(ctx, "ps_acc() is only for the query layer", -1);
+		return;
+	}
+	if (sqlite3_value_type(v[0]) != SQLITE_NULL) {
+		k = sqlite3_value_int64(v[0]);
+		k2 = sqlite3_value_int64(v[1]);
+	}
+	sent = sqlite3_value_int64(v[3]);
+	received = sqlite3_value_int64(v[4]);
+	s = a->series;
+	if (s && s->second) {
+		struct query_point *p;
+		int line;
+
+		e = agg_get(a, k, k2, false);
+		line = e ? e->line : -1;
+		if (line < 0) {
+			if (!s->other)
+				return;
+			line = (int)s->n_lines - 1;
+		}
+		if ((b = bucket_of(s, sqlite3_value_int64(v[2]))) < 0)
+			return;
+		p = &s->points[(size_t)line * s->buckets + (size_t)b];
+		p->sent = query_add_sat(p->sent, sent);
+		p->received = query_add_sat(p->received, received);
+		return;
+	}
+	e = agg_get(a, k, k2, true);
+	if (!e)
+		goto nomem;
+	e->sent = query_add_sat(e->sent, sent);
+	e->received = query_add_sat(e->received, received);
+	e->flows = query_add_sat(e->flows, sqlite3_value_int64(v[5]));
+	if (!s || s->overflow || (b = bucket_of(s, sqlite3_value_int64(v[2]))) < 0)
+		return;
+	if (!e->points) {
+		/* past the limit, the buckets come from a second scan */
+		if (s->key_points + s->buckets > s->max_points) {
+			s->overflow = true;
+			return;
+		}
+		if (!(e->points = calloc(s->buckets, sizeof(*e->points))))
+			goto nomem;
+		s->key_points += s->buckets;
+	}
+	e->points[b].sent = query_add_sat(e->points[b].sent, sent);
+	e->points[b].received = query_add_sat(e->points[b].received, received);
+	return;
+nomem:
+	a->oom = true;
+	sqlite3_result_error_nomem(ctx);
+}
+
+static void acc_final(sqlite3_context *ctx)
+{
+	sqlite3_result_null(ctx);
+}
+
+int agg_register(struct query_db *db)
+{
+	/* direct only: no view or trigger in the file can call it */
+	int rc = sqlite3_create_function_v2(db->db, "ps_acc", 6, SQLITE_UTF8 | SQLITE_DIRECTONLY, db,
+					    NULL, acc_step, acc_final, NULL);
+
+	return rc == SQLITE_OK ? 0 : -ENOMEM;
+}
+
+static int set_text(struct agg_entry *e, const void *text, size_t len)
+{
+	char *t = malloc(len + 1);
+
+	if (!t)
+		return -ENOMEM;
+	if (len)
+		memcpy(t, text, len);
+	t[len] = '\0';
+	free(e->text);
+	e->text = t;
+	e->len = len;
+	return 0;
+}
+
+/* The lookup table's value of every entry: one by one for a few, else by
+ * reading the whole table. */
+static int resolve_lookup(struct query_db *db, struct agg *a, const struct dim_info *d, char *err,
+			  size_t errlen)
+{
+	struct qsql q = { 0 };
+	sqlite3_stmt *st;
+	bool few = a->n <= 256;
+	int rc, r;
+
+	qsql_add(&q, "SELECT id, ");
+	qsql_add(&q, d->column);
+	qsql_add(&q, " FROM ");
+	qsql_add(&q, d->table);
+	if (few)
+		qsql_add(&q, " WHERE id = ?1");
+	r = qsql_prepare(db, &q, &st, "read the values", err, errlen);
+	qsql_free(&q);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < (few ? a->n : 1); i++) {
+		if (few) {
+			if (a->e[i].k2 == AGG_NULL_KEY)
+				continue;
+			sqlite3_reset(st);
+			sqlite3_bind_int64(st, 1, a->e[i].k);
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct agg_entry *e = agg_get(a, sqlite3_column_int64(st, 0), 0, false);
+			const unsigned char *t;
+
+			if (!e)
+				continue;
+			t = sqlite3_column_text(st, 1);
+			if (set_text(e, t ? t : (const unsigned char *)"",
+				     t ? (size_t)sqlite3_column_bytes(st, 1) : 0) < 0) {
+				sqlite3_finalize(st);
+				return query_fail(err, errlen, -ENOMEM, "out of memory");
+			}
+		}
+		if (rc != SQLITE_DONE) {
+			r = query_sqlite_fail(db, rc, "read the values", err, errlen);
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int agg_resolve(struct query_db *db, struct agg *a, enum query_dim dim, char *err, size_t errlen)
+{
+	const struct dim_info *d = &query_dims[dim];
+	char buf[64];
+	size_t n;
+	int r;
+
+	switch (d->kind) {
+	case DK_LOOKUP:
+	case DK_COUNTRY:
+		r = resolve_lookup(db, a, d, err, errlen);
+		if (r < 0)
+			return r;
+		break;
+	case DK_INT:
+		for (size_t i = 0; i < a->n; i++) {
+			n = a->e[i].k2 == AGG_NULL_KEY ? 0 :
+			    (size_t)snprintf(buf, sizeof(buf), "%" PRId64, a->e[i].k);
+			if (set_text(&a->e[i], buf, n) < 0)
+				return query_fail(err, errlen, -ENOMEM, "out of memory");
+		}
+		break;
+	case DK_PROTOCOL:
+		for (size_t i = 0; i < a->n; i++) {
+			n = query_proto_text(a->e[i].k, a->e[i].k2, buf, sizeof(buf));
+			if (set_text(&a->e[i], buf, n) < 0)
+				return query_fail(err, errlen, -ENOMEM, "out of memory");
+		}
+		break;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		struct agg_entry *e = &a->e[i];
+		const char *c;
+
+		/* a NULL key or an id without its row shows as "" */
+		if (!e->text && set_text(e, "", 0) < 0)
+			return query_fail(err, errlen, -ENOMEM, "out of memory");
+		if (d->kind == DK_COUNTRY) {
+			c = e->len ? db->opt.country_of(db->opt.country_ctx, e->text) : NULL;
+			if (set_text(e, c ? c : "", c ? strlen(c) : 0) < 0)
+				return query_fail(err, errlen, -ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static int cmp_entry_text(const void *x, const void *y, void *ctx)
+{
+	const struct agg_entry *e = ctx;
+	const struct agg_entry *a = &e[*(const size_t *)x], *b = &e[*(const size_t *)y];
+
+	return cmp_bytes(a->text, a->len, b->text, b->len);
+}
+
+int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t *n)
+{
+	size_t *order = malloc((a->n ? a->n : 1) * sizeof(*order));
+	struct agg_group *g = calloc(a->n ? a->n : 1, sizeof(*g));
+	size_t ng = 0;
+
+	if (!order || !g) {
+		free(order);
+		free(g);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < a->n; i++)
+		order[i] = i;
+	qsort_r(order, a->n, sizeof(*order), cmp_entry_text, a->e);
+	for (size_t i = 0; i < a->n; i++) {
+		struct agg_entry *e = &a->e[order[i]];
+		struct agg_group *cur = ng ? &g[ng - 1] : NULL;
+
+		if (!cur || cmp_bytes(cur->text, cur->len, e->text, e->len)) {
+			cur = &g[ng];
+			*cur = (struct agg_group){ .id = ng, .text = e->text, .len = e->len,
+						   .num = query_dims[dim].kind == DK_INT ? e->k : 0 };
+			e->text = NULL;
+			ng++;
+		}
+		cur->sent = query_add_sat(cur->sent, e->sent);
+		cur->received = query_add_sat(cur->received, e->received);
+		cur->flows = query_add_sat(cur->flows, e->flows);
+		e->line = (int)cur->id;
+	}
+	free(order);
+	*ret = g;
+	*n = ng;
+	return 0;
+}
+
+struct sort_ctx {
+	enum query_sort sort;
+	bool ascending, numeric;
+};
+
+static int cmp_value(const struct agg_group *a, const struct agg_group *b, bool numeric)
+{
+	if (numeric)
+		return (a->num > b->num) - (a->num < b->num);
+	return cmp_bytes(a->text, a->len, b->text, b->len);
+}
+
+static int cmp_group(const void *x, const void *y, void *ctxp)
+{
+	const struct sort_ctx *ctx = ctxp;
+	const struct agg_group *a = x, *b = y;
+	__int128 ka = 0, kb = 0;
+	int c;
+
+	switch (ctx->sort) {
+	case QUERY_SORT_TOTAL:
+		ka = (__int128)a->sent + a->received;
+		kb = (__int128)b->sent + b->received;
+		break;
+	case QUERY_SORT_SENT:
+		ka = a->sent;
+		kb = b->sent;
+		break;
+	case QUERY_SORT_RECEIVED:
+		ka = a->received;
+		kb = b->received;
+		break;
+	case QUERY_SORT_VALUE:
+		c = cmp_value(a, b, ctx->numeric);
+		return ctx->ascending ? c : -c;
+	}
+	c = (ka > kb) - (ka < kb);
+	if (!ctx->ascending)
+		c = -c;
+	/* ties: by value, ascending, so that pages do not overlap */
+	return c ? c : cmp_value(a, b, ctx->numeric);
+}
+
+void agg_groups_sort(struct agg_group *g, size_t n, enum query_dim dim, enum query_sort sort,
+		     bool ascending)
+{
+	struct sort_ctx ctx = { sort, ascending, query_dims[dim].kind == DK_INT };
+
+	qsort_r(g, n, sizeof(*g), cmp_group, &ctx);
+}
+
+void agg_groups_free(struct agg_group *g, size_t n)
+{
+	for (size_t i = 0; g && i < n; i++)
+		free(g[i].text);
+	free(g);
+}

@@ -1,0 +1,168 @@
+/* Internals shared by the files of src/query: the handle, the table of
+ * dimensions with their fixed SQL fragments, the SQL builder (fragments
+ * from that table plus "?N" parameters, never values), and the in-memory
+ * aggregation that the scans feed. */
+#ifndef PS_QUERY_QUERY_INT_H
+#define PS_QUERY_QUERY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "query/query.h"
+
+struct agg;
+
+struct query_db {
+	sqlite3 *db;
+	char *path;
+	int version;		/* PRAGMA user_version: 10 or 11 */
+	struct query_options opt;
+	struct agg *agg;	/* what ps_acc() adds rows to, during a scan */
+	int64_t deadline;	/* CLOCK_MONOTONIC ns at which to stop; 0: none */
+	bool timed_out;
+	int interrupted;	/* set by query_interrupt() (atomically) */
+	bool indexed[QUERY_DIM__COUNT];	/* an index leads with the dimension's key */
+};
+
+/* Sums saturate rather than overflow: the numbers come from a file anyone
+ * with the user's rights may have edited. */
+static inline int64_t query_add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+enum dim_kind {
+	DK_LOOKUP,	/* an id into executables, addresses or domains */
+	DK_COUNTRY,	/* the remote address id, through opt.country_of */
+	DK_INT,		/* an integer column of connections */
+	DK_PROTOCOL,	/* family and protocol, as text like the view's */
+};
+
+struct dim_info {
+	const char *name;
+	enum dim_kind kind;
+	const char *key;	/* column of connections (alias c) */
+	const char *table;	/* DK_LOOKUP, DK_COUNTRY: the table the id is of */
+	const char *column;	/* and the column with the value */
+	const char *index_col;	/* its bare column, if an index may lead with it */
+};
+
+extern const struct dim_info query_dims[QUERY_DIM__COUNT];
+
+/* The key column of a dimension in this file's schema ("NULL" for the
+ * grandparent in schema 10, which has no such column). */
+const char *query_dim_key(const struct query_db *db, enum query_dim dim);
+
+/* Human detail and the errno to return. */
+int query_fail(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The errno and message for an SQLite result code. */
+int query_sqlite_fail(struct query_db *db, int rc, const char *what, char *err, size_t errlen);
+/* A hostile value made printable for a message: at most ~60 bytes,
+ * anything but printable ASCII as \xNN. */
+const char *query_printable(const char *s, size_t len, char *buf, size_t size);
+
+struct qparam {
+	bool text;
+	int64_t num;
+	const char *s;		/* not copied: lives as long as the request */
+	size_t len;
+};
+
+/* An SQL statement being built.  Only string literals of this code go into
+ * it (qsql_add); values go in as numbered parameters (qsql_int, qsql_text). */
+struct qsql {
+	char *buf;
+	size_t len, cap;
+	struct qparam *params;
+	int n_params, cap_params;
+	bool oom;
+};
+
+void qsql_add(struct qsql *q, const char *fragment);
+void qsql_int(struct qsql *q, int64_t v);
+void qsql_text(struct qsql *q, const char *s, size_t len);
+void qsql_free(struct qsql *q);
+/* Prepare and bind; "what" names the statement in errors. */
+int qsql_prepare(struct query_db *db, struct qsql *q, sqlite3_stmt **st, const char *what,
+		 char *err, size_t errlen);
+
+/* " AND ..." for every filter of `sel` (not the window): -EINVAL for a bad
+ * filter, -EOPNOTSUPP for country without a country_of. */
+int query_add_filters(struct query_db *db, struct qsql *q, const struct query_select *sel,
+		      char *err, size_t errlen);
+
+/* The protocol text of the connection_log view for family and protocol;
+ * returns its length (buf is always NUL-terminated). */
+size_t query_proto_text(int64_t family, int64_t protocol, char *buf, size_t size);
+
+/* Strict decimal int64 of `len` bytes: 0 or -EINVAL. */
+int query_parse_int(const char *s, size_t len, int64_t *ret);
+
+/* One key seen by a scan: (k, k2) as read from the row (k2 is the protocol
+ * for DK_PROTOCOL, and marks a NULL key for the others). */
+struct agg_entry {
+	int64_t k, k2;
+	int64_t sent, received, flows;
+	char *text;		/* its value, once resolved */
+	size_t len;
+	int line;		/* series: its line, or -1 (other) */
+	struct query_point *points;	/* series, first scan: its buckets */
+};
+
+/* A series: the first scan sums the keys and, while that stays under
+ * max_points, also each key's buckets; if it does not (many keys), a
+ * second scan adds each row to the bucket of its line. */
+struct agg_series {
+	int64_t from, span;
+	size_t buckets, n_lines;	/* lines: the top values, then other */
+	struct query_point *points;	/* n_lines x buckets */
+	bool other;
+	bool second;			/* the second scan */
+	size_t key_points, max_points;	/* in the entries, during the first */
+	bool overflow;			/* the first went past max_points */
+};
+
+struct agg {
+	struct agg_entry *e;
+	size_t n, cap;
+	uint32_t *slots;	/* open addressing: index + 1 into e, 0 empty */
+	size_t n_slots;
+	struct agg_series *series;	/* NULL: totals only */
+	bool oom;
+};
+
+#define AGG_NULL_KEY INT64_MIN
+
+void agg_free(struct agg *a);
+/* The entry of a key, added if new (NULL when out of memory). */
+struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add);
+/* Register ps_acc(k, k2, time, sent, received, flows) on the handle. */
+int agg_register(struct query_db *db);
+
+/* A group of entries with the same value text, after resolving. */
+struct agg_group {
+	size_t id;		/* its index before sorting (the entries' line) */
+	char *text;
+	size_t len;
+	int64_t num;
+	int64_t sent, received, flows;
+};
+
+/* Give every entry its value text (reading the lookup tables), then merge
+ * entries of the same text into groups (the texts move to the groups; each
+ * entry's line is set to its group's id). */
+int agg_resolve(struct query_db *db, struct agg *a, enum query_dim dim, char *err, size_t errlen);
+int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t *n);
+void agg_groups_sort(struct agg_group *g, size_t n, enum query_dim dim, enum query_sort sort,
+		     bool ascending);
+void agg_groups_free(struct agg_group *g, size_t n);
+
+#endif
