@@ -127,8 +127,8 @@ static int leads_index(struct query_db *db, const char *col, bool *ret, char *er
 static int check_schema(struct query_db *db, char *err, size_t errlen)
 {
 	static const char *const probes[] = {
-		"SELECT id, time, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, "
-		"raddr_id, domain_id, netns, sent, received, flows FROM connections",
+		("SELECT id, time, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, "
+		 "raddr_id, domain_id, netns, sent, received, flows FROM connections"),
 		"SELECT grandparent_id FROM connections",
 		"SELECT id, path, name, cmdline, sha256 FROM executables",
 		"SELECT id, address FROM addresses",
