@@ -66,6 +66,11 @@ static uint64_t mono_seconds(void)
 	return mono_ms() / 1000;
 }
 
+static int64_t wall_seconds(void)
+{
+	return (int64_t)time(NULL);
+}
+
 /* ---- messages to the monitor ---- */
 
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -297,8 +302,8 @@ static void flush_window(struct logger *l, bool final)
 	struct window_taken rows;
 	int r;
 
-	r = window_take(l->window, (int64_t)time(NULL), final, &rows);
-	l->window_start_ms = mono_ms();
+	r = window_take(l->window, l->wall_clock(), final, &rows);
+	l->window_start_ms = l->mono_clock_ms();
 	if (r < 0) {
 		errlog_add(l->errlog, "cannot collect the connection log: %s", strerror(-r));
 		return;
@@ -585,7 +590,7 @@ static void on_note(struct logger *l, const struct ps_msg_note *m)
  * making the window a whole tick longer. */
 static void on_tick(struct logger *l)
 {
-	if (mono_ms() - l->window_start_ms + 250 >= (uint64_t)l->cfg.db_write_limit * 1000)
+	if (l->mono_clock_ms() - l->window_start_ms + 250 >= (uint64_t)l->cfg.db_write_limit * 1000)
 		flush_window(l, false);
 	errlog_flush(l->errlog);
 	if (l->alerts)
@@ -727,7 +732,11 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 
 	l->dirfd = dirfd;
 	l->path = path;
-	l->window_start_ms = mono_ms();
+	if (!l->wall_clock)
+		l->wall_clock = wall_seconds;
+	if (!l->mono_clock_ms)
+		l->mono_clock_ms = mono_ms;
+	l->window_start_ms = l->mono_clock_ms();
 	if ((r = strpool_new(&l->pool)) < 0 || (r = idents_new(l->pool, &l->idents)) < 0 ||
 	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0)
 		return r;
