@@ -652,27 +652,51 @@ static int for_each_flow_slow(struct sensor *s,
 	return 0;
 }
 
+/* A walk over a hash map a batch of entries per system call. */
+struct batch_walk {
+	uint64_t in_tok, out_tok;
+	bool started;
+};
+
+/* The next batch of at most *count entries into keys and vals (*count is
+ * set to what came).  1: there may be more; 0: that was the last batch;
+ * -EOPNOTSUPP: this kernel has no batch lookups (known at the first call
+ * only); else -errno. */
+static int batch_next(int fd, struct batch_walk *w, void *keys, void *vals, __u32 *count)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int r = bpf_map_lookup_batch(fd, w->started ? &w->in_tok : NULL, &w->out_tok, keys, vals,
+				     count, &opts);
+
+	if (r < 0 && errno == ENOENT)
+		return 0;
+	if (r < 0) {
+		if (!w->started && (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP))
+			return -EOPNOTSUPP;
+		return -errno;
+	}
+	w->in_tok = w->out_tok;
+	w->started = true;
+	return 1;
+}
+
 int sensor_for_each_flow(struct sensor *s,
 			 int (*fn)(void *ctx, const struct ps_flow_key *k, const struct ps_flow_count *c),
 			 void *ctx)
 {
 	int fd = bpf_map__fd(s->skel->maps.counts);
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint64_t in_tok = 0, out_tok = 0;
+	struct batch_walk w = { 0 };
 	struct ps_flow_count sum;
-	bool first = true;
+	int more;
 
-	for (;;) {
+	do {
 		__u32 count = BATCH;
-		int r = bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok, s->keys, s->vals,
-					     &count, &opts);
-		bool done = r < 0 && errno == ENOENT;
 
-		if (r < 0 && !done) {
-			if (first && (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP))
-				return for_each_flow_slow(s, fn, ctx);
-			return -errno;
-		}
+		more = batch_next(fd, &w, s->keys, s->vals, &count);
+		if (more == -EOPNOTSUPP)
+			return for_each_flow_slow(s, fn, ctx);
+		if (more < 0)
+			return more;
 		for (__u32 i = 0; i < count; i++) {
 			int rr;
 
@@ -681,11 +705,8 @@ int sensor_for_each_flow(struct sensor *s,
 			if (rr)
 				return rr;
 		}
-		if (done)
-			return 0;
-		in_tok = out_tok;
-		first = false;
-	}
+	} while (more);
+	return 0;
 }
 
 static int run_tcp_iter(struct bpf_link *link)
@@ -786,15 +807,13 @@ int sensor_delete_flows(struct sensor *s, const struct ps_flow_key *keys, size_t
 int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n)
 {
 	int fd = bpf_map__fd(s->skel->maps.closed);
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint64_t in_tok = 0, out_tok = 0, *list = NULL, vals[BATCH];
+	uint64_t *list = NULL, vals[BATCH];
+	struct batch_walk w = { 0 };
 	size_t n = 0, cap = 0;
-	bool first = true;
+	int more;
 
-	for (;;) {
+	do {
 		__u32 count = BATCH;
-		bool done;
-		int r;
 
 		if (n + BATCH > cap) {
 			uint64_t *p = realloc(list, (cap = cap ? cap * 2 : BATCH * 2) * sizeof(*list));
@@ -805,22 +824,13 @@ int sensor_closed_sockets(struct sensor *s, uint64_t **ret, size_t *ret_n)
 			}
 			list = p;
 		}
-		r = bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok, list + n, vals,
-					 &count, &opts);
-		done = r < 0 && errno == ENOENT;
-		if (r < 0 && !done) {
-			r = -errno;
+		more = batch_next(fd, &w, list + n, vals, &count);
+		if (more < 0) {
 			free(list);
-			if (first && (r == -EINVAL || r == -ENOTSUPP || r == -EOPNOTSUPP))
-				return closed_sockets_slow(s, ret, ret_n);
-			return r;
+			return more == -EOPNOTSUPP ? closed_sockets_slow(s, ret, ret_n) : more;
 		}
 		n += count;
-		if (done)
-			break;
-		in_tok = out_tok;
-		first = false;
-	}
+	} while (more);
 	*ret = list;
 	*ret_n = n;
 	return 0;
