@@ -255,34 +255,40 @@ int query_parse_int(const char *s, size_t len, int64_t *ret)
 
 /* As the CASE of the connection_log view in src/storage/store_sqlite.c:
  * keep the two the same. */
+static const struct {
+	int64_t family, protocol;
+	const char *name;
+} proto_names[] = {
+	{ 2, 6, "tcp" },	{ 2, 17, "udp" },	{ 2, 1, "icmp" },
+	{ 2, 132, "sctp" },	{ 2, 136, "udplite" },	{ 10, 6, "tcp6" },
+	{ 10, 17, "udp6" },	{ 10, 58, "icmp6" },	{ 10, 132, "sctp6" },
+	{ 10, 136, "udplite6" },
+};
+
+static const char *proto_name(int64_t family, int64_t protocol)
+{
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++) {
+		if (proto_names[i].family == family && proto_names[i].protocol == protocol)
+			return proto_names[i].name;
+	}
+	return NULL;
+}
+
 size_t query_proto_text(int64_t family, int64_t protocol, char *buf, size_t size)
 {
-	const char *name = NULL;
+	const char *name = proto_name(family, protocol);
 	int n;
 
-	if (family == 2) {
-		switch (protocol) {
-		case 6: name = "tcp"; break;
-		case 17: name = "udp"; break;
-		case 1: name = "icmp"; break;
-		case 132: name = "sctp"; break;
-		case 136: name = "udplite"; break;
-		}
-		n = name ? snprintf(buf, size, "%s", name) : snprintf(buf, size, "ip/%" PRId64, protocol);
-	} else if (family == 10) {
-		switch (protocol) {
-		case 6: name = "tcp6"; break;
-		case 17: name = "udp6"; break;
-		case 58: name = "icmp6"; break;
-		case 132: name = "sctp6"; break;
-		case 136: name = "udplite6"; break;
-		}
-		n = name ? snprintf(buf, size, "%s", name) : snprintf(buf, size, "ip6/%" PRId64, protocol);
-	} else if (family == 17) {
+	if (name)
+		n = snprintf(buf, size, "%s", name);
+	else if (family == 2)
+		n = snprintf(buf, size, "ip/%" PRId64, protocol);
+	else if (family == 10)
+		n = snprintf(buf, size, "ip6/%" PRId64, protocol);
+	else if (family == 17)
 		n = snprintf(buf, size, "packet/0x%04" PRIx64, (uint64_t)protocol);
-	} else {
+	else
 		n = snprintf(buf, size, "%s", "");
-	}
 	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
@@ -290,24 +296,16 @@ size_t query_proto_text(int64_t family, int64_t protocol, char *buf, size_t size
  * view has no name for), or -1 for a text no row can have. */
 static int proto_parse(const char *s, size_t len, int64_t *family, int64_t *protocol)
 {
-	static const struct {
-		const char *name;
-		int family, protocol;
-	} names[] = {
-		{ "tcp", 2, 6 }, { "udp", 2, 17 }, { "icmp", 2, 1 }, { "sctp", 2, 132 },
-		{ "udplite", 2, 136 }, { "tcp6", 10, 6 }, { "udp6", 10, 17 }, { "icmp6", 10, 58 },
-		{ "sctp6", 10, 132 }, { "udplite6", 10, 136 },
-	};
 	char back[64];
 	uint64_t hex = 0;
 
 	if (len == 0)
 		return 0;
 	*family = -1;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i].name) == len && !memcmp(names[i].name, s, len)) {
-			*family = names[i].family;
-			*protocol = names[i].protocol;
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
+		if (strlen(proto_names[i].name) == len && !memcmp(proto_names[i].name, s, len)) {
+			*family = proto_names[i].family;
+			*protocol = proto_names[i].protocol;
 		}
 	if (*family >= 0) {
 		/* found */
