@@ -61,11 +61,6 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t mono_seconds(void)
-{
-	return mono_ms() / 1000;
-}
-
 static int64_t wall_seconds(void)
 {
 	return (int64_t)time(NULL);
@@ -341,7 +336,7 @@ static void prune(struct logger *l)
 {
 	int64_t before = (int64_t)time(NULL) - l->cfg.db_retention_days * 86400;
 
-	l->last_prune = mono_seconds();
+	l->last_prune = l->mono_clock_ms() / 1000;
 	if (l->cfg.db_retention_days <= 0)
 		return;	/* 0: keep everything */
 	for (size_t i = 0; i < l->nstores; i++) {
@@ -595,7 +590,7 @@ static void on_tick(struct logger *l)
 	errlog_flush(l->errlog);
 	if (l->alerts)
 		alerts_errors(l->alerts, NULL, 0);
-	if (mono_seconds() - l->last_prune >= prune_interval())
+	if (l->mono_clock_ms() / 1000 - l->last_prune >= prune_interval())
 		prune(l);
 }
 

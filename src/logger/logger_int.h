@@ -38,8 +38,9 @@ struct logger {
 	size_t npending;
 	uint64_t window_start_ms;	/* CLOCK_MONOTONIC: a clock jump neither
 					 * stretches nor cuts a window */
-	/* the clocks windows are timed and stamped by (logger_init sets the
-	 * system's; tests set their own to jump the wall clock) */
+	/* the clocks windows (and pruning) are timed and stamped by
+	 * (logger_init sets the system's; tests set their own to jump the
+	 * wall clock) */
 	int64_t (*wall_clock)(void);	/* unix seconds */
 	uint64_t (*mono_clock_ms)(void);
 	uint64_t last_prune;
