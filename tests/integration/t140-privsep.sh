@@ -55,6 +55,12 @@ check_eq "  none inheritable or ambient" "0000000000000000|0000000000000000" \
 	"$(status_of "$M" CapInh)|$(status_of "$M" CapAmb)"
 check_eq "  and no_new_privs" 1 "$(status_of "$M" NoNewPrivs)"
 check_match "the logger runs" '^[0-9]+$' "$L"
+# nice is field 19 of stat, counted after the ")" that ends the name
+nice_of() { sed 's/.*) //' "/proc/$1/task/$2/stat" | awk '{ print $17 }'; }
+check_eq "the monitor runs at nice -20 (a flood must not starve it)" -20 "$(nice_of "$M" "$M")"
+check_eq "  its hashing threads at 0" "0" \
+	"$(for t in /proc/$M/task/*; do t=${t##*/}; [ "$t" = "$M" ] || nice_of "$M" "$t"; done | sort -u | paste -sd,)"
+check_eq "  and the logger at 0 (the user must not inherit a raised priority)" 0 "$(nice_of "$L" "$L")"
 check_eq "the logger runs as the desktop user (real, effective, saved, fs uid)" \
 	"$TEST_UID	$TEST_UID	$TEST_UID	$TEST_UID" "$(status_of "$L" Uid)"
 check_eq "  with no capabilities at all" "0000000000000000|0000000000000000|0000000000000000" \
