@@ -16,7 +16,7 @@ CLANG ?= clang
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 
-PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap
+PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 
@@ -107,6 +107,12 @@ build/tests/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(call msg,HELPER,$@)
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $< -luring -lpthread
+
+# mkdb writes test databases with the monitor's own writer
+build/tests/mkdb: tests/helpers/mkdb.c build/obj/storage/store_sqlite.o
+	@mkdir -p $(dir $@)
+	$(call msg,HELPER,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) -O2 -o $@ $^ $$(pkg-config --libs sqlite3)
 
 build/tests/fuse-exe: tests/helpers/fuse-exe.c
 	@mkdir -p $(dir $@)

@@ -1,8 +1,11 @@
 /* picosnitch command line: one command per run, dispatched here. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/service.h"
@@ -10,6 +13,7 @@
 #include "config/paths.h"
 #include "logger/logger.h"
 #include "util/log.h"
+#include "view/view.h"
 
 static void usage(FILE *out, const struct state_dir *sd)
 {
@@ -25,7 +29,12 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"  systemd          install the systemd service: systemctl enable --now picosnitch (root)\n"
 		"  status           whether the monitor runs, and its pid\n"
 		"  dash             the web interface (not in this version yet)\n"
-		"  view             the terminal interface (not in this version yet)\n"
+		"  view             the terminal interface: browse what was logged\n"
+		"                   keys: arrows (tabs, rows), space/enter/f filter on the entry,\n"
+		"                   e exclude it, backspace/F/E remove the last filter,\n"
+		"                   h/H step back/forward in history, t/T time range,\n"
+		"                   u/U byte units, s sort, / search (n/N next/previous),\n"
+		"                   l live (every second), r refresh, q/Esc quit\n"
 		"  version          the version and the state directory\n"
 		"  help             this text\n"
 		"\n"
@@ -68,6 +77,69 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* `view` only reads: started as root (sudo), it becomes the owner of
+ * snitch.db (or of the state directory) first, so root never parses the
+ * database and the terminal, and SQLite's -shm file stays the owner's.
+ * PICOSNITCH_VIEW_AS_ROOT=1 keeps root. */
+static int view_drop_root(const struct state_dir *sd, const char *db)
+{
+	const char *keep = getenv("PICOSNITCH_VIEW_AS_ROOT");
+	struct passwd *pw = NULL;
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0 || (keep && !strcmp(keep, "1")))
+		return 0;
+	if (lstat(db, &st) == 0 && st.st_uid != 0) {
+		uid = st.st_uid;
+		gid = st.st_gid;
+		pw = getpwuid(uid);
+	} else if (sd->uid != 0) {
+		uid = sd->uid;
+		gid = sd->gid;
+	} else {
+		pw = getpwnam(LOGGER_SYSTEM_USER);
+		if (!pw)
+			pw = getpwnam("nobody");
+		if (!pw) {
+			log_error("view: no user to run as instead of root (neither %s nor nobody "
+				  "exists); set PICOSNITCH_VIEW_AS_ROOT=1 to run it as root",
+				  LOGGER_SYSTEM_USER);
+			return -ENOENT;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (pw && pw->pw_uid == uid)
+		gid = pw->pw_gid;
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return log_errno(-errno, "view: cannot switch from root to uid %u", (unsigned)uid);
+	if (geteuid() == 0 || (getegid() == 0 && gid != 0))
+		return log_errno(-EPERM, "view: still root after switching to uid %u", (unsigned)uid);
+	return 0;
+}
+
+static int cmd_view(struct state_dir *sd)
+{
+	char *db = state_dir_file(sd, "snitch.db");
+	struct view_env env = { .monitor_pid = monitor_running_pid };
+	int r;
+
+	if (!db) {
+		log_error("view: out of memory");
+		return 1;
+	}
+	if (view_drop_root(sd, db) < 0) {
+		free(db);
+		return 1;
+	}
+	env.db_path = db;
+	r = view_main(&env);
+	free(db);
+	return r;
+}
+
 static int run(const struct command *c, struct state_dir *sd)
 {
 	const char *n = c->name;
@@ -99,7 +171,9 @@ static int run(const struct command *c, struct state_dir *sd)
 		return cmd_start_no_daemon(sd);
 	if (!strcmp(n, "systemd"))
 		return cmd_systemd(sd);
-	/* dash, view */
+	if (!strcmp(n, "view"))
+		return cmd_view(sd);
+	/* dash */
 	fprintf(stderr, "picosnitch %s: this interface is not in this version yet; the data is "
 		"in %s/snitch.db (see man picosnitch)\n", n, sd->path);
 	return 1;

@@ -184,6 +184,13 @@ static enum run_state daemon_state(pid_t *pid)
 	return st;
 }
 
+pid_t monitor_running_pid(void)
+{
+	pid_t pid;
+
+	return daemon_state(&pid) == RUNNING ? pid : 0;
+}
+
 /* Take the lock for this process and write the pidfile, or -EBUSY (logged)
  * when a daemon runs.  The descriptor keeps the lock until the process
  * exits. */

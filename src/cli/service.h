@@ -26,5 +26,7 @@ int cmd_start(struct state_dir *sd);
 int cmd_stop(void);
 int cmd_restart(struct state_dir *sd);
 int cmd_status(const struct state_dir *sd);
+/* The pid of the running monitor, or 0. */
+pid_t monitor_running_pid(void);
 
 #endif
