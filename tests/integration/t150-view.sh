@@ -622,6 +622,17 @@ screen_has "started again" "line: 1/4"
 keys Escape
 quits && ok "Esc quits" || not_ok "Esc quits"
 
+# ---- the desktop user runs it, without sudo ----
+tm kill-server 2>/dev/null
+tm new-session -d -s v -x 100 -y 12 \
+	"exec runuser -u $TEST_USER -- env TZ=UTC LANG=C.UTF-8 TERM=screen PICOSNITCH_VIEW_NOW=$NOW \
+	PICOSNITCH_DIR=$PICOSNITCH_DIR $(user_bin) view 2>>$WORK/view.err"
+lines_are "the owner of snitch.db runs it directly" 2 4 <<'EOF'
+history: now  time: all  line: 1/4  totals: 5003.3 kB / 10035.0 kB
+<-                                          Executables | Process Names | Commands | SHA256 | ... ->
+Executable                                                          Sent   Received When
+EOF
+
 # ---- a database that does not exist yet, then appears ----
 EMPTY=$WORK/empty
 mkdir -p "$EMPTY" && chown "$TEST_USER:" "$EMPTY"
