@@ -32,7 +32,7 @@
 #define MIN_COLS 30
 #define MIN_LINES 7
 #define HEAD_LINES 4
-#define NUM_WIDTH 11		/* " 12345.6 kB" */
+#define NUM_WIDTH 11		/* " 12345.6 kB": wider when a number needs it */
 #define MAX_ROWS 100000		/* values listed per tab (the rest is counted) */
 #define SPARK_TOP 1000		/* values that get a sparkline: the busiest */
 #define LIVE_MS 1000
@@ -69,6 +69,7 @@ struct view {
 	struct query_result *res;
 	struct query_series *spark;
 	size_t cursor, top;
+	size_t num_w;		/* columns of each number, with a space before */
 
 	char problem[768];	/* why nothing can be shown: replaces the rows */
 	char message[512];	/* one-off, on the last line until the next key */
@@ -221,11 +222,34 @@ static size_t spark_width(void)
 	return 0;
 }
 
-static size_t value_width(void)
+/* The width of the number columns for the rows and units at hand: the
+ * longest number decides (they grow with their magnitude). */
+static void measure_numbers(struct view *v)
 {
-	size_t sw = spark_width();
+	int64_t lo = 0, hi = 0;
+	char buf[48];
+	size_t w = NUM_WIDTH - 1;
 
-	return (size_t)COLS - 2 * NUM_WIDTH - (sw ? sw + 1 : 0);
+	for (size_t i = 0; v->res && i < v->res->n_rows; i++) {
+		const struct query_row *r = &v->res->rows[i];
+
+		lo = r->sent < lo ? r->sent : lo;
+		lo = r->received < lo ? r->received : lo;
+		hi = r->sent > hi ? r->sent : hi;
+		hi = r->received > hi ? r->received : hi;
+	}
+	view_format_bytes(lo, v->unit, buf, sizeof(buf));
+	w = strlen(buf) > w ? strlen(buf) : w;
+	view_format_bytes(hi, v->unit, buf, sizeof(buf));
+	w = strlen(buf) > w ? strlen(buf) : w;
+	v->num_w = w + 1;
+}
+
+static size_t value_width(const struct view *v)
+{
+	size_t sw = spark_width(), nw = 2 * v->num_w + (sw ? sw + 1 : 0);
+
+	return (size_t)COLS > nw ? (size_t)COLS - nw : 0;
 }
 
 static size_t body_lines(void)
@@ -321,16 +345,16 @@ static void draw_tabs(struct view *v)
 static void draw_header(struct view *v)
 {
 	char *head = view_filters_describe(&v->filters, v->country, cur_tab(v)->header);
-	size_t vw = value_width(), sw = spark_width();
+	size_t vw = value_width(v), sw = spark_width(), nw = v->num_w;
 	int x = (int)vw;
 
 	put_str(v, 3, 0, vw, head ? head : cur_tab(v)->header, FIT_CUT, A_BOLD);
 	free(head);
-	put_str(v, 3, x, NUM_WIDTH, "Sent", FIT_RIGHT, A_BOLD);
-	put_str(v, 3, x + NUM_WIDTH, NUM_WIDTH, "Received", FIT_RIGHT, A_BOLD);
+	put_str(v, 3, x, nw, "Sent", FIT_RIGHT, A_BOLD);
+	put_str(v, 3, x + (int)nw, nw, "Received", FIT_RIGHT, A_BOLD);
 	if (sw) {
-		put_str(v, 3, x + 2 * NUM_WIDTH, 1, " ", FIT_CUT, A_NORMAL);
-		put_str(v, 3, x + 2 * NUM_WIDTH + 1, sw, "When", FIT_CUT, A_BOLD);
+		put_str(v, 3, x + 2 * (int)nw, 1, " ", FIT_CUT, A_NORMAL);
+		put_str(v, 3, x + 2 * (int)nw + 1, sw, "When", FIT_CUT, A_BOLD);
 	}
 }
 
@@ -427,7 +451,7 @@ static void draw_wrapped(struct view *v, int y0, size_t lines, const char *text)
 
 static void draw_rows(struct view *v)
 {
-	size_t lines = body_lines(), vw = value_width(), sw = spark_width();
+	size_t lines = body_lines(), vw = value_width(v), sw = spark_width(), nw = v->num_w;
 	char buf[128], num[32];
 
 	if (v->problem[0]) {
@@ -454,12 +478,12 @@ static void draw_rows(struct view *v)
 
 		put_text(v, y, 0, vw, s, len, FIT_MIDDLE, a | (placeholder ? A_DIM : A_NORMAL));
 		view_format_bytes(r->sent, v->unit, num, sizeof(num));
-		put_str(v, y, x, NUM_WIDTH, num, FIT_RIGHT, a);
+		put_str(v, y, x, nw, num, FIT_RIGHT, a);
 		view_format_bytes(r->received, v->unit, num, sizeof(num));
-		put_str(v, y, x + NUM_WIDTH, NUM_WIDTH, num, FIT_RIGHT, a);
+		put_str(v, y, x + (int)nw, nw, num, FIT_RIGHT, a);
 		if (sw) {
-			put_str(v, y, x + 2 * NUM_WIDTH, 1, " ", FIT_CUT, a);
-			draw_spark(v, y, x + 2 * NUM_WIDTH + 1, sw, spark_line(v, &r->value), a);
+			put_str(v, y, x + 2 * (int)nw, 1, " ", FIT_CUT, a);
+			draw_spark(v, y, x + 2 * (int)nw + 1, sw, spark_line(v, &r->value), a);
 		}
 	}
 }
@@ -596,6 +620,11 @@ static void load(struct view *v, bool keep)
 	}
 	free_data(v);
 	v->problem[0] = '\0';
+	/* a long read (a year of a busy machine) should not look like a hang */
+	if (LINES >= MIN_LINES && COLS >= MIN_COLS) {
+		put_str(v, LINES - 1, 0, (size_t)COLS - 1, "reading snitch.db ...", FIT_CUT, A_BOLD);
+		refresh();
+	}
 	if (!v->db) {
 		r = query_open(v->env->db_path, &opt, &v->db, err, sizeof(err));
 		if (r < 0) {
@@ -644,6 +673,7 @@ static void load(struct view *v, bool keep)
 	if (!keep)
 		v->top = 0;
 out:
+	measure_numbers(v);
 	free(kept);
 }
 
@@ -889,9 +919,11 @@ static bool key(struct view *v, int kind, wint_t ch)
 	}
 	case 'u':
 		v->unit = (enum view_unit)((v->unit + 1) % VIEW_UNIT__COUNT);
+		measure_numbers(v);
 		break;
 	case 'U':
 		v->unit = (enum view_unit)((v->unit + VIEW_UNIT__COUNT - 1) % VIEW_UNIT__COUNT);
+		measure_numbers(v);
 		break;
 	case 's':
 		v->sort = (enum sort_mode)((v->sort + 1) % SORT__COUNT);
@@ -939,7 +971,7 @@ static int64_t mono_ms(void)
 
 int view_main(const struct view_env *env)
 {
-	struct view v = { .env = env, .unit = VIEW_UNIT_KB, .sort = SORT_NAME };
+	struct view v = { .env = env, .unit = VIEW_UNIT_KB, .sort = SORT_NAME, .num_w = NUM_WIDTH };
 	struct sigaction sa = { .sa_handler = on_quit_signal };
 	const char *fixed = getenv("PICOSNITCH_VIEW_NOW");
 	int64_t last_load;
