@@ -655,6 +655,14 @@ row $((NOW - 5)) 10 20 1 /usr/bin/late late late $H1 /usr/bin/bash bash bash $H2
 	198.51.100.1 203.0.113.9 '' 2 17 4026531840 | mkdb_rows "$EMPTY/snitch.db"
 screen_has "  and its entries once the database appears (retried every 2 s)" "^/usr/bin/late " 6
 
+# ---- a database of a schema this version does not know ----
+FUTURE=$WORK/future
+mkdir -p "$FUTURE"
+sqlite3 "$FUTURE/snitch.db" "CREATE TABLE connections (x); PRAGMA user_version = 99"
+chown -R "$TEST_USER:" "$FUTURE"
+view_start 100 12 PICOSNITCH_DIR="$FUTURE"
+screen_has "an unknown schema version: said on the screen" "Cannot read .*snitch.db: .*(version|schema).*99"
+
 # ---- a locked database ----
 # (an exclusive lock holds readers out only when no one else has the file
 # open, as a crashed or hand-run program's could)
