@@ -13,6 +13,7 @@
 #include "config/paths.h"
 #include "logger/logger.h"
 #include "util/log.h"
+#include "dash/dash.h"
 #include "view/view.h"
 
 static void usage(FILE *out, const struct state_dir *sd)
@@ -28,7 +29,8 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"  start-no-daemon  run the monitor in the foreground, for systemd or a terminal (root)\n"
 		"  systemd          install the systemd service: systemctl enable --now picosnitch (root)\n"
 		"  status           whether the monitor runs, and its pid\n"
-		"  dash             the web interface (not in this version yet)\n"
+		"  dash             the web interface's server and JSON API on http://HOST:PORT\n"
+		"                   (localhost:5100; its pages are not in this version yet)\n"
 		"  view             the terminal interface: browse what was logged\n"
 		"                   keys: arrows (tabs, rows), space/enter/f filter on the entry,\n"
 		"                   e exclude it, backspace/F/E remove the last filter,\n"
@@ -77,13 +79,13 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-/* `view` only reads: started as root (sudo), it becomes the owner of
- * snitch.db (or of the state directory) first, so root never parses the
- * database and the terminal, and SQLite's -shm file stays the owner's.
- * PICOSNITCH_VIEW_AS_ROOT=1 keeps root. */
-static int view_drop_root(const struct state_dir *sd, const char *db)
+/* `view` and `dash` only read: started as root (sudo), they become the
+ * owner of snitch.db (or of the state directory) first, so root never
+ * parses the database, the terminal or HTTP, and SQLite's -shm file stays
+ * the owner's.  keep_env=1 (PICOSNITCH_VIEW_AS_ROOT) keeps root. */
+static int ui_drop_root(const struct state_dir *sd, const char *db, const char *keep_env)
 {
-	const char *keep = getenv("PICOSNITCH_VIEW_AS_ROOT");
+	const char *keep = keep_env ? getenv(keep_env) : NULL;
 	struct passwd *pw = NULL;
 	struct stat st;
 	uid_t uid;
@@ -103,8 +105,7 @@ static int view_drop_root(const struct state_dir *sd, const char *db)
 		if (!pw)
 			pw = getpwnam("nobody");
 		if (!pw) {
-			log_error("view: no user to run as instead of root (neither %s nor nobody "
-				  "exists); set PICOSNITCH_VIEW_AS_ROOT=1 to run it as root",
+			log_error("no user to run as instead of root (neither %s nor nobody exists)",
 				  LOGGER_SYSTEM_USER);
 			return -ENOENT;
 		}
@@ -114,9 +115,9 @@ static int view_drop_root(const struct state_dir *sd, const char *db)
 	if (pw && pw->pw_uid == uid)
 		gid = pw->pw_gid;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		return log_errno(-errno, "view: cannot switch from root to uid %u", (unsigned)uid);
+		return log_errno(-errno, "cannot switch from root to uid %u", (unsigned)uid);
 	if (geteuid() == 0 || (getegid() == 0 && gid != 0))
-		return log_errno(-EPERM, "view: still root after switching to uid %u", (unsigned)uid);
+		return log_errno(-EPERM, "still root after switching to uid %u", (unsigned)uid);
 	return 0;
 }
 
@@ -130,12 +131,33 @@ static int cmd_view(struct state_dir *sd)
 		log_error("view: out of memory");
 		return 1;
 	}
-	if (view_drop_root(sd, db) < 0) {
+	if (ui_drop_root(sd, db, "PICOSNITCH_VIEW_AS_ROOT") < 0) {
 		free(db);
 		return 1;
 	}
 	env.db_path = db;
 	r = view_main(&env);
+	free(db);
+	return r;
+}
+
+static int cmd_dash(struct state_dir *sd)
+{
+	char *db = state_dir_file(sd, "snitch.db");
+	struct dash_env env = { .monitor_pid = monitor_running_pid, .host = getenv("HOST"),
+				.port = getenv("PORT") };
+	int r;
+
+	if (!db) {
+		log_error("dash: out of memory");
+		return 1;
+	}
+	if (ui_drop_root(sd, db, NULL) < 0) {
+		free(db);
+		return 1;
+	}
+	env.db_path = db;
+	r = dash_main(&env);
 	free(db);
 	return r;
 }
@@ -173,10 +195,7 @@ static int run(const struct command *c, struct state_dir *sd)
 		return cmd_systemd(sd);
 	if (!strcmp(n, "view"))
 		return cmd_view(sd);
-	/* dash */
-	fprintf(stderr, "picosnitch %s: this interface is not in this version yet; the data is "
-		"in %s/snitch.db (see man picosnitch)\n", n, sd->path);
-	return 1;
+	return cmd_dash(sd);
 }
 
 int main(int argc, char **argv)

@@ -44,9 +44,6 @@ check_eq "no command: exit 2" 2 "$RC"
 run "$P" version
 check_eq "version: the version and the state directory" \
 	"picosnitch 0.1.0|state directory: $PICOSNITCH_DIR" "$(paste -sd'|' <<<"$OUT")"
-run "$P" dash
-check_eq "dash: not here yet, exit 1" 1 "$RC"
-check_match "  and says so" "this interface is not in this version yet" "$ERR"
 run "$P" view
 check_eq "view without a terminal: exit 1" 1 "$RC"
 check_match "  and says why" "picosnitch view: needs a terminal" "$ERR"

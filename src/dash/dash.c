@@ -1,0 +1,326 @@
+/* `picosnitch dash`: the HTTP server (see dash.h).  libmicrohttpd runs one
+ * polling thread (epoll) that answers every request; the main thread only
+ * waits for a signal.  Every response carries a strict Content-Security-
+ * Policy and no CORS header; a request is refused unless its Host header
+ * names the address served (so a web page under another name that
+ * resolves to this machine cannot read it), unless it is GET or HEAD (or
+ * the POST that stops the server, with the token made at start), or when
+ * it has a body. */
+#include "dash/dash.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "dash/dash_api.h"
+#include "util/log.h"
+
+#define DEFAULT_HOST "localhost"
+#define DEFAULT_PORT "5100"
+#define MAX_CONNECTIONS 64
+#define CONNECTION_TIMEOUT_S 30
+#define CONNECTION_MEMORY (64 * 1024)
+#define TOKEN_HEADER "X-Picosnitch-Token"
+
+#define CSP                                                                                      \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "        \
+	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "              \
+	"frame-ancestors 'none'"
+
+struct server {
+	struct dash_api api;
+	char *hosts[4];		/* the Host header values accepted */
+	size_t n_hosts;
+	char token[33];
+	char *index_html;
+	size_t index_len;
+	char *url;
+};
+
+/* per request: whether it came with a body; whether it stops the server
+ * (once its answer is sent) */
+struct request {
+	bool body;
+	bool stop;
+};
+
+static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size)
+{
+	struct {
+		struct dash_param p[DASH_API_MAX_PARAMS + 1];
+		size_t n;
+	} *ps = cls;
+
+	(void)kind;
+	if (ps->n > DASH_API_MAX_PARAMS)
+		return MHD_NO;
+	/* one more than allowed is kept, for the API to refuse */
+	ps->p[ps->n++] = (struct dash_param){ key, key_size, value ? value : "",
+					      value ? value_size : 0 };
+	return ps->n > DASH_API_MAX_PARAMS ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned int status, const char *type,
+			       void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Content-Security-Policy", CSP);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned int status,
+				     const char *msg)
+{
+	char *body = NULL;
+
+	if (asprintf(&body, "{\"error\":\"%s\"}", msg) < 0)
+		return MHD_NO;
+	return respond(c, status, "application/json", body, strlen(body), MHD_RESPMEM_MUST_FREE);
+}
+
+static bool host_allowed(const struct server *s, const char *host)
+{
+	if (!host)
+		return false;
+	for (size_t i = 0; i < s->n_hosts; i++) {
+		if (!strcmp(host, s->hosts[i]))
+			return true;
+	}
+	return false;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	struct server *s = cls;
+	struct request *rq = *req_cls;
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+
+	(void)version;
+	(void)upload_data;
+	if (!rq) {
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		*req_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		/* nothing here takes a body: read and drop it, refuse below */
+		rq->body = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!host_allowed(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
+		return respond_error(c, MHD_HTTP_MISDIRECTED_REQUEST,
+				     "the Host header does not name this server");
+	if (rq->body)
+		return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "requests take no body");
+	if (!strcmp(url, "/api/stop")) {
+		const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, TOKEN_HEADER);
+
+		if (strcmp(method, MHD_HTTP_METHOD_POST))
+			return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "stop takes POST");
+		if (!t || strcmp(t, s->token))
+			return respond_error(c, MHD_HTTP_FORBIDDEN,
+					     "stop needs the token of this server (" TOKEN_HEADER
+					     " header)");
+		rq->stop = true;
+		return respond(c, MHD_HTTP_OK, "application/json", "{\"stopping\":true}", 17,
+			       MHD_RESPMEM_PERSISTENT);
+	}
+	if (!get)
+		return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD");
+	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
+		return respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", s->index_html,
+			       s->index_len, MHD_RESPMEM_PERSISTENT);
+	if (!strncmp(url, "/api/", 5)) {
+		struct {
+			struct dash_param p[DASH_API_MAX_PARAMS + 1];
+			size_t n;
+		} ps = { .n = 0 };
+		char *body = NULL;
+		int status;
+
+		MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, add_param, &ps);
+		if (dash_api_get(&s->api, url, ps.p, ps.n, &status, &body) < 0)
+			return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return respond(c, (unsigned int)status, "application/json", body, strlen(body),
+			       MHD_RESPMEM_MUST_FREE);
+	}
+	return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (*req_cls && ((struct request *)*req_cls)->stop)
+		kill(getpid(), SIGTERM);
+	free(*req_cls);
+	*req_cls = NULL;
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}
+
+static int make_index(struct server *s)
+{
+	int n = asprintf(
+		&s->index_html,
+		"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+		"<meta name=\"picosnitch-token\" content=\"%s\"><title>picosnitch</title></head>\n"
+		"<body><h1>picosnitch</h1><p>The pages of the web interface are not in this "
+		"version yet. Its JSON API is: <a href=\"/api/status\">/api/status</a>, "
+		"<a href=\"/api/dims\">/api/dims</a>, "
+		"<a href=\"/api/groups?dim=executable\">/api/groups</a>, "
+		"<a href=\"/api/series?dim=executable\">/api/series</a>, "
+		"<a href=\"/api/distinct?dim=executable\">/api/distinct</a> "
+		"(see docs/api.md).</p></body></html>\n",
+		s->token);
+
+	if (n < 0)
+		return -ENOMEM;
+	s->index_len = (size_t)n;
+	return 0;
+}
+
+static int make_token(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -errno;
+	for (size_t i = 0; i < sizeof(b); i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[32] = '\0';
+	return 0;
+}
+
+int dash_main(const struct dash_env *env)
+{
+	const char *host = env->host && *env->host ? env->host : DEFAULT_HOST;
+	const char *port = env->port && *env->port ? env->port : DEFAULT_PORT;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+	struct sockaddr_storage addr;
+	struct server s = { .api = { .db_path = env->db_path, .monitor_pid = env->monitor_pid } };
+	struct MHD_Daemon *d;
+	char *end, shown[INET6_ADDRSTRLEN + 8] = "";
+	unsigned long portnum = strtoul(port, &end, 10);
+	bool v6, localhost = !strcmp(host, "localhost");
+	sigset_t set;
+	int sig, r, code = 1;
+
+	if (*end || !*port || portnum == 0 || portnum > 65535) {
+		log_error("dash: PORT=%.20s is not a port number (1-65535)", port);
+		return 1;
+	}
+	if (localhost) {
+		/* "localhost" is the IPv4 loopback, whatever /etc/hosts says */
+		struct sockaddr_in *in = (struct sockaddr_in *)&addr;
+
+		memset(&addr, 0, sizeof(addr));
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)portnum);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		r = getaddrinfo(host, port, &hints, &ai);
+		if (r) {
+			log_error("dash: HOST=%.100s: %s", host, gai_strerror(r));
+			return 1;
+		}
+		memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+	}
+	v6 = addr.ss_family == AF_INET6;
+	if (v6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, shown, sizeof(shown));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, shown, sizeof(shown));
+	if (!is_loopback((struct sockaddr *)&addr))
+		log_warn("dash: serving on %s, which is not a loopback address: anyone who can reach "
+			 "it can read this machine's network history", shown);
+	/* the Host headers a browser sends for this server */
+	if (asprintf(&s.hosts[s.n_hosts++], "%s:%lu", host, portnum) < 0 ||
+	    asprintf(&s.hosts[s.n_hosts++], v6 ? "[%s]:%lu" : "%s:%lu", shown, portnum) < 0 ||
+	    make_token(s.token) < 0 || make_index(&s) < 0) {
+		log_error("dash: cannot start: out of memory or randomness");
+		goto out;
+	}
+	if (localhost && asprintf(&s.hosts[s.n_hosts++], "127.0.0.1:%lu", portnum) < 0)
+		goto out;
+	if (asprintf(&s.url, v6 ? "http://[%s]:%lu/" : "http://%s:%lu/", localhost ? host : shown,
+		     portnum) < 0)
+		goto out;
+
+	/* signals go to the main thread only: block them before the server's
+	 * thread starts (it inherits the mask) */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				     (v6 ? MHD_USE_IPv6 : 0),
+			     (uint16_t)portnum, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR,
+			     (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+			     (unsigned int)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+			     (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+			     (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, request_done,
+			     NULL, MHD_OPTION_END);
+	if (!d) {
+		log_error("dash: cannot serve on %s port %lu (in use, or not an address of this "
+			  "machine?)", shown, portnum);
+		goto out;
+	}
+	printf("picosnitch dash: serving on %s (Ctrl-C stops it)\n", s.url);
+	printf("stop it from a script: curl -X POST -H '%s: %s' %sapi/stop\n", TOKEN_HEADER,
+	       s.token, s.url);
+	fflush(stdout);
+	sigwait(&set, &sig);
+	MHD_stop_daemon(d);
+	code = 0;
+out:
+	dash_api_done(&s.api);
+	for (size_t i = 0; i < s.n_hosts; i++)
+		free(s.hosts[i]);
+	free(s.index_html);
+	free(s.url);
+	return code;
+}

@@ -1,0 +1,23 @@
+/* `picosnitch dash`: the web interface's HTTP server (libmicrohttpd) in the
+ * picosnitch binary.  Read-only on snitch.db; loopback only unless HOST
+ * says otherwise; requests whose Host header is not the address served
+ * are refused (DNS rebinding); one state-changing request (stop) needs a
+ * token made at start.  The command line drops root before calling it. */
+#ifndef PS_DASH_DASH_H
+#define PS_DASH_DASH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct dash_env {
+	const char *db_path;
+	pid_t (*monitor_pid)(void);
+	const char *host;	/* HOST, or NULL: localhost */
+	const char *port;	/* PORT, or NULL: 5100 */
+};
+
+/* Serve until SIGINT/SIGTERM or a stop request: 0, or 1 when it cannot
+ * start (said on stderr). */
+int dash_main(const struct dash_env *env);
+
+#endif
