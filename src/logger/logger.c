@@ -49,6 +49,11 @@
 #define MAX_STORES 4
 #define MAX_PENDING_BATCHES 64
 #define PRUNE_INTERVAL 86400	/* seconds between "DB retention" passes */
+/* rollups: at most this many steps (a day each) and this long per tick, so
+ * that catching up on a large history does not hold the log up */
+#define ROLLUP_STEPS_PER_TICK 8
+#define ROLLUP_MS_PER_TICK 50
+#define ROLLUP_RETRY_SECONDS 600	/* after a failure */
 #define DOMAINS_CAPACITY 16384	/* addresses whose domain is remembered */
 #define CHANNEL_QUEUE_MAX (4 << 20)
 #define EXIT_CONFIG 78
@@ -334,7 +339,7 @@ static uint64_t prune_interval(void)
  * every PRUNE_INTERVAL (PICOSNITCH_PRUNE_INTERVAL=seconds for tests). */
 static void prune(struct logger *l)
 {
-	int64_t before = (int64_t)time(NULL) - l->cfg.db_retention_days * 86400;
+	int64_t before = l->wall_clock() - l->cfg.db_retention_days * 86400;
 
 	l->last_prune = l->mono_clock_ms() / 1000;
 	if (l->cfg.db_retention_days <= 0)
@@ -344,6 +349,36 @@ static void prune(struct logger *l)
 			errlog_add(l->errlog, "%s: cannot remove entries older than %" PRId64
 				   " days: %s", l->stores[i]->ops->name, l->cfg.db_retention_days,
 				   l->stores[i]->err);
+	}
+}
+
+/* The stores' rollups (snitch.db's sums per day and month), brought up to
+ * the days that have ended by the wall clock: a few steps per tick, so a
+ * long history (after an upgrade, or days switched off) is caught up on in
+ * the background while the log goes on.  Rows stamped with a time the
+ * rollups already cover (the wall clock set back) end their coverage there
+ * (a trigger in snitch.db), and the steps here build it again. */
+static void rollup(struct logger *l)
+{
+	uint64_t started = mono_ms();
+	int64_t now = l->wall_clock();
+
+	if (l->rollup_retry_at && l->mono_clock_ms() / 1000 < l->rollup_retry_at)
+		return;
+	l->rollup_retry_at = 0;
+	for (size_t i = 0; i < l->nstores; i++) {
+		int r = 1;
+
+		for (int n = 0; r > 0 && n < ROLLUP_STEPS_PER_TICK &&
+				mono_ms() - started < ROLLUP_MS_PER_TICK; n++)
+			r = store_rollup(l->stores[i], now);
+		if (r < 0) {
+			errlog_add(l->errlog, "%s: cannot update the daily sums (queries read the "
+				   "entries instead, which is slower): %s; retrying in %d minutes",
+				   l->stores[i]->ops->name, l->stores[i]->err,
+				   ROLLUP_RETRY_SECONDS / 60);
+			l->rollup_retry_at = l->mono_clock_ms() / 1000 + ROLLUP_RETRY_SECONDS;
+		}
 	}
 }
 
@@ -592,6 +627,7 @@ static void on_tick(struct logger *l)
 		alerts_errors(l->alerts, NULL, 0);
 	if (l->mono_clock_ms() / 1000 - l->last_prune >= prune_interval())
 		prune(l);
+	rollup(l);
 }
 
 int logger_handle(struct logger *l, const void *buf, size_t len)

@@ -44,6 +44,7 @@ struct logger {
 	int64_t (*wall_clock)(void);	/* unix seconds */
 	uint64_t (*mono_clock_ms)(void);
 	uint64_t last_prune;
+	uint64_t rollup_retry_at;	/* mono_clock_ms() / 1000 after a failure */
 	uint32_t monitor_pid;
 	/* what was reported already */
 	uint64_t sensor_seen[PS_STAT_MAX];

@@ -16,10 +16,19 @@
  * second scan only for keys too many to keep buckets for).  Distinct
  * values of an indexed key in a large window skip through its index.
  *
- * Speed (10 million rows, 2 vCPUs, bench/query-bench.sh): a day or less
- * well under 50 ms; a month ~0.2-0.35 s; a year 1.5-3 s.  Longer windows
- * need tables of pre-summed hours and days, which the writer does not
- * keep (yet). */
+ * Rollups (schema 12, storage/rollup.h): without filters, the whole UTC
+ * days and months of a window that the rollups cover are read from their
+ * sums (a few thousand entries a day instead of every row), the rest of the
+ * window from the rows.  A series does it per bucket; aligned buckets are
+ * whole days, so only the window's edges are rows.  Both ways give the
+ * same sums: the rollups are sums of exactly the rows of their time, and
+ * the logger keeps them so (docs/schema.md).
+ *
+ * Speed (10 million rows over a year, 2 vCPUs, bench/query-bench.sh, see
+ * docs/schema.md): without filters, totals within ~125 ms over any window
+ * (but by time over a year: ~350 ms for 525,600 groups), aligned series
+ * within ~120 ms up to a month and 40-290 ms over a year; with filters (read
+ * as rows through the indexes) ~130 ms a month, 1.3-3.6 s a year. */
 #include "query/query_int.h"
 
 #include <errno.h>
@@ -30,6 +39,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "storage/rollup.h"
+
 #define DEFAULT_BUSY_MS 300
 #define MAX_TOP 1000
 #define MAX_BUCKETS 100000
@@ -38,6 +49,8 @@
 #define MAX_KEY_POINTS 1000000
 /* a window covering more than this share of the history is read whole */
 #define WHOLE_SHARE_PERCENT 60
+/* aligned series of windows longer than this have buckets of whole days */
+#define ALIGN_DAYS_AFTER (7 * ROLLUP_DAY)
 
 static int64_t mono_ns(void)
 {
@@ -123,16 +136,21 @@ static int leads_index(struct query_db *db, const char *col, bool *ret, char *er
 	return r;
 }
 
-/* What a file holds: our schema 10 or 11, with its tables and columns. */
+/* What a file holds: our schema 10, 11 or 12, with its tables and columns. */
 static int check_schema(struct query_db *db, char *err, size_t errlen)
 {
-	static const char *const probes[] = {
-		("SELECT id, time, exe_id, parent_id, uid, family, protocol, lport, rport, laddr_id, "
-		 "raddr_id, domain_id, netns, sent, received, flows FROM connections"),
-		"SELECT grandparent_id FROM connections",
-		"SELECT id, path, name, cmdline, sha256 FROM executables",
-		"SELECT id, address FROM addresses",
-		"SELECT id, domain FROM domains",
+	static const struct {
+		int since;	/* the first version that has it */
+		const char *sql;
+	} probes[] = {
+		{ 10, "SELECT id, time, exe_id, parent_id, uid, family, protocol, lport, rport, "
+		      "laddr_id, raddr_id, domain_id, netns, sent, received, flows FROM connections" },
+		{ 11, "SELECT grandparent_id FROM connections" },
+		{ 10, "SELECT id, path, name, cmdline, sha256 FROM executables" },
+		{ 10, "SELECT id, address FROM addresses" },
+		{ 10, "SELECT id, domain FROM domains" },
+		{ 12, "SELECT grain, dim, start, keys, data FROM rollups" },
+		{ 12, "SELECT complete_from, complete_until FROM rollup_state" },
 	};
 	int64_t version, tables;
 	sqlite3_stmt *st;
@@ -144,7 +162,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 				  sqlite3_errmsg(db->db));
 	if (r < 0)
 		return r;
-	if (version > 11)
+	if (version > 12)
 		return query_fail(err, errlen, -EPROTO,
 				  "snitch.db has schema version %" PRId64
 				  ", newer than this picosnitch understands (%s)",
@@ -162,7 +180,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 				  "%s is an SQLite database but not picosnitch's (no schema version)",
 				  db->path);
 	}
-	if (version != 10 && version != 11)
+	if (version < 10)
 		return query_fail(err, errlen, -EPROTO,
 				  "snitch.db has schema version %" PRId64
 				  ", which this picosnitch does not read (the monitor migrates versions "
@@ -170,9 +188,9 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 				  version, db->path);
 	db->version = (int)version;
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		if (i == 1 && version < 11)
+		if (version < probes[i].since)
 			continue;
-		rc = sqlite3_prepare_v2(db->db, probes[i], -1, &st, NULL);
+		rc = sqlite3_prepare_v2(db->db, probes[i].sql, -1, &st, NULL);
 		sqlite3_finalize(st);
 		if (rc != SQLITE_OK) {
 			r = query_sqlite_fail(db, rc, "read the tables", err, errlen);
@@ -313,8 +331,38 @@ void query_interrupt(struct query_db *db)
 	}
 }
 
+/* What the rollups cover in this query's snapshot (read in its
+ * transaction, with the rows). */
+static int read_coverage(struct query_db *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	db->covered = false;
+	if (db->version < 12 || db->opt.no_rollups)
+		return 0;
+	rc = sqlite3_prepare_v2(db->db, "SELECT max(complete_from), min(complete_until) FROM "
+				"rollup_state", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return query_sqlite_fail(db, rc, "read the rollup state", err, errlen);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    sqlite3_column_type(st, 1) != SQLITE_NULL) {
+		db->cover_from = sqlite3_column_int64(st, 0);
+		db->cover_until = sqlite3_column_int64(st, 1);
+		if (db->cover_from < 0)
+			db->cover_from = 0;
+		if (db->cover_until > ROLLUP_TIME_MAX)
+			db->cover_until = ROLLUP_TIME_MAX;
+		db->covered = db->cover_from < db->cover_until;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		       ? 0 : query_sqlite_fail(db, rc, "read the rollup state", err, errlen);
+}
+
 /* The start and end of every public query: one read transaction, so that
- * the statements of one query see the same rows. */
+ * the statements of one query see the same rows (and rollups). */
 static int begin(struct query_db *db, char *err, size_t errlen)
 {
 	int rc;
@@ -325,7 +373,9 @@ static int begin(struct query_db *db, char *err, size_t errlen)
 			       ? mono_ns() + (int64_t)db->opt.query_timeout_ms * 1000000
 			       : 0;
 	rc = sqlite3_exec(db->db, "BEGIN", NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : query_sqlite_fail(db, rc, "begin", err, errlen);
+	if (rc != SQLITE_OK)
+		return query_sqlite_fail(db, rc, "begin", err, errlen);
+	return read_coverage(db, err, errlen);
 }
 
 static void end(struct query_db *db)
@@ -503,6 +553,207 @@ static int scan(struct query_db *db, const struct query_select *sel, const struc
 	return r;
 }
 
+/* ---- reading from the rollups ---- */
+
+/* A window cut for reading: runs of rollup units that lie whole in it and
+ * in the coverage, and the rest, before and after them, as rows. */
+struct split {
+	struct query_window rows[2];
+	size_t n_rows;
+	struct {
+		int grain;
+		int64_t from, to;	/* the units that start in [from, to) */
+	} runs[3];
+	size_t n_runs;
+};
+
+/* false: no unit lies in the window (it is all rows) */
+static bool split_window(const struct query_db *db, const struct query_window *w, struct split *sp)
+{
+	int64_t lo = db->cover_from, hi = db->cover_until, d0, d1, m0, m1;
+
+	*sp = (struct split){ .n_rows = 0 };
+	if (!db->covered)
+		return false;
+	if (w->has_from && w->from > lo)
+		lo = w->from;
+	if (w->has_to && w->to < hi)
+		hi = w->to;
+	if (lo >= hi)
+		return false;
+	/* the whole days in [lo, hi), then the whole months among them */
+	d0 = rollup_day_ceil(lo);
+	d1 = rollup_day_start(hi);
+	if (d0 >= d1)
+		return false;
+	m0 = rollup_month_start(d0) == d0 ? d0 : rollup_month_end(d0);
+	m1 = rollup_month_start(d1);
+	if (m0 < m1) {
+		if (d0 < m0)
+			sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, d0, m0 };
+		sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_MONTH, m0, m1 };
+		if (m1 < d1)
+			sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, m1, d1 };
+	} else {
+		sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, d0, d1 };
+	}
+	if (!w->has_from || w->from < d0)
+		sp->rows[sp->n_rows++] = (struct query_window){ .from = w->from, .to = d0,
+								.has_from = w->has_from, .has_to = true };
+	if (!w->has_to || w->to > d1)
+		sp->rows[sp->n_rows++] = (struct query_window){ .from = d1, .to = w->to,
+								.has_from = true, .has_to = w->has_to };
+	return true;
+}
+
+/* Whether a query reads rollups: never with filters (their rows are read
+ * through the indexes). */
+static bool use_rollups(const struct query_db *db, const struct query_select *sel, struct split *sp)
+{
+	return !sel->n_filters && split_window(db, &sel->window, sp);
+}
+
+static int prepare_units(struct query_db *db, sqlite3_stmt **st, char *err, size_t errlen)
+{
+	int rc = sqlite3_prepare_v2(db->db, "SELECT start, data FROM rollups WHERE grain = ?1 AND "
+				    "dim = ?2 AND start >= ?3 AND start < ?4", -1, st, NULL);
+
+	return rc == SQLITE_OK ? 0 : query_sqlite_fail(db, rc, "read the rollups", err, errlen);
+}
+
+/* Add the units of `grain` with starts in [from, to) of the dimension's key
+ * to a (each entry at its unit's start, for the bucket of a series).
+ * -EBADMSG: a blob that is not of this format (an edited file). */
+static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim, int grain,
+		      int64_t from, int64_t to, struct agg *a, const struct line_key *lk,
+		      size_t n_lk, char *err, size_t errlen)
+{
+	int rc, n;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int(st, 1, grain);
+	sqlite3_bind_int(st, 2, query_dims[dim].rollup_key);
+	sqlite3_bind_int64(st, 3, from);
+	sqlite3_bind_int64(st, 4, to);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t start = sqlite3_column_int64(st, 0);
+		struct rollup_reader rd;
+		struct rollup_entry e;
+
+		/* a unit that does not start where its grain does is not ours */
+		if (start != (grain == ROLLUP_GRAIN_DAY ? rollup_day_start(start)
+							: rollup_month_start(start)))
+			continue;
+		if (lk)
+			n = agg_add_unit_lines(a, lk, n_lk, sqlite3_column_blob(st, 1),
+					       (size_t)sqlite3_column_bytes(st, 1), start);
+		else if (!rollup_reader_init(&rd, sqlite3_column_blob(st, 1),
+					     (size_t)sqlite3_column_bytes(st, 1)))
+			n = -1;
+		else
+			while ((n = rollup_next(&rd, &e)) > 0)
+				if (!agg_add(a, e.key, e.key2, start, e.sent, e.received, e.flows))
+					return query_fail(err, errlen, -ENOMEM, "out of memory");
+		if (n < 0)
+			return query_fail(err, errlen, -EBADMSG, "a rollup of %s cannot be read", db->path);
+		/* the blob was read outside of SQLite's progress handler */
+		if (progress(db)) {
+			sqlite3_reset(st);
+			return query_sqlite_fail(db, SQLITE_INTERRUPT, "read the rollups", err, errlen);
+		}
+	}
+	return rc == SQLITE_DONE ? 0 : query_sqlite_fail(db, rc, "read the rollups", err, errlen);
+}
+
+/* The units of a split, into a. */
+static int read_split_units(struct query_db *db, enum query_dim dim, const struct split *sp,
+			    struct agg *a, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int64_t keys = 0;
+	int r, rc;
+
+	/* room for the keys at once (at most the sum of the units' keys, at
+	 * most as many as the lookup table has ids) */
+	rc = sqlite3_prepare_v2(db->db, "SELECT sum(keys) FROM rollups WHERE grain = ?1 AND dim = ?2 "
+				"AND start >= ?3 AND start < ?4", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return query_sqlite_fail(db, rc, "read the rollups", err, errlen);
+	for (size_t i = 0; i < sp->n_runs; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, sp->runs[i].grain);
+		sqlite3_bind_int(st, 2, query_dims[dim].rollup_key);
+		sqlite3_bind_int64(st, 3, sp->runs[i].from);
+		sqlite3_bind_int64(st, 4, sp->runs[i].to);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		keys = query_add_sat(keys, sqlite3_column_int64(st, 0));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return query_sqlite_fail(db, rc, "read the rollups", err, errlen);
+	/* a hint only: an edited file may say anything */
+	if (keys > 0 && keys < (1 << 24) && !agg_reserve(a, (size_t)keys))
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	r = prepare_units(db, &st, err, errlen);
+
+	for (size_t i = 0; r == 0 && i < sp->n_runs; i++)
+		r = read_units(db, st, dim, sp->runs[i].grain, sp->runs[i].from, sp->runs[i].to, a,
+			       NULL, 0, err, errlen);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Scan the rows of a window (cut from sel's) into a. */
+static int scan_window(struct query_db *db, const struct query_select *sel,
+		       const struct query_window *w, struct agg *a, char *err, size_t errlen)
+{
+	struct query_select part = *sel;
+	struct plan p;
+	int r;
+
+	part.window = *w;
+	if ((r = plan_window(db, &part, &p, err, errlen)) == 0)
+		r = scan(db, &part, &p, a, err, errlen);
+	return r;
+}
+
+/* Empty a, keeping its series (whose buckets start again too). */
+static void agg_reset(struct agg *a)
+{
+	struct agg_series *s = a->series;
+
+	agg_free(a);
+	a->series = s;
+	if (s) {
+		s->overflow = s->second = false;
+		s->key_points = 0;
+		if (s->points)
+			memset(s->points, 0, s->n_lines * s->buckets * sizeof(*s->points));
+	}
+}
+
+/* Every row of the window that passes the filters, into a: from the
+ * rollups' units that lie whole in it and the rows around them (`sp`, from
+ * use_rollups), else from the rows.  A rollup that cannot be read makes it
+ * read the rows (and *rolled false). */
+static int gather(struct query_db *db, const struct query_select *sel, const struct split *sp,
+		  bool *rolled, struct agg *a, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (*rolled) {
+		r = read_split_units(db, sel->dim, sp, a, err, errlen);
+		for (size_t i = 0; r == 0 && i < sp->n_rows; i++)
+			r = scan_window(db, sel, &sp->rows[i], a, err, errlen);
+		if (r != -EBADMSG)
+			return r;
+		agg_reset(a);
+		*rolled = false;
+	}
+	return scan_window(db, sel, &sel->window, a, err, errlen);
+}
+
 static int check_select(struct query_db *db, const struct query_select *sel, char *err, size_t errlen)
 {
 	if (!db)
@@ -515,19 +766,25 @@ static int check_select(struct query_db *db, const struct query_select *sel, cha
 	return 0;
 }
 
-/* The groups of sel.dim in the window, unsorted. */
-static int grouped(struct query_db *db, const struct query_select *sel, struct plan *p,
-		   struct agg *a, struct agg_group **g, size_t *ng, char *err, size_t errlen)
+/* The groups of sel.dim in the window, unsorted (see gather). */
+static int grouped(struct query_db *db, const struct query_select *sel, const struct split *sp,
+		   bool *rolled, struct agg *a, struct agg_group **g, size_t *ng, char *err,
+		   size_t errlen)
 {
 	int r;
 
-	if ((r = plan_window(db, sel, p, err, errlen)) < 0 ||
-	    (r = scan(db, sel, p, a, err, errlen)) < 0 ||
+	if ((r = gather(db, sel, sp, rolled, a, err, errlen)) < 0 ||
 	    (r = agg_resolve(db, a, sel->dim, err, errlen)) < 0)
 		return r;
 	if (agg_group(a, sel->dim, g, ng) < 0)
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	return 0;
+}
+
+/* How many groups from the first a page shows (0: all of them). */
+static size_t shown(size_t limit, size_t offset)
+{
+	return limit && offset + limit > offset ? offset + limit : 0;
 }
 
 /* The rows [offset, offset + limit) of sorted groups, whose texts move to
@@ -556,6 +813,11 @@ static int make_result(enum query_dim dim, struct agg_group *g, size_t ng, size_
 	for (size_t i = 0; i < n; i++) {
 		struct agg_group *src = &g[offset + i];
 
+		if (agg_group_text(src) < 0) {
+			res->n_rows = i;
+			query_result_free(res);
+			return query_fail(err, errlen, -ENOMEM, "out of memory");
+		}
 		res->rows[i] = (struct query_row){
 			.value = { .text = src->text, .len = src->len, .num = src->num },
 			.sent = src->sent, .received = src->received, .flows = src->flows,
@@ -572,8 +834,9 @@ int query_totals(struct query_db *db, const struct query_totals_req *req,
 {
 	struct agg a = { 0 };
 	struct agg_group *g = NULL;
-	struct plan p;
+	struct split sp;
 	size_t ng = 0;
+	bool rolled;
 	int r;
 
 	*ret = NULL;
@@ -582,11 +845,14 @@ int query_totals(struct query_db *db, const struct query_totals_req *req,
 	if ((unsigned int)req->sort > QUERY_SORT_VALUE)
 		return query_fail(err, errlen, -EINVAL, "no such sort order");
 	r = begin(db, err, errlen);
-	if (r == 0)
-		r = grouped(db, &req->sel, &p, &a, &g, &ng, err, errlen);
+	if (r == 0) {
+		rolled = use_rollups(db, &req->sel, &sp);
+		r = grouped(db, &req->sel, &sp, &rolled, &a, &g, &ng, err, errlen);
+	}
 	end(db);
 	if (r == 0) {
-		agg_groups_sort(g, ng, req->sel.dim, req->sort, req->ascending);
+		agg_groups_sort(g, ng, req->sel.dim, req->sort, req->ascending,
+				shown(req->limit, req->offset));
 		r = make_result(req->sel.dim, g, ng, req->limit, req->offset, true, ret, err, errlen);
 	}
 	agg_groups_free(g, ng);
@@ -686,21 +952,26 @@ int query_distinct(struct query_db *db, const struct query_distinct_req *req,
 	const struct query_select *sel = &req->sel;
 	struct agg a = { 0 };
 	struct agg_group *g = NULL;
+	struct split sp;
 	struct plan p;
 	size_t ng = 0;
 	int64_t n_keys = 0;
 	uint64_t rows = 0;
-	bool skip = false;
+	bool skip = false, rolled = false, gathered = false;
 	int r;
 
 	*ret = NULL;
 	if ((r = check_select(db, sel, err, errlen)) < 0)
 		return r;
 	r = begin(db, err, errlen);
+	/* the values the rollups' units have (every key of their rows) */
+	if (r == 0 && (gathered = rolled = use_rollups(db, sel, &sp)))
+		r = gather(db, sel, &sp, &rolled, &a, err, errlen);
 	/* skipping through the index costs two lookups per key of the whole
 	 * table (at most the rows of its lookup table: a few us each), reading
 	 * costs a step per row of the window (~0.1 us) */
-	if (r == 0 && !sel->n_filters && db->indexed[sel->dim] && query_dims[sel->dim].table) {
+	if (r == 0 && !gathered && !sel->n_filters && db->indexed[sel->dim] &&
+	    query_dims[sel->dim].table) {
 		struct qsql q = { 0 };
 		sqlite3_stmt *st;
 
@@ -716,7 +987,9 @@ int query_distinct(struct query_db *db, const struct query_distinct_req *req,
 		}
 		skip = n_keys > 0 && (uint64_t)n_keys * 32 < rows;
 	}
-	if (r == 0 && skip)
+	if (r == 0 && gathered)
+		;	/* read already */
+	else if (r == 0 && skip)
 		r = distinct_keys(db, sel, &a, err, errlen);
 	else if (r == 0 && (r = plan_window(db, sel, &p, err, errlen)) == 0)
 		r = scan(db, sel, &p, &a, err, errlen);
@@ -726,7 +999,7 @@ int query_distinct(struct query_db *db, const struct query_distinct_req *req,
 	if (r == 0 && agg_group(&a, sel->dim, &g, &ng) < 0)
 		r = query_fail(err, errlen, -ENOMEM, "out of memory");
 	if (r == 0) {
-		agg_groups_sort(g, ng, sel->dim, QUERY_SORT_VALUE, true);
+		agg_groups_sort(g, ng, sel->dim, QUERY_SORT_VALUE, true, shown(req->limit, req->offset));
 		r = make_result(sel->dim, g, ng, req->limit, req->offset, false, ret, err, errlen);
 	}
 	agg_groups_free(g, ng);
@@ -744,15 +1017,111 @@ void query_result_free(struct query_result *res)
 	free(res);
 }
 
+/* The first second of bucket i of n over [from, to) (i == n: to). */
+static int64_t bucket_start(int64_t from, int64_t to, size_t n, int64_t align_start,
+			    int64_t align_len, size_t i)
+{
+	__int128 span = (__int128)to - from;
+
+	if (!n || i == 0)
+		return from;
+	if (i >= n)
+		return to;
+	if (align_len)
+		return (int64_t)((__int128)align_start + (__int128)i * align_len);
+	/* the first second t with (t - from) * buckets / span >= i */
+	return (int64_t)(from + (span * (__int128)i + (__int128)n - 1) / (__int128)n);
+}
+
 int64_t query_series_bucket_start(const struct query_series *s, size_t i)
 {
-	__int128 span = (__int128)s->to - s->from;
+	return bucket_start(s->from, s->to, s->n_buckets, s->align_start, s->align_len, i);
+}
 
-	if (!s->n_buckets)
-		return s->from;
-	/* the first second t with (t - from) * buckets / span >= i */
-	return (int64_t)(s->from + (span * (__int128)i + (__int128)s->n_buckets - 1) /
-					   (__int128)s->n_buckets);
+/* Aligned buckets over [from, to) for about `buckets` of them (query.h):
+ * their length, the start of the first (at or before from) and how many. */
+static int align_buckets(int64_t from, int64_t to, size_t buckets, int64_t *start, int64_t *len,
+			 size_t *n)
+{
+	static const int64_t round[] = { 1,    2,    5,    10,    15,    30,    60,
+					 120,  300,  600,  900,   1800,  3600,  7200,
+					 10800, 14400, 21600, 28800, 43200, ROLLUP_DAY };
+	__int128 span = (__int128)to - from, want = (span + (__int128)buckets - 1) / (__int128)buckets;
+	__int128 first, count;
+
+	if (span > ALIGN_DAYS_AFTER && want < ROLLUP_DAY)
+		want = ROLLUP_DAY;
+	if (want <= ROLLUP_DAY) {
+		for (size_t i = 0; i < sizeof(round) / sizeof(round[0]); i++)
+			if (round[i] >= want) {
+				want = round[i];
+				break;
+			}
+	} else {
+		want = (want + ROLLUP_DAY - 1) / ROLLUP_DAY * ROLLUP_DAY;
+	}
+	first = (__int128)from / want * want;
+	if (first > from)
+		first -= want;
+	count = ((__int128)to - first + want - 1) / want;
+	if (want > INT64_MAX || first < INT64_MIN || count > (__int128)buckets + 1)
+		return -ERANGE;
+	*start = (int64_t)first;
+	*len = (int64_t)want;
+	*n = (size_t)count;
+	return 0;
+}
+
+/* The second pass of a series over the rollups: each bucket's whole days
+ * and months from the units, the rest of it from the rows (the rows of
+ * adjacent buckets are read at once). */
+static int fill_buckets(struct query_db *db, const struct query_select *sel,
+			const struct agg_series *as, struct agg *a, char *err, size_t errlen)
+{
+	int64_t to = as->from + as->span;
+	struct query_window *rows = calloc(2 * as->buckets + 2, sizeof(*rows));
+	struct line_key *lk = NULL;
+	size_t n_rows = 0, n_lk = 0;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (!rows || agg_line_keys(a, &lk, &n_lk) < 0) {
+		free(rows);
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	r = prepare_units(db, &st, err, errlen);
+	for (size_t i = 0; r == 0 && i < as->buckets; i++) {
+		struct query_window bw = {
+			bucket_start(as->from, to, as->buckets, as->align_start, as->align_len, i),
+			bucket_start(as->from, to, as->buckets, as->align_start, as->align_len, i + 1),
+			true, true
+		}, parts[2];
+		struct split sp;
+		size_t n_parts = 1;
+
+		if (bw.from >= bw.to)
+			continue;
+		parts[0] = bw;
+		if (split_window(db, &bw, &sp)) {
+			for (size_t j = 0; r == 0 && j < sp.n_runs; j++)
+				r = read_units(db, st, sel->dim, sp.runs[j].grain, sp.runs[j].from,
+					       sp.runs[j].to, a, lk, n_lk, err, errlen);
+			n_parts = sp.n_rows;
+			memcpy(parts, sp.rows, sizeof(parts));
+		}
+		for (size_t j = 0; j < n_parts; j++) {
+			if (n_rows && rows[n_rows - 1].to == parts[j].from)
+				rows[n_rows - 1].to = parts[j].to;
+			else
+				rows[n_rows++] = parts[j];
+		}
+	}
+	sqlite3_finalize(st);
+	free(lk);
+	for (size_t i = 0; r == 0 && i < n_rows; i++)
+		r = scan_window(db, sel, &rows[i], a, err, errlen);
+	free(rows);
+	return r;
 }
 
 void query_series_free(struct query_series *s)
@@ -799,9 +1168,10 @@ int query_series(struct query_db *db, const struct query_series_req *req,
 	struct agg_group *g = NULL;
 	struct agg_series as = { 0 };
 	struct query_series *s = NULL;
-	struct plan p;
-	size_t ng = 0, n_top;
-	int64_t from = 0, to = 0;
+	struct split sp;
+	size_t ng = 0, n_top, nb = req->buckets;
+	int64_t from = 0, to = 0, align_start = 0, align_len = 0;
+	bool rolled = false;
 	int r;
 
 	*ret = NULL;
@@ -815,18 +1185,25 @@ int query_series(struct query_db *db, const struct query_series_req *req,
 	r = begin(db, err, errlen);
 	if (r == 0)
 		r = series_window(db, req, &from, &to, err, errlen);
+	if (r == 0 && req->align && align_buckets(from, to, req->buckets, &align_start, &align_len, &nb) < 0)
+		r = query_fail(err, errlen, -ERANGE, "the window is too long to align its buckets");
 	if (r == 0) {
 		sel.window = (struct query_window){ from, to, true, true };
-		as = (struct agg_series){ .from = from, .span = to - from, .buckets = req->buckets,
-					  .other = req->other, .max_points = MAX_KEY_POINTS };
+		as = (struct agg_series){ .from = from, .span = to - from, .align_start = align_start,
+					  .align_len = align_len, .buckets = nb, .other = req->other,
+					  .max_points = MAX_KEY_POINTS };
 		a.series = &as;
-		r = grouped(db, &sel, &p, &a, &g, &ng, err, errlen);
+		/* with rollups, the sums of the window first (from its largest
+		 * units), then the buckets of the top values (fill_buckets) */
+		rolled = use_rollups(db, &sel, &sp);
+		as.overflow = rolled;
+		r = grouped(db, &sel, &sp, &rolled, &a, &g, &ng, err, errlen);
 	}
 	if (r < 0)
 		goto out;
 	/* the top values by bytes; each key's entry learns its line */
-	agg_groups_sort(g, ng, sel.dim, QUERY_SORT_TOTAL, false);
 	n_top = ng < req->top ? ng : req->top;
+	agg_groups_sort(g, ng, sel.dim, QUERY_SORT_TOTAL, false, n_top);
 	{
 		int *line_of = malloc((ng ? ng : 1) * sizeof(*line_of));
 
@@ -844,7 +1221,7 @@ int query_series(struct query_db *db, const struct query_series_req *req,
 	if (s)
 		s->lines = calloc(n_top + 1, sizeof(*s->lines));
 	as.n_lines = n_top + req->other;
-	as.points = calloc((as.n_lines ? as.n_lines : 1) * req->buckets, sizeof(*as.points));
+	as.points = calloc((as.n_lines ? as.n_lines : 1) * nb, sizeof(*as.points));
 	if (!s || !s->lines || !as.points) {
 		r = query_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
@@ -857,37 +1234,50 @@ int query_series(struct query_db *db, const struct query_series_req *req,
 
 			if (!e->points || (e->line < 0 && !req->other))
 				continue;
-			l = as.points + (e->line < 0 ? n_top : (size_t)e->line) * req->buckets;
-			for (size_t b = 0; b < req->buckets; b++) {
+			l = as.points + (e->line < 0 ? n_top : (size_t)e->line) * nb;
+			for (size_t b = 0; b < nb; b++) {
 				l[b].sent = query_add_sat(l[b].sent, e->points[b].sent);
 				l[b].received = query_add_sat(l[b].received, e->points[b].received);
 			}
 		}
 	} else if (ng > 0 && as.n_lines > 0) {
-		/* too many keys to keep their buckets: read the window again */
+		/* too many keys to keep their buckets (or the sums came from the
+		 * rollups): read the window again, adding to the lines */
 		as.second = true;
-		r = scan(db, &sel, &p, &a, err, errlen);
+		r = rolled ? fill_buckets(db, &sel, &as, &a, err, errlen)
+			   : scan_window(db, &sel, &sel.window, &a, err, errlen);
+		if (r == -EBADMSG && rolled) {
+			memset(as.points, 0, as.n_lines * nb * sizeof(*as.points));
+			r = scan_window(db, &sel, &sel.window, &a, err, errlen);
+		}
 		if (r < 0)
 			goto out;
 	}
 	s->dim = sel.dim;
 	s->from = from;
 	s->to = to;
-	s->n_buckets = req->buckets;
+	s->align_start = align_start;
+	s->align_len = align_len;
+	s->n_buckets = nb;
 	for (size_t i = 0; i < as.n_lines; i++) {
 		struct query_line *l = &s->lines[i];
 
-		l->points = malloc(req->buckets * sizeof(*l->points));
+		l->points = malloc(nb * sizeof(*l->points));
 		if (!l->points) {
 			r = query_fail(err, errlen, -ENOMEM, "out of memory");
 			goto out;
 		}
-		memcpy(l->points, as.points + i * req->buckets, req->buckets * sizeof(*l->points));
-		for (size_t b = 0; b < req->buckets; b++) {
+		memcpy(l->points, as.points + i * nb, nb * sizeof(*l->points));
+		for (size_t b = 0; b < nb; b++) {
 			l->sent = query_add_sat(l->sent, l->points[b].sent);
 			l->received = query_add_sat(l->received, l->points[b].received);
 		}
 		if (i < n_top) {
+			if (agg_group_text(&g[i]) < 0) {
+				s->n_lines = i + 1;
+				r = query_fail(err, errlen, -ENOMEM, "out of memory");
+				goto out;
+			}
 			l->value = (struct query_value){ .text = g[i].text, .len = g[i].len,
 							 .num = g[i].num };
 			g[i].text = NULL;

@@ -61,19 +61,23 @@ struct query_options {
 	 * unsupported (-EOPNOTSUPP). */
 	const char *(*country_of)(void *ctx, const char *address);
 	void *country_ctx;
+	/* never read the rollups (schema 12's per-day and per-month sums),
+	 * only the entries: the same answers, slower (for tests and
+	 * measurements) */
+	bool no_rollups;
 };
 
 struct query_db;
 
 /* Open snitch.db read-only.  -ENOENT: no such file; -EBADMSG: not an
  * SQLite database; -EPROTO: a schema version this code does not read (only
- * 10 and 11 are; older ones are migrated by the monitor); -ENODATA: a
+ * 10, 11 and 12 are; older ones are migrated by the monitor); -ENODATA: a
  * database without picosnitch's tables yet; -EBUSY; -EACCES.  `opt` may be
  * NULL. */
 int query_open(const char *path, const struct query_options *opt, struct query_db **ret,
 	       char *err, size_t errlen);
 void query_close(struct query_db *db);
-/* PRAGMA user_version of the opened file: 10 or 11. */
+/* PRAGMA user_version of the opened file: 10, 11 or 12. */
 int query_schema_version(const struct query_db *db);
 /* Make the query running on `db` stop soon with -ECANCELED (no effect
  * when none is running).  Safe to call from another thread. */
@@ -189,14 +193,25 @@ struct query_series_req {
 					 * received in the window), 1..1000 */
 	size_t buckets;			/* 1..100000 */
 	bool other;			/* add a line for everything else */
+	/* buckets of a round length that start at multiples of it (UTC), as
+	 * charts want them, and which whole days of the rollups fill (much
+	 * faster for long windows): the length asked for (the window's length
+	 * / buckets) rounded up to 1, 2, 5, 10, 15 or 30 seconds or minutes,
+	 * 1, 2, 3, 4, 6, 8 or 12 hours, or a whole number of days, and to at
+	 * least a day for windows longer than 7 days.  There may then be one
+	 * bucket more than asked for, or fewer. */
+	bool align;
 };
 
-/* The window [from, to) cut into n_buckets buckets of equal length (to the
- * second: bucket i starts at query_series_bucket_start(s, i)); an entry
- * falls in the bucket of its time. */
+/* The window [from, to) cut into n_buckets buckets (bucket i starts at
+ * query_series_bucket_start(s, i)); an entry falls in the bucket of its
+ * time.  Not aligned: buckets of equal length, to the second.  Aligned:
+ * bucket i is [align_start + i * align_len, + align_len) cut to the
+ * window (the first and the last may be shorter). */
 struct query_series {
 	enum query_dim dim;
 	int64_t from, to;
+	int64_t align_start, align_len;	/* 0, 0 when not aligned */
 	size_t n_buckets;
 	struct query_line *lines;	/* the top values, largest first, then
 					 * "other" if asked */

@@ -7,6 +7,7 @@
  * since several ids can share a value (an executable path with several
  * command lines). */
 #include "query/query_int.h"
+#include "storage/rollup.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,9 +38,8 @@ void agg_free(struct agg *a)
 	*a = (struct agg){ 0 };
 }
 
-static bool agg_grow(struct agg *a)
+static bool agg_grow(struct agg *a, size_t n_slots)
 {
-	size_t n_slots = a->n_slots ? a->n_slots * 2 : 1024;
 	uint32_t *slots;
 
 	if (n_slots > (size_t)UINT32_MAX)
@@ -60,6 +60,26 @@ static bool agg_grow(struct agg *a)
 	return true;
 }
 
+bool agg_reserve(struct agg *a, size_t n)
+{
+	size_t n_slots = a->n_slots ? a->n_slots : 1024;
+	struct agg_entry *e;
+
+	if (n > (size_t)UINT32_MAX / 4)
+		return false;
+	while (n_slots < 2 * n)
+		n_slots *= 2;
+	if (n_slots > a->n_slots && !agg_grow(a, n_slots))
+		return false;
+	if (n > a->cap) {
+		if (!(e = realloc(a->e, n * sizeof(*e))))
+			return false;
+		a->e = e;
+		a->cap = n;
+	}
+	return true;
+}
+
 struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add)
 {
 	size_t s;
@@ -76,7 +96,7 @@ struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add)
 	}
 	if (!add)
 		return NULL;
-	if ((a->n + 1) * 2 > a->n_slots && !agg_grow(a))
+	if ((a->n + 1) * 2 > a->n_slots && !agg_grow(a, a->n_slots ? a->n_slots * 2 : 1024))
 		return NULL;
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 256;
@@ -98,19 +118,145 @@ struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add)
 /* The bucket of a time in the series' window, or -1. */
 static ssize_t bucket_of(const struct agg_series *s, int64_t t)
 {
-	__int128 b = ((__int128)t - s->from) * (__int128)s->buckets / s->span;
+	__int128 b;
 
+	if (s->align_len) {
+		if (t < s->from || (__int128)t - s->from >= s->span)
+			return -1;
+		b = ((__int128)t - s->align_start) / s->align_len;
+	} else {
+		b = ((__int128)t - s->from) * (__int128)s->buckets / s->span;
+	}
 	return b < 0 || b >= (__int128)s->buckets ? -1 : (ssize_t)b;
+}
+
+bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, int64_t received,
+	     int64_t flows)
+{
+	struct agg_series *s = a->series;
+	struct agg_entry *e;
+	ssize_t b;
+
+	if (s && s->second) {
+		struct query_point *p;
+		int line;
+
+		e = agg_get(a, k, k2, false);
+		line = e ? e->line : -1;
+		if (line < 0) {
+			if (!s->other)
+				return true;
+			line = (int)s->n_lines - 1;
+		}
+		if ((b = bucket_of(s, time)) < 0)
+			return true;
+		p = &s->points[(size_t)line * s->buckets + (size_t)b];
+		p->sent = query_add_sat(p->sent, sent);
+		p->received = query_add_sat(p->received, received);
+		return true;
+	}
+	e = agg_get(a, k, k2, true);
+	if (!e)
+		return false;
+	e->sent = query_add_sat(e->sent, sent);
+	e->received = query_add_sat(e->received, received);
+	e->flows = query_add_sat(e->flows, flows);
+	if (!s || s->overflow || (b = bucket_of(s, time)) < 0)
+		return true;
+	if (!e->points) {
+		/* past the limit, the buckets come from a second scan */
+		if (s->key_points + s->buckets > s->max_points) {
+			s->overflow = true;
+			return true;
+		}
+		if (!(e->points = calloc(s->buckets, sizeof(*e->points))))
+			return false;
+		s->key_points += s->buckets;
+	}
+	e->points[b].sent = query_add_sat(e->points[b].sent, sent);
+	e->points[b].received = query_add_sat(e->points[b].received, received);
+	return true;
+}
+
+static int cmp_line_key(const void *x, const void *y)
+{
+	const struct line_key *a = x, *b = y;
+
+	if (a->k != b->k)
+		return a->k < b->k ? -1 : 1;
+	return (a->k2 > b->k2) - (a->k2 < b->k2);
+}
+
+int agg_line_keys(const struct agg *a, struct line_key **ret, size_t *n)
+{
+	struct line_key *lk = malloc((a->n ? a->n : 1) * sizeof(*lk));
+	size_t m = 0;
+
+	if (!lk)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->e[i].line >= 0)
+			lk[m++] = (struct line_key){ a->e[i].k, a->e[i].k2, a->e[i].line };
+	qsort(lk, m, sizeof(*lk), cmp_line_key);
+	*ret = lk;
+	*n = m;
+	return 0;
+}
+
+int agg_add_unit_lines(struct agg *a, const struct line_key *lk, size_t n_lk, const void *blob,
+		       size_t len, int64_t start)
+{
+	struct agg_series *s = a->series;
+	struct rollup_reader rd;
+	struct rollup_entry e;
+	bool sorted = true, have_prev = false;
+	int64_t pk = 0, pk2 = 0;
+	size_t i = 0;
+	ssize_t b = bucket_of(s, start);
+	int n;
+
+	if (!rollup_reader_init(&rd, blob, len))
+		return -EBADMSG;
+	while ((n = rollup_next(&rd, &e)) > 0) {
+		struct query_point *p;
+		int line = -1;
+
+		/* the writer sorts the entries by key: walk the lines' keys
+		 * along (an entry out of order is looked up) */
+		if (have_prev && (e.key < pk || (e.key == pk && e.key2 <= pk2)))
+			sorted = false;
+		have_prev = true;
+		pk = e.key;
+		pk2 = e.key2;
+		if (sorted) {
+			while (i < n_lk && (lk[i].k < e.key || (lk[i].k == e.key && lk[i].k2 < e.key2)))
+				i++;
+			if (i < n_lk && lk[i].k == e.key && lk[i].k2 == e.key2)
+				line = lk[i].line;
+		} else {
+			struct agg_entry *ae = agg_get(a, e.key, e.key2, false);
+
+			line = ae ? ae->line : -1;
+		}
+		if (line < 0) {
+			if (!s->other)
+				continue;
+			line = (int)s->n_lines - 1;
+		}
+		if (b < 0)
+			continue;
+		p = &s->points[(size_t)line * s->buckets + (size_t)b];
+		p->sent = query_add_sat(p->sent, e.sent);
+		p->received = query_add_sat(p->received, e.received);
+	}
+	return n < 0 ? -EBADMSG : 0;
 }
 
 static void acc_step(sqlite3_context *ctx, int argc, sqlite3_value **v)
 {
 	struct query_db *db = sqlite3_user_data(ctx);
 	struct agg *a = db->agg;
-	struct agg_series *s;
-	struct agg_entry *e;
-	int64_t k = 0, k2 = AGG_NULL_KEY, sent, received;
-	ssize_t b;
+	int64_t k = 0, k2 = AGG_NULL_KEY;
 
 	if (!a || argc != 6) {
 		sqlite3_result_error(ctx, "ps_acc() is only for the query layer", -1);
@@ -120,51 +266,11 @@ static void acc_step(sqlite3_context *ctx, int argc, sqlite3_value **v)
 		k = sqlite3_value_int64(v[0]);
 		k2 = sqlite3_value_int64(v[1]);
 	}
-	sent = sqlite3_value_int64(v[3]);
-	received = sqlite3_value_int64(v[4]);
-	s = a->series;
-	if (s && s->second) {
-		struct query_point *p;
-		int line;
-
-		e = agg_get(a, k, k2, false);
-		line = e ? e->line : -1;
-		if (line < 0) {
-			if (!s->other)
-				return;
-			line = (int)s->n_lines - 1;
-		}
-		if ((b = bucket_of(s, sqlite3_value_int64(v[2]))) < 0)
-			return;
-		p = &s->points[(size_t)line * s->buckets + (size_t)b];
-		p->sent = query_add_sat(p->sent, sent);
-		p->received = query_add_sat(p->received, received);
-		return;
+	if (!agg_add(a, k, k2, sqlite3_value_int64(v[2]), sqlite3_value_int64(v[3]),
+		     sqlite3_value_int64(v[4]), sqlite3_value_int64(v[5]))) {
+		a->oom = true;
+		sqlite3_result_error_nomem(ctx);
 	}
-	e = agg_get(a, k, k2, true);
-	if (!e)
-		goto nomem;
-	e->sent = query_add_sat(e->sent, sent);
-	e->received = query_add_sat(e->received, received);
-	e->flows = query_add_sat(e->flows, sqlite3_value_int64(v[5]));
-	if (!s || s->overflow || (b = bucket_of(s, sqlite3_value_int64(v[2]))) < 0)
-		return;
-	if (!e->points) {
-		/* past the limit, the buckets come from a second scan */
-		if (s->key_points + s->buckets > s->max_points) {
-			s->overflow = true;
-			return;
-		}
-		if (!(e->points = calloc(s->buckets, sizeof(*e->points))))
-			goto nomem;
-		s->key_points += s->buckets;
-	}
-	e->points[b].sent = query_add_sat(e->points[b].sent, sent);
-	e->points[b].received = query_add_sat(e->points[b].received, received);
-	return;
-nomem:
-	a->oom = true;
-	sqlite3_result_error_nomem(ctx);
 }
 
 static void acc_final(sqlite3_context *ctx)
@@ -261,13 +367,9 @@ int agg_resolve(struct query_db *db, struct agg *a, enum query_dim dim, char *er
 			return r;
 		break;
 	case DK_INT:
-		for (size_t i = 0; i < a->n; i++) {
-			n = a->e[i].k2 == AGG_NULL_KEY ? 0 :
-			    (size_t)snprintf(buf, sizeof(buf), "%" PRId64, a->e[i].k);
-			if (set_text(&a->e[i], buf, n) < 0)
-				return query_fail(err, errlen, -ENOMEM, "out of memory");
-		}
-		break;
+		/* each key is its own group: its text is made by agg_group_text,
+		 * for the groups shown */
+		return 0;
 	case DK_PROTOCOL:
 		for (size_t i = 0; i < a->n; i++) {
 			n = query_proto_text(a->e[i].k, a->e[i].k2, buf, sizeof(buf));
@@ -309,12 +411,27 @@ static int cmp_entry_text(const void *x, const void *y, void *ctx)
 
 int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t *n)
 {
-	size_t *order = malloc((a->n ? a->n : 1) * sizeof(*order));
+	size_t *order = NULL;
 	struct agg_group *g = calloc(a->n ? a->n : 1, sizeof(*g));
 	size_t ng = 0;
 
-	if (!order || !g) {
-		free(order);
+	if (!g)
+		return -ENOMEM;
+	if (query_dims[dim].kind == DK_INT) {
+		/* numbers: one group per key, the text made when shown */
+		for (size_t i = 0; i < a->n; i++) {
+			struct agg_entry *e = &a->e[i];
+
+			g[i] = (struct agg_group){ .id = i, .num = e->k, .null = e->k2 == AGG_NULL_KEY,
+						   .sent = e->sent, .received = e->received,
+						   .flows = e->flows };
+			e->line = (int)i;
+		}
+		*ret = g;
+		*n = a->n;
+		return 0;
+	}
+	if (!(order = malloc((a->n ? a->n : 1) * sizeof(*order)))) {
 		free(g);
 		return -ENOMEM;
 	}
@@ -327,8 +444,7 @@ int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t 
 
 		if (!cur || cmp_bytes(cur->text, cur->len, e->text, e->len)) {
 			cur = &g[ng];
-			*cur = (struct agg_group){ .id = ng, .text = e->text, .len = e->len,
-						   .num = query_dims[dim].kind == DK_INT ? e->k : 0 };
+			*cur = (struct agg_group){ .id = ng, .text = e->text, .len = e->len };
 			e->text = NULL;
 			ng++;
 		}
@@ -343,6 +459,22 @@ int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t 
 	return 0;
 }
 
+int agg_group_text(struct agg_group *g)
+{
+	char buf[32];
+	int n;
+
+	if (g->text)
+		return 0;
+	n = g->null ? 0 : snprintf(buf, sizeof(buf), "%" PRId64, g->num);
+	if (!(g->text = malloc((size_t)n + 1)))
+		return -ENOMEM;
+	memcpy(g->text, buf, (size_t)n);
+	g->text[n] = '\0';
+	g->len = (size_t)n;
+	return 0;
+}
+
 struct sort_ctx {
 	enum query_sort sort;
 	bool ascending, numeric;
@@ -351,7 +483,8 @@ struct sort_ctx {
 static int cmp_value(const struct agg_group *a, const struct agg_group *b, bool numeric)
 {
 	if (numeric)
-		return (a->num > b->num) - (a->num < b->num);
+		return a->num != b->num ? (a->num > b->num) - (a->num < b->num)
+					: (a->null < b->null) - (a->null > b->null);
 	return cmp_bytes(a->text, a->len, b->text, b->len);
 }
 
@@ -386,11 +519,62 @@ static int cmp_group(const void *x, const void *y, void *ctxp)
 	return c ? c : cmp_value(a, b, ctx->numeric);
 }
 
+static void swap_groups(struct agg_group *a, struct agg_group *b)
+{
+	struct agg_group t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Move the k first groups in the order of ctx to the front (unordered),
+ * by quickselect; false if it took too many rounds (then sort it all). */
+static bool select_first(struct agg_group *g, size_t n, size_t k, struct sort_ctx *ctx)
+{
+	size_t lo = 0, hi = n, rounds = 0;
+
+	while (hi - lo > 16) {
+		size_t mid = lo + (hi - lo) / 2, i, j;
+
+		if (++rounds > 128)
+			return false;
+		/* median of three as the pivot, kept at lo */
+		if (cmp_group(&g[mid], &g[lo], ctx) < 0)
+			swap_groups(&g[mid], &g[lo]);
+		if (cmp_group(&g[hi - 1], &g[lo], ctx) < 0)
+			swap_groups(&g[hi - 1], &g[lo]);
+		if (cmp_group(&g[hi - 1], &g[mid], ctx) < 0)
+			swap_groups(&g[hi - 1], &g[mid]);
+		swap_groups(&g[lo], &g[mid]);
+		/* the pivot at lo: [lo + 1, i) before it, [j, hi) after it */
+		for (i = lo + 1, j = hi; i < j;) {
+			if (cmp_group(&g[i], &g[lo], ctx) < 0)
+				i++;
+			else
+				swap_groups(&g[i], &g[--j]);
+		}
+		swap_groups(&g[lo], &g[i - 1]);
+		if (k < i - 1)
+			hi = i - 1;
+		else if (k > i)
+			lo = i;
+		else
+			return true;
+	}
+	/* a few left around the k-th: in order */
+	qsort_r(g + lo, hi - lo, sizeof(*g), cmp_group, ctx);
+	return true;
+}
+
 void agg_groups_sort(struct agg_group *g, size_t n, enum query_dim dim, enum query_sort sort,
-		     bool ascending)
+		     bool ascending, size_t first)
 {
 	struct sort_ctx ctx = { sort, ascending, query_dims[dim].kind == DK_INT };
 
+	/* values are distinct, so the order is total: the first k groups
+	 * are the same groups however the rest is ordered */
+	if (first && first < n / 2 && select_first(g, n, first, &ctx))
+		n = first;
 	qsort_r(g, n, sizeof(*g), cmp_group, &ctx);
 }
 

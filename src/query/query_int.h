@@ -18,13 +18,19 @@ struct agg;
 struct query_db {
 	sqlite3 *db;
 	char *path;
-	int version;		/* PRAGMA user_version: 10 or 11 */
+	int version;		/* PRAGMA user_version: 10, 11 or 12 */
 	struct query_options opt;
 	struct agg *agg;	/* what ps_acc() adds rows to, during a scan */
 	int64_t deadline;	/* CLOCK_MONOTONIC ns at which to stop; 0: none */
 	bool timed_out;
 	int interrupted;	/* set by query_interrupt() (atomically) */
 	bool indexed[QUERY_DIM__COUNT];	/* an index leads with the dimension's key */
+	/* the rollups' coverage in the current query's snapshot (schema 12):
+	 * the units of storage/rollup.h lying in [cover_from, cover_until) are
+	 * exact sums of the rows of their time (and none: no rows) */
+	bool covered;
+	int64_t cover_from, cover_until;
+	bool no_rollups;	/* read rows only (tests compare the two ways) */
 };
 
 /* Sums saturate rather than overflow: the numbers come from a file anyone
@@ -52,6 +58,7 @@ struct dim_info {
 	const char *table;	/* DK_LOOKUP, DK_COUNTRY: the table the id is of */
 	const char *column;	/* and the column with the value */
 	const char *index_col;	/* its bare column, if an index may lead with it */
+	int rollup_key;		/* its key in the rollups (enum rollup_key) */
 };
 
 extern const struct dim_info query_dims[QUERY_DIM__COUNT];
@@ -122,6 +129,7 @@ struct agg_entry {
  * second scan adds each row to the bucket of its line. */
 struct agg_series {
 	int64_t from, span;
+	int64_t align_start, align_len;	/* aligned buckets (len 0: not aligned) */
 	size_t buckets, n_lines;	/* lines: the top values, then other */
 	struct query_point *points;	/* n_lines x buckets */
 	bool other;
@@ -142,17 +150,38 @@ struct agg {
 #define AGG_NULL_KEY INT64_MIN
 
 void agg_free(struct agg *a);
+/* Room for n keys in all (false when out of memory). */
+bool agg_reserve(struct agg *a, size_t n);
 /* The entry of a key, added if new (NULL when out of memory). */
 struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add);
-/* Register ps_acc(k, k2, time, sent, received, flows) on the handle. */
+/* Add a row (or a rollup entry, time being its unit's start) to the sums
+ * of its key and, in a series, to its bucket; false when out of memory. */
+bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, int64_t received,
+	     int64_t flows);
+/* The keys of a series' lines, sorted, for agg_add_unit_lines. */
+struct line_key {
+	int64_t k, k2;
+	int line;
+};
+int agg_line_keys(const struct agg *a, struct line_key **ret, size_t *n);
+/* A rollup unit starting at `start` (its blob) into the lines of a
+ * series' second pass: as agg_add for each entry, but walking the sorted
+ * entries along the sorted keys of the lines rather than looking each up.
+ * -EBADMSG: a blob that cannot be read. */
+int agg_add_unit_lines(struct agg *a, const struct line_key *lk, size_t n_lk, const void *blob,
+		       size_t len, int64_t start);
+/* Register ps_acc(k, k2, time, sent, received, flows) on the handle: agg_add
+ * into db->agg. */
 int agg_register(struct query_db *db);
 
-/* A group of entries with the same value text, after resolving. */
+/* A group of entries with the same value text, after resolving; for a
+ * numeric dimension, a key (its text made by agg_group_text). */
 struct agg_group {
 	size_t id;		/* its index before sorting (the entries' line) */
-	char *text;
+	char *text;		/* NULL until agg_group_text for numbers */
 	size_t len;
 	int64_t num;
+	bool null;		/* a number's NULL key: the text "" */
 	int64_t sent, received, flows;
 };
 
@@ -161,8 +190,12 @@ struct agg_group {
  * entry's line is set to its group's id). */
 int agg_resolve(struct query_db *db, struct agg *a, enum query_dim dim, char *err, size_t errlen);
 int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t *n);
+/* Make a numeric group's text: 0 or -ENOMEM. */
+int agg_group_text(struct agg_group *g);
+/* Sort groups; with `first` (0: all), only the first `first` of them need
+ * to be in order (and are the right ones). */
 void agg_groups_sort(struct agg_group *g, size_t n, enum query_dim dim, enum query_sort sort,
-		     bool ascending);
+		     bool ascending, size_t first);
 void agg_groups_free(struct agg_group *g, size_t n);
 
 #endif

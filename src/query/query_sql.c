@@ -4,6 +4,7 @@
  * messages.  A value from a request or from the database is only ever a
  * bound parameter. */
 #include "query/query_int.h"
+#include "storage/rollup.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,33 +13,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* name, kind, key, table, column, index_col, rollup_key */
 const struct dim_info query_dims[QUERY_DIM__COUNT] = {
-	[QUERY_DIM_EXECUTABLE] = { "executable", DK_LOOKUP, "c.exe_id", "executables", "path", "exe_id" },
-	[QUERY_DIM_NAME] = { "name", DK_LOOKUP, "c.exe_id", "executables", "name", "exe_id" },
-	[QUERY_DIM_CMDLINE] = { "cmdline", DK_LOOKUP, "c.exe_id", "executables", "cmdline", "exe_id" },
-	[QUERY_DIM_SHA256] = { "sha256", DK_LOOKUP, "c.exe_id", "executables", "sha256", "exe_id" },
+	[QUERY_DIM_EXECUTABLE] = { "executable", DK_LOOKUP, "c.exe_id", "executables", "path",
+				   "exe_id", ROLLUP_KEY_EXE },
+	[QUERY_DIM_NAME] = { "name", DK_LOOKUP, "c.exe_id", "executables", "name", "exe_id",
+			     ROLLUP_KEY_EXE },
+	[QUERY_DIM_CMDLINE] = { "cmdline", DK_LOOKUP, "c.exe_id", "executables", "cmdline", "exe_id",
+				ROLLUP_KEY_EXE },
+	[QUERY_DIM_SHA256] = { "sha256", DK_LOOKUP, "c.exe_id", "executables", "sha256", "exe_id",
+			       ROLLUP_KEY_EXE },
 	[QUERY_DIM_PARENT_EXECUTABLE] = { "parent_executable", DK_LOOKUP, "c.parent_id", "executables",
-					  "path", "parent_id" },
+					  "path", "parent_id", ROLLUP_KEY_PARENT },
 	[QUERY_DIM_PARENT_NAME] = { "parent_name", DK_LOOKUP, "c.parent_id", "executables", "name",
-				    "parent_id" },
+				    "parent_id", ROLLUP_KEY_PARENT },
 	[QUERY_DIM_PARENT_CMDLINE] = { "parent_cmdline", DK_LOOKUP, "c.parent_id", "executables",
-				       "cmdline", "parent_id" },
-	[QUERY_DIM_PARENT_SHA256] = { "parent_sha256", DK_LOOKUP, "c.parent_id", "executables", "sha256",
-				      "parent_id" },
+				       "cmdline", "parent_id", ROLLUP_KEY_PARENT },
+	[QUERY_DIM_PARENT_SHA256] = { "parent_sha256", DK_LOOKUP, "c.parent_id", "executables",
+				      "sha256", "parent_id", ROLLUP_KEY_PARENT },
 	[QUERY_DIM_GRANDPARENT_EXECUTABLE] = { "grandparent_executable", DK_LOOKUP, "c.grandparent_id",
-					       "executables", "path", "grandparent_id" },
-	[QUERY_DIM_USER] = { "user", DK_INT, "c.uid", NULL, NULL, NULL },
-	[QUERY_DIM_LOCAL_PORT] = { "local_port", DK_INT, "c.lport", NULL, NULL, NULL },
-	[QUERY_DIM_REMOTE_PORT] = { "remote_port", DK_INT, "c.rport", NULL, NULL, NULL },
+					       "executables", "path", "grandparent_id",
+					       ROLLUP_KEY_GRANDPARENT },
+	[QUERY_DIM_USER] = { "user", DK_INT, "c.uid", NULL, NULL, NULL, ROLLUP_KEY_UID },
+	[QUERY_DIM_LOCAL_PORT] = { "local_port", DK_INT, "c.lport", NULL, NULL, NULL, ROLLUP_KEY_LPORT },
+	[QUERY_DIM_REMOTE_PORT] = { "remote_port", DK_INT, "c.rport", NULL, NULL, NULL,
+				    ROLLUP_KEY_RPORT },
 	[QUERY_DIM_LOCAL_ADDRESS] = { "local_address", DK_LOOKUP, "c.laddr_id", "addresses", "address",
-				      NULL },
-	[QUERY_DIM_REMOTE_ADDRESS] = { "remote_address", DK_LOOKUP, "c.raddr_id", "addresses", "address",
-				       "raddr_id" },
-	[QUERY_DIM_DOMAIN] = { "domain", DK_LOOKUP, "c.domain_id", "domains", "domain", "domain_id" },
-	[QUERY_DIM_COUNTRY] = { "country", DK_COUNTRY, "c.raddr_id", "addresses", "address", "raddr_id" },
-	[QUERY_DIM_PROTOCOL] = { "protocol", DK_PROTOCOL, "c.family", NULL, NULL, NULL },
-	[QUERY_DIM_NETNS] = { "netns", DK_INT, "c.netns", NULL, NULL, NULL },
-	[QUERY_DIM_TIME] = { "time", DK_INT, "c.time", NULL, NULL, "time" },
+				      NULL, ROLLUP_KEY_LADDR },
+	[QUERY_DIM_REMOTE_ADDRESS] = { "remote_address", DK_LOOKUP, "c.raddr_id", "addresses",
+				       "address", "raddr_id", ROLLUP_KEY_RADDR },
+	[QUERY_DIM_DOMAIN] = { "domain", DK_LOOKUP, "c.domain_id", "domains", "domain", "domain_id",
+			       ROLLUP_KEY_DOMAIN },
+	[QUERY_DIM_COUNTRY] = { "country", DK_COUNTRY, "c.raddr_id", "addresses", "address",
+				"raddr_id", ROLLUP_KEY_RADDR },
+	[QUERY_DIM_PROTOCOL] = { "protocol", DK_PROTOCOL, "c.family", NULL, NULL, NULL,
+				 ROLLUP_KEY_PROTOCOL },
+	[QUERY_DIM_NETNS] = { "netns", DK_INT, "c.netns", NULL, NULL, NULL, ROLLUP_KEY_NETNS },
+	[QUERY_DIM_TIME] = { "time", DK_INT, "c.time", NULL, NULL, "time", ROLLUP_KEY_TIME },
 };
 
 const char *query_dim_key(const struct query_db *db, enum query_dim dim)

@@ -44,6 +44,10 @@ struct store_ops {
 	int (*write)(struct store *s, const struct conn_row *rows, size_t n);
 	/* remove entries older than `before` (unix seconds); optional */
 	int (*prune)(struct store *s, int64_t before);
+	/* one bounded step of bringing pre-summed tables up to the days that
+	 * have ended at `now` (unix seconds): 1 if a step was made (call again
+	 * for more), 0 when they are up to date, or -errno; optional */
+	int (*rollup)(struct store *s, int64_t now);
 	void (*close)(struct store *s);
 };
 
@@ -60,6 +64,11 @@ static inline int store_write(struct store *s, const struct conn_row *rows, size
 static inline int store_prune(struct store *s, int64_t before)
 {
 	return s->ops->prune ? s->ops->prune(s, before) : 0;
+}
+
+static inline int store_rollup(struct store *s, int64_t now)
+{
+	return s->ops->rollup ? s->ops->rollup(s, now) : 0;
 }
 
 static inline void store_close(struct store *s)

@@ -1,6 +1,8 @@
 /* snitch.db: the connection log in SQLite (WAL mode), normalised into
  * executables, addresses and domains, with a flat read-only view for people
- * who browse it by hand.  The schema and its versions are in docs/schema.md. */
+ * who browse it by hand, and rollups (per-day and per-month sums of every
+ * key the query layer groups by, rollup.h) that this writer keeps.  The
+ * schema, its versions and the rollups' invariants are in docs/schema.md. */
 #include "storage/store.h"
 
 #include <errno.h>
@@ -11,10 +13,12 @@
 #include <sqlite3.h>
 #include <uthash.h>
 
+#include "storage/rollup.h"
+
 /* PRAGMA user_version of the current schema.  1-3 were written by the
  * Python picosnitch (3 is migrated from); 10 was this implementation's
- * first; 11 added the grandparent. */
-#define SCHEMA_VERSION 11
+ * first; 11 added the grandparent; 12 the rollups. */
+#define SCHEMA_VERSION 12
 #define LEGACY_VERSION 3
 
 #define SCHEMA_TABLES                                                                         \
@@ -86,12 +90,44 @@
 	" JOIN addresses ra ON ra.id = c.raddr_id"                                            \
 	" JOIN domains d ON d.id = c.domain_id;"
 
-static const char schema_current[] = SCHEMA_TABLES SCHEMA_11_VIEW;
+/* What schema 12 added: the rollups, which cover nothing yet (the logger
+ * builds them, rollup_step), and the triggers that keep them exact when
+ * anyone inserts, changes or deletes a row of a time they cover: the
+ * coverage then ends at that time, and the logger rebuilds from there. */
+#define SCHEMA_12_ROLLUPS                                                                     \
+	"CREATE TABLE rollups ("                                                              \
+	"  grain INTEGER NOT NULL,"                                                           \
+	"  dim INTEGER NOT NULL,"                                                             \
+	"  start INTEGER NOT NULL,"                                                           \
+	"  keys INTEGER NOT NULL,"                                                            \
+	"  data BLOB NOT NULL,"                                                               \
+	"  PRIMARY KEY (grain, dim, start));"                                                 \
+	"CREATE TABLE rollup_state ("                                                         \
+	"  complete_from INTEGER NOT NULL,"                                                   \
+	"  complete_until INTEGER NOT NULL);"                                                 \
+	"INSERT INTO rollup_state VALUES (0, 0);"                                             \
+	"CREATE TRIGGER connections_rollup_insert AFTER INSERT ON connections BEGIN"          \
+	"  UPDATE rollup_state SET complete_until = NEW.time"                                 \
+	"    WHERE NEW.time >= complete_from AND NEW.time < complete_until; END;"             \
+	"CREATE TRIGGER connections_rollup_delete AFTER DELETE ON connections BEGIN"          \
+	"  UPDATE rollup_state SET complete_until = OLD.time"                                 \
+	"    WHERE OLD.time >= complete_from AND OLD.time < complete_until; END;"             \
+	"CREATE TRIGGER connections_rollup_update AFTER UPDATE ON connections BEGIN"          \
+	"  UPDATE rollup_state SET complete_until = OLD.time"                                 \
+	"    WHERE OLD.time >= complete_from AND OLD.time < complete_until;"                  \
+	"  UPDATE rollup_state SET complete_until = NEW.time"                                 \
+	"    WHERE NEW.time >= complete_from AND NEW.time < complete_until; END;"
 
-/* 10 -> 11: the grandparent column (NULL for older rows) and the view. */
+static const char schema_current[] = SCHEMA_TABLES SCHEMA_11_VIEW SCHEMA_12_ROLLUPS;
+
+/* 10 -> 12: the grandparent column (NULL for older rows), the view, the
+ * rollups. */
 static const char migrate_v10[] =
 	"ALTER TABLE connections ADD COLUMN grandparent_id INTEGER REFERENCES executables(id);"
-	"DROP VIEW connection_log;" SCHEMA_11_VIEW;
+	"DROP VIEW connection_log;" SCHEMA_11_VIEW SCHEMA_12_ROLLUPS;
+
+/* 11 -> 12: the rollups. */
+static const char migrate_v11[] = SCHEMA_12_ROLLUPS;
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -133,7 +169,7 @@ struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *ins_exe, *sel_exe, *ins_addr, *sel_addr, *ins_dom, *sel_dom, *ins_conn,
-		*prune;
+		*prune, *rollup_state, *ins_rollup;
 	struct id_cache *exes, *addrs, *doms;
 	size_t cached;
 };
@@ -229,7 +265,7 @@ static int check_version(struct store_sqlite *s)
 		return r;
 	if (version == 0 && !has_conn)
 		return 0;	/* new: the schema will be created */
-	if (version == 10)
+	if (version == 10 || version == 11)
 		return 0;	/* migrated in place */
 	r = query_int(s, "SELECT count(*) FROM pragma_table_info('connections') WHERE name='contime'",
 		      "read the columns", &legacy_cols);
@@ -264,6 +300,8 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, schema_current, "create schema");
 	} else if (version == 10) {
 		r = exec_sql(s, migrate_v10, "migrate from schema 10");
+	} else if (version == 11) {
+		r = exec_sql(s, migrate_v11, "migrate from schema 11");
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
 		if (asprintf(&sql, migrate_legacy, schema_current) < 0) {
@@ -274,7 +312,7 @@ static int migrate(struct store_sqlite *s)
 		free(sql);
 	}
 	if (r == 0)
-		r = exec_sql(s, "PRAGMA user_version = 11; COMMIT", "commit schema");
+		r = exec_sql(s, "PRAGMA user_version = 12; COMMIT", "commit schema");
 	if (r < 0)
 		exec_sql(s, "ROLLBACK", "rollback");
 	return r;
@@ -449,21 +487,480 @@ static const char collect_orphans_sql[] =
 	"DELETE FROM domains WHERE id NOT IN (SELECT domain_id FROM connections);"
 	"RELEASE orphans;";
 
+/* ---- rollups (rollup.h, docs/schema.md) ---- */
+
+/* A statement with int64 parameters ?1..?n, run to its end; "what" names it
+ * in errors. */
+static int exec_params(struct store_sqlite *s, const char *sql, const char *what,
+		       const int64_t *params, int n)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail_db(s, rc, what);
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, i + 1, params[i]);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, what);
+}
+
+/* The sums of one unit of one key while it is built: a hash of (key, key2). */
+struct racc {
+	struct rollup_entry *e;
+	size_t n, cap;
+	uint32_t *slots;	/* open addressing: index + 1 into e, 0 empty */
+	size_t n_slots;
+};
+
+static uint64_t racc_hash(int64_t k, int64_t k2)
+{
+	uint64_t x = (uint64_t)k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k2 * 0xc2b2ae3d27d4eb4fULL;
+
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	return x ^ (x >> 32);
+}
+
+static void racc_free(struct racc *a)
+{
+	free(a->e);
+	free(a->slots);
+	*a = (struct racc){ 0 };
+}
+
+static bool racc_grow(struct racc *a)
+{
+	size_t n_slots = a->n_slots ? a->n_slots * 2 : 256;
+	uint32_t *slots;
+
+	if (n_slots > (size_t)UINT32_MAX || !(slots = calloc(n_slots, sizeof(*slots))))
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		size_t h = racc_hash(a->e[i].key, a->e[i].key2) & (n_slots - 1);
+
+		while (slots[h])
+			h = (h + 1) & (n_slots - 1);
+		slots[h] = (uint32_t)(i + 1);
+	}
+	free(a->slots);
+	a->slots = slots;
+	a->n_slots = n_slots;
+	return true;
+}
+
+/* Add the sums of v to its key's entry: 0 or -ENOMEM. */
+static int racc_add(struct racc *a, const struct rollup_entry *v)
+{
+	struct rollup_entry *e = NULL;
+	size_t h;
+
+	if (a->n_slots) {
+		for (h = racc_hash(v->key, v->key2) & (a->n_slots - 1); a->slots[h];
+		     h = (h + 1) & (a->n_slots - 1)) {
+			e = &a->e[a->slots[h] - 1];
+			if (e->key == v->key && e->key2 == v->key2)
+				break;
+			e = NULL;
+		}
+	}
+	if (!e) {
+		if ((a->n + 1) * 2 > a->n_slots && !racc_grow(a))
+			return -ENOMEM;
+		if (a->n == a->cap) {
+			size_t cap = a->cap ? a->cap * 2 : 256;
+			struct rollup_entry *ne = realloc(a->e, cap * sizeof(*ne));
+
+			if (!ne)
+				return -ENOMEM;
+			a->e = ne;
+			a->cap = cap;
+		}
+		for (h = racc_hash(v->key, v->key2) & (a->n_slots - 1); a->slots[h];
+		     h = (h + 1) & (a->n_slots - 1))
+			;
+		e = &a->e[a->n];
+		*e = (struct rollup_entry){ .key = v->key, .key2 = v->key2 };
+		a->slots[h] = (uint32_t)++a->n;
+	}
+	e->sent = rollup_add_sat(e->sent, v->sent);
+	e->received = rollup_add_sat(e->received, v->received);
+	e->flows = rollup_add_sat(e->flows, v->flows);
+	return 0;
+}
+
+static int cmp_rollup_entry(const void *x, const void *y)
+{
+	const struct rollup_entry *a = x, *b = y;
+
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return (a->key2 > b->key2) - (a->key2 < b->key2);
+}
+
+/* Write the unit (grain, dim, start) of the sums in `a` (nothing for no
+ * entries), and empty `a`. */
+static int put_unit(struct store_sqlite *s, int grain, int dim, int64_t start, struct racc *a)
+{
+	size_t cap, len = 1;
+	uint8_t *blob, *nb;
+	int64_t prev = 0;
+	int rc;
+
+	if (!a->n)
+		return 0;
+	qsort(a->e, a->n, sizeof(*a->e), cmp_rollup_entry);
+	cap = 1 + a->n * 12 + ROLLUP_ENTRY_MAX;
+	if (!(blob = malloc(cap))) {
+		racc_free(a);
+		return -ENOMEM;
+	}
+	blob[0] = ROLLUP_FORMAT;
+	for (size_t i = 0; i < a->n; i++) {
+		if (cap - len < ROLLUP_ENTRY_MAX) {
+			if (!(nb = realloc(blob, cap * 2))) {
+				free(blob);
+				racc_free(a);
+				return -ENOMEM;
+			}
+			blob = nb;
+			cap *= 2;
+		}
+		len += rollup_put_entry(blob + len, prev, &a->e[i]);
+		prev = a->e[i].key;
+	}
+	sqlite3_bind_int(s->ins_rollup, 1, grain);
+	sqlite3_bind_int(s->ins_rollup, 2, dim);
+	sqlite3_bind_int64(s->ins_rollup, 3, start);
+	sqlite3_bind_int64(s->ins_rollup, 4, (int64_t)a->n);
+	sqlite3_bind_blob64(s->ins_rollup, 5, blob, len, SQLITE_STATIC);
+	rc = sqlite3_step(s->ins_rollup);
+	sqlite3_reset(s->ins_rollup);
+	sqlite3_clear_bindings(s->ins_rollup);
+	free(blob);
+	racc_free(a);
+	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "write a rollup");
+}
+
+static void raccs_free(struct racc acc[ROLLUP_KEY__MAX + 1])
+{
+	for (int k = 0; k <= ROLLUP_KEY__MAX; k++)
+		racc_free(&acc[k]);
+}
+
+/* The columns of day_columns that each key is read from. */
+#define DAY_COLUMNS                                                                           \
+	"exe_id, parent_id, grandparent_id, uid, lport, rport, laddr_id, raddr_id, domain_id, " \
+	"family, protocol, netns, time, sent, received, flows"
+static const int key_column[ROLLUP_KEY__MAX + 1] = {
+	[ROLLUP_KEY_EXE] = 0,	 [ROLLUP_KEY_PARENT] = 1, [ROLLUP_KEY_GRANDPARENT] = 2,
+	[ROLLUP_KEY_UID] = 3,	 [ROLLUP_KEY_LPORT] = 4,  [ROLLUP_KEY_RPORT] = 5,
+	[ROLLUP_KEY_LADDR] = 6,	 [ROLLUP_KEY_RADDR] = 7,  [ROLLUP_KEY_DOMAIN] = 8,
+	[ROLLUP_KEY_PROTOCOL] = 9, [ROLLUP_KEY_NETNS] = 11, [ROLLUP_KEY_TIME] = 12,
+};
+#define COL_PROTOCOL 10
+#define COL_SENT 13
+
+/* Sum the rows of the day starting at `day` into acc, every key at once.
+ * *rows: how many there were. */
+static int sum_day(struct store_sqlite *s, int64_t day, struct racc acc[ROLLUP_KEY__MAX + 1],
+		   int64_t *rows)
+{
+	sqlite3_stmt *st;
+	int64_t count, lo, hi;
+	bool by_ids;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT count(*), min(id), max(id) FROM connections "
+				"WHERE time >= ?1 AND time < ?2", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(s, rc, "find a day's entries");
+	sqlite3_bind_int64(st, 1, day);
+	sqlite3_bind_int64(st, 2, day + ROLLUP_DAY);
+	rc = sqlite3_step(st);
+	count = sqlite3_column_int64(st, 0);
+	lo = sqlite3_column_int64(st, 1);
+	hi = sqlite3_column_int64(st, 2);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return fail_db(s, rc, "find a day's entries");
+	*rows = count;
+	if (!count)
+		return 0;
+	/* the rows of a day are (nearly always) one run of ids: read it
+	 * sequentially, unless rows written late make the run much longer */
+	by_ids = (unsigned __int128)((__int128)hi - lo) < (unsigned __int128)count * 2;
+	rc = sqlite3_prepare_v2(s->db,
+				by_ids ? "SELECT " DAY_COLUMNS " FROM connections WHERE id BETWEEN ?3 "
+					 "AND ?4 AND +time >= ?1 AND +time < ?2"
+				       : "SELECT " DAY_COLUMNS " FROM connections WHERE time >= ?1 "
+					 "AND time < ?2",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(s, rc, "read a day's entries");
+	sqlite3_bind_int64(st, 1, day);
+	sqlite3_bind_int64(st, 2, day + ROLLUP_DAY);
+	if (by_ids) {
+		sqlite3_bind_int64(st, 3, lo);
+		sqlite3_bind_int64(st, 4, hi);
+	}
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct rollup_entry v = {
+			.sent = sqlite3_column_int64(st, COL_SENT),
+			.received = sqlite3_column_int64(st, COL_SENT + 1),
+			.flows = sqlite3_column_int64(st, COL_SENT + 2),
+		};
+
+		/* each key as the query layer reads it from a row (ps_acc) */
+		for (int k = 1; k <= ROLLUP_KEY__MAX && r == 0; k++) {
+			int col = key_column[k];
+
+			if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+				v.key = 0;
+				v.key2 = ROLLUP_NULL_KEY2;
+			} else {
+				v.key = sqlite3_column_int64(st, col);
+				v.key2 = k == ROLLUP_KEY_PROTOCOL ? sqlite3_column_int64(st, COL_PROTOCOL) : 0;
+			}
+			r = racc_add(&acc[k], &v);
+		}
+	}
+	sqlite3_finalize(st);
+	if (r < 0) {
+		snprintf(s->base.err, sizeof(s->base.err), "sum a day's entries: out of memory");
+		return r;
+	}
+	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "read a day's entries");
+}
+
+/* Sum the day units in [start, end) of every key into acc.  A blob that is
+ * not of our format (an edited file): -EBADMSG, its day in *bad_day. */
+static int sum_days(struct store_sqlite *s, int64_t start, int64_t end,
+		    struct racc acc[ROLLUP_KEY__MAX + 1], int64_t *bad_day)
+{
+	sqlite3_stmt *st;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT dim, start, data FROM rollups WHERE grain = ?1 "
+				"AND dim = ?2 AND start >= ?3 AND start < ?4", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(s, rc, "read the day rollups");
+	for (int k = 1; k <= ROLLUP_KEY__MAX && r == 0; k++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, ROLLUP_GRAIN_DAY);
+		sqlite3_bind_int(st, 2, k);
+		sqlite3_bind_int64(st, 3, start);
+		sqlite3_bind_int64(st, 4, end);
+		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct rollup_reader rd;
+			struct rollup_entry e;
+			int n;
+
+			if (!rollup_reader_init(&rd, sqlite3_column_blob(st, 2),
+						(size_t)sqlite3_column_bytes(st, 2))) {
+				n = -1;
+			} else {
+				while ((n = rollup_next(&rd, &e)) > 0 && (r = racc_add(&acc[k], &e)) == 0)
+					;
+			}
+			if (n < 0 && r == 0) {
+				*bad_day = sqlite3_column_int64(st, 1);
+				snprintf(s->base.err, sizeof(s->base.err),
+					 "the rollup of day %lld (key %d) is not in the format of this "
+					 "picosnitch: it is built again from the entries",
+					 (long long)*bad_day, k);
+				r = -EBADMSG;
+			}
+		}
+		if (r == 0 && rc != SQLITE_DONE)
+			r = fail_db(s, rc, "read the day rollups");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The coverage [from, until) (rollup_state; from 0 when there is no row). */
+static int read_coverage(struct store_sqlite *s, int64_t *from, int64_t *until, bool *present)
+{
+	int rc = sqlite3_step(s->rollup_state);
+
+	*present = rc == SQLITE_ROW && sqlite3_column_type(s->rollup_state, 0) != SQLITE_NULL;
+	*from = *present ? sqlite3_column_int64(s->rollup_state, 0) : 0;
+	*until = *present ? sqlite3_column_int64(s->rollup_state, 1) : 0;
+	sqlite3_reset(s->rollup_state);
+	if (rc != SQLITE_ROW)
+		return fail_db(s, rc, "read the rollup state");
+	if (*from < 0)
+		*from = 0;
+	if (*until < *from)
+		*until = *from;
+	return 0;
+}
+
+/* The rollup step inside its transaction: see sqlite_rollup. */
+static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[ROLLUP_KEY__MAX + 1],
+		       int64_t *bad_day)
+{
+	int64_t from, until, day, next_day, end, rows = 0, p[4];
+	bool present, built = false;
+	sqlite3_stmt *st;
+	int rc, r;
+
+	if ((r = read_coverage(s, &from, &until, &present)) < 0)
+		return r;
+	if (!present &&
+	    (r = exec_sql(s, "DELETE FROM rollup_state; INSERT INTO rollup_state VALUES (0, 0)",
+			  "reset the rollup state")) < 0)
+		return r;
+	day = rollup_day_start(until);
+	if (day >= limit)
+		return 0;
+	/* the day of the next entry: the days before it have none */
+	rc = sqlite3_prepare_v2(s->db, "SELECT time, typeof(time) IN ('integer', 'real') FROM "
+				"connections WHERE time >= ?1 ORDER BY time LIMIT 1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(s, rc, "find the next entry");
+	sqlite3_bind_int64(st, 1, day);
+	rc = sqlite3_step(st);
+	next_day = limit;
+	if (rc == SQLITE_ROW && sqlite3_column_int(st, 1)) {
+		int64_t t = sqlite3_column_int64(st, 0);
+
+		next_day = t < day ? day : t >= limit ? limit : rollup_day_start(t);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail_db(s, rc, "find the next entry");
+	if (next_day > day) {
+		end = next_day;		/* days without entries: nothing to sum */
+	} else {
+		if ((r = sum_day(s, day, acc, &rows)) < 0)
+			return r;
+		built = rows > 0;
+		end = day + ROLLUP_DAY;
+	}
+	p[0] = ROLLUP_GRAIN_DAY;
+	p[1] = day;
+	p[2] = end;
+	if ((r = exec_params(s, "DELETE FROM rollups WHERE grain = ?1 AND start >= ?2 AND start < ?3",
+			     "delete old rollups", p, 3)) < 0)
+		return r;
+	for (int k = 1; built && k <= ROLLUP_KEY__MAX; k++)
+		if ((r = put_unit(s, ROLLUP_GRAIN_DAY, k, day, &acc[k])) < 0)
+			return r;
+	/* a month whose end is passed: summed from its days, if they are
+	 * all covered */
+	if (rollup_month_end(day) <= end) {
+		int64_t mstart = rollup_month_start(day), mend = rollup_month_end(day);
+
+		p[0] = ROLLUP_GRAIN_MONTH;
+		p[1] = mstart;
+		if ((r = exec_params(s, "DELETE FROM rollups WHERE grain = ?1 AND start >= ?2 AND "
+				     "start < ?3", "delete old rollups", p, 3)) < 0)
+			return r;
+		if (mstart >= from) {
+			if ((r = sum_days(s, mstart, mend, acc, bad_day)) < 0)
+				return r;
+			for (int k = 1; k <= ROLLUP_KEY__MAX; k++)
+				if ((r = put_unit(s, ROLLUP_GRAIN_MONTH, k, mstart, &acc[k])) < 0)
+					return r;
+		}
+	}
+	p[0] = end;
+	if ((r = exec_params(s, "UPDATE rollup_state SET complete_until = ?1", "advance the rollups",
+			     p, 1)) < 0)
+		return r;
+	return 1;
+}
+
+/* One step of bringing the rollups up to the days that have ended at `now`
+ * (unix seconds): the next day with entries is summed, or a run of days
+ * without entries is passed over, and a month whose end is passed is summed
+ * from its days; in one transaction with the coverage.  1: a step was
+ * made; 0: the rollups are up to date; -errno. */
+static int sqlite_rollup(struct store *base, int64_t now)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	struct racc acc[ROLLUP_KEY__MAX + 1] = { { 0 } };
+	int64_t from, until, bad_day = -1, limit, p[1];
+	bool present;
+	int r;
+
+	limit = rollup_day_start(now < 0 ? 0 : now > ROLLUP_TIME_MAX ? ROLLUP_TIME_MAX : now);
+	/* the usual case, each tick: nothing to do, found without a lock */
+	if ((r = read_coverage(s, &from, &until, &present)) < 0)
+		return r;
+	if (present && rollup_day_start(until) >= limit)
+		return 0;
+	if ((r = exec_sql(s, "BEGIN IMMEDIATE", "begin")) < 0)
+		return r;
+	r = rollup_step(s, limit, acc, &bad_day);
+	raccs_free(acc);
+	if (r >= 0) {
+		int c = exec_sql(s, "COMMIT", "commit");
+
+		if (c == 0)
+			return r;
+		r = c;
+	}
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (r != -EBADMSG || bad_day < 0)
+		return r;
+	/* a day unit that cannot be read: built again from its entries, then
+	 * every unit after it */
+	p[0] = bad_day;
+	if (exec_sql(s, "BEGIN IMMEDIATE", "begin") < 0)
+		return r;
+	if (exec_params(s, "UPDATE rollup_state SET complete_until = ?1 WHERE complete_until > ?1",
+			"rebuild the rollups", p, 1) < 0 ||
+	    exec_sql(s, "COMMIT", "commit") < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	return 1;
+}
+
+/* Entries before `before` go; the rollups then cover nothing before the
+ * first whole day after it (the rows left of the day it cuts are read as
+ * rows), which is set first, so that the deletions do not end the coverage
+ * (connections_rollup_delete). */
 static int sqlite_prune(struct store *base, int64_t before)
 {
 	struct store_sqlite *s = (struct store_sqlite *)base;
+	int64_t p[1];
 	int rc, r;
 
+	p[0] = rollup_day_ceil(before < 0 ? 0 : before > ROLLUP_TIME_MAX ? ROLLUP_TIME_MAX : before);
+	if ((r = exec_sql(s, "BEGIN IMMEDIATE", "begin")) < 0)
+		return r;
+	if ((r = exec_params(s, "UPDATE rollup_state SET complete_from = max(complete_from, ?1), "
+			     "complete_until = max(complete_until, complete_from, ?1)",
+			     "move the rollups' start", p, 1)) < 0 ||
+	    (r = exec_sql(s, "DELETE FROM rollups WHERE start < (SELECT max(complete_from) FROM "
+			  "rollup_state)", "delete old rollups")) < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
 	sqlite3_bind_int64(s->prune, 1, before);
 	rc = sqlite3_step(s->prune);
 	sqlite3_reset(s->prune);
-	if (rc != SQLITE_DONE)
-		return fail_db(s, rc, "delete old entries");
+	if (rc != SQLITE_DONE) {
+		r = fail_db(s, rc, "delete old entries");
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
 	if (!sqlite3_changes(s->db))
-		return 0;
+		return exec_sql(s, "COMMIT", "commit");
 	r = exec_sql(s, collect_orphans_sql, "delete executables and addresses no entry uses");
 	if (r < 0)
 		sqlite3_exec(s->db, "ROLLBACK TO orphans; RELEASE orphans;", NULL, NULL, NULL);
+	rc = exec_sql(s, "COMMIT", "commit");
+	if (rc < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		r = rc;
+	}
 	/* the cached ids may name rows that are gone */
 	id_caches_clear(s);
 	return r;
@@ -481,6 +978,8 @@ static void sqlite_close(struct store *base)
 	sqlite3_finalize(s->sel_dom);
 	sqlite3_finalize(s->ins_conn);
 	sqlite3_finalize(s->prune);
+	sqlite3_finalize(s->rollup_state);
+	sqlite3_finalize(s->ins_rollup);
 	sqlite3_close(s->db);
 	id_caches_clear(s);
 	free(s);
@@ -490,6 +989,7 @@ static const struct store_ops sqlite_ops = {
 	.name = "snitch.db",
 	.write = sqlite_write,
 	.prune = sqlite_prune,
+	.rollup = sqlite_rollup,
 	.close = sqlite_close,
 };
 
@@ -540,7 +1040,12 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 			 "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, "
 			 "lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows, "
 			 "grandparent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) < 0 ||
-	    (r = prepare(s, &s->prune, "DELETE FROM connections WHERE time < ?")) < 0)
+	    (r = prepare(s, &s->prune, "DELETE FROM connections WHERE time < ?")) < 0 ||
+	    (r = prepare(s, &s->rollup_state,
+			 "SELECT max(complete_from), min(complete_until) FROM rollup_state")) < 0 ||
+	    (r = prepare(s, &s->ins_rollup,
+			 "INSERT OR REPLACE INTO rollups(grain, dim, start, keys, data) "
+			 "VALUES (?, ?, ?, ?, ?)")) < 0)
 		goto fail;
 	*ret = &s->base;
 	return 0;

@@ -810,7 +810,7 @@ static void test_untouched(const char *path)
 
 	file_state(path, &before);
 	query_open(path, NULL, &db, err, sizeof(err));
-	is_int(query_schema_version(db), 11, "the schema version is known");
+	is_int(query_schema_version(db), 12, "the schema version is known");
 	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
 		t.sel.dim = d;
 		if (query_totals(db, &t, &res, err, sizeof(err)) == 0)
@@ -859,10 +859,10 @@ static void test_refusals(const char *main_db)
 	free(after.bytes);
 
 	copy_file(main_db, future);
-	exec(future, "PRAGMA user_version = 12");
+	exec(future, "PRAGMA user_version = 13");
 	file_state(future, &before);
 	is_int(query_open(future, NULL, &db, err, sizeof(err)), -EPROTO, "a newer schema: -EPROTO");
-	snprintf(want, sizeof(want), "snitch.db has schema version 12, newer than this picosnitch understands (%s)", future);
+	snprintf(want, sizeof(want), "snitch.db has schema version 13, newer than this picosnitch understands (%s)", future);
 	is_str(err, want, "  with a message saying so");
 	file_state(future, &after);
 	ok(same_state(&before, &after), "  and the file is untouched");
@@ -1036,6 +1036,330 @@ static void test_names(void)
 	   "ports are numeric, protocols are not");
 }
 
+/* ---- rollups (schema 12): the same answers as from the rows ---- */
+
+#define DAY 86400
+/* 2024-01-25 00:00 UTC: 80 days over the ends of January, February (a
+ * leap year), March */
+#define R_START 1706140800LL
+#define R_DAYS 80
+
+static uint64_t rstate = 42;
+
+static uint64_t rnd(void)
+{
+	uint64_t z = (rstate += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* A day's rows: a few at its very first and last second, the rest
+ * anywhere in it; some days have none (the monitor was off). */
+static size_t day_rows(int64_t day, struct conn_row *rows, size_t max)
+{
+	static const char *const raddrs[] = { "203.0.113.5", "198.51.100.7", "2001:db8::1", "" };
+	static const char *const domains[] = { "example.com", "", "ipv6.example.org" };
+	size_t n = 0;
+
+	if ((day - R_START) / DAY % 9 == 4)
+		return 0;
+	for (; n < max && n < 12 + rnd() % 20; n++) {
+		int64_t t = n == 0 ? day : n == 1 ? day + DAY - 1 : day + (int64_t)(rnd() % DAY);
+		int fam = rnd() % 5 == 0 ? 10 : rnd() % 7 == 0 ? 17 : 2;
+
+		rows[n] = net(mk(t, 1 + rnd() % 100000, rnd() % 4, (int)(rnd() % 5), 5 + (int)(rnd() % 2),
+				 rnd() % 3 ? 6 : 4),
+			      1000 + (int64_t)(rnd() % 3), 40000 + (int64_t)(rnd() % 50), rnd() % 2 ? 443 : 53,
+			      rnd() % 2 ? "192.168.1.2" : "fd00::2", raddrs[rnd() % 4], domains[rnd() % 3], fam,
+			      fam == 17 ? 0x88b5 : rnd() % 2 ? 6 : 17, rnd() % 4 ? HOSTNS : CTNS);
+		rows[n].received = rnd() % 1000000;
+	}
+	return n;
+}
+
+/* Rows for R_DAYS days, through the monitor's writer, one batch a day. */
+static void make_rollup_db(const char *path)
+{
+	struct conn_row rows[64];
+	struct store *s;
+
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0)
+		abort();
+	for (int d = 0; d < R_DAYS; d++) {
+		size_t n = day_rows(R_START + d * DAY, rows, 64);
+
+		if (n && store_write(s, rows, n) < 0)
+			abort();
+	}
+	store_close(s);
+}
+
+/* Bring the rollups up to `now`: the number of steps. */
+static int roll(const char *path, int64_t now)
+{
+	struct store *s;
+	int n = 0, r;
+
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0)
+		return -1;
+	while ((r = store_rollup(s, now)) > 0 && n < 100000)
+		n++;
+	store_close(s);
+	return r < 0 ? r : n;
+}
+
+static bool same_result(const struct query_result *a, const struct query_result *b, bool sums)
+{
+	if (!a || !b || a->n_rows != b->n_rows || a->n_groups != b->n_groups)
+		return false;
+	if (sums && (a->sent != b->sent || a->received != b->received || a->flows != b->flows))
+		return false;
+	for (size_t i = 0; i < a->n_rows; i++) {
+		const struct query_row *x = &a->rows[i], *y = &b->rows[i];
+
+		if (x->value.len != y->value.len || memcmp(x->value.text, y->value.text, x->value.len) ||
+		    x->value.num != y->value.num || x->sent != y->sent || x->received != y->received ||
+		    x->flows != y->flows)
+			return false;
+	}
+	return true;
+}
+
+static bool same_series(const struct query_series *a, const struct query_series *b)
+{
+	if (!a || !b || a->n_lines != b->n_lines || a->n_buckets != b->n_buckets || a->from != b->from ||
+	    a->to != b->to || a->align_start != b->align_start || a->align_len != b->align_len)
+		return false;
+	for (size_t i = 0; i < a->n_lines; i++) {
+		const struct query_line *x = &a->lines[i], *y = &b->lines[i];
+
+		if (x->other != y->other || x->value.len != y->value.len ||
+		    memcmp(x->value.text, y->value.text, x->value.len) || x->sent != y->sent ||
+		    x->received != y->received ||
+		    memcmp(x->points, y->points, a->n_buckets * sizeof(*x->points)))
+			return false;
+	}
+	return true;
+}
+
+/* Every dimension's totals (all rows, and a page by bytes), distinct
+ * values and series (aligned and not, with and without other), read
+ * through the rollups and from the rows only: the same, bit for bit. */
+static bool agree_rolled(struct query_db *rolled, struct query_db *rows, struct query_window w,
+			 const char **what)
+{
+	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
+		struct query_totals_req t = { .sel = { d, w }, .sort = QUERY_SORT_VALUE, .ascending = true };
+		struct query_distinct_req dr = { .sel = { d, w }, .limit = 3, .offset = 1 };
+		struct query_result *ra = NULL, *rb = NULL;
+		bool same;
+
+		if (d == QUERY_DIM_COUNTRY)
+			continue;
+		for (int pass = 0; pass < 3; pass++) {
+			if (pass == 1)
+				t = (struct query_totals_req){ .sel = { d, w }, .sort = QUERY_SORT_TOTAL,
+							       .limit = 2, .offset = 1 };
+			if (pass < 2) {
+				query_totals(rolled, &t, &ra, err, sizeof(err));
+				query_totals(rows, &t, &rb, err, sizeof(err));
+			} else {
+				query_distinct(rolled, &dr, &ra, err, sizeof(err));
+				query_distinct(rows, &dr, &rb, err, sizeof(err));
+			}
+			same = same_result(ra, rb, pass < 2);
+			query_result_free(ra);
+			query_result_free(rb);
+			ra = rb = NULL;
+			if (!same) {
+				*what = pass == 2 ? "distinct" : "totals";
+				printf("#   %s of %s differ\n", *what, query_dim_name(d));
+				return false;
+			}
+		}
+		for (int pass = 0; pass < 4; pass++) {
+			struct query_series_req sr = { .sel = { d, w }, .top = pass == 3 ? 1 : 2,
+						       .buckets = pass & 1 ? 7 : 40,
+						       .other = pass < 2, .align = pass % 2 == 0 };
+			struct query_series *sa = NULL, *sb = NULL;
+			int x = query_series(rolled, &sr, &sa, err, sizeof(err));
+			int y = query_series(rows, &sr, &sb, err, sizeof(err));
+
+			same = x == y && (x < 0 || same_series(sa, sb));
+			query_series_free(sa);
+			query_series_free(sb);
+			if (!same) {
+				*what = "series";
+				printf("#   series of %s (pass %d) differ: %d %d\n", query_dim_name(d), pass, x, y);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+static int64_t coverage(const char *path, int which)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (sqlite3_prepare_v2(db, "SELECT complete_from, complete_until FROM rollup_state", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, which);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_rollups(void)
+{
+	char *path = path_of("rollups.db");
+	struct query_options raw_opt = { .no_rollups = true };
+	struct query_db *rolled, *rows;
+	const char *what = "";
+	int64_t end = R_START + R_DAYS * DAY;
+	struct query_window fixed[] = {
+		all_time(),
+		win(R_START, end),
+		win(R_START + 7 * DAY, R_START + 7 * DAY + 1),		/* a day's first second */
+		win(R_START + 7 * DAY - 1, R_START + 8 * DAY + 1),	/* a day and its neighbours' edges */
+		win(1706745600, 1709251200),				/* February 2024 exactly */
+		win(1706745599, 1709251201),				/* and a second more each side */
+		win(1706745600 + 43200, 1711929600 - 43200),		/* mid-month to mid-month */
+		{ .from = 1709251200, .has_from = true },		/* from March 1st, open */
+		{ .to = 1709251200 + 5000, .has_to = true },		/* until March 1st 01:23 */
+		win(end - 3 * DAY, end + 5 * DAY),			/* past what the rollups cover */
+		win(R_START - 10 * DAY, R_START + 2 * DAY),		/* before the first entry */
+	};
+	char name[160];
+	int steps, n_ok = 0;
+
+	make_rollup_db(path);
+	/* the day being lived on (the last) is not summed: nor the empty
+	 * days after it */
+	steps = roll(path, end + DAY / 2);
+	ok(steps > 60 && steps < R_DAYS + 5, "the rollups are built one day at a time");
+	is_int(coverage(path, 1), end, "  and cover every day that has ended");
+	if (query_open(path, NULL, &rolled, err, sizeof(err)) < 0 ||
+	    query_open(path, &raw_opt, &rows, err, sizeof(err)) < 0) {
+		ok(0, err);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		snprintf(name, sizeof(name), "window %zu: every dimension, kind and order the same through the "
+			 "rollups as from the rows", i);
+		if (!ok(agree_rolled(rolled, rows, fixed[i], &what), name))
+			printf("#   (%s) [%lld, %lld)\n", what, (long long)fixed[i].from, (long long)fixed[i].to);
+	}
+	for (int i = 0; i < 60; i++) {
+		int64_t a = R_START - 3 * DAY + (int64_t)(rnd() % ((R_DAYS + 6) * DAY));
+		int64_t b = a + 1 + (int64_t)(rnd() % (i < 30 ? 40 * DAY : 3 * DAY));
+		struct query_window w = win(a, b);
+
+		/* half of them on day boundaries */
+		if (i % 2) {
+			w.from -= ((w.from % DAY) + DAY) % DAY;
+			w.to -= ((w.to % DAY) + DAY) % DAY;
+		}
+		if (agree_rolled(rolled, rows, w, &what))
+			n_ok++;
+		else
+			printf("# random window [%lld, %lld): %s differ\n", (long long)w.from, (long long)w.to, what);
+	}
+	is_int(n_ok, 60, "60 random windows: the same through the rollups as from the rows");
+	is_str(totals(rolled, QUERY_DIM_USER, win(R_START + 7 * DAY, R_START + 7 * DAY + 1), NULL, 0),
+	       totals(rows, QUERY_DIM_USER, win(R_START + 7 * DAY, R_START + 7 * DAY + 1), NULL, 0),
+	       "  (a one-second window)");
+
+	/* exact sums, from a blob made by hand: the rollups are read */
+	{
+		static char want[16384];
+
+		snprintf(want, sizeof(want), "%s", totals(rows, QUERY_DIM_TIME, win(1706745600, 1709251200), NULL, 0));
+		ok(strlen(want) > 100, "February's entries, from the rows");
+		exec(path, "UPDATE rollups SET data = X'01' || substr(data, 2) WHERE grain = 2 AND dim = 12 AND "
+			   "start = 1706745600");
+		is_str(totals(rolled, QUERY_DIM_TIME, win(1706745600, 1709251200), NULL, 0), want,
+		       "  the same through the unit of February (unchanged)");
+		/* February's month unit made to say: one entry at 1706745600 of
+		 * 7/9/1 (key 1706745600, key2 0, sent 7, received 9, flows 1) */
+		exec(path, "UPDATE rollups SET data = X'01' || X'80BEEBAD06' || X'00' || X'0E' || X'12' || X'02' "
+			   "WHERE grain = 2 AND dim = 12 AND start = 1706745600");
+		is_str(totals(rolled, QUERY_DIM_TIME, win(1706745600, 1709251200), NULL, 0), "1706745600=7/9/1",
+		       "a window of a whole month is read from the month's unit alone");
+		ok(strcmp(totals(rolled, QUERY_DIM_TIME, win(1706745600, 1709251199), NULL, 0), "1706745600=7/9/1"),
+		   "  and one a second shorter is not");
+		exec(path, "UPDATE rollups SET data = X'01FFFF' WHERE grain = 2 AND dim = 12 AND start = 1706745600");
+		is_str(totals(rolled, QUERY_DIM_TIME, win(1706745600, 1709251200), NULL, 0), want,
+		       "a unit that cannot be read: the rows are read instead");
+	}
+	query_close(rolled);
+	query_close(rows);
+
+	/* a month unit the logger rebuilds: the tampered one goes when its
+	 * month is summed again (a row inserted into February by hand) */
+	exec(path, "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, lport, rport,"
+		   " laddr_id, raddr_id, domain_id, netns, sent, received, flows, grandparent_id)"
+		   " SELECT 1707000000, exe_id, parent_id, 4242, family, protocol, lport, rport, laddr_id, raddr_id,"
+		   " domain_id, netns, 5, 6, 1, grandparent_id FROM connections LIMIT 1");
+	is_int(coverage(path, 1), 1707000000, "a row inserted by hand into a covered day ends the coverage there");
+	query_open(path, NULL, &rolled, err, sizeof(err));
+	query_open(path, &raw_opt, &rows, err, sizeof(err));
+	ok(agree_rolled(rolled, rows, all_time(), &what) &&
+		   agree_rolled(rolled, rows, win(1706745600, 1709251200), &what),
+	   "  and the answers stay those of the rows");
+	steps = roll(path, end + DAY / 2);
+	if (!ok(steps > 55 && steps < 80, "the logger sums the days from there again"))
+		printf("#   %d steps\n", steps);
+	is_int(coverage(path, 1), end, "  up to where it was");
+	ok(agree_rolled(rolled, rows, all_time(), &what) &&
+		   agree_rolled(rolled, rows, win(1706745600, 1709251200), &what) &&
+		   agree_rolled(rolled, rows, win(1706745600 + 5, 1711929600 - 5), &what),
+	   "  with the same answers as the rows");
+	is_str(totals(rolled, QUERY_DIM_USER, win(1706745600, 1709251200), (struct query_filter[]){ F(USER, INCLUDE, "4242") }, 1),
+	       "4242=5/6/1", "  the row among them");
+	{
+		struct query_totals_req t = { .sel = { QUERY_DIM_USER, win(1706745600, 1709251200) } };
+		struct query_result *res;
+		bool found = false;
+
+		query_totals(rolled, &t, &res, err, sizeof(err));
+		for (size_t i = 0; res && i < res->n_rows; i++)
+			found |= res->rows[i].value.num == 4242 && res->rows[i].sent == 5;
+		ok(found, "  (also without a filter, from the month's unit)");
+		query_result_free(res);
+	}
+
+	/* deleting and changing rows by hand, then pruning */
+	exec(path, "DELETE FROM connections WHERE time = 1707000000");
+	is_int(coverage(path, 1), 1707000000, "deleting a covered row ends the coverage there too");
+	roll(path, end + DAY / 2);
+	exec(path, "UPDATE connections SET sent = sent + 1 WHERE id = (SELECT min(id) FROM connections WHERE time >= 1709251200)");
+	ok(coverage(path, 1) >= 1709251200 && coverage(path, 1) < 1709251200 + DAY, "  and so does changing one");
+	roll(path, end + DAY / 2);
+	ok(agree_rolled(rolled, rows, all_time(), &what), "  with the answers of the rows after both");
+	{
+		struct store *s;
+
+		store_sqlite_open(path, &s, err, sizeof(err));
+		is_int(store_prune(s, 1706745600 + 3600), 0, "pruning before February 1st 01:00");
+		store_close(s);
+	}
+	is_int(coverage(path, 0), 1706745600 + DAY, "  the rollups cover from the next whole day");
+	ok(agree_rolled(rolled, rows, all_time(), &what) &&
+		   agree_rolled(rolled, rows, win(1706745600, 1709251200), &what),
+	   "  and the answers are those of the rows left (February as days, not as a month)");
+	query_close(rolled);
+	query_close(rows);
+	free(path);
+}
+
 static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
 	return remove(path);
@@ -1068,6 +1392,7 @@ int main(void)
 	test_refusals(main_db);
 	test_v10();
 	test_bulk();
+	test_rollups();
 	test_busy(main_db);
 	test_interrupt(main_db);
 	test_concurrent(main_db);

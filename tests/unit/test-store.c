@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "storage/rollup.h"
 #include "storage/store.h"
 #include "tap.h"
 
@@ -79,7 +80,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "11", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "12", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -129,7 +130,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "11", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "12", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -165,7 +166,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "11", "  to schema 11");
+	is_str(q(path, "PRAGMA user_version"), "12", "  to schema 12");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -193,10 +194,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 12;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 13;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 12, newer than this picosnitch (11): refusing to touch it",
+	is_str(err, "snitch.db has schema version 13, newer than this picosnitch (12): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -236,6 +237,139 @@ static void test_refusals(void)
 	free(link);
 }
 
+/* The entries of one rollup unit as "key:key2=sent/received/flows,...". */
+static const char *unit(const char *path, int grain, int dim, int64_t start)
+{
+	static char out[4096];
+	struct rollup_reader rd;
+	struct rollup_entry e;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t o = 0;
+
+	snprintf(out, sizeof(out), "(none)");
+	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (sqlite3_prepare_v2(db, "SELECT data FROM rollups WHERE grain = ? AND dim = ? AND start = ?", -1,
+			       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, grain);
+		sqlite3_bind_int(st, 2, dim);
+		sqlite3_bind_int64(st, 3, start);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			out[0] = '\0';
+			if (!rollup_reader_init(&rd, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)))
+				snprintf(out, sizeof(out), "(bad)");
+			while (rollup_next(&rd, &e) > 0 && o < sizeof(out) - 128)
+				o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%lld:%lld=%lld/%lld/%lld", o ? "," : "",
+						      (long long)e.key, (long long)e.key2, (long long)e.sent,
+						      (long long)e.received, (long long)e.flows);
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return out;
+}
+
+/* A database of schema 11 with rows gets the rollups (covering nothing),
+ * which the logger's steps then build: a day at a time, passing over the
+ * days the monitor was off, a month when its end is passed; a row written
+ * late into a covered day (the wall clock set back) is summed again; and
+ * pruning moves their start.  2023-11-28 is day A. */
+#define DAY_A 1701129600LL
+#define D 86400LL
+
+static void test_rollups(void)
+{
+	char *path = path_of("v11.db"), buf[64];
+	struct conn_row rows[] = { row(DAY_A + 3600, 10, 20, "/usr/bin/curl"),
+				   row(DAY_A + D + 7200, 1, 2, "/usr/bin/curl"),
+				   row(DAY_A + D + D - 1, 4, 8, "/usr/bin/wget"),
+				   row(DAY_A + 10 * D + 60, 100, 200, "/usr/bin/curl"),
+				   row(DAY_A + 12 * D + 10, 1000, 2000, "/usr/bin/curl") },
+			late = row(DAY_A + D + 100, 50000, 60000, "/usr/bin/curl");
+	struct store *s;
+	int steps = 0, r;
+
+	rows[2].uid = 0;
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || store_write(s, rows, 5) < 0)
+		abort();
+	store_close(s);
+	exec(path, "DROP TRIGGER connections_rollup_insert; DROP TRIGGER connections_rollup_delete;"
+		   "DROP TRIGGER connections_rollup_update; DROP TABLE rollups; DROP TABLE rollup_state;"
+		   "PRAGMA user_version = 11;");
+	is_str(q(path, "PRAGMA user_version"), "11", "a database of schema 11 with rows");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "  is migrated")) {
+		printf("#   %s\n", err);
+		return;
+	}
+	is_str(q(path, "PRAGMA user_version"), "12", "  to schema 12");
+	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
+	       "  and rollups that cover nothing yet");
+	is_str(q(path, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), "3",
+	       "  and the triggers that keep them exact");
+
+	/* the wall clock: day A + 12, 01:00 (its row is today's) */
+	while ((r = store_rollup(s, DAY_A + 12 * D + 3600)) > 0 && steps < 100)
+		steps++;
+	is_int(r, 0, "the rollups are brought up to date");
+	/* 0 -> A (nothing before), A, A+1, A+2 -> A+10 (off; November ends),
+	 * A+10, A+11 -> A+12 (nothing) */
+	is_int(steps, 6, "  in six steps: each day with entries, each run of days without");
+	snprintf(buf, sizeof(buf), "0 %lld", DAY_A + 12 * D);
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), buf,
+	       "  they cover up to the start of today");
+	is_str(q(path, "SELECT count(*) FROM rollups WHERE grain = 1"), "36", "  three days of twelve keys");
+	is_str(q(path, "SELECT count(*) FROM rollups WHERE grain = 2"), "12", "  and November");
+	is_str(unit(path, ROLLUP_GRAIN_DAY, ROLLUP_KEY_UID, DAY_A + D), "0:0=4/8/2,1000:0=1/2/2",
+	       "a day's sums per user");
+	is_str(unit(path, ROLLUP_GRAIN_DAY, ROLLUP_KEY_TIME, DAY_A + D),
+	       "1701223200:0=1/2/2,1701302399:0=4/8/2", "  per entry time (its last second in it)");
+	is_str(unit(path, ROLLUP_GRAIN_MONTH, ROLLUP_KEY_UID, 1698796800), "0:0=4/8/2,1000:0=11/22/4",
+	       "November's sums per user");
+	is_str(unit(path, ROLLUP_GRAIN_MONTH, ROLLUP_KEY_PROTOCOL, 1698796800), "2:6=15/30/6",
+	       "  per family and protocol");
+	is_str(unit(path, ROLLUP_GRAIN_DAY, ROLLUP_KEY_UID, DAY_A + 12 * D), "(none)", "today is not summed");
+	is_int(store_rollup(s, DAY_A + 12 * D + 7200), 0, "  nor later today");
+
+	/* the wall clock set back: a row stamped into day A+1 */
+	is_int(store_write(s, &late, 1), 0, "a row written with the time of a covered day");
+	snprintf(buf, sizeof(buf), "%lld", DAY_A + D + 100);
+	is_str(q(path, "SELECT complete_until FROM rollup_state"), buf, "  ends the coverage at its time");
+	steps = 0;
+	while ((r = store_rollup(s, DAY_A + 12 * D + 3600)) > 0 && steps < 100)
+		steps++;
+	is_int(steps, 4, "  and the days from there are summed again");
+	is_str(unit(path, ROLLUP_GRAIN_DAY, ROLLUP_KEY_UID, DAY_A + D), "0:0=4/8/2,1000:0=50001/60002/4",
+	       "  with it");
+	is_str(unit(path, ROLLUP_GRAIN_MONTH, ROLLUP_KEY_UID, 1698796800), "0:0=4/8/2,1000:0=50011/60022/6",
+	       "  in its month too");
+
+	/* a day of the rollups that is not of their format is summed again */
+	exec(path, "UPDATE rollups SET data = X'01FF' WHERE grain = 1 AND dim = 4 AND start = 1701216000");
+	exec(path, "UPDATE rollup_state SET complete_until = 1701302400");	/* redo November */
+	steps = 0;
+	while ((r = store_rollup(s, DAY_A + 12 * D + 3600)) > 0 && steps < 100)
+		steps++;
+	is_int(r, 0, "a day unit that cannot be read (when its month is summed)");
+	is_str(unit(path, ROLLUP_GRAIN_DAY, ROLLUP_KEY_UID, DAY_A + D), "0:0=4/8/2,1000:0=50001/60002/4",
+	       "  is built again from its entries");
+	is_str(unit(path, ROLLUP_GRAIN_MONTH, ROLLUP_KEY_UID, 1698796800), "0:0=4/8/2,1000:0=50011/60022/6",
+	       "  and so is its month");
+
+	/* pruning in the middle of day A+1 */
+	is_int(store_prune(s, DAY_A + D + 3600), 0, "pruning entries before A+1 01:00");
+	snprintf(buf, sizeof(buf), "%lld %lld", DAY_A + 2 * D, DAY_A + 12 * D);
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), buf,
+	       "  the rollups then cover from the next whole day");
+	is_str(q(path, "SELECT count(*) FROM rollups WHERE start < 1701302400"), "0",
+	       "  the units before (A, A+1, November) are gone");
+	is_str(q(path, "SELECT count(*) FROM rollups"), "12", "  A+10's are kept");
+	is_str(q(path, "SELECT count(*) || ' ' || sum(sent) FROM connections"), "4 1105",
+	       "  and the rows from the limit on are kept");
+	store_close(s);
+	free(path);
+}
+
 static void test_csv(void)
 {
 	struct conn_row r = row(0, 12, 34, "/opt/my,app");
@@ -266,6 +400,7 @@ int main(void)
 	test_legacy();
 	test_v10();
 	test_refusals();
+	test_rollups();
 	test_csv();
 	return tap_done();
 }

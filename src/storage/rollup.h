@@ -1,0 +1,221 @@
+/* The rollups of snitch.db (schema 12, docs/schema.md): pre-summed traffic
+ * per UTC day and calendar month for each key the query layer groups by,
+ * written by the logger (store_sqlite.c) and read by src/query.  This
+ * header is what both sides must agree on: the units' boundaries, the
+ * numbers of the keys, and the packed format of a unit's sums.
+ *
+ * A unit of one key holds one entry per distinct (key, key2) that the
+ * connections rows of the unit have, with sent, received and flows summed
+ * (saturating).  It is a blob: a format byte, then per entry, in ascending
+ * (key, key2) order, five LEB128 varints: key minus the previous entry's key
+ * (unsigned, modulo 2^64; the first from 0), then zigzag key2, sent,
+ * received, flows. */
+#ifndef PS_STORAGE_ROLLUP_H
+#define PS_STORAGE_ROLLUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ROLLUP_GRAIN_DAY 1	/* [00:00, 24:00) UTC */
+#define ROLLUP_GRAIN_MONTH 2	/* UTC calendar month */
+#define ROLLUP_DAY 86400
+#define ROLLUP_FORMAT 1		/* the first byte of every blob */
+
+/* Units are kept for times in [0, ROLLUP_TIME_MAX) only (year ~36800):
+ * anything else is always read from the rows. */
+#define ROLLUP_TIME_MAX ((int64_t)1 << 40)
+
+/* The keys rolled up, as stored in rollups.dim.  A key is what the query
+ * layer reads from a row (query_int.h, ps_acc): the column as an int64, and
+ * key2 0, or the protocol for ROLLUP_KEY_PROTOCOL (key: the family); a NULL
+ * key is (0, ROLLUP_NULL_KEY2). */
+enum rollup_key {
+	ROLLUP_KEY_EXE = 1,		/* exe_id */
+	ROLLUP_KEY_PARENT = 2,		/* parent_id */
+	ROLLUP_KEY_GRANDPARENT = 3,	/* grandparent_id (NULL in rows of schema 10) */
+	ROLLUP_KEY_UID = 4,		/* uid */
+	ROLLUP_KEY_LPORT = 5,		/* lport */
+	ROLLUP_KEY_RPORT = 6,		/* rport */
+	ROLLUP_KEY_LADDR = 7,		/* laddr_id */
+	ROLLUP_KEY_RADDR = 8,		/* raddr_id */
+	ROLLUP_KEY_DOMAIN = 9,		/* domain_id */
+	ROLLUP_KEY_PROTOCOL = 10,	/* family, with key2 the protocol */
+	ROLLUP_KEY_NETNS = 11,		/* netns */
+	ROLLUP_KEY_TIME = 12,		/* time */
+	ROLLUP_KEY__MAX = 12
+};
+
+#define ROLLUP_NULL_KEY2 INT64_MIN
+
+static inline int64_t rollup_add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* ---- UTC days and months (for t in [0, ROLLUP_TIME_MAX)) ---- */
+
+static inline int64_t rollup_day_start(int64_t t)
+{
+	return t - ((t % ROLLUP_DAY) + ROLLUP_DAY) % ROLLUP_DAY;
+}
+
+/* The first day start >= t. */
+static inline int64_t rollup_day_ceil(int64_t t)
+{
+	int64_t d = rollup_day_start(t);
+
+	return d == t ? d : d + ROLLUP_DAY;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static inline int64_t rollup_days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static inline void rollup_civil_from_days(int64_t z, int64_t *y, int64_t *m)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* The first second of the UTC month of t. */
+static inline int64_t rollup_month_start(int64_t t)
+{
+	int64_t y, m;
+
+	rollup_civil_from_days(rollup_day_start(t) / ROLLUP_DAY, &y, &m);
+	return rollup_days_from_civil(y, m, 1) * ROLLUP_DAY;
+}
+
+/* The first second after the UTC month of t. */
+static inline int64_t rollup_month_end(int64_t t)
+{
+	int64_t y, m;
+
+	rollup_civil_from_days(rollup_day_start(t) / ROLLUP_DAY, &y, &m);
+	return rollup_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * ROLLUP_DAY;
+}
+
+/* ---- the blob of a unit ---- */
+
+struct rollup_entry {
+	int64_t key, key2;
+	int64_t sent, received, flows;
+};
+
+/* The most bytes one entry takes. */
+#define ROLLUP_ENTRY_MAX 50
+
+static inline size_t rollup_put_uvarint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static inline size_t rollup_put_svarint(uint8_t *p, int64_t v)
+{
+	return rollup_put_uvarint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/* One entry after the one with key `prev`, at p (ROLLUP_ENTRY_MAX bytes
+ * free): the bytes written. */
+static inline size_t rollup_put_entry(uint8_t *p, int64_t prev, const struct rollup_entry *e)
+{
+	size_t n = rollup_put_uvarint(p, (uint64_t)e->key - (uint64_t)prev);
+
+	n += rollup_put_svarint(p + n, e->key2);
+	n += rollup_put_svarint(p + n, e->sent);
+	n += rollup_put_svarint(p + n, e->received);
+	n += rollup_put_svarint(p + n, e->flows);
+	return n;
+}
+
+/* Reading a blob that came from a file anyone with the user's rights may
+ * have edited: every read is bounded, and a malformed blob is an error. */
+struct rollup_reader {
+	const uint8_t *p, *end;
+	int64_t prev;
+};
+
+static inline bool rollup_get_uvarint(struct rollup_reader *r, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned int shift = 0; shift < 64 && r->p < r->end; shift += 7) {
+		uint8_t b = *r->p++;
+
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+static inline bool rollup_get_svarint(struct rollup_reader *r, int64_t *v)
+{
+	uint64_t u;
+
+	if (!rollup_get_uvarint(r, &u))
+		return false;
+	*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+	return true;
+}
+
+/* false for a blob that is not of this format */
+static inline bool rollup_reader_init(struct rollup_reader *r, const void *blob, size_t len)
+{
+	r->p = blob;
+	r->end = r->p + len;
+	r->prev = 0;
+	if (!len || !blob || *r->p != ROLLUP_FORMAT)
+		return false;
+	r->p++;
+	return true;
+}
+
+/* 1: an entry; 0: the end; -1: a malformed blob */
+static inline int rollup_next(struct rollup_reader *r, struct rollup_entry *e)
+{
+	uint64_t delta;
+
+	if (r->p == r->end)
+		return 0;
+	if (!rollup_get_uvarint(r, &delta) || !rollup_get_svarint(r, &e->key2) ||
+	    !rollup_get_svarint(r, &e->sent) || !rollup_get_svarint(r, &e->received) ||
+	    !rollup_get_svarint(r, &e->flows))
+		return -1;
+	e->key = (int64_t)((uint64_t)r->prev + delta);
+	r->prev = e->key;
+	return 1;
+}
+
+#endif
