@@ -7,13 +7,19 @@
 # without the entries that had no domain); cold (page cache dropped and the
 # database reopened before each query: needs root) and warm (median of 3
 # after one run).  Prints a table of milliseconds.  Target: <= 200 ms for
-# every totals or series query, cold and warm.
+# every totals or series query, cold and warm.  "series" asks for aligned
+# buckets (whole days for long windows, as charts do), "series/exact" for
+# buckets of exactly a 60th of the window (edges inside days: read as
+# entries).  Building the rollups (querygen gen) prints what a day costs the
+# monitor; then the monitor's write of a window is timed with and without
+# the rollups' triggers, on a copy of the database.
 #
 #   QUERY_BENCH_DB=path    the database (/var/tmp/picosnitch-query-bench.db)
 #   QUERY_BENCH_ROWS=n     entries when generating it (10000000)
 #   QUERY_BENCH_ONLY=kind  totals, series, distinct or bounds only
 #   QUERY_BENCH_WINDOW=w   hour, day, month or year only
 #   QUERY_BENCH_COLD=0     skip the cold runs
+#   QUERY_BENCH_WRITE=0    skip the write cost
 set -eu
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DB=${QUERY_BENCH_DB:-/var/tmp/picosnitch-query-bench.db}
@@ -21,13 +27,20 @@ ROWS=${QUERY_BENCH_ROWS:-10000000}
 ONLY=${QUERY_BENCH_ONLY:-}
 WINDOW=${QUERY_BENCH_WINDOW:-}
 COLD=${QUERY_BENCH_COLD:-1}
+WRITE=${QUERY_BENCH_WRITE:-1}
 GEN=$ROOT/build/bench/querygen
 WORK=$(mktemp -d /tmp/picosnitch-query-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK" "$DB.writecost"*' EXIT
 
 make -C "$ROOT" -s build/bench/querygen
 "$GEN" gen "$DB" "$ROWS"
 echo "database: $DB, $(du -h "$DB" | cut -f1)" >&2
+
+if [ "$WRITE" = 1 ]; then
+	cp "$DB" "$DB.writecost"
+	"$GEN" writecost "$DB.writecost" 4000 >&2
+	rm -f "$DB.writecost"*
+fi
 
 args=()
 [ -n "$ONLY" ] && args=(--only "$ONLY")

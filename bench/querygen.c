@@ -1,15 +1,24 @@
 /* Benchmark helper for src/query (run by bench/query-bench.sh).
  *
  *   querygen gen PATH [ROWS]     build a snitch.db of ROWS (10 million)
- *                                 entries over a year, if PATH is not there
+ *                                 entries over a year, if PATH is not there;
+ *                                 then bring its rollups up to date
  *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
  *                                 time every query kind over several windows
  *                                 and print one tab-separated line each
+ *   querygen writecost PATH [WINDOWS]
+ *                                 time the monitor's write of a window of
+ *                                 entries (store_write) with and without the
+ *                                 rollups' triggers, alternating (PATH is
+ *                                 written to: give it a copy)
  *   querygen index PATH SQL       add an index to PATH (to measure it)
  *
  * The schema is made by store_sqlite_open, exactly as the monitor makes it;
- * the rows are then inserted with plain SQL (indexes dropped during the load
- * and re-created from their own SQL text).  Cardinalities are those of a
+ * the rows are then inserted with plain SQL (indexes and triggers dropped
+ * during the load and re-created from their own SQL text).  The rollups are
+ * then built by the monitor's own code (store_rollup, one day per step, as
+ * the logger does when it catches up), and the time of each day printed:
+ * that is what the monitor adds once a day.  Cardinalities are those of a
  * busy desktop: ~3000 executables, ~40000 remote addresses, ~5000 domains,
  * ~20 users, 60 s windows.  --cold drops the page cache (as root: sync and
  * "3" into /proc/sys/vm/drop_caches) and reopens the database before each
@@ -28,6 +37,7 @@
 #include <sqlite3.h>
 
 #include "query/query.h"
+#include "storage/rollup.h"
 #include "storage/store.h"
 
 #define N_EXES 3000
@@ -149,6 +159,88 @@ static void exe_tuple(int i, char *path, char *name, char *cmd, char *sha, size_
 			 (unsigned long long)mix(i + 3000003));
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Open PATH as the monitor does (which migrates an older schema) and bring
+ * its rollups up to the end of the data, one step at a time as the logger
+ * does, timing each: a step is one day (or a run of days without entries),
+ * and at the end of a month also that month. */
+static int build_rollups(const char *path)
+{
+	static double day_ms[4096], month_ms[256];
+	size_t n_days = 0, n_months = 0;
+	char err[512];
+	struct store *s;
+	double t0 = now_ms(), t;
+	int r;
+
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "querygen: %s: %s\n", path, err);
+		return 1;
+	}
+	fprintf(stderr, "querygen: opened (and migrated) in %.0f ms\n", now_ms() - t0);
+	for (;;) {
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		int64_t before = 0, after = 0;
+
+		/* whether this step ends a month: read the coverage around it */
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+		    sqlite3_prepare_v2(db, "SELECT complete_until FROM rollup_state", -1, &st, NULL) ==
+			    SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				before = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+		t = now_ms();
+		r = store_rollup(s, END_TIME + 1);
+		t = now_ms() - t;
+		if (r <= 0) {
+			sqlite3_close(db);
+			break;
+		}
+		if (sqlite3_prepare_v2(db, "SELECT complete_until FROM rollup_state", -1, &st, NULL) ==
+		    SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				after = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(db);
+		if (after - before != 86400)
+			continue;	/* days without entries */
+		/* a step that ends on the 1st (UTC) also summed the month */
+		if (rollup_month_start(after) == after) {
+			if (n_months < 256)
+				month_ms[n_months++] = t;
+		} else if (n_days < 4096) {
+			day_ms[n_days++] = t;
+		}
+	}
+	store_close(s);
+	if (r < 0) {
+		fprintf(stderr, "querygen: rollups: %s\n", err);
+		return 1;
+	}
+	if (n_days) {
+		qsort(day_ms, n_days, sizeof(double), cmp_double);
+		qsort(month_ms, n_months, sizeof(double), cmp_double);
+		fprintf(stderr,
+			"querygen: rollups of %zu days built in %.1f s: a day takes %.0f ms (median; "
+			"max %.0f ms), a day that ends a month %.0f ms (median of %zu; max %.0f ms)\n",
+			n_days + n_months, (now_ms() - t0) / 1e3, day_ms[n_days / 2],
+			day_ms[n_days - 1], n_months ? month_ms[n_months / 2] : 0.0, n_months,
+			n_months ? month_ms[n_months - 1] : 0.0);
+	} else {
+		fprintf(stderr, "querygen: rollups up to date\n");
+	}
+	return 0;
+}
+
 static int generate(const char *path, long rows)
 {
 	char tmp[4096], err[512], *msg = NULL;
@@ -160,6 +252,7 @@ static int generate(const char *path, long rows)
 	sqlite3 *db;
 	sqlite3_stmt *st, *idx;
 	char *index_sql[16], *index_name[16];
+	bool index_trigger[16];
 	int n_index = 0;
 	struct stat sb;
 	double t0 = now_ms();
@@ -170,7 +263,7 @@ static int generate(const char *path, long rows)
 
 	if (stat(path, &sb) == 0) {
 		fprintf(stderr, "querygen: %s exists, reusing it\n", path);
-		return 0;
+		return build_rollups(path);
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	unlink(tmp);
@@ -185,15 +278,17 @@ static int generate(const char *path, long rows)
 	if (exec_sql(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
 			 "PRAGMA cache_size = -1000000;") < 0)
 		return 1;
-	sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
-			   -1, &idx, NULL);
+	sqlite3_prepare_v2(db, "SELECT name, sql, type FROM sqlite_master WHERE type IN ('index', "
+			   "'trigger') AND sql IS NOT NULL", -1, &idx, NULL);
 	while (sqlite3_step(idx) == SQLITE_ROW && n_index < 16) {
 		index_name[n_index] = strdup((const char *)sqlite3_column_text(idx, 0));
-		index_sql[n_index++] = strdup((const char *)sqlite3_column_text(idx, 1));
+		index_sql[n_index] = strdup((const char *)sqlite3_column_text(idx, 1));
+		index_trigger[n_index++] = !strcmp((const char *)sqlite3_column_text(idx, 2), "trigger");
 	}
 	sqlite3_finalize(idx);
 	for (int i = 0; i < n_index; i++) {
-		snprintf(buf, sizeof(buf), "DROP INDEX %s", index_name[i]);
+		snprintf(buf, sizeof(buf), "DROP %s %s", index_trigger[i] ? "TRIGGER" : "INDEX",
+			 index_name[i]);
 		free(index_name[i]);
 		if (exec_sql(db, buf) < 0)
 			return 1;
@@ -333,6 +428,131 @@ static int generate(const char *path, long rows)
 		return 1;
 	}
 	fprintf(stderr, "querygen: %s: %ld rows in %.0f s\n", path, done, (now_ms() - t0) / 1e3);
+	return build_rollups(path);
+}
+
+/* The monitor's write of one window (store_write: one transaction of
+ * ROWS_PER_WINDOW entries) with the rollups' triggers, and without them
+ * (as schema 11 wrote), alternating in rounds so that both see the same
+ * file and cache; and the per-tick check that the rollups are up to date.
+ * The entries are stamped after the last one (as new windows are): the
+ * triggers only compare their time. */
+#define ROWS_PER_WINDOW 20
+
+static int write_cost(const char *path, int windows)
+{
+	static double with_ms[100000], without_ms[100000];
+	static const char *const triggers[] = { "connections_rollup_insert", "connections_rollup_delete",
+						"connections_rollup_update" };
+	char *trigger_sql[3] = { NULL }, pth[512], name[16], cmd[512], sha[65], err[512];
+	struct conn_row rows[ROWS_PER_WINDOW];
+	static char paths[ROWS_PER_WINDOW][512], names[ROWS_PER_WINDOW][16], cmds[ROWS_PER_WINDOW][512],
+		shas[ROWS_PER_WINDOW][65], raddrs[ROWS_PER_WINDOW][32];
+	size_t n_with = 0, n_without = 0;
+	double check_ms = 0, sum_with = 0, sum_without = 0;
+	struct store *s;
+	sqlite3 *db;
+	int64_t t = END_TIME;
+
+	if (windows < 100 || windows > 100000)
+		windows = 4000;
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || sqlite3_open(path, &db) != SQLITE_OK) {
+		fprintf(stderr, "querygen: %s: %s\n", path, err);
+		return 1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	for (int i = 0; i < 3; i++) {
+		sqlite3_stmt *st;
+
+		sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", -1,
+				   &st, NULL);
+		sqlite3_bind_text(st, 1, triggers[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			trigger_sql[i] = strdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+		if (!trigger_sql[i]) {
+			fprintf(stderr, "querygen: %s has no trigger %s (not schema 12?)\n", path, triggers[i]);
+			return 1;
+		}
+	}
+	for (int w = 0; w < windows; w++) {
+		bool with = (w / 100) % 2 == 0;
+		double t0;
+
+		if (w % 100 == 0)
+			for (int i = 0; i < 3; i++) {
+				char sql[128];
+
+				snprintf(sql, sizeof(sql), "DROP TRIGGER IF EXISTS %s", triggers[i]);
+				if (exec_sql(db, sql) < 0 || (with && exec_sql(db, trigger_sql[i]) < 0))
+					return 1;
+			}
+		t += 60;
+		for (int i = 0; i < ROWS_PER_WINDOW; i++) {
+			int e = (int)(rnd() % N_EXES);
+
+			exe_tuple(e, pth, name, cmd, sha, sizeof(pth));
+			snprintf(paths[i], sizeof(paths[i]), "%s", pth);
+			snprintf(names[i], sizeof(names[i]), "%s", name);
+			snprintf(cmds[i], sizeof(cmds[i]), "%s", cmd);
+			snprintf(shas[i], sizeof(shas[i]), "%s", sha);
+			snprintf(raddrs[i], sizeof(raddrs[i]), "203.0.%u.%u", (unsigned)(rnd() % 200),
+				 (unsigned)(rnd() % 250));
+			rows[i] = (struct conn_row){
+				.time = t, .sent = rnd() % 100000, .received = rnd() % 1000000, .flows = 1,
+				.exe = paths[i], .name = names[i], .cmdline = cmds[i], .sha256 = shas[i],
+				.pexe = "/usr/bin/bash", .pname = "bash", .pcmdline = "bash", .psha256 = "x",
+				.gpexe = "/usr/lib/systemd/systemd", .gpname = "systemd", .gpcmdline = "/sbin/init",
+				.gpsha256 = "y", .uid = 1000, .lport = 32768 + (int64_t)(rnd() % 28000),
+				.rport = 443, .laddr = "192.168.1.2", .raddr = raddrs[i], .domain = "",
+				.family = 2, .protocol = 6, .netns = 4026531840ULL,
+			};
+		}
+		t0 = now_ms();
+		if (store_write(s, rows, ROWS_PER_WINDOW) < 0) {
+			fprintf(stderr, "querygen: write: %s\n", s->err);
+			return 1;
+		}
+		t0 = now_ms() - t0;
+		if (w % 100 < 10)
+			continue;	/* the first after a schema change re-prepares */
+		if (with) {
+			with_ms[n_with++] = t0;
+			sum_with += t0;
+		} else {
+			without_ms[n_without++] = t0;
+			sum_without += t0;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "DROP TRIGGER IF EXISTS %s", triggers[i]);
+		exec_sql(db, sql);
+		exec_sql(db, trigger_sql[i]);
+		free(trigger_sql[i]);
+	}
+	sqlite3_close(db);
+	/* the logger's check at each tick, when the rollups are up to date */
+	for (int i = 0; i < 1000; i++) {
+		double t0 = now_ms();
+
+		store_rollup(s, END_TIME + 1);
+		check_ms += now_ms() - t0;
+	}
+	store_close(s);
+	qsort(with_ms, n_with, sizeof(double), cmp_double);
+	qsort(without_ms, n_without, sizeof(double), cmp_double);
+	printf("write of a window of %d entries (%zu windows each, alternating in rounds of 100):\n"
+	       "  with the rollup triggers (schema 12):    median %.3f ms, mean %.3f ms\n"
+	       "  without them (as schema 11 wrote):       median %.3f ms, mean %.3f ms\n"
+	       "  difference: median %+.1f%%, mean %+.1f%%\n"
+	       "the logger's rollup check per tick (up to date): %.1f us\n",
+	       ROWS_PER_WINDOW, n_with, with_ms[n_with / 2], sum_with / (double)n_with,
+	       without_ms[n_without / 2], sum_without / (double)n_without,
+	       100.0 * (with_ms[n_with / 2] / without_ms[n_without / 2] - 1),
+	       100.0 * (sum_with / (double)n_with / (sum_without / (double)n_without) - 1),
+	       check_ms);
 	return 0;
 }
 
@@ -380,8 +600,10 @@ static void drop_caches(void)
 	close(fd);
 }
 
-enum kind { K_TOTALS, K_SERIES, K_DISTINCT, K_BOUNDS };
-static const char *const kind_names[] = { "totals", "series", "distinct", "bounds" };
+/* series: aligned buckets (as the interfaces ask for them); series/exact:
+ * buckets of exactly the window's length / 60 */
+enum kind { K_TOTALS, K_SERIES, K_SERIES_EXACT, K_DISTINCT, K_BOUNDS };
+static const char *const kind_names[] = { "totals", "series", "series/exact", "distinct", "bounds" };
 
 struct bench_ctx {
 	const char *path;
@@ -422,8 +644,10 @@ static int run_one(struct bench_ctx *c, enum kind kind, enum query_dim dim,
 		*rows = res ? (size_t)res->n_groups : 0;
 		break;
 	}
-	case K_SERIES: {
-		struct query_series_req req = { .sel = sel, .top = 10, .buckets = 60, .other = true };
+	case K_SERIES:
+	case K_SERIES_EXACT: {
+		struct query_series_req req = { .sel = sel, .top = 10, .buckets = 60, .other = true,
+						.align = kind == K_SERIES };
 
 		r = query_series(c->db, &req, &ser, err, errlen);
 		*rows = ser ? ser->n_lines : 0;
@@ -450,13 +674,6 @@ static int reopen(struct bench_ctx *c)
 	if (r < 0)
 		fprintf(stderr, "querygen: %s\n", err);
 	return r;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Time one query; prints "kind dim window filter ms groups". */
@@ -560,6 +777,7 @@ static int run(const char *path, int argc, char **argv)
 				measure(&c, K_SERIES, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 				measure(&c, K_SERIES, QUERY_DIM_REMOTE_ADDRESS, wnames[wi], &windows[wi], f);
 				measure(&c, K_SERIES, QUERY_DIM_DOMAIN, wnames[wi], &windows[wi], f);
+				measure(&c, K_SERIES_EXACT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 			}
 			if (!only || !strcmp(only, "distinct")) {
 				measure(&c, K_DISTINCT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
@@ -580,8 +798,10 @@ int main(int argc, char **argv)
 		return run(argv[2], argc - 3, argv + 3);
 	if (argc == 4 && !strcmp(argv[1], "index"))
 		return add_index(argv[2], argv[3]);
+	if (argc >= 3 && !strcmp(argv[1], "writecost"))
+		return write_cost(argv[2], argc > 3 ? atoi(argv[3]) : 4000);
 	fprintf(stderr, "usage: querygen gen PATH [ROWS] | run PATH [--cold] [--reps N] [--only KIND] "
-			"[--window hour|day|month|year] | "
+			"[--window hour|day|month|year] | writecost PATH [WINDOWS] | "
 			"index PATH SQL\n");
 	return 2;
 }
