@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -398,6 +399,15 @@ static json_t *value_json(enum query_dim dim, const struct query_value *v)
 	}
 	if (query_dim_is_numeric(dim))
 		json_object_set_new(o, "num", json_integer(v->num));
+	if (dim == QUERY_DIM_USER && v->num >= 0 && v->num <= UINT32_MAX) {
+		struct passwd pw, *res = NULL;
+		char buf[1024];
+
+		/* the name on this machine, as `view` shows it */
+		if (!getpwuid_r((uid_t)v->num, &pw, buf, sizeof(buf), &res) && res &&
+		    valid_utf8(res->pw_name, strlen(res->pw_name)))
+			json_object_set_new(o, "user", json_string(res->pw_name));
+	}
 	return o;
 }
 
@@ -484,15 +494,17 @@ static json_t *api_series(struct dash_api *api, struct req *r)
 	struct query_series_req q = { 0 };
 	struct query_series *s = NULL;
 	char err[512] = "";
-	int64_t top, buckets, other;
+	int64_t top, buckets, other, align;
 	json_t *lines, *starts, *o;
 	int ret;
 
 	if (parse_select(r, &q.sel, true) < 0 ||
 	    int_param(r, "top", 1, MAX_TOP, DEFAULT_TOP, &top) < 0 ||
 	    int_param(r, "buckets", 1, MAX_BUCKETS, DEFAULT_BUCKETS, &buckets) < 0 ||
-	    int_param(r, "other", 0, 1, 1, &other) < 0 || check_unused(r) < 0 || open_db(api, r) < 0)
+	    int_param(r, "other", 0, 1, 1, &other) < 0 || int_param(r, "align", 0, 1, 0, &align) < 0 ||
+	    check_unused(r) < 0 || open_db(api, r) < 0)
 		return NULL;
+	q.align = align;
 	q.top = (size_t)top;
 	q.buckets = (size_t)buckets;
 	q.other = other;

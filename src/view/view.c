@@ -386,7 +386,7 @@ static void draw_spark(struct view *v, int y, int x, size_t width, const struct 
 	static const char ascii[] = ".,:;=+*#";
 	wchar_t ws[64];
 	int64_t max = 0;
-	size_t n = v->spark ? v->spark->n_buckets : 0;
+	size_t n = v->spark ? v->spark->n_buckets : 0, first, pad;
 
 	if (width > 63)
 		width = 63;
@@ -396,11 +396,15 @@ static void draw_spark(struct view *v, int y, int x, size_t width, const struct 
 		if (t > max)
 			max = t;
 	}
+	/* aligned buckets may be one more than asked (the latest are kept) or
+	 * fewer (drawn at the right end, where the window ends) */
+	first = n > width ? n - width : 0;
+	pad = n < width ? width - n : 0;
 	for (size_t i = 0; i < width; i++) {
 		int64_t t = 0, level;
 
-		if (l && i < n)
-			t = add_sat(l->points[i].sent, l->points[i].received);
+		if (l && i >= pad && first + i - pad < n)
+			t = add_sat(l->points[first + i - pad].sent, l->points[first + i - pad].received);
 		if (t <= 0 || max <= 0) {
 			ws[i] = L' ';
 			continue;
@@ -656,6 +660,7 @@ static void load(struct view *v, bool keep)
 		sreq.sel = req.sel;
 		sreq.top = v->res->n_groups < SPARK_TOP ? (size_t)v->res->n_groups : SPARK_TOP;
 		sreq.buckets = spark_width();
+		sreq.align = true;	/* round buckets, read from the rollups */
 		if (query_series(v->db, &sreq, &v->spark, err, sizeof(err)) < 0)
 			v->spark = NULL;	/* no sparklines; the numbers still show */
 	}

@@ -138,9 +138,9 @@ f/enter: filter  e: exclude  F/bksp: unfilter  h/H: history  t/T: time  u/U: uni
 history: now  time: all  line: 1/4  totals: 5003.3 kB / 10035.0 kB
 <-                                          Executables | Process Names | Commands | SHA256 | ... ->
 Executable                                                          Sent   Received When
-/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB                █
+/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB               █
 /usr/bin/curl                                                     1.2 kB    34.0 kB                █
-/usr/bin/rsync                                                 5000.0 kB 10000.0 kB █
+/usr/bin/rsync                                                 5000.0 kB 10000.0 kB    █
 /usr/bin/火狐                                                     2.0 kB     0.9 kB                █
 
 
@@ -156,9 +156,9 @@ lines_are "tab Process Names" 3 10 <<'EOF'
 <-                           Executables | Process Names | Commands | SHA256 | Parent Executab... ->
 Process Name                                                        Sent   Received When
 curl                                                              1.2 kB    34.0 kB                █
-rsync                                                          5000.0 kB 10000.0 kB █
+rsync                                                          5000.0 kB 10000.0 kB    █
 火狐浏览器                                                        2.0 kB     0.9 kB                █
-\xff\xfe bad                                                      0.1 kB     0.1 kB                █
+\xff\xfe bad                                                      0.1 kB     0.1 kB               █
 EOF
 keys Right
 lines_are "tab Commands" 3 10 <<'EOF'
@@ -166,73 +166,73 @@ lines_are "tab Commands" 3 10 <<'EOF'
 Command                                                             Sent   Received When
 curl --silent --output /dev/nu…ry/long/path/that/does/not/fit     1.2 kB    34.0 kB                █
 fox --new-window                                                  2.0 kB     0.9 kB                █
-rsync -a /home backup:                                         5000.0 kB 10000.0 kB █
-x                                                                 0.1 kB     0.1 kB                █
+rsync -a /home backup:                                         5000.0 kB 10000.0 kB    █
+x                                                                 0.1 kB     0.1 kB               █
 EOF
 keys Right
 lines_are "tab SHA256" 3 10 <<'EOF'
 <-    Executables | Process Names | Commands | SHA256 | Parent Executables | Parent Names | Pa... ->
 SHA256                                                              Sent   Received When
-111111111111111111111111111111…111111111111111111111111111111  5001.3 kB 10034.1 kB █              ▁
+111111111111111111111111111111…111111111111111111111111111111  5001.3 kB 10034.1 kB    █          ▁▁
 222222222222222222222222222222…222222222222222222222222222222     2.0 kB     0.9 kB                █
 EOF
 keys Right
 lines_are "tab Parent Executables" 3 10 <<'EOF'
 <- ...rocess Names | Commands | SHA256 | Parent Executables | Parent Names | Parent Commands |... ->
 Parent Executable                                                   Sent   Received When
-/usr/bin/bash                                                     3.3 kB    35.0 kB                █
-/usr/sbin/cron                                                 5000.0 kB 10000.0 kB █
+/usr/bin/bash                                                     3.3 kB    35.0 kB               ▁█
+/usr/sbin/cron                                                 5000.0 kB 10000.0 kB    █
 EOF
 keys Right
 lines_are "tab Parent Names" 3 10 <<'EOF'
 <- ...mands | SHA256 | Parent Executables | Parent Names | Parent Commands | Parent SHA256 | G... ->
 Parent Name                                                         Sent   Received When
-bash                                                              3.3 kB    35.0 kB                █
-cron                                                           5000.0 kB 10000.0 kB █
+bash                                                              3.3 kB    35.0 kB               ▁█
+cron                                                           5000.0 kB 10000.0 kB    █
 EOF
 keys Right
 lines_are "tab Parent Commands" 3 10 <<'EOF'
 <- ...Parent Executables | Parent Names | Parent Commands | Parent SHA256 | Grandparent Execut... ->
 Parent Command                                                      Sent   Received When
-bash                                                              3.3 kB    35.0 kB                █
-cron                                                           5000.0 kB 10000.0 kB █
+bash                                                              3.3 kB    35.0 kB               ▁█
+cron                                                           5000.0 kB 10000.0 kB    █
 EOF
 keys Right
 lines_are "tab Parent SHA256" 3 10 <<'EOF'
 <- ...s | Parent Names | Parent Commands | Parent SHA256 | Grandparent Executables | Users | L... ->
 Parent SHA256                                                       Sent   Received When
-222222222222222222222222222222…222222222222222222222222222222  5003.3 kB 10035.0 kB █              ▁
+222222222222222222222222222222…222222222222222222222222222222  5003.3 kB 10035.0 kB    █          ▁▁
 EOF
 keys Right
 lines_are "tab Grandparent Executables" 3 10 <<'EOF'
 <- ...rent Commands | Parent SHA256 | Grandparent Executables | Users | Local Ports | Remote P... ->
 Grandparent Executable                                              Sent   Received When
-(none)                                                            0.1 kB     0.1 kB                █
-/usr/lib/systemd/systemd                                       5003.2 kB 10034.9 kB █              ▁
+(none)                                                            0.1 kB     0.1 kB               █
+/usr/lib/systemd/systemd                                       5003.2 kB 10034.9 kB    █           ▁
 EOF
 keys Right
 lines_are "tab Users" 3 10 <<'EOF'
 <- ...arent SHA256 | Grandparent Executables | Users | Local Ports | Remote Ports | Local Addr... ->
 User                                                                Sent   Received When
 root (0)                                                          2.0 kB     0.9 kB                █
-<user>                                                         5001.2 kB 10034.0 kB █              ▁
-??? (4000000000)                                                  0.1 kB     0.1 kB                █
+<user>                                                         5001.2 kB 10034.0 kB    █           ▁
+??? (4000000000)                                                  0.1 kB     0.1 kB               █
 EOF
 keys Right
 lines_are "tab Local Ports" 3 10 <<'EOF'
 <- ...6 | Grandparent Executables | Users | Local Ports | Remote Ports | Local Addresses | Rem... ->
 Local Port                                                          Sent   Received When
-(none)                                                            0.1 kB     0.1 kB                █
+(none)                                                            0.1 kB     0.1 kB               █
 40000                                                             1.2 kB    34.0 kB                █
 40001                                                             2.0 kB     0.9 kB                █
-40002                                                          5000.0 kB 10000.0 kB █
+40002                                                          5000.0 kB 10000.0 kB    █
 EOF
 keys Right
 lines_are "tab Remote Ports" 3 10 <<'EOF'
 <- ...t Executables | Users | Local Ports | Remote Ports | Local Addresses | Remote Addresses ... ->
 Remote Port                                                         Sent   Received When
-(none)                                                            0.1 kB     0.1 kB                █
-22                                                             5000.0 kB 10000.0 kB █
+(none)                                                            0.1 kB     0.1 kB               █
+22                                                             5000.0 kB 10000.0 kB    █
 53                                                                2.0 kB     0.9 kB                █
 443                                                               1.2 kB    34.0 kB                █
 EOF
@@ -240,47 +240,47 @@ keys Right
 lines_are "tab Local Addresses" 3 10 <<'EOF'
 <- ...sers | Local Ports | Remote Ports | Local Addresses | Remote Addresses | Domains | Proto... ->
 Local Address                                                       Sent   Received When
-(none)                                                            0.1 kB     0.1 kB                █
-198.51.100.1                                                   5003.2 kB 10034.9 kB █              ▁
+(none)                                                            0.1 kB     0.1 kB               █
+198.51.100.1                                                   5003.2 kB 10034.9 kB    █           ▁
 EOF
 keys Right
 lines_are "tab Remote Addresses" 3 10 <<'EOF'
 <- ... | Remote Ports | Local Addresses | Remote Addresses | Domains | Protocols | Network Nam... ->
 Remote Address                                                      Sent   Received When
-(none)                                                            0.1 kB     0.1 kB                █
+(none)                                                            0.1 kB     0.1 kB               █
 203.0.113.5                                                       1.2 kB    34.0 kB                █
 203.0.113.53                                                      2.0 kB     0.9 kB                █
-203.0.113.7                                                    5000.0 kB 10000.0 kB █
+203.0.113.7                                                    5000.0 kB 10000.0 kB    █
 EOF
 keys Right
 lines_are "tab Domains" 3 10 <<'EOF'
 <- ... | Local Addresses | Remote Addresses | Domains | Protocols | Network Namespaces | Entry... ->
 Domain                                                              Sent   Received When
-(none)                                                            2.1 kB     1.0 kB                █
-net.backup                                                     5000.0 kB 10000.0 kB █
+(none)                                                            2.1 kB     1.0 kB               ▁█
+net.backup                                                     5000.0 kB 10000.0 kB    █
 org.example                                                       1.2 kB    34.0 kB                █
 EOF
 keys Right
 lines_are "tab Protocols" 3 10 <<'EOF'
 <- ...dresses | Remote Addresses | Domains | Protocols | Network Namespaces | Entry Time          ->
 Protocol                                                            Sent   Received When
-(none)                                                            0.1 kB     0.1 kB                █
-tcp                                                            5001.2 kB 10034.0 kB █              ▁
+(none)                                                            0.1 kB     0.1 kB               █
+tcp                                                            5001.2 kB 10034.0 kB    █           ▁
 udp6                                                              2.0 kB     0.9 kB                █
 EOF
 keys Right
 lines_are "tab Network Namespaces" 3 10 <<'EOF'
 <- ... Addresses | Domains | Protocols | Network Namespaces | Entry Time                          ->
 Network Namespace                                                   Sent   Received When
-4026531840 (host)                                              5001.3 kB 10034.1 kB █              ▁
+4026531840 (host)                                              5001.3 kB 10034.1 kB    █          ▁▁
 4026532000                                                        2.0 kB     0.9 kB                █
 EOF
 keys Right
 lines_are "tab Entry Time" 3 10 <<'EOF'
 <- ...ins | Protocols | Network Namespaces | Entry Time                                           ->
 Entry Time                                                          Sent   Received When
-2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB █
-2025-12-04 11:00:00                                               0.1 kB     0.1 kB                █
+2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB    █
+2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
 EOF
@@ -288,9 +288,9 @@ keys Right
 lines_are "tab Executables" 3 10 <<'EOF'
 <-                                          Executables | Process Names | Commands | SHA256 | ... ->
 Executable                                                          Sent   Received When
-/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB                █
+/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB               █
 /usr/bin/curl                                                     1.2 kB    34.0 kB                █
-/usr/bin/rsync                                                 5000.0 kB 10000.0 kB █
+/usr/bin/rsync                                                 5000.0 kB 10000.0 kB    █
 /usr/bin/火狐                                                     2.0 kB     0.9 kB                █
 EOF
 
@@ -323,9 +323,9 @@ f/enter: filter  e: exclude  F/bksp: unfilter  h/H: history  t/T: time  u/U: uni
 history: now  time: all  line: 1/4  totals: 5003.3 kB / 10035.0 kB
 <-                                          Executables | Process Names | Commands | SHA256 | ... ->
 Executable                                                          Sent   Received When
-/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB                █
+/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB               █
 /usr/bin/curl                                                     1.2 kB    34.0 kB                █
-/usr/bin/rsync                                                 5000.0 kB 10000.0 kB █
+/usr/bin/rsync                                                 5000.0 kB 10000.0 kB    █
 /usr/bin/火狐                                                     2.0 kB     0.9 kB                █
 
 
@@ -338,7 +338,7 @@ f/enter: filter  e: exclude  F/bksp: unfilter  h/H: history  t/T: time  u/U: uni
 history: now  time: all  line: 1/3  totals: 3.3 kB / 35.0 kB
 <-                                          Executables | Process Names | Commands | SHA256 | ... ->
 Executable (where executable != "/usr/bin/rsync")                   Sent   Received When
-/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB                █
+/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB               █
 /usr/bin/curl                                                     1.2 kB    34.0 kB                █
 /usr/bin/火狐                                                     2.0 kB     0.9 kB                █
 
@@ -361,16 +361,16 @@ history: now  time: all  line: 1/3  totals: 3.3 kB / 35.0 kB
 Process Name (where executable != "/usr/bin/rsync")                 Sent   Received When
 curl                                                              1.2 kB    34.0 kB                █
 火狐浏览器                                                        2.0 kB     0.9 kB                █
-\xff\xfe bad                                                      0.1 kB     0.1 kB                █
+\xff\xfe bad                                                      0.1 kB     0.1 kB               █
 EOF
 keys F
 lines_are "F removes the exclude" 2 9 <<'EOF'
 history: now  time: all  line: 1/4  totals: 5003.3 kB / 10035.0 kB
 <-                                          Executables | Process Names | Commands | SHA256 | ... ->
 Executable                                                          Sent   Received When
-/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB                █
+/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB               █
 /usr/bin/curl                                                     1.2 kB    34.0 kB                █
-/usr/bin/rsync                                                 5000.0 kB 10000.0 kB █
+/usr/bin/rsync                                                 5000.0 kB 10000.0 kB    █
 /usr/bin/火狐                                                     2.0 kB     0.9 kB                █
 EOF
 keys Left Space
@@ -378,7 +378,7 @@ lines_are "space filters too" 2 6 <<'EOF'
 history: now  time: all  line: 1/1  totals: 5000.0 kB / 10000.0 kB
 <- ...ins | Protocols | Network Namespaces | Entry Time                                           ->
 Entry Time (where entry time = "2025-12-03 00:00:20")               Sent   Received When
-2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB █
+2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB    █
 EOF
 keys F
 keys F
@@ -393,7 +393,7 @@ f/enter: filter  e: exclude  F/bksp: unfilter  h/H: history  t/T: time  u/U: uni
 history: now  time: 1 minute  line: 1/2  totals: 3.2 kB / 34.9 kB
 <- ...ins | Protocols | Network Namespaces | Entry Time                                           ->
 Entry Time                                                          Sent   Received When
-2025-12-04 12:00:00                                               1.2 kB    34.0 kB           █
+2025-12-04 12:00:00                                               1.2 kB    34.0 kB            █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB              █
 
 
@@ -456,8 +456,8 @@ lines_are "t to 1 day, then 3 days: the backup a day and a half ago shows" 2 9 <
 history: now  time: 3 days  line: 3/4  totals: 5003.3 kB / 10035.0 kB
 <- ...ins | Protocols | Network Namespaces | Entry Time                                           ->
 Entry Time                                                          Sent   Received When
-2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB        █
-2025-12-04 11:00:00                                               0.1 kB     0.1 kB                █
+2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB          █
+2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
 EOF
@@ -466,7 +466,7 @@ lines_are "T back to 1 day: it does not" 2 8 <<'EOF'
 history: now  time: 1 day  line: 2/3  totals: 3.3 kB / 35.0 kB
 <- ...ins | Protocols | Network Namespaces | Entry Time                                           ->
 Entry Time                                                          Sent   Received When
-2025-12-04 11:00:00                                               0.1 kB     0.1 kB                █
+2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
 EOF
@@ -482,36 +482,36 @@ EOF
 # ---- byte units (u/U) ----
 keys u
 lines_are "u: MB" 5 8 <<'EOF'
-2025-12-03 00:00:20                                               5.0 MB    10.0 MB █
-2025-12-04 11:00:00                                               0.0 MB     0.0 MB                █
+2025-12-03 00:00:20                                               5.0 MB    10.0 MB    █
+2025-12-04 11:00:00                                               0.0 MB     0.0 MB               █
 2025-12-04 12:00:00                                               0.0 MB     0.0 MB                █
 2025-12-04 12:00:10                                               0.0 MB     0.0 MB                █
 EOF
 keys u
 lines_are "u: GB" 5 8 <<'EOF'
-2025-12-03 00:00:20                                               0.0 GB     0.0 GB █
-2025-12-04 11:00:00                                               0.0 GB     0.0 GB                █
+2025-12-03 00:00:20                                               0.0 GB     0.0 GB    █
+2025-12-04 11:00:00                                               0.0 GB     0.0 GB               █
 2025-12-04 12:00:00                                               0.0 GB     0.0 GB                █
 2025-12-04 12:00:10                                               0.0 GB     0.0 GB                █
 EOF
 keys u
 lines_are "u: B" 5 8 <<'EOF'
-2025-12-03 00:00:20                                            5000000 B 10000000 B █
-2025-12-04 11:00:00                                                 77 B       88 B                █
+2025-12-03 00:00:20                                            5000000 B 10000000 B    █
+2025-12-04 11:00:00                                                 77 B       88 B               █
 2025-12-04 12:00:00                                               1200 B    34000 B                █
 2025-12-04 12:00:10                                               2000 B      900 B                █
 EOF
 keys u
 lines_are "u: back to kB" 5 8 <<'EOF'
-2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB █
-2025-12-04 11:00:00                                               0.1 kB     0.1 kB                █
+2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB    █
+2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
 EOF
 keys U
 lines_are "U: B" 5 8 <<'EOF'
-2025-12-03 00:00:20                                            5000000 B 10000000 B █
-2025-12-04 11:00:00                                                 77 B       88 B                █
+2025-12-03 00:00:20                                            5000000 B 10000000 B    █
+2025-12-04 11:00:00                                                 77 B       88 B               █
 2025-12-04 12:00:00                                               1200 B    34000 B                █
 2025-12-04 12:00:10                                               2000 B      900 B                █
 EOF
@@ -520,22 +520,22 @@ keys u
 # ---- sort (s) ----
 keys s
 lines_are "s: by sent, largest first" 5 8 <<'EOF'
-2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB █
+2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB    █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
-2025-12-04 11:00:00                                               0.1 kB     0.1 kB                █
+2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
 EOF
 keys s
 lines_are "s: by received" 5 8 <<'EOF'
-2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB █
+2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB    █
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
-2025-12-04 11:00:00                                               0.1 kB     0.1 kB                █
+2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
 EOF
 keys s
 lines_are "s: by name again" 5 8 <<'EOF'
-2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB █
-2025-12-04 11:00:00                                               0.1 kB     0.1 kB                █
+2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB    █
+2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
 EOF
@@ -600,9 +600,9 @@ f/enter: filter  e: exclude  F/bksp: unfilter  h/H: history  t/T: time  u/U: uni
 history: now  time: all  line: 1/4  totals: 5003.3 kB / 10035.0 kB
 <-                                          Executables | Process Names | Commands | SHA256 | ... ->
 Executable                                                          Sent   Received When
-/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB                █
+/opt/evil\x0apath\xff\x1b[31m                                     0.1 kB     0.1 kB               █
 /usr/bin/curl                                                     1.2 kB    34.0 kB                █
-/usr/bin/rsync                                                 5000.0 kB 10000.0 kB █
+/usr/bin/rsync                                                 5000.0 kB 10000.0 kB    █
 /usr/bin/火狐                                                     2.0 kB     0.9 kB                █
 
 
@@ -722,3 +722,4 @@ reports=$(cat "$WORK"/asan.* 2>/dev/null | head -40)
 check_eq "no ASan/UBSan reports" "" "$reports"
 
 t_done
+
