@@ -51,6 +51,10 @@ FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 REPLAY_BINS := $(patsubst fuzz/%.c,build/fuzz-replay/%,$(FUZZ_SRCS))
 
 SKEL := build/sensor.skel.h
+# the pages of `picosnitch dash`, bundled (esbuild, from npm) and embedded
+WEB_SRCS := $(wildcard web/src/*)
+WEB_ASSETS := build/web/assets.h
+GEN := $(SKEL) $(WEB_ASSETS)
 
 ifeq ($(V),1)
 Q :=
@@ -78,12 +82,36 @@ $(SKEL): build/sensor.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name sensor_bpf > $@
 
-build/obj/%.o: src/%.c $(HDRS) $(SKEL)
+# npm ci: exactly the versions of web/package-lock.json
+build/web/npm-installed: web/package.json web/package-lock.json
+	@mkdir -p $(dir $@)
+	$(call msg,NPM,web/node_modules)
+	$(Q)cd web && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+build/web/app.js: $(WEB_SRCS) build/web/npm-installed
+	$(call msg,ESBUILD,$@)
+	$(Q)web/node_modules/.bin/esbuild web/src/main.js --bundle --minify --target=es2020 \
+		--outfile=$@ --log-level=warning
+
+build/web/app.css: build/web/app.js
+
+# the bundle as C arrays (od is in coreutils; no xxd needed)
+$(WEB_ASSETS): build/web/app.js build/web/app.css
+	$(call msg,EMBED,$@)
+	$(Q){ for f in app.js app.css; do \
+		n=$$(echo $$f | tr . _); \
+		echo "static const unsigned char asset_$$n[] = {"; \
+		od -An -v -tx1 build/web/$$f | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+		echo "};"; \
+	done; } > $@.tmp && mv $@.tmp $@
+
+build/obj/%.o: src/%.c $(HDRS) $(GEN)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
-build/asan/obj/%.o: src/%.c $(HDRS) $(SKEL)
+build/asan/obj/%.o: src/%.c $(HDRS) $(GEN)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-ASAN,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
@@ -139,7 +167,7 @@ build/bench/%: bench/%.c
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
 
-build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS) $(SKEL)
+build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS) $(GEN)
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -153,7 +181,7 @@ check test: all asan
 	tests/run
 
 # the same targets without libFuzzer or sanitizers, to replay under valgrind
-build/fuzz-replay/%: fuzz/%.c fuzz/replay.c $(LIB_SRCS) $(HDRS) $(SKEL)
+build/fuzz-replay/%: fuzz/%.c fuzz/replay.c $(LIB_SRCS) $(HDRS) $(GEN)
 	@mkdir -p $(dir $@)
 	$(call msg,REPLAY,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) -O1 -o $@ $< fuzz/replay.c $(LIB_SRCS) $(PKG_LIBS) -lpthread

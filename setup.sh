@@ -12,6 +12,14 @@ BUILD_PKGS="make gcc libc6-dev pkg-config clang bpftool libbpf-dev libelf-dev zl
 TEST_PKGS="sqlite3 strace iproute2 nftables liburing-dev procps dbus-daemon python3-dbusmock fuse3 libfuse3-dev
 	libclang-rt-14-dev man-db bsdextrautils systemd valgrind tmux curl"
 
+# node and npm bundle the web pages at build time (web/package-lock.json):
+# Debian's packages, unless this machine already has them (e.g. NodeSource's
+# nodejs, which brings its own npm and conflicts with Debian's)
+command -v node >/dev/null 2>&1 || BUILD_PKGS="$BUILD_PKGS nodejs"
+command -v npm >/dev/null 2>&1 || BUILD_PKGS="$BUILD_PKGS npm"
+# the web pages' tests run in Debian's Chromium
+TEST_PKGS="$TEST_PKGS chromium fonts-liberation"
+
 missing() {
 	for p in "$@"; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"

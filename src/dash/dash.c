@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "dash/dash_api.h"
+#include "dash/dash_assets.h"
 #include "util/log.h"
 
 #define DEFAULT_HOST "localhost"
@@ -158,6 +159,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
 		return respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", s->index_html,
 			       s->index_len, MHD_RESPMEM_PERSISTENT);
+	for (const struct dash_asset *a = dash_assets; a->path; a++) {
+		if (!strcmp(url, a->path))
+			return respond(c, MHD_HTTP_OK, a->type, (void *)a->data, a->len,
+				       MHD_RESPMEM_PERSISTENT);
+	}
 	if (!strncmp(url, "/api/", 5)) {
 		struct {
 			struct dash_param p[DASH_API_MAX_PARAMS + 1];
@@ -196,20 +202,43 @@ static bool is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
+/* The one page: controls the script fills in (web/src/main.js); no inline
+ * script or style (the CSP forbids them). */
 static int make_index(struct server *s)
 {
 	int n = asprintf(
 		&s->index_html,
-		"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-		"<meta name=\"picosnitch-token\" content=\"%s\"><title>picosnitch</title></head>\n"
-		"<body><h1>picosnitch</h1><p>The pages of the web interface are not in this "
-		"version yet. Its JSON API is: <a href=\"/api/status\">/api/status</a>, "
-		"<a href=\"/api/dims\">/api/dims</a>, "
-		"<a href=\"/api/groups?dim=executable\">/api/groups</a>, "
-		"<a href=\"/api/series?dim=executable\">/api/series</a>, "
-		"<a href=\"/api/distinct?dim=executable\">/api/distinct</a> "
-		"(see docs/api.md).</p></body></html>\n",
+		"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		"<meta name=\"picosnitch-token\" content=\"%s\">\n<title>picosnitch</title>\n"
+		"<link rel=\"icon\" href=\"data:,\">\n"
+		"<link rel=\"stylesheet\" href=\"/app.css\">\n"
+		"<script src=\"/app.js\" defer></script></head>\n<body>\n"
+		"<header><h1>picosnitch</h1>\n"
+		"<label>Group by <select id=\"dim\"></select></label>\n"
+		"<label>Time <select id=\"period\"></select></label>\n"
+		"<span><button id=\"back\" title=\"one time range back\" aria-label=\"back\">"
+		"&#9664;</button> <span id=\"window\" class=\"window\"></span> "
+		"<button id=\"forward\" title=\"one time range forward\" aria-label=\"forward\">"
+		"&#9654;</button></span>\n"
+		"<label>Where <select id=\"where-dim\"></select></label>\n"
+		"<label>is <select id=\"where-value\"></select></label>\n"
+		"<button id=\"where-include\">only these</button> "
+		"<button id=\"where-exclude\">leave out</button>\n"
+		"<label>Refresh <select id=\"refresh\"></select></label>\n"
+		"<button id=\"stop\" title=\"stop the dash server\">Stop server</button></header>\n"
+		"<div id=\"filters\"></div>\n"
+		"<nav><button id=\"tab-charts\">Charts</button><button id=\"tab-table\">Table"
+		"</button></nav>\n<div id=\"error\" role=\"alert\" hidden></div>\n<main>\n"
+		"<div id=\"charts\"></div>\n<div id=\"table\" hidden><div id=\"table-tools\">"
+		"<label>Search <input id=\"search\" type=\"search\"></label>"
+		"<span id=\"table-count\"></span></div>\n"
+		"<table><thead><tr><th data-sort=\"value\" id=\"value-head\">Value</th>"
+		"<th class=\"num\" data-sort=\"sent\">Sent</th>"
+		"<th class=\"num\" data-sort=\"received\">Received</th>"
+		"<th class=\"num\">Connections</th><th></th></tr></thead>"
+		"<tbody id=\"rows\"></tbody></table></div>\n</main>\n"
+		"<footer id=\"footer\"></footer>\n</body></html>\n",
 		s->token);
 
 	if (n < 0)

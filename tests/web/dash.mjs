@@ -1,0 +1,169 @@
+// The pages of `picosnitch dash` in headless Chromium (playwright-core from
+// web/node_modules, Debian's /usr/bin/chromium), against a server that
+// t161-dash-browser.sh started on a database it wrote.  Prints TAP.
+//
+//   node tests/web/dash.mjs BASE_URL NOW
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const { chromium } = createRequire(path.join(root, 'web/package.json'))('playwright-core');
+const [base] = process.argv.slice(2);
+
+let n = 0;
+let failed = 0;
+function ok(cond, what, detail) {
+  n++;
+  if (!cond) failed++;
+  console.log(`${cond ? '' : 'not '}ok ${n} - ${what}`);
+  if (!cond && detail !== undefined) console.log(`#   ${JSON.stringify(detail)}`);
+}
+function is(got, want, what) {
+  ok(JSON.stringify(got) === JSON.stringify(want), what, { got, want });
+}
+
+async function api(p) {
+  const r = await fetch(`${base}/api/${p}`);
+  return r.json();
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const errors = [];
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
+page.on('pageerror', (e) => errors.push(String(e)));
+
+async function idle() {
+  await page.waitForFunction(() => window.picosnitchDash && window.picosnitchDash.idle());
+  await page.waitForTimeout(50);
+  await page.waitForFunction(() => window.picosnitchDash.idle());
+}
+const chartData = () => page.evaluate(() => window.picosnitchDash.chartData());
+const sum = (a) => a.reduce((x, y) => x + (y || 0), 0);
+
+try {
+  // ---- the first page: executables over all of the history ----
+  await page.goto(`${base}/`);
+  await idle();
+  let charts = await chartData();
+  const groups = await api('groups?dim=executable');
+  is(charts.length, 2, 'two charts: sent and received');
+  is(charts[0].labels.map((l) => l.replace(/ \([^(]*\)$/, '')).sort(),
+    groups.rows.map((r) => r.value.text).sort(), 'one line per executable, named by its value');
+  const perLine = (c) => c.data.slice(1).map(sum);
+  is(sum(perLine(charts[0])), groups.sent, 'the sent chart sums to the query layer\'s total sent');
+  is(sum(perLine(charts[1])), groups.received, 'the received chart sums to the total received');
+  const curl = groups.rows.find((r) => r.value.text === '/usr/bin/curl');
+  const i = charts[0].labels.findIndex((l) => l.startsWith('/usr/bin/curl '));
+  is([perLine(charts[0])[i], perLine(charts[1])[i]], [curl.sent, curl.received],
+    'curl\'s lines sum to its totals');
+  is(charts[0].labels[i], '/usr/bin/curl (1.20 kB)', 'the legend gives each line\'s total');
+
+  // ---- group by another dimension ----
+  await page.selectOption('#dim', 'remote_port');
+  await idle();
+  charts = await chartData();
+  is(charts[0].labels.map((l) => l.replace(/ \(.*\)$/, '')).sort(), ['(none)', '22', '443', '53'],
+    'group by remote port: one line per port');
+  ok(page.url().includes('dim=remote_port'), 'the URL holds the grouping', page.url());
+
+  // ---- time ranges and history ----
+  await page.selectOption('#period', '7');	// 1 hour
+  await idle();
+  const hour = await api(`groups?dim=remote_port&from=${Math.floor(Date.now() / 1000) + 1 - 3600}`);
+  charts = await chartData();
+  is(sum(charts[0].data.slice(1).map(sum)), hour.sent, 'the last hour: the chart sums to the API\'s');
+  is(await page.textContent('#window'), 'the last 1 hour', 'the window is named');
+  await page.click('#back');
+  await idle();
+  ok(/→/.test(await page.textContent('#window')), 'back: the window shows its start and end',
+    await page.textContent('#window'));
+  ok(page.url().includes('back=1'), 'the URL holds the step back', page.url());
+  await page.click('#forward');
+  await idle();
+  is(await page.textContent('#window'), 'the last 1 hour', 'forward: the present again');
+  await page.selectOption('#period', '0');
+  await idle();
+
+  // ---- filters ----
+  await page.selectOption('#dim', 'executable');
+  await idle();
+  await page.selectOption('#where-dim', 'name');
+  await page.waitForFunction(() => document.querySelectorAll('#where-value option').length > 1);
+  await page.selectOption('#where-value', { label: 'curl' });
+  await page.click('#where-include');
+  await idle();
+  charts = await chartData();
+  is(charts[0].labels, ['/usr/bin/curl (1.20 kB)'], 'where name is curl: only curl');
+  is(await page.textContent('#filters .chip'), 'Process name = curl ×', 'the filter is shown');
+  ok(page.url().includes('include=name%3Acurl'), 'the URL holds the filter', page.url());
+  await page.click('#filters .chip button');
+  await idle();
+  is((await chartData())[0].labels.length, 4, 'removing the filter brings the others back');
+  await page.selectOption('#where-value', { label: 'curl' });
+  await page.click('#where-exclude');
+  await idle();
+  ok(!(await chartData())[0].labels.some((l) => l.startsWith('/usr/bin/curl')),
+    'leave out: curl is gone');
+  await page.click('#filters .chip button');
+  await idle();
+
+  // ---- the table ----
+  await page.click('#tab-table');
+  await idle();
+  const rows = () => page.$$eval('#rows tr', (trs) => trs.map((tr) => [...tr.children].slice(0, 3).map((td) => td.textContent)));
+  let t = await rows();
+  is(t[0], ['/usr/bin/rsync', '5.00 MB', '10.00 MB'], 'the table: the busiest first');
+  is(t.length, 4, 'one row per executable');
+  await page.click('th[data-sort="sent"]');
+  await idle();
+  await page.click('th[data-sort="sent"]');
+  await idle();
+  t = await rows();
+  is(t.map((r) => r[1]), ['77 B', '1.20 kB', '2.00 kB', '5.00 MB'], 'sort by sent, ascending');
+  await page.fill('#search', 'CURL');
+  await idle();
+  is((await rows()).map((r) => r[0]), ['/usr/bin/curl'], 'search (case ignored)');
+  ok(page.url().includes('search=CURL'), 'the URL holds the search', page.url());
+  await page.fill('#search', '');
+  await idle();
+  const evil = (await rows()).find((r) => r[0].startsWith('/opt/evil'));
+  is(evil[0], '/opt/evil\npath\\xff<script>alert(1)</script>', 'a hostile name is text, not HTML');
+  is(await page.$$eval('script', (s) => s.length), 1, 'no script element came from the data');
+  await page.click('#rows tr:has-text("rsync") button.link');
+  await idle();
+  is((await rows()).map((r) => r[0]), ['/usr/bin/rsync'], 'clicking a value filters on it');
+
+  // ---- a deep link restores the view ----
+  const link = page.url();
+  const page2 = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page2.on('pageerror', (e) => errors.push(String(e)));
+  await page2.goto(link);
+  await page2.waitForFunction(() => window.picosnitchDash && window.picosnitchDash.idle() && document.querySelectorAll('#rows tr').length);
+  is(await page2.$$eval('#rows tr td:first-child', (tds) => tds.map((td) => td.textContent)), ['/usr/bin/rsync'],
+    'a deep link opens the same table with the same filter');
+  is(await page2.inputValue('#dim'), 'executable', '  and the same grouping');
+  await page2.close();
+
+  // ---- phone width ----
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.click('#filters .chip button');
+  await page.click('#tab-charts');
+  await idle();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  ok(overflow <= 0, 'at phone width nothing is wider than the screen', overflow);
+  is((await chartData()).length, 2, '  and the charts are drawn');
+
+  is(errors, [], 'no console errors or warnings');
+} catch (e) {
+  ok(false, `the page works (${e.message.split('\n')[0]})`);
+} finally {
+  await browser.close();
+}
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,375 @@
+// The pages of `picosnitch dash`: one page, its state in the URL (so a view
+// can be bookmarked or shared), drawn from the JSON API (docs/api.md).
+// Values come from programs on the monitored machine and may be anything:
+// they are only ever inserted as text (textContent, option labels), never
+// as HTML.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import './style.css';
+
+const PERIODS = [
+  ['all', 0], ['1 minute', 60], ['3 minutes', 180], ['5 minutes', 300],
+  ['10 minutes', 600], ['15 minutes', 900], ['30 minutes', 1800], ['1 hour', 3600],
+  ['3 hours', 10800], ['6 hours', 21600], ['12 hours', 43200], ['1 day', 86400],
+  ['3 days', 259200], ['7 days', 604800], ['30 days', 2592000], ['365 days', 31536000],
+];
+const DIM_LABELS = {
+  executable: 'Executable', name: 'Process name', cmdline: 'Command', sha256: 'SHA256',
+  parent_executable: 'Parent executable', parent_name: 'Parent name',
+  parent_cmdline: 'Parent command', parent_sha256: 'Parent SHA256',
+  grandparent_executable: 'Grandparent executable', user: 'User', local_port: 'Local port',
+  remote_port: 'Remote port', local_address: 'Local address', remote_address: 'Remote address',
+  domain: 'Domain', country: 'Country', protocol: 'Protocol', netns: 'Network namespace',
+  time: 'Entry time',
+};
+const REFRESH = [['off', 0], ['5 s', 5], ['10 s', 10], ['30 s', 30], ['1 min', 60]];
+const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
+  '#ff9da7', '#9c755f', '#bab0ac', '#8c8c8c'];
+const TOP = 10;
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+// ---- state, in the URL's fragment ----
+
+const state = {
+  dim: 'executable', period: 0, back: 0, view: 'charts', refresh: 0,
+  sort: 'total', order: 'desc', search: '', filters: [],
+};
+
+function readHash() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  state.dim = DIM_LABELS[p.get('dim')] ? p.get('dim') : 'executable';
+  const period = Number(p.get('period'));
+  state.period = Number.isInteger(period) && period >= 0 && period < PERIODS.length ? period : 0;
+  const back = Number(p.get('back'));
+  state.back = state.period && Number.isInteger(back) && back > 0 ? Math.min(back, 100000) : 0;
+  state.view = p.get('view') === 'table' ? 'table' : 'charts';
+  const refresh = Number(p.get('refresh'));
+  state.refresh = REFRESH.some(([, s]) => s === refresh) ? refresh : 0;
+  state.sort = ['total', 'sent', 'received', 'value'].includes(p.get('sort')) ? p.get('sort') : 'total';
+  state.order = p.get('order') === 'asc' ? 'asc' : 'desc';
+  state.search = p.get('search') || '';
+  state.filters = [];
+  for (const kind of ['include', 'exclude', 'include_hex', 'exclude_hex']) {
+    for (const f of p.getAll(kind)) {
+      const i = f.indexOf(':');
+      if (i > 0 && DIM_LABELS[f.slice(0, i)] && state.filters.length < 32) {
+        state.filters.push({ kind, dim: f.slice(0, i), value: f.slice(i + 1) });
+      }
+    }
+  }
+}
+
+function writeHash() {
+  const p = new URLSearchParams();
+  p.set('dim', state.dim);
+  p.set('period', state.period);
+  if (state.back) p.set('back', state.back);
+  if (state.view !== 'charts') p.set('view', state.view);
+  if (state.refresh) p.set('refresh', state.refresh);
+  if (state.sort !== 'total') p.set('sort', state.sort);
+  if (state.order !== 'desc') p.set('order', state.order);
+  if (state.search) p.set('search', state.search);
+  for (const f of state.filters) p.append(f.kind, `${f.dim}:${f.value}`);
+  const hash = '#' + p.toString();
+  if (location.hash !== hash) history.pushState(null, '', hash);
+}
+
+// ---- formatting ----
+
+function bytes(n) {
+  if (n >= 1e9) return (n / 1e9).toFixed(2) + ' GB';
+  if (n >= 1e6) return (n / 1e6).toFixed(2) + ' MB';
+  if (n >= 1e3) return (n / 1e3).toFixed(2) + ' kB';
+  return n + ' B';
+}
+
+function trim(s) {
+  return s.length > 64 ? s.slice(0, 32) + '…' + s.slice(-29) : s;
+}
+
+function shown(dim, v) {
+  if (v === null) return 'other';
+  if (dim === 'time') return new Date(v.num * 1000).toLocaleString();
+  if (dim === 'user') return v.user ? `${v.user} (${v.num})` : v.num < 0 ? 'unknown' : `??? (${v.num})`;
+  if ((dim === 'local_port' || dim === 'remote_port') && v.num < 0) return '(none)';
+  if (dim === 'netns' && v.num === 4026531840) return 'host';
+  return v.text === '' ? '(none)' : v.text;
+}
+
+function when(t) {
+  return new Date(t * 1000).toLocaleString();
+}
+
+// ---- the API ----
+
+function windowParams(p) {
+  const len = PERIODS[state.period][1];
+  if (!len) return;
+  const to = Math.floor(Date.now() / 1000) + 1 - state.back * len;
+  p.set('from', to - len);
+  p.set('to', to);
+}
+
+function selectParams(dim) {
+  const p = new URLSearchParams();
+  p.set('dim', dim);
+  windowParams(p);
+  for (const f of state.filters) p.append(f.kind, `${f.dim}:${f.value}`);
+  return p;
+}
+
+async function api(path, params) {
+  const r = await fetch(`/api/${path}${params ? '?' + params : ''}`, { cache: 'no-store' });
+  const j = await r.json();
+  if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
+  return j;
+}
+
+// ---- drawing ----
+
+let charts = [];
+let lastSeries = null;
+
+function showError(msg) {
+  const b = $('error');
+  b.textContent = msg;
+  b.hidden = !msg;
+}
+
+function drawControls() {
+  $('dim').value = state.dim;
+  $('period').value = String(state.period);
+  $('refresh').value = String(state.refresh);
+  const len = PERIODS[state.period][1];
+  $('back').disabled = !len;
+  $('forward').disabled = !len || !state.back;
+  if (!len) {
+    $('window').textContent = 'all of the history';
+  } else {
+    const to = Math.floor(Date.now() / 1000) + 1 - state.back * len;
+    $('window').textContent = state.back ? `${when(to - len)} → ${when(to)}` : `the last ${PERIODS[state.period][0]}`;
+  }
+  $('tab-charts').classList.toggle('active', state.view === 'charts');
+  $('tab-table').classList.toggle('active', state.view === 'table');
+  $('charts').hidden = state.view !== 'charts';
+  $('table').hidden = state.view !== 'table';
+  $('search').value = state.search;
+  const list = $('filters');
+  list.replaceChildren();
+  state.filters.forEach((f, i) => {
+    const op = f.kind.startsWith('include') ? '=' : '≠';
+    const value = f.kind.endsWith('_hex') ? `(bytes ${f.value})` : f.value;
+    list.append(el('span', { class: 'chip' }, `${DIM_LABELS[f.dim]} ${op} ${trim(value)} `,
+      el('button', { 'aria-label': 'remove filter', title: 'remove', onclick: () => {
+        state.filters.splice(i, 1);
+        update();
+      } }, '×')));
+  });
+}
+
+function chartOpts(title, width, series) {
+  return {
+    title, width, height: 280,
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] } },
+    axes: [{}, { values: (u, ticks) => ticks.map(bytes), size: 80 }],
+    cursor: { sync: { key: 'picosnitch', setSeries: true } },
+    series: [{}, ...series],
+  };
+}
+
+function drawCharts(s) {
+  for (const c of charts) c.destroy();
+  charts = [];
+  const box = $('charts');
+  box.replaceChildren();
+  if (!s.lines.length) {
+    box.append(el('p', { class: 'empty' }, 'No traffic in this time window.'));
+    return;
+  }
+  const xs = s.bucket_starts.slice(0, -1);
+  const width = Math.max(300, box.clientWidth - 8);
+  for (const [key, title] of [['sent', 'Data sent'], ['received', 'Data received']]) {
+    const lines = s.lines.filter((l) => !l.other || l.sent || l.received);
+    const series = lines.map((l, i) => ({
+      label: `${trim(shown(s.dim, l.value))} (${bytes(l[key])})`,
+      stroke: COLORS[i % COLORS.length],
+      fill: COLORS[i % COLORS.length] + '22',
+      width: 1.5,
+      value: (u, v) => (v == null ? '' : bytes(v)),
+    }));
+    const data = [xs, ...lines.map((l) => l[`${key}_points`])];
+    const div = el('div', { class: 'chart', 'data-chart': key });
+    box.append(div);
+    charts.push(new uPlot(chartOpts(title, width, series), data, div));
+  }
+}
+
+function drawTable(g) {
+  const body = $('rows');
+  body.replaceChildren();
+  const q = state.search.toLowerCase();
+  let n = 0;
+  for (const r of g.rows) {
+    const text = shown(g.dim, r.value);
+    if (q && !text.toLowerCase().includes(q)) continue;
+    n++;
+    body.append(el('tr', {},
+      el('td', { class: 'value', title: text }, el('button', {
+        class: 'link', title: 'show only this', onclick: () => addFilter(g.dim, r.value, 'include'),
+      }, text)),
+      el('td', { class: 'num' }, bytes(r.sent)),
+      el('td', { class: 'num' }, bytes(r.received)),
+      el('td', { class: 'num' }, r.flows),
+      el('td', {}, el('button', {
+        class: 'exclude', title: 'leave this out', 'aria-label': 'exclude',
+        onclick: () => addFilter(g.dim, r.value, 'exclude'),
+      }, '−'))));
+  }
+  $('value-head').textContent = DIM_LABELS[g.dim];
+  $('table-count').textContent = `${n} of ${g.groups} values; totals ${bytes(g.sent)} sent, ${bytes(g.received)} received`;
+  for (const th of document.querySelectorAll('th[data-sort]')) {
+    th.classList.toggle('sorted', th.dataset.sort === state.sort);
+    th.dataset.order = th.dataset.sort === state.sort ? state.order : '';
+  }
+}
+
+function addFilter(dim, v, mode) {
+  if (!v || state.filters.length >= 32) return;
+  if (v.hex !== undefined) state.filters.push({ kind: `${mode}_hex`, dim, value: v.hex });
+  else state.filters.push({ kind: mode, dim, value: v.text });
+  update();
+}
+
+async function loadValues() {
+  const sel = $('where-value');
+  const dim = $('where-dim').value;
+  sel.replaceChildren();
+  try {
+    const p = selectParams(dim);
+    p.set('limit', '1000');
+    const d = await api('distinct', p);
+    for (const v of d.values) {
+      const o = el('option', {}, trim(shown(dim, v)));
+      o.value = JSON.stringify(v);
+      sel.append(o);
+    }
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+let loading = 0;
+
+async function update(push = true) {
+  if (push) writeHash();
+  drawControls();
+  const mine = ++loading;
+  document.body.classList.add('loading');
+  try {
+    const status = await api('status');
+    $('footer').textContent = `picosnitch ${status.version} · monitor ${status.monitor_pid ? 'pid ' + status.monitor_pid : 'not running'}` +
+      (status.first ? ` · history ${when(status.first)} – ${when(status.last)}` : '') +
+      (status.database !== 'ok' ? ` · ${status.database}` : '');
+    if (state.view === 'charts') {
+      const p = selectParams(state.dim);
+      p.set('top', TOP);
+      p.set('align', '1');
+      p.set('buckets', Math.max(10, Math.min(500, Math.floor($('charts').clientWidth / 4))));
+      const s = await api('series', p);
+      if (mine !== loading) return;
+      lastSeries = s;
+      drawCharts(s);
+    } else {
+      const p = selectParams(state.dim);
+      p.set('sort', state.sort);
+      p.set('order', state.order);
+      p.set('limit', '5000');
+      const g = await api('groups', p);
+      if (mine !== loading) return;
+      drawTable(g);
+    }
+    showError('');
+  } catch (e) {
+    if (mine === loading) showError(e.message);
+  } finally {
+    if (mine === loading) document.body.classList.remove('loading');
+  }
+}
+
+// ---- controls ----
+
+let timer = null;
+
+function setTimer() {
+  clearInterval(timer);
+  timer = state.refresh ? setInterval(() => update(false), state.refresh * 1000) : null;
+}
+
+function init() {
+  for (const [name, label] of Object.entries(DIM_LABELS)) {
+    if (name === 'country') continue;	// needs GeoIP, not in this version
+    $('dim').append(el('option', { value: name }, label));
+    $('where-dim').append(el('option', { value: name }, label));
+  }
+  PERIODS.forEach(([name], i) => $('period').append(el('option', { value: String(i) }, name)));
+  REFRESH.forEach(([name, s]) => $('refresh').append(el('option', { value: String(s) }, name)));
+  $('dim').addEventListener('change', (e) => { state.dim = e.target.value; update(); });
+  $('period').addEventListener('change', (e) => { state.period = Number(e.target.value); state.back = 0; update(); });
+  $('back').addEventListener('click', () => { state.back++; update(); });
+  $('forward').addEventListener('click', () => { state.back = Math.max(0, state.back - 1); update(); });
+  $('refresh').addEventListener('change', (e) => { state.refresh = Number(e.target.value); setTimer(); update(); });
+  $('tab-charts').addEventListener('click', () => { state.view = 'charts'; update(); });
+  $('tab-table').addEventListener('click', () => { state.view = 'table'; update(); });
+  $('where-dim').addEventListener('change', loadValues);
+  $('where-dim').addEventListener('focus', loadValues, { once: true });
+  for (const mode of ['include', 'exclude']) {
+    $(`where-${mode}`).addEventListener('click', () => {
+      const v = $('where-value').value;
+      if (v) addFilter($('where-dim').value, JSON.parse(v), mode);
+    });
+  }
+  $('search').addEventListener('input', (e) => { state.search = e.target.value; writeHash(); update(false); });
+  for (const th of document.querySelectorAll('th[data-sort]')) {
+    th.addEventListener('click', () => {
+      if (state.sort === th.dataset.sort) state.order = state.order === 'desc' ? 'asc' : 'desc';
+      else { state.sort = th.dataset.sort; state.order = th.dataset.sort === 'value' ? 'asc' : 'desc'; }
+      update();
+    });
+  }
+  $('stop').addEventListener('click', async () => {
+    const token = document.querySelector('meta[name="picosnitch-token"]').content;
+    await fetch('/api/stop', { method: 'POST', headers: { 'X-Picosnitch-Token': token } });
+    $('footer').textContent = 'the server has stopped';
+  });
+  window.addEventListener('popstate', () => { readHash(); setTimer(); update(false); });
+  let resizeTimer = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (state.view === 'charts' && lastSeries) drawCharts(lastSeries); }, 150);
+  });
+  readHash();
+  setTimer();
+  loadValues();
+  update(false);
+}
+
+// what the browser tests read: the data the charts draw, and the state
+window.picosnitchDash = {
+  chartData: () => charts.map((c) => ({ labels: c.series.slice(1).map((s) => s.label), data: c.data })),
+  state: () => JSON.parse(JSON.stringify(state)),
+  idle: () => !document.body.classList.contains('loading'),
+};
+
+document.addEventListener('DOMContentLoaded', init);
