@@ -1,5 +1,6 @@
 /* picosnitch command line: one command per run, dispatched here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -10,8 +11,10 @@
 
 #include "cli/service.h"
 #include "cli/systemd_unit.h"
+#include "config/config.h"
 #include "config/paths.h"
 #include "logger/logger.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "dash/dash.h"
 #include "view/view.h"
@@ -140,11 +143,35 @@ static int cmd_view(struct state_dir *sd)
 	return r;
 }
 
+/* "Dash theme" and "Dash scroll zoom" from config.json, read as the user;
+ * a file that is missing or wrong leaves the defaults (the monitor is the
+ * one that complains about it). */
+static void dash_config(const struct state_dir *sd, struct config *cfg, bool *have)
+{
+	char *text = NULL, err[CONFIG_ERR_LEN];
+	size_t len;
+	int dfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+	*have = false;
+	if (dfd < 0)
+		return;
+	if (read_below(dfd, CONFIG_FILE, 1 << 20, &text, &len) == 0) {
+		if (config_parse(text, len, cfg, err, sizeof(err)) == 0)
+			*have = true;
+		else
+			log_warn("dash: %s/%s: %s; using the defaults", sd->path, CONFIG_FILE, err);
+		free(text);
+	}
+	close(dfd);
+}
+
 static int cmd_dash(struct state_dir *sd)
 {
 	char *db = state_dir_file(sd, "snitch.db");
 	struct dash_env env = { .monitor_pid = monitor_running_pid, .host = getenv("HOST"),
-				.port = getenv("PORT") };
+				.port = getenv("PORT"), .scroll_zoom = true };
+	struct config cfg;
+	bool have_cfg;
 	int r;
 
 	if (!db) {
@@ -155,8 +182,15 @@ static int cmd_dash(struct state_dir *sd)
 		free(db);
 		return 1;
 	}
+	dash_config(sd, &cfg, &have_cfg);
+	if (have_cfg) {
+		env.theme = cfg.dash_theme;
+		env.scroll_zoom = cfg.dash_scroll_zoom;
+	}
 	env.db_path = db;
 	r = dash_main(&env);
+	if (have_cfg)
+		config_done(&cfg);
 	free(db);
 	return r;
 }

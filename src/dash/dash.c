@@ -38,6 +38,9 @@
 	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "              \
 	"frame-ancestors 'none'"
 
+const char *const dash_themes[] = { "darkly", "cyborg", "slate", "solar", "superhero",
+				     "flatly", "cosmo", "litera", "lux", "minty", NULL };
+
 struct server {
 	struct dash_api api;
 	char *hosts[4];		/* the Host header values accepted */
@@ -204,13 +207,15 @@ static bool is_loopback(const struct sockaddr *sa)
 
 /* The one page: controls the script fills in (web/src/main.js); no inline
  * script or style (the CSP forbids them). */
-static int make_index(struct server *s)
+static int make_index(struct server *s, const char *theme, bool scroll_zoom)
 {
 	int n = asprintf(
 		&s->index_html,
 		"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-		"<meta name=\"picosnitch-token\" content=\"%s\">\n<title>picosnitch</title>\n"
+		"<meta name=\"picosnitch-token\" content=\"%s\">\n"
+		"<meta name=\"picosnitch-theme\" content=\"%s\">\n"
+		"<meta name=\"picosnitch-scroll-zoom\" content=\"%s\">\n<title>picosnitch</title>\n"
 		"<link rel=\"icon\" href=\"data:,\">\n"
 		"<link rel=\"stylesheet\" href=\"/app.css\">\n"
 		"<script src=\"/app.js\" defer></script></head>\n<body>\n"
@@ -239,7 +244,7 @@ static int make_index(struct server *s)
 		"<th class=\"num\">Connections</th><th></th></tr></thead>"
 		"<tbody id=\"rows\"></tbody></table></div>\n</main>\n"
 		"<footer id=\"footer\"></footer>\n</body></html>\n",
-		s->token);
+		s->token, theme, scroll_zoom ? "true" : "false");
 
 	if (n < 0)
 		return -ENOMEM;
@@ -273,6 +278,7 @@ int dash_main(const struct dash_env *env)
 	char *end, shown[INET6_ADDRSTRLEN + 8] = "";
 	unsigned long portnum = strtoul(port, &end, 10);
 	bool v6, localhost = !strcmp(host, "localhost");
+	const char *theme = "";
 	sigset_t set;
 	int sig, r, code = 1;
 
@@ -280,6 +286,16 @@ int dash_main(const struct dash_env *env)
 		log_error("dash: PORT=%.20s is not a port number (1-65535)", port);
 		return 1;
 	}
+	/* only a known name goes into the page (an attribute): nothing else
+	 * from config.json does */
+	for (size_t i = 0; env->theme && *env->theme && dash_themes[i]; i++) {
+		if (!strcmp(env->theme, dash_themes[i]))
+			theme = dash_themes[i];
+	}
+	if (env->theme && *env->theme && !*theme)
+		log_warn("dash: \"Dash theme\" %.40s is not one it knows (darkly, cyborg, slate, "
+			 "solar, superhero, flatly, cosmo, litera, lux, minty): following the browser's "
+			 "light or dark preference", env->theme);
 	if (localhost) {
 		/* "localhost" is the IPv4 loopback, whatever /etc/hosts says */
 		struct sockaddr_in *in = (struct sockaddr_in *)&addr;
@@ -308,7 +324,7 @@ int dash_main(const struct dash_env *env)
 	/* the Host headers a browser sends for this server */
 	if (asprintf(&s.hosts[s.n_hosts++], "%s:%lu", host, portnum) < 0 ||
 	    asprintf(&s.hosts[s.n_hosts++], v6 ? "[%s]:%lu" : "%s:%lu", shown, portnum) < 0 ||
-	    make_token(s.token) < 0 || make_index(&s) < 0) {
+	    make_token(s.token) < 0 || make_index(&s, theme, env->scroll_zoom) < 0) {
 		log_error("dash: cannot start: out of memory or randomness");
 		goto out;
 	}

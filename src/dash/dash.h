@@ -14,7 +14,12 @@ struct dash_env {
 	pid_t (*monitor_pid)(void);
 	const char *host;	/* HOST, or NULL: localhost */
 	const char *port;	/* PORT, or NULL: 5100 */
+	const char *theme;	/* "Dash theme": one of dash_themes, or "" (the browser's) */
+	bool scroll_zoom;	/* "Dash scroll zoom" */
 };
+
+/* The themes the pages know (bootswatch names), NULL-terminated. */
+extern const char *const dash_themes[];
 
 /* Serve until SIGINT/SIGTERM or a stop request: 0, or 1 when it cannot
  * start (said on stderr). */

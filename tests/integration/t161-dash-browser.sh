@@ -34,21 +34,31 @@ row() { local IFS=$'\t'; echo "$*"; }
 } | runuser -u "$TEST_USER" -- "$WORK/user-mkdb" "$PICOSNITCH_DIR/snitch.db" ||
 	{ not_ok "mkdb writes the test database"; t_done; exit 1; }
 
-PORT=$((20000 + RANDOM % 20000))
-PORT=$PORT "$PS_BIN" dash >"$WORK/dash.out" 2>"$WORK/dash.err" &
-DASH_PID=$!
-for _ in $(seq 100); do grep -q "serving on" "$WORK/dash.out" && break; sleep 0.05; done
-grep -q "serving on" "$WORK/dash.out" || { not_ok "dash starts"; cat "$WORK/dash.err"; t_done; exit 1; }
+# browse MODE CONFIG: a server with that config.json, and the browser's
+# checks (their TAP renumbered into this script's)
+browse() {
+	local port=$((20000 + RANDOM % 20000)) line
+	printf '%s\n' "$2" >"$PICOSNITCH_DIR/config.json"
+	chown "$TEST_USER:" "$PICOSNITCH_DIR/config.json"
+	PORT=$port "$PS_BIN" dash >"$WORK/dash.out" 2>"$WORK/dash.err" &
+	DASH_PID=$!
+	for _ in $(seq 100); do grep -q "serving on" "$WORK/dash.out" && break; sleep 0.05; done
+	grep -q "serving on" "$WORK/dash.out" || { not_ok "dash starts"; cat "$WORK/dash.err"; return; }
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok "${line#ok * - }" ;;
+		"not ok "*) not_ok "${line#not ok * - }" ;;
+		"#"*) echo "$line" ;;
+		esac
+	done < <(cd "$WORK" && timeout 300 node "$ROOT/tests/web/dash.mjs" "http://localhost:$port" "$1" 2>&1)
+	kill -TERM "$DASH_PID"
+	wait "$DASH_PID"
+	check_eq "the server stops on SIGTERM" 0 $?
+}
 
-# the browser's TAP, renumbered into this script's
-while IFS= read -r line; do
-	case $line in
-	"ok "*) ok "${line#ok * - }" ;;
-	"not ok "*) not_ok "${line#not ok * - }" ;;
-	"#"*) echo "$line" ;;
-	esac
-done < <(cd "$WORK" && timeout 300 node "$ROOT/tests/web/dash.mjs" "http://localhost:$PORT" 2>&1)
-kill -TERM "$DASH_PID"
-wait "$DASH_PID"
-check_eq "the server stops on SIGTERM" 0 $?
+browse main '{"Dash theme": "darkly", "Dash scroll zoom": true}'
+browse plain '{"Dash theme": "", "Dash scroll zoom": false}'
+browse plain '{"Dash theme": "<script>", "Dash scroll zoom": false}'
+check_match "an unknown theme is a warning, and nothing of it reaches the page" \
+	"\"Dash theme\" <script> is not one it knows" "$(cat "$WORK/dash.err")"
 t_done

@@ -9,7 +9,9 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { chromium } = createRequire(path.join(root, 'web/package.json'))('playwright-core');
-const [base] = process.argv.slice(2);
+// mode "main": every check (the server's config.json has "Dash theme":
+// "darkly" and scroll zoom on); "plain": no theme, scroll zoom off
+const [base, mode = 'main'] = process.argv.slice(2);
 
 let n = 0;
 let failed = 0;
@@ -46,6 +48,32 @@ async function idle() {
 const chartData = () => page.evaluate(() => window.picosnitchDash.chartData());
 const sum = (a) => a.reduce((x, y) => x + (y || 0), 0);
 
+async function wheelOnChart() {
+  const box = await page.locator('.chart[data-chart="sent"] .u-over').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, -300);
+  await page.waitForTimeout(100);
+}
+
+if (mode === 'plain') {
+  try {
+    await page.goto(`${base}/`);
+    await idle();
+    is(await page.evaluate(() => document.documentElement.dataset.theme || ''), '',
+      'no "Dash theme": the browser\'s light or dark preference');
+    const before = (await chartData())[0].x;
+    await wheelOnChart();
+    is((await chartData())[0].x, before, '"Dash scroll zoom": false: the wheel does not zoom');
+    is(errors, [], 'no console errors or warnings');
+  } catch (e) {
+    ok(false, `the page works (${e.message.split('\n')[0]})`);
+  } finally {
+    await browser.close();
+  }
+  console.log(`1..${n}`);
+  process.exit(failed ? 1 : 0);
+}
+
 try {
   // ---- the first page: executables over all of the history ----
   await page.goto(`${base}/`);
@@ -63,6 +91,31 @@ try {
   is([perLine(charts[0])[i], perLine(charts[1])[i]], [curl.sent, curl.received],
     'curl\'s lines sum to its totals');
   is(charts[0].labels[i], '/usr/bin/curl (1.20 kB)', 'the legend gives each line\'s total');
+
+  // ---- theme, zoom, legend ----
+  is(await page.evaluate(() => [document.documentElement.dataset.theme,
+    getComputedStyle(document.body).backgroundColor]), ['darkly', 'rgb(34, 34, 34)'],
+  '"Dash theme": "darkly" colours the page');
+  const full = (await chartData())[0].x;
+  await wheelOnChart();
+  charts = await chartData();
+  ok(charts[0].x[1] - charts[0].x[0] < full[1] - full[0], 'the wheel zooms the time axis',
+    { full, zoomed: charts[0].x });
+  is(charts[1].x, charts[0].x, 'zoom on one chart is zoom on the other');
+  await page.dblclick('.chart[data-chart="received"] .u-over');
+  await page.waitForTimeout(100);
+  is((await chartData())[0].x, full, 'double-click resets both');
+  await page.click('.chart[data-chart="sent"] .u-legend .u-series:nth-child(2)');
+  charts = await chartData();
+  is([charts[0].shown[0], charts[1].shown[0]], [false, false],
+    'turning a line off in one legend turns it off in both');
+  await page.selectOption('#period', '15');
+  await idle();
+  await page.selectOption('#period', '0');
+  await idle();
+  charts = await chartData();
+  is([charts[0].shown[0], charts[1].shown[0]], [false, false], '  and it stays off across reloads');
+  await page.click('.chart[data-chart="sent"] .u-legend .u-series:nth-child(2)');
 
   // ---- group by another dimension ----
   await page.selectOption('#dim', 'remote_port');

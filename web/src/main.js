@@ -179,14 +179,56 @@ function drawControls() {
   });
 }
 
-function chartOpts(title, width, series) {
+// ---- the charts: zoom mirrored, legend choices remembered ----
+
+const meta = (name) => (document.querySelector(`meta[name="${name}"]`) || {}).content || '';
+const hidden = new Set();	// "dim\0value" of lines the user turned off
+let zooming = false;
+
+// the same x range on every chart (drag to zoom, double-click to reset)
+function mirrorZoom(u) {
+  if (zooming) return;
+  zooming = true;
+  const { min, max } = u.scales.x;
+  for (const c of charts) if (c !== u) c.setScale('x', { min, max });
+  zooming = false;
+}
+
+// the mouse wheel zooms the time axis around the pointer ("Dash scroll zoom")
+function wheelZoom(u) {
+  u.over.addEventListener('wheel', (e) => {
+    e.preventDefault();
+    const { min, max } = u.scales.x;
+    const [lo, hi] = [u.data[0][0], u.data[0][u.data[0].length - 1]];
+    const at = u.posToVal(e.offsetX, 'x');
+    const f = e.deltaY < 0 ? 0.75 : 1 / 0.75;
+    const nmin = Math.max(lo, at - (at - min) * f);
+    const nmax = Math.min(hi, at + (max - at) * f);
+    if (nmax - nmin > 1) u.setScale('x', { min: nmin, max: nmax });
+  }, { passive: false });
+}
+
+function chartOpts(title, width, series, dim, lines) {
   return {
     title, width, height: 280,
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] } },
     axes: [{}, { values: (u, ticks) => ticks.map(bytes), size: 80 }],
     cursor: { sync: { key: 'picosnitch', setSeries: true } },
     series: [{}, ...series],
+    hooks: {
+      setScale: [(u, key) => { if (key === 'x') mirrorZoom(u); }],
+      setSeries: [(u, i, opts) => {
+        if (i == null || opts.show === undefined) return;
+        const key = dim + '\0' + lineKey(lines[i - 1]);
+        if (opts.show) hidden.delete(key); else hidden.add(key);
+      }],
+      ready: meta('picosnitch-scroll-zoom') === 'true' ? [wheelZoom] : [],
+    },
   };
+}
+
+function lineKey(l) {
+  return l.other ? '\0other' : (l.value.hex !== undefined ? 'hex:' + l.value.hex : l.value.text);
 }
 
 function drawCharts(s) {
@@ -204,6 +246,7 @@ function drawCharts(s) {
     const lines = s.lines.filter((l) => !l.other || l.sent || l.received);
     const series = lines.map((l, i) => ({
       label: `${trim(shown(s.dim, l.value))} (${bytes(l[key])})`,
+      show: !hidden.has(s.dim + '\0' + lineKey(l)),
       stroke: COLORS[i % COLORS.length],
       fill: COLORS[i % COLORS.length] + '22',
       width: 1.5,
@@ -212,7 +255,7 @@ function drawCharts(s) {
     const data = [xs, ...lines.map((l) => l[`${key}_points`])];
     const div = el('div', { class: 'chart', 'data-chart': key });
     box.append(div);
-    charts.push(new uPlot(chartOpts(title, width, series), data, div));
+    charts.push(new uPlot(chartOpts(title, width, series, s.dim, lines), data, div));
   }
 }
 
@@ -318,6 +361,8 @@ function setTimer() {
 }
 
 function init() {
+  const theme = meta('picosnitch-theme');
+  if (theme) document.documentElement.dataset.theme = theme;
   for (const [name, label] of Object.entries(DIM_LABELS)) {
     if (name === 'country') continue;	// needs GeoIP, not in this version
     $('dim').append(el('option', { value: name }, label));
@@ -367,7 +412,12 @@ function init() {
 
 // what the browser tests read: the data the charts draw, and the state
 window.picosnitchDash = {
-  chartData: () => charts.map((c) => ({ labels: c.series.slice(1).map((s) => s.label), data: c.data })),
+  chartData: () => charts.map((c) => ({
+    labels: c.series.slice(1).map((s) => s.label),
+    shown: c.series.slice(1).map((s) => s.show),
+    x: [c.scales.x.min, c.scales.x.max],
+    data: c.data,
+  })),
   state: () => JSON.parse(JSON.stringify(state)),
   idle: () => !document.body.classList.contains('loading'),
 };
