@@ -24,7 +24,7 @@ static void usage(FILE *out, const struct state_dir *sd)
 	fprintf(out,
 		"picosnitch %s: see which programs use the network, how much, and with whom.\n"
 		"\n"
-		"usage: picosnitch <command>\n"
+		"usage: picosnitch <command>   (dash also takes --no-browser)\n"
 		"\n"
 		"  start            start the monitor in the background (root)\n"
 		"  stop             stop it, after it has written what it counted (root)\n"
@@ -32,7 +32,8 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"  start-no-daemon  run the monitor in the foreground, for systemd or a terminal (root)\n"
 		"  systemd          install the systemd service: systemctl enable --now picosnitch (root)\n"
 		"  status           whether the monitor runs, and its pid\n"
-		"  dash             the web interface on http://HOST:PORT (localhost:5100)\n"
+		"  dash             the web interface on http://HOST:PORT (localhost:5100), in the\n"
+		"                   foreground; opens the desktop's browser (not with --no-browser)\n"
 		"  view             the terminal interface: browse what was logged\n"
 		"                   keys: arrows (tabs, rows), space/enter/f filter on the entry,\n"
 		"                   e exclude it, backspace/F/E remove the last filter,\n"
@@ -165,6 +166,8 @@ static void dash_config(const struct state_dir *sd, struct config *cfg, bool *ha
 	close(dfd);
 }
 
+static bool dash_no_browser;
+
 static int cmd_dash(struct state_dir *sd)
 {
 	char *db = state_dir_file(sd, "snitch.db");
@@ -188,6 +191,7 @@ static int cmd_dash(struct state_dir *sd)
 		env.scroll_zoom = cfg.dash_scroll_zoom;
 	}
 	env.db_path = db;
+	env.open_browser = !dash_no_browser;
 	r = dash_main(&env);
 	if (have_cfg)
 		config_done(&cfg);
@@ -245,6 +249,11 @@ int main(int argc, char **argv)
 
 	if (state_dir_find(&sd) < 0)
 		sd.path = NULL;
+	/* the one option: dash --no-browser */
+	if (argc == 3 && !strcmp(argv[1], "dash") && !strcmp(argv[2], "--no-browser")) {
+		dash_no_browser = true;
+		argc = 2;
+	}
 	c = argc == 2 ? find_command(argv[1]) : NULL;
 	if (!c) {
 		if (argc < 2)

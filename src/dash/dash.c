@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -267,6 +269,43 @@ static int make_token(char *out)
 	return 0;
 }
 
+/* xdg-open URL in the background when a desktop session is there to show
+ * it (DISPLAY or WAYLAND_DISPLAY), as this user; never as root.  Its
+ * output and its fate are its own: a desktop without a browser is not an
+ * error of the server's. */
+static void open_browser(const char *url)
+{
+	const char *x = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
+	pid_t pid;
+	int fd;
+
+	if (geteuid() == 0 || ((!x || !*x) && (!w || !*w)))
+		return;
+	pid = fork();
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	if (pid != 0)
+		return;
+	/* a grandchild, so nothing is left for the server to reap */
+	if (fork() != 0)
+		_exit(0);
+	setsid();
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	}
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	execlp("xdg-open", "xdg-open", url, (char *)NULL);
+	_exit(127);
+}
+
 int dash_main(const struct dash_env *env)
 {
 	const char *host = env->host && *env->host ? env->host : DEFAULT_HOST;
@@ -358,6 +397,8 @@ int dash_main(const struct dash_env *env)
 	printf("stop it from a script: curl -X POST -H '%s: %s' %sapi/stop\n", TOKEN_HEADER,
 	       s.token, s.url);
 	fflush(stdout);
+	if (env->open_browser)
+		open_browser(s.url);
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
 	code = 0;

@@ -189,6 +189,33 @@ wait "$DASH_PID"
 check_eq "  and the server exits 0" 0 $?
 check_eq "  having said nothing on stderr" "" "$(grep -v '^#' "$WORK/dash.err")"
 
+# ---- the desktop's browser ----
+mkdir -p "$WORK/fakebin" && chmod 0755 "$WORK/fakebin"
+cat >"$WORK/fakebin/xdg-open" <<EOF
+#!/bin/sh
+echo "\$(id -u) \$*" >>"$WORK/opened"
+EOF
+chmod 0755 "$WORK/fakebin/xdg-open"
+touch "$WORK/opened" && chmod 0666 "$WORK/opened"
+dash_start PATH="$WORK/fakebin:$PATH" DISPLAY=:99 || not_ok "dash starts with a desktop session"
+for _ in $(seq 50); do [ -s "$WORK/opened" ] && break; sleep 0.1; done
+check_eq "with a desktop session it opens the page with xdg-open, as the user (not root)" \
+	"$TEST_UID http://localhost:$PORT/" "$(cat "$WORK/opened")"
+kill -TERM "$DASH_PID"; wait "$DASH_PID"
+: >"$WORK/opened"
+env PATH="$WORK/fakebin:$PATH" DISPLAY=:99 "$PS_BIN" dash --no-browser >"$WORK/dash.out" 2>"$WORK/dash.err" &
+DASH_PID=$!
+for _ in $(seq 100); do grep -q "serving on" "$WORK/dash.out" && break; sleep 0.05; done
+sleep 0.5
+check_eq "--no-browser: it does not" "" "$(cat "$WORK/opened")"
+kill -TERM "$DASH_PID"; wait "$DASH_PID"
+dash_start PATH="$WORK/fakebin:$PATH" DISPLAY= WAYLAND_DISPLAY= || not_ok "dash starts"
+sleep 0.5
+check_eq "without a desktop session it does not either" "" "$(cat "$WORK/opened")"
+kill -TERM "$DASH_PID"; wait "$DASH_PID"
+"$PS_BIN" dash --browser >/dev/null 2>"$WORK/err"
+check_eq "an unknown option: exit 2" 2 $?
+
 # ---- HOST, PORT and a missing database ----
 env PORT=notaport "$PS_BIN" dash >/dev/null 2>"$WORK/err"
 check_eq "a PORT that is not a port: exit 1" 1 $?
