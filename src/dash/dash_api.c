@@ -445,6 +445,150 @@ static int query_failed(struct dash_api *api, struct req *r, int ret, const char
 	return fail(r, 503, "%s", err[0] ? err : strerror(-ret));
 }
 
+/* Up to `limit` values of `dim` (busiest first) with their sums, for the
+ * entries matching the filters (and the window) of `sel`; NULL on error
+ * (r says why). */
+static json_t *top_rows(struct dash_api *api, struct req *r, const struct query_select *sel,
+			enum query_dim dim, size_t limit, enum query_sort sort, bool ascending,
+			int64_t *groups)
+{
+	struct query_totals_req q = { .sel = *sel, .sort = sort, .ascending = ascending,
+				      .limit = limit };
+	struct query_result *res = NULL;
+	char err[512] = "";
+	json_t *rows;
+	int ret;
+
+	q.sel.dim = dim;
+	ret = query_totals(api->db, &q, &res, err, sizeof(err));
+	if (ret < 0) {
+		query_failed(api, r, ret, err);
+		return NULL;
+	}
+	rows = json_array();
+	for (size_t i = 0; rows && i < res->n_rows; i++) {
+		const struct query_row *row = &res->rows[i];
+
+		json_array_append_new(rows, json_pack("{s:o,s:I,s:I,s:I}", "value",
+						      value_json(dim, &row->value), "sent",
+						      (json_int_t)row->sent, "received",
+						      (json_int_t)row->received, "flows",
+						      (json_int_t)row->flows));
+	}
+	if (groups)
+		*groups = (int64_t)res->n_groups;
+	query_result_free(res);
+	return rows;
+}
+
+/* The first (or last) entry time of the entries matching sel: -1 if none. */
+static int64_t edge_time(struct dash_api *api, struct req *r, const struct query_select *sel,
+			 bool last)
+{
+	json_t *rows = top_rows(api, r, sel, QUERY_DIM_TIME, 1, QUERY_SORT_VALUE, !last, NULL);
+	int64_t t = -1;
+
+	if (rows && json_array_size(rows))
+		t = json_integer_value(json_object_get(
+			json_object_get(json_array_get(rows, 0), "value"), "num"));
+	json_decref(rows);
+	return t;
+}
+
+#define EXE_LIST 100
+
+/* One executable (by path): when it was first and last seen, its hashes
+ * with the first time of each, and what it talked to. */
+static json_t *api_executable(struct dash_api *api, struct req *r)
+{
+	static const struct {
+		const char *key;
+		enum query_dim dim;
+	} lists[] = {
+		{ "names", QUERY_DIM_NAME },
+		{ "commands", QUERY_DIM_CMDLINE },
+		{ "parents", QUERY_DIM_PARENT_EXECUTABLE },
+		{ "users", QUERY_DIM_USER },
+		{ "remote_addresses", QUERY_DIM_REMOTE_ADDRESS },
+		{ "domains", QUERY_DIM_DOMAIN },
+		{ "remote_ports", QUERY_DIM_REMOTE_PORT },
+		{ "local_ports", QUERY_DIM_LOCAL_PORT },
+		{ "protocols", QUERY_DIM_PROTOCOL },
+	};
+	struct query_select sel;
+	struct query_result *res = NULL;
+	struct query_totals_req q = { 0 };
+	char err[512] = "";
+	json_t *o = NULL, *hashes = NULL, *list;
+	int64_t groups;
+	int ret;
+
+	if (parse_select(r, &sel, false) < 0 || check_unused(r) < 0)
+		return NULL;
+	if (sel.n_filters != 1 || sel.filters[0].dim != QUERY_DIM_EXECUTABLE ||
+	    sel.filters[0].mode != QUERY_INCLUDE) {
+		fail(r, 400, "name the executable with include=executable:PATH (or include_hex)");
+		return NULL;
+	}
+	if (open_db(api, r) < 0)
+		return NULL;
+	/* its totals: grouped by executable, there is one group */
+	q.sel = sel;
+	q.sel.dim = QUERY_DIM_EXECUTABLE;
+	ret = query_totals(api->db, &q, &res, err, sizeof(err));
+	if (ret < 0) {
+		query_failed(api, r, ret, err);
+		return NULL;
+	}
+	if (!res->n_rows) {
+		query_result_free(res);
+		fail(r, 404, "no entries of this executable in the window");
+		return NULL;
+	}
+	o = json_pack("{s:o,s:I,s:I,s:I,s:I,s:I}", "executable",
+		      value_json(QUERY_DIM_EXECUTABLE, &res->rows[0].value), "first",
+		      (json_int_t)edge_time(api, r, &sel, false), "last",
+		      (json_int_t)edge_time(api, r, &sel, true), "sent", (json_int_t)res->sent,
+		      "received", (json_int_t)res->received, "flows", (json_int_t)res->flows);
+	query_result_free(res);
+	/* every hash, with the first and last time it was seen */
+	hashes = top_rows(api, r, &sel, QUERY_DIM_SHA256, EXE_LIST, QUERY_SORT_TOTAL, false,
+			  &groups);
+	for (size_t i = 0; hashes && i < json_array_size(hashes); i++) {
+		json_t *h = json_array_get(hashes, i), *v = json_object_get(h, "value");
+		struct query_filter f[2] = { sel.filters[0] };
+		struct query_select hs = sel;
+		const char *text = json_string_value(json_object_get(v, "text"));
+
+		if (json_object_get(v, "hex"))
+			continue;	/* hashes are hex text; a sentinel that is not UTF-8 has no time */
+		f[1] = (struct query_filter){ .dim = QUERY_DIM_SHA256, .mode = QUERY_INCLUDE,
+					      .value = text, .len = strlen(text) };
+		hs.filters = f;
+		hs.n_filters = 2;
+		json_object_set_new(h, "first", json_integer(edge_time(api, r, &hs, false)));
+		json_object_set_new(h, "last", json_integer(edge_time(api, r, &hs, true)));
+	}
+	if (!hashes)
+		goto fail;
+	json_object_set_new(o, "hashes", hashes);
+	json_object_set_new(o, "hash_count", json_integer(groups));
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		list = top_rows(api, r, &sel, lists[i].dim, EXE_LIST, QUERY_SORT_TOTAL, false,
+				&groups);
+		if (!list)
+			goto fail;
+		json_object_set_new(o, lists[i].key,
+				    json_pack("{s:I,s:o}", "groups", (json_int_t)groups, "rows", list));
+	}
+	if (r->status != 200)
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
 static json_t *api_groups(struct dash_api *api, struct req *r)
 {
 	static const char *const sorts[] = { "total", "sent", "received", "value", NULL };
@@ -645,6 +789,8 @@ int dash_api_get(struct dash_api *api, const char *path, const struct dash_param
 		o = api_distinct(api, r);
 	else if (!strcmp(path, "/api/status"))
 		o = api_status(api, r);
+	else if (!strcmp(path, "/api/executable"))
+		o = api_executable(api, r);
 	else if (!strcmp(path, "/api/dims"))
 		o = api_dims(r);
 	else

@@ -100,6 +100,17 @@ check_eq "status: the database and its span; no monitor" "ok $((NOW - 129600)) $
 get "/api/dims" >/dev/null
 check_eq "dims: the query layer's dimensions" 19 "$(json "len(j)")"
 
+get "/api/executable?include=executable:/usr/bin/curl" >/dev/null
+check_eq "executable: first and last seen, totals, hashes with their times" \
+	"$((NOW - 20)) $((NOW - 20)) 1200 34000 2 $H1:$((NOW - 20)):$((NOW - 20))" \
+	"$(json "f\"{j['first']} {j['last']} {j['sent']} {j['received']} {j['flows']} \" + ' '.join(f\"{h['value']['text']}:{h['first']}:{h['last']}\" for h in j['hashes'])")"
+check_eq "  what it talked to" "203.0.113.5|443|org.example|/usr/bin/bash|$TEST_USER" \
+	"$(json "'|'.join([j['remote_addresses']['rows'][0]['value']['text'], j['remote_ports']['rows'][0]['value']['text'], j['domains']['rows'][0]['value']['text'], j['parents']['rows'][0]['value']['text'], j['users']['rows'][0]['value']['user']])")"
+get "/api/executable?include=executable:/usr/bin/nothing" >/dev/null
+check_eq "  an executable with no entries: 404" 404 "$CODE"
+get "/api/executable?include=name:curl" >/dev/null
+check_eq "  without include=executable:PATH: 400" 400 "$CODE"
+
 # ---- filters are values ----
 get "/api/groups?dim=executable&include=name:x'%20OR%201=1--" >/dev/null
 check_eq "an SQL-looking filter value is a value: it matches the one entry with that name" \

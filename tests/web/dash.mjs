@@ -169,7 +169,8 @@ try {
   // ---- the table ----
   await page.click('#tab-table');
   await idle();
-  const rows = () => page.$$eval('#rows tr', (trs) => trs.map((tr) => [...tr.children].slice(0, 3).map((td) => td.textContent)));
+  const rows = () => page.$$eval('#rows tr', (trs) => trs.map((tr) => [tr.querySelector('button.link').textContent,
+    ...[...tr.children].slice(1, 3).map((td) => td.textContent)]));
   let t = await rows();
   is(t[0], ['/usr/bin/rsync', '5.00 MB', '10.00 MB'], 'the table: the busiest first');
   is(t.length, 4, 'one row per executable');
@@ -198,14 +199,34 @@ try {
   page2.on('pageerror', (e) => errors.push(String(e)));
   await page2.goto(link);
   await page2.waitForFunction(() => window.picosnitchDash && window.picosnitchDash.idle() && document.querySelectorAll('#rows tr').length);
-  is(await page2.$$eval('#rows tr td:first-child', (tds) => tds.map((td) => td.textContent)), ['/usr/bin/rsync'],
+  is(await page2.$$eval('#rows tr button.link', (b) => b.map((x) => x.textContent)), ['/usr/bin/rsync'],
     'a deep link opens the same table with the same filter');
   is(await page2.inputValue('#dim'), 'executable', '  and the same grouping');
   await page2.close();
 
+  // ---- an executable's page ----
+  await page.click('#filters .chip button');
+  await idle();
+  await page.click('#rows tr:has-text("/usr/bin/curl") button.details');
+  await page.waitForFunction(() => document.querySelector('#exe-name'));
+  await idle();
+  const exe = await api('executable?include=executable:/usr/bin/curl');
+  is(await page.textContent('#exe-name'), '/usr/bin/curl', 'details: the executable\'s page');
+  is(await page.textContent('.facts'), `first seen ${new Date(exe.first * 1000).toLocaleString()} · last seen ${new Date(exe.last * 1000).toLocaleString()} · 1.20 kB sent, 34.00 kB received, 2 connections`,
+    '  when it was first and last seen, and its totals');
+  is(await page.$$eval('section[data-list="remote_ports"] td.value', (t) => t.map((x) => x.textContent)), ['443'],
+    '  the ports it talked to');
+  is(await page.$$eval('section[data-list="users"] td.value', (t) => t.map((x) => x.textContent)), [exe.users.rows[0].value.user + ` (${exe.users.rows[0].value.num})`],
+    '  its users, by name');
+  const c = await chartData();
+  is([sum(c[0].data[1]), sum(c[0].data[2])], [1200, 34000], '  its traffic over time sums to its totals');
+  ok(page.url().includes('exe=%2Fusr%2Fbin%2Fcurl'), '  the URL holds it', page.url());
+  await page.click('#exe-back');
+  await idle();
+  ok(await page.isVisible('#table') && !(await page.isVisible('#exe-page')), 'back: the table again');
+
   // ---- phone width ----
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.click('#filters .chip button');
   await page.click('#tab-charts');
   await idle();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

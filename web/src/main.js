@@ -45,6 +45,7 @@ function el(tag, attrs = {}, ...children) {
 const state = {
   dim: 'executable', period: 0, back: 0, view: 'charts', refresh: 0,
   sort: 'total', order: 'desc', search: '', filters: [],
+  exe: null,	// the executable whose page is shown: {kind: 'text'|'hex', value}
 };
 
 function readHash() {
@@ -60,6 +61,8 @@ function readHash() {
   state.sort = ['total', 'sent', 'received', 'value'].includes(p.get('sort')) ? p.get('sort') : 'total';
   state.order = p.get('order') === 'asc' ? 'asc' : 'desc';
   state.search = p.get('search') || '';
+  state.exe = p.has('exe') ? { kind: 'text', value: p.get('exe') }
+    : p.has('exe_hex') ? { kind: 'hex', value: p.get('exe_hex') } : null;
   state.filters = [];
   for (const kind of ['include', 'exclude', 'include_hex', 'exclude_hex']) {
     for (const f of p.getAll(kind)) {
@@ -82,6 +85,7 @@ function writeHash() {
   if (state.order !== 'desc') p.set('order', state.order);
   if (state.search) p.set('search', state.search);
   for (const f of state.filters) p.append(f.kind, `${f.dim}:${f.value}`);
+  if (state.exe) p.set(state.exe.kind === 'hex' ? 'exe_hex' : 'exe', state.exe.value);
   const hash = '#' + p.toString();
   if (location.hash !== hash) history.pushState(null, '', hash);
 }
@@ -163,8 +167,10 @@ function drawControls() {
   }
   $('tab-charts').classList.toggle('active', state.view === 'charts');
   $('tab-table').classList.toggle('active', state.view === 'table');
-  $('charts').hidden = state.view !== 'charts';
-  $('table').hidden = state.view !== 'table';
+  $('charts').hidden = !!state.exe || state.view !== 'charts';
+  $('table').hidden = !!state.exe || state.view !== 'table';
+  $('exe-page').hidden = !state.exe;
+  document.querySelector('nav').hidden = !!state.exe;
   $('search').value = state.search;
   const list = $('filters');
   list.replaceChildren();
@@ -271,7 +277,9 @@ function drawTable(g) {
     body.append(el('tr', {},
       el('td', { class: 'value', title: text }, el('button', {
         class: 'link', title: 'show only this', onclick: () => addFilter(g.dim, r.value, 'include'),
-      }, text)),
+      }, text), g.dim === 'executable' ? el('button', {
+        class: 'details', title: 'its page', 'aria-label': 'details', onclick: () => openExe(r.value),
+      }, 'details') : ''),
       el('td', { class: 'num' }, bytes(r.sent)),
       el('td', { class: 'num' }, bytes(r.received)),
       el('td', { class: 'num' }, r.flows),
@@ -313,6 +321,67 @@ async function loadValues() {
   }
 }
 
+function openExe(v) {
+  state.exe = v.hex !== undefined ? { kind: 'hex', value: v.hex } : { kind: 'text', value: v.text };
+  update();
+}
+
+const EXE_LISTS = [
+  ['names', 'name', 'Process names'], ['commands', 'cmdline', 'Commands'],
+  ['parents', 'parent_executable', 'Parents'], ['users', 'user', 'Users'],
+  ['remote_addresses', 'remote_address', 'Remote addresses'], ['domains', 'domain', 'Domains'],
+  ['remote_ports', 'remote_port', 'Remote ports'], ['local_ports', 'local_port', 'Local ports'],
+  ['protocols', 'protocol', 'Protocols'],
+];
+
+function smallTable(dim, rows, extra) {
+  return el('table', { class: 'small' }, el('tbody', {}, ...rows.map((r) => el('tr', {},
+    el('td', { class: 'value' }, shown(dim, r.value)),
+    ...(extra ? extra(r) : []),
+    el('td', { class: 'num' }, bytes(r.sent)),
+    el('td', { class: 'num' }, bytes(r.received))))));
+}
+
+async function drawExe() {
+  const p = selectParams('executable');
+  p.delete('dim');
+  for (const k of ['include', 'exclude', 'include_hex', 'exclude_hex']) p.delete(k);
+  p.set(state.exe.kind === 'hex' ? 'include_hex' : 'include', `executable:${state.exe.value}`);
+  const d = await api('executable', p);
+  const sp = new URLSearchParams(p);
+  sp.set('dim', 'executable');
+  sp.set('top', '1');
+  sp.set('other', '0');
+  sp.set('align', '1');
+  sp.set('buckets', '120');
+  const s = await api('series', sp);
+  const box = $('exe-page');
+  box.replaceChildren(
+    el('p', {}, el('button', { id: 'exe-back', onclick: () => { state.exe = null; update(); } }, '← back')),
+    el('h2', { id: 'exe-name' }, shown('executable', d.executable)),
+    el('p', { class: 'facts' }, `first seen ${when(d.first)} · last seen ${when(d.last)} · ` +
+      `${bytes(d.sent)} sent, ${bytes(d.received)} received, ${d.flows} connections`),
+    el('h3', {}, `Hashes (${d.hash_count})`),
+    smallTable('sha256', d.hashes, (r) => [el('td', {}, r.first >= 0 ? `from ${when(r.first)}` : ''),
+      el('td', {}, r.last >= 0 ? `to ${when(r.last)}` : '')]),
+    el('div', { id: 'exe-chart' }),
+    el('div', { class: 'lists' }, ...EXE_LISTS.map(([key, dim, title]) => el('section', { 'data-list': key },
+      el('h3', {}, `${title} (${d[key].groups})`), smallTable(dim, d[key].rows)))));
+  for (const c of charts) c.destroy();
+  charts = [];
+  if (s.lines.length) {
+    const xs = s.bucket_starts.slice(0, -1);
+    const l = s.lines[0];
+    charts.push(new uPlot({
+      title: 'Traffic over time', width: Math.max(300, box.clientWidth - 8), height: 220,
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] } },
+      axes: [{}, { values: (u, ticks) => ticks.map(bytes), size: 80 }],
+      series: [{}, { label: `sent (${bytes(l.sent)})`, stroke: COLORS[0], fill: COLORS[0] + '22' },
+        { label: `received (${bytes(l.received)})`, stroke: COLORS[1], fill: COLORS[1] + '22' }],
+    }, [xs, l.sent_points, l.received_points], $('exe-chart')));
+  }
+}
+
 let loading = 0;
 
 async function update(push = true) {
@@ -325,7 +394,9 @@ async function update(push = true) {
     $('footer').textContent = `picosnitch ${status.version} · monitor ${status.monitor_pid ? 'pid ' + status.monitor_pid : 'not running'}` +
       (status.first ? ` · history ${when(status.first)} – ${when(status.last)}` : '') +
       (status.database !== 'ok' ? ` · ${status.database}` : '');
-    if (state.view === 'charts') {
+    if (state.exe) {
+      await drawExe();
+    } else if (state.view === 'charts') {
       const p = selectParams(state.dim);
       p.set('top', TOP);
       p.set('align', '1');
