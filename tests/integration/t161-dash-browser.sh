@@ -28,7 +28,8 @@ row() { local IFS=$'\t'; echo "$*"; }
 		bash $H2 /usr/lib/systemd/systemd 0 40001 53 198.51.100.1 203.0.113.53 '' 10 17 4026532000
 	row $((NOW - 1800)) 77 88 1 '/opt/evil\npath\xff<script>alert(1)</script>' "evil" x $H1 \
 		/usr/bin/bash bash bash $H2 '' 4000000000 -1 -1 '' '' '' 0 0 4026531840
-	row $((NOW - 7200)) 5000000 10000000 1 /usr/bin/rsync rsync 'rsync -a /home backup:' $H1 \
+	row $((NOW - 7200)) 5000000 10000000 1 /usr/bin/rsync rsync \
+		'rsync -a --delete --exclude=.cache /home/alice/ backup.example.org:/srv/backups/alice/' $H1 \
 		/usr/sbin/cron cron cron $H2 /usr/lib/systemd/systemd "$TEST_UID" 40002 22 198.51.100.1 \
 		203.0.113.7 net.backup 2 6 4026531840
 } | runuser -u "$TEST_USER" -- "$WORK/user-mkdb" "$PICOSNITCH_DIR/snitch.db" ||

@@ -117,6 +117,43 @@ try {
   is([charts[0].shown[0], charts[1].shown[0]], [false, false], '  and it stays off across reloads');
   await page.click('.chart[data-chart="sent"] .u-legend .u-series:nth-child(2)');
 
+  // ---- resampling, smoothing, label trimming ----
+  await page.selectOption('#period', '7');	// 1 hour
+  await idle();
+  await page.selectOption('#resample', '900');	// 15 min
+  await idle();
+  charts = await chartData();
+  is(charts[0].data[0][2] - charts[0].data[0][1], 900, 'resample 15 min: buckets of 15 minutes');
+  ok([4, 5].includes(charts[0].data[0].length), '  an hour in 4 (or 5, cut at round times)', charts[0].data[0].length);
+  is(sum(charts[0].data.slice(1).map(sum)), (await api(`groups?dim=executable&from=${Math.floor(Date.now() / 1000) + 1 - 3600}`)).sent,
+    '  still summing to the API\'s total');
+  ok(page.url().includes('resample=900'), '  the URL holds it', page.url());
+  const raw = charts[0].data.slice(1);
+  await page.selectOption('#smooth', '3');
+  await idle();
+  const sm = (await chartData())[0].data.slice(1);
+  const avg = raw.map((p) => p.map((_, i) => {
+    const w = p.slice(Math.max(0, i - 1), i + 2);
+    return w.reduce((a, b) => a + b, 0) / w.length;
+  }));
+  is(sm, avg, 'smooth 3: each point is the mean of itself and its neighbours');
+  await page.selectOption('#smooth', '0');
+  await page.selectOption('#resample', '0');
+  await page.selectOption('#period', '0');
+  await idle();
+  await page.selectOption('#dim', 'cmdline');
+  await idle();
+  is((await chartData())[0].labels.find((l) => l.startsWith('rsync')),
+    'rsync -a --delete --exclude=.cac…ample.org:/srv/backups/alice/ (5.00 MB)', 'long labels keep their first 32 and last 29 characters');
+  await page.uncheck('#trim');
+  await idle();
+  is((await chartData())[0].labels.find((l) => l.startsWith('rsync')),
+    'rsync -a --delete --exclude=.cache /home/alice/ backup.example.org:/srv/backups/alice/ (5.00 MB)',
+    '"trim labels" off: whole');
+  await page.check('#trim');
+  await page.selectOption('#dim', 'executable');
+  await idle();
+
   // ---- group by another dimension ----
   await page.selectOption('#dim', 'remote_port');
   await idle();

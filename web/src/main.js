@@ -23,6 +23,11 @@ const DIM_LABELS = {
   time: 'Entry time',
 };
 const REFRESH = [['off', 0], ['5 s', 5], ['10 s', 10], ['30 s', 30], ['1 min', 60]];
+// bucket lengths of the charts ("resample"); auto: about 4 pixels each
+const RESAMPLE = [['auto', 0], ['1 min', 60], ['5 min', 300], ['15 min', 900], ['1 hour', 3600],
+  ['6 hours', 21600], ['1 day', 86400]];
+// centred moving averages over this many buckets
+const SMOOTH = [['off', 0], ['3', 3], ['5', 5], ['9', 9], ['15', 15]];
 const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1',
   '#ff9da7', '#9c755f', '#bab0ac', '#8c8c8c'];
 const TOP = 10;
@@ -43,7 +48,8 @@ function el(tag, attrs = {}, ...children) {
 // ---- state, in the URL's fragment ----
 
 const state = {
-  dim: 'executable', period: 0, back: 0, view: 'charts', refresh: 0,
+  dim: 'executable', period: 0, back: 0, view: 'charts', refresh: 0, resample: 0, smooth: 0,
+  trim: true,
   sort: 'total', order: 'desc', search: '', filters: [],
   exe: null,	// the executable whose page is shown: {kind: 'text'|'hex', value}
 };
@@ -58,6 +64,11 @@ function readHash() {
   state.view = p.get('view') === 'table' ? 'table' : 'charts';
   const refresh = Number(p.get('refresh'));
   state.refresh = REFRESH.some(([, s]) => s === refresh) ? refresh : 0;
+  const resample = Number(p.get('resample'));
+  state.resample = RESAMPLE.some(([, s]) => s === resample) ? resample : 0;
+  const smooth = Number(p.get('smooth'));
+  state.smooth = SMOOTH.some(([, s]) => s === smooth) ? smooth : 0;
+  state.trim = p.get('trim') !== '0';
   state.sort = ['total', 'sent', 'received', 'value'].includes(p.get('sort')) ? p.get('sort') : 'total';
   state.order = p.get('order') === 'asc' ? 'asc' : 'desc';
   state.search = p.get('search') || '';
@@ -81,6 +92,9 @@ function writeHash() {
   if (state.back) p.set('back', state.back);
   if (state.view !== 'charts') p.set('view', state.view);
   if (state.refresh) p.set('refresh', state.refresh);
+  if (state.resample) p.set('resample', state.resample);
+  if (state.smooth) p.set('smooth', state.smooth);
+  if (!state.trim) p.set('trim', '0');
   if (state.sort !== 'total') p.set('sort', state.sort);
   if (state.order !== 'desc') p.set('order', state.order);
   if (state.search) p.set('search', state.search);
@@ -99,8 +113,22 @@ function bytes(n) {
   return n + ' B';
 }
 
-function trim(s) {
-  return s.length > 64 ? s.slice(0, 32) + '…' + s.slice(-29) : s;
+// long labels keep their start and end (like the terminal view); the
+// "trim labels" box turns it off for legends
+function trim(s, force) {
+  return (force || state.trim) && s.length > 64 ? s.slice(0, 32) + '…' + s.slice(-29) : s;
+}
+
+// the centred moving average of n buckets (fewer at the edges)
+function smooth(points, n) {
+  if (!n) return points;
+  const h = Math.floor(n / 2);
+  return points.map((_, i) => {
+    let sum = 0;
+    let k = 0;
+    for (let j = Math.max(0, i - h); j <= Math.min(points.length - 1, i + h); j++, k++) sum += points[j];
+    return sum / k;
+  });
 }
 
 function shown(dim, v) {
@@ -141,6 +169,15 @@ async function api(path, params) {
   return j;
 }
 
+// how many buckets the charts ask for: by the chosen length, or ~4 px each
+function buckets() {
+  const auto = Math.max(10, Math.min(500, Math.floor($('charts').clientWidth / 4)));
+  const len = PERIODS[state.period][1] || (lastBounds ? lastBounds[1] - lastBounds[0] + 1 : 0);
+  if (!state.resample || !len) return auto;
+  return Math.max(1, Math.min(10000, Math.ceil(len / state.resample)));
+}
+let lastBounds = null;
+
 // ---- drawing ----
 
 let charts = [];
@@ -156,6 +193,9 @@ function drawControls() {
   $('dim').value = state.dim;
   $('period').value = String(state.period);
   $('refresh').value = String(state.refresh);
+  $('resample').value = String(state.resample);
+  $('smooth').value = String(state.smooth);
+  $('trim').checked = state.trim;
   const len = PERIODS[state.period][1];
   $('back').disabled = !len;
   $('forward').disabled = !len || !state.back;
@@ -177,7 +217,7 @@ function drawControls() {
   state.filters.forEach((f, i) => {
     const op = f.kind.startsWith('include') ? '=' : '≠';
     const value = f.kind.endsWith('_hex') ? `(bytes ${f.value})` : f.value;
-    list.append(el('span', { class: 'chip' }, `${DIM_LABELS[f.dim]} ${op} ${trim(value)} `,
+    list.append(el('span', { class: 'chip' }, `${DIM_LABELS[f.dim]} ${op} ${trim(value, true)} `,
       el('button', { 'aria-label': 'remove filter', title: 'remove', onclick: () => {
         state.filters.splice(i, 1);
         update();
@@ -258,7 +298,7 @@ function drawCharts(s) {
       width: 1.5,
       value: (u, v) => (v == null ? '' : bytes(v)),
     }));
-    const data = [xs, ...lines.map((l) => l[`${key}_points`])];
+    const data = [xs, ...lines.map((l) => smooth(l[`${key}_points`], state.smooth))];
     const div = el('div', { class: 'chart', 'data-chart': key });
     box.append(div);
     charts.push(new uPlot(chartOpts(title, width, series, s.dim, lines), data, div));
@@ -312,7 +352,7 @@ async function loadValues() {
     p.set('limit', '1000');
     const d = await api('distinct', p);
     for (const v of d.values) {
-      const o = el('option', {}, trim(shown(dim, v)));
+      const o = el('option', {}, trim(shown(dim, v), true));
       o.value = JSON.stringify(v);
       sel.append(o);
     }
@@ -391,6 +431,7 @@ async function update(push = true) {
   document.body.classList.add('loading');
   try {
     const status = await api('status');
+    if (status.first) lastBounds = [status.first, status.last];
     $('footer').textContent = `picosnitch ${status.version} · monitor ${status.monitor_pid ? 'pid ' + status.monitor_pid : 'not running'}` +
       (status.first ? ` · history ${when(status.first)} – ${when(status.last)}` : '') +
       (status.database !== 'ok' ? ` · ${status.database}` : '');
@@ -400,7 +441,7 @@ async function update(push = true) {
       const p = selectParams(state.dim);
       p.set('top', TOP);
       p.set('align', '1');
-      p.set('buckets', Math.max(10, Math.min(500, Math.floor($('charts').clientWidth / 4))));
+      p.set('buckets', buckets());
       const s = await api('series', p);
       if (mine !== loading) return;
       lastSeries = s;
@@ -441,6 +482,11 @@ function init() {
   }
   PERIODS.forEach(([name], i) => $('period').append(el('option', { value: String(i) }, name)));
   REFRESH.forEach(([name, s]) => $('refresh').append(el('option', { value: String(s) }, name)));
+  RESAMPLE.forEach(([name, s]) => $('resample').append(el('option', { value: String(s) }, name)));
+  SMOOTH.forEach(([name, s]) => $('smooth').append(el('option', { value: String(s) }, name)));
+  $('resample').addEventListener('change', (e) => { state.resample = Number(e.target.value); update(); });
+  $('smooth').addEventListener('change', (e) => { state.smooth = Number(e.target.value); update(); });
+  $('trim').addEventListener('change', (e) => { state.trim = e.target.checked; update(); });
   $('dim').addEventListener('change', (e) => { state.dim = e.target.value; update(); });
   $('period').addEventListener('change', (e) => { state.period = Number(e.target.value); state.back = 0; update(); });
   $('back').addEventListener('click', () => { state.back++; update(); });
