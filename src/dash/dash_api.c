@@ -445,6 +445,23 @@ static int query_failed(struct dash_api *api, struct req *r, int ret, const char
 	return fail(r, 503, "%s", err[0] ? err : strerror(-ret));
 }
 
+/* The rows of a result: [{"value", "sent", "received", "flows"}, ...] */
+static json_t *rows_json(enum query_dim dim, const struct query_result *res)
+{
+	json_t *rows = json_array();
+
+	for (size_t i = 0; rows && i < res->n_rows; i++) {
+		const struct query_row *row = &res->rows[i];
+
+		json_array_append_new(rows, json_pack("{s:o,s:I,s:I,s:I}", "value",
+						      value_json(dim, &row->value), "sent",
+						      (json_int_t)row->sent, "received",
+						      (json_int_t)row->received, "flows",
+						      (json_int_t)row->flows));
+	}
+	return rows;
+}
+
 /* Up to `limit` values of `dim` (busiest first) with their sums, for the
  * entries matching the filters (and the window) of `sel`; NULL on error
  * (r says why). */
@@ -465,16 +482,7 @@ static json_t *top_rows(struct dash_api *api, struct req *r, const struct query_
 		query_failed(api, r, ret, err);
 		return NULL;
 	}
-	rows = json_array();
-	for (size_t i = 0; rows && i < res->n_rows; i++) {
-		const struct query_row *row = &res->rows[i];
-
-		json_array_append_new(rows, json_pack("{s:o,s:I,s:I,s:I}", "value",
-						      value_json(dim, &row->value), "sent",
-						      (json_int_t)row->sent, "received",
-						      (json_int_t)row->received, "flows",
-						      (json_int_t)row->flows));
-	}
+	rows = rows_json(dim, res);
 	if (groups)
 		*groups = (int64_t)res->n_groups;
 	query_result_free(res);
@@ -615,16 +623,7 @@ static json_t *api_groups(struct dash_api *api, struct req *r)
 		query_failed(api, r, ret, err);
 		return NULL;
 	}
-	rows = json_array();
-	for (size_t i = 0; rows && i < res->n_rows; i++) {
-		const struct query_row *row = &res->rows[i];
-
-		json_array_append_new(rows, json_pack("{s:o,s:I,s:I,s:I}", "value",
-						      value_json(q.sel.dim, &row->value), "sent",
-						      (json_int_t)row->sent, "received",
-						      (json_int_t)row->received, "flows",
-						      (json_int_t)row->flows));
-	}
+	rows = rows_json(q.sel.dim, res);
 	o = json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:o}", "dim", query_dim_name(q.sel.dim), "window",
 		      window_json(&q.sel.window), "groups", (json_int_t)res->n_groups, "sent",
 		      (json_int_t)res->sent, "received", (json_int_t)res->received, "flows",

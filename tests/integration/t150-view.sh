@@ -25,18 +25,12 @@ mkdir -p "$PICOSNITCH_DIR"
 chown "$TEST_USER:" "$PICOSNITCH_DIR"
 export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$WORK/asan"
 
-# mkdb_rows PATH: the rows on stdin, written as the test user
-mkdb_rows() {
-	runuser -u "$TEST_USER" -- "$WORK/user-mkdb" "$1"
-}
-cp "$MKDB" "$WORK/user-mkdb" && chmod 0755 "$WORK/user-mkdb"
 
 # The entries: fields as tests/helpers/mkdb.c lists them.  curl (sent
 # 1200, the test user), a CJK browser name (root, sent 2000), a name with invalid
 # UTF-8, a newline and a terminal escape (an unknown uid, no grandparent, an
 # exec entry without address or port), and a backup a day and a half ago.
 LONGCMD="curl --silent --output /dev/null https://example.org/a/very/long/path/that/does/not/fit"
-row() { local IFS=$'\t'; echo "$*"; }
 {
 	row $((NOW - 20)) 1200 34000 2 /usr/bin/curl curl "$LONGCMD" $H1 /usr/bin/bash bash bash $H2 \
 		/usr/lib/systemd/systemd "$TEST_UID" 40000 443 198.51.100.1 203.0.113.5 org.example 2 6 4026531840
@@ -49,7 +43,7 @@ row() { local IFS=$'\t'; echo "$*"; }
 	row $((NOW - 129600)) 5000000 10000000 1 /usr/bin/rsync rsync 'rsync -a /home backup:' $H1 \
 		/usr/sbin/cron cron cron $H2 /usr/lib/systemd/systemd "$TEST_UID" 40002 22 198.51.100.1 \
 		203.0.113.7 net.backup 2 6 4026531840
-} | mkdb_rows "$PICOSNITCH_DIR/snitch.db" || { not_ok "mkdb writes the test database"; t_done; exit 1; }
+} | mkdb_as_user "$PICOSNITCH_DIR/snitch.db" || { not_ok "mkdb writes the test database"; t_done; exit 1; }
 
 # view_start COLS LINES [VAR=value...]: the view in a fresh tmux session,
 # started by root as `sudo picosnitch view` would be
@@ -652,7 +646,7 @@ when it first writes what it counted (picosnitch start). Trying again every 2 se
 sort: name  units: kB  live: off  monitor: not running
 EOF
 row $((NOW - 5)) 10 20 1 /usr/bin/late late late $H1 /usr/bin/bash bash bash $H2 '' 0 1 2 \
-	198.51.100.1 203.0.113.9 '' 2 17 4026531840 | mkdb_rows "$EMPTY/snitch.db"
+	198.51.100.1 203.0.113.9 '' 2 17 4026531840 | mkdb_as_user "$EMPTY/snitch.db"
 screen_has "  and its entries once the database appears (retried every 2 s)" "^/usr/bin/late " 6
 
 # ---- a database of a schema this version does not know ----

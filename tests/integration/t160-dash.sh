@@ -21,8 +21,6 @@ H2=2222222222222222222222222222222222222222222222222222222222222222
 export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$WORK/asan"
 mkdir -p "$PICOSNITCH_DIR"
 chown "$TEST_USER:" "$PICOSNITCH_DIR"
-cp "$MKDB" "$WORK/user-mkdb" && chmod 0755 "$WORK/user-mkdb"
-row() { local IFS=$'\t'; echo "$*"; }
 {
 	row $((NOW - 20)) 1200 34000 2 /usr/bin/curl curl "curl https://example.org" $H1 /usr/bin/bash \
 		bash bash $H2 /usr/lib/systemd/systemd "$TEST_UID" 40000 443 198.51.100.1 203.0.113.5 \
@@ -35,7 +33,7 @@ row() { local IFS=$'\t'; echo "$*"; }
 	row $((NOW - 129600)) 5000000 10000000 1 /usr/bin/rsync rsync 'rsync -a /home backup:' $H1 \
 		/usr/sbin/cron cron cron $H2 /usr/lib/systemd/systemd "$TEST_UID" 40002 22 198.51.100.1 \
 		203.0.113.7 net.backup 2 6 4026531840
-} | runuser -u "$TEST_USER" -- "$WORK/user-mkdb" "$PICOSNITCH_DIR/snitch.db" ||
+} | mkdb_as_user "$PICOSNITCH_DIR/snitch.db" ||
 	{ not_ok "mkdb writes the test database"; t_done; exit 1; }
 
 PORT=$((20000 + RANDOM % 20000))

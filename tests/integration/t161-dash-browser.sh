@@ -18,8 +18,6 @@ H1=1111111111111111111111111111111111111111111111111111111111111111
 H2=2222222222222222222222222222222222222222222222222222222222222222
 mkdir -p "$PICOSNITCH_DIR"
 chown "$TEST_USER:" "$PICOSNITCH_DIR"
-cp "$MKDB" "$WORK/user-mkdb" && chmod 0755 "$WORK/user-mkdb"
-row() { local IFS=$'\t'; echo "$*"; }
 {
 	row $((NOW - 20)) 1200 34000 2 /usr/bin/curl curl "curl https://example.org" $H1 /usr/bin/bash \
 		bash bash $H2 /usr/lib/systemd/systemd "$TEST_UID" 40000 443 198.51.100.1 203.0.113.5 \
@@ -32,7 +30,7 @@ row() { local IFS=$'\t'; echo "$*"; }
 		'rsync -a --delete --exclude=.cache /home/alice/ backup.example.org:/srv/backups/alice/' $H1 \
 		/usr/sbin/cron cron cron $H2 /usr/lib/systemd/systemd "$TEST_UID" 40002 22 198.51.100.1 \
 		203.0.113.7 net.backup 2 6 4026531840
-} | runuser -u "$TEST_USER" -- "$WORK/user-mkdb" "$PICOSNITCH_DIR/snitch.db" ||
+} | mkdb_as_user "$PICOSNITCH_DIR/snitch.db" ||
 	{ not_ok "mkdb writes the test database"; t_done; exit 1; }
 
 # browse MODE CONFIG: a server with that config.json, and the browser's

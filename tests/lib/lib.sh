@@ -168,6 +168,20 @@ wait_file() {
 	return 1
 }
 
+# ---- test databases ----
+
+# row FIELD...: one line for mkdb (tests/helpers/mkdb.c lists the fields)
+row() { local IFS=$'\t'; echo "$*"; }
+
+# mkdb_as_user PATH: write the rows on stdin into PATH, as the test user,
+# with the monitor's own writer
+mkdb_as_user() {
+	if [ ! -x "$WORK/user-mkdb" ]; then
+		cp "$ROOT/build/tests/mkdb" "$WORK/user-mkdb" && chmod 0755 "$WORK/user-mkdb" || return 1
+	fi
+	runuser -u "$TEST_USER" -- "$WORK/user-mkdb" "$1"
+}
+
 # ---- results ----
 
 db() { sqlite3 -batch "$PICOSNITCH_DIR/snitch.db" "$@"; }
