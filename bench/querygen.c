@@ -169,11 +169,11 @@ static int cmp_double(const void *a, const void *b)
 /* Open PATH as the monitor does (which migrates an older schema) and bring
  * its rollups up to the end of the data, one step at a time as the logger
  * does, timing each: a step is one day (or a run of days without entries),
- * and at the end of a month also that month. */
+ * and at the end of a week or a month also that week or month. */
 static int build_rollups(const char *path)
 {
-	static double day_ms[4096], month_ms[256];
-	size_t n_days = 0, n_months = 0;
+	static double day_ms[4096], month_ms[256], week_ms[1024];
+	size_t n_days = 0, n_months = 0, n_weeks = 0;
 	char err[512];
 	struct store *s;
 	double t0 = now_ms(), t;
@@ -217,6 +217,9 @@ static int build_rollups(const char *path)
 		if (rollup_month_start(after) == after) {
 			if (n_months < 256)
 				month_ms[n_months++] = t;
+		} else if (rollup_week_start(after) == after) {
+			if (n_weeks < 1024)
+				week_ms[n_weeks++] = t;
 		} else if (n_days < 4096) {
 			day_ms[n_days++] = t;
 		}
@@ -229,12 +232,15 @@ static int build_rollups(const char *path)
 	if (n_days) {
 		qsort(day_ms, n_days, sizeof(double), cmp_double);
 		qsort(month_ms, n_months, sizeof(double), cmp_double);
+		qsort(week_ms, n_weeks, sizeof(double), cmp_double);
 		fprintf(stderr,
 			"querygen: rollups of %zu days built in %.1f s: a day takes %.0f ms (median; "
-			"max %.0f ms), a day that ends a month %.0f ms (median of %zu; max %.0f ms)\n",
-			n_days + n_months, (now_ms() - t0) / 1e3, day_ms[n_days / 2],
-			day_ms[n_days - 1], n_months ? month_ms[n_months / 2] : 0.0, n_months,
-			n_months ? month_ms[n_months - 1] : 0.0);
+			"max %.0f ms), a day that ends a week %.0f ms (median of %zu; max %.0f ms), "
+			"a month %.0f ms (median of %zu; max %.0f ms)\n",
+			n_days + n_weeks + n_months, (now_ms() - t0) / 1e3, day_ms[n_days / 2],
+			day_ms[n_days - 1], n_weeks ? week_ms[n_weeks / 2] : 0.0, n_weeks,
+			n_weeks ? week_ms[n_weeks - 1] : 0.0, n_months ? month_ms[n_months / 2] : 0.0,
+			n_months, n_months ? month_ms[n_months - 1] : 0.0);
 	} else {
 		fprintf(stderr, "querygen: rollups up to date\n");
 	}
@@ -544,7 +550,7 @@ static int write_cost(const char *path, int windows)
 	qsort(with_ms, n_with, sizeof(double), cmp_double);
 	qsort(without_ms, n_without, sizeof(double), cmp_double);
 	printf("write of a window of %d entries (%zu windows each, alternating in rounds of 100):\n"
-	       "  with the rollup triggers (schema 12):    median %.3f ms, mean %.3f ms\n"
+	       "  with the rollup triggers (schema 12, 13):median %.3f ms, mean %.3f ms\n"
 	       "  without them (as schema 11 wrote):       median %.3f ms, mean %.3f ms\n"
 	       "  difference: median %+.1f%%, mean %+.1f%%\n"
 	       "the logger's rollup check per tick (up to date): %.1f us\n",
@@ -715,7 +721,8 @@ static void measure(struct bench_ctx *c, enum kind kind, enum query_dim dim, con
 static int run(const char *path, int argc, char **argv)
 {
 	struct bench_ctx c = { .path = path, .reps = 3 };
-	const char *only = NULL, *window = NULL;
+	const char *only = NULL, *window = NULL, *dim = NULL;
+	int filters = -1;
 	char err[512];
 	struct query_window windows[4];
 	const char *wnames[] = { "hour", "day", "month", "year" };
@@ -730,6 +737,10 @@ static int run(const char *path, int argc, char **argv)
 			only = argv[++i];
 		else if (!strcmp(argv[i], "--window") && i + 1 < argc)
 			window = argv[++i];
+		else if (!strcmp(argv[i], "--dim") && i + 1 < argc)
+			dim = argv[++i];
+		else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
+			filters = atoi(argv[++i]);
 	}
 	if (c.reps < 1 || c.reps > 32)
 		c.reps = 3;
@@ -767,12 +778,15 @@ static int run(const char *path, int argc, char **argv)
 	if ((!only || !strcmp(only, "bounds")) && !window)
 		measure(&c, K_BOUNDS, 0, "all", &windows[3], false);
 	for (int f = 0; f < 2; f++) {
+		if (filters >= 0 && f != filters)
+			continue;
 		for (int wi = 0; wi < 4; wi++) {
 			if (window && strcmp(window, wnames[wi]))
 				continue;
 			if (!only || !strcmp(only, "totals"))
 				for (int d = 0; d < QUERY_DIM__COUNT; d++)
-					measure(&c, K_TOTALS, d, wnames[wi], &windows[wi], f);
+					if (!dim || !strcmp(dim, query_dim_name(d)))
+						measure(&c, K_TOTALS, d, wnames[wi], &windows[wi], f);
 			if (!only || !strcmp(only, "series")) {
 				measure(&c, K_SERIES, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 				measure(&c, K_SERIES, QUERY_DIM_REMOTE_ADDRESS, wnames[wi], &windows[wi], f);

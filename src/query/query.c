@@ -17,18 +17,20 @@
  * values of an indexed key in a large window skip through its index.
  *
  * Rollups (schema 12, storage/rollup.h): without filters, the whole UTC
- * days and months of a window that the rollups cover are read from their
- * sums (a few thousand entries a day instead of every row), the rest of the
- * window from the rows.  A series does it per bucket; aligned buckets are
- * whole days, so only the window's edges are rows.  Both ways give the
+ * days, weeks (schema 13) and months of a window that the rollups cover are
+ * read from their sums (a few thousand entries a day instead of every row),
+ * the rest of the window from the rows.  A series does it per bucket;
+ * aligned buckets are whole days (a year's: weeks), so only the window's
+ * edges are rows.  Totals by time pick the page shown as the units come, in
+ * order (half a million keys in a year: no hash of them).  Both ways give the
  * same sums: the rollups are sums of exactly the rows of their time, and
  * the logger keeps them so (docs/schema.md).
  *
  * Speed (10 million rows over a year, 2 vCPUs, bench/query-bench.sh, see
- * docs/schema.md): without filters, totals within ~125 ms over any window
- * (but by time over a year: ~350 ms for 525,600 groups), aligned series
- * within ~120 ms up to a month and 40-290 ms over a year; with filters (read
- * as rows through the indexes) ~130 ms a month, 1.3-3.6 s a year. */
+ * docs/schema.md): without filters, totals within ~150 ms over any window,
+ * aligned series within ~75 ms up to a month and 22-120 ms over a year (but
+ * ~320 ms cold by remote address); with filters (read
+ * as rows through the indexes) ~130 ms a month, 1.3-4 s a year. */
 #include "query/query_int.h"
 
 #include <errno.h>
@@ -43,6 +45,8 @@
 
 #define DEFAULT_BUSY_MS 300
 #define MAX_TOP 1000
+/* totals by time with at most this many groups shown pick them as they go */
+#define MAX_TOP_PAGE 100000
 #define MAX_BUCKETS 100000
 #define MAX_POINTS 2000000
 /* buckets kept per key during a series' first scan (16 bytes each) */
@@ -162,7 +166,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 				  sqlite3_errmsg(db->db));
 	if (r < 0)
 		return r;
-	if (version > 12)
+	if (version > 13)
 		return query_fail(err, errlen, -EPROTO,
 				  "snitch.db has schema version %" PRId64
 				  ", newer than this picosnitch understands (%s)",
@@ -563,9 +567,28 @@ struct split {
 	struct {
 		int grain;
 		int64_t from, to;	/* the units that start in [from, to) */
-	} runs[3];
+	} runs[7];
 	size_t n_runs;
 };
+
+/* The whole days [d0, d1) as runs: its whole weeks as week units (schema
+ * 13), the days around them as day units. */
+static void split_days(const struct query_db *db, struct split *sp, int64_t d0, int64_t d1)
+{
+	int64_t w0 = rollup_week_ceil(d0), w1 = rollup_week_start(d1);
+
+	if (d0 >= d1)
+		return;
+	if (db->version < 13 || w0 >= w1) {
+		sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, d0, d1 };
+		return;
+	}
+	if (d0 < w0)
+		sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, d0, w0 };
+	sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_WEEK, w0, w1 };
+	if (w1 < d1)
+		sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, w1, d1 };
+}
 
 /* false: no unit lies in the window (it is all rows) */
 static bool split_window(const struct query_db *db, const struct query_window *w, struct split *sp)
@@ -589,13 +612,11 @@ static bool split_window(const struct query_db *db, const struct query_window *w
 	m0 = rollup_month_start(d0) == d0 ? d0 : rollup_month_end(d0);
 	m1 = rollup_month_start(d1);
 	if (m0 < m1) {
-		if (d0 < m0)
-			sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, d0, m0 };
+		split_days(db, sp, d0, m0);
 		sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_MONTH, m0, m1 };
-		if (m1 < d1)
-			sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, m1, d1 };
+		split_days(db, sp, m1, d1);
 	} else {
-		sp->runs[sp->n_runs++] = (typeof(sp->runs[0])){ ROLLUP_GRAIN_DAY, d0, d1 };
+		split_days(db, sp, d0, d1);
 	}
 	if (!w->has_from || w->from < d0)
 		sp->rows[sp->n_rows++] = (struct query_window){ .from = w->from, .to = d0,
@@ -626,7 +647,7 @@ static int prepare_units(struct query_db *db, sqlite3_stmt **st, char *err, size
  * -EBADMSG: a blob that is not of this format (an edited file). */
 static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim, int grain,
 		      int64_t from, int64_t to, struct agg *a, const struct line_key *lk,
-		      size_t n_lk, char *err, size_t errlen)
+		      size_t n_lk, struct agg_top *top, char *err, size_t errlen)
 {
 	int rc, n;
 
@@ -641,8 +662,9 @@ static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim,
 		struct rollup_entry e;
 
 		/* a unit that does not start where its grain does is not ours */
-		if (start != (grain == ROLLUP_GRAIN_DAY ? rollup_day_start(start)
-							: rollup_month_start(start)))
+		if (start != (grain == ROLLUP_GRAIN_DAY	   ? rollup_day_start(start)
+			      : grain == ROLLUP_GRAIN_WEEK ? rollup_week_start(start)
+							   : rollup_month_start(start)))
 			continue;
 		if (lk)
 			n = agg_add_unit_lines(a, lk, n_lk, sqlite3_column_blob(st, 1),
@@ -650,6 +672,11 @@ static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim,
 		else if (!rollup_reader_init(&rd, sqlite3_column_blob(st, 1),
 					     (size_t)sqlite3_column_bytes(st, 1)))
 			n = -1;
+		else if (top)
+			while ((n = rollup_next(&rd, &e)) > 0) {
+				if (!agg_top_add(top, &e))
+					return query_fail(err, errlen, -EAGAIN, "keys out of order");
+			}
 		else
 			while ((n = rollup_next(&rd, &e)) > 0)
 				if (!agg_add(a, e.key, e.key2, start, e.sent, e.received, e.flows))
@@ -667,7 +694,7 @@ static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim,
 
 /* The units of a split, into a. */
 static int read_split_units(struct query_db *db, enum query_dim dim, const struct split *sp,
-			    struct agg *a, char *err, size_t errlen)
+			    struct agg *a, struct agg_top *top, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	int64_t keys = 0;
@@ -693,13 +720,13 @@ static int read_split_units(struct query_db *db, enum query_dim dim, const struc
 	if (rc != SQLITE_ROW)
 		return query_sqlite_fail(db, rc, "read the rollups", err, errlen);
 	/* a hint only: an edited file may say anything */
-	if (keys > 0 && keys < (1 << 24) && !agg_reserve(a, (size_t)keys))
+	if (!top && keys > 0 && keys < (1 << 24) && !agg_reserve(a, (size_t)keys))
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	r = prepare_units(db, &st, err, errlen);
 
 	for (size_t i = 0; r == 0 && i < sp->n_runs; i++)
 		r = read_units(db, st, dim, sp->runs[i].grain, sp->runs[i].from, sp->runs[i].to, a,
-			       NULL, 0, err, errlen);
+			       NULL, 0, top, err, errlen);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -743,7 +770,7 @@ static int gather(struct query_db *db, const struct query_select *sel, const str
 	int r = 0;
 
 	if (*rolled) {
-		r = read_split_units(db, sel->dim, sp, a, err, errlen);
+		r = read_split_units(db, sel->dim, sp, a, NULL, err, errlen);
 		for (size_t i = 0; r == 0 && i < sp->n_rows; i++)
 			r = scan_window(db, sel, &sp->rows[i], a, err, errlen);
 		if (r != -EBADMSG)
@@ -787,13 +814,26 @@ static size_t shown(size_t limit, size_t offset)
 	return limit && offset + limit > offset ? offset + limit : 0;
 }
 
+static int make_result_of(enum query_dim dim, struct agg_group *g, size_t n_first, size_t ng,
+			  const int64_t *all, size_t limit, size_t offset, bool sums,
+			  struct query_result **ret, char *err, size_t errlen);
+
 /* The rows [offset, offset + limit) of sorted groups, whose texts move to
  * the result. */
 static int make_result(enum query_dim dim, struct agg_group *g, size_t ng, size_t limit,
 		       size_t offset, bool sums, struct query_result **ret, char *err, size_t errlen)
 {
+	return make_result_of(dim, g, ng, ng, NULL, limit, offset, sums, ret, err, errlen);
+}
+
+/* make_result of the first n_first groups of ng, all of them summing to
+ * `all` (sent, received, flows) */
+static int make_result_of(enum query_dim dim, struct agg_group *g, size_t n_first, size_t ng,
+			  const int64_t *all, size_t limit, size_t offset, bool sums,
+			  struct query_result **ret, char *err, size_t errlen)
+{
 	struct query_result *res = calloc(1, sizeof(*res));
-	size_t n = offset < ng ? ng - offset : 0;
+	size_t n = offset < n_first ? n_first - offset : 0;
 
 	if (limit && n > limit)
 		n = limit;
@@ -803,7 +843,12 @@ static int make_result(enum query_dim dim, struct agg_group *g, size_t ng, size_
 	}
 	res->dim = dim;
 	res->n_groups = ng;
-	for (size_t i = 0; i < ng; i++) {
+	if (all) {
+		res->sent = all[0];
+		res->received = all[1];
+		res->flows = all[2];
+	}
+	for (size_t i = 0; !all && i < ng; i++) {
 		if (!sums)
 			g[i].sent = g[i].received = g[i].flows = 0;
 		res->sent = query_add_sat(res->sent, g[i].sent);
@@ -829,6 +874,35 @@ static int make_result(enum query_dim dim, struct agg_group *g, size_t ng, size_
 	return 0;
 }
 
+/* Totals by time from the rollups and the rows around them (sp): as
+ * grouped() and agg_groups_sort would give them, but without a hash of the
+ * keys nor sorting them all (agg_top; half a million keys in a year).
+ * -EAGAIN: the units' keys are not in order (an edited file): read them
+ * the usual way. */
+static int time_totals(struct query_db *db, const struct query_totals_req *req,
+		       const struct split *sp, size_t k, struct query_result **ret, char *err,
+		       size_t errlen)
+{
+	struct agg a = { 0 };
+	struct agg_top t = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < sp->n_rows; i++)
+		r = scan_window(db, &req->sel, &sp->rows[i], &a, err, errlen);
+	if (r == 0 && agg_top_init(&t, &a, req->sort, req->ascending, k) < 0)
+		r = query_fail(err, errlen, -ENOMEM, "out of memory");
+	if (r == 0)
+		r = read_split_units(db, req->sel.dim, sp, &a, &t, err, errlen);
+	if (r == 0) {
+		agg_top_finish(&t);
+		r = make_result_of(req->sel.dim, t.heap, t.n, t.n_groups, t.sums, req->limit,
+				   req->offset, true, ret, err, errlen);
+	}
+	agg_groups_free(t.heap, t.n);
+	agg_free(&a);
+	return r;
+}
+
 int query_totals(struct query_db *db, const struct query_totals_req *req,
 		 struct query_result **ret, char *err, size_t errlen)
 {
@@ -847,6 +921,16 @@ int query_totals(struct query_db *db, const struct query_totals_req *req,
 	r = begin(db, err, errlen);
 	if (r == 0) {
 		rolled = use_rollups(db, &req->sel, &sp);
+		size_t k = shown(req->limit, req->offset);
+
+		/* by time, a page of the groups (a year has half a million) */
+		if (rolled && req->sel.dim == QUERY_DIM_TIME && k && k <= MAX_TOP_PAGE) {
+			r = time_totals(db, req, &sp, k, ret, err, errlen);
+			if (r != -EAGAIN && r != -EBADMSG) {
+				end(db);
+				return r;
+			}
+		}
 		r = grouped(db, &req->sel, &sp, &rolled, &a, &g, &ng, err, errlen);
 	}
 	end(db);
@@ -1105,7 +1189,7 @@ static int fill_buckets(struct query_db *db, const struct query_select *sel,
 		if (split_window(db, &bw, &sp)) {
 			for (size_t j = 0; r == 0 && j < sp.n_runs; j++)
 				r = read_units(db, st, sel->dim, sp.runs[j].grain, sp.runs[j].from,
-					       sp.runs[j].to, a, lk, n_lk, err, errlen);
+					       sp.runs[j].to, a, lk, n_lk, NULL, err, errlen);
 			n_parts = sp.n_rows;
 			memcpy(parts, sp.rows, sizeof(parts));
 		}

@@ -61,7 +61,7 @@ struct query_options {
 	 * unsupported (-EOPNOTSUPP). */
 	const char *(*country_of)(void *ctx, const char *address);
 	void *country_ctx;
-	/* never read the rollups (schema 12's per-day and per-month sums),
+	/* never read the rollups (per-day, -week and -month sums, schema 12+),
 	 * only the entries: the same answers, slower (for tests and
 	 * measurements) */
 	bool no_rollups;
@@ -71,13 +71,13 @@ struct query_db;
 
 /* Open snitch.db read-only.  -ENOENT: no such file; -EBADMSG: not an
  * SQLite database; -EPROTO: a schema version this code does not read (only
- * 10, 11 and 12 are; older ones are migrated by the monitor); -ENODATA: a
+ * 10 to 13 are; older ones are migrated by the monitor); -ENODATA: a
  * database without picosnitch's tables yet; -EBUSY; -EACCES.  `opt` may be
  * NULL. */
 int query_open(const char *path, const struct query_options *opt, struct query_db **ret,
 	       char *err, size_t errlen);
 void query_close(struct query_db *db);
-/* PRAGMA user_version of the opened file: 10, 11 or 12. */
+/* PRAGMA user_version of the opened file: 10 to 13. */
 int query_schema_version(const struct query_db *db);
 /* Make the query running on `db` stop soon with -ECANCELED (no effect
  * when none is running).  Safe to call from another thread. */

@@ -584,3 +584,110 @@ void agg_groups_free(struct agg_group *g, size_t n)
 		free(g[i].text);
 	free(g);
 }
+
+/* ---- the first groups of keys that come in order (totals by time) ---- */
+
+static void top_push(struct agg_top *t, const struct agg_group *c)
+{
+	struct sort_ctx ctx = { t->sort, t->ascending, true };
+	struct agg_group *h = t->heap;
+
+	t->sums[0] = query_add_sat(t->sums[0], c->sent);
+	t->sums[1] = query_add_sat(t->sums[1], c->received);
+	t->sums[2] = query_add_sat(t->sums[2], c->flows);
+	t->n_groups++;
+	/* a heap of the k first so far, the one that comes last at the root */
+	if (t->n < t->k) {
+		size_t j = t->n++;
+
+		h[j] = *c;
+		while (j && cmp_group(&h[j], &h[(j - 1) / 2], &ctx) > 0) {
+			swap_groups(&h[j], &h[(j - 1) / 2]);
+			j = (j - 1) / 2;
+		}
+		return;
+	}
+	if (!t->k || cmp_group(c, &h[0], &ctx) >= 0)
+		return;
+	h[0] = *c;
+	for (size_t i = 0;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < t->n && cmp_group(&h[l], &h[m], &ctx) > 0)
+			m = l;
+		if (l + 1 < t->n && cmp_group(&h[l + 1], &h[m], &ctx) > 0)
+			m = l + 1;
+		if (m == i)
+			break;
+		swap_groups(&h[i], &h[m]);
+		i = m;
+	}
+}
+
+static int cmp_agg_key(const void *x, const void *y)
+{
+	const struct agg_entry *a = x, *b = y;
+
+	if (a->k != b->k)
+		return a->k < b->k ? -1 : 1;
+	return (a->k2 > b->k2) - (a->k2 < b->k2);
+}
+
+int agg_top_init(struct agg_top *t, struct agg *rows, enum query_sort sort, bool ascending, size_t k)
+{
+	*t = (struct agg_top){ .rows = rows, .sort = sort, .ascending = ascending, .k = k };
+	if (!(t->heap = calloc(k ? k : 1, sizeof(*t->heap))))
+		return -ENOMEM;
+	/* the rows' keys in order, merged with the units' as they come */
+	qsort(rows->e, rows->n, sizeof(*rows->e), cmp_agg_key);
+	free(rows->slots);
+	rows->slots = NULL;
+	rows->n_slots = 0;
+	return 0;
+}
+
+/* The rows' keys before (k, k2), and the one equal to it into *v. */
+static void top_rows_before(struct agg_top *t, int64_t k, int64_t k2, bool all, struct agg_group *v)
+{
+	while (t->next_row < t->rows->n) {
+		const struct agg_entry *r = &t->rows->e[t->next_row];
+		struct agg_group c = { .num = r->k, .null = r->k2 == AGG_NULL_KEY, .sent = r->sent,
+				       .received = r->received, .flows = r->flows };
+
+		if (!all && (r->k > k || (r->k == k && r->k2 > k2)))
+			return;
+		t->next_row++;
+		if (!all && r->k == k && r->k2 == k2) {
+			v->sent = query_add_sat(v->sent, r->sent);
+			v->received = query_add_sat(v->received, r->received);
+			v->flows = query_add_sat(v->flows, r->flows);
+			return;
+		}
+		top_push(t, &c);
+	}
+}
+
+bool agg_top_add(struct agg_top *t, const struct rollup_entry *e)
+{
+	struct agg_group c = { .num = e->key, .null = e->key2 == AGG_NULL_KEY, .sent = e->sent,
+			       .received = e->received, .flows = e->flows };
+
+	if (t->have_prev && (e->key < t->prev_k || (e->key == t->prev_k && e->key2 <= t->prev_k2)))
+		return false;
+	t->have_prev = true;
+	t->prev_k = e->key;
+	t->prev_k2 = e->key2;
+	top_rows_before(t, e->key, e->key2, false, &c);
+	top_push(t, &c);
+	return true;
+}
+
+void agg_top_finish(struct agg_top *t)
+{
+	struct sort_ctx ctx = { t->sort, t->ascending, true };
+
+	top_rows_before(t, 0, 0, true, NULL);
+	qsort_r(t->heap, t->n, sizeof(*t->heap), cmp_group, &ctx);
+	for (size_t i = 0; i < t->n; i++)
+		t->heap[i].id = i;
+}

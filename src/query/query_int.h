@@ -18,14 +18,15 @@ struct agg;
 struct query_db {
 	sqlite3 *db;
 	char *path;
-	int version;		/* PRAGMA user_version: 10, 11 or 12 */
+	int version;		/* PRAGMA user_version: 10 to 13 */
 	struct query_options opt;
 	struct agg *agg;	/* what ps_acc() adds rows to, during a scan */
 	int64_t deadline;	/* CLOCK_MONOTONIC ns at which to stop; 0: none */
 	bool timed_out;
 	int interrupted;	/* set by query_interrupt() (atomically) */
 	bool indexed[QUERY_DIM__COUNT];	/* an index leads with the dimension's key */
-	/* the rollups' coverage in the current query's snapshot (schema 12):
+	/* the rollups' coverage in the current query's snapshot (schema 12,
+	 * and weeks since 13):
 	 * the units of storage/rollup.h lying in [cover_from, cover_until) are
 	 * exact sums of the rows of their time (and none: no rows) */
 	bool covered;
@@ -197,5 +198,33 @@ int agg_group_text(struct agg_group *g);
 void agg_groups_sort(struct agg_group *g, size_t n, enum query_dim dim, enum query_sort sort,
 		     bool ascending, size_t first);
 void agg_groups_free(struct agg_group *g, size_t n);
+
+/* Totals by time from the rollups: the units' keys are their own times,
+ * so that units read in order give every key once and in order.  They go
+ * straight into a heap of the first k groups (no hash, no array of half a
+ * million keys for a year), merged on the way with the keys of the rows
+ * at the window's edges (a scan's, in `rows`). */
+struct rollup_entry;
+struct agg_top {
+	struct agg *rows;
+	size_t next_row;		/* rows->e sorted by key: the next to merge */
+	enum query_sort sort;
+	bool ascending;
+	size_t k, n;			/* the heap: k groups at most, n now */
+	struct agg_group *heap;
+	size_t n_groups;
+	int64_t sums[3];		/* sent, received, flows of all */
+	bool have_prev;
+	int64_t prev_k, prev_k2;
+};
+
+/* k >= 1; the rows' hash is given up (their entries get sorted). */
+int agg_top_init(struct agg_top *t, struct agg *rows, enum query_sort sort, bool ascending, size_t k);
+/* A unit's entry; false if its key does not come after the last one (then
+ * give up: the rows must be read another way). */
+bool agg_top_add(struct agg_top *t, const struct rollup_entry *e);
+/* The rows' keys after the units', then heap[0, n) sorted as
+ * agg_groups_sort sorts them. */
+void agg_top_finish(struct agg_top *t);
 
 #endif

@@ -1,5 +1,5 @@
-/* The rollups of snitch.db (schema 12, docs/schema.md): pre-summed traffic
- * per UTC day and calendar month for each key the query layer groups by,
+/* The rollups of snitch.db (schema 12, and weeks since 13; docs/schema.md):
+ * pre-summed traffic per UTC day, 7-day week and calendar month for each key the query layer groups by,
  * written by the logger (store_sqlite.c) and read by src/query.  This
  * header is what both sides must agree on: the units' boundaries, the
  * numbers of the keys, and the packed format of a unit's sums.
@@ -19,7 +19,10 @@
 
 #define ROLLUP_GRAIN_DAY 1	/* [00:00, 24:00) UTC */
 #define ROLLUP_GRAIN_MONTH 2	/* UTC calendar month */
+#define ROLLUP_GRAIN_WEEK 3	/* 7 days from a multiple of 7 days since the
+				 * epoch (a Thursday 00:00 UTC; schema 13) */
 #define ROLLUP_DAY 86400
+#define ROLLUP_WEEK (7 * ROLLUP_DAY)
 #define ROLLUP_FORMAT 1		/* the first byte of every blob */
 
 /* Units are kept for times in [0, ROLLUP_TIME_MAX) only (year ~36800):
@@ -70,6 +73,20 @@ static inline int64_t rollup_day_ceil(int64_t t)
 	int64_t d = rollup_day_start(t);
 
 	return d == t ? d : d + ROLLUP_DAY;
+}
+
+/* The first second of the week unit of t. */
+static inline int64_t rollup_week_start(int64_t t)
+{
+	return t - ((t % ROLLUP_WEEK) + ROLLUP_WEEK) % ROLLUP_WEEK;
+}
+
+/* The first week start >= t. */
+static inline int64_t rollup_week_ceil(int64_t t)
+{
+	int64_t w = rollup_week_start(t);
+
+	return w == t ? w : w + ROLLUP_WEEK;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */

@@ -17,8 +17,8 @@
 
 /* PRAGMA user_version of the current schema.  1-3 were written by the
  * Python picosnitch (3 is migrated from); 10 was this implementation's
- * first; 11 added the grandparent; 12 the rollups. */
-#define SCHEMA_VERSION 12
+ * first; 11 added the grandparent; 12 the rollups; 13 their week units. */
+#define SCHEMA_VERSION 13
 #define LEGACY_VERSION 3
 
 #define SCHEMA_TABLES                                                                         \
@@ -120,14 +120,20 @@
 
 static const char schema_current[] = SCHEMA_TABLES SCHEMA_11_VIEW SCHEMA_12_ROLLUPS;
 
-/* 10 -> 12: the grandparent column (NULL for older rows), the view, the
+/* 10 -> 13: the grandparent column (NULL for older rows), the view, the
  * rollups. */
 static const char migrate_v10[] =
 	"ALTER TABLE connections ADD COLUMN grandparent_id INTEGER REFERENCES executables(id);"
 	"DROP VIEW connection_log;" SCHEMA_11_VIEW SCHEMA_12_ROLLUPS;
 
-/* 11 -> 12: the rollups. */
+/* 11 -> 13: the rollups. */
 static const char migrate_v11[] = SCHEMA_12_ROLLUPS;
+
+/* 12 -> 13: week units, which a covered time of 12 lacks: the rollups
+ * cover nothing, and the logger builds them again. */
+static const char migrate_v12[] =
+	"DELETE FROM rollups;"
+	"UPDATE rollup_state SET complete_until = complete_from;";
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -265,7 +271,7 @@ static int check_version(struct store_sqlite *s)
 		return r;
 	if (version == 0 && !has_conn)
 		return 0;	/* new: the schema will be created */
-	if (version == 10 || version == 11)
+	if (version >= 10 && version <= 12)
 		return 0;	/* migrated in place */
 	r = query_int(s, "SELECT count(*) FROM pragma_table_info('connections') WHERE name='contime'",
 		      "read the columns", &legacy_cols);
@@ -302,6 +308,8 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_v10, "migrate from schema 10");
 	} else if (version == 11) {
 		r = exec_sql(s, migrate_v11, "migrate from schema 11");
+	} else if (version == 12) {
+		r = exec_sql(s, migrate_v12, "migrate from schema 12");
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
 		if (asprintf(&sql, migrate_legacy, schema_current) < 0) {
@@ -312,7 +320,7 @@ static int migrate(struct store_sqlite *s)
 		free(sql);
 	}
 	if (r == 0)
-		r = exec_sql(s, "PRAGMA user_version = 12; COMMIT", "commit schema");
+		r = exec_sql(s, "PRAGMA user_version = 13; COMMIT", "commit schema");
 	if (r < 0)
 		exec_sql(s, "ROLLBACK", "rollback");
 	return r;
@@ -850,6 +858,25 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 	for (int k = 1; built && k <= ROLLUP_KEY__MAX; k++)
 		if ((r = put_unit(s, ROLLUP_GRAIN_DAY, k, day, &acc[k])) < 0)
 			return r;
+	/* a week whose end is passed: summed from its days, if they are all
+	 * covered (as months, below) */
+	if (rollup_week_start(day) + ROLLUP_WEEK <= end) {
+		int64_t wstart = rollup_week_start(day);
+
+		p[0] = ROLLUP_GRAIN_WEEK;
+		p[1] = wstart;
+		p[2] = wstart + ROLLUP_WEEK;
+		if ((r = exec_params(s, "DELETE FROM rollups WHERE grain = ?1 AND start >= ?2 AND "
+				     "start < ?3", "delete old rollups", p, 3)) < 0)
+			return r;
+		if (wstart >= from) {
+			if ((r = sum_days(s, wstart, wstart + ROLLUP_WEEK, acc, bad_day)) < 0)
+				return r;
+			for (int k = 1; k <= ROLLUP_KEY__MAX; k++)
+				if ((r = put_unit(s, ROLLUP_GRAIN_WEEK, k, wstart, &acc[k])) < 0)
+					return r;
+		}
+	}
 	/* a month whose end is passed: summed from its days, if they are
 	 * all covered */
 	if (rollup_month_end(day) <= end) {
@@ -857,6 +884,7 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 
 		p[0] = ROLLUP_GRAIN_MONTH;
 		p[1] = mstart;
+		p[2] = mend;
 		if ((r = exec_params(s, "DELETE FROM rollups WHERE grain = ?1 AND start >= ?2 AND "
 				     "start < ?3", "delete old rollups", p, 3)) < 0)
 			return r;
@@ -877,8 +905,8 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 
 /* One step of bringing the rollups up to the days that have ended at `now`
  * (unix seconds): the next day with entries is summed, or a run of days
- * without entries is passed over, and a month whose end is passed is summed
- * from its days; in one transaction with the coverage.  1: a step was
+ * without entries is passed over, and a week or month whose end is passed
+ * is summed from its days; in one transaction with the coverage.  1: a step was
  * made; 0: the rollups are up to date; -errno. */
 static int sqlite_rollup(struct store *base, int64_t now)
 {

@@ -810,7 +810,7 @@ static void test_untouched(const char *path)
 
 	file_state(path, &before);
 	query_open(path, NULL, &db, err, sizeof(err));
-	is_int(query_schema_version(db), 12, "the schema version is known");
+	is_int(query_schema_version(db), 13, "the schema version is known");
 	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
 		t.sel.dim = d;
 		if (query_totals(db, &t, &res, err, sizeof(err)) == 0)
@@ -859,10 +859,10 @@ static void test_refusals(const char *main_db)
 	free(after.bytes);
 
 	copy_file(main_db, future);
-	exec(future, "PRAGMA user_version = 13");
+	exec(future, "PRAGMA user_version = 14");
 	file_state(future, &before);
 	is_int(query_open(future, NULL, &db, err, sizeof(err)), -EPROTO, "a newer schema: -EPROTO");
-	snprintf(want, sizeof(want), "snitch.db has schema version 13, newer than this picosnitch understands (%s)", future);
+	snprintf(want, sizeof(want), "snitch.db has schema version 14, newer than this picosnitch understands (%s)", future);
 	is_str(err, want, "  with a message saying so");
 	file_state(future, &after);
 	ok(same_state(&before, &after), "  and the file is untouched");
@@ -1179,6 +1179,24 @@ static bool agree_rolled(struct query_db *rolled, struct query_db *rows, struct 
 				return false;
 			}
 		}
+		/* pages in every order (by time: picked as the units are read) */
+		for (int pass = 0; pass < 8; pass++) {
+			struct query_totals_req tp = { .sel = { d, w }, .sort = (enum query_sort)(pass % 4),
+						       .ascending = pass >= 4, .limit = 1 + pass % 3,
+						       .offset = (size_t)pass / 2 };
+
+			query_totals(rolled, &tp, &ra, err, sizeof(err));
+			query_totals(rows, &tp, &rb, err, sizeof(err));
+			same = same_result(ra, rb, true);
+			query_result_free(ra);
+			query_result_free(rb);
+			ra = rb = NULL;
+			if (!same) {
+				*what = "totals";
+				printf("#   a page of totals of %s (pass %d) differs\n", query_dim_name(d), pass);
+				return false;
+			}
+		}
 		for (int pass = 0; pass < 4; pass++) {
 			struct query_series_req sr = { .sel = { d, w }, .top = pass == 3 ? 1 : 2,
 						       .buckets = pass & 1 ? 7 : 40,
@@ -1211,6 +1229,22 @@ static int64_t coverage(const char *path, int which)
 	    SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int64(st, which);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
 	sqlite3_close(db);
@@ -1298,6 +1332,40 @@ static void test_rollups(void)
 		exec(path, "UPDATE rollups SET data = X'01FFFF' WHERE grain = 2 AND dim = 12 AND start = 1706745600");
 		is_str(totals(rolled, QUERY_DIM_TIME, win(1706745600, 1709251200), NULL, 0), want,
 		       "a unit that cannot be read: the rows are read instead");
+	}
+	/* week units (schema 13): 7 days from a multiple of 7 days since the
+	 * epoch; 1707955200 is 2024-02-15, a Thursday */
+	{
+		static char want[16384];
+		struct query_totals_req tp = { .sel = { QUERY_DIM_TIME, win(1707955200 - 2 * DAY - 100,
+									 1707955200 + 10 * DAY + 50) },
+					       .sort = QUERY_SORT_SENT, .ascending = true, .limit = 3 };
+		struct query_result *ra = NULL, *rb = NULL;
+
+		ok(sql_int(path, "SELECT count(*) FROM rollups WHERE grain = 3 AND dim = 12") >= 10,
+		   "the rollups have week units");
+		snprintf(want, sizeof(want), "%s", totals(rows, QUERY_DIM_TIME, win(1707955200, 1707955200 + 7 * DAY), NULL, 0));
+		is_str(totals(rolled, QUERY_DIM_TIME, win(1707955200, 1707955200 + 7 * DAY), NULL, 0), want,
+		       "  a week's entries, the same through its unit");
+		exec(path, "UPDATE rollups SET data = X'01' || X'80A8B5AE06' || X'00' || X'0E' || X'12' || X'02' "
+			   "WHERE grain = 3 AND dim = 12 AND start = 1707955200");
+		is_str(totals(rolled, QUERY_DIM_TIME, win(1707955200, 1707955200 + 7 * DAY), NULL, 0), "1707955200=7/9/1",
+		       "  a window of a whole week is read from the week's unit");
+		/* a page of totals by time whose unit has its keys out of order:
+		 * read the usual way, the same as through the hash of the keys */
+		exec(path, "UPDATE rollups SET data = X'01' || X'8AA8B5AE06' || X'00' || X'0E' || X'12' || X'02' "
+			   "|| X'FBFFFFFFFFFFFFFFFF01' || X'00' || X'10' || X'12' || X'02' "
+			   "WHERE grain = 3 AND dim = 12 AND start = 1707955200");
+		is_str(totals(rolled, QUERY_DIM_TIME, win(1707955200, 1707955200 + 7 * DAY), NULL, 0),
+		       "1707955205=8/9/1,1707955210=7/9/1", "  (keys out of order are summed all the same)");
+		query_totals(rolled, &tp, &ra, err, sizeof(err));
+		query_totals(rows, &tp, &rb, err, sizeof(err));
+		ok(ra && ra->n_rows == 3 && ra->rows[0].value.num == 1707955210 && ra->rows[0].sent == 7 &&
+			   ra->rows[1].value.num == 1707955205 && ra->rows[1].sent == 8 && rb &&
+			   rb->rows[0].sent > 8,
+		   "  and in a page by bytes");
+		query_result_free(ra);
+		query_result_free(rb);
 	}
 	query_close(rolled);
 	query_close(rows);

@@ -80,7 +80,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "12", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "13", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -130,7 +130,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "12", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "13", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -166,7 +166,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "12", "  to schema 12");
+	is_str(q(path, "PRAGMA user_version"), "13", "  to schema 13");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -194,10 +194,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 13;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 14;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 13, newer than this picosnitch (12): refusing to touch it",
+	is_str(err, "snitch.db has schema version 14, newer than this picosnitch (13): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -301,7 +301,7 @@ static void test_rollups(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "12", "  to schema 12");
+	is_str(q(path, "PRAGMA user_version"), "13", "  to schema 13");
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -328,6 +328,14 @@ static void test_rollups(void)
 	       "November's sums per user");
 	is_str(unit(path, ROLLUP_GRAIN_MONTH, ROLLUP_KEY_PROTOCOL, 1698796800), "2:6=15/30/6",
 	       "  per family and protocol");
+	/* weeks start on Thursdays: November 23rd (A and A+1), 30th (none) */
+	is_str(q(path, "SELECT group_concat(start) FROM (SELECT DISTINCT start FROM rollups WHERE grain = 3 "
+		       "ORDER BY start)"), "1700697600", "the weeks that have ended with entries: from Nov 23rd");
+	is_str(q(path, "SELECT count(*) FROM rollups WHERE grain = 3"), "12", "  twelve keys");
+	is_str(unit(path, ROLLUP_GRAIN_WEEK, ROLLUP_KEY_UID, 1700697600), "0:0=4/8/2,1000:0=11/22/4",
+	       "  the first one's sums per user (days A and A+1)");
+	is_str(unit(path, ROLLUP_GRAIN_WEEK, ROLLUP_KEY_TIME, 1701302400), "(none)",
+	       "  the next has none");
 	is_str(unit(path, ROLLUP_GRAIN_DAY, ROLLUP_KEY_UID, DAY_A + 12 * D), "(none)", "today is not summed");
 	is_int(store_rollup(s, DAY_A + 12 * D + 7200), 0, "  nor later today");
 
@@ -370,6 +378,40 @@ static void test_rollups(void)
 	free(path);
 }
 
+/* Schema 12 had no week units: its rollups are built again. */
+static void test_v12(void)
+{
+	char *path = path_of("v12.db");
+	struct conn_row rows[] = { row(DAY_A + 3600, 10, 20, "/usr/bin/curl"),
+				   row(DAY_A + 9 * D, 1, 2, "/usr/bin/curl") };
+	struct store *s;
+	int steps = 0, r;
+
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || store_write(s, rows, 2) < 0)
+		abort();
+	while (store_rollup(s, DAY_A + 20 * D) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+	exec(path, "DELETE FROM rollups WHERE grain = 3; PRAGMA user_version = 12;");
+	is_str(q(path, "SELECT count(*) FROM rollups"), "36", "a database of schema 12 with rollups");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "  is migrated")) {
+		printf("#   %s\n", err);
+		return;
+	}
+	is_str(q(path, "PRAGMA user_version"), "13", "  to schema 13");
+	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
+	       "  and cover nothing");
+	steps = 0;
+	while ((r = store_rollup(s, DAY_A + 20 * D)) > 0 && steps < 100)
+		steps++;
+	is_int(r, 0, "  until the logger builds them again");
+	is_str(q(path, "SELECT count(*) FROM rollups WHERE grain = 3"), "24", "  with their weeks");
+	is_str(q(path, "SELECT count(*) FROM connections"), "2", "  and every row is kept");
+	store_close(s);
+	free(path);
+}
+
 static void test_csv(void)
 {
 	struct conn_row r = row(0, 12, 34, "/opt/my,app");
@@ -401,6 +443,7 @@ int main(void)
 	test_v10();
 	test_refusals();
 	test_rollups();
+	test_v12();
 	test_csv();
 	return tap_done();
 }
