@@ -147,11 +147,10 @@ static int cmd_view(struct state_dir *sd)
 /* "Dash theme" and "Dash scroll zoom" from config.json, read as the user;
  * a file that is missing or wrong leaves the defaults (the monitor is the
  * one that complains about it). */
-static void dash_config(const struct state_dir *sd, struct config *cfg, bool *have)
+static void dash_config(const struct state_dir *sd, int dfd, struct config *cfg, bool *have)
 {
 	char *text = NULL, err[CONFIG_ERR_LEN];
 	size_t len;
-	int dfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
 	*have = false;
 	if (dfd < 0)
@@ -163,7 +162,6 @@ static void dash_config(const struct state_dir *sd, struct config *cfg, bool *ha
 			log_warn("dash: %s/%s: %s; using the defaults", sd->path, CONFIG_FILE, err);
 		free(text);
 	}
-	close(dfd);
 }
 
 static bool dash_no_browser;
@@ -185,7 +183,8 @@ static int cmd_dash(struct state_dir *sd)
 		free(db);
 		return 1;
 	}
-	dash_config(sd, &cfg, &have_cfg);
+	env.dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	dash_config(sd, env.dirfd, &cfg, &have_cfg);
 	if (have_cfg) {
 		env.theme = cfg.dash_theme;
 		env.scroll_zoom = cfg.dash_scroll_zoom;
@@ -193,6 +192,8 @@ static int cmd_dash(struct state_dir *sd)
 	env.db_path = db;
 	env.open_browser = !dash_no_browser;
 	r = dash_main(&env);
+	if (env.dirfd >= 0)
+		close(env.dirfd);
 	if (have_cfg)
 		config_done(&cfg);
 	free(db);

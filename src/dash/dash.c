@@ -17,15 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "dash/dash_api.h"
 #include "dash/dash_assets.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 #define DEFAULT_HOST "localhost"
@@ -34,6 +37,11 @@
 #define CONNECTION_TIMEOUT_S 30
 #define CONNECTION_MEMORY (64 * 1024)
 #define TOKEN_HEADER "X-Picosnitch-Token"
+#define TOKEN_COOKIE "picosnitch_token"
+#define TOKEN_FILE "dash.token"
+#define COOKIE_MAX_AGE (365 * 86400)
+#define MAX_BODY 65536			/* a body is read this far, then the connection closes */
+#define MAX_BODY_SECONDS 10		/* or after this long */
 
 #define CSP                                                                                      \
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "        \
@@ -45,7 +53,7 @@ const char *const dash_themes[] = { "darkly", "cyborg", "slate", "solar", "super
 
 struct server {
 	struct dash_api api;
-	char *hosts[4];		/* the Host header values accepted */
+	char *hosts[5];		/* the Host header values accepted */
 	size_t n_hosts;
 	char token[33];
 	char *index_html;
@@ -58,6 +66,8 @@ struct server {
 struct request {
 	bool body;
 	bool stop;
+	size_t body_bytes;
+	time_t started;
 };
 
 static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -83,8 +93,11 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned int status, co
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
 	enum MHD_Result ret;
 
-	if (!r)
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
 		return MHD_NO;
+	}
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Content-Security-Policy", CSP);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -112,11 +125,60 @@ static bool host_allowed(const struct server *s, const char *host)
 	if (!host)
 		return false;
 	for (size_t i = 0; i < s->n_hosts; i++) {
-		if (!strcmp(host, s->hosts[i]))
+		if (!strcasecmp(host, s->hosts[i]))
 			return true;
 	}
 	return false;
 }
+
+/* Equal strings, in a time that does not depend on where they differ. */
+static bool token_equal(const char *a, const char *b)
+{
+	size_t la = a ? strlen(a) : 0, lb = strlen(b);
+	unsigned char d = la != lb;
+
+	for (size_t i = 0; a && i < lb; i++)
+		d |= (unsigned char)(a[i < la ? i : 0] ^ b[i]);
+	return a && !d;
+}
+
+/* The request carries the access token: its cookie or its header. */
+static bool authorized(const struct server *s, struct MHD_Connection *c)
+{
+	return token_equal(MHD_lookup_connection_value(c, MHD_COOKIE_KIND, TOKEN_COOKIE),
+			   s->token) ||
+	       token_equal(MHD_lookup_connection_value(c, MHD_HEADER_KIND, TOKEN_HEADER), s->token);
+}
+
+/* "/?token=T": set the cookie and go to the page (so the token leaves the
+ * address bar and the history). */
+static enum MHD_Result login(const struct server *s, struct MHD_Connection *c, const char *t)
+{
+	struct MHD_Response *r;
+	char cookie[160];
+	enum MHD_Result ret;
+
+	if (!token_equal(t, s->token))
+		return respond_error(c, MHD_HTTP_FORBIDDEN, "not the token of this server");
+	r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	snprintf(cookie, sizeof(cookie), TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
+		 s->token, COOKIE_MAX_AGE);
+	MHD_add_response_header(r, "Set-Cookie", cookie);
+	MHD_add_response_header(r, "Location", "/");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static const char locked_page[] =
+	"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	"<title>picosnitch</title></head><body><h1>picosnitch</h1><p>Open the address that "
+	"<code>picosnitch dash</code> printed when it started: it carries the key to this "
+	"page (kept in the state directory, in <code>dash.token</code>).</p></body></html>\n";
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
@@ -132,13 +194,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		rq = calloc(1, sizeof(*rq));
 		if (!rq)
 			return MHD_NO;
+		rq->started = time(NULL);
 		*req_cls = rq;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		/* nothing here takes a body: read and drop it, refuse below */
+		/* nothing here takes a body: a small one is read and dropped and
+		 * refused below; a large or slow one closes the connection */
 		rq->body = true;
+		rq->body_bytes += *upload_data_size;
 		*upload_data_size = 0;
+		if (rq->body_bytes > MAX_BODY || time(NULL) - rq->started > MAX_BODY_SECONDS)
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (!host_allowed(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
@@ -146,12 +213,35 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				     "the Host header does not name this server");
 	if (rq->body)
 		return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "requests take no body");
+	{
+		/* a browser says where a request comes from: only this page's
+		 * own requests, or the user typing the address, are served */
+		const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+
+		if (site && strcmp(site, "same-origin") && strcmp(site, "none"))
+			return respond_error(c, MHD_HTTP_FORBIDDEN, "cross-site requests are refused");
+	}
+	if (get && !strcmp(url, "/")) {
+		const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+
+		if (t)
+			return login(s, c, t);
+	}
+	if (!authorized(s, c)) {
+		if (get && (!strcmp(url, "/") || !strcmp(url, "/index.html")))
+			return respond(c, MHD_HTTP_FORBIDDEN, "text/html; charset=utf-8",
+				       (void *)locked_page, sizeof(locked_page) - 1,
+				       MHD_RESPMEM_PERSISTENT);
+		return respond_error(c, MHD_HTTP_FORBIDDEN,
+				     "needs the token of this server (the " TOKEN_COOKIE " cookie, "
+				     "or the " TOKEN_HEADER " header)");
+	}
 	if (!strcmp(url, "/api/stop")) {
 		const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, TOKEN_HEADER);
 
 		if (strcmp(method, MHD_HTTP_METHOD_POST))
 			return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "stop takes POST");
-		if (!t || strcmp(t, s->token))
+		if (!token_equal(t, s->token))
 			return respond_error(c, MHD_HTTP_FORBIDDEN,
 					     "stop needs the token of this server (" TOKEN_HEADER
 					     " header)");
@@ -258,18 +348,38 @@ static int make_index(struct server *s, const char *theme, bool scroll_zoom)
 	return 0;
 }
 
-static int make_token(char *out)
+/* The access token: dash.token in the state directory (32 hex digits,
+ * 0600), made the first time.  A file that is not exactly that is
+ * replaced. */
+static int load_token(int dirfd, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
+	char *text = NULL;
+	size_t len;
+	int r;
 
+	r = dirfd >= 0 ? read_below(dirfd, TOKEN_FILE, 64, &text, &len) : -ENOENT;
+	if (r == 0 && len >= 32 && strspn(text, hex) >= 32 && (len == 32 || text[32] == '\n')) {
+		memcpy(out, text, 32);
+		out[32] = '\0';
+		free(text);
+		return 0;
+	}
+	free(text);
 	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		return -errno;
 	for (size_t i = 0; i < sizeof(b); i++) {
 		out[2 * i] = hex[b[i] >> 4];
 		out[2 * i + 1] = hex[b[i] & 15];
 	}
+	out[32] = '\n';
+	r = dirfd >= 0 ? write_atomic_below(dirfd, TOKEN_FILE, out, 33, 0600, (uid_t)-1, (gid_t)-1)
+		       : 0;
 	out[32] = '\0';
+	if (r < 0)
+		log_warn("dash: cannot keep the access token in %s: %s (a new one next time)",
+			 TOKEN_FILE, strerror(-r));
 	return 0;
 }
 
@@ -367,11 +477,14 @@ int dash_main(const struct dash_env *env)
 	/* the Host headers a browser sends for this server */
 	if (asprintf(&s.hosts[s.n_hosts++], "%s:%lu", host, portnum) < 0 ||
 	    asprintf(&s.hosts[s.n_hosts++], v6 ? "[%s]:%lu" : "%s:%lu", shown, portnum) < 0 ||
-	    make_token(s.token) < 0 || make_index(&s, theme, env->scroll_zoom) < 0) {
+	    load_token(env->dirfd, s.token) < 0 || make_index(&s, theme, env->scroll_zoom) < 0) {
 		log_error("dash: cannot start: out of memory or randomness");
 		goto out;
 	}
 	if (localhost && asprintf(&s.hosts[s.n_hosts++], "127.0.0.1:%lu", portnum) < 0)
+		goto out;
+	/* on port 80 browsers leave the port out */
+	if (portnum == 80 && !(s.hosts[s.n_hosts++] = strdup(v6 ? "" : host)))
 		goto out;
 	if (asprintf(&s.url, v6 ? "http://[%s]:%lu/" : "http://%s:%lu/", localhost ? host : shown,
 		     portnum) < 0)
@@ -397,12 +510,17 @@ int dash_main(const struct dash_env *env)
 			  "machine?)", shown, portnum);
 		goto out;
 	}
-	printf("picosnitch dash: serving on %s (Ctrl-C stops it)\n", s.url);
-	printf("stop it from a script: curl -X POST -H '%s: %s' %sapi/stop\n", TOKEN_HEADER,
-	       s.token, s.url);
+	printf("picosnitch dash: serving on %s?token=%s (Ctrl-C stops it)\n", s.url, s.token);
+	printf("scripts send the header '%s: %s'; stop: curl -X POST -H '%s: %s' %sapi/stop\n",
+	       TOKEN_HEADER, s.token, TOKEN_HEADER, s.token, s.url);
 	fflush(stdout);
-	if (env->open_browser)
-		open_browser(s.url);
+	if (env->open_browser) {
+		char *login_url = NULL;
+
+		if (asprintf(&login_url, "%s?token=%s", s.url, s.token) >= 0)
+			open_browser(login_url);
+		free(login_url);
+	}
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
 	code = 0;

@@ -1,8 +1,10 @@
 /* `picosnitch dash`: the web interface's HTTP server (libmicrohttpd) in the
  * picosnitch binary.  Read-only on snitch.db; loopback only unless HOST
- * says otherwise; requests whose Host header is not the address served
- * are refused (DNS rebinding); one state-changing request (stop) needs a
- * token made at start.  The command line drops root before calling it. */
+ * says otherwise.  Every request needs the access token (dash.token, only
+ * the user can read it): the address printed at start carries it and
+ * turns it into a cookie; scripts send it in a header.  Requests whose
+ * Host header is not the address served are refused (DNS rebinding), and
+ * so are cross-site ones.  The command line drops root before calling it. */
 #ifndef PS_DASH_DASH_H
 #define PS_DASH_DASH_H
 
@@ -11,6 +13,9 @@
 
 struct dash_env {
 	const char *db_path;
+	/* the state directory: its dash.token (0600) is the access token,
+	 * made on the first start and kept, so bookmarks keep working */
+	int dirfd;
 	pid_t (*monitor_pid)(void);
 	const char *host;	/* HOST, or NULL: localhost */
 	const char *port;	/* PORT, or NULL: 5100 */

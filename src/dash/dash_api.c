@@ -45,6 +45,12 @@ static int fail(struct req *r, int status, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(r->error, sizeof(r->error), fmt, ap);
 		va_end(ap);
+		/* messages carry paths and SQLite's words: keep them printable
+		 * ASCII, so they are always valid JSON strings */
+		for (char *c = r->error; *c; c++) {
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
+		}
 	}
 	return -EINVAL;
 }
@@ -452,12 +458,15 @@ static json_t *rows_json(enum query_dim dim, const struct query_result *res)
 
 	for (size_t i = 0; rows && i < res->n_rows; i++) {
 		const struct query_row *row = &res->rows[i];
+		json_t *o = json_pack("{s:o,s:I,s:I,s:I}", "value", value_json(dim, &row->value),
+				      "sent", (json_int_t)row->sent, "received",
+				      (json_int_t)row->received, "flows", (json_int_t)row->flows);
 
-		json_array_append_new(rows, json_pack("{s:o,s:I,s:I,s:I}", "value",
-						      value_json(dim, &row->value), "sent",
-						      (json_int_t)row->sent, "received",
-						      (json_int_t)row->received, "flows",
-						      (json_int_t)row->flows));
+		/* out of memory: no answer rather than one with rows missing */
+		if (!o || json_array_append_new(rows, o) < 0) {
+			json_decref(rows);
+			return NULL;
+		}
 	}
 	return rows;
 }
@@ -483,6 +492,8 @@ static json_t *top_rows(struct dash_api *api, struct req *r, const struct query_
 		return NULL;
 	}
 	rows = rows_json(dim, res);
+	if (!rows)
+		fail(r, 500, "out of memory");
 	if (groups)
 		*groups = (int64_t)res->n_groups;
 	query_result_free(res);
@@ -504,6 +515,7 @@ static int64_t edge_time(struct dash_api *api, struct req *r, const struct query
 }
 
 #define EXE_LIST 100
+#define EXE_TIMED_HASHES 20
 
 /* One executable (by path): when it was first and last seen, its hashes
  * with the first time of each, and what it talked to. */
@@ -568,8 +580,11 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 		struct query_select hs = sel;
 		const char *text = json_string_value(json_object_get(v, "text"));
 
-		if (json_object_get(v, "hex"))
-			continue;	/* hashes are hex text; a sentinel that is not UTF-8 has no time */
+		/* hashes are hex text (a sentinel that is not UTF-8 has no
+		 * time); the first and last time of the busiest few only, two
+		 * queries each */
+		if (json_object_get(v, "hex") || !text || i >= EXE_TIMED_HASHES)
+			continue;
 		f[1] = (struct query_filter){ .dim = QUERY_DIM_SHA256, .mode = QUERY_INCLUDE,
 					      .value = text, .len = strlen(text) };
 		hs.filters = f;

@@ -52,21 +52,29 @@ dash_start() {
 	done
 	return 1
 }
-# get PATH [curl options...]: the body; the status in $CODE
+# get PATH [curl options...]: the body; the status in $CODE.  With the
+# access token in its header, as scripts send it (NOAUTH=1: without).
 get() {
-	local path=$1
+	local path=$1 auth=()
 	shift
-	CODE=$(curl -s -o "$WORK/body" -w '%{http_code}' "$@" "$BASE$path")
+	[ -z "${NOAUTH:-}" ] && auth=(-H "X-Picosnitch-Token: $TOKEN")
+	CODE=$(curl -s -o "$WORK/body" -w '%{http_code}' "${auth[@]}" "$@" "$BASE$path")
 	cat "$WORK/body"
 }
+token_of() { sed -n 's/.*?token=\([0-9a-f]*\) .*/\1/p' "$WORK/dash.out" | head -1; }
 # json EXPR: evaluate a Python expression over the last body (as j)
 json() { python3 -c "import json,sys; j=json.load(open('$WORK/body')); print($1)"; }
 sq() { sqlite3 -batch "$PICOSNITCH_DIR/snitch.db" "$1"; }
 
 dash_start || { not_ok "dash starts"; sed 's/^/#   /' "$WORK/dash.err"; t_done; exit 1; }
 ok "dash starts and says where it serves"
-check_eq "  it prints the URL" "picosnitch dash: serving on http://localhost:$PORT/ (Ctrl-C stops it)" \
+TOKEN=$(token_of)
+check_match "  its access token: 128 random bits" "^[0-9a-f]{32}$" "$TOKEN"
+check_eq "  it prints the address, with the token" \
+	"picosnitch dash: serving on http://localhost:$PORT/?token=$TOKEN (Ctrl-C stops it)" \
 	"$(head -1 "$WORK/dash.out")"
+check_eq "  the token is kept in the state directory, for the user only" \
+	"$TOKEN 600 $TEST_UID" "$(cat "$PICOSNITCH_DIR/dash.token") $(stat -c '%a %u' "$PICOSNITCH_DIR/dash.token")"
 check_eq "  it runs as the owner of snitch.db, not root" "$TEST_UID" "$(ps -o uid= -p "$DASH_PID" | tr -d ' ')"
 
 # ---- the API against SQLite's own sums ----
@@ -147,6 +155,36 @@ bad "a parameter too long" "/api/groups?dim=name&include=name:$long" "longer tha
 get "/api/nothing" >/dev/null
 check_eq "an unknown endpoint: 404" 404 "$CODE"
 
+# ---- the access token ----
+NOAUTH=1 get "/api/status" >/dev/null
+check_eq "without the token: 403 (other users of this machine cannot read it)" 403 "$CODE"
+NOAUTH=1 get "/" >/dev/null
+check_eq "  the page without it: 403" 403 "$CODE"
+check_match "  saying where the key is" "Open the address that <code>picosnitch dash</code> printed" "$(cat "$WORK/body")"
+NOAUTH=1 get "/api/status" -H "X-Picosnitch-Token: 0123456789abcdef0123456789abcdef" >/dev/null
+check_eq "  another token: 403" 403 "$CODE"
+NOAUTH=1 get "/api/status" -b "picosnitch_token=${TOKEN%?}0" >/dev/null
+check_eq "  another cookie: 403" 403 "$CODE"
+headers=$(curl -s -D - -o /dev/null "$BASE/?token=$TOKEN" | tr -d '\r')
+check_match "the printed address sets an HttpOnly, SameSite=Strict cookie" \
+	"Set-Cookie: picosnitch_token=$TOKEN; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000" "$headers"
+check_match "  and sends the browser on to / (the token leaves the address bar)" "HTTP/1.1 303.*Location: /" \
+	"$(echo $headers)"
+NOAUTH=1 get "/?token=0123456789abcdef0123456789abcdef" >/dev/null
+check_eq "  a wrong token there: 403" 403 "$CODE"
+NOAUTH=1 get "/api/status" -b "picosnitch_token=$TOKEN" >/dev/null
+check_eq "the cookie opens the API" 200 "$CODE"
+NOAUTH=1 get "/app.js" -b "picosnitch_token=$TOKEN" >/dev/null
+check_eq "  and the script" 200 "$CODE"
+get "/api/status" -H "Sec-Fetch-Site: cross-site" >/dev/null
+check_eq "a request a browser marks cross-site: 403, even with the token" 403 "$CODE"
+get "/api/status" -H "Sec-Fetch-Site: same-site" >/dev/null
+check_eq "  same-site (another port of localhost): 403" 403 "$CODE"
+get "/api/status" -H "Sec-Fetch-Site: same-origin" >/dev/null
+check_eq "  same-origin: 200" 200 "$CODE"
+get "/api/status" -H "Host: LOCALHOST:$PORT" >/dev/null
+check_eq "the Host header's case does not matter" 200 "$CODE"
+
 # ---- hostile requests ----
 get "/api/status" -H "Host: evil.example:$PORT" >/dev/null
 check_eq "a Host header naming another server (DNS rebinding): 421" 421 "$CODE"
@@ -154,24 +192,27 @@ get "/" -H "Host: localhost:$PORT" >/dev/null
 check_eq "  localhost:PORT is this server" 200 "$CODE"
 get "/api/status" -H "Host:" >/dev/null
 check_eq "  no Host header: 421" 421 "$CODE"
-headers=$(curl -s -D - -o /dev/null "$BASE/api/status")
+headers=$(curl -s -D - -o /dev/null -H "X-Picosnitch-Token: $TOKEN" "$BASE/api/status")
 check_match "every answer has a strict Content-Security-Policy" \
 	"Content-Security-Policy: default-src 'none'; script-src 'self'" "$headers"
 check_match "  nosniff and no framing" "X-Content-Type-Options: nosniff.*X-Frame-Options: DENY" "$(echo $headers)"
 check_eq "  and no CORS header, even when asked" "" \
-	"$(curl -s -D - -o /dev/null -H "Origin: http://evil.example" "$BASE/api/status" | grep -i '^access-control')"
+	"$(curl -s -D - -o /dev/null -H "X-Picosnitch-Token: $TOKEN" -H "Origin: http://evil.example" "$BASE/api/status" | grep -i '^access-control')"
 get "/api/groups?dim=name" -X POST >/dev/null
 check_eq "POST: 405" 405 "$CODE"
 get "/api/groups?dim=name" -X DELETE >/dev/null
 check_eq "DELETE: 405" 405 "$CODE"
 get "/api/groups?dim=name" --data-binary "x=1" -X GET >/dev/null
 check_eq "a body: 413" 413 "$CODE"
+head -c 300000 /dev/zero >"$WORK/big.body"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Picosnitch-Token: $TOKEN" --data-binary @"$WORK/big.body" "$BASE/api/status")
+check_match "  a large body: the connection is closed (or 413)" "^(000|413)$" "$code"
 get "/../../etc/passwd" --path-as-is >/dev/null
 check_eq "path traversal: 404" 404 "$CODE"
 get "/api/../../etc/passwd" --path-as-is >/dev/null
 check_eq "  through /api/: 404" 404 "$CODE"
 big=$(head -c 100000 /dev/zero | tr '\0' b)
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$BASE/api/status")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Picosnitch-Token: $TOKEN" -H "X-Big: $big" "$BASE/api/status")
 check_match "a 100 kB header is refused (431 or the connection closed)" "^(431|000)$" "$code"
 # a client that sends half a request and waits must not hold up others
 exec 8<>"/dev/tcp/127.0.0.1/$PORT"
@@ -183,12 +224,12 @@ exec 8<&-
 # ---- stopping ----
 get "/api/stop" >/dev/null
 check_eq "stop with GET: 405" 405 "$CODE"
-get "/api/stop" -X POST >/dev/null
+NOAUTH=1 get "/api/stop" -X POST >/dev/null
 check_eq "stop without the token: 403" 403 "$CODE"
-get "/api/stop" -X POST -H "X-Picosnitch-Token: 0123456789abcdef0123456789abcdef" >/dev/null
+NOAUTH=1 get "/api/stop" -X POST -H "X-Picosnitch-Token: 0123456789abcdef0123456789abcdef" >/dev/null
 check_eq "stop with another token: 403" 403 "$CODE"
-TOKEN=$(sed -n "s/.*X-Picosnitch-Token: \([0-9a-f]*\).*/\1/p" "$WORK/dash.out")
-check_match "the token is 128 random bits, printed for scripts" "^[0-9a-f]{32}$" "$TOKEN"
+NOAUTH=1 get "/api/stop" -X POST -b "picosnitch_token=$TOKEN" >/dev/null
+check_eq "stop with the cookie but not the header: 403" 403 "$CODE"
 get "/" >/dev/null
 check_match "  and in the page, for its own scripts" "<meta name=\"picosnitch-token\" content=\"$TOKEN\">" \
 	"$(cat "$WORK/body")"
@@ -209,7 +250,8 @@ touch "$WORK/opened" && chmod 0666 "$WORK/opened"
 dash_start PATH="$WORK/fakebin:$PATH" DISPLAY=:99 || not_ok "dash starts with a desktop session"
 for _ in $(seq 50); do [ -s "$WORK/opened" ] && break; sleep 0.1; done
 check_eq "with a desktop session it opens the page with xdg-open, as the user (not root)" \
-	"$TEST_UID http://localhost:$PORT/" "$(cat "$WORK/opened")"
+	"$TEST_UID http://localhost:$PORT/?token=$TOKEN" "$(cat "$WORK/opened")"
+check_eq "  with the same token as before (bookmarks keep working)" "$TOKEN" "$(token_of)"
 kill -TERM "$DASH_PID"; wait "$DASH_PID"
 : >"$WORK/opened"
 env PATH="$WORK/fakebin:$PATH" DISPLAY=:99 "$PS_BIN" dash --no-browser >"$WORK/dash.out" 2>"$WORK/dash.err" &
@@ -231,6 +273,7 @@ check_eq "a PORT that is not a port: exit 1" 1 $?
 check_match "  with a message" "PORT=notaport is not a port number" "$(cat "$WORK/err")"
 mkdir -p "$WORK/empty" && chown "$TEST_USER:" "$WORK/empty"
 dash_start HOST=0.0.0.0 PICOSNITCH_DIR="$WORK/empty" || not_ok "dash starts on 0.0.0.0"
+TOKEN=$(token_of)
 check_match "a HOST that is not loopback is served with a warning" \
 	"not a loopback address: anyone who can reach it can read" "$(cat "$WORK/dash.err")"
 get "/api/status" -H "Host: 0.0.0.0:$PORT" >/dev/null

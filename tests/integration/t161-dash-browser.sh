@@ -49,7 +49,8 @@ browse() {
 		"not ok "*) not_ok "${line#not ok * - }" ;;
 		"#"*) echo "$line" ;;
 		esac
-	done < <(cd "$WORK" && timeout 300 node "$ROOT/tests/web/dash.mjs" "http://localhost:$port" "$1" 2>&1)
+	done < <(cd "$WORK" && timeout 300 node "$ROOT/tests/web/dash.mjs" "http://localhost:$port" \
+		"$(cat "$PICOSNITCH_DIR/dash.token")" "$1" 2>&1)
 	kill -TERM "$DASH_PID"
 	wait "$DASH_PID"
 	check_eq "the server stops on SIGTERM" 0 $?

@@ -11,7 +11,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const { chromium } = createRequire(path.join(root, 'web/package.json'))('playwright-core');
 // mode "main": every check (the server's config.json has "Dash theme":
 // "darkly" and scroll zoom on); "plain": no theme, scroll zoom off
-const [base, mode = 'main'] = process.argv.slice(2);
+const [base, token, mode = 'main'] = process.argv.slice(2);
 
 let n = 0;
 let failed = 0;
@@ -26,7 +26,7 @@ function is(got, want, what) {
 }
 
 async function api(p) {
-  const r = await fetch(`${base}/api/${p}`);
+  const r = await fetch(`${base}/api/${p}`, { headers: { 'X-Picosnitch-Token': token } });
   return r.json();
 }
 
@@ -36,7 +36,9 @@ const browser = await chromium.launch({
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const errors = [];
-const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+// one browser profile: the address with the token sets the cookie for all its pages
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await context.newPage();
 page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
 page.on('pageerror', (e) => errors.push(String(e)));
 
@@ -57,7 +59,7 @@ async function wheelOnChart() {
 
 if (mode === 'plain') {
   try {
-    await page.goto(`${base}/`);
+    await page.goto(`${base}/?token=${token}`);
     await idle();
     is(await page.evaluate(() => document.documentElement.dataset.theme || ''), '',
       'no "Dash theme": the browser\'s light or dark preference');
@@ -76,13 +78,20 @@ if (mode === 'plain') {
 
 try {
   // ---- the first page: executables over all of the history ----
-  await page.goto(`${base}/`);
+  const fresh = await browser.newPage();
+  await fresh.goto(`${base}/`);
+  is(await fresh.textContent('h1'), 'picosnitch', 'without the token: a page that says where the key is');
+  ok(!(await fresh.content()).includes('picosnitch-token'), '  and nothing else', null);
+  await fresh.close();
+  await page.goto(`${base}/?token=${token}`);
   await idle();
+  is(page.url(), `${base}/`, 'the address with the token: the page, the token gone from the address bar');
   let charts = await chartData();
   const groups = await api('groups?dim=executable');
   is(charts.length, 2, 'two charts: sent and received');
   is(charts[0].labels.map((l) => l.replace(/ \([^(]*\)$/, '')).sort(),
-    groups.rows.map((r) => r.value.text).sort(), 'one line per executable, named by its value');
+    groups.rows.map((r) => r.value.text.replace('\n', '\\u{a}')).sort(),
+    'one line per executable, named by its value (a newline as \\u{a})');
   const perLine = (c) => c.data.slice(1).map(sum);
   is(sum(perLine(charts[0])), groups.sent, 'the sent chart sums to the query layer\'s total sent');
   is(sum(perLine(charts[1])), groups.received, 'the received chart sums to the total received');
@@ -224,7 +233,8 @@ try {
   await page.fill('#search', '');
   await idle();
   const evil = (await rows()).find((r) => r[0].startsWith('/opt/evil'));
-  is(evil[0], '/opt/evil\npath\\xff<script>alert(1)</script>', 'a hostile name is text, not HTML');
+  is(evil[0], '/opt/evil\\u{a}path\\xff<script>alert(1)</script>',
+    'a hostile name is text, not HTML; its newline shows as \\u{a}, its bad byte as \\xff');
   is(await page.$$eval('script', (s) => s.length), 1, 'no script element came from the data');
   await page.click('#rows tr:has-text("rsync") button.link');
   await idle();
@@ -232,7 +242,7 @@ try {
 
   // ---- a deep link restores the view ----
   const link = page.url();
-  const page2 = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const page2 = await context.newPage();
   page2.on('pageerror', (e) => errors.push(String(e)));
   await page2.goto(link);
   await page2.waitForFunction(() => window.picosnitchDash && window.picosnitchDash.idle() && document.querySelectorAll('#rows tr').length);

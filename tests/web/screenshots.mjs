@@ -7,7 +7,7 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { chromium } = createRequire(path.join(root, 'web/package.json'))('playwright-core');
-const [base, out] = process.argv.slice(2);
+const [base, token, out] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'],
@@ -17,8 +17,13 @@ const shots = [
   ['dash-table.png', 1280, 700, '#dim=remote_address&period=14&back=11&view=table&sort=sent', false],
   ['dash-phone.png', 390, 844, '#dim=domain&period=14&back=11', false],
 ];
+const context = await browser.newContext();
+const login = await context.newPage();
+await login.goto(`${base}/?token=${token}`);
+await login.close();
 for (const [file, width, height, hash, full] of shots) {
-  const page = await browser.newPage({ viewport: { width, height } });
+  const page = await context.newPage();
+  await page.setViewportSize({ width, height });
   await page.goto(`${base}/${hash}`);
   await page.waitForFunction(() => window.picosnitchDash && window.picosnitchDash.idle());
   await page.waitForTimeout(300);

@@ -131,13 +131,21 @@ function smooth(points, n) {
   });
 }
 
+// what a value looks like: controls, format characters (bidi overrides,
+// zero-width) and line separators as \u{...}, and (as in the terminal
+// view) a backslash doubled unless the server already escaped the value
+function visible(v) {
+  const t = v.hex !== undefined ? v.text : v.text.replace(/\\/g, '\\\\');
+  return t.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+}
+
 function shown(dim, v) {
   if (v === null) return 'other';
   if (dim === 'time') return new Date(v.num * 1000).toLocaleString();
   if (dim === 'user') return v.user ? `${v.user} (${v.num})` : v.num < 0 ? 'unknown' : `??? (${v.num})`;
   if ((dim === 'local_port' || dim === 'remote_port') && v.num < 0) return '(none)';
   if (dim === 'netns' && v.num === 4026531840) return 'host';
-  return v.text === '' ? '(none)' : v.text;
+  return v.text === '' ? '(none)' : visible(v);
 }
 
 function when(t) {
@@ -216,7 +224,7 @@ function drawControls() {
   list.replaceChildren();
   state.filters.forEach((f, i) => {
     const op = f.kind.startsWith('include') ? '=' : '≠';
-    const value = f.kind.endsWith('_hex') ? `(bytes ${f.value})` : f.value;
+    const value = f.kind.endsWith('_hex') ? `(bytes ${f.value})` : visible({ text: f.value });
     list.append(el('span', { class: 'chip' }, `${DIM_LABELS[f.dim]} ${op} ${trim(value, true)} `,
       el('button', { 'aria-label': 'remove filter', title: 'remove', onclick: () => {
         state.filters.splice(i, 1);
@@ -382,12 +390,13 @@ function smallTable(dim, rows, extra) {
     el('td', { class: 'num' }, bytes(r.received))))));
 }
 
-async function drawExe() {
+async function drawExe(mine) {
   const p = selectParams('executable');
   p.delete('dim');
   for (const k of ['include', 'exclude', 'include_hex', 'exclude_hex']) p.delete(k);
   p.set(state.exe.kind === 'hex' ? 'include_hex' : 'include', `executable:${state.exe.value}`);
   const d = await api('executable', p);
+  if (mine !== loading) return;
   const sp = new URLSearchParams(p);
   sp.set('dim', 'executable');
   sp.set('top', '1');
@@ -395,6 +404,7 @@ async function drawExe() {
   sp.set('align', '1');
   sp.set('buckets', '120');
   const s = await api('series', sp);
+  if (mine !== loading) return;
   const box = $('exe-page');
   box.replaceChildren(
     el('p', {}, el('button', { id: 'exe-back', onclick: () => { state.exe = null; update(); } }, '← back')),
@@ -436,7 +446,7 @@ async function update(push = true) {
       (status.first ? ` · history ${when(status.first)} – ${when(status.last)}` : '') +
       (status.database !== 'ok' ? ` · ${status.database}` : '');
     if (state.exe) {
-      await drawExe();
+      await drawExe(mine);
     } else if (state.view === 'charts') {
       const p = selectParams(state.dim);
       p.set('top', TOP);
