@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,18 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* No capability left in any set (a setresuid away from root clears them
+ * unless something asked to keep them). */
+static bool caps_none(void)
+{
+	cap_t now = cap_get_proc(), none = cap_init();
+	bool ok = now && none && !cap_compare(now, none);
+
+	cap_free(now);
+	cap_free(none);
+	return ok;
+}
+
 /* `view` and `dash` only read: started as root (sudo), they become the
  * owner of snitch.db (or of the state directory) first, so root never
  * parses the database, the terminal or HTTP, and SQLite's -shm file stays
@@ -117,10 +130,22 @@ static int ui_drop_root(const struct state_dir *sd, const char *db, const char *
 	}
 	if (pw && pw->pw_uid == uid)
 		gid = pw->pw_gid;
+	if (gid == 0) {
+		/* never root's group (a file of a deleted user's, group root) */
+		struct group *gr = getgrnam("nogroup");
+
+		gid = gr ? gr->gr_gid : 65534;
+	}
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return log_errno(-errno, "cannot switch from root to uid %u", (unsigned)uid);
-	if (geteuid() == 0 || (getegid() == 0 && gid != 0))
-		return log_errno(-EPERM, "still root after switching to uid %u", (unsigned)uid);
+	if (geteuid() == 0 || getegid() == 0 || !caps_none())
+		return log_errno(-EPERM, "still privileged after switching to uid %u", (unsigned)uid);
+	/* what programs started from here (xdg-open) take for the user */
+	if (pw) {
+		setenv("HOME", pw->pw_dir, 1);
+		setenv("USER", pw->pw_name, 1);
+		setenv("LOGNAME", pw->pw_name, 1);
+	}
 	return 0;
 }
 

@@ -616,6 +616,21 @@ screen_has "started again" "line: 1/4"
 keys Escape
 quits && ok "Esc quits" || not_ok "Esc quits"
 
+# ---- root becomes the owner of snitch.db, never root's group ----
+ORPHAN=$WORK/orphan
+mkdir -p "$ORPHAN"
+cp "$PICOSNITCH_DIR/snitch.db" "$ORPHAN/snitch.db"
+chown -R 4000000001:0 "$ORPHAN"
+view_start 100 12 PICOSNITCH_DIR="$ORPHAN"
+screen_has "a database of a user who no longer exists, group root: it opens" "line: 1/4"
+pane=$(tm list-panes -F '#{pane_pid}')
+check_eq "  as that uid, in nogroup, with no supplementary groups and no capabilities" \
+	"uid 4000000001 gid $(getent group nogroup | cut -d: -f3) groups - eff 0000000000000000 prm 0000000000000000" \
+	"$(awk '/^Uid:/ { u = $2 } /^Gid:/ { g = $2 } /^Groups:/ { gr = ($2 == "" ? "-" : $2) }
+		/^CapEff:/ { e = $2 } /^CapPrm:/ { p = $2 }
+		END { print "uid " u " gid " g " groups " gr " eff " e " prm " p }' "/proc/$pane/status")"
+tm kill-server 2>/dev/null
+
 # ---- the desktop user runs it, without sudo ----
 tm kill-server 2>/dev/null
 tm new-session -d -s v -x 100 -y 12 \
