@@ -575,7 +575,8 @@ void agg_groups_sort(struct agg_group *g, size_t n, enum query_dim dim, enum que
 	 * are the same groups however the rest is ordered */
 	if (first && first < n / 2 && select_first(g, n, first, &ctx))
 		n = first;
-	qsort_r(g, n, sizeof(*g), cmp_group, &ctx);
+	if (n)
+		qsort_r(g, n, sizeof(*g), cmp_group, &ctx);
 }
 
 void agg_groups_free(struct agg_group *g, size_t n)
@@ -639,7 +640,8 @@ int agg_top_init(struct agg_top *t, struct agg *rows, enum query_sort sort, bool
 	if (!(t->heap = calloc(k ? k : 1, sizeof(*t->heap))))
 		return -ENOMEM;
 	/* the rows' keys in order, merged with the units' as they come */
-	qsort(rows->e, rows->n, sizeof(*rows->e), cmp_agg_key);
+	if (rows->n)	/* rows->e is NULL when nothing was added */
+		qsort(rows->e, rows->n, sizeof(*rows->e), cmp_agg_key);
 	free(rows->slots);
 	rows->slots = NULL;
 	rows->n_slots = 0;
@@ -687,7 +689,8 @@ void agg_top_finish(struct agg_top *t)
 	struct sort_ctx ctx = { t->sort, t->ascending, true };
 
 	top_rows_before(t, 0, 0, true, NULL);
-	qsort_r(t->heap, t->n, sizeof(*t->heap), cmp_group, &ctx);
+	if (t->n)
+		qsort_r(t->heap, t->n, sizeof(*t->heap), cmp_group, &ctx);
 	for (size_t i = 0; i < t->n; i++)
 		t->heap[i].id = i;
 }

@@ -1357,7 +1357,7 @@ static void test_rollups(void)
 			   "|| X'FBFFFFFFFFFFFFFFFF01' || X'00' || X'10' || X'12' || X'02' "
 			   "WHERE grain = 3 AND dim = 12 AND start = 1707955200");
 		is_str(totals(rolled, QUERY_DIM_TIME, win(1707955200, 1707955200 + 7 * DAY), NULL, 0),
-		       "1707955205=8/9/1,1707955210=7/9/1", "  (keys out of order are summed all the same)");
+		       "1707955205=8/9/1, 1707955210=7/9/1", "  (keys out of order are summed all the same)");
 		query_totals(rolled, &tp, &ra, err, sizeof(err));
 		query_totals(rows, &tp, &rb, err, sizeof(err));
 		ok(ra && ra->n_rows == 3 && ra->rows[0].value.num == 1707955210 && ra->rows[0].sent == 7 &&
