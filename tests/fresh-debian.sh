@@ -56,6 +56,12 @@ R=$WORK/root
 mkdir -p "$R"
 tar -C "$R" -xf "$TARBALL"
 cp /etc/resolv.conf "$R/etc/resolv.conf"
+# The network's own certificate authorities (a TLS-intercepting proxy, as
+# here): a machine on this network has them, and npm needs them to reach
+# the registry.  They go where Debian keeps local ones, and node is told.
+mkdir -p "$R/usr/local/share/ca-certificates"
+cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/" 2>/dev/null || true
+cat /usr/local/share/ca-certificates/*.crt >"$R/etc/picosnitch-fresh-extra-ca.pem" 2>/dev/null || true
 echo fresh-debian >"$R/etc/hostname"
 # the committed HEAD, as a user would clone it, in root's home (mode 0700)
 chmod 0700 "$R/root"
@@ -145,7 +151,7 @@ inner() {
 		umount -l /.host && rmdir /.host || exit 1
 		echo "# mount table inside:"
 		sed "s/^/#   /" /proc/self/mounts
-		exec /usr/bin/env -i QUICK="$QUICK" /bin/bash /root/fresh-steps.sh'
+		exec /usr/bin/env -i QUICK="$QUICK" NODE_EXTRA_CA_CERTS=/etc/picosnitch-fresh-extra-ca.pem /bin/bash /root/fresh-steps.sh'
 }
 export -f inner
 export R QUICK
