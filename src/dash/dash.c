@@ -87,6 +87,17 @@ static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind, const char 
 	return ps->n > DASH_API_MAX_PARAMS ? MHD_NO : MHD_YES;
 }
 
+/* What every answer carries, whatever it is (see the top of the file). */
+static void add_security_headers(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Content-Security-Policy", CSP);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned int status, const char *type,
 			       void *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
@@ -99,12 +110,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned int status, co
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "Content-Security-Policy", CSP);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
+	add_security_headers(r);
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -167,8 +173,7 @@ static enum MHD_Result login(const struct server *s, struct MHD_Connection *c, c
 		 s->token, COOKIE_MAX_AGE);
 	MHD_add_response_header(r, "Set-Cookie", cookie);
 	MHD_add_response_header(r, "Location", "/");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	add_security_headers(r);
 	ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
 	MHD_destroy_response(r);
 	return ret;

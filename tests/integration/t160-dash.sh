@@ -163,13 +163,17 @@ check_eq "  the page without it: 403" 403 "$CODE"
 check_match "  saying where the key is" "Open the address that <code>picosnitch dash</code> printed" "$(cat "$WORK/body")"
 NOAUTH=1 get "/api/status" -H "X-Picosnitch-Token: 0123456789abcdef0123456789abcdef" >/dev/null
 check_eq "  another token: 403" 403 "$CODE"
-NOAUTH=1 get "/api/status" -b "picosnitch_token=${TOKEN%?}0" >/dev/null
+# the token with its last digit changed (to 1 if it was 0, else to 0)
+[ "${TOKEN: -1}" = 0 ] && other=${TOKEN%?}1 || other=${TOKEN%?}0
+NOAUTH=1 get "/api/status" -b "picosnitch_token=$other" >/dev/null
 check_eq "  another cookie: 403" 403 "$CODE"
 headers=$(curl -s -D - -o /dev/null "$BASE/?token=$TOKEN" | tr -d '\r')
 check_match "the printed address sets an HttpOnly, SameSite=Strict cookie" \
 	"Set-Cookie: picosnitch_token=$TOKEN; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000" "$headers"
 check_match "  and sends the browser on to / (the token leaves the address bar)" "HTTP/1.1 303.*Location: /" \
 	"$(echo $headers)"
+check_match "  with the same security headers as every answer" \
+	"Content-Security-Policy: default-src 'none'.*X-Frame-Options: DENY.*Cache-Control: no-store" "$(echo $headers)"
 NOAUTH=1 get "/?token=0123456789abcdef0123456789abcdef" >/dev/null
 check_eq "  a wrong token there: 403" 403 "$CODE"
 NOAUTH=1 get "/api/status" -b "picosnitch_token=$TOKEN" >/dev/null
