@@ -560,6 +560,26 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   l->early_flushes - l->early_reported, WINDOW_ROWS_MAX);
 		l->early_reported = l->early_flushes;
 	}
+	if (l->live) {
+		struct live_stats ls;
+
+		live_stats(l->live, &ls);
+		if (ls.refused > l->live_seen.refused)
+			errlog_add(l->errlog,
+				   "live feed: %" PRIu64 " readers of " LIVE_SOCKET " were turned "
+				   "away (another user, or more than %d at once)",
+				   ls.refused - l->live_seen.refused, LIVE_CLIENTS_MAX);
+		if (ls.missed > l->live_seen.missed)
+			errlog_add(l->errlog,
+				   "live feed: readers too slow to keep up missed %" PRIu64
+				   " seconds of it", ls.missed - l->live_seen.missed);
+		if (ls.overflow > l->live_seen.overflow)
+			errlog_add(l->errlog,
+				   "live feed: %" PRIu64 " times more than %d executables talked in "
+				   "one second; the rest were summed as others",
+				   ls.overflow - l->live_seen.overflow, LIVE_EXES_MAX);
+		l->live_seen = ls;
+	}
 }
 
 /* ---- messages from the monitor ---- */
@@ -577,6 +597,13 @@ static void on_deltas(struct logger *l, const struct ps_msg_deltas *m)
 		}
 		if (r < 0)
 			l->lost_deltas++;
+		if (live_wanted(l->live) && (m->d[i].sent || m->d[i].recv)) {
+			const char *exe = window_live_exe(l->window, &m->d[i]);
+
+			if (exe)
+				live_add(l->live, exe, m->d[i].sent, m->d[i].recv);
+			strpool_put(l->pool, exe);
+		}
 	}
 }
 
@@ -620,6 +647,12 @@ static void on_note(struct logger *l, const struct ps_msg_note *m)
  * making the window a whole tick longer. */
 static void on_tick(struct logger *l)
 {
+	if (l->live) {
+		uint64_t now = l->mono_clock_ms();
+
+		live_publish(l->live, l->wall_clock(), now - l->live_start_ms);
+		l->live_start_ms = now;
+	}
 	if (l->mono_clock_ms() - l->window_start_ms + 250 >= (uint64_t)l->cfg.db_write_limit * 1000)
 		flush_window(l, false);
 	errlog_flush(l->errlog);
@@ -932,6 +965,15 @@ int logger_main(void)
 	ev.events = EPOLLIN;
 	ev.data.fd = channel_fd(l.chan);
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	r = live_open(l.dirfd, &l.live);
+	if (r < 0)
+		errlog_add(l.errlog, "no live feed: cannot listen on %s/%s: %s", path, LIVE_SOCKET,
+			   strerror(-r));
+	l.live_start_ms = l.mono_clock_ms();
+	if (l.live) {
+		ev.data.fd = live_fd(l.live);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 	if (l.userhash) {
 		ev.data.fd = userhash_fd(l.userhash);
 		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
@@ -949,6 +991,10 @@ int logger_main(void)
 		if (n < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < n && !final; i++) {
+			if (l.live && evs[i].data.fd == live_fd(l.live)) {
+				live_accept(l.live);
+				continue;
+			}
 			if (l.userhash && evs[i].data.fd == userhash_fd(l.userhash)) {
 				on_user_hashes(&l);
 				continue;
@@ -984,6 +1030,8 @@ int logger_main(void)
 		send_msg(&l, &done);
 	}
 out:
+	live_close(l.live, l.dirfd);
+	l.live = NULL;
 	drain_channel(&l, 5000);
 	if (ep >= 0)
 		close(ep);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "logger/live.h"
 #include "logger/window.h"
 #include "privsep/proto.h"
 
@@ -32,6 +33,9 @@ struct logger {
 	struct errlog *errlog;
 	struct alerts *alerts;
 	struct userhash *userhash;
+	struct live *live;		/* live.sock, or NULL */
+	uint64_t live_start_ms;		/* what the live second covers since */
+	struct live_stats live_seen;	/* what was reported already */
 	struct store *stores[4];
 	size_t nstores;
 	struct batch pending[64];

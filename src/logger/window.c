@@ -227,6 +227,33 @@ static const char *row_sha(struct window *w, const struct who_key *k)
 	return f && f->sha256[0] ? f->sha256 : NULL;
 }
 
+const char *window_live_exe(struct window *w, const struct ps_delta *d)
+{
+	struct lident *li = idents_get(w->idents, d->proc);
+	const char *exe = li ? li->exe : NULL;
+
+	if (li && w->opts.ignore) {
+		struct lfile *f = li->sentinel[0] ? NULL
+						  : idents_file(w->idents, li->file_ino, li->file_dev);
+		char raddr[48];
+		struct conn_row row = {
+			.exe = li->exe,
+			.sha256 = li->sentinel[0] ? li->sentinel : f ? f->sha256 : "",
+			.lport = d->lport,
+			.rport = d->rport,
+			.raddr = d->family ? addr_to_str(d->family, d->raddr, raddr, sizeof(raddr))
+					   : "",
+			.domain = d->family ? domains_lookup(w->domains, d->family, d->raddr) : NULL,
+		};
+
+		if (ignore_match(w->opts.ignore, &row))
+			exe = NULL;
+	}
+	exe = strpool_ref(w->pool, exe);
+	idents_put(w->idents, li);
+	return exe;
+}
+
 static void fill_row(struct conn_row *c, const struct row_key *k, const char *const sha[3],
 		     char *laddr, char *raddr)
 {

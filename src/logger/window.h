@@ -37,6 +37,11 @@ void window_free(struct window *w);
 /* Add one delta.  -ENOSPC when the window is full (take it first). */
 int window_add(struct window *w, const struct ps_delta *d);
 size_t window_rows(struct window *w);
+/* For the live feed: the executable (pooled safe text) a delta counts
+ * under, or NULL when "Log ignore" leaves it out (matched on what is known
+ * now: a hash still being computed matches no hash rule).  A reference:
+ * strpool_put() it. */
+const char *window_live_exe(struct window *w, const struct ps_delta *d);
 
 /* The window's rows (time = now).  A row whose executables are still
  * being hashed stays for the next window (a few times at most; with final,
