@@ -28,6 +28,8 @@
 
 #include "dash/dash_api.h"
 #include "dash/dash_assets.h"
+#include "dash/dash_int.h"
+#include "dash/dash_live.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -51,14 +53,16 @@
 const char *const dash_themes[] = { "darkly", "cyborg", "slate", "solar", "superhero",
 				     "flatly", "cosmo", "litera", "lux", "minty", NULL };
 
-struct server {
+struct dash_server {
 	struct dash_api api;
+	struct dash_live *live;
 	char *hosts[5];		/* the Host header values accepted */
 	size_t n_hosts;
 	char token[33];
 	char *index_html;
 	size_t index_len;
 	char *url;
+	void (*stop)(void);	/* after the answer to a stop request */
 };
 
 /* per request: whether it came with a body; whether it stops the server
@@ -126,7 +130,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned int stat
 	return respond(c, status, "application/json", body, strlen(body), MHD_RESPMEM_MUST_FREE);
 }
 
-static bool host_allowed(const struct server *s, const char *host)
+static bool host_allowed(const struct dash_server *s, const char *host)
 {
 	if (!host)
 		return false;
@@ -149,7 +153,7 @@ static bool token_equal(const char *a, const char *b)
 }
 
 /* The request carries the access token: its cookie or its header. */
-static bool authorized(const struct server *s, struct MHD_Connection *c)
+static bool authorized(const struct dash_server *s, struct MHD_Connection *c)
 {
 	return token_equal(MHD_lookup_connection_value(c, MHD_COOKIE_KIND, TOKEN_COOKIE),
 			   s->token) ||
@@ -158,7 +162,7 @@ static bool authorized(const struct server *s, struct MHD_Connection *c)
 
 /* "/?token=T": set the cookie and go to the page (so the token leaves the
  * address bar and the history). */
-static enum MHD_Result login(const struct server *s, struct MHD_Connection *c, const char *t)
+static enum MHD_Result login(const struct dash_server *s, struct MHD_Connection *c, const char *t)
 {
 	struct MHD_Response *r;
 	char cookie[160];
@@ -185,11 +189,41 @@ static const char locked_page[] =
 	"<code>picosnitch dash</code> printed when it started: it carries the key to this "
 	"page (kept in the state directory, in <code>dash.token</code>).</p></body></html>\n";
 
+/* GET /api/live: the live feed as Server-Sent Events (dash_live.h). */
+static enum MHD_Result serve_live(struct dash_server *s, struct MHD_Connection *c)
+{
+	struct {
+		struct dash_param p[DASH_API_MAX_PARAMS + 1];
+		size_t n;
+	} ps = { .n = 0 };
+	const char *history = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, add_param, &ps);
+	for (size_t i = 0; i < ps.n; i++) {
+		if (ps.p[i].key_len != 7 || memcmp(ps.p[i].key, "history", 7) || history)
+			return respond_error(c, MHD_HTTP_BAD_REQUEST,
+					     "live takes one parameter: history (seconds, 0-300)");
+		/* a NUL inside makes it no number */
+		history = strlen(ps.p[i].value) == ps.p[i].value_len ? ps.p[i].value : "";
+	}
+	r = dash_live_serve(s->live, c, history, add_security_headers, &ret);
+	if (r == -EINVAL)
+		return respond_error(c, MHD_HTTP_BAD_REQUEST, "history: seconds, 0-300");
+	if (r == -EBUSY)
+		return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				     "too many live streams at once (32)");
+	if (r < 0)
+		return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
 {
-	struct server *s = cls;
+	struct dash_server *s = cls;
 	struct request *rq = *req_cls;
 	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
 
@@ -264,6 +298,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return respond(c, MHD_HTTP_OK, a->type, (void *)a->data, a->len,
 				       MHD_RESPMEM_PERSISTENT);
 	}
+	if (!strcmp(url, "/api/live"))
+		return serve_live(s, c);
 	if (!strncmp(url, "/api/", 5)) {
 		struct {
 			struct dash_param p[DASH_API_MAX_PARAMS + 1];
@@ -288,7 +324,7 @@ static void request_done(void *cls, struct MHD_Connection *c, void **req_cls,
 	(void)c;
 	(void)toe;
 	if (*req_cls && ((struct request *)*req_cls)->stop)
-		kill(getpid(), SIGTERM);
+		((struct dash_server *)cls)->stop();
 	free(*req_cls);
 	*req_cls = NULL;
 }
@@ -304,7 +340,7 @@ static bool is_loopback(const struct sockaddr *sa)
 
 /* The one page: controls the script fills in (web/src/main.js); no inline
  * script or style (the CSP forbids them). */
-static int make_index(struct server *s, const char *theme, bool scroll_zoom)
+static int make_index(struct dash_server *s, const char *theme, bool scroll_zoom)
 {
 	int n = asprintf(
 		&s->index_html,
@@ -334,8 +370,14 @@ static int make_index(struct server *s, const char *theme, bool scroll_zoom)
 		"<button id=\"stop\" title=\"stop the dash server\">Stop server</button></header>\n"
 		"<div id=\"filters\"></div>\n"
 		"<nav><button id=\"tab-charts\">Charts</button><button id=\"tab-table\">Table"
-		"</button></nav>\n<div id=\"error\" role=\"alert\" hidden></div>\n<main>\n"
+		"</button><button id=\"tab-live\">Live</button></nav>\n"
+		"<div id=\"error\" role=\"alert\" hidden></div>\n<main>\n"
 		"<div id=\"charts\"></div>\n<div id=\"exe-page\" hidden></div>\n"
+		"<div id=\"live\" hidden><p id=\"live-note\"></p><div id=\"live-charts\"></div>\n"
+		"<table><thead><tr><th>Executable</th><th class=\"num now\">Sent, last second</th>"
+		"<th class=\"num now\">Received, last second</th><th class=\"num\">Sent</th>"
+		"<th class=\"num\">Received</th></tr></thead><tbody id=\"live-rows\"></tbody></table>"
+		"</div>\n"
 		"<div id=\"table\" hidden><div id=\"table-tools\">"
 		"<label>Search <input id=\"search\" type=\"search\"></label>"
 		"<span id=\"table-count\"></span></div>\n"
@@ -425,25 +467,20 @@ static void open_browser(const char *url)
 	_exit(127);
 }
 
-int dash_main(const struct dash_env *env)
+static void stop_by_signal(void)
 {
-	const char *host = env->host && *env->host ? env->host : DEFAULT_HOST;
-	const char *port = env->port && *env->port ? env->port : DEFAULT_PORT;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai = NULL;
-	struct sockaddr_storage addr;
-	struct server s = { .api = { .db_path = env->db_path, .monitor_pid = env->monitor_pid } };
-	struct MHD_Daemon *d;
-	char *end, shown[INET6_ADDRSTRLEN + 8] = "";
-	unsigned long portnum = strtoul(port, &end, 10);
-	bool v6, localhost = !strcmp(host, "localhost");
-	const char *theme = "";
-	sigset_t set;
-	int sig, r, code = 1;
+	kill(getpid(), SIGTERM);
+}
 
-	if (*end || !*port || portnum == 0 || portnum > 65535) {
-		log_error("dash: PORT=%.20s is not a port number (1-65535)", port);
-		return 1;
-	}
+/* What does not depend on the address: the theme, the token, the page,
+ * the live feed. */
+static int server_prepare(struct dash_server *s, const struct dash_env *env)
+{
+	const char *theme = "";
+	int r;
+
+	s->api = (struct dash_api){ .db_path = env->db_path, .monitor_pid = env->monitor_pid };
+	s->stop = stop_by_signal;
 	/* only a known name goes into the page (an attribute): nothing else
 	 * from config.json does */
 	for (size_t i = 0; env->theme && *env->theme && dash_themes[i]; i++) {
@@ -454,6 +491,98 @@ int dash_main(const struct dash_env *env)
 		log_warn("dash: \"Dash theme\" %.40s is not one it knows (darkly, cyborg, slate, "
 			 "solar, superhero, flatly, cosmo, litera, lux, minty): following the browser's "
 			 "light or dark preference", env->theme);
+	if (load_token(env->dirfd, s->token) < 0 || make_index(s, theme, env->scroll_zoom) < 0) {
+		log_error("dash: cannot start: out of memory or randomness");
+		return -ENOMEM;
+	}
+	r = dash_live_start(env->dirfd, &s->live);
+	if (r < 0)
+		log_error("dash: cannot start the live feed: %s", strerror(-r));
+	return r;
+}
+
+/* The server's thread: listening on addr, or (NULL) on nothing, serving
+ * the connections MHD_add_connection() hands it. */
+static struct MHD_Daemon *start_daemon(struct dash_server *s, const struct sockaddr *addr,
+				       uint16_t port)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			     MHD_ALLOW_SUSPEND_RESUME;
+
+	if (!addr)
+		flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+	else if (addr->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	return MHD_start_daemon(flags, port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, addr,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+				MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_END);
+}
+
+static void server_free(struct dash_server *s)
+{
+	dash_live_free(s->live);
+	dash_api_done(&s->api);
+	for (size_t i = 0; i < s->n_hosts; i++)
+		free(s->hosts[i]);
+	free(s->index_html);
+	free(s->url);
+}
+
+int dash_server_unbound(const struct dash_env *env, void (*stop)(void), struct dash_server **ret,
+			struct MHD_Daemon **d)
+{
+	struct dash_server *s = calloc(1, sizeof(*s));
+	const char *port = env->port && *env->port ? env->port : DEFAULT_PORT;
+
+	if (!s)
+		return -ENOMEM;
+	if (server_prepare(s, env) < 0 ||
+	    asprintf(&s->hosts[s->n_hosts++], "localhost:%s", port) < 0 ||
+	    asprintf(&s->hosts[s->n_hosts++], "127.0.0.1:%s", port) < 0)
+		goto fail;
+	s->stop = stop;
+	*d = start_daemon(s, NULL, 0);
+	if (!*d)
+		goto fail;
+	*ret = s;
+	return 0;
+fail:
+	dash_live_stop(s->live);
+	server_free(s);
+	free(s);
+	return -ENOMEM;
+}
+
+void dash_server_free(struct dash_server *s, struct MHD_Daemon *d)
+{
+	if (!s)
+		return;
+	dash_live_stop(s->live);
+	MHD_stop_daemon(d);
+	server_free(s);
+	free(s);
+}
+
+int dash_main(const struct dash_env *env)
+{
+	const char *host = env->host && *env->host ? env->host : DEFAULT_HOST;
+	const char *port = env->port && *env->port ? env->port : DEFAULT_PORT;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+	struct sockaddr_storage addr;
+	struct dash_server s = { .live = NULL };
+	struct MHD_Daemon *d;
+	char *end, shown[INET6_ADDRSTRLEN + 8] = "";
+	unsigned long portnum = strtoul(port, &end, 10);
+	bool v6, localhost = !strcmp(host, "localhost");
+	sigset_t set;
+	int sig, r, code = 1;
+
+	if (*end || !*port || portnum == 0 || portnum > 65535) {
+		log_error("dash: PORT=%.20s is not a port number (1-65535)", port);
+		return 1;
+	}
 	if (localhost) {
 		/* "localhost" is the IPv4 loopback, whatever /etc/hosts says */
 		struct sockaddr_in *in = (struct sockaddr_in *)&addr;
@@ -479,37 +608,27 @@ int dash_main(const struct dash_env *env)
 	if (!is_loopback((struct sockaddr *)&addr))
 		log_warn("dash: serving on %s, which is not a loopback address: anyone who can reach "
 			 "it can read this machine's network history", shown);
-	/* the Host headers a browser sends for this server */
-	if (asprintf(&s.hosts[s.n_hosts++], "%s:%lu", host, portnum) < 0 ||
-	    asprintf(&s.hosts[s.n_hosts++], v6 ? "[%s]:%lu" : "%s:%lu", shown, portnum) < 0 ||
-	    load_token(env->dirfd, s.token) < 0 || make_index(&s, theme, env->scroll_zoom) < 0) {
-		log_error("dash: cannot start: out of memory or randomness");
-		goto out;
-	}
-	if (localhost && asprintf(&s.hosts[s.n_hosts++], "127.0.0.1:%lu", portnum) < 0)
-		goto out;
-	/* on port 80 browsers leave the port out */
-	if (portnum == 80 && !(s.hosts[s.n_hosts++] = strdup(v6 ? "" : host)))
-		goto out;
-	if (asprintf(&s.url, v6 ? "http://[%s]:%lu/" : "http://%s:%lu/", localhost ? host : shown,
-		     portnum) < 0)
-		goto out;
-
 	/* signals go to the main thread only: block them before the server's
-	 * thread starts (it inherits the mask) */
+	 * threads start (they inherit the mask) */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-				     (v6 ? MHD_USE_IPv6 : 0),
-			     (uint16_t)portnum, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR,
-			     (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-			     (unsigned int)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-			     (unsigned int)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			     (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, request_done,
-			     NULL, MHD_OPTION_END);
+	if (server_prepare(&s, env) < 0)
+		goto out;
+	/* the Host headers a browser sends for this server */
+	if (asprintf(&s.hosts[s.n_hosts++], "%s:%lu", host, portnum) < 0 ||
+	    asprintf(&s.hosts[s.n_hosts++], v6 ? "[%s]:%lu" : "%s:%lu", shown, portnum) < 0 ||
+	    (localhost && asprintf(&s.hosts[s.n_hosts++], "127.0.0.1:%lu", portnum) < 0) ||
+	    /* on port 80 browsers leave the port out */
+	    (portnum == 80 && !(s.hosts[s.n_hosts++] = strdup(v6 ? "" : host))) ||
+	    asprintf(&s.url, v6 ? "http://[%s]:%lu/" : "http://%s:%lu/", localhost ? host : shown,
+		     portnum) < 0) {
+		log_error("dash: cannot start: out of memory");
+		goto out;
+	}
+	d = start_daemon(&s, (struct sockaddr *)&addr, (uint16_t)portnum);
 	if (!d) {
 		log_error("dash: cannot serve on %s port %lu (in use, or not an address of this "
 			  "machine?)", shown, portnum);
@@ -527,13 +646,11 @@ int dash_main(const struct dash_env *env)
 		free(login_url);
 	}
 	sigwait(&set, &sig);
+	dash_live_stop(s.live);
 	MHD_stop_daemon(d);
 	code = 0;
 out:
-	dash_api_done(&s.api);
-	for (size_t i = 0; i < s.n_hosts; i++)
-		free(s.hosts[i]);
-	free(s.index_html);
-	free(s.url);
+	dash_live_stop(s.live);
+	server_free(&s);
 	return code;
 }

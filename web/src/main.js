@@ -61,7 +61,7 @@ function readHash() {
   state.period = Number.isInteger(period) && period >= 0 && period < PERIODS.length ? period : 0;
   const back = Number(p.get('back'));
   state.back = state.period && Number.isInteger(back) && back > 0 ? Math.min(back, 100000) : 0;
-  state.view = p.get('view') === 'table' ? 'table' : 'charts';
+  state.view = ['table', 'live'].includes(p.get('view')) ? p.get('view') : 'charts';
   const refresh = Number(p.get('refresh'));
   state.refresh = REFRESH.some(([, s]) => s === refresh) ? refresh : 0;
   const resample = Number(p.get('resample'));
@@ -215,8 +215,15 @@ function drawControls() {
   }
   $('tab-charts').classList.toggle('active', state.view === 'charts');
   $('tab-table').classList.toggle('active', state.view === 'table');
+  $('tab-live').classList.toggle('active', state.view === 'live');
   $('charts').hidden = !!state.exe || state.view !== 'charts';
   $('table').hidden = !!state.exe || state.view !== 'table';
+  $('live').hidden = !!state.exe || state.view !== 'live';
+  // the live view has its own clock: the window and its controls do not apply
+  for (const id of ['period', 'resample', 'smooth', 'where-include', 'where-exclude']) {
+    $(id).disabled = state.view === 'live';
+  }
+  if (state.view === 'live') $('back').disabled = $('forward').disabled = true;
   $('exe-page').hidden = !state.exe;
   document.querySelector('nav').hidden = !!state.exe;
   $('search').value = state.search;
@@ -432,6 +439,121 @@ async function drawExe(mine) {
   }
 }
 
+// ---- the live view: each second's traffic per executable (SSE) ----
+
+const LIVE_KEEP = 120;	// seconds drawn
+const live = { source: null, seconds: [], running: null };
+
+function liveEvent(e) {
+  const d = JSON.parse(e.data);
+  const exes = new Map();
+  for (const x of d.executables) exes.set(x.executable, [x.sent, x.received]);
+  live.seconds.push({ time: d.time, ms: d.ms, exes, others: [d.others.sent, d.others.received] });
+  if (live.seconds.length > LIVE_KEEP) live.seconds.splice(0, live.seconds.length - LIVE_KEEP);
+  live.running = true;
+  drawLive();
+}
+
+function liveOpen() {
+  if (live.source) return;
+  live.seconds = [];
+  live.running = null;
+  live.source = new EventSource(`/api/live?history=${LIVE_KEEP}`);
+  live.source.addEventListener('traffic', liveEvent);
+  live.source.addEventListener('state', (e) => {
+    live.running = JSON.parse(e.data).running;
+    drawLive();
+  });
+  live.source.addEventListener('error', () => {
+    if (live.source && live.source.readyState === EventSource.CLOSED) {
+      showError('the live feed was refused by the server (too many open?)');
+    }
+  });
+}
+
+function liveClose() {
+  if (live.source) live.source.close();
+  live.source = null;
+}
+
+// totals per executable over the seconds kept, busiest first
+function liveTotals() {
+  const totals = new Map();
+  for (const sec of live.seconds) {
+    for (const [name, [sent, received]] of sec.exes) {
+      const t = totals.get(name) || [0, 0];
+      totals.set(name, [t[0] + sent, t[1] + received]);
+    }
+  }
+  return [...totals].sort((a, b) => (b[1][0] + b[1][1]) - (a[1][0] + a[1][1]) || (a[0] < b[0] ? -1 : 1));
+}
+
+function drawLive() {
+  if (state.view !== 'live' || state.exe) return;
+  const note = $('live-note');
+  const last = live.seconds[live.seconds.length - 1];
+  note.textContent = live.running === false ? 'The monitor is not running: no live traffic.'
+    : !live.seconds.length ? 'Waiting for the monitor…'
+      : `Each second's traffic per executable, the last ${live.seconds.length} s (${when(last.time)})`;
+  const totals = liveTotals();
+  const top = totals.slice(0, TOP);
+  // a gap (the monitor stopped, the page asleep) is left blank, not bridged
+  const secs = [];
+  for (const sec of live.seconds) {
+    const prev = secs[secs.length - 1];
+    if (prev && sec.time - prev.time > 2) secs.push({ time: prev.time + 1, gap: true });
+    secs.push(sec);
+  }
+  const at = (sec, name, k) => (sec.gap ? null : (sec.exes.get(name) || [0, 0])[k]);
+  const xs = secs.map((sec) => sec.time);
+  const box = $('live-charts');
+  for (const c of charts) c.destroy();
+  charts = [];
+  box.replaceChildren();
+  if (xs.length) {
+    const width = Math.max(300, box.clientWidth - 8);
+    [['sent', 0, 'Sent per second'], ['received', 1, 'Received per second']].forEach(([key, k, title]) => {
+      const lines = top.map(([name]) => secs.map((sec) => at(sec, name, k)));
+      const rest = secs.map((sec) => {
+        if (sec.gap) return null;
+        let n = sec.others[k];
+        for (const [name, v] of sec.exes) if (!top.some(([t]) => t === name)) n += v[k];
+        return n;
+      });
+      const series = top.map(([name, t], i) => ({
+        label: `${trim(shown('executable', { text: name }))} (${bytes(t[k])})`,
+        stroke: COLORS[i % COLORS.length], width: 1.5,
+        value: (u, v) => (v == null ? '' : bytes(v)),
+      }));
+      const data = [xs, ...lines];
+      if (rest.some((v) => v)) {
+        series.push({ label: `others (${bytes(rest.reduce((a, b) => a + (b || 0), 0))})`, stroke: COLORS[10], width: 1.5 });
+        data.push(rest);
+      }
+      const div = el('div', { class: 'chart', 'data-chart': `live-${key}` });
+      box.append(div);
+      charts.push(new uPlot({
+        title, width, height: 220,
+        scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] } },
+        axes: [{}, { values: (u, ticks) => ticks.map(bytes), size: 80 }],
+        series: [{}, ...series],
+      }, data, div));
+    });
+  }
+  const body = $('live-rows');
+  body.replaceChildren();
+  for (const [name, [sent, received]] of totals) {
+    const now = last ? last.exes.get(name) || [0, 0] : [0, 0];
+    const text = shown('executable', { text: name });
+    body.append(el('tr', {},
+      el('td', { class: 'value', title: text }, el('button', {
+        class: 'link', title: 'its page', onclick: () => openExe({ text: name }),
+      }, text)),
+      el('td', { class: 'num now' }, bytes(now[0])), el('td', { class: 'num now' }, bytes(now[1])),
+      el('td', { class: 'num' }, bytes(sent)), el('td', { class: 'num' }, bytes(received))));
+  }
+}
+
 let loading = 0;
 
 async function update(push = true) {
@@ -445,8 +567,12 @@ async function update(push = true) {
     $('footer').textContent = `picosnitch ${status.version} · monitor ${status.monitor_pid ? 'pid ' + status.monitor_pid : 'not running'}` +
       (status.first ? ` · history ${when(status.first)} – ${when(status.last)}` : '') +
       (status.database !== 'ok' ? ` · ${status.database}` : '');
+    if (state.view !== 'live' || state.exe) liveClose();
     if (state.exe) {
       await drawExe(mine);
+    } else if (state.view === 'live') {
+      liveOpen();
+      drawLive();
     } else if (state.view === 'charts') {
       const p = selectParams(state.dim);
       p.set('top', TOP);
@@ -504,6 +630,7 @@ function init() {
   $('refresh').addEventListener('change', (e) => { state.refresh = Number(e.target.value); setTimer(); update(); });
   $('tab-charts').addEventListener('click', () => { state.view = 'charts'; update(); });
   $('tab-table').addEventListener('click', () => { state.view = 'table'; update(); });
+  $('tab-live').addEventListener('click', () => { state.view = 'live'; update(); });
   $('where-dim').addEventListener('change', loadValues);
   $('where-dim').addEventListener('focus', loadValues, { once: true });
   for (const mode of ['include', 'exclude']) {
@@ -529,7 +656,10 @@ function init() {
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (state.view === 'charts' && lastSeries) drawCharts(lastSeries); }, 150);
+    resizeTimer = setTimeout(() => {
+      if (state.view === 'charts' && lastSeries) drawCharts(lastSeries);
+      if (state.view === 'live') drawLive();
+    }, 150);
   });
   readHash();
   setTimer();
@@ -547,6 +677,11 @@ window.picosnitchDash = {
   })),
   state: () => JSON.parse(JSON.stringify(state)),
   idle: () => !document.body.classList.contains('loading'),
+  live: () => ({
+    running: live.running,
+    seconds: live.seconds.length,
+    totals: Object.fromEntries(liveTotals()),
+  }),
 };
 
 document.addEventListener('DOMContentLoaded', init);
