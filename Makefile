@@ -49,6 +49,8 @@ BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 REPLAY_BINS := $(patsubst fuzz/%.c,build/fuzz-replay/%,$(FUZZ_SRCS))
+FUZZ_LIB_OBJS := $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIB_SRCS))
+REPLAY_LIB_OBJS := $(patsubst src/%.c,build/fuzz-replay/obj/%.o,$(LIB_SRCS))
 
 SKEL := build/sensor.skel.h
 # the pages of `picosnitch dash`, bundled (esbuild, from npm) and embedded
@@ -167,11 +169,19 @@ build/bench/%: bench/%.c
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
 
-build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS) $(GEN)
+# the library is compiled once for all fuzz targets (and once more, plain,
+# for the replays under valgrind)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+build/fuzz/obj/%.o: src/%.c $(HDRS) $(GEN)
+	@mkdir -p $(dir $@)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
-	$(Q)clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lpthread
+	$(Q)clang $(BASE_CFLAGS) -O1 -fsanitize=fuzzer $(FUZZ_SAN) \
+		-o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS) -lpthread
 
 helpers: $(HELPER_BINS)
 
@@ -181,10 +191,15 @@ check test: all asan
 	tests/run
 
 # the same targets without libFuzzer or sanitizers, to replay under valgrind
-build/fuzz-replay/%: fuzz/%.c fuzz/replay.c $(LIB_SRCS) $(HDRS) $(GEN)
+build/fuzz-replay/obj/%.o: src/%.c $(HDRS) $(GEN)
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 -c $< -o $@
+
+build/fuzz-replay/%: fuzz/%.c fuzz/replay.c $(REPLAY_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(call msg,REPLAY,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) -O1 -o $@ $< fuzz/replay.c $(LIB_SRCS) $(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 -o $@ $< fuzz/replay.c $(REPLAY_LIB_OBJS) $(PKG_LIBS) -lpthread
 
 fuzz: $(FUZZ_BINS) $(REPLAY_BINS)
 
