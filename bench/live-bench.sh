@@ -106,7 +106,7 @@ streams_on
 sleep 3
 streams_off
 dash_off
-for round in 1 2; do
+for round in 1 2 3; do
 	echo "round $round"
 	measure "no dash $round"
 	dash_on
@@ -116,12 +116,16 @@ for round in 1 2; do
 	streams_off
 	dash_off
 done
+# the median of the rounds: other traffic of the machine reaches the
+# monitor too, now and then
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 for who in MON LOG; do
 	declare -n m=${who}_MS
-	base=$(awk "BEGIN { printf \"%.2f\", (${m["no dash 1"]} + ${m["no dash 2"]}) / 2 }")
-	one=$(awk "BEGIN { printf \"%.2f\", (${m["dash, no page 1"]} + ${m["dash, no page 2"]}) / 2 }")
-	twenty=$(awk "BEGIN { printf \"%.2f\", (${m["dash, 20 streams 1"]} + ${m["dash, 20 streams 2"]}) / 2 }")
-	printf '%s: no dash %s ms/s, dash %s ms/s, 20 streams %s ms/s; 20 streams / no dash = %s\n' \
+	base=$(median "${m["no dash 1"]}" "${m["no dash 2"]}" "${m["no dash 3"]}")
+	one=$(median "${m["dash, no page 1"]}" "${m["dash, no page 2"]}" "${m["dash, no page 3"]}")
+	twenty=$(median "${m["dash, 20 streams 1"]}" "${m["dash, 20 streams 2"]}" \
+		"${m["dash, 20 streams 3"]}")
+	printf '%s (medians): no dash %s ms/s, dash %s ms/s, 20 streams %s ms/s; 20 streams / no dash = %s\n' \
 		"$([ $who = MON ] && echo monitor || echo logger)" "$base" "$one" "$twenty" \
 		"$(awk "BEGIN { printf \"%.2f\", $twenty / $base }")"
 done

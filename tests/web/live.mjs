@@ -87,6 +87,15 @@ await page.waitForTimeout(1200);
 const wide = await page.evaluate(() => document.documentElement.scrollWidth);
 ok(wide <= 390, 'at phone width nothing is wider than the screen', wide);
 
+// a deep link opens the live view
+const other = await context.newPage();
+other.on('pageerror', (e) => errors.push(String(e)));
+await other.goto(`${base}/#view=live`);
+await other.waitForFunction(() => window.picosnitchDash && window.picosnitchDash.live().seconds >= 1);
+ok(await other.evaluate(() => document.getElementById('tab-live').classList.contains('active') &&
+  !document.getElementById('live').hidden), 'the address #view=live opens the live view');
+await other.close();
+
 ok(errors.length === 0, 'no console errors', errors);
 await browser.close();
 console.log(`1..${n}`);
