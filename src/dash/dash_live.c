@@ -276,7 +276,9 @@ static int connect_live(struct dash_live *dl)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* non-blocking: a logger too busy to accept (its backlog full) must
+	 * not keep this thread from seeing that the server stops */
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -errno;
@@ -313,11 +315,19 @@ static void *reader(void *arg)
 {
 	struct dash_live *dl = arg;
 	static char buf[LIVE_DATAGRAM_MAX + 1];
-	bool said_perm = false;
+	bool said_perm = false, first = true;
 	int idle = 0;
 
 	for (;;) {
-		int fd = connect_live(dl), w;
+		int fd, w;
+
+		/* at most one attempt a second: a logger that takes the
+		 * connection and closes it (too many readers) is not asked
+		 * again at once */
+		if (!first && wait_for(dl, -1, 1000) < 0)
+			return NULL;
+		first = false;
+		fd = connect_live(dl);
 
 		if (fd == -EPERM && !said_perm) {
 			log_warn("dash: live feed: the live.sock in the state directory belongs to "
@@ -331,11 +341,10 @@ static void *reader(void *arg)
 				set_running(dl, 0);
 				idle = 0;
 			}
-			if (wait_for(dl, -1, 1000) < 0)
-				return NULL;
 			continue;
 		}
-		set_running(dl, 1);
+		/* running once the first second arrives, not at connect (a
+		 * connection still in the logger's backlog proves nothing) */
 		while ((w = wait_for(dl, fd, 5000)) >= 0) {
 			ssize_t n;
 			char *json;
@@ -352,13 +361,16 @@ static void *reader(void *arg)
 				dl->refused++;
 				continue;
 			}
+			set_running(dl, 1);
 			publish(dl, "traffic", json);
 			free(json);
 		}
 		close(fd);
 		if (w < 0)
 			return NULL;
-		set_running(dl, 0);
+		if (dl->running != 0)
+			set_running(dl, 0);
+		idle = 0;
 	}
 }
 

@@ -24,6 +24,7 @@ struct live_exe {
 
 struct live {
 	int fd;
+	ino_t ino;		/* of the socket bound: only it is removed at close */
 	int clients[LIVE_CLIENTS_MAX];
 	size_t nclients;
 	struct live_exe *exes;
@@ -70,8 +71,11 @@ int live_open(int dirfd, struct live **ret)
 	r = bind_below(lv->fd, dirfd, LIVE_SOCKET);
 	if (r == 0 && listen(lv->fd, LIVE_CLIENTS_MAX) < 0)
 		r = -errno;
+	if (r == 0 && fstatat(dirfd, LIVE_SOCKET, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
 	if (r < 0)
 		goto fail;
+	lv->ino = st.st_ino;
 done:
 	*ret = lv;
 	return 0;
@@ -101,8 +105,12 @@ void live_close(struct live *lv, int dirfd)
 	for (size_t i = 0; i < lv->nclients; i++)
 		close(lv->clients[i]);
 	if (lv->fd >= 0) {
+		struct stat st;
+
 		close(lv->fd);
-		if (dirfd >= 0)
+		/* not a successor's socket, made there since */
+		if (dirfd >= 0 && fstatat(dirfd, LIVE_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ino == lv->ino)
 			unlinkat(dirfd, LIVE_SOCKET, 0);
 	}
 	sums_reset(lv);
@@ -114,8 +122,26 @@ int live_fd(const struct live *lv)
 	return lv ? lv->fd : -1;
 }
 
+/* Close the readers that left (their end closed): a slot is not held by a
+ * reader that is gone until the next second is sent. */
+static void drop_gone(struct live *lv)
+{
+	for (size_t i = 0; i < lv->nclients;) {
+		char c;
+		ssize_t r = recv(lv->clients[i], &c, 1, MSG_DONTWAIT | MSG_PEEK);
+
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+			close(lv->clients[i]);
+			lv->clients[i] = lv->clients[--lv->nclients];
+			continue;
+		}
+		i++;
+	}
+}
+
 void live_accept(struct live *lv)
 {
+	drop_gone(lv);
 	for (int k = 0; k < 16; k++) {
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
@@ -165,6 +191,13 @@ void live_add(struct live *lv, const char *exe, uint64_t sent, uint64_t received
 	e->received += received;
 }
 
+/* JSON integers are signed: a count past INT64_MAX (never, in practice)
+ * is shown as the largest one */
+static json_int_t clamp(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)v;
+}
+
 static int busiest_first(const void *a, const void *b)
 {
 	const struct live_exe *x = *(struct live_exe *const *)a, *y = *(struct live_exe *const *)b;
@@ -191,8 +224,9 @@ char *live_render(struct live *lv, int64_t now, uint64_t elapsed_ms, size_t *len
 	if (n)
 		qsort(order, n, sizeof(*order), busiest_first);
 	for (size_t i = 0; i < n; i++) {
-		/* the most a name can grow as JSON: \uXXXX\uXXXX for 4 bytes */
-		size_t cost = 3 * strlen(order[i]->name) + 64;
+		/* the most a name can grow as JSON (\uXXXX\uXXXX for 4 bytes),
+		 * and two 19-digit numbers with the keys */
+		size_t cost = 3 * strlen(order[i]->name) + 96;
 		json_t *o;
 
 		if (i >= LIVE_TOP || cost > budget) {
@@ -203,13 +237,13 @@ char *live_render(struct live *lv, int64_t now, uint64_t elapsed_ms, size_t *len
 		}
 		budget -= cost;
 		o = json_pack("{s:s,s:I,s:I}", "executable", order[i]->name, "sent",
-			      (json_int_t)order[i]->sent, "received", (json_int_t)order[i]->received);
+			      clamp(order[i]->sent), "received", clamp(order[i]->received));
 		if (!o || json_array_append_new(list, o) < 0)
 			goto out;
 	}
-	if (json_object_set_new(others, "executables", json_integer((json_int_t)oexes)) < 0 ||
-	    json_object_set_new(others, "sent", json_integer((json_int_t)osent)) < 0 ||
-	    json_object_set_new(others, "received", json_integer((json_int_t)orecv)) < 0 ||
+	if (json_object_set_new(others, "executables", json_integer(clamp(oexes))) < 0 ||
+	    json_object_set_new(others, "sent", json_integer(clamp(osent))) < 0 ||
+	    json_object_set_new(others, "received", json_integer(clamp(orecv))) < 0 ||
 	    json_object_set_new(root, "time", json_integer((json_int_t)now)) < 0 ||
 	    json_object_set_new(root, "ms", json_integer((json_int_t)elapsed_ms)) < 0 ||
 	    json_object_set(root, "executables", list) < 0 ||
@@ -218,6 +252,12 @@ char *live_render(struct live *lv, int64_t now, uint64_t elapsed_ms, size_t *len
 	text = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text)
 		*len = strlen(text);
+	/* cannot happen with the costs above; if it did, the reader would
+	 * refuse it, so nothing is sent instead */
+	if (text && *len > LIVE_DATAGRAM_MAX) {
+		free(text);
+		text = NULL;
+	}
 out:
 	json_decref(root);
 	json_decref(list);

@@ -366,11 +366,13 @@ static void rollup(struct logger *l)
 	if (l->rollup_retry_at && l->mono_clock_ms() / 1000 < l->rollup_retry_at)
 		return;
 	l->rollup_retry_at = 0;
+	uint64_t budget = l->rollup_budget_ms ? l->rollup_budget_ms : ROLLUP_MS_PER_TICK;
+
 	for (size_t i = 0; i < l->nstores; i++) {
 		int r = 1;
 
-		for (int n = 0; r > 0 && n < ROLLUP_STEPS_PER_TICK &&
-				mono_ms() - started < ROLLUP_MS_PER_TICK; n++)
+		for (int n = 0; r > 0 && n < ROLLUP_STEPS_PER_TICK && mono_ms() - started < budget;
+		     n++)
 			r = store_rollup(l->stores[i], now);
 		if (r < 0) {
 			errlog_add(l->errlog, "%s: cannot update the daily sums (queries read the "

@@ -49,6 +49,10 @@ struct logger {
 	uint64_t (*mono_clock_ms)(void);
 	uint64_t last_prune;
 	uint64_t rollup_retry_at;	/* mono_clock_ms() / 1000 after a failure */
+	/* the real time the rollups may take per tick (0: ROLLUP_MS_PER_TICK);
+	 * tests that count steps lift it, so a loaded machine cannot change
+	 * their result */
+	uint64_t rollup_budget_ms;
 	uint32_t monitor_pid;
 	/* what was reported already */
 	uint64_t sensor_seen[PS_STAT_MAX];

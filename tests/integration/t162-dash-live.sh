@@ -156,10 +156,12 @@ if [ -x /usr/bin/chromium ] && command -v node >/dev/null &&
 		case $line in
 		"ok "*) ok "${line#ok * - }" ;;
 		"not ok "*) not_ok "${line#not ok * - }" ;;
+		"# exit "*) check_eq "the page's checks ran to their end" "# exit 0" "$line" ;;
 		"#"*) echo "$line" ;;
+		*) echo "# $line" ;;
 		esac
 	done < <(cd "$WORK" && timeout 120 node "$ROOT/tests/web/live.mjs" "http://localhost:$PORT" \
-		"$TOKEN" "$(prog live-talker2)" 127.0.0.1 "$SPORT" 2345 2>&1)
+		"$TOKEN" "$(prog live-talker2)" 127.0.0.1 "$SPORT" 2345 2>&1; echo "# exit $?")
 else
 	skip "the live view in a browser: needs Debian's chromium, node and web/node_modules"
 fi

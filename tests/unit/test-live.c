@@ -4,9 +4,13 @@
  * bounds (LIVE_TOP names, LIVE_DATAGRAM_MAX bytes, LIVE_EXES_MAX entries),
  * and datagrams the dash refuses. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "dash/dash_live.h"
 #include "logger/live.h"
@@ -120,6 +124,55 @@ int main(void)
 	   "  and their bytes still reach others (4096+3-50)");
 	free(t);
 	live_close(lv, -1);
+
+	/* the socket: readers come and go; a slot of one that left is free
+	 * again before the next second is sent */
+	{
+		char dir[] = "/tmp/picosnitch-test-live-XXXXXX", path[64];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int dfd, readers[LIVE_CLIENTS_MAX + 1], extra;
+		char buf[256];
+
+		ok(mkdtemp(dir) != NULL, "a state directory");
+		dfd = open(dir, O_RDONLY | O_DIRECTORY);
+		is_int(live_open(dfd, &lv), 0, "listens on live.sock");
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, LIVE_SOCKET);
+		for (int i = 0; i < LIVE_CLIENTS_MAX; i++) {
+			readers[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+			connect(readers[i], (struct sockaddr *)&sa, sizeof(sa));
+		}
+		live_accept(lv);
+		ok(live_wanted(lv), "readers: wanted");
+		extra = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		connect(extra, (struct sockaddr *)&sa, sizeof(sa));
+		live_accept(lv);
+		live_stats(lv, &st);
+		is_int(st.refused, 1, "one more than LIVE_CLIENTS_MAX is refused");
+		ok(recv(extra, buf, sizeof(buf), 0) == 0, "  and closed");
+		close(extra);
+		for (int i = 0; i < LIVE_CLIENTS_MAX; i++)
+			close(readers[i]);
+		readers[LIVE_CLIENTS_MAX] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		connect(readers[LIVE_CLIENTS_MAX], (struct sockaddr *)&sa, sizeof(sa));
+		live_accept(lv);
+		live_stats(lv, &st);
+		is_int(st.refused, 1, "the slots of readers that left are free at once");
+		live_add(lv, "/usr/bin/curl", 5, 6);
+		live_publish(lv, 7, 1000);
+		{
+			ssize_t n = recv(readers[LIVE_CLIENTS_MAX], buf, sizeof(buf) - 1, 0);
+
+			buf[n > 0 ? n : 0] = '\0';
+		}
+		ok(strstr(buf, "{\"executable\":\"/usr/bin/curl\",\"sent\":5,\"received\":6}") != NULL,
+		   "the new reader gets the second");
+		close(readers[LIVE_CLIENTS_MAX]);
+		live_close(lv, dfd);
+		snprintf(path, sizeof(path), "%s/%s", dir, LIVE_SOCKET);
+		ok(access(path, F_OK) < 0, "live.sock is removed at close");
+		close(dfd);
+		rmdir(dir);
+	}
 
 	/* what the dash refuses */
 	check_event("{\"time\":1,\"ms\":2,\"executables\":[],\"others\":{\"executables\":0,\"sent\":0,"

@@ -104,6 +104,7 @@ static void test_rollups(void)
 		abort();
 	l.nstores = 1;
 	l.cfg.db_write_limit = 10;
+	l.rollup_budget_ms = 3600 * 1000;
 	for (int i = 0; i < 30; i++)
 		rows[i] = entry(TODAY - (30 - i) * DAY + 600);
 	store_write(l.stores[0], rows, 30);

@@ -73,7 +73,14 @@ if (process.env.LIVE_SHOT) {
   await page.screenshot({ path: process.env.LIVE_SHOT, fullPage: true });
 }
 
-// its row leads to its page; the Live tab brings the feed back
+// its row leads to its page (once the log has it: it is written at the
+// end of each window); the Live tab brings the feed back
+for (let i = 0; i < 150; i++) {
+  const r = await fetch(`${base}/api/executable?include=${encodeURIComponent(`executable:${talker}`)}`,
+    { headers: { 'X-Picosnitch-Token': token } });
+  if (r.status === 200) break;
+  await new Promise((res) => setTimeout(res, 100));
+}
 await row.locator('button.link').click();
 await page.waitForSelector('#exe-name');
 ok((await page.textContent('#exe-name')) === talker, 'a live row opens the executable page');
