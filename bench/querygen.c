@@ -608,8 +608,9 @@ static void drop_caches(void)
 
 /* series: aligned buckets (as the interfaces ask for them); series/exact:
  * buckets of exactly the window's length / 60 */
-enum kind { K_TOTALS, K_SERIES, K_SERIES_EXACT, K_DISTINCT, K_BOUNDS };
-static const char *const kind_names[] = { "totals", "series", "series/exact", "distinct", "bounds" };
+enum kind { K_TOTALS, K_SERIES, K_SERIES_EXACT, K_DISTINCT, K_BOUNDS, K_PAGE };
+static const char *const kind_names[] = { "totals", "series", "series/exact", "distinct", "bounds",
+					   "page" };
 
 struct bench_ctx {
 	const char *path;
@@ -663,6 +664,30 @@ static int run_one(struct bench_ctx *c, enum kind kind, enum query_dim dim,
 		r = query_bounds(c->db, &a, &b, err, errlen);
 		*rows = 2;
 		break;
+	case K_PAGE: {
+		/* what the dash's executable page reads (dash_api.c): the lists
+		 * of the executable (the filter's first, only) at once, and its
+		 * first and last entry */
+		static const enum query_dim dims[] = {
+			QUERY_DIM_EXECUTABLE, QUERY_DIM_SHA256, QUERY_DIM_NAME, QUERY_DIM_CMDLINE,
+			QUERY_DIM_PARENT_EXECUTABLE, QUERY_DIM_USER, QUERY_DIM_REMOTE_ADDRESS,
+			QUERY_DIM_DOMAIN, QUERY_DIM_REMOTE_PORT, QUERY_DIM_LOCAL_PORT,
+			QUERY_DIM_PROTOCOL,
+		};
+		struct query_result *all[sizeof(dims) / sizeof(dims[0])];
+		struct query_totals_req req = { .sel = sel, .sort = QUERY_SORT_TOTAL, .limit = 100 };
+
+		req.sel.n_filters = filtered ? 1 : 0;
+		r = query_totals_dims(c->db, &req, dims, sizeof(dims) / sizeof(dims[0]), all, err, errlen);
+		*rows = 0;
+		for (size_t i = 0; r == 0 && i < sizeof(dims) / sizeof(dims[0]); i++) {
+			*rows += all[i]->n_groups;
+			query_result_free(all[i]);
+		}
+		if (r == 0)
+			r = query_span(c->db, &req.sel, &a, &b, err, errlen);
+		break;
+	}
 	}
 	query_result_free(res);
 	query_series_free(ser);
@@ -793,6 +818,8 @@ static int run(const char *path, int argc, char **argv)
 				measure(&c, K_SERIES, QUERY_DIM_DOMAIN, wnames[wi], &windows[wi], f);
 				measure(&c, K_SERIES_EXACT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 			}
+			if ((!only || !strcmp(only, "page")) && f)
+				measure(&c, K_PAGE, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 			if (!only || !strcmp(only, "distinct")) {
 				measure(&c, K_DISTINCT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 				measure(&c, K_DISTINCT, QUERY_DIM_REMOTE_ADDRESS, wnames[wi], &windows[wi], f);

@@ -510,9 +510,12 @@ static int plan_window(struct query_db *db, const struct query_select *sel, stru
 }
 
 /* Feed every row of the window that passes the filters to ps_acc(), into
- * `a` (which, in the second scan of a series, adds to its buckets). */
-static int scan(struct query_db *db, const struct query_select *sel, const struct plan *p,
-		struct agg *a, char *err, size_t errlen)
+ * `a` (which, in the second scan of a series, adds to its buckets); or,
+ * with `dims`, each row into aggs[i] by dims[i] (as ps_acc would), reading
+ * the rows once for all of them. */
+static int scan_rows(struct query_db *db, const struct query_select *sel, const struct plan *p,
+		     struct agg *a, const enum query_dim *dims, struct agg *const *aggs, size_t n_aggs,
+		     char *err, size_t errlen)
 {
 	const struct dim_info *d = &query_dims[sel->dim];
 	struct qsql q = { 0 };
@@ -522,10 +525,19 @@ static int scan(struct query_db *db, const struct query_select *sel, const struc
 
 	if (p->empty)
 		return 0;
-	qsql_add(&q, "SELECT ps_acc(");
-	qsql_add(&q, query_dim_key(db, sel->dim));
-	qsql_add(&q, d->kind == DK_PROTOCOL ? ", c.protocol" : ", 0");
-	qsql_add(&q, ", c.time, c.sent, c.received, c.flows) FROM connections c WHERE 1");
+	if (dims) {
+		/* the columns of every key (as rollup.h numbers them) */
+		qsql_add(&q, "SELECT c.exe_id, c.parent_id, ");
+		qsql_add(&q, query_dim_key(db, QUERY_DIM_GRANDPARENT_EXECUTABLE));
+		qsql_add(&q, ", c.uid, c.lport, c.rport, c.laddr_id, c.raddr_id, c.domain_id, c.family, "
+			     "c.netns, c.time, c.protocol, c.sent, c.received, c.flows FROM connections c "
+			     "WHERE 1");
+	} else {
+		qsql_add(&q, "SELECT ps_acc(");
+		qsql_add(&q, query_dim_key(db, sel->dim));
+		qsql_add(&q, d->kind == DK_PROTOCOL ? ", c.protocol" : ", 0");
+		qsql_add(&q, ", c.time, c.sent, c.received, c.flows) FROM connections c WHERE 1");
+	}
 	/* reading most of the table: sequentially, not through the time index
 	 * (an id range, or an include filter's index, can use time) */
 	time_col = p->ids || p->by_index ? "c.time" : "+c.time";
@@ -554,13 +566,35 @@ static int scan(struct query_db *db, const struct query_select *sel, const struc
 	if (r < 0)
 		return r;
 	db->agg = a;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (size_t i = 0; dims && i < n_aggs; i++) {
+			int col = query_dims[dims[i]].rollup_key - 1;
+			int64_t k = 0, k2 = AGG_NULL_KEY;
+
+			if (sqlite3_column_type(st, col) != SQLITE_NULL) {
+				k = sqlite3_column_int64(st, col);
+				k2 = query_dims[dims[i]].kind == DK_PROTOCOL ? sqlite3_column_int64(st, 12) : 0;
+			}
+			if (!agg_add(aggs[i], k, k2, sqlite3_column_int64(st, 11),
+				     sqlite3_column_int64(st, 13), sqlite3_column_int64(st, 14),
+				     sqlite3_column_int64(st, 15))) {
+				sqlite3_finalize(st);
+				db->agg = NULL;
+				return query_fail(err, errlen, -ENOMEM, "out of memory");
+			}
+		}
+	}
 	db->agg = NULL;
-	r = rc == SQLITE_DONE ? 0 : a->oom ? query_fail(err, errlen, -ENOMEM, "out of memory")
-					   : query_sqlite_fail(db, rc, "read the entries", err, errlen);
+	r = rc == SQLITE_DONE ? 0 : a && a->oom ? query_fail(err, errlen, -ENOMEM, "out of memory")
+						: query_sqlite_fail(db, rc, "read the entries", err, errlen);
 	sqlite3_finalize(st);
 	return r;
+}
+
+static int scan(struct query_db *db, const struct query_select *sel, const struct plan *p,
+		struct agg *a, char *err, size_t errlen)
+{
+	return scan_rows(db, sel, p, a, NULL, NULL, 0, err, errlen);
 }
 
 /* ---- reading from the rollups ---- */
@@ -1458,17 +1492,15 @@ static int totals_dims_once(struct query_db *db, const struct query_totals_req *
 	if (r == 0)
 		r = exe_days_scan(db, x, dims, ap, n, sp.runs[0].from, sp.runs[sp.n_runs - 1].to, err,
 				  errlen);
-	/* the window's edges from the rows, for each dimension */
-	for (size_t j = 0; r == 0 && j < sp.n_rows; j++)
-		for (size_t i = 0; r == 0 && i < n; i++) {
-			struct query_select part = sel;
-			struct plan p;
+	/* the window's edges from the rows, read once for every dimension */
+	for (size_t j = 0; r == 0 && j < sp.n_rows; j++) {
+		struct query_select part = sel;
+		struct plan p;
 
-			part.dim = dims[i];
-			part.window = sp.rows[j];
-			if ((r = plan_window(db, &part, &p, err, errlen)) == 0)
-				r = scan(db, &part, &p, &aggs[i], err, errlen);
-		}
+		part.window = sp.rows[j];
+		if ((r = plan_window(db, &part, &p, err, errlen)) == 0)
+			r = scan_rows(db, &part, &p, NULL, dims, ap, n, err, errlen);
+	}
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = agg_resolve(db, &aggs[i], dims[i], err, errlen);
 	end(db);

@@ -354,24 +354,172 @@ int exe_days_prepare(struct query_db *db, const struct query_select *sel, bool r
 	return 0;
 }
 
+/* The sums per key of one dimension while the days are read, for an agg
+ * without a series that was empty: keys and sums in the slots themselves
+ * (one memory access a row, not two or three: a busy executable's year is
+ * a million rows and tens of thousands of remote addresses and ports),
+ * moved into the agg at the end in the order the keys came.  Each key's
+ * sums are the same additions, in the same order, from 0, as agg_add
+ * would make. */
+struct kslot {
+	int64_t k, k2, sent, received, flows;
+	uint32_t used;		/* its place in `order` + 1; 0: empty */
+};
+
+struct ktab {
+	struct kslot *s;
+	size_t n_slots, n;
+	uint32_t *order;	/* slots in the order their keys came */
+	size_t last;		/* the slot of the previous row's key */
+};
+
+static uint64_t khash(int64_t k, int64_t k2)
+{
+	uint64_t x = (uint64_t)k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k2 * 0xc2b2ae3d27d4eb4fULL;
+
+	return x ^ (x >> 29);
+}
+
+static void ktab_free(struct ktab *t)
+{
+	free(t->s);
+	free(t->order);
+	*t = (struct ktab){ 0 };
+}
+
+static bool ktab_grow(struct ktab *t)
+{
+	size_t n_slots = t->n_slots ? t->n_slots * 2 : 1024;
+	struct kslot *s;
+	uint32_t *order;
+
+	if (n_slots > (size_t)UINT32_MAX / 2 || !(s = calloc(n_slots, sizeof(*s))))
+		return false;
+	if (!(order = realloc(t->order, n_slots / 2 * sizeof(*order)))) {
+		free(s);
+		return false;
+	}
+	t->order = order;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct kslot *o = &t->s[order[i]];
+		size_t h = khash(o->k, o->k2) & (n_slots - 1);
+
+		while (s[h].used)
+			h = (h + 1) & (n_slots - 1);
+		s[h] = *o;
+		order[i] = (uint32_t)h;
+	}
+	free(t->s);
+	t->s = s;
+	t->n_slots = n_slots;
+	t->last = t->n ? order[t->n - 1] : 0;
+	return true;
+}
+
+static bool ktab_add(struct ktab *t, int64_t k, int64_t k2, const struct rollup_row *row)
+{
+	struct kslot *e = t->n ? &t->s[t->last] : NULL;
+	size_t h;
+
+	if (!e || e->k != k || e->k2 != k2) {
+		if ((t->n + 1) * 2 > t->n_slots && !ktab_grow(t))
+			return false;
+		for (h = khash(k, k2) & (t->n_slots - 1); t->s[h].used; h = (h + 1) & (t->n_slots - 1))
+			if (t->s[h].k == k && t->s[h].k2 == k2)
+				break;
+		e = &t->s[h];
+		if (!e->used) {
+			*e = (struct kslot){ .k = k, .k2 = k2, .used = (uint32_t)t->n + 1 };
+			t->order[t->n++] = (uint32_t)h;
+		}
+		t->last = h;
+	}
+	e->sent = query_add_sat(e->sent, row->sent);
+	e->received = query_add_sat(e->received, row->received);
+	e->flows = query_add_sat(e->flows, row->flows);
+	return true;
+}
+
+/* The keys into the (empty) agg, in the order they came. */
+static bool ktab_move(struct ktab *t, struct agg *a)
+{
+	if (t->n && !agg_reserve(a, t->n))
+		return false;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct kslot *s = &t->s[t->order[i]];
+		struct agg_entry *e = agg_get(a, s->k, s->k2, true);
+
+		if (!e)
+			return false;
+		e->sent = query_add_sat(e->sent, s->sent);
+		e->received = query_add_sat(e->received, s->received);
+		e->flows = query_add_sat(e->flows, s->flows);
+	}
+	ktab_free(t);
+	return true;
+}
+
 int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
 		  struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		  size_t errlen)
 {
+	struct ktab *tabs = NULL;
+	size_t *row_m = NULL, n_row_m = 0;
 	sqlite3_stmt *st;
 	int r = 0, rc = SQLITE_DONE;
 
-	if (!x->n_exes || d0 >= d1)
+	if (!x->n_exes || d0 >= d1 || !n_aggs)
 		return 0;
+	/* the days that have any (an open window starts in 1970) */
+	rc = sqlite3_prepare_v2(db->db, "SELECT (SELECT min(day) FROM exe_days), (SELECT max(day) FROM exe_days)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+	    sqlite3_column_type(st, 1) == SQLITE_INTEGER) {
+		int64_t lo = sqlite3_column_int64(st, 0), hi = sqlite3_column_int64(st, 1);
+
+		if (lo >= 0 && lo < ROLLUP_TIME_MAX && rollup_day_start(lo) > d0)
+			d0 = rollup_day_start(lo);
+		if (hi < d1 && hi >= 0 && hi < ROLLUP_TIME_MAX)
+			d1 = rollup_day_start(hi) + ROLLUP_DAY;
+	} else if (rc == SQLITE_ROW) {
+		d1 = d0;	/* none */
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
+	if (d0 >= d1)
+		return 0;
+	/* the filters on the executable's own columns are decided once per
+	 * executable, the others per row */
+	if (!(tabs = calloc(n_aggs, sizeof(*tabs))) ||
+	    !(row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m)))) {
+		free(tabs);
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < x->n_m; j++)
+		if (x->m[j].col != ROLLUP_KEY_EXE)
+			row_m[n_row_m++] = j;
 	/* a lookup per day (the table is in the order of days, as written) */
 	rc = sqlite3_prepare_v2(db->db, "WITH RECURSIVE d(day) AS (SELECT ?2 UNION ALL SELECT day + "
 				"86400 FROM d WHERE day + 86400 < ?3) SELECT e.day, e.data FROM d "
 				"JOIN exe_days e ON e.day = d.day AND e.exe_id = ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
+		free(tabs);
+		free(row_m);
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
+	}
 	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
 		int64_t exe = x->exes[i];
+		struct rollup_row any = { 0 };
+		bool keep_exe = true;
 
+		for (size_t j = 0; keep_exe && j < x->n_m; j++)
+			if (x->m[j].col == ROLLUP_KEY_EXE)
+				keep_exe = matches(&x->m[j], exe, &any) != x->m[j].exclude;
+		if (!keep_exe)
+			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, exe);
 		sqlite3_bind_int64(st, 2, d0);
@@ -395,8 +543,9 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 					int64_t k, k2 = 0;
 					bool keep = true;
 
-					for (size_t j = 0; keep && j < x->n_m; j++)
-						keep = matches(&x->m[j], exe, &row) != x->m[j].exclude;
+					for (size_t j = 0; keep && j < n_row_m; j++)
+						keep = matches(&x->m[row_m[j]], exe, &row) !=
+						       x->m[row_m[j]].exclude;
 					for (size_t j = 0; keep && r == 0 && j < n_aggs; j++) {
 						const struct dim_info *di = &query_dims[dims[j]];
 
@@ -407,8 +556,10 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 						} else if (di->kind == DK_PROTOCOL) {
 							k2 = row.protocol;
 						}
-						if (!agg_add(aggs[j], k, k2, row.time, row.sent, row.received,
-							     row.flows))
+						if (aggs[j]->series || aggs[j]->n
+							    ? !agg_add(aggs[j], k, k2, row.time, row.sent,
+								       row.received, row.flows)
+							    : !ktab_add(&tabs[j], k, k2, &row))
 							r = query_fail(err, errlen, -ENOMEM, "out of memory");
 					}
 					if (r < 0)
@@ -428,6 +579,13 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 			r = query_sqlite_fail(db, rc, "read the executable days", err, errlen);
 	}
 	sqlite3_finalize(st);
+	for (size_t j = 0; j < n_aggs; j++) {
+		if (r == 0 && !ktab_move(&tabs[j], aggs[j]))
+			r = query_fail(err, errlen, -ENOMEM, "out of memory");
+		ktab_free(&tabs[j]);
+	}
+	free(tabs);
+	free(row_m);
 	return r;
 }
 
