@@ -4,8 +4,13 @@
  *                                 entries over a year, if PATH is not there;
  *                                 then bring its rollups up to date
  *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
+ *                [--dim NAME] [--filter 0|1] [--exe PATH]
  *                                 time every query kind over several windows
- *                                 and print one tab-separated line each
+ *                                 and print one tab-separated line each; the
+ *                                 filter is the busiest executable of the
+ *                                 last day (or --exe) and domain not empty;
+ *                                 "page" is what the dash's executable page
+ *                                 reads (its executable only)
  *   querygen writecost PATH [WINDOWS]
  *                                 time the monitor's write of a window of
  *                                 entries (store_write) with and without the
@@ -746,7 +751,7 @@ static void measure(struct bench_ctx *c, enum kind kind, enum query_dim dim, con
 static int run(const char *path, int argc, char **argv)
 {
 	struct bench_ctx c = { .path = path, .reps = 3 };
-	const char *only = NULL, *window = NULL, *dim = NULL;
+	const char *only = NULL, *window = NULL, *dim = NULL, *exe = NULL;
 	int filters = -1;
 	char err[512];
 	struct query_window windows[4];
@@ -766,6 +771,8 @@ static int run(const char *path, int argc, char **argv)
 			dim = argv[++i];
 		else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
 			filters = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--exe") && i + 1 < argc)
+			exe = argv[++i];
 	}
 	if (c.reps < 1 || c.reps > 32)
 		c.reps = 3;
@@ -775,8 +782,11 @@ static int run(const char *path, int argc, char **argv)
 		fprintf(stderr, "querygen: %s\n", err);
 		return 1;
 	}
-	/* the busiest executable of the last day, for the drill-down filter */
-	{
+	/* the busiest executable of the last day, for the drill-down filter
+	 * (or the one asked for) */
+	if (exe) {
+		snprintf(c.exe, sizeof(c.exe), "%s", exe);
+	} else {
 		struct query_totals_req req = {
 			.sel = { .dim = QUERY_DIM_EXECUTABLE,
 				 .window = { .from = c.last - 86400, .has_from = true } },

@@ -26,11 +26,13 @@
  * same sums: the rollups are sums of exactly the rows of their time, and
  * the logger keeps them so (docs/schema.md).
  *
- * Speed (10 million rows over a year, 2 vCPUs, bench/query-bench.sh, see
- * docs/schema.md): without filters, totals within ~150 ms over any window,
- * aligned series within ~75 ms up to a month and 22-120 ms over a year (but
- * ~320 ms cold by remote address); with filters (read
- * as rows through the indexes) ~130 ms a month, 1.3-4 s a year. */
+ * Executable days (schema 14, query_exe.c): with an include filter naming a
+ * few executables, the whole covered days of a window are read from each
+ * executable's blob of the day (every filter applied to each entry as the
+ * SQL would), the edges from the rows.  Every read of rows (scan_window)
+ * goes through that choice.
+ *
+ * Speed: see docs/schema.md and the README (bench/query-bench.sh). */
 #include "query/query_int.h"
 
 #include <errno.h>
