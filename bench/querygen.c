@@ -555,7 +555,7 @@ static int write_cost(const char *path, int windows)
 	qsort(with_ms, n_with, sizeof(double), cmp_double);
 	qsort(without_ms, n_without, sizeof(double), cmp_double);
 	printf("write of a window of %d entries (%zu windows each, alternating in rounds of 100):\n"
-	       "  with the rollup triggers (schema 12, 13):median %.3f ms, mean %.3f ms\n"
+	       "  with the rollup triggers (schema 12-14):median %.3f ms, mean %.3f ms\n"
 	       "  without them (as schema 11 wrote):       median %.3f ms, mean %.3f ms\n"
 	       "  difference: median %+.1f%%, mean %+.1f%%\n"
 	       "the logger's rollup check per tick (up to date): %.1f us\n",
