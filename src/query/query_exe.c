@@ -361,6 +361,8 @@ int exe_days_prepare(struct query_db *db, const struct query_select *sel, bool r
  * moved into the agg at the end in the order the keys came.  Each key's
  * sums are the same additions, in the same order, from 0, as agg_add
  * would make. */
+#define KTAB_MAX 65536
+
 struct kslot {
 	int64_t k, k2, sent, received, flows;
 	uint32_t used;		/* its place in `order` + 1; 0: empty */
@@ -559,7 +561,11 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 						if (aggs[j]->series || aggs[j]->n
 							    ? !agg_add(aggs[j], k, k2, row.time, row.sent,
 								       row.received, row.flows)
-							    : !ktab_add(&tabs[j], k, k2, &row))
+							    : !ktab_add(&tabs[j], k, k2, &row) ||
+								      /* many keys (times): into the
+								       * agg, which goes on from there */
+								      (tabs[j].n > KTAB_MAX &&
+								       !ktab_move(&tabs[j], aggs[j])))
 							r = query_fail(err, errlen, -ENOMEM, "out of memory");
 					}
 					if (r < 0)

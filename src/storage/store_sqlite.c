@@ -1,8 +1,9 @@
 /* snitch.db: the connection log in SQLite (WAL mode), normalised into
  * executables, addresses and domains, with a flat read-only view for people
- * who browse it by hand, and rollups (per-day and per-month sums of every
- * key the query layer groups by, rollup.h) that this writer keeps.  The
- * schema, its versions and the rollups' invariants are in docs/schema.md. */
+ * who browse it by hand, and rollups (per-day, -week and -month sums of
+ * every key the query layer groups by, and each executable's entries of
+ * each day: rollup.h) that this writer keeps.  The schema, its versions
+ * and the rollups' invariants are in docs/schema.md. */
 #include "storage/store.h"
 
 #include <errno.h>
