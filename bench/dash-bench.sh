@@ -53,6 +53,8 @@ stop() { kill "$PID"; wait "$PID" || true; PID=; }
 last=$(sqlite3 "file:$DB?mode=ro" "SELECT max(time) FROM connections")
 day=$((last - 86400)) month=$((last - 30 * 86400)) year=$((last - 365 * 86400))
 busiest=$(sqlite3 "file:$DB?mode=ro" "SELECT path FROM executables WHERE id = (SELECT exe_id FROM connections WHERE time > $((last - 3600)) GROUP BY exe_id ORDER BY sum(sent) DESC LIMIT 1)")
+# and one of the many that are less busy: the 30th of the last day
+typical=$(sqlite3 "file:$DB?mode=ro" "SELECT path FROM executables WHERE id = (SELECT exe_id FROM connections WHERE time > $((last - 86400)) GROUP BY exe_id ORDER BY sum(sent) DESC LIMIT 1 OFFSET 29)")
 calls=(
 	"groups, executable, year|groups?dim=executable&from=$year&limit=5000"
 	"groups, remote_address, year|groups?dim=remote_address&from=$year&sort=sent&limit=5000"
@@ -62,6 +64,8 @@ calls=(
 	"series, executable, a day|series?dim=executable&from=$day&top=10&buckets=300&align=1"
 	"distinct, executable, year|distinct?dim=executable&from=$year&limit=1000"
 	"executable page, year|executable?include=executable:$busiest&from=$year"
+	"executable page, 30 days|executable?include=executable:$busiest&from=$month"
+	"executable page, year, 30th busiest|executable?include=executable:$typical&from=$year"
 	"status|status"
 )
 # ms PATH: the time of one call, which must answer 200

@@ -4,8 +4,13 @@
  *                                 entries over a year, if PATH is not there;
  *                                 then bring its rollups up to date
  *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
+ *                [--dim NAME] [--filter 0|1] [--exe PATH]
  *                                 time every query kind over several windows
- *                                 and print one tab-separated line each
+ *                                 and print one tab-separated line each; the
+ *                                 filter is the busiest executable of the
+ *                                 last day (or --exe) and domain not empty;
+ *                                 "page" is what the dash's executable page
+ *                                 reads (its executable only)
  *   querygen writecost PATH [WINDOWS]
  *                                 time the monitor's write of a window of
  *                                 entries (store_write) with and without the
@@ -550,7 +555,7 @@ static int write_cost(const char *path, int windows)
 	qsort(with_ms, n_with, sizeof(double), cmp_double);
 	qsort(without_ms, n_without, sizeof(double), cmp_double);
 	printf("write of a window of %d entries (%zu windows each, alternating in rounds of 100):\n"
-	       "  with the rollup triggers (schema 12, 13):median %.3f ms, mean %.3f ms\n"
+	       "  with the rollup triggers (schema 12-14):median %.3f ms, mean %.3f ms\n"
 	       "  without them (as schema 11 wrote):       median %.3f ms, mean %.3f ms\n"
 	       "  difference: median %+.1f%%, mean %+.1f%%\n"
 	       "the logger's rollup check per tick (up to date): %.1f us\n",
@@ -608,8 +613,9 @@ static void drop_caches(void)
 
 /* series: aligned buckets (as the interfaces ask for them); series/exact:
  * buckets of exactly the window's length / 60 */
-enum kind { K_TOTALS, K_SERIES, K_SERIES_EXACT, K_DISTINCT, K_BOUNDS };
-static const char *const kind_names[] = { "totals", "series", "series/exact", "distinct", "bounds" };
+enum kind { K_TOTALS, K_SERIES, K_SERIES_EXACT, K_DISTINCT, K_BOUNDS, K_PAGE };
+static const char *const kind_names[] = { "totals", "series", "series/exact", "distinct", "bounds",
+					   "page" };
 
 struct bench_ctx {
 	const char *path;
@@ -663,6 +669,30 @@ static int run_one(struct bench_ctx *c, enum kind kind, enum query_dim dim,
 		r = query_bounds(c->db, &a, &b, err, errlen);
 		*rows = 2;
 		break;
+	case K_PAGE: {
+		/* what the dash's executable page reads (dash_api.c): the lists
+		 * of the executable (the filter's first, only) at once, and its
+		 * first and last entry */
+		static const enum query_dim dims[] = {
+			QUERY_DIM_EXECUTABLE, QUERY_DIM_SHA256, QUERY_DIM_NAME, QUERY_DIM_CMDLINE,
+			QUERY_DIM_PARENT_EXECUTABLE, QUERY_DIM_USER, QUERY_DIM_REMOTE_ADDRESS,
+			QUERY_DIM_DOMAIN, QUERY_DIM_REMOTE_PORT, QUERY_DIM_LOCAL_PORT,
+			QUERY_DIM_PROTOCOL,
+		};
+		struct query_result *all[sizeof(dims) / sizeof(dims[0])];
+		struct query_totals_req req = { .sel = sel, .sort = QUERY_SORT_TOTAL, .limit = 100 };
+
+		req.sel.n_filters = filtered ? 1 : 0;
+		r = query_totals_dims(c->db, &req, dims, sizeof(dims) / sizeof(dims[0]), all, err, errlen);
+		*rows = 0;
+		for (size_t i = 0; r == 0 && i < sizeof(dims) / sizeof(dims[0]); i++) {
+			*rows += all[i]->n_groups;
+			query_result_free(all[i]);
+		}
+		if (r == 0)
+			r = query_span(c->db, &req.sel, &a, &b, err, errlen);
+		break;
+	}
 	}
 	query_result_free(res);
 	query_series_free(ser);
@@ -721,7 +751,7 @@ static void measure(struct bench_ctx *c, enum kind kind, enum query_dim dim, con
 static int run(const char *path, int argc, char **argv)
 {
 	struct bench_ctx c = { .path = path, .reps = 3 };
-	const char *only = NULL, *window = NULL, *dim = NULL;
+	const char *only = NULL, *window = NULL, *dim = NULL, *exe = NULL;
 	int filters = -1;
 	char err[512];
 	struct query_window windows[4];
@@ -741,6 +771,8 @@ static int run(const char *path, int argc, char **argv)
 			dim = argv[++i];
 		else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
 			filters = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--exe") && i + 1 < argc)
+			exe = argv[++i];
 	}
 	if (c.reps < 1 || c.reps > 32)
 		c.reps = 3;
@@ -750,8 +782,11 @@ static int run(const char *path, int argc, char **argv)
 		fprintf(stderr, "querygen: %s\n", err);
 		return 1;
 	}
-	/* the busiest executable of the last day, for the drill-down filter */
-	{
+	/* the busiest executable of the last day, for the drill-down filter
+	 * (or the one asked for) */
+	if (exe) {
+		snprintf(c.exe, sizeof(c.exe), "%s", exe);
+	} else {
 		struct query_totals_req req = {
 			.sel = { .dim = QUERY_DIM_EXECUTABLE,
 				 .window = { .from = c.last - 86400, .has_from = true } },
@@ -793,6 +828,8 @@ static int run(const char *path, int argc, char **argv)
 				measure(&c, K_SERIES, QUERY_DIM_DOMAIN, wnames[wi], &windows[wi], f);
 				measure(&c, K_SERIES_EXACT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 			}
+			if ((!only || !strcmp(only, "page")) && f)
+				measure(&c, K_PAGE, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 			if (!only || !strcmp(only, "distinct")) {
 				measure(&c, K_DISTINCT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 				measure(&c, K_DISTINCT, QUERY_DIM_REMOTE_ADDRESS, wnames[wi], &windows[wi], f);

@@ -471,54 +471,31 @@ static json_t *rows_json(enum query_dim dim, const struct query_result *res)
 	return rows;
 }
 
-/* Up to `limit` values of `dim` (busiest first) with their sums, for the
- * entries matching the filters (and the window) of `sel`; NULL on error
- * (r says why). */
-static json_t *top_rows(struct dash_api *api, struct req *r, const struct query_select *sel,
-			enum query_dim dim, size_t limit, enum query_sort sort, bool ascending,
-			int64_t *groups)
-{
-	struct query_totals_req q = { .sel = *sel, .sort = sort, .ascending = ascending,
-				      .limit = limit };
-	struct query_result *res = NULL;
-	char err[512] = "";
-	json_t *rows;
-	int ret;
-
-	q.sel.dim = dim;
-	ret = query_totals(api->db, &q, &res, err, sizeof(err));
-	if (ret < 0) {
-		query_failed(api, r, ret, err);
-		return NULL;
-	}
-	rows = rows_json(dim, res);
-	if (!rows)
-		fail(r, 500, "out of memory");
-	if (groups)
-		*groups = (int64_t)res->n_groups;
-	query_result_free(res);
-	return rows;
-}
-
-/* The first (or last) entry time of the entries matching sel: -1 if none. */
-static int64_t edge_time(struct dash_api *api, struct req *r, const struct query_select *sel,
-			 bool last)
-{
-	json_t *rows = top_rows(api, r, sel, QUERY_DIM_TIME, 1, QUERY_SORT_VALUE, !last, NULL);
-	int64_t t = -1;
-
-	if (rows && json_array_size(rows))
-		t = json_integer_value(json_object_get(
-			json_object_get(json_array_get(rows, 0), "value"), "num"));
-	json_decref(rows);
-	return t;
-}
-
 #define EXE_LIST 100
 #define EXE_TIMED_HASHES 20
 
+/* The first and last entry time that sel keeps, -1 if none; false (r says
+ * why) on an error. */
+static bool span(struct dash_api *api, struct req *r, const struct query_select *sel,
+		 int64_t *first, int64_t *last)
+{
+	char err[512] = "";
+	int ret = query_span(api->db, sel, first, last, err, sizeof(err));
+
+	if (ret == -ENODATA) {
+		*first = *last = -1;
+		return true;
+	}
+	if (ret < 0) {
+		query_failed(api, r, ret, err);
+		return false;
+	}
+	return true;
+}
+
 /* One executable (by path): when it was first and last seen, its hashes
- * with the first time of each, and what it talked to. */
+ * with the first time of each, and what it talked to.  Its entries are
+ * read once for all the lists (query_totals_dims). */
 static json_t *api_executable(struct dash_api *api, struct req *r)
 {
 	static const struct {
@@ -535,12 +512,14 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 		{ "local_ports", QUERY_DIM_LOCAL_PORT },
 		{ "protocols", QUERY_DIM_PROTOCOL },
 	};
+	enum { N_LISTS = sizeof(lists) / sizeof(lists[0]), N_DIMS = N_LISTS + 2 };
+	enum query_dim dims[N_DIMS] = { QUERY_DIM_EXECUTABLE, QUERY_DIM_SHA256 };
+	struct query_result *res[N_DIMS] = { NULL };
 	struct query_select sel;
-	struct query_result *res = NULL;
 	struct query_totals_req q = { 0 };
 	char err[512] = "";
 	json_t *o = NULL, *hashes = NULL, *list;
-	int64_t groups;
+	int64_t first, last;
 	int ret;
 
 	if (parse_select(r, &sel, false) < 0 || check_unused(r) < 0)
@@ -552,62 +531,73 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 	}
 	if (open_db(api, r) < 0)
 		return NULL;
-	/* its totals: grouped by executable, there is one group */
+	/* its totals (grouped by executable, there is one group), its hashes
+	 * and the lists */
+	for (size_t i = 0; i < N_LISTS; i++)
+		dims[2 + i] = lists[i].dim;
 	q.sel = sel;
-	q.sel.dim = QUERY_DIM_EXECUTABLE;
-	ret = query_totals(api->db, &q, &res, err, sizeof(err));
+	q.sort = QUERY_SORT_TOTAL;
+	q.limit = EXE_LIST;
+	ret = query_totals_dims(api->db, &q, dims, N_DIMS, res, err, sizeof(err));
 	if (ret < 0) {
 		query_failed(api, r, ret, err);
 		return NULL;
 	}
-	if (!res->n_rows) {
-		query_result_free(res);
+	if (!res[0]->n_rows) {
 		fail(r, 404, "no entries of this executable in the window");
-		return NULL;
+		goto fail;
 	}
+	if (!span(api, r, &sel, &first, &last))
+		goto fail;
 	o = json_pack("{s:o,s:I,s:I,s:I,s:I,s:I}", "executable",
-		      value_json(QUERY_DIM_EXECUTABLE, &res->rows[0].value), "first",
-		      (json_int_t)edge_time(api, r, &sel, false), "last",
-		      (json_int_t)edge_time(api, r, &sel, true), "sent", (json_int_t)res->sent,
-		      "received", (json_int_t)res->received, "flows", (json_int_t)res->flows);
-	query_result_free(res);
+		      value_json(QUERY_DIM_EXECUTABLE, &res[0]->rows[0].value), "first",
+		      (json_int_t)first, "last", (json_int_t)last, "sent", (json_int_t)res[0]->sent,
+		      "received", (json_int_t)res[0]->received, "flows", (json_int_t)res[0]->flows);
 	/* every hash, with the first and last time it was seen */
-	hashes = top_rows(api, r, &sel, QUERY_DIM_SHA256, EXE_LIST, QUERY_SORT_TOTAL, false,
-			  &groups);
-	for (size_t i = 0; hashes && i < json_array_size(hashes); i++) {
+	hashes = rows_json(QUERY_DIM_SHA256, res[1]);
+	if (!o || !hashes) {
+		fail(r, 500, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < json_array_size(hashes); i++) {
 		json_t *h = json_array_get(hashes, i), *v = json_object_get(h, "value");
 		struct query_filter f[2] = { sel.filters[0] };
 		struct query_select hs = sel;
 		const char *text = json_string_value(json_object_get(v, "text"));
 
 		/* hashes are hex text (a sentinel that is not UTF-8 has no
-		 * time); the first and last time of the busiest few only, two
-		 * queries each */
+		 * time); the first and last time of the busiest few only */
 		if (json_object_get(v, "hex") || !text || i >= EXE_TIMED_HASHES)
 			continue;
 		f[1] = (struct query_filter){ .dim = QUERY_DIM_SHA256, .mode = QUERY_INCLUDE,
 					      .value = text, .len = strlen(text) };
 		hs.filters = f;
 		hs.n_filters = 2;
-		json_object_set_new(h, "first", json_integer(edge_time(api, r, &hs, false)));
-		json_object_set_new(h, "last", json_integer(edge_time(api, r, &hs, true)));
-	}
-	if (!hashes)
-		goto fail;
-	json_object_set_new(o, "hashes", hashes);
-	json_object_set_new(o, "hash_count", json_integer(groups));
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		list = top_rows(api, r, &sel, lists[i].dim, EXE_LIST, QUERY_SORT_TOTAL, false,
-				&groups);
-		if (!list)
+		if (!span(api, r, &hs, &first, &last))
 			goto fail;
-		json_object_set_new(o, lists[i].key,
-				    json_pack("{s:I,s:o}", "groups", (json_int_t)groups, "rows", list));
+		json_object_set_new(h, "first", json_integer(first));
+		json_object_set_new(h, "last", json_integer(last));
 	}
-	if (r->status != 200)
-		goto fail;
+	json_object_set_new(o, "hashes", hashes);
+	hashes = NULL;
+	json_object_set_new(o, "hash_count", json_integer((json_int_t)res[1]->n_groups));
+	for (size_t i = 0; i < N_LISTS; i++) {
+		list = rows_json(lists[i].dim, res[2 + i]);
+		if (!list) {
+			fail(r, 500, "out of memory");
+			goto fail;
+		}
+		json_object_set_new(o, lists[i].key,
+				    json_pack("{s:I,s:o}", "groups", (json_int_t)res[2 + i]->n_groups,
+					      "rows", list));
+	}
+	for (size_t i = 0; i < N_DIMS; i++)
+		query_result_free(res[i]);
 	return o;
 fail:
+	for (size_t i = 0; i < N_DIMS; i++)
+		query_result_free(res[i]);
+	json_decref(hashes);
 	json_decref(o);
 	return NULL;
 }

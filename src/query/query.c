@@ -26,11 +26,13 @@
  * same sums: the rollups are sums of exactly the rows of their time, and
  * the logger keeps them so (docs/schema.md).
  *
- * Speed (10 million rows over a year, 2 vCPUs, bench/query-bench.sh, see
- * docs/schema.md): without filters, totals within ~150 ms over any window,
- * aligned series within ~75 ms up to a month and 22-120 ms over a year (but
- * ~320 ms cold by remote address); with filters (read
- * as rows through the indexes) ~130 ms a month, 1.3-4 s a year. */
+ * Executable days (schema 14, query_exe.c): with an include filter naming a
+ * few executables, the whole covered days of a window are read from each
+ * executable's blob of the day (every filter applied to each entry as the
+ * SQL would), the edges from the rows.  Every read of rows (scan_window)
+ * goes through that choice.
+ *
+ * Speed: see docs/schema.md and the README (bench/query-bench.sh). */
 #include "query/query_int.h"
 
 #include <errno.h>
@@ -75,6 +77,11 @@ static int progress(void *p)
 		return 1;
 	}
 	return 0;
+}
+
+int query_check_progress(struct query_db *db)
+{
+	return progress(db);
 }
 
 /* ps_country(address): the GeoIP hook, for filters on country */
@@ -155,6 +162,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 		{ 10, "SELECT id, domain FROM domains" },
 		{ 12, "SELECT grain, dim, start, keys, data FROM rollups" },
 		{ 12, "SELECT complete_from, complete_until FROM rollup_state" },
+		{ 14, "SELECT exe_id, day, data FROM exe_days" },
 	};
 	int64_t version, tables;
 	sqlite3_stmt *st;
@@ -166,7 +174,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 				  sqlite3_errmsg(db->db));
 	if (r < 0)
 		return r;
-	if (version > 13)
+	if (version > 14)
 		return query_fail(err, errlen, -EPROTO,
 				  "snitch.db has schema version %" PRId64
 				  ", newer than this picosnitch understands (%s)",
@@ -504,9 +512,12 @@ static int plan_window(struct query_db *db, const struct query_select *sel, stru
 }
 
 /* Feed every row of the window that passes the filters to ps_acc(), into
- * `a` (which, in the second scan of a series, adds to its buckets). */
-static int scan(struct query_db *db, const struct query_select *sel, const struct plan *p,
-		struct agg *a, char *err, size_t errlen)
+ * `a` (which, in the second scan of a series, adds to its buckets); or,
+ * with `dims`, each row into aggs[i] by dims[i] (as ps_acc would), reading
+ * the rows once for all of them. */
+static int scan_rows(struct query_db *db, const struct query_select *sel, const struct plan *p,
+		     struct agg *a, const enum query_dim *dims, struct agg *const *aggs, size_t n_aggs,
+		     char *err, size_t errlen)
 {
 	const struct dim_info *d = &query_dims[sel->dim];
 	struct qsql q = { 0 };
@@ -516,10 +527,19 @@ static int scan(struct query_db *db, const struct query_select *sel, const struc
 
 	if (p->empty)
 		return 0;
-	qsql_add(&q, "SELECT ps_acc(");
-	qsql_add(&q, query_dim_key(db, sel->dim));
-	qsql_add(&q, d->kind == DK_PROTOCOL ? ", c.protocol" : ", 0");
-	qsql_add(&q, ", c.time, c.sent, c.received, c.flows) FROM connections c WHERE 1");
+	if (dims) {
+		/* the columns of every key (as rollup.h numbers them) */
+		qsql_add(&q, "SELECT c.exe_id, c.parent_id, ");
+		qsql_add(&q, query_dim_key(db, QUERY_DIM_GRANDPARENT_EXECUTABLE));
+		qsql_add(&q, ", c.uid, c.lport, c.rport, c.laddr_id, c.raddr_id, c.domain_id, c.family, "
+			     "c.netns, c.time, c.protocol, c.sent, c.received, c.flows FROM connections c "
+			     "WHERE 1");
+	} else {
+		qsql_add(&q, "SELECT ps_acc(");
+		qsql_add(&q, query_dim_key(db, sel->dim));
+		qsql_add(&q, d->kind == DK_PROTOCOL ? ", c.protocol" : ", 0");
+		qsql_add(&q, ", c.time, c.sent, c.received, c.flows) FROM connections c WHERE 1");
+	}
 	/* reading most of the table: sequentially, not through the time index
 	 * (an id range, or an include filter's index, can use time) */
 	time_col = p->ids || p->by_index ? "c.time" : "+c.time";
@@ -548,13 +568,35 @@ static int scan(struct query_db *db, const struct query_select *sel, const struc
 	if (r < 0)
 		return r;
 	db->agg = a;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (size_t i = 0; dims && i < n_aggs; i++) {
+			int col = query_dims[dims[i]].rollup_key - 1;
+			int64_t k = 0, k2 = AGG_NULL_KEY;
+
+			if (sqlite3_column_type(st, col) != SQLITE_NULL) {
+				k = sqlite3_column_int64(st, col);
+				k2 = query_dims[dims[i]].kind == DK_PROTOCOL ? sqlite3_column_int64(st, 12) : 0;
+			}
+			if (!agg_add(aggs[i], k, k2, sqlite3_column_int64(st, 11),
+				     sqlite3_column_int64(st, 13), sqlite3_column_int64(st, 14),
+				     sqlite3_column_int64(st, 15))) {
+				sqlite3_finalize(st);
+				db->agg = NULL;
+				return query_fail(err, errlen, -ENOMEM, "out of memory");
+			}
+		}
+	}
 	db->agg = NULL;
-	r = rc == SQLITE_DONE ? 0 : a->oom ? query_fail(err, errlen, -ENOMEM, "out of memory")
-					   : query_sqlite_fail(db, rc, "read the entries", err, errlen);
+	r = rc == SQLITE_DONE ? 0 : a && a->oom ? query_fail(err, errlen, -ENOMEM, "out of memory")
+						: query_sqlite_fail(db, rc, "read the entries", err, errlen);
 	sqlite3_finalize(st);
 	return r;
+}
+
+static int scan(struct query_db *db, const struct query_select *sel, const struct plan *p,
+		struct agg *a, char *err, size_t errlen)
+{
+	return scan_rows(db, sel, p, a, NULL, NULL, 0, err, errlen);
 }
 
 /* ---- reading from the rollups ---- */
@@ -731,15 +773,34 @@ static int read_split_units(struct query_db *db, enum query_dim dim, const struc
 	return r;
 }
 
-/* Scan the rows of a window (cut from sel's) into a. */
+/* Scan the rows of a window (cut from sel's) into a: those of a few
+ * executables that the filters name from their executable days (schema 14)
+ * for its whole days that the coverage holds, the rest from the rows. */
 static int scan_window(struct query_db *db, const struct query_select *sel,
 		       const struct query_window *w, struct agg *a, char *err, size_t errlen)
 {
 	struct query_select part = *sel;
+	struct exe_days *x = NULL;
+	struct split sp;
 	struct plan p;
 	int r;
 
 	part.window = *w;
+	if (sel->n_filters && split_window(db, w, &sp)) {
+		if ((r = exe_days_prepare(db, &part, false, &x, err, errlen)) < 0)
+			return r;
+	}
+	if (x) {
+		r = exe_days_scan(db, x, &sel->dim, &a, 1, sp.runs[0].from, sp.runs[sp.n_runs - 1].to,
+				  err, errlen);
+		exe_days_free(x);
+		for (size_t i = 0; r == 0 && i < sp.n_rows; i++) {
+			part.window = sp.rows[i];
+			if ((r = plan_window(db, &part, &p, err, errlen)) == 0)
+				r = scan(db, &part, &p, a, err, errlen);
+		}
+		return r;
+	}
 	if ((r = plan_window(db, &part, &p, err, errlen)) == 0)
 		r = scan(db, &part, &p, a, err, errlen);
 	return r;
@@ -903,8 +964,8 @@ static int time_totals(struct query_db *db, const struct query_totals_req *req,
 	return r;
 }
 
-int query_totals(struct query_db *db, const struct query_totals_req *req,
-		 struct query_result **ret, char *err, size_t errlen)
+static int totals_once(struct query_db *db, const struct query_totals_req *req,
+		       struct query_result **ret, char *err, size_t errlen)
 {
 	struct agg a = { 0 };
 	struct agg_group *g = NULL;
@@ -1030,14 +1091,13 @@ static int estimate_rows(struct query_db *db, const struct query_window *w, uint
 	return 0;
 }
 
-int query_distinct(struct query_db *db, const struct query_distinct_req *req,
-		   struct query_result **ret, char *err, size_t errlen)
+static int distinct_once(struct query_db *db, const struct query_distinct_req *req,
+			 struct query_result **ret, char *err, size_t errlen)
 {
 	const struct query_select *sel = &req->sel;
 	struct agg a = { 0 };
 	struct agg_group *g = NULL;
 	struct split sp;
-	struct plan p;
 	size_t ng = 0;
 	int64_t n_keys = 0;
 	uint64_t rows = 0;
@@ -1075,8 +1135,8 @@ int query_distinct(struct query_db *db, const struct query_distinct_req *req,
 		;	/* read already */
 	else if (r == 0 && skip)
 		r = distinct_keys(db, sel, &a, err, errlen);
-	else if (r == 0 && (r = plan_window(db, sel, &p, err, errlen)) == 0)
-		r = scan(db, sel, &p, &a, err, errlen);
+	else if (r == 0)
+		r = scan_window(db, sel, &sel->window, &a, err, errlen);
 	if (r == 0)
 		r = agg_resolve(db, &a, sel->dim, err, errlen);
 	end(db);
@@ -1244,8 +1304,8 @@ static int series_window(struct query_db *db, const struct query_series_req *req
 	return 0;
 }
 
-int query_series(struct query_db *db, const struct query_series_req *req,
-		 struct query_series **ret, char *err, size_t errlen)
+static int series_once(struct query_db *db, const struct query_series_req *req,
+		       struct query_series **ret, char *err, size_t errlen)
 {
 	struct query_select sel = req->sel;
 	struct agg a = { 0 };
@@ -1385,4 +1445,211 @@ out:
 	agg_groups_free(g, ng);
 	agg_free(&a);
 	return r;
+}
+
+/* query_totals_dims (query.h): with the rows of a few executables from
+ * their executable days, each read once for every dimension; else each
+ * dimension as query_totals. */
+static int totals_dims_once(struct query_db *db, const struct query_totals_req *req,
+			    const enum query_dim *dims, size_t n, struct query_result **ret,
+			    char *err, size_t errlen)
+{
+	struct query_select sel = req->sel;
+	struct agg *aggs = NULL, **ap = NULL;
+	struct agg_group *g = NULL;
+	struct exe_days *x = NULL;
+	struct split sp;
+	size_t ng = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		ret[i] = NULL;
+	if (!n)
+		return 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		sel.dim = dims[i];
+		r = check_select(db, &sel, err, errlen);
+	}
+	if (r < 0)
+		return r;
+	if ((unsigned int)req->sort > QUERY_SORT_VALUE)
+		return query_fail(err, errlen, -EINVAL, "no such sort order");
+	r = begin(db, err, errlen);
+	if (r == 0 && sel.n_filters && split_window(db, &sel.window, &sp))
+		r = exe_days_prepare(db, &sel, false, &x, err, errlen);
+	if (r == 0 && !x) {
+		end(db);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct query_totals_req one = *req;
+
+			one.sel.dim = dims[i];
+			r = totals_once(db, &one, &ret[i], err, errlen);
+		}
+		goto out;
+	}
+	if (r == 0 && (!(aggs = calloc(n, sizeof(*aggs))) || !(ap = calloc(n, sizeof(*ap)))))
+		r = query_fail(err, errlen, -ENOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && i < n; i++)
+		ap[i] = &aggs[i];
+	if (r == 0)
+		r = exe_days_scan(db, x, dims, ap, n, sp.runs[0].from, sp.runs[sp.n_runs - 1].to, err,
+				  errlen);
+	/* the window's edges from the rows, read once for every dimension */
+	for (size_t j = 0; r == 0 && j < sp.n_rows; j++) {
+		struct query_select part = sel;
+		struct plan p;
+
+		part.window = sp.rows[j];
+		if ((r = plan_window(db, &part, &p, err, errlen)) == 0)
+			r = scan_rows(db, &part, &p, NULL, dims, ap, n, err, errlen);
+	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = agg_resolve(db, &aggs[i], dims[i], err, errlen);
+	end(db);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (agg_group(&aggs[i], dims[i], &g, &ng) < 0) {
+			r = query_fail(err, errlen, -ENOMEM, "out of memory");
+			break;
+		}
+		agg_groups_sort(g, ng, dims[i], req->sort, req->ascending, shown(req->limit, req->offset));
+		r = make_result(dims[i], g, ng, req->limit, req->offset, true, &ret[i], err, errlen);
+		agg_groups_free(g, ng);
+		g = NULL;
+		ng = 0;
+	}
+	for (size_t i = 0; aggs && i < n; i++)
+		agg_free(&aggs[i]);
+	free(aggs);
+	free(ap);
+	exe_days_free(x);
+out:
+	if (r < 0)
+		for (size_t i = 0; i < n; i++) {
+			query_result_free(ret[i]);
+			ret[i] = NULL;
+		}
+	return r;
+}
+
+/* The first (last: the last) entry time that sel keeps, into *t; *found
+ * false if none.  Through the index of an executable that an include
+ * filter names, in time order, each executable at a time; else in the
+ * order of time. */
+static int span_end(struct query_db *db, const struct query_select *sel, const struct exe_days *x,
+		    bool last, int64_t *t, bool *found, char *err, size_t errlen)
+{
+	size_t n_exes = 0;
+	const int64_t *exes = x ? exe_days_exes(x, &n_exes) : NULL;
+	int r = 0;
+
+	*found = false;
+	for (size_t i = 0; r == 0 && i < (x ? n_exes : 1); i++) {
+		struct qsql q = { 0 };
+		sqlite3_stmt *st;
+		int rc;
+
+		qsql_add(&q, "SELECT c.time FROM connections c WHERE 1");
+		if (x) {
+			qsql_add(&q, " AND c.exe_id = ");
+			qsql_int(&q, exes[i]);
+		}
+		if (sel->window.has_from) {
+			qsql_add(&q, " AND c.time >= ");
+			qsql_int(&q, sel->window.from);
+		}
+		if (sel->window.has_to) {
+			qsql_add(&q, " AND c.time < ");
+			qsql_int(&q, sel->window.to);
+		}
+		r = query_add_filters(db, &q, sel, err, errlen);
+		qsql_add(&q, last ? " ORDER BY c.time DESC LIMIT 1" : " ORDER BY c.time LIMIT 1");
+		if (r == 0)
+			r = qsql_prepare(db, &q, &st, "read the entries", err, errlen);
+		qsql_free(&q);
+		if (r < 0)
+			break;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			int64_t v = sqlite3_column_int64(st, 0);
+
+			if (!*found || (last ? v > *t : v < *t))
+				*t = v;
+			*found = true;
+		} else if (rc != SQLITE_DONE) {
+			r = query_sqlite_fail(db, rc, "read the entries", err, errlen);
+		}
+		sqlite3_finalize(st);
+	}
+	return r;
+}
+
+static int span_once(struct query_db *db, const struct query_select *sel, int64_t *first,
+		     int64_t *last, char *err, size_t errlen)
+{
+	struct exe_days *x = NULL;
+	bool f1 = false, f2 = false;
+	int r;
+
+	if (!db)
+		return query_fail(err, errlen, -EINVAL, "no database");
+	r = begin(db, err, errlen);
+	if (r == 0 && sel->n_filters)
+		r = exe_days_prepare(db, sel, true, &x, err, errlen);
+	if (r == 0)
+		r = span_end(db, sel, x, false, first, &f1, err, errlen);
+	if (r == 0)
+		r = span_end(db, sel, x, true, last, &f2, err, errlen);
+	end(db);
+	exe_days_free(x);
+	if (r == 0 && (!f1 || !f2))
+		r = query_fail(err, errlen, -ENODATA, "no entry in the window matches");
+	return r;
+}
+
+/* A query once, and again from the rows if an executable day could not be
+ * read (an edited file). */
+#define WITH_RETRY(db, call)                                                                  \
+	({                                                                                    \
+		int r_;                                                                       \
+		if (db)                                                                       \
+			(db)->exe_days_failed = (db)->no_exe_days = false;                    \
+		r_ = (call);                                                                  \
+		if (r_ == -EBADMSG && (db) && (db)->exe_days_failed) {                        \
+			(db)->no_exe_days = true;                                             \
+			r_ = (call);                                                          \
+		}                                                                             \
+		if (db)                                                                       \
+			(db)->no_exe_days = false;                                            \
+		r_;                                                                           \
+	})
+
+int query_totals(struct query_db *db, const struct query_totals_req *req,
+		 struct query_result **ret, char *err, size_t errlen)
+{
+	return WITH_RETRY(db, totals_once(db, req, ret, err, errlen));
+}
+
+int query_distinct(struct query_db *db, const struct query_distinct_req *req,
+		   struct query_result **ret, char *err, size_t errlen)
+{
+	return WITH_RETRY(db, distinct_once(db, req, ret, err, errlen));
+}
+
+int query_series(struct query_db *db, const struct query_series_req *req,
+		 struct query_series **ret, char *err, size_t errlen)
+{
+	return WITH_RETRY(db, series_once(db, req, ret, err, errlen));
+}
+
+int query_totals_dims(struct query_db *db, const struct query_totals_req *req,
+		      const enum query_dim *dims, size_t n_dims, struct query_result **ret, char *err,
+		      size_t errlen)
+{
+	return WITH_RETRY(db, totals_dims_once(db, req, dims, n_dims, ret, err, errlen));
+}
+
+int query_span(struct query_db *db, const struct query_select *sel, int64_t *first, int64_t *last,
+	       char *err, size_t errlen)
+{
+	return span_once(db, sel, first, last, err, errlen);
 }

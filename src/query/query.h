@@ -71,13 +71,13 @@ struct query_db;
 
 /* Open snitch.db read-only.  -ENOENT: no such file; -EBADMSG: not an
  * SQLite database; -EPROTO: a schema version this code does not read (only
- * 10 to 13 are; older ones are migrated by the monitor); -ENODATA: a
+ * 10 to 14 are; older ones are migrated by the monitor); -ENODATA: a
  * database without picosnitch's tables yet; -EBUSY; -EACCES.  `opt` may be
  * NULL. */
 int query_open(const char *path, const struct query_options *opt, struct query_db **ret,
 	       char *err, size_t errlen);
 void query_close(struct query_db *db);
-/* PRAGMA user_version of the opened file: 10 to 13. */
+/* PRAGMA user_version of the opened file: 10 to 14. */
 int query_schema_version(const struct query_db *db);
 /* Make the query running on `db` stop soon with -ECANCELED (no effect
  * when none is running).  Safe to call from another thread. */
@@ -161,6 +161,19 @@ struct query_totals_req {
  * key are broken by the value, ascending. */
 int query_totals(struct query_db *db, const struct query_totals_req *req,
 		 struct query_result **ret, char *err, size_t errlen);
+
+/* query_totals of each of dims[0, n_dims) (req->sel.dim is not used) into
+ * ret[i], from one snapshot of the file: the same results, but a drill-down
+ * into a few executables reads their entries once for all of them.  On an
+ * error every ret[i] is NULL. */
+int query_totals_dims(struct query_db *db, const struct query_totals_req *req,
+		      const enum query_dim *dims, size_t n_dims, struct query_result **ret, char *err,
+		      size_t errlen);
+
+/* The time of the first and the last entry that sel's window and filters
+ * keep (sel.dim is not used): -ENODATA if there is none. */
+int query_span(struct query_db *db, const struct query_select *sel, int64_t *first, int64_t *last,
+	       char *err, size_t errlen);
 
 struct query_distinct_req {
 	struct query_select sel;

@@ -18,7 +18,7 @@ struct agg;
 struct query_db {
 	sqlite3 *db;
 	char *path;
-	int version;		/* PRAGMA user_version: 10 to 13 */
+	int version;		/* PRAGMA user_version: 10 to 14 */
 	struct query_options opt;
 	struct agg *agg;	/* what ps_acc() adds rows to, during a scan */
 	int64_t deadline;	/* CLOCK_MONOTONIC ns at which to stop; 0: none */
@@ -32,7 +32,11 @@ struct query_db {
 	bool covered;
 	int64_t cover_from, cover_until;
 	bool no_rollups;	/* read rows only (tests compare the two ways) */
+	/* an executable day could not be read in this query: it is run
+	 * again from the rows */
+	bool exe_days_failed, no_exe_days;
 };
+
 
 /* Sums saturate rather than overflow: the numbers come from a file anyone
  * with the user's rights may have edited. */
@@ -67,6 +71,10 @@ extern const struct dim_info query_dims[QUERY_DIM__COUNT];
 /* The key column of a dimension in this file's schema ("NULL" for the
  * grandparent in schema 10, which has no such column). */
 const char *query_dim_key(const struct query_db *db, enum query_dim dim);
+
+/* Nonzero when the running query must stop (interrupted, or past its
+ * deadline): then query_sqlite_fail(SQLITE_INTERRUPT) says why. */
+int query_check_progress(struct query_db *db);
 
 /* Human detail and the errno to return. */
 int query_fail(char *err, size_t errlen, int r, const char *fmt, ...)
@@ -110,6 +118,10 @@ int query_add_filters(struct query_db *db, struct qsql *q, const struct query_se
 /* The protocol text of the connection_log view for family and protocol;
  * returns its length (buf is always NUL-terminated). */
 size_t query_proto_text(int64_t family, int64_t protocol, char *buf, size_t size);
+
+/* The family and protocol of a protocol text: 1, or 0 for "" (a family the
+ * view has no name for), or -1 for a text no row can have. */
+int query_proto_parse(const char *s, size_t len, int64_t *family, int64_t *protocol);
 
 /* Strict decimal int64 of `len` bytes: 0 or -EINVAL. */
 int query_parse_int(const char *s, size_t len, int64_t *ret);
@@ -226,5 +238,27 @@ bool agg_top_add(struct agg_top *t, const struct rollup_entry *e);
 /* The rows' keys after the units', then heap[0, n) sorted as
  * agg_groups_sort sorts them. */
 void agg_top_finish(struct agg_top *t);
+
+/* ---- executable days (schema 14, query_exe.c) ---- */
+
+/* Reading the rows of a few executables from their days (exe_days): the
+ * executables an include filter on the executable's columns names, and
+ * every filter of the query applied to each row as SQL would. */
+struct exe_days;
+/* *ret NULL when the query cannot be read so: no such include filter, a
+ * value "" in it, or too many executables. */
+int exe_days_prepare(struct query_db *db, const struct query_select *sel, bool rows_only,
+		     struct exe_days **ret, char *err, size_t errlen);
+/* The executables' ids, sorted (rows_only: to read their rows through
+ * the index, whatever the schema and the rollups). */
+const int64_t *exe_days_exes(const struct exe_days *x, size_t *n);
+/* The rows in the days [d0, d1) (whole days that the coverage holds) that
+ * pass the filters, into aggs[i] (as ps_acc would add them, by dims[i]).
+ * -EBADMSG with db->exe_days_failed: a blob that cannot be read (or a day
+ * to be read from the rows): the query must be run again without. */
+int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
+		  struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
+		  size_t errlen);
+void exe_days_free(struct exe_days *x);
 
 #endif

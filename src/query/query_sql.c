@@ -305,7 +305,7 @@ size_t query_proto_text(int64_t family, int64_t protocol, char *buf, size_t size
 
 /* The family and protocol of a protocol text: 1, or 0 for "" (a family the
  * view has no name for), or -1 for a text no row can have. */
-static int proto_parse(const char *s, size_t len, int64_t *family, int64_t *protocol)
+int query_proto_parse(const char *s, size_t len, int64_t *family, int64_t *protocol)
 {
 	char back[64];
 	uint64_t hex = 0;
@@ -420,7 +420,7 @@ static int add_match(struct query_db *db, struct qsql *q, const struct query_sel
 
 			if (f->dim != dim || f->mode != mode)
 				continue;
-			r = proto_parse(f->value, f->len, &fam, &proto);
+			r = query_proto_parse(f->value, f->len, &fam, &proto);
 			if (r == 0)
 				other = true;
 			if (r <= 0)

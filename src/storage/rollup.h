@@ -1,4 +1,5 @@
-/* The rollups of snitch.db (schema 12, and weeks since 13; docs/schema.md):
+/* The rollups of snitch.db (schema 12, weeks since 13, executable days
+ * since 14; docs/schema.md):
  * pre-summed traffic per UTC day, 7-day week and calendar month for each key the query layer groups by,
  * written by the logger (store_sqlite.c) and read by src/query.  This
  * header is what both sides must agree on: the units' boundaries, the
@@ -9,7 +10,13 @@
  * (saturating).  It is a blob: a format byte, then per entry, in ascending
  * (key, key2) order, five LEB128 varints: key minus the previous entry's key
  * (unsigned, modulo 2^64; the first from 0), then zigzag key2, sent,
- * received, flows. */
+ * received, flows.
+ *
+ * An executable day (schema 14, table exe_days) holds the entries of one
+ * exe_id in one UTC day, every column but the id and exe_id, so that a
+ * query that keeps one executable reads its entries from a few blobs
+ * rather than from the whole table: a format byte, then per entry, in the
+ * order they were read, varints (see rollup_put_row). */
 #ifndef PS_STORAGE_ROLLUP_H
 #define PS_STORAGE_ROLLUP_H
 
@@ -232,6 +239,109 @@ static inline int rollup_next(struct rollup_reader *r, struct rollup_entry *e)
 		return -1;
 	e->key = (int64_t)((uint64_t)r->prev + delta);
 	r->prev = e->key;
+	return 1;
+}
+
+/* ---- the blob of an executable day (schema 14) ---- */
+
+#define ROLLUP_ROWS_FORMAT 2	/* the first byte: entries follow */
+#define ROLLUP_ROWS_RAW 3	/* the only byte: an entry of the day has a
+				 * column that is not an integer (an edited
+				 * file): read the day's entries instead */
+
+/* An entry of an executable day: the columns of connections but id and
+ * exe_id, as integers; gp_null for a NULL grandparent_id. */
+struct rollup_row {
+	int64_t time, parent, gp, uid, family, protocol, lport, rport, laddr, raddr, domain, netns;
+	int64_t sent, received, flows;
+	bool gp_null;
+};
+
+/* The columns that are written as the difference from the previous entry's
+ * (0 before the first; time from the day's start), in this order, after
+ * time: they repeat from entry to entry, and a repeat is one byte. */
+#define ROLLUP_ROW_DELTAS 11
+static inline int64_t *rollup_row_delta_col(struct rollup_row *r, int i)
+{
+	int64_t *cols[ROLLUP_ROW_DELTAS] = { &r->parent, &r->gp,    &r->uid,   &r->family,
+					     &r->protocol, &r->lport, &r->rport, &r->laddr,
+					     &r->raddr,  &r->domain, &r->netns };
+
+	return cols[i];
+}
+
+/* The most bytes one entry takes: 15 varints of at most 10 bytes. */
+#define ROLLUP_ROW_MAX 150
+
+static inline int64_t rollup_wrap_sub(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+static inline int64_t rollup_wrap_add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* One entry after `prev` (the previous entry, or for the first: zeros with
+ * time the day's start) at p (ROLLUP_ROW_MAX bytes free): the bytes
+ * written.  Its time must lie in the day of prev's: the first varint is
+ * the time's difference, zigzag, times 2, plus gp_null.  A NULL
+ * grandparent is written as the previous one (difference 0). */
+static inline size_t rollup_put_row(uint8_t *p, const struct rollup_row *prev,
+				    const struct rollup_row *r)
+{
+	struct rollup_row cur = *r, old = *prev;
+	int64_t dt = r->time - prev->time;
+	size_t n;
+
+	if (r->gp_null)
+		cur.gp = prev->gp;
+	n = rollup_put_uvarint(p, ((((uint64_t)dt << 1) ^ (uint64_t)(dt >> 63)) << 1) | r->gp_null);
+	for (int i = 0; i < ROLLUP_ROW_DELTAS; i++)
+		n += rollup_put_svarint(p + n, rollup_wrap_sub(*rollup_row_delta_col(&cur, i),
+							       *rollup_row_delta_col(&old, i)));
+	n += rollup_put_svarint(p + n, r->sent);
+	n += rollup_put_svarint(p + n, r->received);
+	n += rollup_put_svarint(p + n, r->flows);
+	return n;
+}
+
+/* Reading: `r` the previous entry as for writing (what the last call
+ * gave); 1: the next entry in *r, 0: the end, -1: a malformed blob or an
+ * entry outside the day [day, day + ROLLUP_DAY) (*r is then undefined). */
+static inline int rollup_next_row(struct rollup_reader *rd, int64_t day, struct rollup_row *r)
+{
+	uint64_t u, zz;
+	int64_t d[ROLLUP_ROW_DELTAS + 3];
+
+	if (rd->p == rd->end)
+		return 0;
+	if (!rollup_get_uvarint(rd, &u))
+		return -1;
+	for (int i = 0; i < ROLLUP_ROW_DELTAS + 3; i++)
+		if (!rollup_get_svarint(rd, &d[i]))
+			return -1;
+	zz = u >> 1;
+	r->gp_null = u & 1;
+	r->time = rollup_wrap_add(r->time, (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1));
+	if (r->time < day || r->time - day >= ROLLUP_DAY)
+		return -1;
+	/* as rollup_row_delta_col */
+	r->parent = rollup_wrap_add(r->parent, d[0]);
+	r->gp = rollup_wrap_add(r->gp, d[1]);
+	r->uid = rollup_wrap_add(r->uid, d[2]);
+	r->family = rollup_wrap_add(r->family, d[3]);
+	r->protocol = rollup_wrap_add(r->protocol, d[4]);
+	r->lport = rollup_wrap_add(r->lport, d[5]);
+	r->rport = rollup_wrap_add(r->rport, d[6]);
+	r->laddr = rollup_wrap_add(r->laddr, d[7]);
+	r->raddr = rollup_wrap_add(r->raddr, d[8]);
+	r->domain = rollup_wrap_add(r->domain, d[9]);
+	r->netns = rollup_wrap_add(r->netns, d[10]);
+	r->sent = d[11];
+	r->received = d[12];
+	r->flows = d[13];
 	return 1;
 }
 

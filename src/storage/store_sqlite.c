@@ -1,8 +1,9 @@
 /* snitch.db: the connection log in SQLite (WAL mode), normalised into
  * executables, addresses and domains, with a flat read-only view for people
- * who browse it by hand, and rollups (per-day and per-month sums of every
- * key the query layer groups by, rollup.h) that this writer keeps.  The
- * schema, its versions and the rollups' invariants are in docs/schema.md. */
+ * who browse it by hand, and rollups (per-day, -week and -month sums of
+ * every key the query layer groups by, and each executable's entries of
+ * each day: rollup.h) that this writer keeps.  The schema, its versions
+ * and the rollups' invariants are in docs/schema.md. */
 #include "storage/store.h"
 
 #include <errno.h>
@@ -17,8 +18,9 @@
 
 /* PRAGMA user_version of the current schema.  1-3 were written by the
  * Python picosnitch (3 is migrated from); 10 was this implementation's
- * first; 11 added the grandparent; 12 the rollups; 13 their week units. */
-#define SCHEMA_VERSION 13
+ * first; 11 added the grandparent; 12 the rollups; 13 their week units;
+ * 14 the executable days. */
+#define SCHEMA_VERSION 14
 #define LEGACY_VERSION 3
 
 #define SCHEMA_TABLES                                                                         \
@@ -118,22 +120,38 @@
 	"  UPDATE rollup_state SET complete_until = NEW.time"                                 \
 	"    WHERE NEW.time >= complete_from AND NEW.time < complete_until; END;"
 
-static const char schema_current[] = SCHEMA_TABLES SCHEMA_11_VIEW SCHEMA_12_ROLLUPS;
+/* What schema 14 added: each executable's entries of each day, in a blob
+ * (rollup.h), kept with the rollups and under their coverage. */
+#define SCHEMA_14_EXE_DAYS                                                                    \
+	"CREATE TABLE exe_days ("                                                             \
+	"  exe_id INTEGER NOT NULL,"                                                          \
+	"  day INTEGER NOT NULL,"                                                             \
+	"  data BLOB NOT NULL,"                                                               \
+	"  PRIMARY KEY (day, exe_id));"
 
-/* 10 -> 13: the grandparent column (NULL for older rows), the view, the
+static const char schema_current[] =
+	SCHEMA_TABLES SCHEMA_11_VIEW SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS;
+
+/* 10 -> 14: the grandparent column (NULL for older rows), the view, the
  * rollups. */
 static const char migrate_v10[] =
 	"ALTER TABLE connections ADD COLUMN grandparent_id INTEGER REFERENCES executables(id);"
-	"DROP VIEW connection_log;" SCHEMA_11_VIEW SCHEMA_12_ROLLUPS;
+	"DROP VIEW connection_log;" SCHEMA_11_VIEW SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS;
 
-/* 11 -> 13: the rollups. */
-static const char migrate_v11[] = SCHEMA_12_ROLLUPS;
+/* 11 -> 14: the rollups. */
+static const char migrate_v11[] = SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS;
 
-/* 12 -> 13: week units, which a covered time of 12 lacks: the rollups
- * cover nothing, and the logger builds them again. */
+/* 12 -> 14: week units, which a covered time of 12 lacks, and executable
+ * days: the rollups cover nothing, and the logger builds them again. */
 static const char migrate_v12[] =
 	"DELETE FROM rollups;"
-	"UPDATE rollup_state SET complete_until = complete_from;";
+	"UPDATE rollup_state SET complete_until = complete_from;" SCHEMA_14_EXE_DAYS;
+
+/* 13 -> 14: executable days, which a covered time of 13 lacks: the
+ * coverage is emptied and the logger builds it again (the units in the
+ * file mean nothing until then, and each is replaced as it is). */
+static const char migrate_v13[] =
+	"UPDATE rollup_state SET complete_until = complete_from;" SCHEMA_14_EXE_DAYS;
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -175,7 +193,7 @@ struct store_sqlite {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *ins_exe, *sel_exe, *ins_addr, *sel_addr, *ins_dom, *sel_dom, *ins_conn,
-		*prune, *rollup_state, *ins_rollup;
+		*prune, *rollup_state, *ins_rollup, *ins_exe_day;
 	struct id_cache *exes, *addrs, *doms;
 	size_t cached;
 };
@@ -271,7 +289,7 @@ static int check_version(struct store_sqlite *s)
 		return r;
 	if (version == 0 && !has_conn)
 		return 0;	/* new: the schema will be created */
-	if (version >= 10 && version <= 12)
+	if (version >= 10 && version <= 13)
 		return 0;	/* migrated in place */
 	r = query_int(s, "SELECT count(*) FROM pragma_table_info('connections') WHERE name='contime'",
 		      "read the columns", &legacy_cols);
@@ -310,6 +328,8 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_v11, "migrate from schema 11");
 	} else if (version == 12) {
 		r = exec_sql(s, migrate_v12, "migrate from schema 12");
+	} else if (version == 13) {
+		r = exec_sql(s, migrate_v13, "migrate from schema 13");
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
 		if (asprintf(&sql, migrate_legacy, schema_current) < 0) {
@@ -320,7 +340,7 @@ static int migrate(struct store_sqlite *s)
 		free(sql);
 	}
 	if (r == 0)
-		r = exec_sql(s, "PRAGMA user_version = 13; COMMIT", "commit schema");
+		r = exec_sql(s, "PRAGMA user_version = 14; COMMIT", "commit schema");
 	if (r < 0)
 		exec_sql(s, "ROLLBACK", "rollback");
 	return r;
@@ -671,10 +691,131 @@ static const int key_column[ROLLUP_KEY__MAX + 1] = {
 #define COL_PROTOCOL 10
 #define COL_SENT 13
 
-/* Sum the rows of the day starting at `day` into acc, every key at once.
- * *rows: how many there were. */
+/* The entries of a day by executable, while they are read (exe_days). */
+struct exe_entry {
+	int64_t exe_id;
+	size_t seq;		/* the order they were read in */
+	bool raw;		/* a column is not an integer */
+	struct rollup_row row;
+};
+
+struct exe_entries {
+	struct exe_entry *e;
+	size_t n, cap;
+};
+
+static void exe_entries_free(struct exe_entries *x)
+{
+	free(x->e);
+	*x = (struct exe_entries){ 0 };
+}
+
+/* An entry of the day (its columns as DAY_COLUMNS) into x: 0 or -ENOMEM.
+ * One whose exe_id is not an integer is left out: no filter on the
+ * executable's columns, which compares ids, keeps it. */
+static int exe_entry_add(struct exe_entries *x, sqlite3_stmt *st)
+{
+	static const int cols[] = { 1, 2, 3, 9, 10, 4, 5, 6, 7, 8, 11 };	/* rollup_row_delta_col */
+	struct exe_entry *e;
+	bool raw = false;
+
+	if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
+		return 0;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 1024;
+
+		if (!(e = realloc(x->e, cap * sizeof(*e))))
+			return -ENOMEM;
+		x->e = e;
+		x->cap = cap;
+	}
+	e = &x->e[x->n];
+	*e = (struct exe_entry){ .exe_id = sqlite3_column_int64(st, 0), .seq = x->n };
+	for (int c = 1; c <= 15; c++)
+		if (sqlite3_column_type(st, c) != SQLITE_INTEGER &&
+		    !(c == 2 && sqlite3_column_type(st, c) == SQLITE_NULL))
+			raw = true;
+	e->raw = raw;
+	e->row.time = sqlite3_column_int64(st, 12);
+	e->row.gp_null = sqlite3_column_type(st, 2) == SQLITE_NULL;
+	for (int i = 0; i < ROLLUP_ROW_DELTAS; i++)
+		*rollup_row_delta_col(&e->row, i) = sqlite3_column_int64(st, cols[i]);
+	if (e->row.gp_null)
+		e->row.gp = 0;
+	e->row.sent = sqlite3_column_int64(st, 13);
+	e->row.received = sqlite3_column_int64(st, 14);
+	e->row.flows = sqlite3_column_int64(st, 15);
+	x->n++;
+	return 0;
+}
+
+static int cmp_exe_entry(const void *a, const void *b)
+{
+	const struct exe_entry *x = a, *y = b;
+
+	if (x->exe_id != y->exe_id)
+		return x->exe_id < y->exe_id ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Write the executable days of `day` from x (whose entries are of that
+ * day), and empty x. */
+static int put_exe_days(struct store_sqlite *s, int64_t day, struct exe_entries *x)
+{
+	uint8_t *blob = NULL;
+	size_t cap = 0;
+	int r = 0;
+
+	if (x->n)
+		qsort(x->e, x->n, sizeof(*x->e), cmp_exe_entry);
+	for (size_t i = 0, j; r == 0 && i < x->n; i = j) {
+		struct rollup_row prev = { .time = day };
+		size_t len = 1;
+		bool raw = false;
+		int rc;
+
+		for (j = i; j < x->n && x->e[j].exe_id == x->e[i].exe_id; j++)
+			raw |= x->e[j].raw;
+		if (cap < 1 + (j - i) * ROLLUP_ROW_MAX) {
+			uint8_t *nb;
+
+			cap = 1 + (j - i) * ROLLUP_ROW_MAX;
+			if (!(nb = realloc(blob, cap))) {
+				r = -ENOMEM;
+				break;
+			}
+			blob = nb;
+		}
+		blob[0] = raw ? ROLLUP_ROWS_RAW : ROLLUP_ROWS_FORMAT;
+		for (size_t k = i; !raw && k < j; k++) {
+			int64_t gp = prev.gp;
+
+			len += rollup_put_row(blob + len, &prev, &x->e[k].row);
+			prev = x->e[k].row;
+			/* a NULL grandparent leaves the previous one (as read) */
+			if (prev.gp_null)
+				prev.gp = gp;
+		}
+		sqlite3_bind_int64(s->ins_exe_day, 1, x->e[i].exe_id);
+		sqlite3_bind_int64(s->ins_exe_day, 2, day);
+		sqlite3_bind_blob64(s->ins_exe_day, 3, blob, len, SQLITE_STATIC);
+		rc = sqlite3_step(s->ins_exe_day);
+		sqlite3_reset(s->ins_exe_day);
+		sqlite3_clear_bindings(s->ins_exe_day);
+		if (rc != SQLITE_DONE)
+			r = fail_db(s, rc, "write an executable day");
+	}
+	if (r == -ENOMEM)
+		snprintf(s->base.err, sizeof(s->base.err), "write the executable days: out of memory");
+	free(blob);
+	exe_entries_free(x);
+	return r;
+}
+
+/* Sum the rows of the day starting at `day` into acc, every key at once,
+ * and keep them by executable in x.  *rows: how many there were. */
 static int sum_day(struct store_sqlite *s, int64_t day, struct racc acc[ROLLUP_KEY__MAX + 1],
-		   int64_t *rows)
+		   struct exe_entries *x, int64_t *rows)
 {
 	sqlite3_stmt *st;
 	int64_t count, lo, hi;
@@ -734,6 +875,8 @@ static int sum_day(struct store_sqlite *s, int64_t day, struct racc acc[ROLLUP_K
 			}
 			r = racc_add(&acc[k], &v);
 		}
+		if (r == 0)
+			r = exe_entry_add(x, st);
 	}
 	sqlite3_finalize(st);
 	if (r < 0) {
@@ -809,7 +952,7 @@ static int read_coverage(struct store_sqlite *s, int64_t *from, int64_t *until, 
 
 /* The rollup step inside its transaction: see sqlite_rollup. */
 static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[ROLLUP_KEY__MAX + 1],
-		       int64_t *bad_day)
+		       struct exe_entries *x, int64_t *bad_day)
 {
 	int64_t from, until, day, next_day, end, rows = 0, p[4];
 	bool present, built = false;
@@ -844,7 +987,7 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 	if (next_day > day) {
 		end = next_day;		/* days without entries: nothing to sum */
 	} else {
-		if ((r = sum_day(s, day, acc, &rows)) < 0)
+		if ((r = sum_day(s, day, acc, x, &rows)) < 0)
 			return r;
 		built = rows > 0;
 		end = day + ROLLUP_DAY;
@@ -853,11 +996,15 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 	p[1] = day;
 	p[2] = end;
 	if ((r = exec_params(s, "DELETE FROM rollups WHERE grain = ?1 AND start >= ?2 AND start < ?3",
-			     "delete old rollups", p, 3)) < 0)
+			     "delete old rollups", p, 3)) < 0 ||
+	    (r = exec_params(s, "DELETE FROM exe_days WHERE day >= ?2 AND day < ?3",
+			     "delete old executable days", p, 3)) < 0)
 		return r;
 	for (int k = 1; built && k <= ROLLUP_KEY__MAX; k++)
 		if ((r = put_unit(s, ROLLUP_GRAIN_DAY, k, day, &acc[k])) < 0)
 			return r;
+	if (built && (r = put_exe_days(s, day, x)) < 0)
+		return r;
 	/* a week whose end is passed: summed from its days, if they are all
 	 * covered (as months, below) */
 	if (rollup_week_start(day) + ROLLUP_WEEK <= end) {
@@ -912,6 +1059,7 @@ static int sqlite_rollup(struct store *base, int64_t now)
 {
 	struct store_sqlite *s = (struct store_sqlite *)base;
 	struct racc acc[ROLLUP_KEY__MAX + 1] = { { 0 } };
+	struct exe_entries x = { 0 };
 	int64_t from, until, bad_day = -1, limit, p[1];
 	bool present;
 	int r;
@@ -924,8 +1072,9 @@ static int sqlite_rollup(struct store *base, int64_t now)
 		return 0;
 	if ((r = exec_sql(s, "BEGIN IMMEDIATE", "begin")) < 0)
 		return r;
-	r = rollup_step(s, limit, acc, &bad_day);
+	r = rollup_step(s, limit, acc, &x, &bad_day);
 	raccs_free(acc);
+	exe_entries_free(&x);
 	if (r >= 0) {
 		int c = exec_sql(s, "COMMIT", "commit");
 
@@ -967,7 +1116,9 @@ static int sqlite_prune(struct store *base, int64_t before)
 			     "complete_until = max(complete_until, complete_from, ?1)",
 			     "move the rollups' start", p, 1)) < 0 ||
 	    (r = exec_sql(s, "DELETE FROM rollups WHERE start < (SELECT max(complete_from) FROM "
-			  "rollup_state)", "delete old rollups")) < 0) {
+			  "rollup_state)", "delete old rollups")) < 0 ||
+	    (r = exec_sql(s, "DELETE FROM exe_days WHERE day < (SELECT max(complete_from) FROM "
+			  "rollup_state)", "delete old executable days")) < 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return r;
 	}
@@ -1008,6 +1159,7 @@ static void sqlite_close(struct store *base)
 	sqlite3_finalize(s->prune);
 	sqlite3_finalize(s->rollup_state);
 	sqlite3_finalize(s->ins_rollup);
+	sqlite3_finalize(s->ins_exe_day);
 	sqlite3_close(s->db);
 	id_caches_clear(s);
 	free(s);
@@ -1073,7 +1225,9 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 			 "SELECT max(complete_from), min(complete_until) FROM rollup_state")) < 0 ||
 	    (r = prepare(s, &s->ins_rollup,
 			 "INSERT OR REPLACE INTO rollups(grain, dim, start, keys, data) "
-			 "VALUES (?, ?, ?, ?, ?)")) < 0)
+			 "VALUES (?, ?, ?, ?, ?)")) < 0 ||
+	    (r = prepare(s, &s->ins_exe_day,
+			 "INSERT OR REPLACE INTO exe_days(exe_id, day, data) VALUES (?, ?, ?)")) < 0)
 		goto fail;
 	*ret = &s->base;
 	return 0;

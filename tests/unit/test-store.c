@@ -80,7 +80,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "13", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "14", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -130,7 +130,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "13", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "14", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -166,7 +166,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "13", "  to schema 13");
+	is_str(q(path, "PRAGMA user_version"), "14", "  to schema 14");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -194,10 +194,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 14;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 15;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 14, newer than this picosnitch (13): refusing to touch it",
+	is_str(err, "snitch.db has schema version 15, newer than this picosnitch (14): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -295,13 +295,13 @@ static void test_rollups(void)
 	store_close(s);
 	exec(path, "DROP TRIGGER connections_rollup_insert; DROP TRIGGER connections_rollup_delete;"
 		   "DROP TRIGGER connections_rollup_update; DROP TABLE rollups; DROP TABLE rollup_state;"
-		   "PRAGMA user_version = 11;");
+		   "DROP TABLE exe_days; PRAGMA user_version = 11;");
 	is_str(q(path, "PRAGMA user_version"), "11", "a database of schema 11 with rows");
 	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "  is migrated")) {
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "13", "  to schema 13");
+	is_str(q(path, "PRAGMA user_version"), "14", "  to schema 14");
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -392,13 +392,13 @@ static void test_v12(void)
 	while (store_rollup(s, DAY_A + 20 * D) > 0 && steps < 100)
 		steps++;
 	store_close(s);
-	exec(path, "DELETE FROM rollups WHERE grain = 3; PRAGMA user_version = 12;");
+	exec(path, "DELETE FROM rollups WHERE grain = 3; DROP TABLE exe_days; PRAGMA user_version = 12;");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "36", "a database of schema 12 with rollups");
 	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "  is migrated")) {
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "13", "  to schema 13");
+	is_str(q(path, "PRAGMA user_version"), "14", "  to schema 14");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and cover nothing");
@@ -408,6 +408,107 @@ static void test_v12(void)
 	is_int(r, 0, "  until the logger builds them again");
 	is_str(q(path, "SELECT count(*) FROM rollups WHERE grain = 3"), "24", "  with their weeks");
 	is_str(q(path, "SELECT count(*) FROM connections"), "2", "  and every row is kept");
+	store_close(s);
+	free(path);
+}
+
+/* The entries of one executable day as "time,parent,gp,uid,...;..." */
+static const char *exe_day(const char *path, const char *exe, int64_t day)
+{
+	static char out[4096];
+	char sql[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t o = 0;
+
+	snprintf(out, sizeof(out), "(none)");
+	snprintf(sql, sizeof(sql), "SELECT data FROM exe_days WHERE day = %lld AND exe_id = "
+		 "(SELECT id FROM executables WHERE path = '%s')", (long long)day, exe);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return out;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const uint8_t *b = sqlite3_column_blob(st, 0);
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		struct rollup_reader rd = { b, b + len, 0 };
+		struct rollup_row r = { .time = day };
+		int n = 0;
+
+		o = (size_t)snprintf(out, sizeof(out), "%d:", len ? b[0] : -1);
+		rd.p += len > 0;
+		while (len && b[0] == ROLLUP_ROWS_FORMAT && o < sizeof(out) - 256 &&
+		       (n = rollup_next_row(&rd, day, &r)) > 0)
+			o += (size_t)snprintf(out + o, sizeof(out) - o,
+					      "%s%lld,%lld,%lld%s,%lld,%lld/%lld,%lld,%lld,%lld,%lld,%lld,%lld=%lld/%lld/%lld",
+					      out[o - 1] == ':' ? "" : ";", (long long)(r.time - day),
+					      (long long)r.parent, (long long)r.gp, r.gp_null ? "(null)" : "",
+					      (long long)r.uid,
+					      (long long)r.family, (long long)r.protocol, (long long)r.lport,
+					      (long long)r.rport, (long long)r.laddr, (long long)r.raddr,
+					      (long long)r.domain, (long long)r.netns, (long long)r.sent, (long long)r.received,
+					      (long long)r.flows);
+		if (n < 0)
+			snprintf(out + o, sizeof(out) - o, " (malformed)");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+/* Schema 13 had no executable days: its rollups are built again with
+ * them; each holds the entries of one executable in one day. */
+static void test_v13(void)
+{
+	char *path = path_of("v13.db");
+	struct conn_row rows[] = { row(DAY_A + 3600, 10, 20, "/usr/bin/curl"),
+				   row(DAY_A + 7200, 1, 2, "/usr/bin/wget"),
+				   row(DAY_A + 7260, 3, 4, "/usr/bin/curl"),
+				   row(DAY_A + 9 * D, 1, 2, "/usr/bin/curl") };
+	struct store *s;
+	int steps = 0, r;
+
+	rows[2].uid = 0;
+	rows[2].rport = 53;
+	rows[2].family = 10;
+	rows[2].protocol = 17;
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || store_write(s, rows, 4) < 0)
+		abort();
+	while (store_rollup(s, DAY_A + 20 * D) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+	exec(path, "DROP TABLE exe_days; PRAGMA user_version = 13;");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a database of schema 13 is migrated")) {
+		printf("#   %s\n", err);
+		return;
+	}
+	is_str(q(path, "PRAGMA user_version"), "14", "  to schema 14");
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
+	       "  its rollups cover nothing");
+	is_str(q(path, "SELECT count(*) FROM exe_days"), "0", "  and it has no executable days yet");
+	steps = 0;
+	while ((r = store_rollup(s, DAY_A + 20 * D)) > 0 && steps < 100)
+		steps++;
+	is_int(r, 0, "  until the logger builds them");
+	is_str(q(path, "SELECT count(*) FROM exe_days"), "3", "  one per executable and day with entries");
+	is_str(exe_day(path, "/usr/bin/curl", DAY_A), "2:3600,2,3,1000,2/6,40000,443,1,2,1,4026531840=10/20/2;"
+	       "7260,2,3,0,10/17,40000,53,1,2,1,4026531840=3/4/2", "  its entries, in the order written");
+	is_str(exe_day(path, "/usr/bin/wget", DAY_A), "2:7200,2,3,1000,2/6,40000,443,1,2,1,4026531840=1/2/2",
+	       "  another executable's");
+	is_str(exe_day(path, "/usr/bin/curl", DAY_A + 9 * D), "2:0,2,3,1000,2/6,40000,443,1,2,1,4026531840=1/2/2",
+	       "  another day's");
+	is_str(q(path, "SELECT count(*) FROM connections"), "4", "  and every row is kept");
+	exec(path, "UPDATE connections SET grandparent_id = NULL WHERE sent = 3");
+	exec(path, "UPDATE rollup_state SET complete_until = 0");
+	while ((r = store_rollup(s, DAY_A + 20 * D)) > 0 && steps < 200)
+		steps++;
+	ok(strstr(exe_day(path, "/usr/bin/curl", DAY_A), ";7260,2,3(null),0,") != NULL,
+	   "  a NULL grandparent is kept as such");
+	exec(path, "UPDATE connections SET uid = 'x' WHERE sent = 3");
+	exec(path, "UPDATE rollup_state SET complete_until = 0");
+	while ((r = store_rollup(s, DAY_A + 20 * D)) > 0 && steps < 300)
+		steps++;
+	is_str(exe_day(path, "/usr/bin/curl", DAY_A), "3:", "  a column that is not a number: read the entries");
+	is_int(store_prune(s, DAY_A + D), 0, "pruning entries before day A + 1");
+	is_str(q(path, "SELECT count(*) FROM exe_days"), "1", "  takes their executable days");
 	store_close(s);
 	free(path);
 }
@@ -444,6 +545,7 @@ int main(void)
 	test_refusals();
 	test_rollups();
 	test_v12();
+	test_v13();
 	test_csv();
 	return tap_done();
 }

@@ -1,0 +1,61 @@
+/* Fuzz target: the blobs of snitch.db's rollups and executable days
+ * (storage/rollup.h), which the query layer reads from a file the desktop
+ * user may have edited.  The input is a blob; both readers must stay in
+ * it and end or refuse it, and every entry an executable day gives must lie
+ * in its day.  The entries read are written again and must read back the
+ * same (the writer's format is the reader's). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/rollup.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define DAY0 (20000 * (int64_t)ROLLUP_DAY)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct rollup_reader rd;
+	struct rollup_entry e;
+	struct rollup_row row = { .time = DAY0 }, prev = { .time = DAY0 }, back;
+	uint8_t *out = malloc(size * ROLLUP_ROW_MAX + 1);
+	size_t len = 0, n_rows = 0;
+	int n;
+
+	if (!out)
+		return 0;
+	/* the units' format */
+	if (rollup_reader_init(&rd, data, size))
+		while ((n = rollup_next(&rd, &e)) > 0)
+			if (rd.p > rd.end)
+				abort();
+	/* an executable day's */
+	rd = (struct rollup_reader){ data, data + size, 0 };
+	if (size && data[0] == ROLLUP_ROWS_FORMAT) {
+		rd.p++;
+		while ((n = rollup_next_row(&rd, DAY0, &row)) > 0) {
+			int64_t gp = prev.gp;
+
+			if (rd.p > rd.end || row.time < DAY0 || row.time >= DAY0 + ROLLUP_DAY)
+				abort();
+			if (row.gp_null)
+				row.gp = gp;
+			len += rollup_put_row(out + len, &prev, &row);
+			prev = row;
+			n_rows++;
+		}
+		/* what was read, written again, reads back the same */
+		rd = (struct rollup_reader){ out, out + len, 0 };
+		back = (struct rollup_row){ .time = DAY0 };
+		prev = (struct rollup_row){ .time = DAY0 };
+		row = (struct rollup_row){ .time = DAY0 };
+		for (size_t i = 0; i < n_rows; i++)
+			if (rollup_next_row(&rd, DAY0, &back) != 1)
+				abort();
+		if (rollup_next_row(&rd, DAY0, &back) != 0)
+			abort();
+	}
+	free(out);
+	return 0;
+}

@@ -1,0 +1,602 @@
+/* Reading the entries of a few executables from their executable days
+ * (schema 14, table exe_days, storage/rollup.h) instead of from the
+ * connections table: a drill-down into one executable over months reads
+ * its blobs (one per day it was active) rather than its entries one by one
+ * through the index (a random read each).  The query's filters are applied
+ * to each entry here, as the SQL of query_add_filters would apply them: the
+ * ids that a filter on a looked-up value (a path, an address, a domain,
+ * a country) keeps are read from their table with the same SQL condition,
+ * numbers and protocols are compared as numbers.  The sums are then those
+ * of the same entries, added in the same way (agg_add), as from the rows. */
+#include "query/query_int.h"
+#include "storage/rollup.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* more executables than this (a filter on a common name) are read as rows */
+#define MAX_EXES 1000
+
+/* One (dimension, mode) of the filters. */
+struct matcher {
+	int col;		/* the row's column: enum rollup_key */
+	enum dim_kind kind;
+	bool exclude;
+	int64_t *vals;		/* sorted: the ids kept (lookups), or the numbers */
+	size_t n_vals;
+	bool empty;		/* a value "": also NULL keys and ids without a row */
+	int64_t *exist;		/* then the ids that have a row, sorted */
+	size_t n_exist;
+	uint8_t *bits;		/* lookups: whether ids [0, n_bits) match */
+	size_t n_bits;
+	int64_t (*pairs)[2];	/* protocols: (family, protocol) */
+	size_t n_pairs;
+	bool other;		/* protocol "": any family but 2, 10, 17 */
+};
+
+struct exe_days {
+	int64_t *exes;		/* sorted */
+	size_t n_exes;
+	struct matcher *m;
+	size_t n_m;
+};
+
+void exe_days_free(struct exe_days *x)
+{
+	if (!x)
+		return;
+	for (size_t i = 0; i < x->n_m; i++) {
+		free(x->m[i].vals);
+		free(x->m[i].exist);
+		free(x->m[i].pairs);
+		free(x->m[i].bits);
+	}
+	free(x->m);
+	free(x->exes);
+	free(x);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool has(const int64_t *v, size_t n, int64_t k)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] == k)
+			return true;
+		if (v[mid] < k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* The integers of the first column of a statement, sorted. */
+static int read_ids(struct query_db *db, struct qsql *q, int64_t **ret, size_t *n, char *err,
+		    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int64_t *v = NULL;
+	size_t cap = 0;
+	int r, rc;
+
+	*ret = NULL;
+	*n = 0;
+	r = qsql_prepare(db, q, &st, "read the filter's values", err, errlen);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
+			continue;
+		if (*n == cap) {
+			int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				sqlite3_finalize(st);
+				return query_fail(err, errlen, -ENOMEM, "out of memory");
+			}
+			v = nv;
+		}
+		v[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	r = rc == SQLITE_DONE ? 0 : query_sqlite_fail(db, rc, "read the filter's values", err, errlen);
+	sqlite3_finalize(st);
+	if (r < 0) {
+		free(v);
+		*n = 0;
+		return r;
+	}
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_i64);
+	*ret = v;
+	return 0;
+}
+
+static bool lookup_match(const struct matcher *m, bool present, int64_t v)
+{
+	return (present && has(m->vals, m->n_vals, v)) ||
+	       (m->empty && (!present || !has(m->exist, m->n_exist, v)));
+}
+
+/* The answers of a lookup matcher for the ids [0, the largest id it
+ * knows], if not too many (else it searches); as the search would give. */
+static void make_bits(struct matcher *m)
+{
+	int64_t top = -1;
+
+	if (m->n_vals)
+		top = m->vals[m->n_vals - 1];
+	if (m->n_exist && m->exist[m->n_exist - 1] > top)
+		top = m->exist[m->n_exist - 1];
+	if (top < 0 || top >= (1 << 24) || !(m->bits = calloc((size_t)top / 8 + 1, 1)))
+		return;
+	m->n_bits = (size_t)top + 1;
+	for (int64_t v = 0; v <= top; v++)
+		if (lookup_match(m, true, v))
+			m->bits[v / 8] |= (uint8_t)(1 << (v % 8));
+}
+
+/* The matcher of the filters of `dim` in `mode` (add_match in query_sql.c
+ * is the SQL it must agree with). */
+static int make_matcher(struct query_db *db, const struct query_select *sel, enum query_dim dim,
+			enum query_filter_mode mode, struct matcher *m, char *err, size_t errlen)
+{
+	const struct dim_info *d = &query_dims[dim];
+	struct qsql q = { 0 };
+	bool first = true;
+	int r = 0;
+
+	*m = (struct matcher){ .col = d->rollup_key, .kind = d->kind, .exclude = mode == QUERY_EXCLUDE };
+	for (size_t i = 0; i < sel->n_filters; i++) {
+		const struct query_filter *f = &sel->filters[i];
+		int64_t v, fam, proto;
+
+		if (f->dim != dim || f->mode != mode)
+			continue;
+		switch (d->kind) {
+		case DK_LOOKUP:
+		case DK_COUNTRY:
+			if (first) {
+				qsql_add(&q, "SELECT id FROM ");
+				qsql_add(&q, d->table);
+				qsql_add(&q, d->kind == DK_COUNTRY ? " WHERE ifnull(ps_country(address), '') IN ("
+								   : " WHERE ");
+				if (d->kind != DK_COUNTRY) {
+					qsql_add(&q, d->column);
+					qsql_add(&q, " IN (");
+				}
+			}
+			qsql_add(&q, first ? "" : ", ");
+			qsql_text(&q, f->value, f->len);
+			m->empty |= f->len == 0;
+			break;
+		case DK_INT:
+			if (query_parse_int(f->value, f->len, &v) < 0) {
+				qsql_free(&q);
+				return query_fail(err, errlen, -EINVAL, "filter on %s: not a number", d->name);
+			}
+			if (!(m->n_vals % 16)) {
+				int64_t *nv = realloc(m->vals, (m->n_vals + 16) * sizeof(*nv));
+
+				if (!nv)
+					return query_fail(err, errlen, -ENOMEM, "out of memory");
+				m->vals = nv;
+			}
+			m->vals[m->n_vals++] = v;
+			break;
+		case DK_PROTOCOL:
+			r = query_proto_parse(f->value, f->len, &fam, &proto);
+			if (r == 0)
+				m->other = true;
+			if (r <= 0)
+				break;
+			if (!(m->n_pairs % 16)) {
+				int64_t(*np)[2] = realloc(m->pairs, (m->n_pairs + 16) * sizeof(*np));
+
+				if (!np)
+					return query_fail(err, errlen, -ENOMEM, "out of memory");
+				m->pairs = np;
+			}
+			m->pairs[m->n_pairs][0] = fam;
+			m->pairs[m->n_pairs][1] = proto;
+			m->n_pairs++;
+			break;
+		}
+		first = false;
+	}
+	r = 0;
+	if (d->kind == DK_LOOKUP || d->kind == DK_COUNTRY) {
+		qsql_add(&q, ")");
+		r = read_ids(db, &q, &m->vals, &m->n_vals, err, errlen);
+		qsql_free(&q);
+		if (r == 0 && m->empty) {
+			qsql_add(&q, "SELECT id FROM ");
+			qsql_add(&q, d->table);
+			r = read_ids(db, &q, &m->exist, &m->n_exist, err, errlen);
+			qsql_free(&q);
+		}
+		/* ids are small numbers: whether each matches, at once */
+		if (r == 0)
+			make_bits(m);
+	} else if (d->kind == DK_INT && m->n_vals) {
+		qsort(m->vals, m->n_vals, sizeof(*m->vals), cmp_i64);
+	}
+	return r;
+}
+
+/* A column of an entry of executable `exe`: false for a NULL. */
+static bool column(int col, int64_t exe, const struct rollup_row *r, int64_t *v)
+{
+	switch (col) {
+	case ROLLUP_KEY_EXE: *v = exe; break;
+	case ROLLUP_KEY_PARENT: *v = r->parent; break;
+	case ROLLUP_KEY_GRANDPARENT: *v = r->gp; return !r->gp_null;
+	case ROLLUP_KEY_UID: *v = r->uid; break;
+	case ROLLUP_KEY_LPORT: *v = r->lport; break;
+	case ROLLUP_KEY_RPORT: *v = r->rport; break;
+	case ROLLUP_KEY_LADDR: *v = r->laddr; break;
+	case ROLLUP_KEY_RADDR: *v = r->raddr; break;
+	case ROLLUP_KEY_DOMAIN: *v = r->domain; break;
+	case ROLLUP_KEY_PROTOCOL: *v = r->family; break;
+	case ROLLUP_KEY_NETNS: *v = r->netns; break;
+	default: *v = r->time; break;
+	}
+	return true;
+}
+
+static bool matches(const struct matcher *m, int64_t exe, const struct rollup_row *r)
+{
+	int64_t v;
+	bool present = column(m->col, exe, r, &v);
+
+	switch (m->kind) {
+	case DK_LOOKUP:
+	case DK_COUNTRY:
+		if (present && v >= 0 && (uint64_t)v < m->n_bits)
+			return m->bits[v / 8] >> (v % 8) & 1;
+		return lookup_match(m, present, v);
+	case DK_INT:
+		return present && has(m->vals, m->n_vals, v);
+	case DK_PROTOCOL:
+		for (size_t i = 0; i < m->n_pairs; i++)
+			if (m->pairs[i][0] == r->family && m->pairs[i][1] == r->protocol)
+				return true;
+		return m->other && r->family != 2 && r->family != 10 && r->family != 17;
+	}
+	return false;
+}
+
+int exe_days_prepare(struct query_db *db, const struct query_select *sel, bool rows_only,
+		     struct exe_days **ret, char *err, size_t errlen)
+{
+	struct exe_days *x;
+	struct qsql q = { 0 };
+	bool named = false;
+	int r = 0;
+
+	*ret = NULL;
+	if (!rows_only && (db->version < 14 || db->no_exe_days || db->opt.no_rollups || !db->covered))
+		return 0;
+	/* an include filter on the executable's columns, without "" */
+	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
+		bool any = false, empty = false;
+
+		if (query_dims[d].rollup_key != ROLLUP_KEY_EXE)
+			continue;
+		for (size_t i = 0; i < sel->n_filters; i++)
+			if ((int)sel->filters[i].dim == d && sel->filters[i].mode == QUERY_INCLUDE) {
+				any = true;
+				empty |= sel->filters[i].len == 0;
+			}
+		named |= any && !empty;
+	}
+	if (!named)
+		return 0;
+	/* bad filters fail as they do when read as rows */
+	r = query_add_filters(db, &q, sel, err, errlen);
+	qsql_free(&q);
+	if (r < 0)
+		return r;
+	if (!(x = calloc(1, sizeof(*x))) || !(x->m = calloc(2 * QUERY_DIM__COUNT, sizeof(*x->m)))) {
+		free(x);
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (int d = 0; r == 0 && d < QUERY_DIM__COUNT; d++)
+		for (int mode = 0; r == 0 && mode < 2; mode++) {
+			bool any = false;
+
+			for (size_t i = 0; i < sel->n_filters; i++)
+				any |= (int)sel->filters[i].dim == d && (int)sel->filters[i].mode == mode;
+			if (!any)
+				continue;
+			/* (freed with the others if it fails half made) */
+			r = make_matcher(db, sel, (enum query_dim)d, (enum query_filter_mode)mode,
+					 &x->m[x->n_m++], err, errlen);
+		}
+	/* the executables: those that every such include keeps */
+	for (size_t i = 0; r == 0 && i < x->n_m; i++) {
+		const struct matcher *m = &x->m[i];
+		size_t n = 0;
+
+		if (m->col != ROLLUP_KEY_EXE || m->exclude || m->empty)
+			continue;
+		if (!x->exes) {
+			if (!(x->exes = malloc((m->n_vals ? m->n_vals : 1) * sizeof(*x->exes)))) {
+				r = query_fail(err, errlen, -ENOMEM, "out of memory");
+				break;
+			}
+			if (m->n_vals)
+				memcpy(x->exes, m->vals, m->n_vals * sizeof(*x->exes));
+			x->n_exes = m->n_vals;
+			continue;
+		}
+		for (size_t j = 0; j < x->n_exes; j++)
+			if (has(m->vals, m->n_vals, x->exes[j]))
+				x->exes[n++] = x->exes[j];
+		x->n_exes = n;
+	}
+	if (r < 0 || x->n_exes > MAX_EXES) {
+		exe_days_free(x);
+		return r;
+	}
+	*ret = x;
+	return 0;
+}
+
+/* The sums per key of one dimension while the days are read, for an agg
+ * without a series that was empty: keys and sums in the slots themselves
+ * (one memory access a row, not two or three: a busy executable's year is
+ * a million rows and tens of thousands of remote addresses and ports),
+ * moved into the agg at the end in the order the keys came.  Each key's
+ * sums are the same additions, in the same order, from 0, as agg_add
+ * would make. */
+#define KTAB_MAX 65536
+
+struct kslot {
+	int64_t k, k2, sent, received, flows;
+	uint32_t used;		/* its place in `order` + 1; 0: empty */
+};
+
+struct ktab {
+	struct kslot *s;
+	size_t n_slots, n;
+	uint32_t *order;	/* slots in the order their keys came */
+	size_t last;		/* the slot of the previous row's key */
+};
+
+static uint64_t khash(int64_t k, int64_t k2)
+{
+	uint64_t x = (uint64_t)k * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k2 * 0xc2b2ae3d27d4eb4fULL;
+
+	return x ^ (x >> 29);
+}
+
+static void ktab_free(struct ktab *t)
+{
+	free(t->s);
+	free(t->order);
+	*t = (struct ktab){ 0 };
+}
+
+static bool ktab_grow(struct ktab *t)
+{
+	size_t n_slots = t->n_slots ? t->n_slots * 2 : 1024;
+	struct kslot *s;
+	uint32_t *order;
+
+	if (n_slots > (size_t)UINT32_MAX / 2 || !(s = calloc(n_slots, sizeof(*s))))
+		return false;
+	if (!(order = realloc(t->order, n_slots / 2 * sizeof(*order)))) {
+		free(s);
+		return false;
+	}
+	t->order = order;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct kslot *o = &t->s[order[i]];
+		size_t h = khash(o->k, o->k2) & (n_slots - 1);
+
+		while (s[h].used)
+			h = (h + 1) & (n_slots - 1);
+		s[h] = *o;
+		order[i] = (uint32_t)h;
+	}
+	free(t->s);
+	t->s = s;
+	t->n_slots = n_slots;
+	t->last = t->n ? order[t->n - 1] : 0;
+	return true;
+}
+
+static bool ktab_add(struct ktab *t, int64_t k, int64_t k2, const struct rollup_row *row)
+{
+	struct kslot *e = t->n ? &t->s[t->last] : NULL;
+	size_t h;
+
+	if (!e || e->k != k || e->k2 != k2) {
+		if ((t->n + 1) * 2 > t->n_slots && !ktab_grow(t))
+			return false;
+		for (h = khash(k, k2) & (t->n_slots - 1); t->s[h].used; h = (h + 1) & (t->n_slots - 1))
+			if (t->s[h].k == k && t->s[h].k2 == k2)
+				break;
+		e = &t->s[h];
+		if (!e->used) {
+			*e = (struct kslot){ .k = k, .k2 = k2, .used = (uint32_t)t->n + 1 };
+			t->order[t->n++] = (uint32_t)h;
+		}
+		t->last = h;
+	}
+	e->sent = query_add_sat(e->sent, row->sent);
+	e->received = query_add_sat(e->received, row->received);
+	e->flows = query_add_sat(e->flows, row->flows);
+	return true;
+}
+
+/* The keys into the (empty) agg, in the order they came. */
+static bool ktab_move(struct ktab *t, struct agg *a)
+{
+	if (t->n && !agg_reserve(a, t->n))
+		return false;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct kslot *s = &t->s[t->order[i]];
+		struct agg_entry *e = agg_get(a, s->k, s->k2, true);
+
+		if (!e)
+			return false;
+		e->sent = query_add_sat(e->sent, s->sent);
+		e->received = query_add_sat(e->received, s->received);
+		e->flows = query_add_sat(e->flows, s->flows);
+	}
+	ktab_free(t);
+	return true;
+}
+
+int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
+		  struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
+		  size_t errlen)
+{
+	struct ktab *tabs = NULL;
+	size_t *row_m = NULL, n_row_m = 0;
+	sqlite3_stmt *st;
+	int r = 0, rc = SQLITE_DONE;
+
+	if (!x->n_exes || d0 >= d1 || !n_aggs)
+		return 0;
+	/* the days that have any (an open window starts in 1970) */
+	rc = sqlite3_prepare_v2(db->db, "SELECT (SELECT min(day) FROM exe_days), (SELECT max(day) FROM exe_days)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+	    sqlite3_column_type(st, 1) == SQLITE_INTEGER) {
+		int64_t lo = sqlite3_column_int64(st, 0), hi = sqlite3_column_int64(st, 1);
+
+		if (lo >= 0 && lo < ROLLUP_TIME_MAX && rollup_day_start(lo) > d0)
+			d0 = rollup_day_start(lo);
+		if (hi < d1 && hi >= 0 && hi < ROLLUP_TIME_MAX)
+			d1 = rollup_day_start(hi) + ROLLUP_DAY;
+	} else if (rc == SQLITE_ROW) {
+		d1 = d0;	/* none */
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
+	if (d0 >= d1)
+		return 0;
+	/* the filters on the executable's own columns are decided once per
+	 * executable, the others per row */
+	if (!(tabs = calloc(n_aggs, sizeof(*tabs))) ||
+	    !(row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m)))) {
+		free(tabs);
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < x->n_m; j++)
+		if (x->m[j].col != ROLLUP_KEY_EXE)
+			row_m[n_row_m++] = j;
+	/* a lookup per day (the table is in the order of days, as written) */
+	rc = sqlite3_prepare_v2(db->db, "WITH RECURSIVE d(day) AS (SELECT ?2 UNION ALL SELECT day + "
+				"86400 FROM d WHERE day + 86400 < ?3) SELECT e.day, e.data FROM d "
+				"JOIN exe_days e ON e.day = d.day AND e.exe_id = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		free(tabs);
+		free(row_m);
+		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
+	}
+	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
+		int64_t exe = x->exes[i];
+		struct rollup_row any = { 0 };
+		bool keep_exe = true;
+
+		for (size_t j = 0; keep_exe && j < x->n_m; j++)
+			if (x->m[j].col == ROLLUP_KEY_EXE)
+				keep_exe = matches(&x->m[j], exe, &any) != x->m[j].exclude;
+		if (!keep_exe)
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, exe);
+		sqlite3_bind_int64(st, 2, d0);
+		sqlite3_bind_int64(st, 3, d1);
+		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t day = sqlite3_column_int64(st, 0);
+			const uint8_t *blob = sqlite3_column_blob(st, 1);
+			size_t len = (size_t)sqlite3_column_bytes(st, 1);
+			struct rollup_reader rd = { blob, blob + len, 0 };
+			struct rollup_row row = { .time = day };
+			int n;
+
+			/* a day that does not start where days do is not ours */
+			if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || rollup_day_start(day) != day)
+				continue;
+			if (!len || blob[0] != ROLLUP_ROWS_FORMAT) {
+				n = -1;
+			} else {
+				rd.p++;
+				while ((n = rollup_next_row(&rd, day, &row)) > 0) {
+					int64_t k, k2 = 0;
+					bool keep = true;
+
+					for (size_t j = 0; keep && j < n_row_m; j++)
+						keep = matches(&x->m[row_m[j]], exe, &row) !=
+						       x->m[row_m[j]].exclude;
+					for (size_t j = 0; keep && r == 0 && j < n_aggs; j++) {
+						const struct dim_info *di = &query_dims[dims[j]];
+
+						k2 = 0;
+						if (!column(di->rollup_key, exe, &row, &k)) {
+							k = 0;
+							k2 = AGG_NULL_KEY;
+						} else if (di->kind == DK_PROTOCOL) {
+							k2 = row.protocol;
+						}
+						if (aggs[j]->series || aggs[j]->n
+							    ? !agg_add(aggs[j], k, k2, row.time, row.sent,
+								       row.received, row.flows)
+							    : !ktab_add(&tabs[j], k, k2, &row) ||
+								      /* many keys (times): into the
+								       * agg, which goes on from there */
+								      (tabs[j].n > KTAB_MAX &&
+								       !ktab_move(&tabs[j], aggs[j])))
+							r = query_fail(err, errlen, -ENOMEM, "out of memory");
+					}
+					if (r < 0)
+						break;
+				}
+			}
+			if (r == 0 && n < 0) {
+				db->exe_days_failed = true;
+				r = query_fail(err, errlen, -EBADMSG,
+					       "an executable day of %s cannot be read", db->path);
+			}
+			if (r == 0 && query_check_progress(db))
+				r = query_sqlite_fail(db, SQLITE_INTERRUPT, "read the executable days", err,
+						      errlen);
+		}
+		if (r == 0 && rc != SQLITE_DONE)
+			r = query_sqlite_fail(db, rc, "read the executable days", err, errlen);
+	}
+	sqlite3_finalize(st);
+	for (size_t j = 0; j < n_aggs; j++) {
+		if (r == 0 && !ktab_move(&tabs[j], aggs[j]))
+			r = query_fail(err, errlen, -ENOMEM, "out of memory");
+		ktab_free(&tabs[j]);
+	}
+	free(tabs);
+	free(row_m);
+	return r;
+}
+
+const int64_t *exe_days_exes(const struct exe_days *x, size_t *n)
+{
+	*n = x->n_exes;
+	return x->exes;
+}
