@@ -26,6 +26,9 @@ struct asn_db {
 	uint32_t n_v4, n_v6, n_owners, names_len;
 	const uint8_t *v4, *v6, *owners, *names;
 	char source[41];
+	/* v4: the first range starting at or after each /16 (65537 of them),
+	 * so that a lookup bisects a few ranges rather than all */
+	uint32_t *first_of16;
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -124,6 +127,17 @@ int asn_db_open_mem(const void *data, size_t len, struct asn_db **ret, char *err
 		free(db);
 		return r;
 	}
+	db->first_of16 = malloc(65537 * sizeof(*db->first_of16));
+	if (db->first_of16) {
+		uint32_t i = 0;
+
+		for (uint32_t p = 0; p < 65536; p++) {
+			while (i < db->n_v4 && rd32(db->v4 + (size_t)i * R4) < p << 16)
+				i++;
+			db->first_of16[p] = i;
+		}
+		db->first_of16[65536] = db->n_v4;
+	}
 	*ret = db;
 	return 0;
 }
@@ -171,6 +185,7 @@ void asn_db_close(struct asn_db *db)
 		return;
 	if (db->mapped)
 		munmap((void *)db->data, db->len);
+	free(db->first_of16);
 	free(db);
 }
 
@@ -210,8 +225,16 @@ int asn_db_lookup(const struct asn_db *db, const struct geo_addr *a, struct asn_
 		uint32_t x = (uint32_t)a->b[0] << 24 | (uint32_t)a->b[1] << 16 | (uint32_t)a->b[2] << 8 |
 			     a->b[3];
 
-		/* the first range starting after x; the one before may hold it */
+		/* the first range starting after x; the one before may hold it
+		 * (within its /16's ranges and the one before them) */
 		hi = db->n_v4;
+		if (db->first_of16) {
+			lo = db->first_of16[x >> 16];
+			hi = db->first_of16[(x >> 16) + 1];
+			lo -= lo > 0;
+			if (hi > db->n_v4 || lo > hi)
+				lo = 0, hi = db->n_v4;
+		}
 		while (lo < hi) {
 			mid = lo + (hi - lo) / 2;
 			if (rd32(db->v4 + mid * R4) <= x)

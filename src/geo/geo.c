@@ -26,14 +26,20 @@
 #define SOURCE_MAX 4400
 
 struct answer {
-	char country[8];
-	char *owner;
+	struct geo_addr addr;
+	char country[8];	/* "": not looked up yet */
+	char *owner;		/* NULL: not looked up yet */
 };
 
 struct entry {
 	struct answer a;
 	size_t len;
 	char key[];		/* the address text, len bytes and a NUL */
+};
+
+struct slot {
+	uint64_t hash;		/* compared before the entry is read */
+	struct entry *e;
 };
 
 struct geo {
@@ -44,7 +50,7 @@ struct geo {
 	char problems[1536];
 
 	pthread_mutex_t lock;
-	struct entry **slots;
+	struct slot *slots;	/* open addressing; e NULL: empty */
 	size_t n_slots, n;
 	size_t hits, misses;
 };
@@ -195,9 +201,9 @@ void geo_close(struct geo *g)
 	if (!g)
 		return;
 	for (size_t i = 0; i < g->n_slots; i++)
-		if (g->slots[i]) {
-			free(g->slots[i]->a.owner);
-			free(g->slots[i]);
+		if (g->slots[i].e) {
+			free(g->slots[i].e->a.owner);
+			free(g->slots[i].e);
 		}
 	free(g->slots);
 	pthread_mutex_destroy(&g->lock);
@@ -237,28 +243,24 @@ void geo_stats(const struct geo *g, size_t *hits, size_t *misses)
 	*misses = g->misses;
 }
 
-/* The answers for an address, worked out: false if it is not one. */
-static bool compute(const struct geo *g, const char *addr, size_t len, char country[8], char *owner,
-		    size_t owner_size)
+/* One kind of answer for a parsed address, worked out (each is looked up
+ * only when first asked for). */
+static void compute_country(const struct geo *g, const struct geo_addr *a, char country[8])
 {
-	struct geo_addr a;
-	struct asn_result as;
 	char code[3];
 
-	if (geo_addr_parse(addr, len, &a) < 0)
-		return false;
-	if (geo_addr_is_local(&a)) {
-		snprintf(country, 8, "%s", GEO_LOCAL);
-		snprintf(owner, owner_size, "%s", GEO_LOCAL);
-		return true;
-	}
-	snprintf(country, 8, "%s", g->country && country_db_lookup(g->country, &a, code) ? code : GEO_UNKNOWN);
-	if (g->asn && asn_db_lookup(g->asn, &a, &as))
-		snprintf(owner, owner_size, "AS%" PRIu32 "%s%.*s", as.asn, as.name_len ? " " : "",
-			 (int)as.name_len, as.name);
+	snprintf(country, 8, "%s", g->country && country_db_lookup(g->country, a, code) ? code : GEO_UNKNOWN);
+}
+
+static void compute_owner(const struct geo *g, const struct geo_addr *a, char *owner, size_t size)
+{
+	struct asn_result as;
+
+	if (g->asn && asn_db_lookup(g->asn, a, &as))
+		snprintf(owner, size, "AS%" PRIu32 "%s%.*s", as.asn, as.name_len ? " " : "", (int)as.name_len,
+			 as.name);
 	else
-		snprintf(owner, owner_size, "%s", GEO_UNKNOWN);
-	return true;
+		snprintf(owner, size, "%s", GEO_UNKNOWN);
 }
 
 static uint64_t hash_bytes(const char *s, size_t len)
@@ -267,25 +269,29 @@ static uint64_t hash_bytes(const char *s, size_t len)
 
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h ^ (h >> 29);
+	/* the low bits of FNV are weak: mix (MurmurHash3's finalizer) */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
 }
 
 static bool grow(struct geo *g)
 {
 	size_t n = g->n_slots * 2;
-	struct entry **s = calloc(n, sizeof(*s));
+	struct slot *s = calloc(n, sizeof(*s));
 
 	if (!s)
 		return false;
 	for (size_t i = 0; i < g->n_slots; i++) {
-		struct entry *e = g->slots[i];
 		size_t j;
 
-		if (!e)
+		if (!g->slots[i].e)
 			continue;
-		for (j = hash_bytes(e->key, e->len) & (n - 1); s[j]; j = (j + 1) & (n - 1))
+		for (j = g->slots[i].hash & (n - 1); s[j].e; j = (j + 1) & (n - 1))
 			;
-		s[j] = e;
+		s[j] = g->slots[i];
 	}
 	free(g->slots);
 	g->slots = s;
@@ -293,46 +299,44 @@ static bool grow(struct geo *g)
 	return true;
 }
 
-/* The cached answer for an address, made if new; NULL for text that is
- * not an address, or *scratch filled when the cache is full.  Called with
- * the lock held. */
-static const struct answer *find(struct geo *g, const char *addr, size_t len, struct answer *scratch,
-				 char *scratch_owner)
+/* The cached entry of an address, made if new (local ranges answered at
+ * once); NULL for text that is not an address, or *scratch when the cache
+ * is full.  Called with the lock held. */
+static struct answer *find(struct geo *g, const char *addr, size_t len, struct answer *scratch)
 {
-	size_t j = hash_bytes(addr, len) & (g->n_slots - 1);
-	char country[8], owner[OWNER_MAX];
+	uint64_t h = hash_bytes(addr, len);
+	size_t j = h & (g->n_slots - 1);
+	struct geo_addr a;
 	struct entry *e;
 
-	for (; (e = g->slots[j]); j = (j + 1) & (g->n_slots - 1))
-		if (e->len == len && !memcmp(e->key, addr, len)) {
+	for (; (e = g->slots[j].e); j = (j + 1) & (g->n_slots - 1))
+		if (g->slots[j].hash == h && e->len == len && !memcmp(e->key, addr, len)) {
 			g->hits++;
 			return &e->a;
 		}
 	g->misses++;
-	if (!compute(g, addr, len, country, owner, sizeof(owner)))
+	if (geo_addr_parse(addr, len, &a) < 0)
 		return NULL;
 	if (g->n < CACHE_MAX && (g->n + 1) * 2 > g->n_slots) {
 		if (!grow(g))
 			goto uncached;
-		return find(g, addr, len, scratch, scratch_owner);
+		return find(g, addr, len, scratch);
 	}
-	if (g->n >= CACHE_MAX || !(e = malloc(sizeof(*e) + len + 1)))
+	if (g->n >= CACHE_MAX || !(e = calloc(1, sizeof(*e) + len + 1)))
 		goto uncached;
-	if (!(e->a.owner = strdup(owner))) {
-		free(e);
-		goto uncached;
-	}
-	memcpy(e->a.country, country, sizeof(country));
 	memcpy(e->key, addr, len);
 	e->key[len] = '\0';
 	e->len = len;
-	g->slots[j] = e;
+	e->a.addr = a;
+	if (geo_addr_is_local(&a))
+		memcpy(e->a.country, GEO_LOCAL, sizeof(GEO_LOCAL));
+	g->slots[j] = (struct slot){ h, e };
 	g->n++;
 	return &e->a;
 uncached:
-	memcpy(scratch->country, country, sizeof(country));
-	snprintf(scratch_owner, OWNER_MAX, "%s", owner);
-	scratch->owner = scratch_owner;
+	*scratch = (struct answer){ .addr = a };
+	if (geo_addr_is_local(&a))
+		memcpy(scratch->country, GEO_LOCAL, sizeof(GEO_LOCAL));
 	return scratch;
 }
 
@@ -342,17 +346,41 @@ static __thread struct {
 	char owner[OWNER_MAX];
 } uncached;
 
-static const char *answer(struct geo *g, const char *addr, size_t len, bool owner)
+static const char *answer(struct geo *g, const char *addr, size_t len, bool want_owner)
 {
-	const struct answer *a;
+	char owner[OWNER_MAX];
+	struct answer *a;
 	const char *r = NULL;
 
 	if (!g || !addr || len == 0 || !*addr)
 		return addr ? "" : NULL;
 	pthread_mutex_lock(&g->lock);
-	a = find(g, addr, len, &uncached.a, uncached.owner);
-	if (a)
-		r = owner ? a->owner : a->country;
+	a = find(g, addr, len, &uncached.a);
+	if (a && !want_owner) {
+		if (!a->country[0])
+			compute_country(g, &a->addr, a->country);
+		r = a->country;
+	} else if (a) {
+		bool local = !strcmp(a->country, GEO_LOCAL);
+
+		if (!a->owner && a != &uncached.a) {
+			if (local)
+				snprintf(owner, sizeof(owner), "%s", GEO_LOCAL);
+			else
+				compute_owner(g, &a->addr, owner, sizeof(owner));
+			a->owner = strdup(owner);
+		}
+		if (a->owner) {
+			r = a->owner;
+		} else {
+			/* uncached, or no memory: this thread's buffer */
+			if (local)
+				snprintf(uncached.owner, sizeof(uncached.owner), "%s", GEO_LOCAL);
+			else
+				compute_owner(g, &a->addr, uncached.owner, sizeof(uncached.owner));
+			r = uncached.owner;
+		}
+	}
 	pthread_mutex_unlock(&g->lock);
 	return r;
 }
