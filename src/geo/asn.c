@@ -23,6 +23,7 @@ struct asn_db {
 	const uint8_t *data;
 	size_t len;
 	bool mapped;
+	size_t released;	/* mapped: bytes before this are given back */
 	uint32_t n_v4, n_v6, n_owners, names_len;
 	const uint8_t *v4, *v6, *owners, *names;
 	char source[41];
@@ -56,10 +57,23 @@ static uint32_t rd32(const uint8_t *p)
 #define R6 sizeof(struct asn_range6)
 #define OW sizeof(struct asn_owner)
 
+/* A mapped file: give back the pages the check has read up to `upto`, so
+ * that checking 12 MB does not make 12 MB of the process's memory. */
+static void release(struct asn_db *db, const uint8_t *upto)
+{
+	size_t page = 4096, end = (size_t)(upto - db->data) & ~(page - 1);
+
+	if (!db->mapped || end < db->released + (1u << 20))
+		return;
+	madvise((void *)(db->data + db->released), end - db->released, MADV_DONTNEED);
+	db->released = end;
+}
+
 static int check(struct asn_db *db, char *err, size_t errlen)
 {
 	const uint8_t *d = db->data;
 	uint64_t want;
+	uint32_t next16;
 	size_t i;
 
 	if (db->len < sizeof(struct asn_header) || memcmp(d, ASN_MAGIC, 8))
@@ -95,13 +109,22 @@ static int check(struct asn_db *db, char *err, size_t errlen)
 		if (!utf8_is_clean((const char *)db->names + off, len))
 			return fail(err, errlen, "owner %zu: its name is not clean UTF-8", i);
 	}
-	for (i = 0; i < db->n_v4; i++) {
+	/* owners and names come last in the file: checked, they go at the end */
+	/* the /16 index, made on the way (without it lookups bisect all) */
+	db->first_of16 = malloc(65537 * sizeof(*db->first_of16));
+	for (uint32_t p = 0; db->first_of16 && p <= 65536; p++)
+		db->first_of16[p] = db->n_v4;
+	for (i = 0, next16 = 0; i < db->n_v4; i++) {
 		const uint8_t *r = db->v4 + i * R4;
 
 		if (rd32(r) > rd32(r + 4) || rd32(r + 8) >= db->n_owners ||
 		    (i && rd32(r) <= rd32(r - R4 + 4)))
 			return fail(err, errlen, "IPv4 range %zu: reversed, unordered, overlapping or "
 				    "with no owner", i);
+		for (; db->first_of16 && next16 <= rd32(r) >> 16; next16++)
+			db->first_of16[next16] = (uint32_t)i;
+		if (i % 65536 == 0)
+			release(db, r);
 	}
 	for (i = 0; i < db->n_v6; i++) {
 		const uint8_t *r = db->v6 + i * R6;
@@ -110,11 +133,14 @@ static int check(struct asn_db *db, char *err, size_t errlen)
 		    (i && memcmp(r, r - R6 + 16, 16) <= 0))
 			return fail(err, errlen, "IPv6 range %zu: reversed, unordered, overlapping or "
 				    "with no owner", i);
+		if (i % 65536 == 0)
+			release(db, r);
 	}
 	return 0;
 }
 
-int asn_db_open_mem(const void *data, size_t len, struct asn_db **ret, char *err, size_t errlen)
+static int open_data(const void *data, size_t len, bool mapped, struct asn_db **ret, char *err,
+		     size_t errlen)
 {
 	struct asn_db *db = calloc(1, sizeof(*db));
 	int r;
@@ -123,23 +149,19 @@ int asn_db_open_mem(const void *data, size_t len, struct asn_db **ret, char *err
 		return -ENOMEM;
 	db->data = data;
 	db->len = len;
+	db->mapped = mapped;
 	if ((r = check(db, err, errlen)) < 0) {
+		free(db->first_of16);
 		free(db);
 		return r;
 	}
-	db->first_of16 = malloc(65537 * sizeof(*db->first_of16));
-	if (db->first_of16) {
-		uint32_t i = 0;
-
-		for (uint32_t p = 0; p < 65536; p++) {
-			while (i < db->n_v4 && rd32(db->v4 + (size_t)i * R4) < p << 16)
-				i++;
-			db->first_of16[p] = i;
-		}
-		db->first_of16[65536] = db->n_v4;
-	}
 	*ret = db;
 	return 0;
+}
+
+int asn_db_open_mem(const void *data, size_t len, struct asn_db **ret, char *err, size_t errlen)
+{
+	return open_data(data, len, false, ret, err, errlen);
 }
 
 int asn_db_open(const char *path, struct asn_db **ret, char *err, size_t errlen)
@@ -168,12 +190,11 @@ int asn_db_open(const char *path, struct asn_db **ret, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot map it: %s", strerror(-r));
 		return r;
 	}
-	r = asn_db_open_mem(map, (size_t)st.st_size, ret, err, errlen);
+	r = open_data(map, (size_t)st.st_size, true, ret, err, errlen);
 	if (r < 0) {
 		munmap(map, (size_t)st.st_size);
 		return r;
 	}
-	(*ret)->mapped = true;
 	/* the check read every page: give them back, lookups touch a few */
 	madvise(map, (size_t)st.st_size, MADV_DONTNEED);
 	return 0;
