@@ -16,13 +16,17 @@ CLANG ?= clang
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 
-PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw libmicrohttpd
+PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw libmicrohttpd libmaxminddb libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers
+PREFIX ?= /usr/local
+# the offline address data: installed here, else found in the build tree
+DATADIR := $(PREFIX)/share/picosnitch
 BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -DPICOSNITCH_VERSION='"$(VERSION)"' \
+	-DPICOSNITCH_DATADIR='"$(DATADIR)"' -DPICOSNITCH_BUILD_DATADIR='"$(CURDIR)/build/geo"' \
 	-Isrc -Ibuild -Ibpf $(PKG_CFLAGS)
 CFLAGS ?= -O2
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -70,7 +74,14 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: build/picosnitch
+# countries and network owners of addresses, from npm at build time (the
+# exact versions of geodata/package-lock.json); asn.bin is made by a small
+# converter of our own (src/geo/asn_format.h)
+GEO_DATA := build/geo/country.mmdb build/geo/asn.bin
+GEO_NPM := geodata/node_modules/@ip-location-db
+ASN_VERSION = $(shell sed -n 's/.*"version": "\(.*\)".*/\1/p' $(GEO_NPM)/asn/package.json)
+
+all: build/picosnitch $(GEO_DATA)
 
 build/sensor.tmp.o: bpf/sensor.bpf.c bpf/abi.h | build
 	$(call msg,BPF,$@)
@@ -90,6 +101,26 @@ build/web/npm-installed: web/package.json web/package-lock.json
 	$(call msg,NPM,web/node_modules)
 	$(Q)cd web && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)touch $@
+
+build/geo/npm-installed: geodata/package.json geodata/package-lock.json
+	@mkdir -p $(dir $@)
+	$(call msg,NPM,geodata/node_modules)
+	$(Q)cd geodata && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+build/geo/country.mmdb: build/geo/npm-installed
+	$(Q)cp $(GEO_NPM)/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb $@.tmp && mv $@.tmp $@
+
+build/geo/asn-convert: geodata/asn-convert.c src/geo/addr.c src/geo/utf8.c src/geo/asn_format.h
+	@mkdir -p $(dir $@)
+	$(call msg,HELPER,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Isrc -o $@ geodata/asn-convert.c \
+		src/geo/addr.c src/geo/utf8.c
+
+build/geo/asn.bin: build/geo/asn-convert build/geo/npm-installed
+	$(call msg,ASN,$@)
+	$(Q)build/geo/asn-convert "@ip-location-db/asn $(ASN_VERSION)" $@ \
+		$(GEO_NPM)/asn/asn-ipv4.csv $(GEO_NPM)/asn/asn-ipv6.csv >/dev/null
 
 build/web/app.js: $(WEB_SRCS) build/web/npm-installed
 	$(call msg,ESBUILD,$@)
@@ -157,12 +188,13 @@ build/bench/hashrate: bench/hashrate.c $(filter-out build/obj/cli/main.o,$(OBJS)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # querygen times the query layer on a generated snitch.db: linked with the
-# objects that make the schema and read it, nothing else
+# objects that make the schema and read it, and the address lookups
 build/bench/querygen: bench/querygen.c build/obj/storage/store_sqlite.o \
-		$(patsubst src/%.c,build/obj/%.o,$(wildcard src/query/*.c))
+		$(patsubst src/%.c,build/obj/%.o,$(wildcard src/query/*.c)) \
+		$(patsubst src/%.c,build/obj/%.o,$(filter-out src/geo/update.c,$(wildcard src/geo/*.c)))
 	@mkdir -p $(dir $@)
 	$(call msg,BENCH,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $$(pkg-config --libs sqlite3) -lm
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $$(pkg-config --libs sqlite3 libmaxminddb) -lm -lpthread
 
 build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
@@ -185,7 +217,7 @@ build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJS)
 
 helpers: $(HELPER_BINS)
 
-asan: build/asan/picosnitch $(UNIT_BINS) $(HELPER_BINS)
+asan: build/asan/picosnitch $(UNIT_BINS) $(HELPER_BINS) $(GEO_DATA)
 
 check test: all asan
 	tests/run
@@ -205,9 +237,10 @@ fuzz: $(FUZZ_BINS) $(REPLAY_BINS)
 
 bench: all $(BENCH_BINS)
 
-PREFIX ?= /usr/local
 install: all
 	install -D -m 0755 build/picosnitch $(DESTDIR)$(PREFIX)/bin/picosnitch
+	install -D -m 0644 build/geo/country.mmdb $(DESTDIR)$(DATADIR)/country.mmdb
+	install -D -m 0644 build/geo/asn.bin $(DESTDIR)$(DATADIR)/asn.bin
 	install -D -m 0644 man/picosnitch.8 $(DESTDIR)$(PREFIX)/share/man/man8/picosnitch.8
 
 build:

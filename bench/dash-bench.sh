@@ -41,7 +41,8 @@ PORT=$((20000 + RANDOM % 20000))
 BASE=http://localhost:$PORT
 
 start() {
-	PICOSNITCH_DIR=$DIR PORT=$PORT "$BIN" dash --no-browser >"$DIR/out" 2>&1 &
+	# no monthly GeoIP download: the build's offline address data
+	PICOSNITCH_DIR=$DIR PORT=$PORT PICOSNITCH_GEOIP_URL= "$BIN" dash --no-browser >"$DIR/out" 2>&1 &
 	PID=$!
 	for _ in $(seq 100); do grep -q "serving on" "$DIR/out" && return; sleep 0.05; done
 	echo "dash-bench: the server did not start" >&2
@@ -59,6 +60,9 @@ calls=(
 	"groups, executable, year|groups?dim=executable&from=$year&limit=5000"
 	"groups, remote_address, year|groups?dim=remote_address&from=$year&sort=sent&limit=5000"
 	"groups, domain, 30 days|groups?dim=domain&from=$month&limit=5000"
+	"groups, country, year|groups?dim=country&from=$year&limit=5000"
+	"groups, asn, year|groups?dim=asn&from=$year&limit=5000"
+	"series, country, 30 days|series?dim=country&from=$month&top=10&buckets=300&align=1"
 	"series, executable, year|series?dim=executable&from=$year&top=10&buckets=300&align=1"
 	"series, remote_address, 30 days|series?dim=remote_address&from=$month&top=10&buckets=300&align=1"
 	"series, executable, a day|series?dim=executable&from=$day&top=10&buckets=300&align=1"

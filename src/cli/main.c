@@ -18,6 +18,9 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "dash/dash.h"
+#include "geo/geo.h"
+#include "geo/update.h"
+#include "util/strutil.h"
 #include "view/view.h"
 
 static void usage(FILE *out, const struct state_dir *sd)
@@ -25,7 +28,7 @@ static void usage(FILE *out, const struct state_dir *sd)
 	fprintf(out,
 		"picosnitch %s: see which programs use the network, how much, and with whom.\n"
 		"\n"
-		"usage: picosnitch <command>   (dash also takes --no-browser)\n"
+		"usage: picosnitch <command>   (dash also takes --no-browser; lookup takes addresses)\n"
 		"\n"
 		"  start            start the monitor in the background (root)\n"
 		"  stop             stop it, after it has written what it counted (root)\n"
@@ -41,6 +44,9 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"                   h/H step back/forward in history, t/T time range,\n"
 		"                   u/U byte units, s sort, / search (n/N next/previous),\n"
 		"                   l live (every second), r refresh, q/Esc quit\n"
+		"  lookup ADDRESS.. the country and network owner of each address, one line each:\n"
+		"                   address, country code (or local/unknown), owner (tab-separated)\n"
+		"  geoip-update     download this month's GeoIP database now (DB-IP, as 1.x)\n"
 		"  version          the version and the state directory\n"
 		"  help             this text\n"
 		"\n"
@@ -66,6 +72,8 @@ static const struct command commands[] = {
 	{ "status", ANYONE, NULL },
 	{ "dash", ANYONE, NULL },
 	{ "view", ANYONE, NULL },
+	{ "lookup", ANYONE, NULL },
+	{ "geoip-update", ANYONE, NULL },
 	{ "version", ANYONE, NULL },
 	{ "help", ANYONE, NULL },
 };
@@ -149,11 +157,61 @@ static int ui_drop_root(const struct state_dir *sd, const char *db, const char *
 	return 0;
 }
 
+static void ui_config(const struct state_dir *sd, int dfd, struct config *cfg, bool *have);
+
+/* Countries and owners for an interface, unless "GeoIP lookup" is false
+ * (NULL then), and the monthly refresh of the country file on a thread
+ * (not when "GeoIP database" names a file of the user's).  What cannot be
+ * opened is said once, on stderr. */
+static struct geo *ui_geo(const struct state_dir *sd, int dirfd, const struct config *cfg, bool have_cfg,
+			  bool refresh, bool report, struct geo_refresh **refresher)
+{
+	struct geo_options gopt = { .state_dirfd = dirfd, .state_dir = sd->path };
+	struct geo_update_options uopt = {
+		.dirfd = dirfd, .dir = sd->path,
+		.base_url = geo_update_url(have_cfg ? cfg->geoip_update_url : NULL),
+	};
+	struct geo *g = NULL;
+
+	*refresher = NULL;
+	if (have_cfg && !cfg->geoip_lookup)
+		return NULL;
+	gopt.country_file = have_cfg ? cfg->geoip_database : NULL;
+	if (geo_open(&gopt, &g) < 0) {
+		log_error("GeoIP: out of memory");
+		return NULL;
+	}
+	if (*geo_problems(g))
+		fprintf(stderr, "picosnitch: %s", geo_problems(g));
+	if (refresh && dirfd >= 0 && uopt.base_url && !(gopt.country_file && *gopt.country_file) &&
+	    geo_refresh_start(&uopt, report, refresher) < 0)
+		log_warn("GeoIP: cannot start the monthly refresh");
+	return g;
+}
+
+/* The outcome of a refresh that did not report it itself. */
+static void ui_refresh_done(struct geo_refresh *refresher, int dirfd)
+{
+	char msg[1024];
+	struct stat st;
+	int r = geo_refresh_stop(refresher, msg, sizeof(msg));
+
+	if (r < 0 && r != -ECANCELED)
+		log_warn("%s; %s", msg,
+			 fstatat(dirfd, GEO_MONTHLY_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0
+				 ? "using the old file" : "countries come from the offline file");
+	else if (r > 0)
+		log_info("%s", msg);
+}
+
 static int cmd_view(struct state_dir *sd)
 {
 	char *db = state_dir_file(sd, "snitch.db");
 	struct view_env env = { .monitor_pid = monitor_running_pid };
-	int r;
+	struct geo_refresh *refresher = NULL;
+	struct config cfg;
+	bool have_cfg;
+	int dirfd, r;
 
 	if (!db) {
 		log_error("view: out of memory");
@@ -163,16 +221,102 @@ static int cmd_view(struct state_dir *sd)
 		free(db);
 		return 1;
 	}
+	dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	ui_config(sd, dirfd, &cfg, &have_cfg);
+	env.geo = ui_geo(sd, dirfd, &cfg, have_cfg, geteuid() != 0, false, &refresher);
 	env.db_path = db;
 	r = view_main(&env);
+	ui_refresh_done(refresher, dirfd);
+	geo_close(env.geo);
+	if (have_cfg)
+		config_done(&cfg);
+	if (dirfd >= 0)
+		close(dirfd);
 	free(db);
 	return r;
 }
 
-/* "Dash theme" and "Dash scroll zoom" from config.json, read as the user;
+/* `picosnitch lookup ADDRESS...`: the same answers as the interfaces. */
+static int cmd_lookup(struct state_dir *sd, int argc, char **argv)
+{
+	char *db = state_dir_file(sd, "snitch.db");
+	struct geo_refresh *refresher;
+	struct config cfg;
+	struct geo *g;
+	bool have_cfg;
+	int dirfd, bad = 0;
+
+	if (!db || ui_drop_root(sd, db, NULL) < 0) {
+		free(db);
+		return 1;
+	}
+	free(db);
+	dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	ui_config(sd, dirfd, &cfg, &have_cfg);
+	/* an explicit question: answered even with "GeoIP lookup" false */
+	if (have_cfg)
+		cfg.geoip_lookup = true;
+	g = ui_geo(sd, dirfd, &cfg, have_cfg, false, false, &refresher);
+	for (int i = 0; g && i < argc; i++) {
+		size_t len = strlen(argv[i]);
+		const char *country = geo_country(g, argv[i], len), *owner = geo_owner(g, argv[i], len);
+
+		if (!country || !owner || !*country) {
+			char *shown = text_from_bytes(argv[i], len);
+
+			fprintf(stderr, "picosnitch lookup: \"%s\" is not an IP address\n", shown ? shown : "?");
+			free(shown);
+			bad++;
+			continue;
+		}
+		printf("%s\t%s\t%s\n", argv[i], country, owner);
+	}
+	fflush(stdout);
+	geo_close(g);
+	if (have_cfg)
+		config_done(&cfg);
+	if (dirfd >= 0)
+		close(dirfd);
+	return !g ? 1 : bad ? EXIT_USAGE : 0;
+}
+
+/* `picosnitch geoip-update`: the monthly refresh, now, in the foreground. */
+static int cmd_geoip_update(struct state_dir *sd)
+{
+	char *db = state_dir_file(sd, "snitch.db"), msg[1024];
+	struct geo_update_options opt = { .dir = sd->path, .force = true };
+	struct config cfg;
+	bool have_cfg;
+	int r;
+
+	if (!db || ui_drop_root(sd, db, NULL) < 0) {
+		free(db);
+		return 1;
+	}
+	free(db);
+	opt.dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (opt.dirfd < 0) {
+		log_errno(-errno, "geoip-update: cannot open the state directory %s", sd->path);
+		return 1;
+	}
+	ui_config(sd, opt.dirfd, &cfg, &have_cfg);
+	opt.base_url = geo_update_url(have_cfg ? cfg.geoip_update_url : NULL);
+	r = geo_update(&opt, msg, sizeof(msg));
+	if (have_cfg)
+		config_done(&cfg);
+	close(opt.dirfd);
+	if (r < 0) {
+		fprintf(stderr, "picosnitch: %s\n", msg);
+		return 1;
+	}
+	printf("%s\n", msg);
+	return 0;
+}
+
+/* config.json ("Dash theme", "GeoIP database", ...), read as the user;
  * a file that is missing or wrong leaves the defaults (the monitor is the
  * one that complains about it). */
-static void dash_config(const struct state_dir *sd, int dfd, struct config *cfg, bool *have)
+static void ui_config(const struct state_dir *sd, int dfd, struct config *cfg, bool *have)
 {
 	char *text = NULL, err[CONFIG_ERR_LEN];
 	size_t len;
@@ -184,7 +328,7 @@ static void dash_config(const struct state_dir *sd, int dfd, struct config *cfg,
 		if (config_parse(text, len, cfg, err, sizeof(err)) == 0)
 			*have = true;
 		else
-			log_warn("dash: %s/%s: %s; using the defaults", sd->path, CONFIG_FILE, err);
+			log_warn("%s/%s: %s; using the defaults", sd->path, CONFIG_FILE, err);
 		free(text);
 	}
 }
@@ -196,6 +340,7 @@ static int cmd_dash(struct state_dir *sd)
 	char *db = state_dir_file(sd, "snitch.db");
 	struct dash_env env = { .monitor_pid = monitor_running_pid, .host = getenv("HOST"),
 				.port = getenv("PORT"), .scroll_zoom = true };
+	struct geo_refresh *refresher;
 	struct config cfg;
 	bool have_cfg;
 	int r;
@@ -209,14 +354,17 @@ static int cmd_dash(struct state_dir *sd)
 		return 1;
 	}
 	env.dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	dash_config(sd, env.dirfd, &cfg, &have_cfg);
+	ui_config(sd, env.dirfd, &cfg, &have_cfg);
 	if (have_cfg) {
 		env.theme = cfg.dash_theme;
 		env.scroll_zoom = cfg.dash_scroll_zoom;
 	}
+	env.geo = ui_geo(sd, env.dirfd, &cfg, have_cfg, geteuid() != 0, true, &refresher);
 	env.db_path = db;
 	env.open_browser = !dash_no_browser;
 	r = dash_main(&env);
+	geo_refresh_stop(refresher, NULL, 0);
+	geo_close(env.geo);
 	if (env.dirfd >= 0)
 		close(env.dirfd);
 	if (have_cfg)
@@ -225,7 +373,7 @@ static int cmd_dash(struct state_dir *sd)
 	return r;
 }
 
-static int run(const struct command *c, struct state_dir *sd)
+static int run(const struct command *c, struct state_dir *sd, int argc, char **argv)
 {
 	const char *n = c->name;
 
@@ -258,6 +406,10 @@ static int run(const struct command *c, struct state_dir *sd)
 		return cmd_systemd(sd);
 	if (!strcmp(n, "view"))
 		return cmd_view(sd);
+	if (!strcmp(n, "lookup"))
+		return cmd_lookup(sd, argc - 2, argv + 2);
+	if (!strcmp(n, "geoip-update"))
+		return cmd_geoip_update(sd);
 	return cmd_dash(sd);
 }
 
@@ -280,7 +432,17 @@ int main(int argc, char **argv)
 		dash_no_browser = true;
 		argc = 2;
 	}
-	c = argc == 2 ? find_command(argv[1]) : NULL;
+	/* the one command with arguments: lookup ADDRESS... */
+	if (argc >= 2 && !strcmp(argv[1], "lookup")) {
+		if (argc == 2) {
+			fprintf(stderr, "picosnitch lookup: give one or more addresses\n");
+			state_dir_done(&sd);
+			return EXIT_USAGE;
+		}
+		c = find_command("lookup");
+	} else {
+		c = argc == 2 ? find_command(argv[1]) : NULL;
+	}
 	if (!c) {
 		if (argc < 2)
 			fprintf(stderr, "picosnitch: a command is needed\n\n");
@@ -293,7 +455,7 @@ int main(int argc, char **argv)
 		state_dir_done(&sd);
 		return EXIT_USAGE;
 	}
-	r = run(c, &sd);
+	r = run(c, &sd, argc, argv);
 	state_dir_done(&sd);
 	return r;
 }

@@ -30,7 +30,9 @@ static const struct key_spec keys[] = {
 	{ "Dash theme", T_STR, "\"\"", NOLIMIT, false },
 	{ "Desktop notifications", T_BOOL, "true", NOLIMIT, false },
 	{ "Every exe (not just conns)", T_BOOL, "false", NOLIMIT, false },
+	{ "GeoIP database", T_STR, "\"\"", NOLIMIT, false },
 	{ "GeoIP lookup", T_BOOL, "true", NOLIMIT, false },
+	{ "GeoIP update URL", T_STR, "\"https://download.db-ip.com/free/\"", NOLIMIT, false },
 	{ "Log addresses", T_BOOL, "true", NOLIMIT, false },
 	{ "Log commands", T_BOOL, "true", NOLIMIT, false },
 	{ "Log ignore", T_LIST, "[]", NOLIMIT, false },
@@ -227,7 +229,9 @@ static int fill(struct config *c, char *err, size_t errlen)
 	c->dash_theme = S("Dash theme");
 	c->desktop_notifications = B("Desktop notifications");
 	c->every_exe = B("Every exe (not just conns)");
+	c->geoip_database = S("GeoIP database");
 	c->geoip_lookup = B("GeoIP lookup");
+	c->geoip_update_url = S("GeoIP update URL");
 	c->log_addresses = B("Log addresses");
 	c->log_commands = B("Log commands");
 	c->log_ignore = json_object_get(root, "Log ignore");

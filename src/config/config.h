@@ -20,7 +20,9 @@ struct config {
 	const char *dash_theme;
 	bool desktop_notifications;
 	bool every_exe;
+	const char *geoip_database;	/* "": the monthly or the offline file */
 	bool geoip_lookup;
+	const char *geoip_update_url;	/* "": no monthly download */
 	bool log_addresses;
 	bool log_commands;
 	json_t *log_ignore;		/* array (borrowed from root) */

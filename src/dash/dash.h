@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+struct geo;
+
 struct dash_env {
 	const char *db_path;
 	/* the state directory: its dash.token (0600) is the access token,
@@ -24,6 +26,9 @@ struct dash_env {
 	/* open the desktop's browser on the page once serving (xdg-open, as
 	 * this user, never as root), when there is a desktop session */
 	bool open_browser;
+	/* countries and network owners of remote addresses; NULL: none
+	 * ("GeoIP lookup" false) */
+	struct geo *geo;
 };
 
 /* The themes the pages know (bootswatch names), NULL-terminated. */

@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "geo/geo.h"
+
 #define MAX_FILTERS 32
 #define DEFAULT_LIMIT 1000
 #define MAX_LIMIT 100000
@@ -339,7 +341,7 @@ static bool valid_utf8(const char *s, size_t len)
  * without NUL; otherwise the text with each bad byte as \xNN (and "\" as
  * "\\") plus "hex", the exact bytes, for filters (include_hex).  Numeric
  * dimensions add "num". */
-static json_t *value_json(enum query_dim dim, const struct query_value *v)
+static json_t *value_json_plain(enum query_dim dim, const struct query_value *v)
 {
 	json_t *o = json_object();
 
@@ -423,6 +425,23 @@ static json_t *window_json(const struct query_window *w)
 			 w->has_to ? json_integer(w->to) : json_null());
 }
 
+/* A value as value_json_plain, and for a remote address its "country"
+ * ("US", "local", "unknown") and network "owner" ("AS15169 Google LLC"),
+ * when GeoIP is on. */
+static json_t *value_json(const struct dash_api *api, enum query_dim dim, const struct query_value *v)
+{
+	json_t *o = value_json_plain(dim, v);
+	const char *c, *w;
+
+	if (o && api->geo && dim == QUERY_DIM_REMOTE_ADDRESS && v->len &&
+	    (c = geo_country(api->geo, v->text, v->len)) && *c &&
+	    (w = geo_owner(api->geo, v->text, v->len))) {
+		json_object_set_new(o, "country", json_string(c));
+		json_object_set_new(o, "owner", json_string(w));
+	}
+	return o;
+}
+
 /* ---- the endpoints ---- */
 
 static int open_db(struct dash_api *api, struct req *r)
@@ -433,6 +452,12 @@ static int open_db(struct dash_api *api, struct req *r)
 
 	if (api->db)
 		return 0;
+	if (api->geo) {
+		opt.country_of = geo_country_hook;
+		opt.country_ctx = api->geo;
+		opt.asn_of = geo_owner_hook;
+		opt.asn_ctx = api->geo;
+	}
 	ret = query_open(api->db_path, &opt, &api->db, err, sizeof(err));
 	if (ret < 0) {
 		api->db = NULL;
@@ -452,13 +477,13 @@ static int query_failed(struct dash_api *api, struct req *r, int ret, const char
 }
 
 /* The rows of a result: [{"value", "sent", "received", "flows"}, ...] */
-static json_t *rows_json(enum query_dim dim, const struct query_result *res)
+static json_t *rows_json(const struct dash_api *api, enum query_dim dim, const struct query_result *res)
 {
 	json_t *rows = json_array();
 
 	for (size_t i = 0; rows && i < res->n_rows; i++) {
 		const struct query_row *row = &res->rows[i];
-		json_t *o = json_pack("{s:o,s:I,s:I,s:I}", "value", value_json(dim, &row->value),
+		json_t *o = json_pack("{s:o,s:I,s:I,s:I}", "value", value_json(api, dim, &row->value),
 				      "sent", (json_int_t)row->sent, "received",
 				      (json_int_t)row->received, "flows", (json_int_t)row->flows);
 
@@ -550,11 +575,11 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 	if (!span(api, r, &sel, &first, &last))
 		goto fail;
 	o = json_pack("{s:o,s:I,s:I,s:I,s:I,s:I}", "executable",
-		      value_json(QUERY_DIM_EXECUTABLE, &res[0]->rows[0].value), "first",
+		      value_json(api, QUERY_DIM_EXECUTABLE, &res[0]->rows[0].value), "first",
 		      (json_int_t)first, "last", (json_int_t)last, "sent", (json_int_t)res[0]->sent,
 		      "received", (json_int_t)res[0]->received, "flows", (json_int_t)res[0]->flows);
 	/* every hash, with the first and last time it was seen */
-	hashes = rows_json(QUERY_DIM_SHA256, res[1]);
+	hashes = rows_json(api, QUERY_DIM_SHA256, res[1]);
 	if (!o || !hashes) {
 		fail(r, 500, "out of memory");
 		goto fail;
@@ -582,7 +607,7 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 	hashes = NULL;
 	json_object_set_new(o, "hash_count", json_integer((json_int_t)res[1]->n_groups));
 	for (size_t i = 0; i < N_LISTS; i++) {
-		list = rows_json(lists[i].dim, res[2 + i]);
+		list = rows_json(api, lists[i].dim, res[2 + i]);
 		if (!list) {
 			fail(r, 500, "out of memory");
 			goto fail;
@@ -628,7 +653,7 @@ static json_t *api_groups(struct dash_api *api, struct req *r)
 		query_failed(api, r, ret, err);
 		return NULL;
 	}
-	rows = rows_json(q.sel.dim, res);
+	rows = rows_json(api, q.sel.dim, res);
 	o = json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:o}", "dim", query_dim_name(q.sel.dim), "window",
 		      window_json(&q.sel.window), "groups", (json_int_t)res->n_groups, "sent",
 		      (json_int_t)res->sent, "received", (json_int_t)res->received, "flows",
@@ -680,7 +705,7 @@ static json_t *api_series(struct dash_api *api, struct req *r)
 		}
 		json_array_append_new(lines, json_pack("{s:o,s:b,s:I,s:I,s:o,s:o}", "value",
 						       l->other ? json_null()
-								: value_json(s->dim, &l->value),
+								: value_json(api, s->dim, &l->value),
 						       "other", l->other, "sent", (json_int_t)l->sent,
 						       "received", (json_int_t)l->received, "sent_points",
 						       ps, "received_points", pr));
@@ -715,7 +740,7 @@ static json_t *api_distinct(struct dash_api *api, struct req *r)
 	}
 	values = json_array();
 	for (size_t i = 0; values && i < res->n_rows; i++)
-		json_array_append_new(values, value_json(q.sel.dim, &res->rows[i].value));
+		json_array_append_new(values, value_json(api, q.sel.dim, &res->rows[i].value));
 	o = json_pack("{s:s,s:I,s:o}", "dim", query_dim_name(q.sel.dim), "groups",
 		      (json_int_t)res->n_groups, "values", values);
 	query_result_free(res);
@@ -740,6 +765,11 @@ static json_t *api_status(struct dash_api *api, struct req *r)
 		json_object_set_new(o, "database", json_string(r->error));
 		return o;
 	}
+	/* where countries and network owners come from, for the credits */
+	if (api->geo)
+		json_object_set_new(o, "geo", json_pack("{s:s,s:s}", "countries",
+							geo_country_source(api->geo), "owners",
+							geo_owner_source(api->geo)));
 	json_object_set_new(o, "database", json_string("ok"));
 	json_object_set_new(o, "schema", json_integer(query_schema_version(api->db)));
 	ret = query_bounds(api->db, &first, &last, err, sizeof(err));
@@ -750,7 +780,7 @@ static json_t *api_status(struct dash_api *api, struct req *r)
 	return o;
 }
 
-static json_t *api_dims(struct req *r)
+static json_t *api_dims(const struct dash_api *api, struct req *r)
 {
 	json_t *a;
 
@@ -758,8 +788,10 @@ static json_t *api_dims(struct req *r)
 		return NULL;
 	a = json_array();
 	for (int d = 0; a && d < QUERY_DIM__COUNT; d++)
-		json_array_append_new(a, json_pack("{s:s,s:b}", "name", query_dim_name(d), "numeric",
-						   query_dim_is_numeric(d)));
+		json_array_append_new(a, json_pack("{s:s,s:b,s:b}", "name", query_dim_name(d), "numeric",
+						   query_dim_is_numeric(d), "available",
+						   (d != QUERY_DIM_COUNTRY && d != QUERY_DIM_ASN) ||
+							   api->geo != NULL));
 	return a;
 }
 
@@ -796,7 +828,7 @@ int dash_api_get(struct dash_api *api, const char *path, const struct dash_param
 	else if (!strcmp(path, "/api/executable"))
 		o = api_executable(api, r);
 	else if (!strcmp(path, "/api/dims"))
-		o = api_dims(r);
+		o = api_dims(api, r);
 	else
 		fail(r, 404, "no such API endpoint (see docs/api.md)");
 out:

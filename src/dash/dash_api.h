@@ -13,6 +13,8 @@
 
 #include "query/query.h"
 
+struct geo;
+
 struct dash_param {
 	const char *key;
 	size_t key_len;
@@ -26,6 +28,9 @@ struct dash_api {
 	const char *db_path;
 	struct query_db *db;
 	pid_t (*monitor_pid)(void);
+	/* countries and network owners of remote addresses: the country and
+	 * asn dimensions, and labels; NULL: none ("GeoIP lookup" false) */
+	struct geo *geo;
 };
 
 #define DASH_API_MAX_PARAMS 64

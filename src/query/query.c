@@ -84,22 +84,35 @@ int query_check_progress(struct query_db *db)
 	return progress(db);
 }
 
-/* ps_country(address): the GeoIP hook, for filters on country */
-static void country_fn(sqlite3_context *ctx, int argc, sqlite3_value **v)
+/* ps_country(address), ps_asn(address): the hooks of the options, for
+ * filters on country and network owner */
+static void label_fn(sqlite3_context *ctx, enum query_dim dim, sqlite3_value **v)
 {
 	struct query_db *db = sqlite3_user_data(ctx);
 	const unsigned char *a = sqlite3_value_text(v[0]);
+	void *hook_ctx;
+	query_label_fn fn = query_label_hook(db, dim, &hook_ctx);
 	const char *c;
 
-	if (!a || !*a) {
+	if (!a || !*a || !fn) {
 		sqlite3_result_null(ctx);
 		return;
 	}
-	c = db->opt.country_of(db->opt.country_ctx, (const char *)a);
+	c = fn(hook_ctx, (const char *)a);
 	if (c)
 		sqlite3_result_text(ctx, c, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_result_null(ctx);
+}
+
+static void country_fn(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	label_fn(ctx, QUERY_DIM_COUNTRY, v);
+}
+
+static void asn_fn(sqlite3_context *ctx, int argc, sqlite3_value **v)
+{
+	label_fn(ctx, QUERY_DIM_ASN, v);
 }
 
 /* The first column of a one-row query, as an integer; *isnull if NULL. */
@@ -307,7 +320,11 @@ int query_open(const char *path, const struct query_options *opt, struct query_d
 	    (db->opt.country_of &&
 	     sqlite3_create_function_v2(db->db, "ps_country", 1,
 					SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, db,
-					country_fn, NULL, NULL, NULL) != SQLITE_OK)) {
+					country_fn, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (db->opt.asn_of &&
+	     sqlite3_create_function_v2(db->db, "ps_asn", 1,
+					SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, db,
+					asn_fn, NULL, NULL, NULL) != SQLITE_OK)) {
 		r = query_fail(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -851,6 +868,10 @@ static int check_select(struct query_db *db, const struct query_select *sel, cha
 	if (sel->dim == QUERY_DIM_COUNTRY && !db->opt.country_of)
 		return query_fail(err, errlen, -EOPNOTSUPP,
 				  "grouping by country needs GeoIP data, which this picosnitch has not");
+	if (sel->dim == QUERY_DIM_ASN && !db->opt.asn_of)
+		return query_fail(err, errlen, -EOPNOTSUPP,
+				  "grouping by network owner needs its data (asn.bin), which this "
+				  "picosnitch has not");
 	return 0;
 }
 

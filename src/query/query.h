@@ -35,6 +35,8 @@ enum query_dim {
 	QUERY_DIM_PROTOCOL,		/* "protocol": "tcp", "udp6", "ip/253", "packet/0x88b5", ... */
 	QUERY_DIM_NETNS,		/* "netns": network namespace inode, numeric */
 	QUERY_DIM_TIME,			/* "time": entry time (end of its window), unix seconds */
+	QUERY_DIM_ASN,			/* "asn": network owner of the remote address, "AS15169
+					 * Google LLC": needs asn_of */
 	QUERY_DIM__COUNT
 };
 
@@ -61,6 +63,9 @@ struct query_options {
 	 * unsupported (-EOPNOTSUPP). */
 	const char *(*country_of)(void *ctx, const char *address);
 	void *country_ctx;
+	/* the same for QUERY_DIM_ASN: the network owner of an address */
+	const char *(*asn_of)(void *ctx, const char *address);
+	void *asn_ctx;
 	/* never read the rollups (per-day, -week and -month sums, schema 12+),
 	 * only the entries: the same answers, slower (for tests and
 	 * measurements) */

@@ -361,7 +361,7 @@ int agg_resolve(struct query_db *db, struct agg *a, enum query_dim dim, char *er
 
 	switch (d->kind) {
 	case DK_LOOKUP:
-	case DK_COUNTRY:
+	case DK_LABEL:
 		r = resolve_lookup(db, a, d, err, errlen);
 		if (r < 0)
 			return r;
@@ -385,8 +385,11 @@ int agg_resolve(struct query_db *db, struct agg *a, enum query_dim dim, char *er
 		/* a NULL key or an id without its row shows as "" */
 		if (!e->text && set_text(e, "", 0) < 0)
 			return query_fail(err, errlen, -ENOMEM, "out of memory");
-		if (d->kind == DK_COUNTRY) {
-			c = e->len ? db->opt.country_of(db->opt.country_ctx, e->text) : NULL;
+		if (d->kind == DK_LABEL) {
+			void *ctx;
+			query_label_fn fn = query_label_hook(db, dim, &ctx);
+
+			c = e->len ? fn(ctx, e->text) : NULL;
 			if (set_text(e, c ? c : "", c ? strlen(c) : 0) < 0)
 				return query_fail(err, errlen, -ENOMEM, "out of memory");
 		}

@@ -166,13 +166,16 @@ static int make_matcher(struct query_db *db, const struct query_select *sel, enu
 			continue;
 		switch (d->kind) {
 		case DK_LOOKUP:
-		case DK_COUNTRY:
+		case DK_LABEL:
 			if (first) {
 				qsql_add(&q, "SELECT id FROM ");
 				qsql_add(&q, d->table);
-				qsql_add(&q, d->kind == DK_COUNTRY ? " WHERE ifnull(ps_country(address), '') IN ("
-								   : " WHERE ");
-				if (d->kind != DK_COUNTRY) {
+				if (d->kind == DK_LABEL) {
+					qsql_add(&q, " WHERE ifnull(");
+					qsql_add(&q, d->label_fn);
+					qsql_add(&q, "(address), '') IN (");
+				} else {
+					qsql_add(&q, " WHERE ");
 					qsql_add(&q, d->column);
 					qsql_add(&q, " IN (");
 				}
@@ -216,7 +219,7 @@ static int make_matcher(struct query_db *db, const struct query_select *sel, enu
 		first = false;
 	}
 	r = 0;
-	if (d->kind == DK_LOOKUP || d->kind == DK_COUNTRY) {
+	if (d->kind == DK_LOOKUP || d->kind == DK_LABEL) {
 		qsql_add(&q, ")");
 		r = read_ids(db, &q, &m->vals, &m->n_vals, err, errlen);
 		qsql_free(&q);
@@ -262,7 +265,7 @@ static bool matches(const struct matcher *m, int64_t exe, const struct rollup_ro
 
 	switch (m->kind) {
 	case DK_LOOKUP:
-	case DK_COUNTRY:
+	case DK_LABEL:
 		if (present && v >= 0 && (uint64_t)v < m->n_bits)
 			return m->bits[v / 8] >> (v % 8) & 1;
 		return lookup_match(m, present, v);

@@ -51,7 +51,8 @@ static inline int64_t query_add_sat(int64_t a, int64_t b)
 
 enum dim_kind {
 	DK_LOOKUP,	/* an id into executables, addresses or domains */
-	DK_COUNTRY,	/* the remote address id, through opt.country_of */
+	DK_LABEL,	/* the remote address id, through a hook of the options
+			 * (country_of, asn_of) and an SQL function calling it */
 	DK_INT,		/* an integer column of connections */
 	DK_PROTOCOL,	/* family and protocol, as text like the view's */
 };
@@ -60,11 +61,16 @@ struct dim_info {
 	const char *name;
 	enum dim_kind kind;
 	const char *key;	/* column of connections (alias c) */
-	const char *table;	/* DK_LOOKUP, DK_COUNTRY: the table the id is of */
+	const char *table;	/* DK_LOOKUP, DK_LABEL: the table the id is of */
 	const char *column;	/* and the column with the value */
 	const char *index_col;	/* its bare column, if an index may lead with it */
 	int rollup_key;		/* its key in the rollups (enum rollup_key) */
+	const char *label_fn;	/* DK_LABEL: the SQL function of the hook */
 };
+
+/* DK_LABEL: the hook of a dimension and its context (NULL: none given). */
+typedef const char *(*query_label_fn)(void *ctx, const char *address);
+query_label_fn query_label_hook(const struct query_db *db, enum query_dim dim, void **ctx);
 
 extern const struct dim_info query_dims[QUERY_DIM__COUNT];
 
@@ -111,7 +117,7 @@ int qsql_prepare(struct query_db *db, struct qsql *q, sqlite3_stmt **st, const c
 		 char *err, size_t errlen);
 
 /* " AND ..." for every filter of `sel` (not the window): -EINVAL for a bad
- * filter, -EOPNOTSUPP for country without a country_of. */
+ * filter, -EOPNOTSUPP for country or asn without their hook. */
 int query_add_filters(struct query_db *db, struct qsql *q, const struct query_select *sel,
 		      char *err, size_t errlen);
 

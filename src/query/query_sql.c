@@ -44,13 +44,30 @@ const struct dim_info query_dims[QUERY_DIM__COUNT] = {
 				       "address", "raddr_id", ROLLUP_KEY_RADDR },
 	[QUERY_DIM_DOMAIN] = { "domain", DK_LOOKUP, "c.domain_id", "domains", "domain", "domain_id",
 			       ROLLUP_KEY_DOMAIN },
-	[QUERY_DIM_COUNTRY] = { "country", DK_COUNTRY, "c.raddr_id", "addresses", "address",
-				"raddr_id", ROLLUP_KEY_RADDR },
+	[QUERY_DIM_COUNTRY] = { "country", DK_LABEL, "c.raddr_id", "addresses", "address",
+				"raddr_id", ROLLUP_KEY_RADDR, "ps_country" },
 	[QUERY_DIM_PROTOCOL] = { "protocol", DK_PROTOCOL, "c.family", NULL, NULL, NULL,
 				 ROLLUP_KEY_PROTOCOL },
 	[QUERY_DIM_NETNS] = { "netns", DK_INT, "c.netns", NULL, NULL, NULL, ROLLUP_KEY_NETNS },
 	[QUERY_DIM_TIME] = { "time", DK_INT, "c.time", NULL, NULL, "time", ROLLUP_KEY_TIME },
+	[QUERY_DIM_ASN] = { "asn", DK_LABEL, "c.raddr_id", "addresses", "address", "raddr_id",
+			    ROLLUP_KEY_RADDR, "ps_asn" },
 };
+
+query_label_fn query_label_hook(const struct query_db *db, enum query_dim dim, void **ctx)
+{
+	switch (dim) {
+	case QUERY_DIM_COUNTRY:
+		*ctx = db->opt.country_ctx;
+		return db->opt.country_of;
+	case QUERY_DIM_ASN:
+		*ctx = db->opt.asn_ctx;
+		return db->opt.asn_of;
+	default:
+		*ctx = NULL;
+		return NULL;
+	}
+}
 
 const char *query_dim_key(const struct query_db *db, enum query_dim dim)
 {
@@ -361,13 +378,15 @@ static int add_match(struct query_db *db, struct qsql *q, const struct query_sel
 
 	switch (d->kind) {
 	case DK_LOOKUP:
-	case DK_COUNTRY:
+	case DK_LABEL:
 		qsql_add(q, "(");
 		qsql_add(q, key);
 		qsql_add(q, " IN (SELECT id FROM ");
 		qsql_add(q, d->table);
-		if (d->kind == DK_COUNTRY) {
-			qsql_add(q, " WHERE ifnull(ps_country(address), '') IN (");
+		if (d->kind == DK_LABEL) {
+			qsql_add(q, " WHERE ifnull(");
+			qsql_add(q, d->label_fn);
+			qsql_add(q, "(address), '') IN (");
 		} else {
 			qsql_add(q, " WHERE ");
 			qsql_add(q, d->column);
@@ -453,9 +472,10 @@ int query_add_filters(struct query_db *db, struct qsql *q, const struct query_se
 			return query_fail(err, errlen, -EINVAL, "filter %zu: neither include nor exclude", i);
 		if (!f->value && f->len)
 			return query_fail(err, errlen, -EINVAL, "filter %zu: no value", i);
-		if (f->dim == QUERY_DIM_COUNTRY && !db->opt.country_of)
-			return query_fail(err, errlen, -EOPNOTSUPP,
-					  "filter on country: this picosnitch has no GeoIP data");
+		if (query_dims[f->dim].kind == DK_LABEL && !query_label_hook(db, f->dim, &(void *){ NULL }))
+			return query_fail(err, errlen, -EOPNOTSUPP, "filter on %s: this picosnitch has no %s",
+					  query_dims[f->dim].name,
+					  f->dim == QUERY_DIM_COUNTRY ? "GeoIP data" : "network-owner data");
 	}
 	for (int dim = 0; dim < QUERY_DIM__COUNT; dim++) {
 		for (int m = 0; m < 2; m++) {

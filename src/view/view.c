@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "geo/geo.h"
 #include "view/view_state.h"
 #include "view/view_text.h"
 
@@ -54,7 +55,7 @@ struct view {
 	const struct view_env *env;
 	struct query_db *db;
 	bool utf8;
-	bool country;		/* a country_of hook exists (GeoIP): not yet */
+	bool country;		/* GeoIP is on: countries and network owners (env->geo) */
 
 	size_t tab;
 	size_t period;
@@ -154,6 +155,19 @@ static const char *shown_value(struct view *v, enum query_dim dim, const struct 
 	case QUERY_DIM_TIME:
 		view_format_time(val->num, buf, size);
 		break;
+	case QUERY_DIM_REMOTE_ADDRESS: {
+		/* "US      8.8.8.8", "local   192.168.1.1", "unknown 1.2.3.4"
+		 * (plain words: emoji take one or two columns by terminal) */
+		const char *c = v->env->geo && val->len ? geo_country(v->env->geo, val->text, val->len) : NULL;
+		int n;
+
+		if (!c || !*c)
+			goto as_is;
+		n = snprintf(buf, size, "%-7s %.*s", c, (int)val->len, val->text);
+		if (n < 0 || (size_t)n >= size)
+			goto as_is;
+		break;
+	}
 	default:
 	as_is:
 		if (val->len)
@@ -608,11 +622,18 @@ static void load(struct view *v, bool keep)
 	struct query_filter filters[VIEW_MAX_FILTERS];
 	struct query_options opt = { .query_timeout_ms = QUERY_TIMEOUT_MS };
 	struct query_totals_req req = { 0 };
+
 	struct query_series_req sreq = { 0 };
 	char err[512] = "", *kept = NULL;
 	size_t kept_len = 0;
 	int r;
 
+	if (v->env->geo) {
+		opt.country_of = geo_country_hook;
+		opt.country_ctx = v->env->geo;
+		opt.asn_of = geo_owner_hook;
+		opt.asn_ctx = v->env->geo;
+	}
 	if (keep && v->res && v->cursor < v->res->n_rows) {
 		const struct query_value *val = &v->res->rows[v->cursor].value;
 
@@ -976,7 +997,8 @@ static int64_t mono_ms(void)
 
 int view_main(const struct view_env *env)
 {
-	struct view v = { .env = env, .unit = VIEW_UNIT_KB, .sort = SORT_NAME, .num_w = NUM_WIDTH };
+	struct view v = { .env = env, .unit = VIEW_UNIT_KB, .sort = SORT_NAME, .num_w = NUM_WIDTH,
+			  .country = env->geo != NULL };
 	struct sigaction sa = { .sa_handler = on_quit_signal };
 	const char *fixed = getenv("PICOSNITCH_VIEW_NOW");
 	int64_t last_load;

@@ -7,10 +7,15 @@
 
 #include <sys/types.h>
 
+struct geo;
+
 struct view_env {
 	const char *db_path;		/* snitch.db */
 	/* the monitor's pid, or 0 when it does not run */
 	pid_t (*monitor_pid)(void);
+	/* countries and network owners of remote addresses; NULL: none
+	 * ("GeoIP lookup" false) */
+	struct geo *geo;
 };
 
 /* Run until the user quits: 0, or 1 when the terminal cannot be used

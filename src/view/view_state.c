@@ -7,7 +7,8 @@
 #include <string.h>
 
 /* The reference's tabs in its order, with the grandparent after the
- * parents, and country, protocol and namespace after the addresses. */
+ * parents, and country, network owner, protocol and namespace after the
+ * addresses. */
 static const struct view_tab all_tabs[] = {
 	{ QUERY_DIM_EXECUTABLE, "Executables", "Executable", "executable" },
 	{ QUERY_DIM_NAME, "Process Names", "Process Name", "process name" },
@@ -27,26 +28,29 @@ static const struct view_tab all_tabs[] = {
 	{ QUERY_DIM_REMOTE_ADDRESS, "Remote Addresses", "Remote Address", "remote address" },
 	{ QUERY_DIM_DOMAIN, "Domains", "Domain", "domain" },
 	{ QUERY_DIM_COUNTRY, "Countries", "Country", "country" },
+	{ QUERY_DIM_ASN, "Network Owners", "Network Owner", "network owner" },
 	{ QUERY_DIM_PROTOCOL, "Protocols", "Protocol", "protocol" },
 	{ QUERY_DIM_NETNS, "Network Namespaces", "Network Namespace", "network namespace" },
 	{ QUERY_DIM_TIME, "Entry Time", "Entry Time", "entry time" },
 };
 
 #define N_ALL (sizeof(all_tabs) / sizeof(all_tabs[0]))
-#define COUNTRY_TAB 15
+/* the country and the network-owner tabs, which need GeoIP */
+#define GEO_TAB 15
+#define GEO_TABS 2
 
-size_t view_tab_count(bool country)
+size_t view_tab_count(bool geo)
 {
-	return country ? N_ALL : N_ALL - 1;
+	return geo ? N_ALL : N_ALL - GEO_TABS;
 }
 
-const struct view_tab *view_tab_at(bool country, size_t i)
+const struct view_tab *view_tab_at(bool geo, size_t i)
 {
-	if (country)
+	if (geo)
 		return i < N_ALL ? &all_tabs[i] : NULL;
-	if (i >= N_ALL - 1)
+	if (i >= N_ALL - GEO_TABS)
 		return NULL;
-	return &all_tabs[i < COUNTRY_TAB ? i : i + 1];
+	return &all_tabs[i < GEO_TAB ? i : i + GEO_TABS];
 }
 
 static const struct {

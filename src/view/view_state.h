@@ -18,10 +18,11 @@ struct view_tab {
 	const char *label;	/* in filter descriptions: "executable" */
 };
 
-/* The tabs in order; the country tab is left out when `country` is false
- * (no GeoIP).  view_tab_at() is NULL past the last. */
-size_t view_tab_count(bool country);
-const struct view_tab *view_tab_at(bool country, size_t i);
+/* The tabs in order; the country and network-owner tabs are left out
+ * when `geo` is false ("GeoIP lookup" off).  view_tab_at() is NULL past
+ * the last. */
+size_t view_tab_count(bool geo);
+const struct view_tab *view_tab_at(bool geo, size_t i);
 
 #define VIEW_PERIODS 16
 /* "all", "1 minute", ... "365 days" and their length in seconds (0: all). */

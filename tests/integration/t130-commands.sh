@@ -29,7 +29,7 @@ run() {
 # ---- usage ----
 run "$P" help
 check_eq "help: exit 0" 0 "$RC"
-for c in start stop restart start-no-daemon systemd status dash view version help; do
+for c in start stop restart start-no-daemon systemd status dash view lookup geoip-update version help; do
 	check_match "help names '$c'" "  $c " "$OUT"
 done
 run "$P" frobnicate
@@ -228,7 +228,7 @@ fi
 warnings=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$ROOT/man/picosnitch.8" 2>&1)
 check_eq "the man page renders without warnings" "" "$warnings"
 page=$(LC_ALL=C.UTF-8 MANWIDTH=100 man -l "$ROOT/man/picosnitch.8" 2>/dev/null | col -b)
-for c in start stop restart start-no-daemon systemd status dash view version help; do
+for c in start stop restart start-no-daemon systemd status dash view lookup geoip-update version help; do
 	check_eq "  it documents '$c'" 1 "$(grep -cE "^ {7}([a-z]+, )?$c(,| |$)" <<<"$page" | awk '{ print ($1 > 0) + 0 }')"
 done
 

@@ -24,6 +24,10 @@ trap 'tm kill-server 2>/dev/null; cleanup' EXIT
 mkdir -p "$PICOSNITCH_DIR"
 chown "$TEST_USER:" "$PICOSNITCH_DIR"
 export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$WORK/asan"
+# the screens here are without countries and network owners: those tabs
+# and labels are t165's
+ps_config '{"GeoIP lookup": false}'
+chown "$TEST_USER:" "$PICOSNITCH_DIR/config.json"
 
 
 # The entries: fields as tests/helpers/mkdb.c lists them.  curl (sent
@@ -697,7 +701,7 @@ if [ ! -r /sys/kernel/btf/vmlinux ]; then
 else
 	LIVE=$WORK/live
 	export PICOSNITCH_DIR=$LIVE
-	ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+	ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false, "GeoIP lookup": false}'
 	if ps_start; then
 		SINK=$(prog livesink)
 		"$SINK" udp-sink 127.0.0.1 "$WORK/sink.port" 1000000 &

@@ -119,6 +119,9 @@ user_bin() {
 
 export PICOSNITCH_DIR=$WORK/state
 export PICOSNITCH_PIDFILE=$WORK/picosnitch.pid
+# no test reaches the internet: the monthly GeoIP download is off unless a
+# test points it at a server of its own (t165)
+export PICOSNITCH_GEOIP_URL=
 
 # ps_config JSON: write config.json (keys not given take their defaults)
 ps_config() {

@@ -197,6 +197,16 @@ static const char *country_of(void *ctx, const char *address)
 	return NULL;
 }
 
+static const char *asn_of(void *ctx, const char *address)
+{
+	(*(int *)ctx)++;
+	if (!strcmp(address, "203.0.113.5") || !strcmp(address, "2001:db8::1"))
+		return "AS64496 Example \"Net\"";
+	if (!strcmp(address, "198.51.100.7"))
+		return "local";
+	return NULL;
+}
+
 static void test_totals(struct query_db *db)
 {
 	static const struct {
@@ -375,6 +385,7 @@ static void test_filters(struct query_db *db)
 	ok(!totals(db, QUERY_DIM_EXECUTABLE, all_time(), f18, 1), "a filter on country without GeoIP is refused");
 	ok(strstr(err, "GeoIP") != NULL, "  saying why");
 	ok(!totals(db, QUERY_DIM_COUNTRY, all_time(), NULL, 0), "and so is grouping by country");
+	ok(!totals(db, QUERY_DIM_ASN, all_time(), NULL, 0), "and by network owner");
 	ok(!totals(db, QUERY_DIM_EXECUTABLE, all_time(), bad, 1), "a filter on no dimension is refused");
 }
 
@@ -397,6 +408,30 @@ static void test_country(const char *path)
 	is_str(totals(db, QUERY_DIM_REMOTE_ADDRESS, all_time(), none, 1),
 	       "=16/160/1, 11:22:33:44:55:66=64/640/1, 198.51.100.7=4/40/1", "include the unknown country");
 	is_str(totals(db, QUERY_DIM_COUNTRY, all_time(), exc, 2), "=84/840/3", "exclude two countries");
+	query_close(db);
+}
+
+static void test_asn(const char *path)
+{
+	int calls = 0;
+	struct query_options opt = { .asn_of = asn_of, .asn_ctx = &calls };
+	struct query_filter inc[] = { F(ASN, INCLUDE, "AS64496 Example \"Net\"") };
+	struct query_filter exc[] = { F(ASN, EXCLUDE, "local") };
+	struct query_filter country[] = { F(COUNTRY, INCLUDE, "ZZ") };
+	struct query_db *db;
+
+	if (!ok(query_open(path, &opt, &db, err, sizeof(err)) == 0, "open with a network-owner hook"))
+		return;
+	is_str(totals(db, QUERY_DIM_ASN, all_time(), NULL, 0),
+	       "=80/800/2, AS64496 Example \"Net\"=939/9390/11, local=4/40/1",
+	       "totals by network owner (of the remote address)");
+	ok(calls > 0, "  through the hook");
+	is_str(totals(db, QUERY_DIM_REMOTE_ADDRESS, all_time(), inc, 1),
+	       "2001:db8::1=136/1360/5, 203.0.113.5=803/8030/6", "include a network owner");
+	is_str(totals(db, QUERY_DIM_ASN, all_time(), exc, 1), "=80/800/2, AS64496 Example \"Net\"=939/9390/11",
+	       "exclude one");
+	ok(!totals(db, QUERY_DIM_COUNTRY, all_time(), NULL, 0), "no country without its hook");
+	ok(!totals(db, QUERY_DIM_EXECUTABLE, all_time(), country, 1), "  nor a filter on it");
 	query_close(db);
 }
 
@@ -530,7 +565,7 @@ static void test_against_view(const char *path, struct query_db *db)
 			bool same = true;
 
 			for (int d = 0; d < QUERY_DIM__COUNT; d++) {
-				if (d == QUERY_DIM_COUNTRY)
+				if (d == QUERY_DIM_COUNTRY || d == QUERY_DIM_ASN)
 					continue;
 				same &= agree_with_view(view, db, d, ws[wi], fs[fi], nfs[fi], false);
 				same &= agree_with_view(view, db, d, ws[wi], fs[fi], nfs[fi], true);
@@ -693,7 +728,7 @@ static void test_bulk(void)
 			bool same;
 			char name[128];
 
-			if (d == QUERY_DIM_COUNTRY)
+			if (d == QUERY_DIM_COUNTRY || d == QUERY_DIM_ASN)
 				continue;
 			query_distinct(db, &a, &ra, err, sizeof(err));
 			query_distinct(db, &b, &rb, err, sizeof(err));
@@ -1163,7 +1198,7 @@ static bool agree_rolled(struct query_db *rolled, struct query_db *rows, struct 
 		struct query_result *ra = NULL, *rb = NULL;
 		bool same;
 
-		if (d == QUERY_DIM_COUNTRY)
+		if (d == QUERY_DIM_COUNTRY || d == QUERY_DIM_ASN)
 			continue;
 		for (int pass = 0; pass < 3; pass++) {
 			if (pass == 1)
@@ -1441,9 +1476,11 @@ static void test_exe_days(void)
 {
 	char *path = path_of("exe-days.db"), *copy = path_of("exe-days-copy.db");
 	int calls = 0;
-	struct query_options opt = { .country_of = country_of, .country_ctx = &calls };
+	struct query_options opt = { .country_of = country_of, .country_ctx = &calls,
+				     .asn_of = asn_of, .asn_ctx = &calls };
 	struct query_options raw_opt = { .no_rollups = true, .country_of = country_of,
-					 .country_ctx = &calls };
+					 .country_ctx = &calls, .asn_of = asn_of,
+					 .asn_ctx = &calls };
 	struct query_db *rolled, *rows;
 	const char *what = "";
 	int64_t end = R_START + R_DAYS * DAY;
@@ -1646,6 +1683,7 @@ int main(void)
 	test_against_view(main_db, db);
 	query_close(db);
 	test_country(main_db);
+	test_asn(main_db);
 	test_untouched(main_db);
 	test_refusals(main_db);
 	test_v10();

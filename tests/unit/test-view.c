@@ -141,10 +141,12 @@ int main(void)
 
 	/* ---- tabs ---- */
 	is_int(view_tab_count(false), 18, "18 tabs without GeoIP");
-	is_int(view_tab_count(true), 19, "19 with the country tab");
+	is_int(view_tab_count(true), 20, "20 with the country and network-owner tabs");
 	is_str(view_tab_at(false, 0)->title, "Executables", "the first tab");
 	is_str(view_tab_at(false, 15)->title, "Protocols", "without GeoIP, protocols follow domains");
 	is_str(view_tab_at(true, 15)->title, "Countries", "with it, countries come first");
+	is_str(view_tab_at(true, 16)->title, "Network Owners", "  then network owners");
+	is_str(view_tab_at(true, 17)->title, "Protocols", "  then protocols");
 	is_str(view_tab_at(false, 17)->title, "Entry Time", "the last tab");
 	ok(view_tab_at(false, 18) == NULL, "past the last: NULL");
 	for (size_t i = 0; i < view_tab_count(true); i++)

@@ -19,8 +19,8 @@ const DIM_LABELS = {
   parent_cmdline: 'Parent command', parent_sha256: 'Parent SHA256',
   grandparent_executable: 'Grandparent executable', user: 'User', local_port: 'Local port',
   remote_port: 'Remote port', local_address: 'Local address', remote_address: 'Remote address',
-  domain: 'Domain', country: 'Country', protocol: 'Protocol', netns: 'Network namespace',
-  time: 'Entry time',
+  domain: 'Domain', country: 'Country', asn: 'Network owner', protocol: 'Protocol',
+  netns: 'Network namespace', time: 'Entry time',
 };
 const REFRESH = [['off', 0], ['5 s', 5], ['10 s', 10], ['30 s', 30], ['1 min', 60]];
 // bucket lengths of the charts ("resample"); auto: about 4 pixels each
@@ -145,7 +145,19 @@ function shown(dim, v) {
   if (dim === 'user') return v.user ? `${v.user} (${v.num})` : v.num < 0 ? 'unknown' : `??? (${v.num})`;
   if ((dim === 'local_port' || dim === 'remote_port') && v.num < 0) return '(none)';
   if (dim === 'netns' && v.num === 4026531840) return 'host';
+  // a remote address with GeoIP: "US 8.8.8.8 · AS15169 Google LLC"
+  if (v.country !== undefined && v.text !== '') return `${v.country} ${visible(v)} · ${visible({ text: v.owner })}`;
   return v.text === '' ? '(none)' : visible(v);
+}
+
+// where countries and network owners come from, as their licences ask
+function geoCredits(geo) {
+  if (!geo) return '';
+  const c = /dbip-country-lite/.test(geo.countries) ? 'IP Geolocation by DB-IP (dbip.com, CC BY 4.0)'
+    : /geo-whois-asn-country/.test(geo.countries) ? '@ip-location-db/geo-whois-asn-country (CC0)'
+      : geo.countries ? geo.countries : 'none';
+  const o = geo.owners ? '@ip-location-db/asn (CC BY 4.0: RouteViews, DB-IP)' : 'none';
+  return ` · countries: ${c} · network owners: ${o}`;
 }
 
 function when(t) {
@@ -566,7 +578,7 @@ async function update(push = true) {
     if (status.first) lastBounds = [status.first, status.last];
     $('footer').textContent = `picosnitch ${status.version} · monitor ${status.monitor_pid ? 'pid ' + status.monitor_pid : 'not running'}` +
       (status.first ? ` · history ${when(status.first)} – ${when(status.last)}` : '') +
-      (status.database !== 'ok' ? ` · ${status.database}` : '');
+      (status.database !== 'ok' ? ` · ${status.database}` : '') + geoCredits(status.geo);
     if (state.view !== 'live' || state.exe) liveClose();
     if (state.exe) {
       await drawExe(mine);
@@ -612,10 +624,19 @@ function init() {
   const theme = meta('picosnitch-theme');
   if (theme) document.documentElement.dataset.theme = theme;
   for (const [name, label] of Object.entries(DIM_LABELS)) {
-    if (name === 'country') continue;	// needs GeoIP, not in this version
     $('dim').append(el('option', { value: name }, label));
     $('where-dim').append(el('option', { value: name }, label));
   }
+  // country and network owner need GeoIP ("GeoIP lookup" off: not offered)
+  api('dims').then((dims) => {
+    for (const d of dims) {
+      if (d.available !== false) continue;
+      for (const id of ['dim', 'where-dim']) {
+        const o = $(id).querySelector(`option[value="${d.name}"]`);
+        if (o) o.remove();
+      }
+    }
+  }).catch(() => {});
   PERIODS.forEach(([name], i) => $('period').append(el('option', { value: String(i) }, name)));
   REFRESH.forEach(([name, s]) => $('refresh').append(el('option', { value: String(s) }, name)));
   RESAMPLE.forEach(([name, s]) => $('resample').append(el('option', { value: String(s) }, name)));

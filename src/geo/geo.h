@@ -1,0 +1,67 @@
+/* What the interfaces and `picosnitch lookup` know about a remote address:
+ * its country (from a MaxMind DB file) and its network owner (autonomous
+ * system, from asn.bin), or "local" for the ranges that are nobody's on
+ * the internet, or "unknown".  Answers are cached per distinct address, so
+ * a query grouping a year of entries by country costs one lookup per
+ * address.  Thread-safe. */
+#ifndef PS_GEO_GEO_H
+#define PS_GEO_GEO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GEO_LOCAL "local"
+#define GEO_UNKNOWN "unknown"
+/* the downloaded monthly file, in the state directory */
+#define GEO_MONTHLY_FILE "dbip-country-lite.mmdb"
+/* the offline files, in the data directory */
+#define GEO_COUNTRY_FILE "country.mmdb"
+#define GEO_ASN_FILE "asn.bin"
+
+struct geo_options {
+	/* "GeoIP database": a file of the user's; NULL or "": the monthly
+	 * file in state_dir if it opens, else the offline one */
+	const char *country_file;
+	int state_dirfd;	/* -1: none */
+	const char *state_dir;	/* its path, for messages */
+};
+
+struct geo;
+
+/* Open what there is.  Never fails for lack of data (the answers are then
+ * "unknown"); -ENOMEM only.  What went wrong is in geo_problems(). */
+int geo_open(const struct geo_options *opt, struct geo **ret);
+void geo_close(struct geo *g);
+
+/* Whether a country file, an owner file, was opened. */
+bool geo_has_countries(const struct geo *g);
+bool geo_has_owners(const struct geo *g);
+/* The files in use, for an about line: "country.mmdb (geo-whois-asn-
+ * country, 2026-06-17)"; "" when none. */
+const char *geo_country_source(const struct geo *g);
+const char *geo_owner_source(const struct geo *g);
+/* Lines saying what could not be opened and why, or "" (for printing once). */
+const char *geo_problems(const struct geo *g);
+
+/* The directories searched for the offline files, in order:
+ * $PICOSNITCH_DATA_DIR (alone, when set), else the install directory,
+ * /usr/share/picosnitch and the build tree.  Returns how many (<= 4). */
+size_t geo_data_dirs(const char *dirs[4]);
+
+/* For an address as stored in snitch.db (`len` bytes): "US", "local" or
+ * "unknown"; "" for "" (no address); NULL for text that is not an address.
+ * The pointer stays valid until geo_close() in the calling thread's next
+ * call, at least. */
+const char *geo_country(struct geo *g, const char *addr, size_t len);
+/* "AS15169 Google LLC" (the name is clean UTF-8, at most 255 bytes),
+ * "local", "unknown", "" or NULL as geo_country. */
+const char *geo_owner(struct geo *g, const char *addr, size_t len);
+
+/* The hooks of struct query_options (ctx: the struct geo). */
+const char *geo_country_hook(void *ctx, const char *address);
+const char *geo_owner_hook(void *ctx, const char *address);
+
+/* Lookups that found their answer in the cache, and that did not. */
+void geo_stats(const struct geo *g, size_t *hits, size_t *misses);
+
+#endif
