@@ -284,6 +284,135 @@ int record_see_hash(struct record *r, const char *exe, const char *sha256)
 	return what;
 }
 
+size_t record_vt_set(struct record *r, const char *sha256, json_t *value)
+{
+	json_t *shas = json_object_get(r->root, "SHA256"), *known;
+	const char *exe;
+	size_t n = 0;
+
+	json_object_foreach(shas, exe, known) {
+		json_t *old = json_object_get(known, sha256);
+
+		if (!old || json_equal(old, value))
+			continue;
+		/* the key exists: replacing its value cannot grow the record */
+		if (json_object_set(known, sha256, value) == 0) {
+			n++;
+			r->dirty = true;
+		}
+	}
+	return n;
+}
+
+void record_vt_set_one(struct record *r, const char *exe, const char *sha256, json_t *value)
+{
+	json_t *known = json_object_get(json_object_get(r->root, "SHA256"), exe);
+	json_t *old = json_object_get(known, sha256);
+
+	if (old && !json_equal(old, value) && json_object_set(known, sha256, value) == 0)
+		r->dirty = true;
+}
+
+json_t *record_vt_get(const struct record *r, const char *sha256)
+{
+	json_t *shas = json_object_get(r->root, "SHA256"), *known;
+	const char *exe;
+
+	json_object_foreach(shas, exe, known) {
+		json_t *v = json_object_get(known, sha256);
+
+		if (v && !(json_is_string(v) && !json_string_length(v)))
+			return v;
+	}
+	return NULL;
+}
+
+void record_hashes_each(const struct record *r,
+			void (*fn)(void *ctx, const char *exe, const char *sha256, json_t *value),
+			void *ctx)
+{
+	json_t *shas = json_object_get(r->root, "SHA256"), *known, *v;
+	const char *exe, *sha;
+
+	json_object_foreach(shas, exe, known) {
+		json_object_foreach(known, sha, v)
+			fn(ctx, exe, sha, v);
+	}
+}
+
+/* A count of a verdict: an integer 0..1e6, else -1 (a hand-edited file). */
+static long long vt_count(const json_t *value, const char *key)
+{
+	json_t *c = json_object_get(value, key);
+
+	if (!json_is_integer(c) || json_integer_value(c) < 0 || json_integer_value(c) > 1000000)
+		return -1;
+	return json_integer_value(c);
+}
+
+bool record_vt_flagged(const json_t *value)
+{
+	return json_is_object(value) &&
+	       (vt_count(value, "malicious") > 0 || vt_count(value, "suspicious") > 0);
+}
+
+void record_vt_text(const json_t *value, char *buf, size_t len)
+{
+	long long mal, sus, harm, und;
+	json_t *date;
+	char day[16] = "";
+
+	buf[0] = '\0';
+	if (json_is_string(value)) {
+		/* a status: only its printable ASCII (the file is the user's) */
+		const char *s = json_string_value(value);
+		size_t o = 0;
+
+		for (; *s && o + 1 < len; s++)
+			if (*s >= ' ' && *s < 0x7f)
+				buf[o++] = *s;
+		buf[o] = '\0';
+		return;
+	}
+	if (!json_is_object(value))
+		return;
+	mal = vt_count(value, "malicious");
+	sus = vt_count(value, "suspicious");
+	harm = vt_count(value, "harmless");
+	und = vt_count(value, "undetected");
+	if (mal < 0 || sus < 0 || harm < 0 || und < 0) {
+		snprintf(buf, len, "VirusTotal: (unreadable verdict)");
+		return;
+	}
+	date = json_object_get(value, "analysis date");
+	if (json_is_integer(date) && json_integer_value(date) > 0 &&
+	    json_integer_value(date) < 253402300800LL) {
+		time_t t = (time_t)json_integer_value(date);
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm))
+			strftime(day, sizeof(day), ", %Y-%m-%d", &tm);
+	}
+	if (mal || sus)
+		snprintf(buf, len, "VirusTotal: %lld malicious, %lld suspicious of %lld engines%s",
+			 mal, sus, mal + sus + harm + und, day);
+	else
+		snprintf(buf, len, "VirusTotal: clean (0 of %lld engines)%s", harm + und, day);
+}
+
+int record_read(int dirfd, struct record **ret)
+{
+	char *text = NULL, why[256];
+	size_t len;
+	int r = read_below(dirfd, RECORD_FILE, RECORD_READ_MAX, &text, &len);
+
+	if (r < 0)
+		return r;
+	r = record_parse(text, len, ret, why, sizeof(why));
+	free(text);
+	return r;
+}
+
 uint64_t record_refused(const struct record *r)
 {
 	return r->refused;
