@@ -164,7 +164,11 @@ static int cmd_view(struct state_dir *sd)
 		return 1;
 	}
 	env.db_path = db;
+	/* record.json (VirusTotal's verdicts), read as the user */
+	env.dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	r = view_main(&env);
+	if (env.dirfd >= 0)
+		close(env.dirfd);
 	free(db);
 	return r;
 }

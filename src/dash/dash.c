@@ -479,7 +479,8 @@ static int server_prepare(struct dash_server *s, const struct dash_env *env, int
 	const char *theme = "";
 	int r;
 
-	s->api = (struct dash_api){ .db_path = env->db_path, .monitor_pid = env->monitor_pid };
+	s->api = (struct dash_api){ .db_path = env->db_path, .monitor_pid = env->monitor_pid,
+				    .vt = { .dirfd = env->dirfd } };
 	s->stop = stop_by_signal;
 	/* only a known name goes into the page (an attribute): nothing else
 	 * from config.json does */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "logger/record.h"
 #include "query/query.h"
 
 struct dash_param {
@@ -26,6 +27,9 @@ struct dash_api {
 	const char *db_path;
 	struct query_db *db;
 	pid_t (*monitor_pid)(void);
+	/* record.json's VirusTotal verdicts, next to each hash; .dirfd is
+	 * the state directory, or -1 */
+	struct record_vt_cache vt;
 };
 
 #define DASH_API_MAX_PARAMS 64

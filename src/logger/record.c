@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include <jansson.h>
+#include <uthash.h>
 
 #include "util/fsutil.h"
 
@@ -398,6 +401,162 @@ void record_vt_text(const json_t *value, char *buf, size_t len)
 			 mal, sus, mal + sus + harm + und, day);
 	else
 		snprintf(buf, len, "VirusTotal: clean (0 of %lld engines)%s", harm + und, day);
+}
+
+void record_vt_brief(const json_t *value, char *buf, size_t len)
+{
+	long long mal, sus, harm, und;
+
+	buf[0] = '\0';
+	if (json_is_string(value)) {
+		/* a status, up to its details: "VT: waiting", "VT: unknown there" */
+		const char *s = json_string_value(value);
+		size_t o;
+
+		if (!s[0])
+			return;
+		if (!strncmp(s, "VirusTotal: ", 12))
+			s += 12;
+		o = (size_t)snprintf(buf, len, "VT: ");
+		for (; *s && *s != '(' && *s != ',' && o + 1 < len; s++)
+			if (*s >= ' ' && *s < 0x7f)
+				buf[o++] = *s;
+		while (o > 4 && buf[o - 1] == ' ')
+			o--;
+		buf[o < len ? o : len - 1] = '\0';
+		return;
+	}
+	if (!json_is_object(value))
+		return;
+	mal = vt_count(value, "malicious");
+	sus = vt_count(value, "suspicious");
+	harm = vt_count(value, "harmless");
+	und = vt_count(value, "undetected");
+	if (mal < 0 || sus < 0 || harm < 0 || und < 0)
+		snprintf(buf, len, "VT: (unreadable)");
+	else if (mal || sus)
+		snprintf(buf, len, "VT: %lld mal, %lld susp /%lld", mal, sus, mal + sus + harm + und);
+	else
+		snprintf(buf, len, "VT: clean /%lld", harm + und);
+}
+
+struct vt_entry {
+	char sha[65];
+	const json_t *value;
+	UT_hash_handle hh;
+};
+
+struct record_vt_index {
+	struct vt_entry *map;
+	struct vt_entry *all;
+	size_t n;
+};
+
+int record_vt_index_new(const struct record *r, struct record_vt_index **ret)
+{
+	struct record_vt_index *ix = calloc(1, sizeof(*ix));
+	json_t *shas = json_object_get(r->root, "SHA256"), *known, *v;
+	const char *exe, *sha;
+	size_t cap = 0;
+
+	if (!ix)
+		return -ENOMEM;
+	json_object_foreach(shas, exe, known)
+		cap += json_object_size(known);
+	ix->all = calloc(cap ? cap : 1, sizeof(*ix->all));
+	if (!ix->all) {
+		free(ix);
+		return -ENOMEM;
+	}
+	json_object_foreach(shas, exe, known) {
+		json_object_foreach(known, sha, v) {
+			struct vt_entry *e;
+
+			if (strlen(sha) != 64 || (json_is_string(v) && !json_string_length(v)))
+				continue;
+			HASH_FIND_STR(ix->map, sha, e);
+			if (e)
+				continue;
+			e = &ix->all[ix->n++];
+			memcpy(e->sha, sha, 65);
+			e->value = v;
+			HASH_ADD_STR(ix->map, sha, e);
+		}
+	}
+	*ret = ix;
+	return 0;
+}
+
+const json_t *record_vt_index_get(const struct record_vt_index *ix, const char *sha256)
+{
+	struct vt_entry *e;
+
+	if (!ix || !sha256)
+		return NULL;
+	HASH_FIND_STR(ix->map, sha256, e);
+	return e ? e->value : NULL;
+}
+
+void record_vt_index_free(struct record_vt_index *ix)
+{
+	if (!ix)
+		return;
+	HASH_CLEAR(hh, ix->map);
+	free(ix->all);
+	free(ix);
+}
+
+void record_vt_cache_refresh(struct record_vt_cache *c)
+{
+	struct record *r = NULL;
+	struct record_vt_index *ix = NULL;
+	struct stat st;
+	time_t now = time(NULL);
+
+	if (c->dirfd < 0 || now == c->checked)
+		return;
+	c->checked = now;
+	if (fstatat(c->dirfd, RECORD_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		record_vt_cache_done(c);
+		return;
+	}
+	if (c->record && st.st_mtim.tv_sec == c->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == c->mtime.tv_nsec && st.st_size == c->size && st.st_ino == c->ino)
+		return;
+	if (record_read(c->dirfd, &r) == 0 && record_vt_index_new(r, &ix) < 0) {
+		record_free(r);
+		r = NULL;
+	}
+	/* a file being replaced, or not a record: keep what was read */
+	if (!r)
+		return;
+	record_vt_index_free(c->index);
+	record_free(c->record);
+	c->record = r;
+	c->index = ix;
+	c->mtime = st.st_mtim;
+	c->size = st.st_size;
+	c->ino = st.st_ino;
+}
+
+const json_t *record_vt_cache_get(const struct record_vt_cache *c, const char *text, size_t len)
+{
+	char sha[65];
+
+	if (!c->index || len != 64 || memchr(text, 0, len))
+		return NULL;
+	memcpy(sha, text, 64);
+	sha[64] = '\0';
+	return record_vt_index_get(c->index, sha);
+}
+
+void record_vt_cache_done(struct record_vt_cache *c)
+{
+	record_vt_index_free(c->index);
+	record_free(c->record);
+	c->index = NULL;
+	c->record = NULL;
+	c->checked = 0;
 }
 
 int record_read(int dirfd, struct record **ret)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -59,6 +60,34 @@ void record_hashes_each(const struct record *r,
 void record_vt_text(const json_t *value, char *buf, size_t len);
 /* Whether a verdict object flags the file (malicious or suspicious > 0). */
 bool record_vt_flagged(const json_t *value);
+
+/* The same in fewer words, for a column next to a hash ("VT: 2 mal,
+ * 1 susp /73" of 73 engines, "VT: clean /70", "VT: waiting"). */
+void record_vt_brief(const json_t *value, char *buf, size_t len);
+
+/* The values by hash, for the interfaces: built once per read of the
+ * file, then a lookup per row. */
+struct record_vt_index;
+int record_vt_index_new(const struct record *r, struct record_vt_index **ret);
+/* The value for a hash (borrowed from the record), or NULL. */
+const json_t *record_vt_index_get(const struct record_vt_index *ix, const char *sha256);
+void record_vt_index_free(struct record_vt_index *ix);
+
+/* record.json's VirusTotal values as the interfaces keep them: read again
+ * when the file changed (checked at most once a second). */
+struct record_vt_cache {
+	int dirfd;		/* the state directory, or -1: nothing to show */
+	struct record *record;
+	struct record_vt_index *index;
+	struct timespec mtime;
+	off_t size;
+	ino_t ino;
+	time_t checked;
+};
+void record_vt_cache_refresh(struct record_vt_cache *c);
+/* The value for a hash given as text of len bytes, or NULL. */
+const json_t *record_vt_cache_get(const struct record_vt_cache *c, const char *text, size_t len);
+void record_vt_cache_done(struct record_vt_cache *c);
 
 /* record.json read only, for the interfaces: never moved aside nor
  * written.  -ENOENT, -EINVAL (not a record) or another negative errno. */

@@ -879,6 +879,15 @@ static void test_record(struct errlog *el)
 		record_vt_text(val, buf, sizeof(buf));
 		is_str(buf, "VirusTotal: (unreadable verdict)", "  for a hand-edited one");
 		json_decref(val);
+		val = json_loads("{\"malicious\": 2, \"suspicious\": 1, \"harmless\": 60, "
+				 "\"undetected\": 10}", 0, NULL);
+		record_vt_brief(val, buf, sizeof(buf));
+		is_str(buf, "VT: 2 mal, 1 susp /73", "the view's brief form of a verdict");
+		json_decref(val);
+		val = json_string(VT_ST_UNKNOWN_NO_UPLOAD);
+		record_vt_brief(val, buf, sizeof(buf));
+		is_str(buf, "VT: unknown there", "  of a status, without its details");
+		json_decref(val);
 		val = json_string("VirusTotal: waiting\x1b[31m\n");
 		record_vt_text(val, buf, sizeof(buf));
 		is_str(buf, "VirusTotal: waiting[31m", "  a status without its control characters");
