@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1023,6 +1024,20 @@ int vt_new(const struct vt_opts *opts, struct vt **ret, char *err, size_t errlen
 	pthread_cond_init(&v->more, &ca);
 	pthread_condattr_destroy(&ca);
 	load_queue(v);
+	{
+		/* the systemd unit allows no IP sockets (RestrictAddressFamilies,
+		 * for the monitor's sake): say so once rather than fail quietly */
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (s >= 0)
+			close(s);
+		else if (!v->note[0])
+			snprintf(v->note, sizeof(v->note),
+				 "VirusTotal: this process may not open IP sockets (%s): the "
+				 "systemd unit of picosnitch allows none (RestrictAddressFamilies=AF_UNIX); "
+				 "VirusTotal needs a unit that allows AF_INET and AF_INET6",
+				 strerror(errno));
+	}
 	r = pthread_create(&v->thread, NULL, worker, v);
 	if (r) {
 		snprintf(err, errlen, "VirusTotal: cannot start its thread: %s", strerror(r));
