@@ -60,6 +60,7 @@ static void make_db(void)
 	store_close(s);
 	atexit(remove_db);
 	api.db_path = db_path;
+	api.vt.dirfd = -1;	/* no record.json */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -225,6 +225,8 @@ static int cmd_view(struct state_dir *sd)
 	ui_config(sd, dirfd, &cfg, &have_cfg);
 	env.geo = ui_geo(sd, dirfd, &cfg, have_cfg, geteuid() != 0, false, &refresher);
 	env.db_path = db;
+	/* record.json (VirusTotal's verdicts), read as the user */
+	env.dirfd = dirfd;
 	r = view_main(&env);
 	ui_refresh_done(refresher, dirfd);
 	geo_close(env.geo);

@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/service.h"
+#include "config/config.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -74,9 +76,7 @@ static const char unit_template[] =
 	"RestrictNamespaces=yes\n"
 	"RestrictRealtime=yes\n"
 	"RestrictSUIDSGID=yes\n"
-	"# its own traffic: the socket to the logger, D-Bus, the journal (none on IP)\n"
-	"RestrictAddressFamilies=AF_UNIX\n"
-	"IPAddressDeny=any\n"
+	"%s"
 	"LockPersonality=yes\n"
 	"MemoryDenyWriteExecute=yes\n"
 	"SystemCallArchitectures=native\n"
@@ -118,7 +118,17 @@ static int daemon_reload(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-char *systemd_unit_text(const char *exe, const struct state_dir *sd)
+/* The unit's sockets: none on IP, unless the logger asks VirusTotal. */
+static const char families_local[] =
+	"# its own traffic: the socket to the logger, D-Bus, the journal (none on IP)\n"
+	"RestrictAddressFamilies=AF_UNIX\n"
+	"IPAddressDeny=any\n";
+static const char families_ip[] =
+	"# its own traffic: the socket to the logger, D-Bus, the journal, and the\n"
+	"# logger's requests to VirusTotal (\"VT API key\" was set when this was written)\n"
+	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n";
+
+char *systemd_unit_text(const char *exe, const struct state_dir *sd, bool ip)
 {
 	char *text = NULL, *extra = NULL;
 	const char *dir = getenv("PICOSNITCH_DIR");
@@ -132,14 +142,46 @@ char *systemd_unit_text(const char *exe, const struct state_dir *sd)
 		     pidfile && *pidfile ? pidfile : "", pidfile && *pidfile ? "\"\n" : "") < 0)
 		return NULL;
 	if (asprintf(&text, unit_template, exe, pidfile_path(), (unsigned)sd->uid,
-		     extra ? extra : "", dir && *dir ? " " : "", dir && *dir ? dir : "") < 0)
+		     extra ? extra : "", dir && *dir ? " " : "", dir && *dir ? dir : "",
+		     ip ? families_ip : families_local) < 0)
 		text = NULL;
 	free(extra);
 	return text;
 }
 
+/* Whether config.json has a "VT API key" (the logger then needs IP
+ * sockets): read by a child running as the user the logger runs as, since
+ * root parses nothing a user wrote; anything wrong reads as no. */
+static bool wants_virustotal(const struct state_dir *sd)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		struct config cfg;
+		char *text = NULL, err[CONFIG_ERR_LEN];
+		size_t len;
+		int dfd;
+
+		if (sd->uid == 0 || setgroups(0, NULL) < 0 || setresgid(sd->gid, sd->gid, sd->gid) < 0 ||
+		    setresuid(sd->uid, sd->uid, sd->uid) < 0 || geteuid() == 0)
+			_exit(1);
+		dfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (dfd < 0 || read_below(dfd, CONFIG_FILE, 1 << 20, &text, &len) < 0 ||
+		    config_parse(text, len, &cfg, err, sizeof(err)) < 0)
+			_exit(1);
+		_exit(cfg.vt_api_key[0] ? 0 : 1);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int cmd_systemd(const struct state_dir *sd)
 {
+	bool ip;
 	char exe[PATH_MAX], *text, *path = NULL;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	int dirfd, r;
@@ -173,7 +215,16 @@ int cmd_systemd(const struct state_dir *sd)
 			log_warn("cannot create the system user %s for the logger; the service "
 				 "will run it as nobody", LOGGER_SYSTEM_USER);
 	}
-	text = systemd_unit_text(exe, sd);
+	{
+		/* the user the logger runs as (the system user when there is
+		 * no desktop user) reads config.json */
+		struct state_dir as = *sd;
+
+		if (as.uid == 0)
+			state_dir_logger_user(&as);
+		ip = wants_virustotal(&as);
+	}
+	text = systemd_unit_text(exe, sd, ip);
 	if (!text) {
 		log_errno(-ENOMEM, "cannot write the unit");
 		return 1;
@@ -195,6 +246,9 @@ int cmd_systemd(const struct state_dir *sd)
 		return 1;
 	}
 	printf("wrote %s (runs %s start-no-daemon)\n", path, exe);
+	if (ip)
+		printf("\"VT API key\" is set: the unit allows IP sockets, for the logger's "
+		       "requests to VirusTotal (write the unit again after removing the key)\n");
 	if (!systemd_running()) {
 		printf("systemd is not running here, so nothing was reloaded; on a systemd machine "
 		       "run: systemctl daemon-reload && systemctl enable --now picosnitch\n");

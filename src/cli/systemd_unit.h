@@ -2,10 +2,13 @@
 #ifndef PS_CLI_SYSTEMD_UNIT_H
 #define PS_CLI_SYSTEMD_UNIT_H
 
+#include <stdbool.h>
+
 #include "config/paths.h"
 
-/* The unit's text for the binary at exe; the caller frees it. */
-char *systemd_unit_text(const char *exe, const struct state_dir *sd);
+/* The unit's text for the binary at exe; ip: allow IP sockets (the
+ * logger's requests to VirusTotal).  The caller frees it. */
+char *systemd_unit_text(const char *exe, const struct state_dir *sd, bool ip);
 
 /* Write $PICOSNITCH_UNIT_DIR (default /etc/systemd/system)/picosnitch.service,
  * reload systemd if it runs, say what was done.  Returns the exit status. */

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "geo/geo.h"
+#include "logger/vt_parse.h"
 
 #define MAX_FILTERS 32
 #define DEFAULT_LIMIT 1000
@@ -518,6 +519,29 @@ static bool span(struct dash_api *api, struct req *r, const struct query_select 
 	return true;
 }
 
+/* {"virustotal": {"text", "flagged", "link"}} on a hash that record.json
+ * has a VirusTotal value for; the link is made here from the hash (hex),
+ * never taken from the file. */
+static void vt_annotate(struct dash_api *api, json_t *h, const char *sha)
+{
+	const json_t *value = record_vt_cache_get(&api->vt, sha, strlen(sha));
+	char text[160], link[128];
+	json_t *o;
+
+	if (!value || !vt_is_sha256(sha))
+		return;
+	record_vt_text(value, text, sizeof(text));
+	if (!text[0])
+		return;
+	o = json_pack("{s:s,s:b}", "text", text, "flagged", record_vt_flagged(value));
+	if (o && json_is_object(value)) {
+		snprintf(link, sizeof(link), "https://www.virustotal.com/gui/file/%.64s", sha);
+		json_object_set_new(o, "link", json_string(link));
+	}
+	if (o)
+		json_object_set_new(h, "virustotal", o);
+}
+
 /* One executable (by path): when it was first and last seen, its hashes
  * with the first time of each, and what it talked to.  Its entries are
  * read once for all the lists (query_totals_dims). */
@@ -584,12 +608,16 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 		fail(r, 500, "out of memory");
 		goto fail;
 	}
+	record_vt_cache_refresh(&api->vt);
 	for (size_t i = 0; i < json_array_size(hashes); i++) {
 		json_t *h = json_array_get(hashes, i), *v = json_object_get(h, "value");
 		struct query_filter f[2] = { sel.filters[0] };
 		struct query_select hs = sel;
 		const char *text = json_string_value(json_object_get(v, "text"));
 
+		/* what VirusTotal said of it (record.json) */
+		if (text && !json_object_get(v, "hex"))
+			vt_annotate(api, h, text);
 		/* hashes are hex text (a sentinel that is not UTF-8 has no
 		 * time); the first and last time of the busiest few only */
 		if (json_object_get(v, "hex") || !text || i >= EXE_TIMED_HASHES)
@@ -852,4 +880,5 @@ void dash_api_done(struct dash_api *api)
 {
 	query_close(api->db);
 	api->db = NULL;
+	record_vt_cache_done(&api->vt);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "logger/record.h"
 #include "query/query.h"
 
 struct geo;
@@ -31,6 +32,9 @@ struct dash_api {
 	/* countries and network owners of remote addresses: the country and
 	 * asn dimensions, and labels; NULL: none ("GeoIP lookup" false) */
 	struct geo *geo;
+	/* record.json's VirusTotal verdicts, next to each hash; .dirfd is
+	 * the state directory, or -1 */
+	struct record_vt_cache vt;
 };
 
 #define DASH_API_MAX_PARAMS 64

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct alerts {
 	struct record *record;
 	struct errlog *errlog;
 	struct notifier *notifier;
+	struct vt *vt;
 	int exelog_fd;
 	int dirfd;
 	struct waiting *waiting;	/* identities whose hash is being computed */
@@ -98,19 +100,148 @@ static const char *exe_note(struct alerts *a, const struct lident *id)
 	return "";
 }
 
+/* A hash new for an executable: what VirusTotal said of it already (a
+ * copy of the file elsewhere), else ask. */
+static void vt_new_hash(struct alerts *a, const struct lident *id, const char *sha)
+{
+	json_t *known = record_vt_get(a->record, sha), *waiting;
+
+	if (known) {
+		record_vt_set_one(a->record, id->exe, sha, known);
+		return;
+	}
+	if (!a->vt || vt_submit(a->vt, sha, id->exe, id->file_ino, id->file_dev, id->pid) < 0)
+		return;	/* off, or the queue is full (counted; queued at the next start) */
+	waiting = json_string(VT_ST_WAITING);
+	if (waiting)
+		record_vt_set_one(a->record, id->exe, sha, waiting);
+	json_decref(waiting);
+}
+
 static void check_hash(struct alerts *a, const struct lident *id, enum record_role role,
 		       const char *sha)
 {
 	switch (record_see_hash(a->record, id->exe, sha)) {
 	case REC_HASH_FIRST:
 		exelog(a, "sha256%s %s %s", role_suffix[role], sha, id->exe);
+		vt_new_hash(a, id, sha);
 		break;
 	case REC_HASH_CHANGED:
 		exelog(a, "new hash%s %s %s", role_suffix[role], sha, id->exe);
 		if (role == REC_PROCESS)
 			notify(a, "%s has changed: its SHA-256 is now %.16s…", id->exe, sha);
+		vt_new_hash(a, id, sha);
 		break;
 	}
+}
+
+#define VT_LINK "https://www.virustotal.com/gui/file/"
+
+void alerts_vt_outcome(struct alerts *a, const struct vt_outcome *o)
+{
+	const struct vt_verdict *v = &o->verdict;
+	json_t *value;
+	size_t n;
+
+	if (o->has_verdict) {
+		char link[128];
+
+		snprintf(link, sizeof(link), VT_LINK "%s", o->sha256);
+		value = json_pack("{s:I, s:I, s:I, s:I, s:s}", "malicious", (json_int_t)v->malicious,
+				  "suspicious", (json_int_t)v->suspicious, "harmless",
+				  (json_int_t)v->harmless, "undetected", (json_int_t)v->undetected,
+				  "link", link);
+		if (value && v->date)
+			json_object_set_new(value, "analysis date", json_integer(v->date));
+	} else {
+		value = json_string(o->status ? o->status : "");
+	}
+	if (!value)
+		return;
+	n = record_vt_set(a->record, o->sha256, value);
+	if (o->has_verdict) {
+		bool flagged = v->malicious > 0 || v->suspicious > 0;
+
+		exelog(a, "virustotal %s %s: %" PRId64 " malicious, %" PRId64 " suspicious, %" PRId64
+		       " harmless, %" PRId64 " undetected (" VT_LINK "%s)",
+		       o->sha256, o->exe, v->malicious, v->suspicious, v->harmless, v->undetected,
+		       o->sha256);
+		if (flagged)
+			notify(a, "VirusTotal flags %s: %" PRId64 " engines call it malicious, %"
+			       PRId64 " suspicious (SHA-256 %.16s…)%s",
+			       o->exe, v->malicious, v->suspicious, o->sha256,
+			       n > 1 ? "; other executables have the same file" : "");
+	} else if (o->final) {
+		exelog(a, "virustotal %s %s: %s", o->sha256, o->exe, o->status ? o->status : "");
+	}
+	json_decref(value);
+}
+
+struct backfill {
+	struct alerts *a;
+	char (*shas)[65];
+	char **exes;
+	bool *empty;	/* its value was "" */
+	size_t n, cap;
+};
+
+static void backfill_one(void *ctx, const char *exe, const char *sha, json_t *value)
+{
+	struct backfill *b = ctx;
+	const char *s = json_string_value(value);
+
+	/* not answered: never asked, waiting, or uploaded and not analysed */
+	if (!s || (s[0] && strcmp(s, VT_ST_WAITING) && strcmp(s, VT_ST_ANALYSING)) ||
+	    !vt_is_sha256(sha))
+		return;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		char (*shas)[65] = realloc(b->shas, cap * sizeof(*shas));
+		char **exes;
+		bool *empty;
+
+		if (!shas)
+			return;
+		b->shas = shas;
+		exes = realloc(b->exes, cap * sizeof(*exes));
+		if (!exes)
+			return;
+		b->exes = exes;
+		empty = realloc(b->empty, cap * sizeof(*empty));
+		if (!empty)
+			return;
+		b->empty = empty;
+		b->cap = cap;
+	}
+	b->exes[b->n] = strdup(exe);
+	if (!b->exes[b->n])
+		return;
+	b->empty[b->n] = !s[0];
+	memcpy(b->shas[b->n++], sha, 65);
+}
+
+void alerts_vt_backfill(struct alerts *a)
+{
+	struct backfill b = { .a = a };
+	json_t *waiting = json_string(VT_ST_WAITING);
+
+	if (!a->vt || !waiting) {
+		json_decref(waiting);
+		return;
+	}
+	record_hashes_each(a->record, backfill_one, &b);
+	for (size_t i = 0; i < b.n; i++) {
+		int r = vt_submit(a->vt, b.shas[i], b.exes[i], 0, 0, 0);
+
+		/* one queued already (vt-queue.json) keeps what it says */
+		if (r == 1 || (r == 0 && b.empty[i]))
+			record_vt_set_one(a->record, b.exes[i], b.shas[i], waiting);
+		free(b.exes[i]);
+	}
+	free(b.exes);
+	free(b.shas);
+	free(b.empty);
+	json_decref(waiting);
 }
 
 static void see(struct alerts *a, struct lident *id, enum record_role role, bool exec)
@@ -251,6 +382,7 @@ int alerts_open(const struct alerts_opts *opts, struct idents *idents, struct er
 		a->notifier = NULL;
 	}
 	a->dirfd = opts->dirfd;
+	a->vt = opts->vt;
 	*ret = a;
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "logger/errlog.h"
 #include "logger/idents.h"
+#include "logger/vt.h"
 
 struct alerts;
 
@@ -21,6 +22,7 @@ struct alerts_opts {
 	bool desktop;		/* notify on the session bus, else hand texts to print() */
 	void (*print)(void *ctx, const char *text);
 	void *ctx;
+	struct vt *vt;		/* VirusTotal, or NULL when it is off */
 };
 
 /* Load record.json, open exe.log, start the notifier.  Problems that do
@@ -34,6 +36,13 @@ void alerts_who(struct alerts *a, struct lident *proc, struct lident *parent,
 		struct lident *gparent, bool exec);
 /* A hash became known for an executable file. */
 void alerts_hashed(struct alerts *a, const struct lfile *f);
+/* What VirusTotal said about a hash: record.json, exe.log, and a
+ * notification when it flags the file. */
+void alerts_vt_outcome(struct alerts *a, const struct vt_outcome *o);
+/* Queue for VirusTotal every hash of record.json it has not answered
+ * (at start: added after the last run, or the queue was lost or full). */
+void alerts_vt_backfill(struct alerts *a);
+
 /* Errors just written to error.log (from errlog's flush); (NULL, 0) shows
  * errors held back by the rate limit once it has passed. */
 void alerts_errors(struct alerts *a, const char *first, unsigned long count);

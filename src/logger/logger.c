@@ -36,6 +36,7 @@
 #include "logger/logger_int.h"
 #include "logger/strpool.h"
 #include "logger/userhash.h"
+#include "logger/vt.h"
 #include "logger/window.h"
 #include "pipeline/domains.h"
 #include "pipeline/ignore.h"
@@ -658,6 +659,7 @@ static void on_tick(struct logger *l)
 	if (l->mono_clock_ms() - l->window_start_ms + 250 >= (uint64_t)l->cfg.db_write_limit * 1000)
 		flush_window(l, false);
 	errlog_flush(l->errlog);
+	vt_report(l->vt, l->errlog, false);
 	if (l->alerts)
 		alerts_errors(l->alerts, NULL, 0);
 	if (l->mono_clock_ms() / 1000 - l->last_prune >= prune_interval())
@@ -735,6 +737,17 @@ static void on_user_hashes(struct logger *l)
 
 		if (f && l->alerts)
 			alerts_hashed(l->alerts, f);
+	}
+}
+
+static void on_vt_outcomes(struct logger *l)
+{
+	struct vt_outcome o;
+
+	while (l->vt && vt_take(l->vt, &o) == 0) {
+		if (l->alerts)
+			alerts_vt_outcome(l->alerts, &o);
+		vt_outcome_clear(&o);
 	}
 }
 
@@ -843,15 +856,32 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 	if (r < 0)
 		return r;
 	prune(l);
+	if (l->cfg.vt_api_key[0]) {
+		struct vt_opts vopts = {
+			.dirfd = dirfd,
+			.api_key = l->cfg.vt_api_key,
+			.upload = l->cfg.vt_file_upload,
+			.request_limit = l->cfg.vt_request_limit,
+			.dev_mask = l->cfg.has_st_dev_mask ? (uint32_t)l->cfg.st_dev_mask : 0xffffffffu,
+		};
+
+		vt_opts_from_env(&vopts);
+		r = vt_new(&vopts, &l->vt, err, sizeof(err));
+		if (r < 0)
+			errlog_add(l->errlog, "VirusTotal is not used: %s", strerror(-r));
+		else if (err[0])
+			errlog_add(l->errlog, "%s", err);
+	}
 	{
 		struct alerts_opts aopts = { .dirfd = dirfd, .desktop = l->cfg.desktop_notifications,
-					     .print = print_note, .ctx = l };
+					     .print = print_note, .ctx = l, .vt = l->vt };
 
 		r = alerts_open(&aopts, l->idents, l->errlog, &l->alerts);
 		if (r < 0) {
 			fatal(l, 1, "cannot open record.json: %s", strerror(-r));
 			return r;
 		}
+		alerts_vt_backfill(l->alerts);
 	}
 	r = userhash_new(l->cfg.has_st_dev_mask ? (uint32_t)l->cfg.st_dev_mask : 0xffffffffu,
 			 &l->userhash);
@@ -865,6 +895,9 @@ void logger_done(struct logger *l)
 {
 	while (l->npending)
 		batch_release(l, 0);
+	on_vt_outcomes(l);
+	vt_free(l->vt);
+	l->vt = NULL;
 	alerts_close(l->alerts);
 	l->alerts = NULL;
 	userhash_free(l->userhash);
@@ -980,6 +1013,10 @@ int logger_main(void)
 		ev.data.fd = userhash_fd(l.userhash);
 		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
+	if (l.vt) {
+		ev.data.fd = vt_fd(l.vt);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 	while (!final) {
 		int n;
 
@@ -1001,6 +1038,10 @@ int logger_main(void)
 				on_user_hashes(&l);
 				continue;
 			}
+			if (l.vt && evs[i].data.fd == vt_fd(l.vt)) {
+				on_vt_outcomes(&l);
+				continue;
+			}
 			for (int k = 0; k < 256 && !final; k++) {
 				r = channel_recv(l.chan, buf);
 				if (r == 0)
@@ -1019,6 +1060,10 @@ int logger_main(void)
 			}
 		}
 	}
+	/* VirusTotal's answers so far; what is still to ask stays in
+	 * vt-queue.json */
+	on_vt_outcomes(&l);
+	vt_report(l.vt, l.errlog, true);
 	flush_window(&l, true);
 	/* only a run that wrote its last window ends clean (the monitor
 	 * gone without FINAL is not: its last drain was never sent) */

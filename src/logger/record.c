@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include <jansson.h>
+#include <uthash.h>
 
 #include "util/fsutil.h"
 
@@ -282,6 +285,291 @@ int record_see_hash(struct record *r, const char *exe, const char *sha256)
 	}
 	r->dirty = true;
 	return what;
+}
+
+size_t record_vt_set(struct record *r, const char *sha256, json_t *value)
+{
+	json_t *shas = json_object_get(r->root, "SHA256"), *known;
+	const char *exe;
+	size_t n = 0;
+
+	json_object_foreach(shas, exe, known) {
+		json_t *old = json_object_get(known, sha256);
+
+		if (!old || json_equal(old, value))
+			continue;
+		/* the key exists: replacing its value cannot grow the record */
+		if (json_object_set(known, sha256, value) == 0) {
+			n++;
+			r->dirty = true;
+		}
+	}
+	return n;
+}
+
+void record_vt_set_one(struct record *r, const char *exe, const char *sha256, json_t *value)
+{
+	json_t *known = json_object_get(json_object_get(r->root, "SHA256"), exe);
+	json_t *old = json_object_get(known, sha256);
+
+	if (old && !json_equal(old, value) && json_object_set(known, sha256, value) == 0)
+		r->dirty = true;
+}
+
+json_t *record_vt_get(const struct record *r, const char *sha256)
+{
+	json_t *shas = json_object_get(r->root, "SHA256"), *known;
+	const char *exe;
+
+	json_object_foreach(shas, exe, known) {
+		json_t *v = json_object_get(known, sha256);
+
+		if (v && !(json_is_string(v) && !json_string_length(v)))
+			return v;
+	}
+	return NULL;
+}
+
+void record_hashes_each(const struct record *r,
+			void (*fn)(void *ctx, const char *exe, const char *sha256, json_t *value),
+			void *ctx)
+{
+	json_t *shas = json_object_get(r->root, "SHA256"), *known, *v;
+	const char *exe, *sha;
+
+	json_object_foreach(shas, exe, known) {
+		json_object_foreach(known, sha, v)
+			fn(ctx, exe, sha, v);
+	}
+}
+
+/* A count of a verdict: an integer 0..1e6, else -1 (a hand-edited file). */
+static long long vt_count(const json_t *value, const char *key)
+{
+	json_t *c = json_object_get(value, key);
+
+	if (!json_is_integer(c) || json_integer_value(c) < 0 || json_integer_value(c) > 1000000)
+		return -1;
+	return json_integer_value(c);
+}
+
+bool record_vt_flagged(const json_t *value)
+{
+	return json_is_object(value) &&
+	       (vt_count(value, "malicious") > 0 || vt_count(value, "suspicious") > 0);
+}
+
+void record_vt_text(const json_t *value, char *buf, size_t len)
+{
+	long long mal, sus, harm, und;
+	json_t *date;
+	char day[16] = "";
+
+	buf[0] = '\0';
+	if (json_is_string(value)) {
+		/* a status: only its printable ASCII (the file is the user's) */
+		const char *s = json_string_value(value);
+		size_t o = 0;
+
+		for (; *s && o + 1 < len; s++)
+			if (*s >= ' ' && *s < 0x7f)
+				buf[o++] = *s;
+		buf[o] = '\0';
+		return;
+	}
+	if (!json_is_object(value))
+		return;
+	mal = vt_count(value, "malicious");
+	sus = vt_count(value, "suspicious");
+	harm = vt_count(value, "harmless");
+	und = vt_count(value, "undetected");
+	if (mal < 0 || sus < 0 || harm < 0 || und < 0) {
+		snprintf(buf, len, "VirusTotal: (unreadable verdict)");
+		return;
+	}
+	date = json_object_get(value, "analysis date");
+	if (json_is_integer(date) && json_integer_value(date) > 0 &&
+	    json_integer_value(date) < 253402300800LL) {
+		time_t t = (time_t)json_integer_value(date);
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm))
+			strftime(day, sizeof(day), ", %Y-%m-%d", &tm);
+	}
+	if (mal || sus)
+		snprintf(buf, len, "VirusTotal: %lld malicious, %lld suspicious of %lld engines%s",
+			 mal, sus, mal + sus + harm + und, day);
+	else
+		snprintf(buf, len, "VirusTotal: clean (0 of %lld engines)%s", harm + und, day);
+}
+
+void record_vt_brief(const json_t *value, char *buf, size_t len)
+{
+	long long mal, sus, harm, und;
+
+	buf[0] = '\0';
+	if (json_is_string(value)) {
+		/* a status, up to its details: "VT: waiting", "VT: unknown there" */
+		const char *s = json_string_value(value);
+		size_t o;
+
+		if (!s[0])
+			return;
+		if (!strncmp(s, "VirusTotal: ", 12))
+			s += 12;
+		o = (size_t)snprintf(buf, len, "VT: ");
+		for (; *s && *s != '(' && *s != ',' && o + 1 < len; s++)
+			if (*s >= ' ' && *s < 0x7f)
+				buf[o++] = *s;
+		while (o > 4 && buf[o - 1] == ' ')
+			o--;
+		buf[o < len ? o : len - 1] = '\0';
+		return;
+	}
+	if (!json_is_object(value))
+		return;
+	mal = vt_count(value, "malicious");
+	sus = vt_count(value, "suspicious");
+	harm = vt_count(value, "harmless");
+	und = vt_count(value, "undetected");
+	if (mal < 0 || sus < 0 || harm < 0 || und < 0)
+		snprintf(buf, len, "VT: (unreadable)");
+	else if (mal || sus)
+		snprintf(buf, len, "VT: %lld mal, %lld susp /%lld", mal, sus, mal + sus + harm + und);
+	else
+		snprintf(buf, len, "VT: clean /%lld", harm + und);
+}
+
+struct vt_entry {
+	char sha[65];
+	const json_t *value;
+	UT_hash_handle hh;
+};
+
+struct record_vt_index {
+	struct vt_entry *map;
+	struct vt_entry *all;
+	size_t n;
+};
+
+int record_vt_index_new(const struct record *r, struct record_vt_index **ret)
+{
+	struct record_vt_index *ix = calloc(1, sizeof(*ix));
+	json_t *shas = json_object_get(r->root, "SHA256"), *known, *v;
+	const char *exe, *sha;
+	size_t cap = 0;
+
+	if (!ix)
+		return -ENOMEM;
+	json_object_foreach(shas, exe, known)
+		cap += json_object_size(known);
+	ix->all = calloc(cap ? cap : 1, sizeof(*ix->all));
+	if (!ix->all) {
+		free(ix);
+		return -ENOMEM;
+	}
+	json_object_foreach(shas, exe, known) {
+		json_object_foreach(known, sha, v) {
+			struct vt_entry *e;
+
+			if (strlen(sha) != 64 || (json_is_string(v) && !json_string_length(v)))
+				continue;
+			HASH_FIND_STR(ix->map, sha, e);
+			if (e)
+				continue;
+			e = &ix->all[ix->n++];
+			memcpy(e->sha, sha, 65);
+			e->value = v;
+			HASH_ADD_STR(ix->map, sha, e);
+		}
+	}
+	*ret = ix;
+	return 0;
+}
+
+const json_t *record_vt_index_get(const struct record_vt_index *ix, const char *sha256)
+{
+	struct vt_entry *e;
+
+	if (!ix || !sha256)
+		return NULL;
+	HASH_FIND_STR(ix->map, sha256, e);
+	return e ? e->value : NULL;
+}
+
+void record_vt_index_free(struct record_vt_index *ix)
+{
+	if (!ix)
+		return;
+	HASH_CLEAR(hh, ix->map);
+	free(ix->all);
+	free(ix);
+}
+
+void record_vt_cache_refresh(struct record_vt_cache *c)
+{
+	struct record *r = NULL;
+	struct record_vt_index *ix = NULL;
+	struct stat st;
+	time_t now = time(NULL);
+
+	if (c->dirfd < 0 || now == c->checked)
+		return;
+	c->checked = now;
+	if (fstatat(c->dirfd, RECORD_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		record_vt_cache_done(c);
+		return;
+	}
+	if (c->record && st.st_mtim.tv_sec == c->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == c->mtime.tv_nsec && st.st_size == c->size && st.st_ino == c->ino)
+		return;
+	if (record_read(c->dirfd, &r) == 0 && record_vt_index_new(r, &ix) < 0) {
+		record_free(r);
+		r = NULL;
+	}
+	/* a file being replaced, or not a record: keep what was read */
+	if (!r)
+		return;
+	record_vt_index_free(c->index);
+	record_free(c->record);
+	c->record = r;
+	c->index = ix;
+	c->mtime = st.st_mtim;
+	c->size = st.st_size;
+	c->ino = st.st_ino;
+}
+
+const json_t *record_vt_cache_get(const struct record_vt_cache *c, const char *text, size_t len)
+{
+	char sha[65];
+
+	if (!c->index || len != 64 || memchr(text, 0, len))
+		return NULL;
+	memcpy(sha, text, 64);
+	sha[64] = '\0';
+	return record_vt_index_get(c->index, sha);
+}
+
+void record_vt_cache_done(struct record_vt_cache *c)
+{
+	record_vt_index_free(c->index);
+	record_free(c->record);
+	c->index = NULL;
+	c->record = NULL;
+	c->checked = 0;
+}
+
+int record_read(int dirfd, struct record **ret)
+{
+	char *text = NULL, why[256];
+	size_t len;
+	int r = read_below(dirfd, RECORD_FILE, RECORD_READ_MAX, &text, &len);
+
+	if (r < 0)
+		return r;
+	r = record_parse(text, len, ret, why, sizeof(why));
+	free(text);
+	return r;
 }
 
 uint64_t record_refused(const struct record *r)

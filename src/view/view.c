@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "geo/geo.h"
+#include "logger/record.h"
 #include "view/view_state.h"
 #include "view/view_text.h"
 
@@ -82,6 +83,7 @@ struct view {
 
 	struct user_name users[USER_CACHE];
 	size_t n_users, next_user;
+	struct record_vt_cache vt;	/* VirusTotal's verdicts, by hash */
 };
 
 static volatile sig_atomic_t quit_signal;
@@ -470,7 +472,7 @@ static void draw_wrapped(struct view *v, int y0, size_t lines, const char *text)
 static void draw_rows(struct view *v)
 {
 	size_t lines = body_lines(), vw = value_width(v), sw = spark_width(), nw = v->num_w;
-	char buf[128], num[32];
+	char buf[128], num[32], hashbuf[192];
 
 	if (v->problem[0]) {
 		draw_wrapped(v, HEAD_LINES, body_lines(), v->problem);
@@ -494,6 +496,19 @@ static void draw_rows(struct view *v)
 		const char *s = shown_value(v, cur_tab(v)->dim, &r->value, buf, sizeof(buf), &len,
 					    &placeholder);
 
+		if (!placeholder && (cur_tab(v)->dim == QUERY_DIM_SHA256 ||
+				     cur_tab(v)->dim == QUERY_DIM_PARENT_SHA256)) {
+			/* the hash, then what VirusTotal said of it */
+			const json_t *vt = record_vt_cache_get(&v->vt, s, len);
+			char brief[96];
+
+			record_vt_brief(vt, brief, sizeof(brief));
+			if (brief[0] && len == 64) {
+				snprintf(hashbuf, sizeof(hashbuf), "%.64s  %s", s, brief);
+				s = hashbuf;
+				len = strlen(hashbuf);
+			}
+		}
 		put_text(v, y, 0, vw, s, len, FIT_MIDDLE, a | (placeholder ? A_DIM : A_NORMAL));
 		view_format_bytes(r->sent, v->unit, num, sizeof(num));
 		put_str(v, y, x, nw, num, FIT_RIGHT, a);
@@ -634,6 +649,7 @@ static void load(struct view *v, bool keep)
 		opt.asn_of = geo_owner_hook;
 		opt.asn_ctx = v->env->geo;
 	}
+	record_vt_cache_refresh(&v->vt);
 	if (keep && v->res && v->cursor < v->res->n_rows) {
 		const struct query_value *val = &v->res->rows[v->cursor].value;
 
@@ -998,7 +1014,7 @@ static int64_t mono_ms(void)
 int view_main(const struct view_env *env)
 {
 	struct view v = { .env = env, .unit = VIEW_UNIT_KB, .sort = SORT_NAME, .num_w = NUM_WIDTH,
-			  .country = env->geo != NULL };
+			  .country = env->geo != NULL, .vt = { .dirfd = env->dirfd } };
 	struct sigaction sa = { .sa_handler = on_quit_signal };
 	const char *fixed = getenv("PICOSNITCH_VIEW_NOW");
 	int64_t last_load;
@@ -1059,6 +1075,7 @@ int view_main(const struct view_env *env)
 	endwin();
 	free_data(&v);
 	query_close(v.db);
+	record_vt_cache_done(&v.vt);
 	view_filters_clear(&v.filters);
 	for (size_t i = 0; i < v.n_users; i++)
 		free(v.users[i].name);

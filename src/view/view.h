@@ -11,6 +11,8 @@ struct geo;
 
 struct view_env {
 	const char *db_path;		/* snitch.db */
+	int dirfd;			/* the state directory (record.json's VirusTotal
+					 * verdicts next to hashes), or -1 */
 	/* the monitor's pid, or 0 when it does not run */
 	pid_t (*monitor_pid)(void);
 	/* countries and network owners of remote addresses; NULL: none

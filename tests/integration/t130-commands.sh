@@ -197,6 +197,20 @@ else
 	skip "systemd-analyze is not installed"
 fi
 
+# with a "VT API key" (read as the desktop user), the logger's requests to
+# VirusTotal need IP sockets: the unit allows them, and says why
+ps_config '{"VT API key": "t130-key"}'
+chown -R "$TEST_USER:" "$PICOSNITCH_DIR"
+PICOSNITCH_UNIT_DIR=$WORK/units run "$P" systemd
+check_match "systemd with a VT API key: says the unit allows IP sockets" \
+	'"VT API key" is set: the unit allows IP sockets' "$OUT"
+check_eq "  RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6, no IPAddressDeny, no key" "1 0 0" \
+	"$(grep -cxF "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "$unit") $(grep -c IPAddressDeny "$unit") $(grep -c t130-key "$unit")"
+rm -rf "$PICOSNITCH_DIR"
+PICOSNITCH_UNIT_DIR=$WORK/units run "$P" systemd
+check_eq "  and without one, none again" "1 1" \
+	"$(grep -cxF "RestrictAddressFamilies=AF_UNIX" "$unit") $(grep -cxF "IPAddressDeny=any" "$unit")"
+
 # ---- privileged commands run by another user ----
 if [ -z "$USER_UID" ]; then
 	skip "cannot create a throwaway user here (useradd)"

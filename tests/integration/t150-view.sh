@@ -48,6 +48,11 @@ LONGCMD="curl --silent --output /dev/null https://example.org/a/very/long/path/t
 		/usr/sbin/cron cron cron $H2 /usr/lib/systemd/systemd "$TEST_UID" 40002 22 198.51.100.1 \
 		203.0.113.7 net.backup 2 6 4026531840
 } | mkdb_as_user "$PICOSNITCH_DIR/snitch.db" || { not_ok "mkdb writes the test database"; t_done; exit 1; }
+# what VirusTotal said of H1 (record.json, as the logger writes it)
+printf '{"SHA256": {"/usr/bin/curl": {"%s": {"analysis date": 1764806400, "harmless": 60, "malicious": 2, "suspicious": 1, "undetected": 10}}}}\n' \
+	$H1 >"$PICOSNITCH_DIR/record.json"
+chown "$TEST_USER:" "$PICOSNITCH_DIR/record.json"
+chmod 0600 "$PICOSNITCH_DIR/record.json"
 
 # view_start COLS LINES [VAR=value...]: the view in a fresh tmux session,
 # started by root as `sudo picosnitch view` would be
@@ -168,10 +173,10 @@ rsync -a /home backup:                                         5000.0 kB 10000.0
 x                                                                 0.1 kB     0.1 kB               █
 EOF
 keys Right
-lines_are "tab SHA256" 3 10 <<'EOF'
+lines_are "tab SHA256, with what VirusTotal said of a hash (record.json)" 3 10 <<'EOF'
 <-    Executables | Process Names | Commands | SHA256 | Parent Executables | Parent Names | Pa... ->
 SHA256                                                              Sent   Received When
-111111111111111111111111111111…111111111111111111111111111111  5001.3 kB 10034.1 kB    █          ▁▁
+111111111111111111111111111111…1111111  VT: 2 mal, 1 susp /73  5001.3 kB 10034.1 kB    █          ▁▁
 222222222222222222222222222222…222222222222222222222222222222     2.0 kB     0.9 kB                █
 EOF
 keys Right

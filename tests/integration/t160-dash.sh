@@ -35,6 +35,11 @@ chown "$TEST_USER:" "$PICOSNITCH_DIR"
 		203.0.113.7 net.backup 2 6 4026531840
 } | mkdb_as_user "$PICOSNITCH_DIR/snitch.db" ||
 	{ not_ok "mkdb writes the test database"; t_done; exit 1; }
+# what VirusTotal said of H1 (record.json, as the logger writes it)
+printf '{"SHA256": {"/usr/bin/curl": {"%s": {"analysis date": 1764806400, "harmless": 60, "malicious": 2, "suspicious": 1, "undetected": 10}}}}\n' \
+	$H1 >"$PICOSNITCH_DIR/record.json"
+chown "$TEST_USER:" "$PICOSNITCH_DIR/record.json"
+chmod 0600 "$PICOSNITCH_DIR/record.json"
 
 PORT=$((20000 + RANDOM % 20000))
 export PORT
@@ -112,6 +117,9 @@ check_eq "executable: first and last seen, totals, hashes with their times" \
 	"$(json "f\"{j['first']} {j['last']} {j['sent']} {j['received']} {j['flows']} \" + ' '.join(f\"{h['value']['text']}:{h['first']}:{h['last']}\" for h in j['hashes'])")"
 check_eq "  what it talked to" "203.0.113.5|443|org.example|/usr/bin/bash|$TEST_USER" \
 	"$(json "'|'.join([j['remote_addresses']['rows'][0]['value']['text'], j['remote_ports']['rows'][0]['value']['text'], j['domains']['rows'][0]['value']['text'], j['parents']['rows'][0]['value']['text'], j['users']['rows'][0]['value']['user']])")"
+check_eq "  each hash with what VirusTotal said of it (record.json) and a link" \
+	"{\"flagged\": true, \"link\": \"https://www.virustotal.com/gui/file/$H1\", \"text\": \"VirusTotal: 2 malicious, 1 suspicious of 73 engines, 2025-12-04\"}" \
+	"$(json "json.dumps(j['hashes'][0]['virustotal'], sort_keys=True)")"
 get "/api/executable?include=executable:/usr/bin/nothing" >/dev/null
 check_eq "  an executable with no entries: 404" 404 "$CODE"
 get "/api/executable?include=name:curl" >/dev/null

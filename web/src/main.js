@@ -409,6 +409,14 @@ function smallTable(dim, rows, extra) {
     el('td', { class: 'num' }, bytes(r.received))))));
 }
 
+// what VirusTotal said of a hash (record.json, through /api/executable)
+function vtCell(r) {
+  const v = r.virustotal;
+  if (!v) return el('td', { class: 'vt' }, '');
+  const text = v.link ? el('a', { href: v.link, target: '_blank', rel: 'noopener noreferrer' }, v.text) : v.text;
+  return el('td', { class: v.flagged ? 'vt flagged' : 'vt' }, text);
+}
+
 async function drawExe(mine) {
   const p = selectParams('executable');
   p.delete('dim');
@@ -432,7 +440,7 @@ async function drawExe(mine) {
       `${bytes(d.sent)} sent, ${bytes(d.received)} received, ${d.flows} connections`),
     el('h3', {}, `Hashes (${d.hash_count})`),
     smallTable('sha256', d.hashes, (r) => [el('td', {}, r.first >= 0 ? `from ${when(r.first)}` : ''),
-      el('td', {}, r.last >= 0 ? `to ${when(r.last)}` : '')]),
+      el('td', {}, r.last >= 0 ? `to ${when(r.last)}` : ''), vtCell(r)]),
     el('div', { id: 'exe-chart' }),
     el('div', { class: 'lists' }, ...EXE_LISTS.map(([key, dim, title]) => el('section', { 'data-list': key },
       el('h3', {}, `${title} (${d[key].groups})`), smallTable(dim, d[key].rows)))));
