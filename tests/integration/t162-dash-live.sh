@@ -110,16 +110,23 @@ check_eq "  after what is known of the monitor" '{"running":true}' \
 	"$(events "$WORK/hist" state)"
 for q in "?history=301" "?history=-1" "?history=1e2" "?history=" "?since=0" "?history=1&history=2" \
 	"?history=%00"; do
-	code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "X-Picosnitch-Token: $TOKEN" "$BASE/api/live$q")
+	code=$(curl -s -m 10 -o "$WORK/body" -w '%{http_code}' -H "X-Picosnitch-Token: $TOKEN" "$BASE/api/live$q")
 	check_eq "a bad parameter ($q) is refused: 400" 400 "$code"
 done
-code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/live")
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$BASE/api/live")
 check_eq "no token, no stream: 403" 403 "$code"
 
-# the bound: 32 streams at once, the 33rd is told why
+# the bound: 32 streams at once, the 33rd is told why (once all 32 are
+# served: each has heard what is known of the monitor)
 for i in $(seq 2 32); do stream "s$i" "?history=0"; done
-sleep 1
-code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "X-Picosnitch-Token: $TOKEN" "$BASE/api/live")
+for _ in $(seq 100); do
+	n=0
+	for i in $(seq 2 32); do grep -q '^event: state' "$WORK/s$i" && n=$((n + 1)); done
+	[ "$n" = 31 ] && break
+	sleep 0.1
+done
+code=$(curl -s -m 10 -o "$WORK/body" -w '%{http_code}' -H "X-Picosnitch-Token: $TOKEN" \
+	"$BASE/api/live")
 check_eq "the 33rd stream: 503" 503 "$code"
 check_match "  saying why" "too many live streams" "$(cat "$WORK/body")"
 sleep 1.5
@@ -167,7 +174,7 @@ else
 fi
 
 # the server stops with a stream open
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Picosnitch-Token: $TOKEN" "$BASE/api/stop")
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -H "X-Picosnitch-Token: $TOKEN" "$BASE/api/stop")
 check_eq "stop with a stream open: 200" 200 "$code"
 wait "$DASH_PID"
 check_eq "  and the server ends cleanly" 0 $?
