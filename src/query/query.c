@@ -1056,14 +1056,7 @@ static int distinct_keys(struct query_db *db, const struct query_select *sel, st
 			qsql_add(&q, key);
 			qsql_add(&q, " = ids.k");
 		}
-		if (sel->window.has_from) {
-			qsql_add(&q, " AND c.time >= ");
-			qsql_int(&q, sel->window.from);
-		}
-		if (sel->window.has_to) {
-			qsql_add(&q, " AND c.time < ");
-			qsql_int(&q, sel->window.to);
-		}
+		qsql_window(&q, &sel->window);
 		qsql_add(&q, ")");
 		r = qsql_prepare(db, &q, &st, "read the values", err, errlen);
 		qsql_free(&q);
@@ -1574,14 +1567,7 @@ static int span_end(struct query_db *db, const struct query_select *sel, const s
 			qsql_add(&q, " AND c.exe_id = ");
 			qsql_int(&q, exes[i]);
 		}
-		if (sel->window.has_from) {
-			qsql_add(&q, " AND c.time >= ");
-			qsql_int(&q, sel->window.from);
-		}
-		if (sel->window.has_to) {
-			qsql_add(&q, " AND c.time < ");
-			qsql_int(&q, sel->window.to);
-		}
+		qsql_window(&q, &sel->window);
 		r = query_add_filters(db, &q, sel, err, errlen);
 		qsql_add(&q, last ? " ORDER BY c.time DESC LIMIT 1" : " ORDER BY c.time LIMIT 1");
 		if (r == 0)

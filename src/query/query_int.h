@@ -111,6 +111,8 @@ struct qsql {
 void qsql_add(struct qsql *q, const char *fragment);
 void qsql_int(struct qsql *q, int64_t v);
 void qsql_text(struct qsql *q, const char *s, size_t len);
+/* " AND c.time >= from AND c.time < to", the sides the window has. */
+void qsql_window(struct qsql *q, const struct query_window *w);
 void qsql_free(struct qsql *q);
 /* Prepare and bind; "what" names the statement in errors. */
 int qsql_prepare(struct query_db *db, struct qsql *q, sqlite3_stmt **st, const char *what,

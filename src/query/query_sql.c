@@ -224,6 +224,18 @@ void qsql_text(struct qsql *q, const char *s, size_t len)
 		*p = (struct qparam){ .text = true, .s = len ? s : "", .len = len };
 }
 
+void qsql_window(struct qsql *q, const struct query_window *w)
+{
+	if (w->has_from) {
+		qsql_add(q, " AND c.time >= ");
+		qsql_int(q, w->from);
+	}
+	if (w->has_to) {
+		qsql_add(q, " AND c.time < ");
+		qsql_int(q, w->to);
+	}
+}
+
 void qsql_free(struct qsql *q)
 {
 	free(q->buf);
