@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -502,19 +503,37 @@ static int server_prepare(struct dash_server *s, const struct dash_env *env, int
 	return r;
 }
 
+/* libmicrohttpd's own reasons (a connection it closes, a socket error),
+ * with PICOSNITCH_DEBUG=1: they are about clients, not faults of ours. */
+static void mhd_message(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	if (!log_enabled(LOG_LVL_DEBUG))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("dash: libmicrohttpd: %s", msg);
+}
+
 /* The server's thread: listening on addr, or (NULL) on nothing, serving
  * the connections MHD_add_connection() hands it. */
 static struct MHD_Daemon *start_daemon(struct dash_server *s, const struct sockaddr *addr,
 				       uint16_t port)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			     MHD_ALLOW_SUSPEND_RESUME;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	if (!addr)
 		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	else if (addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	return MHD_start_daemon(flags, port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, addr,
+	return MHD_start_daemon(flags, port, NULL, NULL, handle, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_message, NULL, MHD_OPTION_SOCK_ADDR, addr,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
