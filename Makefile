@@ -16,7 +16,8 @@ CLANG ?= clang
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 
-PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw libmicrohttpd libmaxminddb libcurl
+PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw libmicrohttpd libmaxminddb libcurl \
+	libpq libmariadb
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 

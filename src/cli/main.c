@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/service.h"
+#include "cli/sqlcmd.h"
 #include "cli/systemd_unit.h"
 #include "config/config.h"
 #include "config/paths.h"
@@ -47,6 +48,11 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"  lookup ADDRESS.. the country and network owner of each address, one line each:\n"
 		"                   address, country code (or local/unknown), owner (tab-separated)\n"
 		"  geoip-update     download this month's GeoIP database now (DB-IP, as 1.x)\n"
+		"  sql-status [--server FILE] [--stale SECONDS]\n"
+		"                   each machine's last heartbeat on the \"DB sql server\", and\n"
+		"                   which stopped (exit 3); FILE: a reader's settings (JSON)\n"
+		"  sql-schema [--server FILE]\n"
+		"                   the server's tables and GRANT lines, as SQL\n"
 		"  version          the version and the state directory\n"
 		"  help             this text\n"
 		"\n"
@@ -74,6 +80,8 @@ static const struct command commands[] = {
 	{ "view", ANYONE, NULL },
 	{ "lookup", ANYONE, NULL },
 	{ "geoip-update", ANYONE, NULL },
+	{ "sql-status", ANYONE, NULL },
+	{ "sql-schema", ANYONE, NULL },
 	{ "version", ANYONE, NULL },
 	{ "help", ANYONE, NULL },
 };
@@ -337,6 +345,52 @@ static void ui_config(const struct state_dir *sd, int dfd, struct config *cfg, b
 
 static bool dash_no_browser;
 
+/* sql-status, sql-schema: options, then config.json read as the user */
+static int cmd_sql(struct state_dir *sd, const char *n, int argc, char **argv)
+{
+	const char *file = NULL;
+	char *db = state_dir_file(sd, "snitch.db");
+	uint64_t stale = 0;
+	struct config cfg;
+	bool have_cfg;
+	int dirfd, r;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--server") && i + 1 < argc) {
+			file = argv[++i];
+		} else if (!strcmp(n, "sql-status") && !strcmp(argv[i], "--stale") && i + 1 < argc &&
+			   parse_u64(argv[i + 1], &stale) == 0 && stale > 0 && stale < (1ull << 40)) {
+			i++;
+		} else {
+			fprintf(stderr, "picosnitch %s: unknown or incomplete option '%s'\n", n,
+				argv[i]);
+			free(db);
+			return EXIT_USAGE;
+		}
+	}
+	if (!db || ui_drop_root(sd, db, NULL) < 0) {
+		free(db);
+		return 1;
+	}
+	free(db);
+	dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	ui_config(sd, dirfd, &cfg, &have_cfg);
+	if (!have_cfg && !file) {
+		fprintf(stderr, "picosnitch %s: no usable %s/%s (or give --server FILE)\n", n,
+			sd->path, CONFIG_FILE);
+		r = 1;
+	} else if (!strcmp(n, "sql-schema")) {
+		r = cmd_sql_schema(have_cfg ? cfg.db_sql_server : NULL, file);
+	} else {
+		r = cmd_sql_status(have_cfg ? cfg.db_sql_server : NULL, file, (int64_t)stale);
+	}
+	if (have_cfg)
+		config_done(&cfg);
+	if (dirfd >= 0)
+		close(dirfd);
+	return r;
+}
+
 static int cmd_dash(struct state_dir *sd)
 {
 	char *db = state_dir_file(sd, "snitch.db");
@@ -412,6 +466,8 @@ static int run(const struct command *c, struct state_dir *sd, int argc, char **a
 		return cmd_lookup(sd, argc - 2, argv + 2);
 	if (!strcmp(n, "geoip-update"))
 		return cmd_geoip_update(sd);
+	if (!strncmp(n, "sql-", 4))
+		return cmd_sql(sd, n, argc - 2, argv + 2);
 	return cmd_dash(sd);
 }
 
@@ -435,7 +491,9 @@ int main(int argc, char **argv)
 		argc = 2;
 	}
 	/* the one command with arguments: lookup ADDRESS... */
-	if (argc >= 2 && !strcmp(argv[1], "lookup")) {
+	if (argc >= 2 && (!strcmp(argv[1], "sql-status") || !strcmp(argv[1], "sql-schema"))) {
+		c = find_command(argv[1]);
+	} else if (argc >= 2 && !strcmp(argv[1], "lookup")) {
 		if (argc == 2) {
 			fprintf(stderr, "picosnitch lookup: give one or more addresses\n");
 			state_dir_done(&sd);
