@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/service.h"
@@ -30,6 +31,8 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"picosnitch %s: see which programs use the network, how much, and with whom.\n"
 		"\n"
 		"usage: picosnitch <command>   (dash also takes --no-browser; lookup takes addresses)\n"
+		"       picosnitch dash --sql [--machine HOST|ID] [--server FILE] [--days N]\n"
+		"                   the fleet: the \"DB sql server\"'s entries (last N days, 30)\n"
 		"\n"
 		"  start            start the monitor in the background (root)\n"
 		"  stop             stop it, after it has written what it counted (root)\n"
@@ -344,6 +347,47 @@ static void ui_config(const struct state_dir *sd, int dfd, struct config *cfg, b
 }
 
 static bool dash_no_browser;
+/* dash --sql [--machine NAME] [--server FILE] [--days N]: the fleet view */
+static bool dash_sql;
+static const char *dash_machine, *dash_server;
+static uint64_t dash_days = 30;
+
+/* The fleet view: the SQL server's entries copied into a private snitch.db
+ * (a directory of the user's, removed at the end), served as usual. */
+static int dash_fleet(const struct config *cfg, bool have_cfg, char *dir, size_t size,
+		      char **db)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, size, "%s/picosnitch-fleet.XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		dir[0] = '\0';
+		log_errno(-errno, "dash: cannot make a directory for the fleet's copy");
+		return -1;
+	}
+	if (asprintf(db, "%s/snitch.db", dir) < 0) {
+		*db = NULL;
+		return -1;
+	}
+	if (sql_fleet_copy(have_cfg ? cfg->db_sql_server : NULL, dash_server, dash_machine,
+			   (int64_t)time(NULL) - (int64_t)dash_days * 86400, *db) != 0)
+		return -1;
+	return 0;
+}
+
+static void dash_fleet_done(const char *dir)
+{
+	static const char *const files[] = { "snitch.db", "snitch.db-wal", "snitch.db-shm",
+					     "snitch.db-journal" };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlinkat(fd, files[i], 0);
+	close(fd);
+	rmdir(dir);
+}
 
 /* sql-status, sql-schema: options, then config.json read as the user */
 static int cmd_sql(struct state_dir *sd, const char *n, int argc, char **argv)
@@ -418,7 +462,26 @@ static int cmd_dash(struct state_dir *sd)
 	env.geo = ui_geo(sd, env.dirfd, &cfg, have_cfg, geteuid() != 0, true, &refresher);
 	env.db_path = db;
 	env.open_browser = !dash_no_browser;
-	r = dash_main(&env);
+	if (dash_sql) {
+		char fleet_dir[4200], *fleet_db = NULL;
+
+		fleet_dir[0] = '\0';
+		r = 1;
+		if (!have_cfg && !dash_server)
+			fprintf(stderr, "picosnitch dash --sql: no usable %s/%s (or give --server "
+				"FILE)\n", sd->path, CONFIG_FILE);
+		else if (dash_fleet(&cfg, have_cfg, fleet_dir, sizeof(fleet_dir), &fleet_db) == 0) {
+			env.db_path = fleet_db;
+			env.no_live = true;
+			env.monitor_pid = NULL;
+			r = dash_main(&env);
+		}
+		if (fleet_dir[0])
+			dash_fleet_done(fleet_dir);
+		free(fleet_db);
+	} else {
+		r = dash_main(&env);
+	}
 	geo_refresh_stop(refresher, NULL, 0);
 	geo_close(env.geo);
 	if (env.dirfd >= 0)
@@ -485,9 +548,33 @@ int main(int argc, char **argv)
 
 	if (state_dir_find(&sd) < 0)
 		sd.path = NULL;
-	/* the one option: dash --no-browser */
-	if (argc == 3 && !strcmp(argv[1], "dash") && !strcmp(argv[2], "--no-browser")) {
-		dash_no_browser = true;
+	/* dash's options: --no-browser, and the fleet view's */
+	if (argc >= 3 && !strcmp(argv[1], "dash")) {
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--no-browser")) {
+				dash_no_browser = true;
+			} else if (!strcmp(argv[i], "--sql")) {
+				dash_sql = true;
+			} else if (!strcmp(argv[i], "--machine") && i + 1 < argc) {
+				dash_machine = argv[++i];
+			} else if (!strcmp(argv[i], "--server") && i + 1 < argc) {
+				dash_server = argv[++i];
+			} else if (!strcmp(argv[i], "--days") && i + 1 < argc &&
+				   parse_u64(argv[i + 1], &dash_days) == 0 && dash_days > 0 &&
+				   dash_days <= 100000) {
+				i++;
+			} else {
+				fprintf(stderr, "picosnitch dash: unknown or incomplete option '%s'\n",
+					argv[i]);
+				state_dir_done(&sd);
+				return EXIT_USAGE;
+			}
+		}
+		if ((dash_machine || dash_server) && !dash_sql) {
+			fprintf(stderr, "picosnitch dash: --machine and --server go with --sql\n");
+			state_dir_done(&sd);
+			return EXIT_USAGE;
+		}
 		argc = 2;
 	}
 	/* the one command with arguments: lookup ADDRESS... */

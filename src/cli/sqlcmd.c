@@ -105,6 +105,51 @@ static void utc(int64_t t, char *buf, size_t size)
 		snprintf(buf, size, "%" PRId64, t);
 }
 
+#define FLEET_ROWS_MAX 20000000
+
+int sql_fleet_copy(const json_t *server, const char *file, const char *machine, int64_t since,
+		   const char *path)
+{
+	struct sqlsrv_cfg c;
+	struct sqlsrv *s = NULL;
+	struct store *dst = NULL;
+	char err[600];
+	uint64_t rows = 0, bad = 0;
+	int r;
+
+	if (settings(server, file, &c) < 0)
+		return 1;
+	r = sqlsrv_connect(&c, &s, err, sizeof(err));
+	if (r == 0)
+		r = sqlsrv_prepare(s, false, err, sizeof(err));
+	if (r == 0 && (r = store_sqlite_open(path, &dst, err, sizeof(err))) < 0)
+		fprintf(stderr, "picosnitch: cannot make the copy %s\n", path);
+	if (r == 0)
+		r = sqlsrv_pull(s, machine, since, dst, FLEET_ROWS_MAX, &rows, &bad, err, sizeof(err));
+	if (dst) {
+		/* the daily sums, so the copy reads as fast as snitch.db */
+		while (store_rollup(dst, (int64_t)time(NULL)) > 0)
+			;
+		store_close(dst);
+	}
+	sqlsrv_close(s);
+	sqlsrv_cfg_free(&c);
+	if (r == -E2BIG)
+		fprintf(stderr, "picosnitch: only the first %d entries were copied: choose one "
+			"machine (--machine) or fewer days (--days)\n", FLEET_ROWS_MAX);
+	else if (r < 0) {
+		fprintf(stderr, "picosnitch: %s\n", err);
+		return 1;
+	}
+	if (bad)
+		fprintf(stderr, "picosnitch: %" PRIu64 " entries on the server had numbers out of "
+			"range and were left out\n", bad);
+	printf("picosnitch: %" PRIu64 " entries copied from the %s server%s%s\n", rows,
+	       sqlsrv_client_name(c.client), machine ? " for " : " (every machine)",
+	       machine ? machine : "");
+	return 0;
+}
+
 int cmd_sql_status(const json_t *server, const char *file, int64_t stale)
 {
 	struct sqlsrv_machine *m = NULL;

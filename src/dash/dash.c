@@ -618,7 +618,7 @@ int dash_main(const struct dash_env *env)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (server_prepare(&s, env, env->dirfd) < 0)
+	if (server_prepare(&s, env, env->no_live ? -1 : env->dirfd) < 0)
 		goto out;
 	/* the Host headers a browser sends for this server */
 	if (asprintf(&s.hosts[s.n_hosts++], "%s:%lu", host, portnum) < 0 ||

@@ -29,6 +29,9 @@ struct dash_env {
 	/* countries and network owners of remote addresses; NULL: none
 	 * ("GeoIP lookup" false) */
 	struct geo *geo;
+	/* no live feed (the fleet view: db_path is a copy of the SQL
+	 * server's entries, not this machine's log) */
+	bool no_live;
 };
 
 /* The themes the pages know (bootswatch names), NULL-terminated. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "geo/utf8.h"
 #include "util/fsutil.h"
 #include "util/strutil.h"
 
@@ -688,6 +689,133 @@ int sqlsrv_machines(struct sqlsrv *s, struct sqlsrv_machine **ret, size_t *n, ch
 	*ret = ms.m;
 	*n = ms.n;
 	return 0;
+}
+
+/* ---- the fleet view: the server's entries into a snitch.db ---- */
+
+#define PULL_BATCH 5000
+#define PULL_TEXTS 15
+
+struct pull {
+	struct store *dst;
+	struct conn_row rows[PULL_BATCH];
+	char *texts[PULL_BATCH][PULL_TEXTS];
+	size_t n;
+	uint64_t copied, bad;
+	int err;
+};
+
+static bool num_in(const char *v, size_t len, int64_t min, int64_t max, int64_t *out)
+{
+	char buf[24], *end;
+	long long n;
+
+	if (!v || len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoll(buf, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
+static void pull_flush(struct pull *p)
+{
+	if (p->n && p->err == 0) {
+		int r = store_write(p->dst, p->rows, p->n);
+
+		if (r < 0)
+			p->err = r;
+		else
+			p->copied += p->n;
+	}
+	for (size_t i = 0; i < p->n; i++)
+		for (int k = 0; k < PULL_TEXTS; k++)
+			free(p->texts[i][k]);
+	p->n = 0;
+}
+
+/* columns: time sent received flows, 12 texts, uid lport rport, 3 texts,
+ * family protocol netns */
+static int pull_row(void *ctx, size_t ncols, const char *const *vals, const size_t *lens)
+{
+	struct pull *p = ctx;
+	struct conn_row *r = &p->rows[p->n];
+	char **t = p->texts[p->n];
+	int64_t n[10];
+	static const int textcol[PULL_TEXTS] = { 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+						 19, 20, 21 };
+
+	if (ncols != 25 || !num_in(vals[0], lens[0], 0, INT64_MAX, &n[0]) ||
+	    !num_in(vals[1], lens[1], 0, INT64_MAX, &n[1]) ||
+	    !num_in(vals[2], lens[2], 0, INT64_MAX, &n[2]) ||
+	    !num_in(vals[3], lens[3], 0, INT64_MAX, &n[3]) ||
+	    !num_in(vals[16], lens[16], -1, UINT32_MAX, &n[4]) ||
+	    !num_in(vals[17], lens[17], -1, 65535, &n[5]) ||
+	    !num_in(vals[18], lens[18], -1, 65535, &n[6]) ||
+	    !num_in(vals[22], lens[22], 0, 255, &n[7]) ||
+	    !num_in(vals[23], lens[23], 0, 65535, &n[8]) ||
+	    !num_in(vals[24], lens[24], 0, INT64_MAX, &n[9])) {
+		p->bad++;
+		return 0;
+	}
+	for (int k = 0; k < PULL_TEXTS; k++) {
+		const char *v = vals[textcol[k]] ? vals[textcol[k]] : "";
+		size_t len = vals[textcol[k]] ? lens[textcol[k]] : 0;
+
+		if (len > SQLSRV_TEXT_MAX)
+			len = SQLSRV_TEXT_MAX;
+		/* what picosnitch wrote is clean; anything else is made so */
+		t[k] = utf8_is_clean(v, len) ? strndup(v, len) : text_from_bytes(v, len);
+		if (!t[k]) {
+			while (k--)
+				free(t[k]);
+			return -ENOMEM;
+		}
+	}
+	*r = (struct conn_row){
+		.time = n[0], .sent = (uint64_t)n[1], .received = (uint64_t)n[2],
+		.flows = (uint64_t)n[3], .exe = t[0], .name = t[1], .cmdline = t[2],
+		.sha256 = t[3], .pexe = t[4], .pname = t[5], .pcmdline = t[6], .psha256 = t[7],
+		.gpexe = t[8], .gpname = t[9], .gpcmdline = t[10], .gpsha256 = t[11],
+		.uid = n[4], .lport = n[5], .rport = n[6], .laddr = t[12], .raddr = t[13],
+		.domain = t[14], .family = (int)n[7], .protocol = (int)n[8], .netns = (uint64_t)n[9],
+	};
+	if (++p->n == PULL_BATCH)
+		pull_flush(p);
+	return p->err;
+}
+
+int sqlsrv_pull(struct sqlsrv *s, const char *machine, int64_t since, struct store *dst,
+		uint64_t max_rows, uint64_t *rows, uint64_t *bad, char *err, size_t errlen)
+{
+	struct pull *p = calloc(1, sizeof(*p));
+	char sql[1024], from[24];
+	const char *params[2] = { from, machine };
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->dst = dst;
+	snprintf(from, sizeof(from), "%" PRId64, since);
+	snprintf(sql, sizeof(sql),
+		 "SELECT time, sent, received, flows, exe, name, cmdline, sha256, pexe, pname, "
+		 "pcmdline, psha256, gpexe, gpname, gpcmdline, gpsha256, uid, lport, rport, laddr, "
+		 "raddr, domain, family, protocol, netns FROM %s WHERE time >= $1%s",
+		 s->table, machine ? " AND (host = $2 OR machine_id = $2)" : "");
+	r = s->ops->query(s, sql, machine ? 2 : 1, params, max_rows, pull_row, p, err, errlen);
+	pull_flush(p);
+	if (r == 0 && p->err < 0) {
+		r = p->err;
+		snprintf(err, errlen, "cannot write the copy: %s", dst->err);
+	}
+	*rows = p->copied;
+	*bad = p->bad;
+	free(p);
+	return r;
 }
 
 int sqlsrv_query(struct sqlsrv *s, const char *sql, size_t nparams, const char *const *params,

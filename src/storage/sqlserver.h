@@ -126,6 +126,14 @@ typedef int (*sqlsrv_row_fn)(void *ctx, size_t ncols, const char *const *vals,
 int sqlsrv_query(struct sqlsrv *s, const char *sql, size_t nparams, const char *const *params,
 		 size_t max_rows, sqlsrv_row_fn fn, void *ctx, char *err, size_t errlen);
 
+/* The fleet view: copy the server's entries with time >= since (of every
+ * machine, or of the one whose host name or machine id is `machine`) into
+ * dst (a snitch.db), at most max_rows (-E2BIG beyond, with what was copied
+ * kept).  Text that is not clean UTF-8 is made safe text; rows whose
+ * numbers are out of range are skipped and counted in *bad. */
+int sqlsrv_pull(struct sqlsrv *s, const char *machine, int64_t since, struct store *dst,
+		uint64_t max_rows, uint64_t *rows, uint64_t *bad, char *err, size_t errlen);
+
 /* A machine is stopped when its latest window ended longer ago than this
  * (seconds): two of its windows and a minute. */
 int64_t sqlsrv_stale_after(uint32_t window);

@@ -28,6 +28,7 @@
 
 #include "logger/errlog.h"
 #include "logger/sqlsend.h"
+#include "query/query.h"
 #include "storage/sqlserver.h"
 #include "tap.h"
 
@@ -551,6 +552,43 @@ static void test_server(void)
 		}
 		ok(found_old && found_a, "both machines are listed");
 		free(m);
+
+		/* the fleet view's copy: one machine's entries into a snitch.db */
+		char copy[300];
+		struct store *st = NULL;
+		struct query_db *qdb = NULL;
+		struct query_result *res = NULL;
+		struct query_totals_req req = { .sel = { .dim = QUERY_DIM_EXECUTABLE },
+						.sort = QUERY_SORT_VALUE, .ascending = true };
+		uint64_t rows = 0, bad = 0;
+
+		snprintf(copy, sizeof(copy), "%s/copy-%s.db", dir, kind);
+		store_sqlite_open(copy, &st, err, sizeof(err));
+		r = sqlsrv_pull(s, "host-0123", 0, st, 1000, &rows, &bad, err, sizeof(err));
+		if (!ok(r == 0, "the fleet view copies one machine's entries (by host name)"))
+			printf("# %s\n", err);
+		is_int(rows, 3, "its 3 entries");
+		store_close(st);
+		query_open(copy, NULL, &qdb, err, sizeof(err));
+		if (qdb && query_totals(qdb, &req, &res, err, sizeof(err)) == 0 && res->n_rows == 3) {
+			is_str(res->rows[0].value.text, known[1].exe, "read back by the query layer: "
+			       "the hostile path");
+			is_int(res->rows[0].sent, 7, "  its bytes");
+			is_str(res->rows[2].value.text, "/usr/sbin/ntpd", "  and the others");
+			is_int(res->rows[2].sent, INT64_MAX, "  to the last byte");
+		} else {
+			ok(0, "the copy reads back");
+			printf("# %s\n", err);
+		}
+		query_result_free(res);
+		query_close(qdb);
+		snprintf(copy, sizeof(copy), "%s/copy-all-%s.db", dir, kind);
+		st = NULL;
+		store_sqlite_open(copy, &st, err, sizeof(err));
+		r = sqlsrv_pull(s, NULL, 0, st, 5, &rows, &bad, err, sizeof(err));
+		is_int(r, -E2BIG, "a copy past its bound stops");
+		ok(rows <= 5, "with what fit kept");
+		store_close(st);
 		sqlsrv_close(s);
 		sqlsrv_cfg_free(&c);
 	}
