@@ -197,6 +197,12 @@ build/bench/querygen: bench/querygen.c build/obj/storage/store_sqlite.o \
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $$(pkg-config --libs sqlite3 libmaxminddb) -lm -lpthread
 
+# sqlsend times the "DB sql server" path (spool, thread, server)
+build/bench/sqlsend: bench/sqlsend.c $(filter-out build/obj/cli/main.o,$(OBJS))
+	@mkdir -p $(dir $@)
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
 build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call msg,BENCH,$@)
