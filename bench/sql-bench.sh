@@ -6,6 +6,8 @@
 # SQL_BENCH_ROWS entries each; prints entries per second for each.
 #   SQL_BENCH_BATCHES=n (30)   SQL_BENCH_ROWS=n (10000)
 set -eu
+# the servers' durable defaults: every commit flushed to disk
+export PG_FSYNC=on MY_FLUSH=1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRV=$ROOT/tests/lib/sqlservers.sh
 BATCHES=${SQL_BENCH_BATCHES:-30}

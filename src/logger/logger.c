@@ -332,16 +332,17 @@ static void write_pending(struct logger *l)
 static void flush_window(struct logger *l, bool final)
 {
 	struct window_taken rows;
+	int64_t now = l->wall_clock();
 	int r;
 
-	r = window_take(l->window, l->wall_clock(), final, &rows);
+	r = window_take(l->window, now, final, &rows);
 	l->window_start_ms = l->mono_clock_ms();
 	if (r < 0) {
 		errlog_add(l->errlog, "cannot collect the connection log: %s", strerror(-r));
 		return;
 	}
 	/* the server gets every window, empty ones too: its heartbeat */
-	if (l->sql && sqlsend_batch(l->sql, rows.rows, rows.n, l->wall_clock(),
+	if (l->sql && sqlsend_batch(l->sql, rows.rows, rows.n, now,
 				    (uint32_t)l->cfg.db_write_limit) < 0)
 		errlog_add(l->errlog, "SQL server: %zu entries could not be put in the spool",
 			   rows.n);

@@ -12,6 +12,8 @@
 #   sqlservers.sh my-sql DIR SQL     as root (database snitch)
 #   sqlservers.sh why-not pg|my      why the server cannot run here ("" if it can)
 #
+# Tests run without flushing to disk at each commit (PG_FSYNC=on and
+# MY_FLUSH=1 restore the servers' defaults; the benchmark sets them).
 # Both get a database `snitch`, the tables of `picosnitch sql-schema` when
 # SCHEMA_SQL names a file, a writer `pswriter` (password `pw-writer`) with
 # exactly the rights the README documents, and a reader `psreader`
@@ -63,7 +65,7 @@ pg_start() { # DIR
 	fi
 	port=$(cat "$d/port")
 	runuser -u postgres -- $PG_BIN/pg_ctl -D "$d/data" -l "$d/log" -w -t 30 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off" start >/dev/null 2>&1 || {
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=${PG_FSYNC:-off}" start >/dev/null 2>&1 || {
 		tail -5 "$d/log" >&2
 		return 1
 	}
@@ -108,7 +110,7 @@ my_start() { # DIR
 	port=$(cat "$d/port")
 	mariadbd --no-defaults --user=root --datadir="$d/data" --socket="$d/sock" --port="$port" \
 		--bind-address=127.0.0.1 --pid-file="$d/pid" --log-error="$d/err" --skip-name-resolve \
-		--innodb-flush-log-at-trx-commit=2 --innodb-buffer-pool-size=64M </dev/null >/dev/null 2>&1 &
+		--innodb-flush-log-at-trx-commit=${MY_FLUSH:-2} --innodb-buffer-pool-size=64M </dev/null >/dev/null 2>&1 &
 	echo $! >"$d/mypid"
 	for _ in $(seq 150); do
 		mariadb-admin --no-defaults --socket="$d/sock" -uroot ping >/dev/null 2>&1 && break
