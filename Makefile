@@ -170,6 +170,13 @@ build/tests/%: tests/helpers/%.c
 	$(call msg,HELPER,$@)
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $< -luring -lpthread
 
+# the SQL server test without sanitizers, for valgrind (t175): libpq and
+# libmariadb read what the servers answer
+build/tests/sqlserver-valgrind: tests/unit/test-sqlserver.c tests/lib/tap.h $(REPLAY_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call msg,HELPER,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 -Itests/lib -o $@ $< $(REPLAY_LIB_OBJS) $(PKG_LIBS) -lpthread
+
 # mkdb writes test databases with the monitor's own writer
 build/tests/mkdb: tests/helpers/mkdb.c build/obj/storage/store_sqlite.o
 	@mkdir -p $(dir $@)
@@ -224,7 +231,7 @@ build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJS)
 
 helpers: $(HELPER_BINS)
 
-asan: build/asan/picosnitch $(UNIT_BINS) $(HELPER_BINS) $(GEO_DATA)
+asan: build/asan/picosnitch $(UNIT_BINS) $(HELPER_BINS) $(GEO_DATA) build/tests/sqlserver-valgrind
 
 check test: all asan
 	tests/run

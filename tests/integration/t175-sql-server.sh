@@ -209,4 +209,17 @@ run_kind() { # pg | my
 
 run_kind pg
 run_kind my
+
+# libpq and libmariadb read what the servers answer: the client paths
+# (connect, check, write, read back, refusals, the fleet's copy) under
+# valgrind, with the test built without sanitizers
+if command -v valgrind >/dev/null && [ -x "$ROOT/build/tests/sqlserver-valgrind" ]; then
+	OUT=$(cd "$ROOT" && SQLTEST_QUICK=1 valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite build/tests/sqlserver-valgrind 2>&1)
+	RC=$?
+	check_eq "the client paths run clean under valgrind (both servers)" 0 "$RC"
+	[ "$RC" = 0 ] || printf '%s\n' "$OUT" | grep -v '^ok' | tail -20 | sed 's/^/#   /'
+else
+	skip "valgrind or build/tests/sqlserver-valgrind is missing"
+fi
 t_done

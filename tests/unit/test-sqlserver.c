@@ -254,6 +254,10 @@ static void test_server(void)
 	s = NULL;
 	sqlsrv_cfg_free(&c);
 
+	/* under valgrind (t175): the client libraries' paths only */
+	if (getenv("SQLTEST_QUICK"))
+		goto needs_a_person;
+
 	/* ---- the sender: spool, outage, replay ---- */
 	snprintf(state, sizeof(state), "%s/state-%s", dir, tag);
 	cfg(&c, "pswriter", "pw-writer", NULL);
@@ -441,6 +445,7 @@ static void test_server(void)
 	}
 
 	/* ---- failures that need a person: clear messages ---- */
+needs_a_person:
 	cfg(&c, "pswriter", "wrong-password", NULL);
 	r = sqlsrv_connect(&c, &s, err, sizeof(err));
 	ok(r < 0 && (strstr(err, "password authentication failed") || strstr(err, "Access denied")),
@@ -585,9 +590,9 @@ static void test_server(void)
 		snprintf(copy, sizeof(copy), "%s/copy-all-%s.db", dir, kind);
 		st = NULL;
 		store_sqlite_open(copy, &st, err, sizeof(err));
-		r = sqlsrv_pull(s, NULL, 0, st, 5, &rows, &bad, err, sizeof(err));
+		r = sqlsrv_pull(s, NULL, 0, st, 2, &rows, &bad, err, sizeof(err));
 		is_int(r, -E2BIG, "a copy past its bound stops");
-		ok(rows <= 5, "with what fit kept");
+		is_int(rows, 2, "with what fit kept");
 		store_close(st);
 		sqlsrv_close(s);
 		sqlsrv_cfg_free(&c);
@@ -680,7 +685,8 @@ int main(void)
 	const char *kinds[2] = { "pg", "my" };
 
 	test_offline();
-	fill_many();
+	if (!getenv("SQLTEST_QUICK"))
+		fill_many();
 	if (!mkdtemp(dir))
 		return 1;
 	chmod(dir, 0755);
