@@ -355,7 +355,7 @@ static uint64_t dash_days = 30;
 /* The fleet view: the SQL server's entries copied into a private snitch.db
  * (a directory of the user's, removed at the end), served as usual. */
 static int dash_fleet(const struct config *cfg, bool have_cfg, char *dir, size_t size,
-		      char **db)
+		      char **db, json_t **machines)
 {
 	const char *tmp = getenv("TMPDIR");
 
@@ -370,7 +370,7 @@ static int dash_fleet(const struct config *cfg, bool have_cfg, char *dir, size_t
 		return -1;
 	}
 	if (sql_fleet_copy(have_cfg ? cfg->db_sql_server : NULL, dash_server, dash_machine,
-			   (int64_t)time(NULL) - (int64_t)dash_days * 86400, *db) != 0)
+			   (int64_t)time(NULL) - (int64_t)dash_days * 86400, *db, machines) != 0)
 		return -1;
 	return 0;
 }
@@ -464,18 +464,22 @@ static int cmd_dash(struct state_dir *sd)
 	env.open_browser = !dash_no_browser;
 	if (dash_sql) {
 		char fleet_dir[4200], *fleet_db = NULL;
+		json_t *machines = NULL;
 
 		fleet_dir[0] = '\0';
 		r = 1;
 		if (!have_cfg && !dash_server)
 			fprintf(stderr, "picosnitch dash --sql: no usable %s/%s (or give --server "
 				"FILE)\n", sd->path, CONFIG_FILE);
-		else if (dash_fleet(&cfg, have_cfg, fleet_dir, sizeof(fleet_dir), &fleet_db) == 0) {
+		else if (dash_fleet(&cfg, have_cfg, fleet_dir, sizeof(fleet_dir), &fleet_db,
+				    &machines) == 0) {
 			env.db_path = fleet_db;
 			env.no_live = true;
 			env.monitor_pid = NULL;
+			env.fleet = machines;
 			r = dash_main(&env);
 		}
+		json_decref(machines);
 		if (fleet_dir[0])
 			dash_fleet_done(fleet_dir);
 		free(fleet_db);

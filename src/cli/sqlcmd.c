@@ -107,8 +107,35 @@ static void utc(int64_t t, char *buf, size_t size)
 
 #define FLEET_ROWS_MAX 20000000
 
+/* Each machine's heartbeat, for the dash: [{"host", "machine_id", "last",
+ * "window", "batches", "entries", "stopped"}] */
+static json_t *machines_json(struct sqlsrv *s)
+{
+	struct sqlsrv_machine *m = NULL;
+	int64_t now = (int64_t)time(NULL);
+	char err[600];
+	size_t n = 0;
+	json_t *a;
+
+	if (sqlsrv_machines(s, &m, &n, err, sizeof(err)) < 0) {
+		fprintf(stderr, "picosnitch: the machines' heartbeats cannot be read: %s\n", err);
+		return NULL;
+	}
+	a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "host", m[i].host,
+						   "machine_id", m[i].machine_id, "last",
+						   (json_int_t)m[i].last, "window",
+						   (json_int_t)m[i].window, "batches",
+						   (json_int_t)m[i].batches, "entries",
+						   (json_int_t)m[i].entries, "stopped",
+						   now - m[i].last > sqlsrv_stale_after(m[i].window)));
+	free(m);
+	return a;
+}
+
 int sql_fleet_copy(const json_t *server, const char *file, const char *machine, int64_t since,
-		   const char *path)
+		   const char *path, json_t **machines)
 {
 	struct sqlsrv_cfg c;
 	struct sqlsrv *s = NULL;
@@ -124,6 +151,8 @@ int sql_fleet_copy(const json_t *server, const char *file, const char *machine, 
 		r = sqlsrv_prepare(s, false, err, sizeof(err));
 	if (r == 0 && (r = store_sqlite_open(path, &dst, err, sizeof(err))) < 0)
 		fprintf(stderr, "picosnitch: cannot make the copy %s\n", path);
+	if (r == 0 && machines)
+		*machines = machines_json(s);
 	if (r == 0)
 		r = sqlsrv_pull(s, machine, since, dst, FLEET_ROWS_MAX, &rows, &bad, err, sizeof(err));
 	if (dst) {

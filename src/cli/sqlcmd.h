@@ -16,6 +16,6 @@ int cmd_sql_status(const json_t *server, const char *file, int64_t stale);
  * machine, or of one: host name or machine id) into a new snitch.db at
  * path.  0, or 1 with the reason on stderr. */
 int sql_fleet_copy(const json_t *server, const char *file, const char *machine, int64_t since,
-		   const char *path);
+		   const char *path, json_t **machines);
 
 #endif

@@ -480,7 +480,8 @@ static int server_prepare(struct dash_server *s, const struct dash_env *env, int
 	int r;
 
 	s->api = (struct dash_api){ .db_path = env->db_path, .monitor_pid = env->monitor_pid,
-				    .geo = env->geo, .vt = { .dirfd = env->dirfd } };
+				    .geo = env->geo, .vt = { .dirfd = env->dirfd },
+				    .fleet = env->fleet };
 	s->stop = stop_by_signal;
 	/* only a known name goes into the page (an attribute): nothing else
 	 * from config.json does */

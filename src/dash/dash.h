@@ -32,6 +32,9 @@ struct dash_env {
 	/* no live feed (the fleet view: db_path is a copy of the SQL
 	 * server's entries, not this machine's log) */
 	bool no_live;
+	/* and each machine's heartbeat when the copy was made (a JSON array,
+	 * /api/status "fleet"), or NULL */
+	void *fleet;
 };
 
 /* The themes the pages know (bootswatch names), NULL-terminated. */

@@ -204,6 +204,30 @@ run_kind() { # pg | my
 	check_match "  the writer's own settings cannot read the fleet, and it says to use a reader" \
 		"give a reader's settings" "$OUT"
 	pkill -KILL -f -u "$TEST_USER" 'picosnitch logger' 2>/dev/null
+
+	# ---- the fleet view: dash --sql, as the reader ----
+	local DP=$((20000 + RANDOM % 20000)) TOKEN DASH_PID
+	mkdir -p "$WORK/fleet-tmp" && chown "$TEST_USER:" "$WORK/fleet-tmp"
+	TMPDIR=$WORK/fleet-tmp PORT=$DP "$PS_BIN" dash --sql --server "$WORK/reader-$K.json" --machine "$(hostname)" \
+		--no-browser >"$WORK/dash.out" 2>"$WORK/dash.err" &
+	DASH_PID=$!
+	for _ in $(seq 300); do
+		grep -q "serving on" "$WORK/dash.out" && break
+		kill -0 "$DASH_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	TOKEN=$(sed -n 's/.*?token=\([0-9a-f]*\) .*/\1/p' "$WORK/dash.out" | head -1)
+	check_match "  dash --sql copies this machine's entries and serves them" \
+		"entries copied from the $NAME server for $(hostname)" "$(cat "$WORK/dash.out")"
+	curl -s -H "X-Picosnitch-Token: $TOKEN" "http://127.0.0.1:$DP/api/groups?dim=executable&limit=1000" >"$WORK/body"
+	check_eq "  the fleet view has the outage's traffic, to the byte" "$((100 + OUTAGE * 10 + 1000))" \
+		"$(python3 -c "import json; j=json.load(open('$WORK/body')); print(sum(r['sent'] for r in j['rows'] if r['value']['text'] == '$B'))")"
+	curl -s -H "X-Picosnitch-Token: $TOKEN" "http://127.0.0.1:$DP/api/status" >"$WORK/body"
+	check_eq "  and /api/status lists the machine and its heartbeat (stopped after a minute)" "$(hostname) 1 False" \
+		"$(python3 -c "import json; j=json.load(open('$WORK/body')); print(' '.join(f\"{m['host']} {int(m['batches'] > 0)} {m['stopped']}\" for m in j['fleet']))")"
+	kill -TERM "$DASH_PID"
+	wait "$DASH_PID"
+	check_eq "  its copy is removed when it stops" "" "$(ls "$WORK/fleet-tmp")"
 	"$SRV" "$K-stop" "$WORK"
 }
 
