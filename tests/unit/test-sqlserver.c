@@ -9,6 +9,9 @@
  * once), the spool's bound (the oldest dropped and counted in error.log),
  * wrong password, unknown database, a table of another layout, missing
  * tables, the password file, and heartbeats: which machine stopped.
+ * The logger driven as the monitor drives it (IDENT, DELTAS, TICK): each
+ * window on the server row for row as in snitch.db, and a batch for every
+ * empty window (the heartbeat).
  * Also the config checks and the spool format's decoder, without a
  * server.  A server that cannot run here is skipped with the reason. */
 #include <errno.h>
@@ -27,6 +30,8 @@
 #include <jansson.h>
 
 #include "logger/errlog.h"
+#include "logger/logger_int.h"
+#include "privsep/proto.h"
 #include "logger/sqlsend.h"
 #include "query/query.h"
 #include "storage/sqlserver.h"
@@ -36,6 +41,7 @@
 #define MID_B "fedcba9876543210fedcba9876543210"
 #define MID_K "11111111111111111111111111111111"
 #define MID_OLD "22222222222222222222222222222222"
+#define MID_L "33333333333333333333333333333333"
 #define BOOT "01234567-89ab-cdef-0123-456789abcdef"
 
 static char dir[] = "/tmp/test-sqlserver.XXXXXX";
@@ -181,6 +187,129 @@ static void fill_many(void)
 		many_rows[i].lport = (int64_t)(i % 60000);
 		many_rows[i].sent = i;
 	}
+}
+
+/* ---- the logger as the monitor drives it: windows to snitch.db and the
+ * server, a heartbeat for each empty window ---- */
+
+static int64_t lwall = 1700003000;
+static uint64_t lmono = 10000;
+
+static int64_t fake_wall(void)
+{
+	return lwall;
+}
+
+static uint64_t fake_mono(void)
+{
+	return lmono;
+}
+
+static void send_ident(struct logger *l, uint64_t id, const char *exe, const char *comm)
+{
+	static struct ps_msg_ident m;
+
+	memset(&m, 0, sizeof(m));
+	proto_init(&m, PS_MSG_IDENT);
+	m.id = id;
+	m.pid = (uint32_t)(100 + id);
+	m.source = PS_IDENT_EXEC_CACHE;
+	m.exe_len = (uint32_t)strlen(exe);
+	memcpy(m.exe, exe, m.exe_len);
+	m.cmd_len = (uint32_t)strlen(exe) + 1;
+	memcpy(m.cmd, exe, m.cmd_len);
+	snprintf(m.comm, sizeof(m.comm), "%s", comm);
+	snprintf(m.sentinel, sizeof(m.sentinel), "!exited");
+	logger_handle(l, &m, sizeof(m));
+}
+
+static void logger_tick(struct logger *l)
+{
+	struct ps_msg_tick t;
+
+	lmono += 1000;
+	lwall += 1;
+	proto_init(&t, PS_MSG_TICK);
+	t.now = lwall;
+	logger_handle(l, &t, sizeof(t));
+}
+
+static void test_logger(void)
+{
+	static struct ps_msg_deltas d;
+	struct logger l;
+	char path[300], state[300], err[512], q[600], *local;
+	struct sqlsrv_cfg c;
+
+	memset(&l, 0, sizeof(l));
+	lwall = 1700003000;
+	lmono = 10000;
+	l.wall_clock = fake_wall;
+	l.mono_clock_ms = fake_mono;
+	snprintf(path, sizeof(path), "%s/logger-%s.db", dir, kind);
+	snprintf(state, sizeof(state), "%s/logger-state-%s", dir, kind);
+	if (logger_init(&l, -1, "/nonexistent", false) < 0 ||
+	    store_sqlite_open(path, &l.stores[0], err, sizeof(err)) < 0) {
+		ok(0, "the logger starts");
+		return;
+	}
+	l.nstores = 1;
+	l.cfg.db_write_limit = 1;
+	cfg(&c, "pswriter", "pw-writer", NULL);
+	l.sql = sender(state, MID_L, &c);
+	send_ident(&l, 1, "/usr/bin/known-sql", "known-sql");
+	send_ident(&l, 2, "/usr/bin/bash", "bash");
+	send_ident(&l, 3, "/sbin/init", "init");
+	proto_init(&d, PS_MSG_DELTAS);
+	d.n = 2;
+	for (int i = 0; i < 2; i++) {
+		d.d[i] = (struct ps_delta){ .proc = 1, .parent = 2, .gparent = 3, .uid = 1000,
+					    .lport = 40000 + i, .rport = 53, .family = 2, .proto = 17,
+					    .netns = 4026531840u, .sent = 1234 + (uint64_t)i,
+					    .recv = 99, .flows = 1 };
+		memcpy(d.d[i].laddr, "\x7f\x00\x00\x01", 4);
+		memcpy(d.d[i].raddr, "\xcb\x00\x71\x05", 4);
+	}
+	logger_handle(&l, &d, sizeof(d));
+	logger_tick(&l);	/* the window with the traffic */
+	logger_tick(&l);	/* two without */
+	logger_tick(&l);
+	ok(drained(l.sql, 30), "the logger's three windows reach the server");
+	snprintf(q, sizeof(q),
+		 "SELECT time, entries FROM connections_batches WHERE machine_id = '%s' ORDER BY seq",
+		 MID_L);
+	is_str(admin(q), client == SQLSRV_POSTGRESQL ? "1700003001|2\n1700003002|0\n1700003003|0"
+						     : "1700003001\t2\n1700003002\t0\n1700003003\t0",
+	       "a batch for every window, the empty ones too (the heartbeat)");
+	snprintf(q, sizeof(q),
+		 "SELECT time, exe, name, cmdline, sha256, pexe, pname, gpexe, uid, lport, rport, "
+		 "laddr, raddr, domain, family, protocol, netns, sent, received, flows FROM "
+		 "connections WHERE machine_id = '%s' ORDER BY lport", MID_L);
+	{
+		char *srv = admin(q);
+		char cmd[800];
+
+		for (char *p = srv; *p; p++)
+			if (*p == '\t')
+				*p = '|';
+		srv = strdup(srv);
+		snprintf(cmd, sizeof(cmd),
+			 "sqlite3 -batch %s \"SELECT c.time, e.path, e.name, e.cmdline, e.sha256, "
+			 "p.path, p.name, g.path, c.uid, c.lport, c.rport, la.address, ra.address, "
+			 "d.domain, c.family, c.protocol, c.netns, c.sent, c.received, c.flows FROM "
+			 "connections c JOIN executables e ON e.id = c.exe_id JOIN executables p ON "
+			 "p.id = c.parent_id JOIN executables g ON g.id = c.grandparent_id JOIN "
+			 "addresses la ON la.id = c.laddr_id JOIN addresses ra ON ra.id = c.raddr_id "
+			 "JOIN domains d ON d.id = c.domain_id ORDER BY c.lport\"", path);
+		local = sh("%s", cmd);
+		is_str(srv, local, "the server's entries equal snitch.db's, row for row");
+		ok(strstr(local, "/usr/bin/known-sql|known-sql|") != NULL && strstr(local, "|1234|99|1"),
+		   "  (and they are the known traffic)");
+		free(srv);
+	}
+	sqlsend_free(l.sql, 1000);
+	l.sql = NULL;
+	logger_done(&l);
 }
 
 static void test_server(void)
@@ -717,6 +846,8 @@ int main(void)
 		}
 		printf("# %s on port %s\n", k == 0 ? "PostgreSQL" : "MariaDB", port);
 		test_server();
+		if (!getenv("SQLTEST_QUICK"))
+			test_logger();
 		server("stop");
 	}
 	sh("rm -rf %s", dir);
