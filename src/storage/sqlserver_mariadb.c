@@ -152,12 +152,17 @@ static int my_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 	return r;
 }
 
+/* at most this much SQL per statement (the server's max_allowed_packet is
+ * 16 MiB by default; a row holds at most 15 texts of 64 KiB, escaped) */
+#define STATEMENT_MAX (4u << 20)
+
 static int my_insert_rows(struct sqlsrv *s, const struct sqlsrv_batch *b, size_t from, size_t to,
 			  char *err, size_t errlen)
 {
 	MYSQL *m = conn_of(s);
 	struct strbuf sb = STRBUF_INIT;
 	char *esc = malloc(2 * SQLSRV_TEXT_MAX + 1);
+	size_t head;
 	int r = 0;
 
 	if (!esc)
@@ -170,12 +175,13 @@ static int my_insert_rows(struct sqlsrv *s, const struct sqlsrv_batch *b, size_t
 	for (int i = 0; i < SQLSRV_ENTRY_COLUMNS; i++)
 		strbuf_addf(&sb, "%s%s", i ? "," : "", sqlsrv_entry_columns[i]);
 	strbuf_adds(&sb, ") VALUES ");
-	for (size_t k = from; k < to; k++) {
+	head = sb.len;
+	for (size_t k = from; k < to && r == 0; k++) {
 		const char *vals[SQLSRV_ENTRY_COLUMNS];
 		char num[SQLSRV_ENTRY_COLUMNS][24];
 
 		sqlsrv_row_values(b, &b->rows[k], vals, num);
-		strbuf_adds(&sb, k > from ? ",(" : "(");
+		strbuf_adds(&sb, sb.len > head ? ",(" : "(");
 		for (int i = 0; i < SQLSRV_ENTRY_COLUMNS; i++) {
 			if (i)
 				strbuf_addc(&sb, ',');
@@ -191,12 +197,16 @@ static int my_insert_rows(struct sqlsrv *s, const struct sqlsrv_batch *b, size_t
 			strbuf_addc(&sb, '\'');
 		}
 		strbuf_addc(&sb, ')');
+		if (!sb.buf) {
+			r = -ENOMEM;
+		} else if (sb.len >= STATEMENT_MAX || k + 1 == to) {
+			if (mysql_real_query(m, sb.buf, sb.len))
+				r = my_failed(s, NULL, err, errlen);
+			sb.len = head;	/* the next statement: the same head */
+			sb.buf[head] = '\0';
+		}
 	}
 	free(esc);
-	if (!sb.buf)
-		return -ENOMEM;
-	if (mysql_real_query(m, sb.buf, sb.len))
-		r = my_failed(s, NULL, err, errlen);
 	strbuf_release(&sb);
 	return r;
 }

@@ -42,6 +42,7 @@
 #define MID_K "11111111111111111111111111111111"
 #define MID_OLD "22222222222222222222222222222222"
 #define MID_L "33333333333333333333333333333333"
+#define MID_BIG "44444444444444444444444444444444"
 #define BOOT "01234567-89ab-cdef-0123-456789abcdef"
 
 static char dir[] = "/tmp/test-sqlserver.XXXXXX";
@@ -371,6 +372,32 @@ static void test_server(void)
 		       ? "host-0123|" MID_A "|" BOOT "|5|1700000000|10|3"
 		       : "host-0123\t" MID_A "\t" BOOT "\t5\t1700000000\t10\t3",
 	       "the batch row: host, machine, boot, sequence, window end and length, entries");
+	{
+		/* 400 entries of 60,000-byte command lines: 24 MB of SQL, more
+		 * than MariaDB's default max_allowed_packet (16 MiB) in one go */
+		static struct conn_row big[400];
+		char *longtext = malloc(60001);
+
+		memset(longtext, 'x', 60000);
+		memcpy(longtext, "\xc3\xa9'\\", 4);
+		longtext[60000] = '\0';
+		for (int i = 0; i < 400; i++) {
+			big[i] = known[0];
+			big[i].cmdline = longtext;
+			big[i].lport = i;
+		}
+		struct sqlsrv_batch bb = batch(MID_BIG, 1, 1700000000, big, 400);
+
+		r = sqlsrv_write_batch(s, &bb, err, sizeof(err));
+		if (!ok(r == 0, "a batch of 400 entries with 60,000-byte command lines is written"))
+			printf("# %s\n", err);
+		snprintf(q, sizeof(q),
+			 "SELECT count(*), sum(length(cmdline)) FROM connections WHERE machine_id = '%s' "
+			 "AND cmdline LIKE '%%xxxx'", MID_BIG);
+		is_str(admin(q), client == SQLSRV_POSTGRESQL ? "400|23999600" : "400\t24000000",
+		       "  every one whole (characters in PostgreSQL, bytes in MariaDB)");
+		free(longtext);
+	}
 	{
 		struct sqlsrv_machine *m = NULL;
 		size_t n = 0;
