@@ -714,6 +714,31 @@ needs_a_person:
 		ok(found_old && found_a, "both machines are listed");
 		free(m);
 
+		/* the command, with the reader's settings in a file */
+		{
+			char rj[300], *out;
+			FILE *f;
+
+			snprintf(rj, sizeof(rj), "%s/reader-%s.json", dir, kind);
+			f = fopen(rj, "w");
+			fprintf(f, "{\"client\": \"%s\", \"host\": \"127.0.0.1\", \"port\": %s, "
+				"\"user\": \"psreader\", \"password\": \"pw-reader\", \"dbname\": "
+				"\"snitch\"}\n", kind[0] == 'p' ? "postgresql" : "mariadb", port);
+			fclose(f);
+			chmod(rj, 0644);
+			out = sh("PICOSNITCH_DIR=%s/cmd-state "
+				 "build/asan/picosnitch sql-status --server %s 2>&1; echo \"exit $?\"",
+				 dir, rj);
+			ok(strstr(out, "host-2222\t" MID_OLD "\t") && strstr(out, "\tSTOPPED\n"),
+			   "sql-status lists the machine that stopped as STOPPED");
+			ok(strstr(out, "host-0123\t" MID_A "\t") && strstr(out, "\treporting\n"),
+			   "  and the one that beats as reporting");
+			ok(strstr(out, "machines stopped sending heartbeats") && strstr(out, "exit 3"),
+			   "  says so and exits 3");
+			if (tap_failed)
+				printf("# %s\n", out);
+		}
+
 		/* the fleet view's copy: one machine's entries into a snitch.db */
 		char copy[300];
 		struct store *st = NULL;
