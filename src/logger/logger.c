@@ -277,7 +277,6 @@ static void open_sql_server(struct logger *l)
 	/* tests shorten the pause between attempts */
 	if (retry && parse_u64(retry, &n) == 0 && n > 0 && n <= 3600)
 		o.retry_max_s = (unsigned)n;
-	o.host = getenv("PICOSNITCH_SQL_HOST");
 	r = sqlsend_new(&o, &l->sql, err, sizeof(err));
 	if (r < 0)
 		errlog_add(l->errlog, "SQL server not used: %s", err);
