@@ -16,7 +16,8 @@ CLANG ?= clang
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 
-PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw libmicrohttpd libmaxminddb libcurl
+PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw libmicrohttpd libmaxminddb libcurl \
+	libpq libmariadb
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 
@@ -169,6 +170,13 @@ build/tests/%: tests/helpers/%.c
 	$(call msg,HELPER,$@)
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $< -luring -lpthread
 
+# the SQL server test without sanitizers, for valgrind (t175): libpq and
+# libmariadb read what the servers answer
+build/tests/sqlserver-valgrind: tests/unit/test-sqlserver.c tests/lib/tap.h $(REPLAY_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call msg,HELPER,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 -Itests/lib -o $@ $< $(REPLAY_LIB_OBJS) $(PKG_LIBS) -lpthread
+
 # mkdb writes test databases with the monitor's own writer
 build/tests/mkdb: tests/helpers/mkdb.c build/obj/storage/store_sqlite.o
 	@mkdir -p $(dir $@)
@@ -196,6 +204,12 @@ build/bench/querygen: bench/querygen.c build/obj/storage/store_sqlite.o \
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $$(pkg-config --libs sqlite3 libmaxminddb) -lm -lpthread
 
+# sqlsend times the "DB sql server" path (spool, thread, server)
+build/bench/sqlsend: bench/sqlsend.c $(filter-out build/obj/cli/main.o,$(OBJS))
+	@mkdir -p $(dir $@)
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
 build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call msg,BENCH,$@)
@@ -217,7 +231,7 @@ build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJS)
 
 helpers: $(HELPER_BINS)
 
-asan: build/asan/picosnitch $(UNIT_BINS) $(HELPER_BINS) $(GEO_DATA)
+asan: build/asan/picosnitch $(UNIT_BINS) $(HELPER_BINS) $(GEO_DATA) build/tests/sqlserver-valgrind
 
 check test: all asan
 	tests/run

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/service.h"
+#include "cli/sqlcmd.h"
 #include "cli/systemd_unit.h"
 #include "config/config.h"
 #include "config/paths.h"
@@ -29,6 +31,8 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"picosnitch %s: see which programs use the network, how much, and with whom.\n"
 		"\n"
 		"usage: picosnitch <command>   (dash also takes --no-browser; lookup takes addresses)\n"
+		"       picosnitch dash --sql [--machine HOST|ID] [--server FILE] [--days N]\n"
+		"                   the fleet: the \"DB sql server\"'s entries (last N days, 30)\n"
 		"\n"
 		"  start            start the monitor in the background (root)\n"
 		"  stop             stop it, after it has written what it counted (root)\n"
@@ -47,6 +51,11 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"  lookup ADDRESS.. the country and network owner of each address, one line each:\n"
 		"                   address, country code (or local/unknown), owner (tab-separated)\n"
 		"  geoip-update     download this month's GeoIP database now (DB-IP, as 1.x)\n"
+		"  sql-status [--server FILE] [--stale SECONDS]\n"
+		"                   each machine's last heartbeat on the \"DB sql server\", and\n"
+		"                   which stopped (exit 3); FILE: a reader's settings (JSON)\n"
+		"  sql-schema [--server FILE]\n"
+		"                   the server's tables and GRANT lines, as SQL\n"
 		"  version          the version and the state directory\n"
 		"  help             this text\n"
 		"\n"
@@ -74,6 +83,8 @@ static const struct command commands[] = {
 	{ "view", ANYONE, NULL },
 	{ "lookup", ANYONE, NULL },
 	{ "geoip-update", ANYONE, NULL },
+	{ "sql-status", ANYONE, NULL },
+	{ "sql-schema", ANYONE, NULL },
 	{ "version", ANYONE, NULL },
 	{ "help", ANYONE, NULL },
 };
@@ -336,6 +347,93 @@ static void ui_config(const struct state_dir *sd, int dfd, struct config *cfg, b
 }
 
 static bool dash_no_browser;
+/* dash --sql [--machine NAME] [--server FILE] [--days N]: the fleet view */
+static bool dash_sql;
+static const char *dash_machine, *dash_server;
+static uint64_t dash_days = 30;
+
+/* The fleet view: the SQL server's entries copied into a private snitch.db
+ * (a directory of the user's, removed at the end), served as usual. */
+static int dash_fleet(const struct config *cfg, bool have_cfg, char *dir, size_t size,
+		      char **db, json_t **machines)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, size, "%s/picosnitch-fleet.XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		dir[0] = '\0';
+		log_errno(-errno, "dash: cannot make a directory for the fleet's copy");
+		return -1;
+	}
+	if (asprintf(db, "%s/snitch.db", dir) < 0) {
+		*db = NULL;
+		return -1;
+	}
+	if (sql_fleet_copy(have_cfg ? cfg->db_sql_server : NULL, dash_server, dash_machine,
+			   (int64_t)time(NULL) - (int64_t)dash_days * 86400, *db, machines) != 0)
+		return -1;
+	return 0;
+}
+
+static void dash_fleet_done(const char *dir)
+{
+	static const char *const files[] = { "snitch.db", "snitch.db-wal", "snitch.db-shm",
+					     "snitch.db-journal" };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlinkat(fd, files[i], 0);
+	close(fd);
+	rmdir(dir);
+}
+
+/* sql-status, sql-schema: options, then config.json read as the user */
+static int cmd_sql(struct state_dir *sd, const char *n, int argc, char **argv)
+{
+	const char *file = NULL;
+	char *db = state_dir_file(sd, "snitch.db");
+	uint64_t stale = 0;
+	struct config cfg;
+	bool have_cfg;
+	int dirfd, r;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--server") && i + 1 < argc) {
+			file = argv[++i];
+		} else if (!strcmp(n, "sql-status") && !strcmp(argv[i], "--stale") && i + 1 < argc &&
+			   parse_u64(argv[i + 1], &stale) == 0 && stale > 0 && stale < (1ull << 40)) {
+			i++;
+		} else {
+			fprintf(stderr, "picosnitch %s: unknown or incomplete option '%s'\n", n,
+				argv[i]);
+			free(db);
+			return EXIT_USAGE;
+		}
+	}
+	if (!db || ui_drop_root(sd, db, NULL) < 0) {
+		free(db);
+		return 1;
+	}
+	free(db);
+	dirfd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	ui_config(sd, dirfd, &cfg, &have_cfg);
+	if (!have_cfg && !file) {
+		fprintf(stderr, "picosnitch %s: no usable %s/%s (or give --server FILE)\n", n,
+			sd->path, CONFIG_FILE);
+		r = 1;
+	} else if (!strcmp(n, "sql-schema")) {
+		r = cmd_sql_schema(have_cfg ? cfg.db_sql_server : NULL, file);
+	} else {
+		r = cmd_sql_status(have_cfg ? cfg.db_sql_server : NULL, file, (int64_t)stale);
+	}
+	if (have_cfg)
+		config_done(&cfg);
+	if (dirfd >= 0)
+		close(dirfd);
+	return r;
+}
 
 static int cmd_dash(struct state_dir *sd)
 {
@@ -364,7 +462,30 @@ static int cmd_dash(struct state_dir *sd)
 	env.geo = ui_geo(sd, env.dirfd, &cfg, have_cfg, geteuid() != 0, true, &refresher);
 	env.db_path = db;
 	env.open_browser = !dash_no_browser;
-	r = dash_main(&env);
+	if (dash_sql) {
+		char fleet_dir[4200], *fleet_db = NULL;
+		json_t *machines = NULL;
+
+		fleet_dir[0] = '\0';
+		r = 1;
+		if (!have_cfg && !dash_server)
+			fprintf(stderr, "picosnitch dash --sql: no usable %s/%s (or give --server "
+				"FILE)\n", sd->path, CONFIG_FILE);
+		else if (dash_fleet(&cfg, have_cfg, fleet_dir, sizeof(fleet_dir), &fleet_db,
+				    &machines) == 0) {
+			env.db_path = fleet_db;
+			env.no_live = true;
+			env.monitor_pid = NULL;
+			env.fleet = machines;
+			r = dash_main(&env);
+		}
+		json_decref(machines);
+		if (fleet_dir[0])
+			dash_fleet_done(fleet_dir);
+		free(fleet_db);
+	} else {
+		r = dash_main(&env);
+	}
 	geo_refresh_stop(refresher, NULL, 0);
 	geo_close(env.geo);
 	if (env.dirfd >= 0)
@@ -412,6 +533,8 @@ static int run(const struct command *c, struct state_dir *sd, int argc, char **a
 		return cmd_lookup(sd, argc - 2, argv + 2);
 	if (!strcmp(n, "geoip-update"))
 		return cmd_geoip_update(sd);
+	if (!strncmp(n, "sql-", 4))
+		return cmd_sql(sd, n, argc - 2, argv + 2);
 	return cmd_dash(sd);
 }
 
@@ -429,13 +552,39 @@ int main(int argc, char **argv)
 
 	if (state_dir_find(&sd) < 0)
 		sd.path = NULL;
-	/* the one option: dash --no-browser */
-	if (argc == 3 && !strcmp(argv[1], "dash") && !strcmp(argv[2], "--no-browser")) {
-		dash_no_browser = true;
+	/* dash's options: --no-browser, and the fleet view's */
+	if (argc >= 3 && !strcmp(argv[1], "dash")) {
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--no-browser")) {
+				dash_no_browser = true;
+			} else if (!strcmp(argv[i], "--sql")) {
+				dash_sql = true;
+			} else if (!strcmp(argv[i], "--machine") && i + 1 < argc) {
+				dash_machine = argv[++i];
+			} else if (!strcmp(argv[i], "--server") && i + 1 < argc) {
+				dash_server = argv[++i];
+			} else if (!strcmp(argv[i], "--days") && i + 1 < argc &&
+				   parse_u64(argv[i + 1], &dash_days) == 0 && dash_days > 0 &&
+				   dash_days <= 100000) {
+				i++;
+			} else {
+				fprintf(stderr, "picosnitch dash: unknown or incomplete option '%s'\n",
+					argv[i]);
+				state_dir_done(&sd);
+				return EXIT_USAGE;
+			}
+		}
+		if ((dash_machine || dash_server) && !dash_sql) {
+			fprintf(stderr, "picosnitch dash: --machine and --server go with --sql\n");
+			state_dir_done(&sd);
+			return EXIT_USAGE;
+		}
 		argc = 2;
 	}
 	/* the one command with arguments: lookup ADDRESS... */
-	if (argc >= 2 && !strcmp(argv[1], "lookup")) {
+	if (argc >= 2 && (!strcmp(argv[1], "sql-status") || !strcmp(argv[1], "sql-schema"))) {
+		c = find_command(argv[1]);
+	} else if (argc >= 2 && !strcmp(argv[1], "lookup")) {
 		if (argc == 2) {
 			fprintf(stderr, "picosnitch lookup: give one or more addresses\n");
 			state_dir_done(&sd);

@@ -125,7 +125,8 @@ static const char families_local[] =
 	"IPAddressDeny=any\n";
 static const char families_ip[] =
 	"# its own traffic: the socket to the logger, D-Bus, the journal, and the\n"
-	"# logger's requests to VirusTotal (\"VT API key\" was set when this was written)\n"
+	"# logger's requests to VirusTotal or its \"DB sql server\" (set when this\n"
+	"# was written)\n"
 	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n";
 
 char *systemd_unit_text(const char *exe, const struct state_dir *sd, bool ip)
@@ -149,10 +150,10 @@ char *systemd_unit_text(const char *exe, const struct state_dir *sd, bool ip)
 	return text;
 }
 
-/* Whether config.json has a "VT API key" (the logger then needs IP
- * sockets): read by a child running as the user the logger runs as, since
+/* Whether config.json has a "VT API key" or a "DB sql server" (the logger
+ * then needs IP sockets): 1 for the key, 2 for the server, 3 both, 0 none: read by a child running as the user the logger runs as, since
  * root parses nothing a user wrote; anything wrong reads as no. */
-static bool wants_virustotal(const struct state_dir *sd)
+static int wants_ip(const struct state_dir *sd)
 {
 	pid_t pid = fork();
 	int status;
@@ -172,16 +173,18 @@ static bool wants_virustotal(const struct state_dir *sd)
 		if (dfd < 0 || read_below(dfd, CONFIG_FILE, 1 << 20, &text, &len) < 0 ||
 		    config_parse(text, len, &cfg, err, sizeof(err)) < 0)
 			_exit(1);
-		_exit(cfg.vt_api_key[0] ? 0 : 1);
+		_exit(10 + (cfg.vt_api_key[0] ? 1 : 0) +
+		      (json_object_size(cfg.db_sql_server) ? 2 : 0));
 	}
 	if (waitpid(pid, &status, 0) < 0)
-		return false;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		return 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) >= 10 && WEXITSTATUS(status) <= 13
+		       ? WEXITSTATUS(status) - 10 : 0;
 }
 
 int cmd_systemd(const struct state_dir *sd)
 {
-	bool ip;
+	int ip;
 	char exe[PATH_MAX], *text, *path = NULL;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	int dirfd, r;
@@ -222,9 +225,9 @@ int cmd_systemd(const struct state_dir *sd)
 
 		if (as.uid == 0)
 			state_dir_logger_user(&as);
-		ip = wants_virustotal(&as);
+		ip = wants_ip(&as);
 	}
-	text = systemd_unit_text(exe, sd, ip);
+	text = systemd_unit_text(exe, sd, ip != 0);
 	if (!text) {
 		log_errno(-ENOMEM, "cannot write the unit");
 		return 1;
@@ -246,9 +249,12 @@ int cmd_systemd(const struct state_dir *sd)
 		return 1;
 	}
 	printf("wrote %s (runs %s start-no-daemon)\n", path, exe);
-	if (ip)
+	if (ip & 1)
 		printf("\"VT API key\" is set: the unit allows IP sockets, for the logger's "
 		       "requests to VirusTotal (write the unit again after removing the key)\n");
+	if (ip & 2)
+		printf("\"DB sql server\" is set: the unit allows IP sockets, for the logger's "
+		       "connection to it (write the unit again after removing it)\n");
 	if (!systemd_running()) {
 		printf("systemd is not running here, so nothing was reloaded; on a systemd machine "
 		       "run: systemctl daemon-reload && systemctl enable --now picosnitch\n");

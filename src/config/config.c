@@ -1,6 +1,7 @@
 /* Parsing and validation of config.json (jansson). */
 #include "config/config.h"
 #include "pipeline/ignore.h"
+#include "storage/sqlserver.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -247,6 +248,15 @@ static int fill(struct config *c, char *err, size_t errlen)
 #undef B
 #undef I
 #undef S
+	{
+		struct sqlsrv_cfg sc;
+		int r = sqlsrv_cfg_parse(c->db_sql_server, &sc, err, errlen);
+
+		if (r < 0 && r != -ENOENT)
+			return r;
+		if (r == 0)
+			sqlsrv_cfg_free(&sc);
+	}
 	return check_log_ignore(c->log_ignore, err, errlen);
 }
 

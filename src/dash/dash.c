@@ -481,7 +481,8 @@ static int server_prepare(struct dash_server *s, const struct dash_env *env, int
 	int r;
 
 	s->api = (struct dash_api){ .db_path = env->db_path, .monitor_pid = env->monitor_pid,
-				    .geo = env->geo, .vt = { .dirfd = env->dirfd } };
+				    .geo = env->geo, .vt = { .dirfd = env->dirfd },
+				    .fleet = env->fleet };
 	s->stop = stop_by_signal;
 	/* only a known name goes into the page (an attribute): nothing else
 	 * from config.json does */
@@ -637,7 +638,7 @@ int dash_main(const struct dash_env *env)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (server_prepare(&s, env, env->dirfd) < 0)
+	if (server_prepare(&s, env, env->no_live ? -1 : env->dirfd) < 0)
 		goto out;
 	/* the Host headers a browser sends for this server */
 	if (asprintf(&s.hosts[s.n_hosts++], "%s:%lu", host, portnum) < 0 ||

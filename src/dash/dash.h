@@ -29,6 +29,12 @@ struct dash_env {
 	/* countries and network owners of remote addresses; NULL: none
 	 * ("GeoIP lookup" false) */
 	struct geo *geo;
+	/* no live feed (the fleet view: db_path is a copy of the SQL
+	 * server's entries, not this machine's log) */
+	bool no_live;
+	/* and each machine's heartbeat when the copy was made (a JSON array,
+	 * /api/status "fleet"), or NULL */
+	void *fleet;
 };
 
 /* The themes the pages know (bootswatch names), NULL-terminated. */

@@ -798,6 +798,8 @@ static json_t *api_status(struct dash_api *api, struct req *r)
 		json_object_set_new(o, "geo", json_pack("{s:s,s:s}", "countries",
 							geo_country_source(api->geo), "owners",
 							geo_owner_source(api->geo)));
+	if (api->fleet)
+		json_object_set(o, "fleet", api->fleet);
 	json_object_set_new(o, "database", json_string("ok"));
 	json_object_set_new(o, "schema", json_integer(query_schema_version(api->db)));
 	ret = query_bounds(api->db, &first, &last, err, sizeof(err));

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "logger/record.h"
 #include "query/query.h"
 
@@ -35,6 +37,9 @@ struct dash_api {
 	/* record.json's VirusTotal verdicts, next to each hash; .dirfd is
 	 * the state directory, or -1 */
 	struct record_vt_cache vt;
+	/* the fleet view (dash --sql): each machine's heartbeat when the copy
+	 * was made, a JSON array (borrowed), or NULL */
+	json_t *fleet;
 };
 
 #define DASH_API_MAX_PARAMS 64

@@ -34,6 +34,7 @@
 #include "logger/errlog.h"
 #include "logger/idents.h"
 #include "logger/logger_int.h"
+#include "logger/sqlsend.h"
 #include "logger/strpool.h"
 #include "logger/userhash.h"
 #include "logger/vt.h"
@@ -254,6 +255,35 @@ static int open_stores(struct logger *l)
 	return 0;
 }
 
+/* "DB sql server": the spool and its thread.  What goes wrong here is
+ * said in error.log; the local log goes on regardless. */
+static void open_sql_server(struct logger *l)
+{
+	struct sqlsend_opts o = { .dirfd = l->dirfd };
+	char err[CONFIG_ERR_LEN];
+	const char *retry = getenv("PICOSNITCH_SQL_RETRY_MAX");
+	uint64_t n;
+	int r;
+
+	r = sqlsrv_cfg_parse(l->cfg.db_sql_server, &o.cfg, err, sizeof(err));
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		errlog_add(l->errlog, "SQL server not used: %s", err);
+		return;
+	}
+	if (sqlsrv_cfg_load_password(&o.cfg, err, sizeof(err)) < 0)
+		errlog_add(l->errlog, "SQL server: %s; connecting without a password", err);
+	/* tests shorten the pause between attempts */
+	if (retry && parse_u64(retry, &n) == 0 && n > 0 && n <= 3600)
+		o.retry_max_s = (unsigned)n;
+	r = sqlsend_new(&o, &l->sql, err, sizeof(err));
+	if (r < 0)
+		errlog_add(l->errlog, "SQL server not used: %s", err);
+	else if (err[0])
+		errlog_add(l->errlog, "%s", err);
+}
+
 /* ---- writing ---- */
 
 static void batch_release(struct logger *l, size_t i)
@@ -301,14 +331,20 @@ static void write_pending(struct logger *l)
 static void flush_window(struct logger *l, bool final)
 {
 	struct window_taken rows;
+	int64_t now = l->wall_clock();
 	int r;
 
-	r = window_take(l->window, l->wall_clock(), final, &rows);
+	r = window_take(l->window, now, final, &rows);
 	l->window_start_ms = l->mono_clock_ms();
 	if (r < 0) {
 		errlog_add(l->errlog, "cannot collect the connection log: %s", strerror(-r));
 		return;
 	}
+	/* the server gets every window, empty ones too: its heartbeat */
+	if (l->sql && sqlsend_batch(l->sql, rows.rows, rows.n, now,
+				    (uint32_t)l->cfg.db_write_limit) < 0)
+		errlog_add(l->errlog, "SQL server: %zu entries could not be put in the spool",
+			   rows.n);
 	if (rows.n == 0 || l->nstores == 0) {
 		window_taken_free(l->window, &rows);
 	} else {
@@ -660,6 +696,7 @@ static void on_tick(struct logger *l)
 		flush_window(l, false);
 	errlog_flush(l->errlog);
 	vt_report(l->vt, l->errlog, false);
+	sqlsend_report(l->sql, l->errlog);
 	if (l->alerts)
 		alerts_errors(l->alerts, NULL, 0);
 	if (l->mono_clock_ms() / 1000 - l->last_prune >= prune_interval())
@@ -855,6 +892,7 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 	r = open_stores(l);
 	if (r < 0)
 		return r;
+	open_sql_server(l);
 	prune(l);
 	if (l->cfg.vt_api_key[0]) {
 		struct vt_opts vopts = {
@@ -898,6 +936,9 @@ void logger_done(struct logger *l)
 	on_vt_outcomes(l);
 	vt_free(l->vt);
 	l->vt = NULL;
+	/* what the server did not take stays in the spool */
+	sqlsend_free(l->sql, 0);
+	l->sql = NULL;
 	alerts_close(l->alerts);
 	l->alerts = NULL;
 	userhash_free(l->userhash);
@@ -1065,6 +1106,13 @@ int logger_main(void)
 	on_vt_outcomes(&l);
 	vt_report(l.vt, l.errlog, true);
 	flush_window(&l, true);
+	if (l.sql) {
+		/* what waits may still reach the server: a moment for it, and
+		 * error.log says how it went (the rest stays in the spool) */
+		sqlsend_drain(l.sql, 3000);
+		sqlsend_report(l.sql, l.errlog);
+		errlog_flush(l.errlog);
+	}
 	/* only a run that wrote its last window ends clean (the monitor
 	 * gone without FINAL is not: its last drain was never sent) */
 	if (clean_end)

@@ -37,6 +37,7 @@ struct logger {
 	uint64_t live_start_ms;		/* what the live second covers since */
 	struct live_stats live_seen;	/* what was reported already */
 	struct vt *vt;			/* VirusTotal, NULL when off */
+	struct sqlsend *sql;		/* "DB sql server", NULL when off */
 	struct store *stores[4];
 	size_t nstores;
 	struct batch pending[64];

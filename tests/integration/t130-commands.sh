@@ -206,6 +206,14 @@ check_match "systemd with a VT API key: says the unit allows IP sockets" \
 	'"VT API key" is set: the unit allows IP sockets' "$OUT"
 check_eq "  RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6, no IPAddressDeny, no key" "1 0 0" \
 	"$(grep -cxF "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "$unit") $(grep -c IPAddressDeny "$unit") $(grep -c t130-key "$unit")"
+# a "DB sql server" too (its password never goes into the unit)
+ps_config '{"DB sql server": {"client": "postgresql", "host": "db.example", "password": "t130-pw"}}'
+chown -R "$TEST_USER:" "$PICOSNITCH_DIR"
+PICOSNITCH_UNIT_DIR=$WORK/units run "$P" systemd
+check_match "systemd with a DB sql server: says the unit allows IP sockets" \
+	'"DB sql server" is set: the unit allows IP sockets' "$OUT"
+check_eq "  RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6, no IPAddressDeny, no password" "1 0 0" \
+	"$(grep -cxF "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "$unit") $(grep -c IPAddressDeny "$unit") $(grep -c t130-pw "$unit")"
 rm -rf "$PICOSNITCH_DIR"
 PICOSNITCH_UNIT_DIR=$WORK/units run "$P" systemd
 check_eq "  and without one, none again" "1 1" \

@@ -574,6 +574,16 @@ function drawLive() {
   }
 }
 
+// dash --sql: the machines on the SQL server, and which stopped sending
+// heartbeats (as `picosnitch sql-status`, when the copy was made)
+function fleetText(fleet) {
+  if (!Array.isArray(fleet)) return '';
+  const stopped = fleet.filter((m) => m.stopped);
+  return ` · fleet: ${fleet.length} machine${fleet.length === 1 ? '' : 's'}` +
+    (stopped.length ? `, heartbeat stopped: ${stopped.map((m) => `${m.host} (${when(m.last)})`).join(', ')}`
+      : ', all reporting');
+}
+
 let loading = 0;
 
 async function update(push = true) {
@@ -586,7 +596,8 @@ async function update(push = true) {
     if (status.first) lastBounds = [status.first, status.last];
     $('footer').textContent = `picosnitch ${status.version} · monitor ${status.monitor_pid ? 'pid ' + status.monitor_pid : 'not running'}` +
       (status.first ? ` · history ${when(status.first)} – ${when(status.last)}` : '') +
-      (status.database !== 'ok' ? ` · ${status.database}` : '') + geoCredits(status.geo);
+      (status.database !== 'ok' ? ` · ${status.database}` : '') + fleetText(status.fleet) +
+      geoCredits(status.geo);
     if (state.view !== 'live' || state.exe) liveClose();
     if (state.exe) {
       await drawExe(mine);

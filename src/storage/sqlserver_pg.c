@@ -1,0 +1,253 @@
+/* "DB sql server" on PostgreSQL, through libpq: every value goes as a
+ * parameter (never into the SQL text), results are read a row at a time
+ * and bounded. */
+#include "storage/sqlserver.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "util/strutil.h"
+
+static PGconn *conn_of(struct sqlsrv *s)
+{
+	return s->conn;
+}
+
+static void pg_close(struct sqlsrv *s)
+{
+	PQfinish(conn_of(s));
+	free(s);
+}
+
+static void state_of(const PGresult *res, char *state)
+{
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	state[0] = '\0';
+	if (st && strlen(st) >= 2) {
+		state[0] = st[0];
+		state[1] = st[1];
+		state[2] = '\0';
+	}
+}
+
+static int pg_failed(struct sqlsrv *s, PGresult *res, char *state, char *err, size_t errlen)
+{
+	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+
+	if (state)
+		state_of(res, state);
+	sqlsrv_set_err(err, errlen, "PostgreSQL",
+		       msg && *msg ? msg : PQerrorMessage(conn_of(s)));
+	PQclear(res);
+	return PQstatus(conn_of(s)) == CONNECTION_OK ? -EIO : -ECONNRESET;
+}
+
+static int pg_exec(struct sqlsrv *s, const char *sql, char *state, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(conn_of(s), sql);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	state[0] = '\0';
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return pg_failed(s, res, state, err, errlen);
+	PQclear(res);
+	return 0;
+}
+
+static int pg_query(struct sqlsrv *s, const char *sql, size_t nparams, const char *const *params,
+		    size_t max_rows, sqlsrv_row_fn fn, void *ctx, char *err, size_t errlen)
+{
+	PGconn *c = conn_of(s);
+	PGresult *res;
+	size_t rows = 0;
+	int r = 0;
+
+	if (!PQsendQueryParams(c, sql, (int)nparams, NULL, params, NULL, NULL, 0))
+		return pg_failed(s, NULL, NULL, err, errlen);
+	/* a row at a time: a server that answers without end is cut off */
+	PQsetSingleRowMode(c);
+	while ((res = PQgetResult(c))) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_SINGLE_TUPLE && r == 0) {
+			int nf = PQnfields(res);
+			const char *vals[64];
+			size_t lens[64];
+
+			if (nf > 64)
+				nf = 64;
+			if (++rows > max_rows) {
+				r = -E2BIG;
+				snprintf(err, errlen, "PostgreSQL: the answer has more than %zu rows",
+					 max_rows);
+				PQclear(res);
+				/* reading the rest could take forever: drop the line
+				 * (libpq takes a NULL connection as a broken one) */
+				PQfinish(c);
+				s->conn = NULL;
+				return r;
+			}
+			for (int i = 0; i < nf; i++) {
+				vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+				lens[i] = vals[i] ? (size_t)PQgetlength(res, 0, i) : 0;
+			}
+			r = fn(ctx, (size_t)nf, vals, lens);
+		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
+			   st != PGRES_COMMAND_OK && r == 0) {
+			const char *msg = PQresultErrorMessage(res);
+
+			sqlsrv_set_err(err, errlen, "PostgreSQL", msg && *msg ? msg : PQerrorMessage(c));
+			r = PQstatus(c) == CONNECTION_OK ? -EIO : -ECONNRESET;
+		}
+		PQclear(res);
+	}
+	if (r == 0 && PQstatus(c) != CONNECTION_OK) {
+		sqlsrv_set_err(err, errlen, "PostgreSQL", PQerrorMessage(c));
+		r = -ECONNRESET;
+	}
+	return r;
+}
+
+static int pg_insert_rows(struct sqlsrv *s, const struct sqlsrv_batch *b, size_t from, size_t to,
+			  char *err, size_t errlen)
+{
+	size_t n = to - from, np = n * SQLSRV_ENTRY_COLUMNS;
+	const char **vals = calloc(np, sizeof(*vals));
+	char (*num)[24] = calloc(np, 24);
+	struct strbuf sb = STRBUF_INIT;
+	PGresult *res;
+	int r = 0;
+
+	if (!vals || !num) {
+		free(vals);
+		free(num);
+		return -ENOMEM;
+	}
+	strbuf_addf(&sb, "INSERT INTO %s (", s->table);
+	for (int i = 0; i < SQLSRV_ENTRY_COLUMNS; i++)
+		strbuf_addf(&sb, "%s%s", i ? "," : "", sqlsrv_entry_columns[i]);
+	strbuf_adds(&sb, ") VALUES ");
+	for (size_t k = 0; k < n; k++) {
+		sqlsrv_row_values(b, &b->rows[from + k], vals + k * SQLSRV_ENTRY_COLUMNS,
+				  num + k * SQLSRV_ENTRY_COLUMNS);
+		strbuf_adds(&sb, k ? ",(" : "(");
+		for (int i = 0; i < SQLSRV_ENTRY_COLUMNS; i++)
+			strbuf_addf(&sb, "%s$%zu", i ? "," : "", k * SQLSRV_ENTRY_COLUMNS + i + 1);
+		strbuf_addc(&sb, ')');
+	}
+	if (!sb.buf) {
+		r = -ENOMEM;
+	} else {
+		res = PQexecParams(conn_of(s), sb.buf, (int)np, NULL, vals, NULL, NULL, 0);
+		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+			r = pg_failed(s, res, NULL, err, errlen);
+		else
+			PQclear(res);
+	}
+	strbuf_release(&sb);
+	free(vals);
+	free(num);
+	return r;
+}
+
+static int pg_insert_batch(struct sqlsrv *s, const struct sqlsrv_batch *b, char *state, char *err,
+			   size_t errlen)
+{
+	char sql[256], seq[24], t[24], w[24], n[24];
+	const char *vals[SQLSRV_BATCH_COLUMNS] = { b->machine_id, b->boot_id, seq, b->host, t, w, n };
+	PGresult *res;
+
+	snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
+	snprintf(t, sizeof(t), "%" PRId64, b->time);
+	snprintf(w, sizeof(w), "%" PRIu32, b->window);
+	snprintf(n, sizeof(n), "%zu", b->n);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO %s_batches (machine_id, boot_id, seq, host, time, window_seconds, "
+		 "entries) VALUES ($1, $2, $3, $4, $5, $6, $7)", s->table);
+	res = PQexecParams(conn_of(s), sql, SQLSRV_BATCH_COLUMNS, NULL, vals, NULL, NULL, 0);
+	state[0] = '\0';
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pg_failed(s, res, state, err, errlen);
+	PQclear(res);
+	return 0;
+}
+
+static const struct sqlsrv_ops pg_ops = {
+	.close = pg_close,
+	.exec = pg_exec,
+	.query = pg_query,
+	.insert_rows = pg_insert_rows,
+	.insert_batch = pg_insert_batch,
+};
+
+static void no_notices(void *arg, const char *message)
+{
+}
+
+static void add_kv(const char **keys, const char **vals, int *n, const char *k, const char *v)
+{
+	if (!v)
+		return;
+	keys[*n] = k;
+	vals[*n] = v;
+	(*n)++;
+}
+
+int sqlsrv_pg_connect(const struct sqlsrv_cfg *c, struct sqlsrv **ret, char *err, size_t errlen)
+{
+	const char *keys[24], *vals[24];
+	char port[8], timeout[16];
+	int n = 0;
+	struct sqlsrv *s;
+	PGconn *conn;
+
+#define KV(k, v) add_kv(keys, vals, &n, (k), (v))
+	snprintf(port, sizeof(port), "%u", c->port);
+	snprintf(timeout, sizeof(timeout), "%u", c->connect_timeout);
+	KV("host", c->host);
+	KV("port", c->port ? port : NULL);
+	KV("user", c->user);
+	KV("password", c->password);
+	KV("dbname", c->dbname);
+	KV("connect_timeout", timeout);
+	KV("sslmode", c->sslmode);
+	KV("sslrootcert", c->sslrootcert);
+	KV("sslcert", c->sslcert);
+	KV("sslkey", c->sslkey);
+	KV("sslcrl", c->sslcrl);
+	KV("application_name", "picosnitch");
+	KV("client_encoding", "UTF8");
+	/* a server that stops answering is noticed within a minute */
+	KV("keepalives", "1");
+	KV("keepalives_idle", "30");
+	KV("tcp_user_timeout", "60000");
+	KV("options", "-c statement_timeout=60000");
+#undef KV
+	keys[n] = vals[n] = NULL;
+	conn = PQconnectdbParams(keys, vals, 0);
+	if (!conn)
+		return -ENOMEM;
+	if (PQstatus(conn) != CONNECTION_OK) {
+		sqlsrv_set_err(err, errlen, "cannot connect to PostgreSQL", PQerrorMessage(conn));
+		PQfinish(conn);
+		return -ECONNREFUSED;
+	}
+	PQsetNoticeProcessor(conn, no_notices, NULL);
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		PQfinish(conn);
+		return -ENOMEM;
+	}
+	s->ops = &pg_ops;
+	s->cfg = c;
+	s->conn = conn;
+	snprintf(s->table, sizeof(s->table), "%s", c->table);
+	*ret = s;
+	return 0;
+}
