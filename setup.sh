@@ -10,7 +10,7 @@ BUILD_PKGS="make gcc libc6-dev pkg-config clang bpftool libbpf-dev libelf-dev zl
 	libsqlite3-dev libjansson-dev uthash-dev libssl-dev libsystemd-dev libcap-dev libncurses-dev
 	libmicrohttpd-dev libmaxminddb-dev libcurl4-openssl-dev"
 TEST_PKGS="sqlite3 strace iproute2 nftables liburing-dev procps dbus-daemon python3-dbusmock fuse3 libfuse3-dev
-	libclang-rt-14-dev man-db bsdextrautils systemd valgrind tmux curl libmaxmind-db-writer-perl"
+	libclang-rt-14-dev man-db bsdextrautils systemd valgrind tmux curl libmaxmind-db-writer-perl prometheus"
 
 # node and npm bundle the web pages at build time (web/package-lock.json):
 # Debian's packages, unless this machine already has them (e.g. NodeSource's

@@ -445,10 +445,9 @@ static json_t *value_json(const struct dash_api *api, enum query_dim dim, const 
 
 /* ---- the endpoints ---- */
 
-static int open_db(struct dash_api *api, struct req *r)
+int dash_api_db(struct dash_api *api, char *err, size_t errlen)
 {
 	struct query_options opt = { .query_timeout_ms = QUERY_TIMEOUT_MS };
-	char err[512] = "";
 	int ret;
 
 	if (api->db)
@@ -459,11 +458,28 @@ static int open_db(struct dash_api *api, struct req *r)
 		opt.asn_of = geo_owner_hook;
 		opt.asn_ctx = api->geo;
 	}
-	ret = query_open(api->db_path, &opt, &api->db, err, sizeof(err));
+	err[0] = '\0';
+	ret = query_open(api->db_path, &opt, &api->db, err, errlen);
 	if (ret < 0) {
 		api->db = NULL;
-		return fail(r, 503, "%s", err[0] ? err : strerror(-ret));
+		if (!err[0])
+			snprintf(err, errlen, "%s", strerror(-ret));
 	}
+	return ret;
+}
+
+void dash_api_db_failed(struct dash_api *api)
+{
+	query_close(api->db);
+	api->db = NULL;
+}
+
+static int open_db(struct dash_api *api, struct req *r)
+{
+	char err[512];
+
+	if (dash_api_db(api, err, sizeof(err)) < 0)
+		return fail(r, 503, "%s", err);
 	return 0;
 }
 

@@ -383,6 +383,8 @@ void exehash_handle_done(struct exehash *h)
 				h->stats.exited++;
 			else if (j->result[0] == '!')
 				h->stats.unreadable++;
+			else
+				h->stats.hashed++;
 			if (h->opts.on_hashed)
 				h->opts.on_hashed(h->opts.ctx, f);
 		} else if (f->fd >= 0) {

@@ -96,6 +96,7 @@ struct exehash_stats {
 	uint64_t replaced;	/* gone, and another file is at its path now */
 	uint64_t unreadable;
 	uint64_t evicted;	/* descriptors closed to stay within the limit */
+	uint64_t hashed;	/* files read to the end and hashed */
 };
 void exehash_stats_get(struct exehash *h, struct exehash_stats *ret);	/* cumulative */
 

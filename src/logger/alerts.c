@@ -347,6 +347,11 @@ uint64_t alerts_dropped(struct alerts *a)
 	return notifier_dropped(a->notifier);
 }
 
+uint64_t alerts_sent(struct alerts *a)
+{
+	return notifier_sent(a->notifier);
+}
+
 uint64_t alerts_record_refused(struct alerts *a)
 {
 	return record_refused(a->record);

@@ -51,6 +51,7 @@ void alerts_save(struct alerts *a);
 /* Texts the notifier could not deliver, and record entries refused
  * because record.json reached its bounds (cumulative). */
 uint64_t alerts_dropped(struct alerts *a);
+uint64_t alerts_sent(struct alerts *a);		/* notifications shown */
 uint64_t alerts_record_refused(struct alerts *a);
 
 #endif

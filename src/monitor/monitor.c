@@ -76,6 +76,7 @@ struct monitor {
 	struct tracker *tracker;
 	struct ps_msg_deltas deltas;	/* being filled */
 	uint64_t mstat[PS_MSTAT_MAX];
+	uint64_t ring_records;		/* ring buffer records read */
 	uint64_t held_back;		/* drains skipped while the logger was behind */
 	bool said_behind;
 };
@@ -274,6 +275,7 @@ static int on_event(void *ctx, const void *data, size_t size)
 	struct monitor *m = ctx;
 	const struct ps_event_hdr *h = data;
 
+	m->ring_records++;
 	if (size < sizeof(*h) || h->size != size || h->version != PS_EVENT_VERSION)
 		return 0;
 	switch (h->type) {
@@ -348,6 +350,10 @@ static void send_stats(struct monitor *m)
 	s.monitor[PS_MSTAT_BAD_MESSAGES] = m->mstat[PS_MSTAT_BAD_MESSAGES] + cs.refused;
 	s.unhashed_example = is.unhashed_example;
 	s.flow_capacity = sensor_flow_capacity(m->sensor);
+	s.flows_tracked = tracker_flow_count(m->tracker);
+	s.ringbuf_bytes = ringbuf_bytes(m);
+	s.ringbuf_records = m->ring_records;
+	s.hashes = hs.hashed;
 	send_msg(m, &s);
 }
 

@@ -183,6 +183,11 @@ struct ps_msg_stats {
 	__u64 monitor[PS_MSTAT_MAX];
 	__u64 unhashed_example;	/* an identity id, 0 if none */
 	__u64 flow_capacity;
+	/* for the metrics (docs/api.md: /metrics): gauges and totals */
+	__u64 flows_tracked;	/* flows in the table at the last drain */
+	__u64 ringbuf_bytes;	/* the event ring buffer's size */
+	__u64 ringbuf_records;	/* records read from it since the start */
+	__u64 hashes;		/* executables hashed since the start */
 };
 
 struct ps_msg_note {
