@@ -576,6 +576,7 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 		{ "remote_ports", QUERY_DIM_REMOTE_PORT },
 		{ "local_ports", QUERY_DIM_LOCAL_PORT },
 		{ "protocols", QUERY_DIM_PROTOCOL },
+		{ "services", QUERY_DIM_SERVICE },
 	};
 	enum { N_LISTS = sizeof(lists) / sizeof(lists[0]), N_DIMS = N_LISTS + 2 };
 	enum query_dim dims[N_DIMS] = { QUERY_DIM_EXECUTABLE, QUERY_DIM_SHA256 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logger/service.h"
 #include "util/strutil.h"
 
 struct idents {
@@ -31,9 +32,10 @@ int idents_new(struct strpool *pool, struct idents **ret)
 	t->unknown->exe = strpool_get(pool, "");
 	t->unknown->name = strpool_get(pool, "");
 	t->unknown->cmdline = strpool_get(pool, "");
+	t->unknown->service = strpool_get(pool, "");
 	t->unknown->source = PS_IDENT_NONE;
 	snprintf(t->unknown->sentinel, sizeof(t->unknown->sentinel), "%s", SHA_NONE);
-	if (!t->unknown->exe || !t->unknown->name || !t->unknown->cmdline) {
+	if (!t->unknown->exe || !t->unknown->name || !t->unknown->cmdline || !t->unknown->service) {
 		idents_free(t);
 		return -ENOMEM;
 	}
@@ -46,6 +48,7 @@ static void lident_free(struct idents *t, struct lident *li)
 	strpool_put(t->pool, li->exe);
 	strpool_put(t->pool, li->name);
 	strpool_put(t->pool, li->cmdline);
+	strpool_put(t->pool, li->service);
 	free(li);
 }
 
@@ -83,7 +86,7 @@ static void copy_sentinel(char *dst, const char *src)
 int idents_add(struct idents *t, const struct ps_msg_ident *m)
 {
 	struct lident *li, *old;
-	char comm[PS_COMM_LEN + 1], *exe, *name, *cmd;
+	char comm[PS_COMM_LEN + 1], *exe, *name, *cmd, *service, unit[SERVICE_MAX];
 
 	HASH_FIND(hh, t->table, &m->id, sizeof(m->id), old);
 	if (!old && HASH_COUNT(t->table) >= IDENTS_MAX) {
@@ -98,6 +101,8 @@ int idents_add(struct idents *t, const struct ps_msg_ident *m)
 	exe = text_from_bytes(m->exe, m->exe_len);
 	name = text_from_bytes(comm, strnlen(comm, PS_COMM_LEN));
 	cmd = argv_to_shell(m->cmd, m->cmd_len);
+	service_from_cgroup(m->cgroup, m->cgroup_len, PS_CGROUP_MAX, unit);
+	service = text_from_bytes(unit, strlen(unit));
 	if (cmd && (m->flags & PS_IDENT_CMD_CUT)) {
 		/* say that it goes on */
 		char *c2;
@@ -107,15 +112,17 @@ int idents_add(struct idents *t, const struct ps_msg_ident *m)
 			cmd = c2;
 		}
 	}
-	if (exe && name && cmd) {
+	if (exe && name && cmd && service) {
 		li->exe = strpool_get(t->pool, exe);
 		li->name = strpool_get(t->pool, name);
 		li->cmdline = strpool_get(t->pool, cmd);
+		li->service = strpool_get(t->pool, service);
 	}
 	free(exe);
 	free(name);
 	free(cmd);
-	if (!li->exe || !li->name || !li->cmdline) {
+	free(service);
+	if (!li->exe || !li->name || !li->cmdline || !li->service) {
 		lident_free(t, li);
 		return -ENOMEM;
 	}

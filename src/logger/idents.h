@@ -49,6 +49,8 @@ struct lident {
 	const char *exe;		/* pooled safe text */
 	const char *name;
 	const char *cmdline;		/* shell-quoted */
+	const char *service;		/* pooled safe text: its unit or container, from
+					 * its cgroup (logger/service.h), "" if none */
 	char sentinel[PS_SHA_LEN + 1];	/* its own "why no hash", or "" */
 	unsigned seen_roles;		/* for alerts: bit per record role done */
 	int refs;

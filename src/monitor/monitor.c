@@ -195,6 +195,12 @@ static void on_new_ident(void *ctx, const struct ident *id)
 		   PS_IDENT_EXE_CUT);
 	copy_bytes(msg.cmd, sizeof(msg.cmd), id->cmdline, id->cmdline_len, &msg.cmd_len,
 		   &msg.flags, PS_IDENT_CMD_CUT);
+	msg.cgroup_len = 0;
+	if (id->cgroup) {
+		msg.cgroup_len = id->cgroup_len < sizeof(msg.cgroup) ? id->cgroup_len
+								      : sizeof(msg.cgroup);
+		memcpy(msg.cgroup, id->cgroup, msg.cgroup_len);
+	}
 	if (id->file)
 		msg.file_flags = (id->file->flags & EXE_DELETED ? PS_FILE_DELETED : 0) |
 				 (id->file->flags & EXE_MEMFD ? PS_FILE_MEMFD : 0);

@@ -55,6 +55,7 @@ bool proto_check(const void *buf, size_t len)
 		const struct ps_msg_ident *m = buf;
 
 		return m->id != 0 && m->exe_len <= PS_PATH_MAX && m->cmd_len <= PS_CMD_MAX &&
+		       m->cgroup_len <= PS_CGROUP_MAX &&
 		       m->source <= PS_IDENT_NONE && (!m->sentinel[0] || sha_ok(m->sentinel));
 	}
 	case PS_MSG_HASH:

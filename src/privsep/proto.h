@@ -23,7 +23,7 @@
 #include <linux/types.h>
 #include "abi.h"
 
-#define PS_PROTO_VERSION 3
+#define PS_PROTO_VERSION 4
 
 /* Bounds on what a process can make picosnitch carry and store. */
 #define PS_PATH_MAX 4096	/* executable path, bytes */
@@ -31,6 +31,7 @@
 #define PS_TEXT_MAX 1024	/* a note or log line */
 #define PS_DELTAS_MAX 64	/* deltas per message */
 #define PS_SHA_LEN 64		/* a SHA-256 in hex */
+#define PS_CGROUP_MAX 2048	/* /proc/<pid>/cgroup, bytes */
 
 enum ps_msg_type {
 	/* monitor -> logger */
@@ -98,6 +99,12 @@ struct ps_msg_ident {
 	__u32 file_flags;	/* PS_FILE_DELETED, PS_FILE_MEMFD: how it runs */
 	char exe[PS_PATH_MAX];
 	char cmd[PS_CMD_MAX];
+	/* /proc/<pid>/cgroup as the kernel wrote it, not parsed here (its
+	 * paths are names users and containers choose): the logger takes the
+	 * service from it; empty when the process was gone */
+	__u32 cgroup_len;
+	__u32 pad2;
+	char cgroup[PS_CGROUP_MAX];
 };
 
 struct ps_msg_ident_drop {

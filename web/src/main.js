@@ -20,7 +20,7 @@ const DIM_LABELS = {
   grandparent_executable: 'Grandparent executable', user: 'User', local_port: 'Local port',
   remote_port: 'Remote port', local_address: 'Local address', remote_address: 'Remote address',
   domain: 'Domain', country: 'Country', asn: 'Network owner', protocol: 'Protocol',
-  netns: 'Network namespace', time: 'Entry time',
+  netns: 'Network namespace', time: 'Entry time', service: 'Service',
 };
 const REFRESH = [['off', 0], ['5 s', 5], ['10 s', 10], ['30 s', 30], ['1 min', 60]];
 // bucket lengths of the charts ("resample"); auto: about 4 pixels each
@@ -398,7 +398,7 @@ const EXE_LISTS = [
   ['parents', 'parent_executable', 'Parents'], ['users', 'user', 'Users'],
   ['remote_addresses', 'remote_address', 'Remote addresses'], ['domains', 'domain', 'Domains'],
   ['remote_ports', 'remote_port', 'Remote ports'], ['local_ports', 'local_port', 'Local ports'],
-  ['protocols', 'protocol', 'Protocols'],
+  ['protocols', 'protocol', 'Protocols'], ['services', 'service', 'Services'],
 ];
 
 function smallTable(dim, rows, extra) {
