@@ -632,9 +632,19 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 		struct query_select hs = sel;
 		const char *text = json_string_value(json_object_get(v, "text"));
 
-		/* what VirusTotal said of it (record.json) */
-		if (text && !json_object_get(v, "hex"))
+		/* what VirusTotal said of it, and whether it is what its
+		 * package installed (record.json) */
+		if (text && !json_object_get(v, "hex")) {
+			char *exe = strndup(sel.filters[0].value, sel.filters[0].len);
+			const char *pkg = exe ? record_vt_cache_package(&api->vt, exe, text,
+									strlen(text))
+					      : NULL;
+
 			vt_annotate(api, h, text);
+			if (pkg)
+				json_object_set_new(h, "package", json_string(pkg));
+			free(exe);
+		}
 		/* hashes are hex text (a sentinel that is not UTF-8 has no
 		 * time); the first and last time of the busiest few only */
 		if (json_object_get(v, "hex") || !text || i >= EXE_TIMED_HASHES)

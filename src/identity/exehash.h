@@ -47,6 +47,8 @@ struct exe_file {
 	uint64_t hashed_gen;	/* the generation sha256 describes */
 	enum exe_state state;
 	char sha256[65];	/* hex digest, or a SHA_* sentinel */
+	char md5[33];		/* hex MD5 of the same contents (for dpkg's
+				 * md5sums), "" without a digest */
 	unsigned flags;
 	int refs;
 	uint64_t last_used;

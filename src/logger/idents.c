@@ -226,10 +226,14 @@ struct lfile *idents_hash(struct idents *t, const struct ps_msg_hash *m)
 		f->sha256[0] = '\0';
 		return f;
 	}
-	if (strlen(m->sha256) == PS_SHA_LEN && strspn(m->sha256, "0123456789abcdef") == PS_SHA_LEN)
+	f->md5[0] = '\0';
+	if (strlen(m->sha256) == PS_SHA_LEN && strspn(m->sha256, "0123456789abcdef") == PS_SHA_LEN) {
 		memcpy(f->sha256, m->sha256, PS_SHA_LEN + 1);
-	else
+		if (strnlen(m->md5, sizeof(m->md5)) == 32 && strspn(m->md5, "0123456789abcdef") == 32)
+			memcpy(f->md5, m->md5, 33);
+	} else {
 		copy_sentinel(f->sha256, m->sha256);
+	}
 	if (!f->sha256[0])
 		strcpy(f->sha256, SHA_UNREADABLE);	/* anything else from the monitor */
 	return f;
@@ -242,6 +246,7 @@ struct lfile *idents_user_hash(struct idents *t, uint64_t ino, uint32_t dev, con
 	if (!f)
 		return NULL;
 	f->by_user = true;
+	f->md5[0] = '\0';	/* not computed as the user: no package check */
 	snprintf(f->sha256, sizeof(f->sha256), "%s", sha);
 	return f;
 }

@@ -33,6 +33,7 @@ struct lfile {
 		uint32_t pad;
 	} key;
 	char sha256[PS_SHA_LEN + 1];	/* "" while unknown */
+	char md5[33];			/* of the same contents, "" when not known */
 	unsigned flags;			/* PS_FILE_* */
 	bool by_user;			/* hashed here, as the user */
 	UT_hash_handle hh;

@@ -559,6 +559,13 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 				   "executables or hashes per entry)",
 				   n - l->record_refused);
 		l->record_refused = n;
+		n = alerts_package_refused(l->alerts);
+		if (n > l->package_refused)
+			errlog_add(l->errlog,
+				   "%" PRIu64 " new hashes were not checked against their package: "
+				   "more than 4096 came at once",
+				   n - l->package_refused);
+		l->package_refused = n;
 	}
 	if (l->dns_unreadable > l->dns_reported) {
 		errlog_add(l->errlog,
@@ -702,6 +709,8 @@ static void write_metrics(struct logger *l)
 
 static void on_tick(struct logger *l)
 {
+	if (l->alerts)
+		alerts_packages(l->alerts);
 	if (l->live) {
 		uint64_t now = l->mono_clock_ms();
 

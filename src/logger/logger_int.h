@@ -70,6 +70,7 @@ struct logger {
 	uint64_t metrics_written;
 	bool metrics_files;		/* write metrics.json (not in tests without files) */
 	bool metrics_failed;		/* said so in error.log */
+	uint64_t package_refused;	/* reported already */
 };
 
 /* Set up everything but the channel; with_files, the files in dirfd too

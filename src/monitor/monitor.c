@@ -243,6 +243,7 @@ static void on_hashed(void *ctx, struct exe_file *f)
 	h.flags = (f->flags & EXE_DELETED ? PS_FILE_DELETED : 0) |
 		  (f->flags & EXE_MEMFD ? PS_FILE_MEMFD : 0);
 	snprintf(h.sha256, sizeof(h.sha256), "%s", f->sha256[0] ? f->sha256 : SHA_UNREADABLE);
+	snprintf(h.md5, sizeof(h.md5), "%s", f->sha256[0] ? f->md5 : "");
 	send_msg(m, &h);
 }
 

@@ -119,7 +119,8 @@ struct ps_msg_hash {
 	__u32 file_dev;
 	__u32 flags;		/* PS_FILE_* */
 	char sha256[PS_SHA_LEN + 1];	/* hex digest, or a SHA_* sentinel; NUL padded */
-	char pad[7];
+	char md5[33];		/* hex MD5 of the same contents, or ""; NUL padded */
+	char pad[6];
 };
 
 #define PS_FILE_DELETED 1u

@@ -417,6 +417,12 @@ function vtCell(r) {
   return el('td', { class: v.flagged ? 'vt flagged' : 'vt' }, text);
 }
 
+// whether a hash is what its package installed (record.json's Package)
+function packageCell(r) {
+  const p = r.package || '';
+  return el('td', { class: p.startsWith('modified') ? 'vt flagged' : 'vt' }, p);
+}
+
 async function drawExe(mine) {
   const p = selectParams('executable');
   p.delete('dim');
@@ -440,7 +446,7 @@ async function drawExe(mine) {
       `${bytes(d.sent)} sent, ${bytes(d.received)} received, ${d.flows} connections`),
     el('h3', {}, `Hashes (${d.hash_count})`),
     smallTable('sha256', d.hashes, (r) => [el('td', {}, r.first >= 0 ? `from ${when(r.first)}` : ''),
-      el('td', {}, r.last >= 0 ? `to ${when(r.last)}` : ''), vtCell(r)]),
+      el('td', {}, r.last >= 0 ? `to ${when(r.last)}` : ''), vtCell(r), packageCell(r)]),
     el('div', { id: 'exe-chart' }),
     el('div', { class: 'lists' }, ...EXE_LISTS.map(([key, dim, title]) => el('section', { 'data-list': key },
       el('h3', {}, `${title} (${d[key].groups})`), smallTable(dim, d[key].rows)))));
