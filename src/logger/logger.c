@@ -284,12 +284,12 @@ static void write_pending(struct logger *l)
 		struct batch *b = &l->pending[i];
 
 		for (size_t s = 0; s < l->nstores; s++) {
+			uint64_t started;
 			int r;
-
-			uint64_t started = real_mono_us();
 
 			if (!(b->todo & (1u << s)))
 				continue;
+			started = real_mono_us();
 			r = store_write(l->stores[s], b->rows.rows, b->rows.n);
 			if (r == 0 && !strcmp(l->stores[s]->ops->name, "snitch.db"))
 				metrics_observe_write(&l->metrics, real_mono_us() - started);
@@ -672,12 +672,6 @@ static void on_note(struct logger *l, const struct ps_msg_note *m)
 	free(safe);
 }
 
-/* A drain ended (about every second).  The window's end is decided on this
- * process's own monotonic clock: the time the message carries is not
- * trusted with arithmetic, and the wall clock may jump (an hour back would
- * have held the log for an hour).  Rows are stamped with the wall clock.
- * A quarter second of slack keeps a tick that comes a little early from
- * making the window a whole tick longer. */
 /* metrics.json, every METRICS_WRITE_SECONDS (metrics.h) */
 static void write_metrics(struct logger *l)
 {
@@ -707,6 +701,12 @@ static void write_metrics(struct logger *l)
 	free(json);
 }
 
+/* A drain ended (about every second).  The window's end is decided on this
+ * process's own monotonic clock: the time the message carries is not
+ * trusted with arithmetic, and the wall clock may jump (an hour back would
+ * have held the log for an hour).  Rows are stamped with the wall clock.
+ * A quarter second of slack keeps a tick that comes a little early from
+ * making the window a whole tick longer. */
 static void on_tick(struct logger *l)
 {
 	if (l->alerts)

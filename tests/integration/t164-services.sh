@@ -86,7 +86,7 @@ DASH_PID=$!
 for _ in $(seq 100); do grep -q "serving on" "$WORK/dash.out" && break; sleep 0.05; done
 TOKEN=$(cat "$PICOSNITCH_DIR/dash.token" 2>/dev/null)
 api() { curl -s -m 20 -H "X-Picosnitch-Token: $TOKEN" "http://127.0.0.1:$PORT$1"; }
-groups=$(api "/api/groups?dim=service&sort=value&include=executable:$UNIT&include=executable:$DOCKER&include=executable:$FLATPAK&include=executable:$USERSVC&include=executable:$PLAIN" |
+groups=$(api "/api/groups?dim=service&sort=value&order=asc&include=executable:$UNIT&include=executable:$DOCKER&include=executable:$FLATPAK&include=executable:$USERSVC&include=executable:$PLAIN" |
 	python3 -c '
 import json, sys
 j = json.load(sys.stdin)

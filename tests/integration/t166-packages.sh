@@ -97,7 +97,7 @@ grep -q "package $SHA2 $BIN: modified since install ($PKG)" "$PICOSNITCH_DIR/exe
 	ok "  exe.log says so" || not_ok "  exe.log says so"
 for _ in $(seq 50); do grep -q "was modified since package" "$WORK/daemon.log" && break; sleep 0.1; done
 check_eq "  a notification says so" 1 \
-	"$(grep -c "$BIN was modified since package $PKG installed it (SHA-256 ${SHA2:0:16}…)" "$WORK/daemon.log")"
+	"$(grep -c "picosnitch: $BIN was modified since package $PKG installed it (SHA-256 ${SHA2:0:16}" "$WORK/daemon.log")"
 
 # the dash's executable page
 PORT=$((20000 + RANDOM % 20000))
