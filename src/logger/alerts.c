@@ -196,7 +196,9 @@ void alerts_packages(struct alerts *a)
 		struct package_check *c = &a->checks[i];
 		char text[64 + DPKG_PACKAGE_MAX];
 
-		if (r < 0 && r != -ENOENT)
+		if (r == -ENOENT)
+			snprintf(text, sizeof(text), "not checked (no dpkg database)");
+		else if (r < 0)
 			snprintf(text, sizeof(text), "not checked (%s: %s)", a->dpkg_dir, strerror(-r));
 		else if (q[i].verdict == DPKG_UNOWNED)
 			snprintf(text, sizeof(text), "%s", dpkg_verdict_text(q[i].verdict));
