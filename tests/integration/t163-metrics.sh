@@ -82,7 +82,13 @@ wait_db "$TALKER" "4321 0 1" && ok "the first datagram is in snitch.db" ||
 for _ in $(seq 70); do grep -q '"monitor_pid"' "$PICOSNITCH_DIR/metrics.json" 2>/dev/null && break; sleep 0.1; done
 check_eq "metrics.json: only the user may read it" "-rw------- $TEST_USER" \
 	"$(stat -c '%A %U' "$PICOSNITCH_DIR/metrics.json")"
-code=$(scrape "$WORK/m1")
+# until the counters written every 5 s cover the first write and hash
+for _ in $(seq 60); do
+	code=$(scrape "$WORK/m1")
+	[ "$(value "$WORK/m1" picosnitch_db_write_seconds_count)" -ge 1 ] 2>/dev/null &&
+		[ "$(value "$WORK/m1" picosnitch_hashes_total)" -ge 1 ] 2>/dev/null && break
+	sleep 0.25
+done
 check_eq "first scrape: 200" 200 "$code"
 promtool check metrics <"$WORK/m1" >"$WORK/promtool1" 2>&1
 check_eq "  promtool check metrics finds no problem" 0 "$?"
