@@ -458,6 +458,7 @@ static int cmd_dash(struct state_dir *sd)
 	if (have_cfg) {
 		env.theme = cfg.dash_theme;
 		env.scroll_zoom = cfg.dash_scroll_zoom;
+		env.metrics_top = (size_t)cfg.metrics_top;
 	}
 	env.geo = ui_geo(sd, env.dirfd, &cfg, have_cfg, geteuid() != 0, true, &refresher);
 	env.db_path = db;

@@ -27,6 +27,7 @@ struct config {
 	bool log_commands;
 	json_t *log_ignore;		/* array (borrowed from root) */
 	bool log_ports;
+	int64_t metrics_top;		/* executables named in the dash's /metrics */
 	int64_t ring_buffer_pages;
 	bool has_rlimit_nofile;
 	int64_t rlimit_nofile;

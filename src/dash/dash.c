@@ -31,6 +31,7 @@
 #include "dash/dash_assets.h"
 #include "dash/dash_int.h"
 #include "dash/dash_live.h"
+#include "dash/dash_metrics.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -64,6 +65,8 @@ struct dash_server {
 	size_t index_len;
 	char *url;
 	void (*stop)(void);	/* after the answer to a stop request */
+	int dirfd;		/* the state directory (metrics.json), or -1 */
+	size_t metrics_top;	/* executables named in /metrics */
 };
 
 /* per request: whether it came with a body; whether it stops the server
@@ -153,12 +156,28 @@ static bool token_equal(const char *a, const char *b)
 	return a && !d;
 }
 
-/* The request carries the access token: its cookie or its header. */
-static bool authorized(const struct dash_server *s, struct MHD_Connection *c)
+/* "Authorization: Bearer TOKEN" (what Prometheus sends with
+ * `authorization: {credentials_file: ...}`): the token, or NULL */
+static const char *bearer(struct MHD_Connection *c)
+{
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+
+	if (!a || strncasecmp(a, "Bearer ", 7))
+		return NULL;
+	a += 7;
+	while (*a == ' ')
+		a++;
+	return a;
+}
+
+/* The request carries the access token: its cookie or its header (or,
+ * for /metrics only, Authorization: Bearer). */
+static bool authorized(const struct dash_server *s, struct MHD_Connection *c, const char *url)
 {
 	return token_equal(MHD_lookup_connection_value(c, MHD_COOKIE_KIND, TOKEN_COOKIE),
 			   s->token) ||
-	       token_equal(MHD_lookup_connection_value(c, MHD_HEADER_KIND, TOKEN_HEADER), s->token);
+	       token_equal(MHD_lookup_connection_value(c, MHD_HEADER_KIND, TOKEN_HEADER), s->token) ||
+	       (!strcmp(url, "/metrics") && token_equal(bearer(c), s->token));
 }
 
 /* "/?token=T": set the cookie and go to the page (so the token leaves the
@@ -267,7 +286,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if (t)
 			return login(s, c, t);
 	}
-	if (!authorized(s, c)) {
+	if (!authorized(s, c, url)) {
 		if (get && (!strcmp(url, "/") || !strcmp(url, "/index.html")))
 			return respond(c, MHD_HTTP_FORBIDDEN, "text/html; charset=utf-8",
 				       (void *)locked_page, sizeof(locked_page) - 1,
@@ -301,6 +320,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (!strcmp(url, "/api/live"))
 		return serve_live(s, c);
+	if (!strcmp(url, "/metrics")) {
+		char *body;
+		size_t len;
+
+		if (dash_metrics(&s->api, s->dirfd, s->metrics_top, &body, &len) < 0)
+			return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len,
+			       MHD_RESPMEM_MUST_FREE);
+	}
 	if (!strncmp(url, "/api/", 5)) {
 		struct {
 			struct dash_param p[DASH_API_MAX_PARAMS + 1];
@@ -484,6 +512,8 @@ static int server_prepare(struct dash_server *s, const struct dash_env *env, int
 				    .geo = env->geo, .vt = { .dirfd = env->dirfd },
 				    .fleet = env->fleet };
 	s->stop = stop_by_signal;
+	s->dirfd = env->dirfd;
+	s->metrics_top = env->metrics_top ? env->metrics_top : DASH_METRICS_TOP_DEFAULT;
 	/* only a known name goes into the page (an attribute): nothing else
 	 * from config.json does */
 	for (size_t i = 0; env->theme && *env->theme && dash_themes[i]; i++) {

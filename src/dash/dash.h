@@ -23,6 +23,7 @@ struct dash_env {
 	const char *port;	/* PORT, or NULL: 5100 */
 	const char *theme;	/* "Dash theme": one of dash_themes, or "" (the browser's) */
 	bool scroll_zoom;	/* "Dash scroll zoom" */
+	size_t metrics_top;	/* "Metrics top executables" (0: the default) */
 	/* open the desktop's browser on the page once serving (xdg-open, as
 	 * this user, never as root), when there is a desktop session */
 	bool open_browser;

@@ -445,10 +445,9 @@ static json_t *value_json(const struct dash_api *api, enum query_dim dim, const 
 
 /* ---- the endpoints ---- */
 
-static int open_db(struct dash_api *api, struct req *r)
+int dash_api_db(struct dash_api *api, char *err, size_t errlen)
 {
 	struct query_options opt = { .query_timeout_ms = QUERY_TIMEOUT_MS };
-	char err[512] = "";
 	int ret;
 
 	if (api->db)
@@ -459,11 +458,28 @@ static int open_db(struct dash_api *api, struct req *r)
 		opt.asn_of = geo_owner_hook;
 		opt.asn_ctx = api->geo;
 	}
-	ret = query_open(api->db_path, &opt, &api->db, err, sizeof(err));
+	err[0] = '\0';
+	ret = query_open(api->db_path, &opt, &api->db, err, errlen);
 	if (ret < 0) {
 		api->db = NULL;
-		return fail(r, 503, "%s", err[0] ? err : strerror(-ret));
+		if (!err[0])
+			snprintf(err, errlen, "%s", strerror(-ret));
 	}
+	return ret;
+}
+
+void dash_api_db_failed(struct dash_api *api)
+{
+	query_close(api->db);
+	api->db = NULL;
+}
+
+static int open_db(struct dash_api *api, struct req *r)
+{
+	char err[512];
+
+	if (dash_api_db(api, err, sizeof(err)) < 0)
+		return fail(r, 503, "%s", err);
 	return 0;
 }
 
@@ -560,6 +576,7 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 		{ "remote_ports", QUERY_DIM_REMOTE_PORT },
 		{ "local_ports", QUERY_DIM_LOCAL_PORT },
 		{ "protocols", QUERY_DIM_PROTOCOL },
+		{ "services", QUERY_DIM_SERVICE },
 	};
 	enum { N_LISTS = sizeof(lists) / sizeof(lists[0]), N_DIMS = N_LISTS + 2 };
 	enum query_dim dims[N_DIMS] = { QUERY_DIM_EXECUTABLE, QUERY_DIM_SHA256 };
@@ -615,9 +632,19 @@ static json_t *api_executable(struct dash_api *api, struct req *r)
 		struct query_select hs = sel;
 		const char *text = json_string_value(json_object_get(v, "text"));
 
-		/* what VirusTotal said of it (record.json) */
-		if (text && !json_object_get(v, "hex"))
+		/* what VirusTotal said of it, and whether it is what its
+		 * package installed (record.json) */
+		if (text && !json_object_get(v, "hex")) {
+			char *exe = strndup(sel.filters[0].value, sel.filters[0].len);
+			const char *pkg = exe ? record_vt_cache_package(&api->vt, exe, text,
+									strlen(text))
+					      : NULL;
+
 			vt_annotate(api, h, text);
+			if (pkg)
+				json_object_set_new(h, "package", json_string(pkg));
+			free(exe);
+		}
 		/* hashes are hex text (a sentinel that is not UTF-8 has no
 		 * time); the first and last time of the busiest few only */
 		if (json_object_get(v, "hex") || !text || i >= EXE_TIMED_HASHES)

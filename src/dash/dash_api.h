@@ -54,4 +54,10 @@ int dash_api_get(struct dash_api *api, const char *path, const struct dash_param
 
 void dash_api_done(struct dash_api *api);
 
+/* The database, opened if it is not (for /metrics): 0, or negative errno
+ * with why in err. */
+int dash_api_db(struct dash_api *api, char *err, size_t errlen);
+/* Close it after a query failed, so the next request opens it again. */
+void dash_api_db_failed(struct dash_api *api);
+
 #endif

@@ -35,6 +35,7 @@ struct job {
 	struct exe_file *f;	/* reference held while the job lives */
 	uint64_t gen;
 	char result[65];
+	char md5[33];
 	struct job *next;
 };
 
@@ -93,8 +94,10 @@ static void *worker(void *arg)
 		h->running++;
 		pthread_mutex_unlock(&h->lock);
 
-		if (sha256_fd(j->f->fd, j->result) < 0)
+		if (digests_fd(j->f->fd, j->result, j->md5) < 0) {
 			snprintf(j->result, sizeof(j->result), "%s", SHA_UNREADABLE);
+			j->md5[0] = '\0';
+		}
 
 		pthread_mutex_lock(&h->lock);
 		h->running--;
@@ -377,12 +380,15 @@ void exehash_handle_done(struct exehash *h)
 		 * hashes the file again */
 		if (j->gen == f->gen) {
 			snprintf(f->sha256, sizeof(f->sha256), "%s", j->result);
+			snprintf(f->md5, sizeof(f->md5), "%s", j->result[0] == '!' ? "" : j->md5);
 			f->hashed_gen = j->gen;
 			f->state = j->result[0] == '!' ? EXE_FAILED : EXE_DONE;
 			if (!strcmp(j->result, SHA_EXITED))
 				h->stats.exited++;
 			else if (j->result[0] == '!')
 				h->stats.unreadable++;
+			else
+				h->stats.hashed++;
 			if (h->opts.on_hashed)
 				h->opts.on_hashed(h->opts.ctx, f);
 		} else if (f->fd >= 0) {

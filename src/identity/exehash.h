@@ -47,6 +47,8 @@ struct exe_file {
 	uint64_t hashed_gen;	/* the generation sha256 describes */
 	enum exe_state state;
 	char sha256[65];	/* hex digest, or a SHA_* sentinel */
+	char md5[33];		/* hex MD5 of the same contents (for dpkg's
+				 * md5sums), "" without a digest */
 	unsigned flags;
 	int refs;
 	uint64_t last_used;
@@ -96,6 +98,7 @@ struct exehash_stats {
 	uint64_t replaced;	/* gone, and another file is at its path now */
 	uint64_t unreadable;
 	uint64_t evicted;	/* descriptors closed to stay within the limit */
+	uint64_t hashed;	/* files read to the end and hashed */
 };
 void exehash_stats_get(struct exehash *h, struct exehash_stats *ret);	/* cumulative */
 

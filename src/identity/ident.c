@@ -64,6 +64,7 @@ static void ident_free(struct ident_cache *c, struct ident *id)
 	free(id->exe);
 	free(id->name);
 	free(id->cmdline);
+	free(id->cgroup);
 	free(id);
 }
 
@@ -156,6 +157,36 @@ static int read_cmdline(struct ident *id)
 	return 0;
 }
 
+/* The raw /proc/<pid>/cgroup, at most IDENT_CGROUP_MAX bytes (one read;
+ * the logger parses it: its paths are names anyone with a delegated
+ * subtree chooses). */
+static int read_cgroup(struct ident *id)
+{
+	char path[64], *buf;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", id->key.pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(IDENT_CGROUP_MAX + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, IDENT_CGROUP_MAX);
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return -errno;
+	}
+	buf[n] = '\0';
+	id->cgroup = buf;
+	id->cgroup_len = (size_t)n;
+	return 0;
+}
+
 /* From /proc, if pid still names the process the kernel saw. */
 static int resolve_proc(struct ident_cache *c, struct ident *id)
 {
@@ -231,6 +262,7 @@ static int resolve_proc(struct ident_cache *c, struct ident *id)
 		if (!id->cmdline)
 			id->cmdline = strdup("");
 	}
+	(void)read_cgroup(id);	/* gone meanwhile: no service */
 	id->source = IDENT_PROC;
 	return 0;
 }

@@ -34,6 +34,7 @@ enum ident_source {
 
 /* Longest command line kept, in bytes (longer ones are cut and flagged). */
 #define IDENT_CMD_MAX 4096
+#define IDENT_CGROUP_MAX 2048
 
 struct ident {
 	struct ident_key key;
@@ -44,6 +45,9 @@ struct ident {
 	char *cmdline;		/* arguments, NUL separated as in /proc (raw bytes) */
 	size_t cmdline_len;
 	bool cmdline_cut;	/* longer than IDENT_CMD_MAX */
+	char *cgroup;		/* /proc/<pid>/cgroup as read (raw bytes, at most
+				 * IDENT_CGROUP_MAX), "" when not read from /proc */
+	size_t cgroup_len;
 	enum ident_source source;
 	bool exe_mismatch;	/* /proc/<pid>/exe is no longer the file the kernel saw */
 	int refs;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "logger/dpkg.h"
 #include "logger/record.h"
 #include "notify/notifier.h"
 #include "util/fsutil.h"
@@ -19,14 +20,27 @@
 #define ERROR_NOTE_INTERVAL 10	/* seconds between error notifications */
 #define ALERTS_WAITING_MAX 65536	/* identities waiting for their hash */
 #define LOGFILE_MAX (16 << 20)		/* exe.log is kept under this, with one exe.log.1 */
+#define PACKAGE_CHECKS_MAX 4096		/* new hashes waiting for the package check */
 
 struct waiting {
 	struct lident *id;
 	enum record_role role;
 };
 
+/* a new hash of an executable, to check against its package */
+struct package_check {
+	char *exe;
+	char sha256[65];
+	char md5[33];
+	enum record_role role;
+};
+
 struct alerts {
 	struct idents *idents;
+	const char *dpkg_dir;
+	struct package_check *checks;
+	size_t nchecks;
+	uint64_t checks_refused;
 	struct record *record;
 	struct errlog *errlog;
 	struct notifier *notifier;
@@ -118,6 +132,34 @@ static void vt_new_hash(struct alerts *a, const struct lident *id, const char *s
 	json_decref(waiting);
 }
 
+/* Queue a new hash for the package check (done in one pass at the tick,
+ * alerts_packages). */
+static void package_check(struct alerts *a, const struct lident *id, enum record_role role,
+			  const char *sha)
+{
+	const struct lfile *f = idents_file(a->idents, id->file_ino, id->file_dev);
+	struct package_check *c;
+
+	if (!a->checks) {
+		a->checks = calloc(PACKAGE_CHECKS_MAX, sizeof(*a->checks));
+		if (!a->checks)
+			return;
+	}
+	if (a->nchecks == PACKAGE_CHECKS_MAX) {
+		a->checks_refused++;
+		return;
+	}
+	c = &a->checks[a->nchecks];
+	c->exe = strdup(id->exe);
+	if (!c->exe)
+		return;
+	snprintf(c->sha256, sizeof(c->sha256), "%s", sha);
+	/* "" when the user hashed it: no MD5, so unowned is all it says */
+	snprintf(c->md5, sizeof(c->md5), "%s", f && !strcmp(f->sha256, sha) ? f->md5 : "");
+	c->role = role;
+	a->nchecks++;
+}
+
 static void check_hash(struct alerts *a, const struct lident *id, enum record_role role,
 		       const char *sha)
 {
@@ -125,14 +167,53 @@ static void check_hash(struct alerts *a, const struct lident *id, enum record_ro
 	case REC_HASH_FIRST:
 		exelog(a, "sha256%s %s %s", role_suffix[role], sha, id->exe);
 		vt_new_hash(a, id, sha);
+		package_check(a, id, role, sha);
 		break;
 	case REC_HASH_CHANGED:
 		exelog(a, "new hash%s %s %s", role_suffix[role], sha, id->exe);
 		if (role == REC_PROCESS)
 			notify(a, "%s has changed: its SHA-256 is now %.16s…", id->exe, sha);
 		vt_new_hash(a, id, sha);
+		package_check(a, id, role, sha);
 		break;
 	}
+}
+
+void alerts_packages(struct alerts *a)
+{
+	struct dpkg_query *q;
+	int r;
+
+	if (!a->nchecks)
+		return;
+	q = calloc(a->nchecks, sizeof(*q));
+	if (!q)
+		return;
+	for (size_t i = 0; i < a->nchecks; i++)
+		q[i] = (struct dpkg_query){ .path = a->checks[i].exe, .md5 = a->checks[i].md5 };
+	r = dpkg_lookup(a->dpkg_dir, q, a->nchecks, NULL);
+	for (size_t i = 0; i < a->nchecks; i++) {
+		struct package_check *c = &a->checks[i];
+		char text[64 + DPKG_PACKAGE_MAX];
+
+		if (r == -ENOENT)
+			snprintf(text, sizeof(text), "not checked (no dpkg database)");
+		else if (r < 0)
+			snprintf(text, sizeof(text), "not checked (%s: %s)", a->dpkg_dir, strerror(-r));
+		else if (q[i].verdict == DPKG_UNOWNED)
+			snprintf(text, sizeof(text), "%s", dpkg_verdict_text(q[i].verdict));
+		else
+			snprintf(text, sizeof(text), "%s (%s)", dpkg_verdict_text(q[i].verdict),
+				 q[i].package);
+		record_package_set(a->record, c->exe, c->sha256, text);
+		exelog(a, "package%s %s %s: %s", role_suffix[c->role], c->sha256, c->exe, text);
+		if (q[i].verdict == DPKG_MODIFIED && c->role == REC_PROCESS)
+			notify(a, "%s was modified since package %s installed it (SHA-256 %.16s…)",
+			       c->exe, q[i].package, c->sha256);
+		free(c->exe);
+	}
+	a->nchecks = 0;
+	free(q);
 }
 
 #define VT_LINK "https://www.virustotal.com/gui/file/"
@@ -347,6 +428,16 @@ uint64_t alerts_dropped(struct alerts *a)
 	return notifier_dropped(a->notifier);
 }
 
+uint64_t alerts_package_refused(struct alerts *a)
+{
+	return a->checks_refused;
+}
+
+uint64_t alerts_sent(struct alerts *a)
+{
+	return notifier_sent(a->notifier);
+}
+
 uint64_t alerts_record_refused(struct alerts *a)
 {
 	return record_refused(a->record);
@@ -383,6 +474,7 @@ int alerts_open(const struct alerts_opts *opts, struct idents *idents, struct er
 	}
 	a->dirfd = opts->dirfd;
 	a->vt = opts->vt;
+	a->dpkg_dir = opts->dpkg_dir ? opts->dpkg_dir : DPKG_INFO_DIR;
 	*ret = a;
 	return 0;
 }
@@ -395,6 +487,9 @@ void alerts_close(struct alerts *a)
 	for (size_t i = 0; i < a->nwaiting; i++)
 		idents_put(a->idents, a->waiting[i].id);
 	free(a->waiting);
+	for (size_t i = 0; i < a->nchecks; i++)
+		free(a->checks[i].exe);
+	free(a->checks);
 	notifier_stop(a->notifier);
 	if (a->exelog_fd >= 0)
 		close(a->exelog_fd);

@@ -23,6 +23,7 @@ struct alerts_opts {
 	void (*print)(void *ctx, const char *text);
 	void *ctx;
 	struct vt *vt;		/* VirusTotal, or NULL when it is off */
+	const char *dpkg_dir;	/* dpkg's md5sums (NULL: DPKG_INFO_DIR; tests name another) */
 };
 
 /* Load record.json, open exe.log, start the notifier.  Problems that do
@@ -46,11 +47,17 @@ void alerts_vt_backfill(struct alerts *a);
 /* Errors just written to error.log (from errlog's flush); (NULL, 0) shows
  * errors held back by the rate limit once it has passed. */
 void alerts_errors(struct alerts *a, const char *first, unsigned long count);
+/* Check the new hashes of this while against their packages (dpkg.h):
+ * record.json, exe.log, and a notification for a modified file. */
+void alerts_packages(struct alerts *a);
 /* Write record.json if it changed. */
 void alerts_save(struct alerts *a);
 /* Texts the notifier could not deliver, and record entries refused
  * because record.json reached its bounds (cumulative). */
 uint64_t alerts_dropped(struct alerts *a);
+uint64_t alerts_sent(struct alerts *a);		/* notifications shown */
 uint64_t alerts_record_refused(struct alerts *a);
+/* New hashes not checked against their package: more than 4096 at once */
+uint64_t alerts_package_refused(struct alerts *a);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logger/service.h"
 #include "util/strutil.h"
 
 struct idents {
@@ -31,9 +32,10 @@ int idents_new(struct strpool *pool, struct idents **ret)
 	t->unknown->exe = strpool_get(pool, "");
 	t->unknown->name = strpool_get(pool, "");
 	t->unknown->cmdline = strpool_get(pool, "");
+	t->unknown->service = strpool_get(pool, "");
 	t->unknown->source = PS_IDENT_NONE;
 	snprintf(t->unknown->sentinel, sizeof(t->unknown->sentinel), "%s", SHA_NONE);
-	if (!t->unknown->exe || !t->unknown->name || !t->unknown->cmdline) {
+	if (!t->unknown->exe || !t->unknown->name || !t->unknown->cmdline || !t->unknown->service) {
 		idents_free(t);
 		return -ENOMEM;
 	}
@@ -46,6 +48,7 @@ static void lident_free(struct idents *t, struct lident *li)
 	strpool_put(t->pool, li->exe);
 	strpool_put(t->pool, li->name);
 	strpool_put(t->pool, li->cmdline);
+	strpool_put(t->pool, li->service);
 	free(li);
 }
 
@@ -83,7 +86,7 @@ static void copy_sentinel(char *dst, const char *src)
 int idents_add(struct idents *t, const struct ps_msg_ident *m)
 {
 	struct lident *li, *old;
-	char comm[PS_COMM_LEN + 1], *exe, *name, *cmd;
+	char comm[PS_COMM_LEN + 1], *exe, *name, *cmd, *service, unit[SERVICE_MAX];
 
 	HASH_FIND(hh, t->table, &m->id, sizeof(m->id), old);
 	if (!old && HASH_COUNT(t->table) >= IDENTS_MAX) {
@@ -98,6 +101,8 @@ int idents_add(struct idents *t, const struct ps_msg_ident *m)
 	exe = text_from_bytes(m->exe, m->exe_len);
 	name = text_from_bytes(comm, strnlen(comm, PS_COMM_LEN));
 	cmd = argv_to_shell(m->cmd, m->cmd_len);
+	service_from_cgroup(m->cgroup, m->cgroup_len, PS_CGROUP_MAX, unit);
+	service = text_from_bytes(unit, strlen(unit));
 	if (cmd && (m->flags & PS_IDENT_CMD_CUT)) {
 		/* say that it goes on */
 		char *c2;
@@ -107,15 +112,17 @@ int idents_add(struct idents *t, const struct ps_msg_ident *m)
 			cmd = c2;
 		}
 	}
-	if (exe && name && cmd) {
+	if (exe && name && cmd && service) {
 		li->exe = strpool_get(t->pool, exe);
 		li->name = strpool_get(t->pool, name);
 		li->cmdline = strpool_get(t->pool, cmd);
+		li->service = strpool_get(t->pool, service);
 	}
 	free(exe);
 	free(name);
 	free(cmd);
-	if (!li->exe || !li->name || !li->cmdline) {
+	free(service);
+	if (!li->exe || !li->name || !li->cmdline || !li->service) {
 		lident_free(t, li);
 		return -ENOMEM;
 	}
@@ -219,10 +226,14 @@ struct lfile *idents_hash(struct idents *t, const struct ps_msg_hash *m)
 		f->sha256[0] = '\0';
 		return f;
 	}
-	if (strlen(m->sha256) == PS_SHA_LEN && strspn(m->sha256, "0123456789abcdef") == PS_SHA_LEN)
+	f->md5[0] = '\0';
+	if (strlen(m->sha256) == PS_SHA_LEN && strspn(m->sha256, "0123456789abcdef") == PS_SHA_LEN) {
 		memcpy(f->sha256, m->sha256, PS_SHA_LEN + 1);
-	else
+		if (strnlen(m->md5, sizeof(m->md5)) == 32 && strspn(m->md5, "0123456789abcdef") == 32)
+			memcpy(f->md5, m->md5, 33);
+	} else {
 		copy_sentinel(f->sha256, m->sha256);
+	}
 	if (!f->sha256[0])
 		strcpy(f->sha256, SHA_UNREADABLE);	/* anything else from the monitor */
 	return f;
@@ -235,6 +246,7 @@ struct lfile *idents_user_hash(struct idents *t, uint64_t ino, uint32_t dev, con
 	if (!f)
 		return NULL;
 	f->by_user = true;
+	f->md5[0] = '\0';	/* not computed as the user: no package check */
 	snprintf(f->sha256, sizeof(f->sha256), "%s", sha);
 	return f;
 }

@@ -33,6 +33,7 @@ struct lfile {
 		uint32_t pad;
 	} key;
 	char sha256[PS_SHA_LEN + 1];	/* "" while unknown */
+	char md5[33];			/* of the same contents, "" when not known */
 	unsigned flags;			/* PS_FILE_* */
 	bool by_user;			/* hashed here, as the user */
 	UT_hash_handle hh;
@@ -49,6 +50,8 @@ struct lident {
 	const char *exe;		/* pooled safe text */
 	const char *name;
 	const char *cmdline;		/* shell-quoted */
+	const char *service;		/* pooled safe text: its unit or container, from
+					 * its cgroup (logger/service.h), "" if none */
 	char sentinel[PS_SHA_LEN + 1];	/* its own "why no hash", or "" */
 	unsigned seen_roles;		/* for alerts: bit per record role done */
 	int refs;

@@ -34,6 +34,7 @@
 #include "logger/errlog.h"
 #include "logger/idents.h"
 #include "logger/logger_int.h"
+#include "logger/metrics.h"
 #include "logger/sqlsend.h"
 #include "logger/strpool.h"
 #include "logger/userhash.h"
@@ -286,6 +287,16 @@ static void open_sql_server(struct logger *l)
 
 /* ---- writing ---- */
 
+/* CLOCK_MONOTONIC in microseconds, for the write latency (not
+ * l->mono_clock_ms, which tests move by hand) */
+static uint64_t real_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void batch_release(struct logger *l, size_t i)
 {
 	window_taken_free(l->window, &l->pending[i].rows);
@@ -303,11 +314,15 @@ static void write_pending(struct logger *l)
 		struct batch *b = &l->pending[i];
 
 		for (size_t s = 0; s < l->nstores; s++) {
+			uint64_t started;
 			int r;
 
 			if (!(b->todo & (1u << s)))
 				continue;
+			started = real_mono_us();
 			r = store_write(l->stores[s], b->rows.rows, b->rows.n);
+			if (r == 0 && !strcmp(l->stores[s]->ops->name, "snitch.db"))
+				metrics_observe_write(&l->metrics, real_mono_us() - started);
 			if (r == 0) {
 				b->todo &= ~(1u << s);
 			} else if (b->tries >= 5) {
@@ -428,6 +443,14 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 	uint64_t d[PS_STAT_MAX], md[PS_MSTAT_MAX];
 	struct idents_stats is;
 	uint64_t n;
+
+	memcpy(l->metrics.sensor, m->sensor, sizeof(l->metrics.sensor));
+	memcpy(l->metrics.monitor, m->monitor, sizeof(l->metrics.monitor));
+	l->metrics.flow_capacity = m->flow_capacity;
+	l->metrics.flows_tracked = m->flows_tracked;
+	l->metrics.ringbuf_bytes = m->ringbuf_bytes;
+	l->metrics.ringbuf_records = m->ringbuf_records;
+	l->metrics.hashes = m->hashes;
 
 	for (int i = 0; i < PS_STAT_MAX; i++) {
 		d[i] = m->sensor[i] >= l->sensor_seen[i] ? m->sensor[i] - l->sensor_seen[i] : 0;
@@ -572,6 +595,13 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 				   "executables or hashes per entry)",
 				   n - l->record_refused);
 		l->record_refused = n;
+		n = alerts_package_refused(l->alerts);
+		if (n > l->package_refused)
+			errlog_add(l->errlog,
+				   "%" PRIu64 " new hashes were not checked against their package: "
+				   "more than 4096 came at once",
+				   n - l->package_refused);
+		l->package_refused = n;
 	}
 	if (l->dns_unreadable > l->dns_reported) {
 		errlog_add(l->errlog,
@@ -678,6 +708,35 @@ static void on_note(struct logger *l, const struct ps_msg_note *m)
 	free(safe);
 }
 
+/* metrics.json, every METRICS_WRITE_SECONDS (metrics.h) */
+static void write_metrics(struct logger *l)
+{
+	uint64_t now = l->mono_clock_ms() / 1000;
+	size_t len;
+	char *json;
+	int r;
+
+	if (!l->metrics_files || (l->metrics_written && now - l->metrics_written < METRICS_WRITE_SECONDS))
+		return;
+	l->metrics_written = now ? now : 1;
+	l->metrics.time = l->wall_clock();
+	l->metrics.monitor_pid = l->monitor_pid;
+	if (l->alerts) {
+		l->metrics.notes_sent = alerts_sent(l->alerts);
+		l->metrics.notes_dropped = alerts_dropped(l->alerts);
+	}
+	json = metrics_render(&l->metrics, &len);
+	if (!json)
+		return;
+	r = write_atomic_below(l->dirfd, METRICS_FILE, json, len, 0600, (uid_t)-1, (gid_t)-1);
+	if (r < 0 && !l->metrics_failed) {
+		errlog_add(l->errlog, "cannot write %s (for the dash's /metrics): %s", METRICS_FILE,
+			   strerror(-r));
+		l->metrics_failed = true;
+	}
+	free(json);
+}
+
 /* A drain ended (about every second).  The window's end is decided on this
  * process's own monotonic clock: the time the message carries is not
  * trusted with arithmetic, and the wall clock may jump (an hour back would
@@ -686,6 +745,8 @@ static void on_note(struct logger *l, const struct ps_msg_note *m)
  * making the window a whole tick longer. */
 static void on_tick(struct logger *l)
 {
+	if (l->alerts)
+		alerts_packages(l->alerts);
 	if (l->live) {
 		uint64_t now = l->mono_clock_ms();
 
@@ -702,6 +763,7 @@ static void on_tick(struct logger *l)
 	if (l->mono_clock_ms() / 1000 - l->last_prune >= prune_interval())
 		prune(l);
 	rollup(l);
+	write_metrics(l);
 }
 
 int logger_handle(struct logger *l, const void *buf, size_t len)
@@ -887,6 +949,7 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 		}
 	}
 	errlog_set_sink(l->errlog, on_errors, l);
+	l->metrics_files = true;
 	check_previous_run(l);
 	mark_running(l);
 	r = open_stores(l);

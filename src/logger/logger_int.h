@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "logger/live.h"
+#include "logger/metrics.h"
 #include "logger/window.h"
 #include "privsep/proto.h"
 
@@ -64,6 +65,13 @@ struct logger {
 	uint64_t bad_messages, bad_reported;
 	uint64_t early_flushes, early_reported;
 	uint64_t lost_deltas;
+	/* the counters of /metrics (metrics.json), and when they were last
+	 * written (mono_clock_ms() / 1000; 0: never) */
+	struct metrics metrics;
+	uint64_t metrics_written;
+	bool metrics_files;		/* write metrics.json (not in tests without files) */
+	bool metrics_failed;		/* said so in error.log */
+	uint64_t package_refused;	/* reported already */
 };
 
 /* Set up everything but the channel; with_files, the files in dirfd too

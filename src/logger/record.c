@@ -75,7 +75,9 @@ static bool valid(json_t *root, char *why, size_t len)
 			return false;
 		}
 		json_object_foreach(v, k2, v2) {
-			if (!strcmp(key, "SHA256") ? !json_is_object(v2) : !json_is_array(v2)) {
+			bool objects = !strcmp(key, "SHA256") || !strcmp(key, "Package");
+
+			if (objects ? !json_is_object(v2) : !json_is_array(v2)) {
 				snprintf(why, len, "\"%s\" has a malformed entry \"%.60s\"", key, k2);
 				return false;
 			}
@@ -285,6 +287,37 @@ int record_see_hash(struct record *r, const char *exe, const char *sha256)
 	}
 	r->dirty = true;
 	return what;
+}
+
+void record_package_set(struct record *r, const char *exe, const char *sha256, const char *text)
+{
+	json_t *pk = section(r->root, "Package"), *known;
+
+	if (!pk)
+		return;
+	known = json_object_get(pk, exe);
+	if (!json_is_object(known)) {
+		if (json_object_size(pk) >= RECORD_KEYS_MAX ||
+		    json_object_set_new(pk, exe, json_object()) < 0) {
+			r->refused++;
+			return;
+		}
+		known = json_object_get(pk, exe);
+	}
+	if (!known || (!json_object_get(known, sha256) && json_object_size(known) >= RECORD_LIST_MAX) ||
+	    json_object_set_new(known, sha256, json_stringn(text, strnlen(text, 256))) < 0) {
+		r->refused++;
+		return;
+	}
+	r->dirty = true;
+}
+
+const char *record_package_get(const struct record *r, const char *exe, const char *sha256)
+{
+	json_t *v = json_object_get(json_object_get(json_object_get(r->root, "Package"), exe),
+				    sha256);
+
+	return json_string_value(v);
 }
 
 size_t record_vt_set(struct record *r, const char *sha256, json_t *value)
@@ -537,6 +570,30 @@ void record_vt_cache_refresh(struct record_vt_cache *c)
 	c->mtime = st.st_mtim;
 	c->size = st.st_size;
 	c->ino = st.st_ino;
+}
+
+const char *record_vt_cache_package(const struct record_vt_cache *c, const char *exe,
+				    const char *text, size_t len)
+{
+	char sha[65];
+	const char *key, *found = NULL;
+	json_t *per;
+
+	if (!c->record || len != 64 || memchr(text, 0, len))
+		return NULL;
+	memcpy(sha, text, 64);
+	sha[64] = '\0';
+	if (exe)
+		return record_package_get(c->record, exe, sha);
+	/* any executable's: the worst news first (a copy of a file that a
+	 * package installed elsewhere is no news) */
+	json_object_foreach(json_object_get(c->record->root, "Package"), key, per) {
+		const char *t = json_string_value(json_object_get(per, sha));
+
+		if (t && (!found || !strncmp(t, "modified", 8)))
+			found = t;
+	}
+	return found;
 }
 
 const json_t *record_vt_cache_get(const struct record_vt_cache *c, const char *text, size_t len)

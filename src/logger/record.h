@@ -50,6 +50,10 @@ void record_vt_set_one(struct record *r, const char *exe, const char *sha256, js
 /* The value of the first entry with this hash that is not "" (borrowed),
  * or NULL. */
 json_t *record_vt_get(const struct record *r, const char *sha256);
+/* Packages (dpkg.h): "Package": {exe: {sha256: "as installed (curl)"}}.
+ * Set one entry (a bounded copy of text); the text of one, or NULL. */
+void record_package_set(struct record *r, const char *exe, const char *sha256, const char *text);
+const char *record_package_get(const struct record *r, const char *exe, const char *sha256);
 /* Every (exe, sha256, value) entry; fn must not change the record. */
 void record_hashes_each(const struct record *r,
 			void (*fn)(void *ctx, const char *exe, const char *sha256, json_t *value),
@@ -87,6 +91,10 @@ struct record_vt_cache {
 void record_vt_cache_refresh(struct record_vt_cache *c);
 /* The value for a hash given as text of len bytes, or NULL. */
 const json_t *record_vt_cache_get(const struct record_vt_cache *c, const char *text, size_t len);
+/* What the package check said of a hash (of exe, or of any executable
+ * when exe is NULL), or NULL. */
+const char *record_vt_cache_package(const struct record_vt_cache *c, const char *exe,
+				    const char *text, size_t len);
 void record_vt_cache_done(struct record_vt_cache *c);
 
 /* record.json read only, for the interfaces: never moved aside nor

@@ -14,7 +14,7 @@
 #define MAX_DEFERRALS 3	/* windows a row may wait for its hashes */
 
 struct who_key {
-	const char *exe, *name, *cmd, *sentinel;
+	const char *exe, *name, *cmd, *sentinel, *service;
 	uint64_t file_ino;
 	uint32_t file_dev;
 	uint32_t pad;
@@ -92,6 +92,7 @@ static void key_ref(struct strpool *p, const struct row_key *k)
 		strpool_ref(p, k->who[i].name);
 		strpool_ref(p, k->who[i].cmd);
 		strpool_ref(p, k->who[i].sentinel);
+		strpool_ref(p, k->who[i].service);
 	}
 	strpool_ref(p, k->domain);
 }
@@ -103,6 +104,7 @@ static void key_put(struct strpool *p, const struct row_key *k)
 		strpool_put(p, k->who[i].name);
 		strpool_put(p, k->who[i].cmd);
 		strpool_put(p, k->who[i].sentinel);
+		strpool_put(p, k->who[i].service);
 	}
 	strpool_put(p, k->domain);
 }
@@ -140,6 +142,7 @@ static int who_fill(struct window *w, struct who_key *k, const struct lident *li
 	k->exe = li->exe;
 	k->name = li->name;
 	k->cmd = li->cmdline;
+	k->service = li->service;
 	k->file_ino = li->file_ino;
 	k->file_dev = li->file_dev;
 	/* pooled too, so that equal sentinels compare equal */
@@ -263,14 +266,17 @@ static void fill_row(struct conn_row *c, const struct row_key *k, const char *co
 		.exe = k->who[0].exe,
 		.name = k->who[0].name,
 		.cmdline = k->who[0].cmd,
+		.service = k->who[0].service,
 		.sha256 = sha[0],
 		.pexe = k->who[1].exe,
 		.pname = k->who[1].name,
 		.pcmdline = k->who[1].cmd,
+		.pservice = k->who[1].service,
 		.psha256 = sha[1],
 		.gpexe = k->who[2].exe,
 		.gpname = k->who[2].name,
 		.gpcmdline = k->who[2].cmd,
+		.gpservice = k->who[2].service,
 		.gpsha256 = sha[2],
 		.uid = k->uid,
 		.lport = k->lport,

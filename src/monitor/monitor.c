@@ -76,6 +76,7 @@ struct monitor {
 	struct tracker *tracker;
 	struct ps_msg_deltas deltas;	/* being filled */
 	uint64_t mstat[PS_MSTAT_MAX];
+	uint64_t ring_records;		/* ring buffer records read */
 	uint64_t held_back;		/* drains skipped while the logger was behind */
 	bool said_behind;
 };
@@ -194,6 +195,12 @@ static void on_new_ident(void *ctx, const struct ident *id)
 		   PS_IDENT_EXE_CUT);
 	copy_bytes(msg.cmd, sizeof(msg.cmd), id->cmdline, id->cmdline_len, &msg.cmd_len,
 		   &msg.flags, PS_IDENT_CMD_CUT);
+	msg.cgroup_len = 0;
+	if (id->cgroup) {
+		msg.cgroup_len = id->cgroup_len < sizeof(msg.cgroup) ? id->cgroup_len
+								      : sizeof(msg.cgroup);
+		memcpy(msg.cgroup, id->cgroup, msg.cgroup_len);
+	}
 	if (id->file)
 		msg.file_flags = (id->file->flags & EXE_DELETED ? PS_FILE_DELETED : 0) |
 				 (id->file->flags & EXE_MEMFD ? PS_FILE_MEMFD : 0);
@@ -236,6 +243,7 @@ static void on_hashed(void *ctx, struct exe_file *f)
 	h.flags = (f->flags & EXE_DELETED ? PS_FILE_DELETED : 0) |
 		  (f->flags & EXE_MEMFD ? PS_FILE_MEMFD : 0);
 	snprintf(h.sha256, sizeof(h.sha256), "%s", f->sha256[0] ? f->sha256 : SHA_UNREADABLE);
+	snprintf(h.md5, sizeof(h.md5), "%s", f->sha256[0] ? f->md5 : "");
 	send_msg(m, &h);
 }
 
@@ -274,6 +282,7 @@ static int on_event(void *ctx, const void *data, size_t size)
 	struct monitor *m = ctx;
 	const struct ps_event_hdr *h = data;
 
+	m->ring_records++;
 	if (size < sizeof(*h) || h->size != size || h->version != PS_EVENT_VERSION)
 		return 0;
 	switch (h->type) {
@@ -348,6 +357,10 @@ static void send_stats(struct monitor *m)
 	s.monitor[PS_MSTAT_BAD_MESSAGES] = m->mstat[PS_MSTAT_BAD_MESSAGES] + cs.refused;
 	s.unhashed_example = is.unhashed_example;
 	s.flow_capacity = sensor_flow_capacity(m->sensor);
+	s.flows_tracked = tracker_flow_count(m->tracker);
+	s.ringbuf_bytes = ringbuf_bytes(m);
+	s.ringbuf_records = m->ring_records;
+	s.hashes = hs.hashed;
 	send_msg(m, &s);
 }
 

@@ -29,6 +29,7 @@ struct notifier {
 	bool stopping;
 	int64_t stop_deadline_ns;
 	uint64_t dropped;
+	uint64_t sent;		/* shown (or printed) */
 	/* the thread's own */
 	sd_bus *bus;
 	int64_t last_connect_ns;
@@ -208,6 +209,9 @@ static void show(struct notifier *n, const char *text)
 		r = call_notify(n->bus, n->markup ? markup_escape(body, escaped) : body, &error);
 		if (r >= 0) {
 			n->reported = false;
+			pthread_mutex_lock(&n->lock);
+			n->sent++;
+			pthread_mutex_unlock(&n->lock);
 			return;
 		}
 		if (sd_bus_is_open(n->bus) > 0)
@@ -290,6 +294,9 @@ void notifier_send(struct notifier *n, const char *text)
 	if (!n->opts.desktop) {
 		if (n->opts.print)
 			n->opts.print(n->opts.ctx, text);
+		pthread_mutex_lock(&n->lock);
+		n->sent++;
+		pthread_mutex_unlock(&n->lock);
 		return;
 	}
 	copy = strdup(text);
@@ -303,6 +310,18 @@ void notifier_send(struct notifier *n, const char *text)
 		pthread_cond_signal(&n->more);
 	}
 	pthread_mutex_unlock(&n->lock);
+}
+
+uint64_t notifier_sent(struct notifier *n)
+{
+	uint64_t d;
+
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&n->lock);
+	d = n->sent;
+	pthread_mutex_unlock(&n->lock);
+	return d;
 }
 
 uint64_t notifier_dropped(struct notifier *n)

@@ -28,6 +28,8 @@ int notifier_start(const struct notifier_opts *opts, struct notifier **ret);
 /* Queue one notification (safe text); never blocks. */
 void notifier_send(struct notifier *n, const char *text);
 uint64_t notifier_dropped(struct notifier *n);
+/* Notifications shown by the server (or printed, without a desktop). */
+uint64_t notifier_sent(struct notifier *n);
 /* Send what is queued (for at most ~2 s, plus one call in progress), then
  * stop.  NULL-safe. */
 void notifier_stop(struct notifier *n);

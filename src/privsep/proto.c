@@ -55,10 +55,15 @@ bool proto_check(const void *buf, size_t len)
 		const struct ps_msg_ident *m = buf;
 
 		return m->id != 0 && m->exe_len <= PS_PATH_MAX && m->cmd_len <= PS_CMD_MAX &&
+		       m->cgroup_len <= PS_CGROUP_MAX &&
 		       m->source <= PS_IDENT_NONE && (!m->sentinel[0] || sha_ok(m->sentinel));
 	}
-	case PS_MSG_HASH:
-		return sha_ok(((const struct ps_msg_hash *)buf)->sha256);
+	case PS_MSG_HASH: {
+		const struct ps_msg_hash *m = buf;
+		size_t n = strnlen(m->md5, sizeof(m->md5));
+
+		return sha_ok(m->sha256) && (n == 0 || (n == 32 && strspn(m->md5, "0123456789abcdef") == 32));
+	}
 	case PS_MSG_HASH_REQ: {
 		const struct ps_msg_hash_req *m = buf;
 

@@ -23,7 +23,7 @@
 #include <linux/types.h>
 #include "abi.h"
 
-#define PS_PROTO_VERSION 3
+#define PS_PROTO_VERSION 4
 
 /* Bounds on what a process can make picosnitch carry and store. */
 #define PS_PATH_MAX 4096	/* executable path, bytes */
@@ -31,6 +31,7 @@
 #define PS_TEXT_MAX 1024	/* a note or log line */
 #define PS_DELTAS_MAX 64	/* deltas per message */
 #define PS_SHA_LEN 64		/* a SHA-256 in hex */
+#define PS_CGROUP_MAX 2048	/* /proc/<pid>/cgroup, bytes */
 
 enum ps_msg_type {
 	/* monitor -> logger */
@@ -98,6 +99,12 @@ struct ps_msg_ident {
 	__u32 file_flags;	/* PS_FILE_DELETED, PS_FILE_MEMFD: how it runs */
 	char exe[PS_PATH_MAX];
 	char cmd[PS_CMD_MAX];
+	/* /proc/<pid>/cgroup as the kernel wrote it, not parsed here (its
+	 * paths are names users and containers choose): the logger takes the
+	 * service from it; empty when the process was gone */
+	__u32 cgroup_len;
+	__u32 pad2;
+	char cgroup[PS_CGROUP_MAX];
 };
 
 struct ps_msg_ident_drop {
@@ -112,7 +119,8 @@ struct ps_msg_hash {
 	__u32 file_dev;
 	__u32 flags;		/* PS_FILE_* */
 	char sha256[PS_SHA_LEN + 1];	/* hex digest, or a SHA_* sentinel; NUL padded */
-	char pad[7];
+	char md5[33];		/* hex MD5 of the same contents, or ""; NUL padded */
+	char pad[6];
 };
 
 #define PS_FILE_DELETED 1u
@@ -183,6 +191,11 @@ struct ps_msg_stats {
 	__u64 monitor[PS_MSTAT_MAX];
 	__u64 unhashed_example;	/* an identity id, 0 if none */
 	__u64 flow_capacity;
+	/* for the metrics (docs/api.md: /metrics): gauges and totals */
+	__u64 flows_tracked;	/* flows in the table at the last drain */
+	__u64 ringbuf_bytes;	/* the event ring buffer's size */
+	__u64 ringbuf_records;	/* records read from it since the start */
+	__u64 hashes;		/* executables hashed since the start */
 };
 
 struct ps_msg_note {

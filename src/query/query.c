@@ -34,6 +34,7 @@
  *
  * Speed: see docs/schema.md and the README (bench/query-bench.sh). */
 #include "query/query_int.h"
+#include "storage/schema.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -171,6 +172,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 		      "laddr_id, raddr_id, domain_id, netns, sent, received, flows FROM connections" },
 		{ 11, "SELECT grandparent_id FROM connections" },
 		{ 10, "SELECT id, path, name, cmdline, sha256 FROM executables" },
+		{ SCHEMA_SERVICES, "SELECT service FROM executables" },
 		{ 10, "SELECT id, address FROM addresses" },
 		{ 10, "SELECT id, domain FROM domains" },
 		{ 12, "SELECT grain, dim, start, keys, data FROM rollups" },
@@ -187,7 +189,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 				  sqlite3_errmsg(db->db));
 	if (r < 0)
 		return r;
-	if (version > 14)
+	if (version > SCHEMA_VERSION)
 		return query_fail(err, errlen, -EPROTO,
 				  "snitch.db has schema version %" PRId64
 				  ", newer than this picosnitch understands (%s)",

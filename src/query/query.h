@@ -37,6 +37,9 @@ enum query_dim {
 	QUERY_DIM_TIME,			/* "time": entry time (end of its window), unix seconds */
 	QUERY_DIM_ASN,			/* "asn": network owner of the remote address, "AS15169
 					 * Google LLC": needs asn_of */
+	QUERY_DIM_SERVICE,		/* "service": the process's systemd unit or container
+					 * ("nginx.service", "docker:0123456789ab"), "" if none
+					 * or before schema 16 */
 	QUERY_DIM__COUNT
 };
 
@@ -76,13 +79,13 @@ struct query_db;
 
 /* Open snitch.db read-only.  -ENOENT: no such file; -EBADMSG: not an
  * SQLite database; -EPROTO: a schema version this code does not read (only
- * 10 to 14 are; older ones are migrated by the monitor); -ENODATA: a
+ * 10 to 16 are; older ones are migrated by the monitor); -ENODATA: a
  * database without picosnitch's tables yet; -EBUSY; -EACCES.  `opt` may be
  * NULL. */
 int query_open(const char *path, const struct query_options *opt, struct query_db **ret,
 	       char *err, size_t errlen);
 void query_close(struct query_db *db);
-/* PRAGMA user_version of the opened file: 10 to 14. */
+/* PRAGMA user_version of the opened file: 10 to 16. */
 int query_schema_version(const struct query_db *db);
 /* Make the query running on `db` stop soon with -ECANCELED (no effect
  * when none is running).  Safe to call from another thread. */

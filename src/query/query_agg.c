@@ -313,7 +313,7 @@ static int resolve_lookup(struct query_db *db, struct agg *a, const struct dim_i
 	int rc, r;
 
 	qsql_add(&q, "SELECT id, ");
-	qsql_add(&q, d->column);
+	qsql_add(&q, query_dim_column(db, (enum query_dim)(d - query_dims)));
 	qsql_add(&q, " FROM ");
 	qsql_add(&q, d->table);
 	if (few)

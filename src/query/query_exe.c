@@ -176,7 +176,7 @@ static int make_matcher(struct query_db *db, const struct query_select *sel, enu
 					qsql_add(&q, "(address), '') IN (");
 				} else {
 					qsql_add(&q, " WHERE ");
-					qsql_add(&q, d->column);
+					qsql_add(&q, query_dim_column(db, dim));
 					qsql_add(&q, " IN (");
 				}
 			}

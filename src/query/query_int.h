@@ -18,7 +18,7 @@ struct agg;
 struct query_db {
 	sqlite3 *db;
 	char *path;
-	int version;		/* PRAGMA user_version: 10 to 14 */
+	int version;		/* PRAGMA user_version: 10 to 16 */
 	struct query_options opt;
 	struct agg *agg;	/* what ps_acc() adds rows to, during a scan */
 	int64_t deadline;	/* CLOCK_MONOTONIC ns at which to stop; 0: none */
@@ -77,6 +77,8 @@ extern const struct dim_info query_dims[QUERY_DIM__COUNT];
 /* The key column of a dimension in this file's schema ("NULL" for the
  * grandparent in schema 10, which has no such column). */
 const char *query_dim_key(const struct query_db *db, enum query_dim dim);
+/* The column (or expression) of its lookup table that holds the value. */
+const char *query_dim_column(const struct query_db *db, enum query_dim dim);
 
 /* Nonzero when the running query must stop (interrupted, or past its
  * deadline): then query_sqlite_fail(SQLITE_INTERRUPT) says why. */

@@ -5,6 +5,7 @@
  * bound parameter. */
 #include "query/query_int.h"
 #include "storage/rollup.h"
+#include "storage/schema.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,6 +53,8 @@ const struct dim_info query_dims[QUERY_DIM__COUNT] = {
 	[QUERY_DIM_TIME] = { "time", DK_INT, "c.time", NULL, NULL, "time", ROLLUP_KEY_TIME },
 	[QUERY_DIM_ASN] = { "asn", DK_LABEL, "c.raddr_id", "addresses", "address", "raddr_id",
 			    ROLLUP_KEY_RADDR, "ps_asn" },
+	[QUERY_DIM_SERVICE] = { "service", DK_LOOKUP, "c.exe_id", "executables", "service", "exe_id",
+				ROLLUP_KEY_EXE },
 };
 
 query_label_fn query_label_hook(const struct query_db *db, enum query_dim dim, void **ctx)
@@ -74,6 +77,14 @@ const char *query_dim_key(const struct query_db *db, enum query_dim dim)
 	if (dim == QUERY_DIM_GRANDPARENT_EXECUTABLE && db->version < 11)
 		return "NULL";
 	return query_dims[dim].key;
+}
+
+const char *query_dim_column(const struct query_db *db, enum query_dim dim)
+{
+	/* before services were kept, no process had one */
+	if (dim == QUERY_DIM_SERVICE && db->version < SCHEMA_SERVICES)
+		return "''";
+	return query_dims[dim].column;
 }
 
 const char *query_dim_name(enum query_dim dim)
@@ -401,7 +412,7 @@ static int add_match(struct query_db *db, struct qsql *q, const struct query_sel
 			qsql_add(q, "(address), '') IN (");
 		} else {
 			qsql_add(q, " WHERE ");
-			qsql_add(q, d->column);
+			qsql_add(q, query_dim_column(db, dim));
 			qsql_add(q, " IN (");
 		}
 		for (size_t i = 0; i < sel->n_filters; i++) {

@@ -26,6 +26,9 @@ struct conn_row {
 	const char *gpname;
 	const char *gpcmdline;
 	const char *gpsha256;
+	/* each one's service: its systemd unit or container (snitch.db only;
+	 * NULL: "") */
+	const char *service, *pservice, *gpservice;
 	int64_t uid;
 	int64_t lport;		/* -1: not a connection (an exec entry) */
 	int64_t rport;

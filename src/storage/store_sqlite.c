@@ -15,22 +15,30 @@
 #include <uthash.h>
 
 #include "storage/rollup.h"
+#include "storage/schema.h"
 
-/* PRAGMA user_version of the current schema.  1-3 were written by the
- * Python picosnitch (3 is migrated from); 10 was this implementation's
- * first; 11 added the grandparent; 12 the rollups; 13 their week units;
- * 14 the executable days. */
-#define SCHEMA_VERSION 14
+/* PRAGMA user_version of the current schema (schema.h).  1-3 were written
+ * by the Python picosnitch (3 is migrated from); 10 was this
+ * implementation's first; 11 added the grandparent; 12 the rollups; 13
+ * their week units; 14 the executable days; 15 (branch dns) where names
+ * came from; SCHEMA_SERVICES (16) each process's service. */
 #define LEGACY_VERSION 3
 
-#define SCHEMA_TABLES                                                                         \
-	"CREATE TABLE executables ("                                                          \
+/* A process identity: its executable, name, arguments, hash and service
+ * (its systemd unit or container, "" when none: rows before
+ * SCHEMA_SERVICES), one row per combination. */
+#define SCHEMA_EXECUTABLES(table)                                                             \
+	"CREATE TABLE " table " ("                                                            \
 	"  id INTEGER PRIMARY KEY,"                                                           \
 	"  path TEXT NOT NULL,"                                                               \
 	"  name TEXT NOT NULL,"                                                               \
 	"  cmdline TEXT NOT NULL,"                                                            \
 	"  sha256 TEXT NOT NULL,"                                                             \
-	"  UNIQUE (path, name, cmdline, sha256));"                                            \
+	"  service TEXT NOT NULL DEFAULT '',"                                                 \
+	"  UNIQUE (path, name, cmdline, sha256, service));"
+
+#define SCHEMA_TABLES                                                                         \
+	SCHEMA_EXECUTABLES("executables")                                                     \
 	"CREATE TABLE addresses ("                                                            \
 	"  id INTEGER PRIMARY KEY,"                                                           \
 	"  address TEXT NOT NULL UNIQUE);"                                                    \
@@ -61,9 +69,11 @@
 	"CREATE INDEX connections_raddr_time ON connections(raddr_id, time);"                 \
 	"CREATE INDEX connections_domain_time ON connections(domain_id, time);"
 
-/* what schema 11 added: also applied when migrating from 10 */
-#define SCHEMA_11_VIEW                                                                           \
-	"CREATE INDEX connections_gparent_time ON connections(grandparent_id, time);"         \
+/* what schema 11 added: also applied when migrating from 10; the view
+ * has more columns in later versions (CONNECTION_LOG_VIEW's argument) */
+#define SCHEMA_11_INDEX "CREATE INDEX connections_gparent_time ON connections(grandparent_id, time);"
+#define SCHEMA_11_VIEW SCHEMA_11_INDEX CONNECTION_LOG_VIEW("")
+#define CONNECTION_LOG_VIEW(more)                                                             \
 	"CREATE VIEW connection_log AS SELECT"                                                \
 	"  datetime(c.time, 'unixepoch', 'localtime') AS entry_time,"                         \
 	"  c.sent AS sent, c.received AS received, c.flows AS flows,"                         \
@@ -75,6 +85,7 @@
 	"  ifnull(g.sha256, '') AS grandparent_sha256,"                                       \
 	"  c.uid AS uid, c.lport AS local_port, c.rport AS remote_port,"                      \
 	"  la.address AS local_address, ra.address AS remote_address, d.domain AS domain,"    \
+	more                                                                                  \
 	"  CASE c.family WHEN 2 THEN CASE c.protocol WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp'"    \
 	"      WHEN 1 THEN 'icmp' WHEN 132 THEN 'sctp' WHEN 136 THEN 'udplite'"              \
 	"      ELSE 'ip/' || c.protocol END"                                                  \
@@ -129,8 +140,11 @@
 	"  data BLOB NOT NULL,"                                                               \
 	"  PRIMARY KEY (day, exe_id));"
 
-static const char schema_current[] =
-	SCHEMA_TABLES SCHEMA_11_VIEW SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS;
+/* the view's columns since SCHEMA_SERVICES */
+#define SERVICE_COLUMN " e.service AS service,"
+
+static const char schema_current[] = SCHEMA_TABLES SCHEMA_11_INDEX
+	CONNECTION_LOG_VIEW(SERVICE_COLUMN) SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS;
 
 /* 10 -> 14: the grandparent column (NULL for older rows), the view, the
  * rollups. */
@@ -152,6 +166,20 @@ static const char migrate_v12[] =
  * file mean nothing until then, and each is replaced as it is). */
 static const char migrate_v13[] =
 	"UPDATE rollup_state SET complete_until = complete_from;" SCHEMA_14_EXE_DAYS;
+
+/* 14 (or 15) -> SCHEMA_SERVICES: executables get their service, one row
+ * per identity and service ("" for every row before).  The table is
+ * rebuilt with the same ids (foreign keys are off while migrating), so
+ * connections, the rollups and the executable days stay as they are; the
+ * view is made again with the column (whatever it had before). */
+static const char migrate_services[] =
+	"DROP VIEW IF EXISTS connection_log;"
+	SCHEMA_EXECUTABLES("executables_new")
+	"INSERT INTO executables_new(id, path, name, cmdline, sha256)"
+	"  SELECT id, path, name, cmdline, sha256 FROM executables;"
+	"DROP TABLE executables;"
+	"ALTER TABLE executables_new RENAME TO executables;"
+	CONNECTION_LOG_VIEW(SERVICE_COLUMN);
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -289,7 +317,8 @@ static int check_version(struct store_sqlite *s)
 		return r;
 	if (version == 0 && !has_conn)
 		return 0;	/* new: the schema will be created */
-	if (version >= 10 && version <= 13)
+	/* 15 is branch dns's (until it is merged, a file of 15 is refused) */
+	if (version >= 10 && version <= 14)
 		return 0;	/* migrated in place */
 	r = query_int(s, "SELECT count(*) FROM pragma_table_info('connections') WHERE name='contime'",
 		      "read the columns", &legacy_cols);
@@ -330,6 +359,8 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_v12, "migrate from schema 12");
 	} else if (version == 13) {
 		r = exec_sql(s, migrate_v13, "migrate from schema 13");
+	} else if (version >= 14) {
+		r = 0;	/* the services follow */
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
 		if (asprintf(&sql, migrate_legacy, schema_current) < 0) {
@@ -339,8 +370,16 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, sql, "migrate from Python picosnitch (schema 3)");
 		free(sql);
 	}
-	if (r == 0)
-		r = exec_sql(s, "PRAGMA user_version = 14; COMMIT", "commit schema");
+	/* the steps above bring every older file to 14 (and branch dns's
+	 * to 15) */
+	if (r == 0 && version >= 10 && version < SCHEMA_SERVICES)
+		r = exec_sql(s, migrate_services, "add the services of executables");
+	if (r == 0) {
+		char commit[64];
+
+		snprintf(commit, sizeof(commit), "PRAGMA user_version = %d; COMMIT", SCHEMA_VERSION);
+		r = exec_sql(s, commit, "commit schema");
+	}
 	if (r < 0)
 		exec_sql(s, "ROLLBACK", "rollback");
 	return r;
@@ -416,15 +455,15 @@ static int lookup_id(struct store_sqlite *s, struct id_cache **cache, sqlite3_st
 }
 
 static int exe_id(struct store_sqlite *s, const char *path, const char *name, const char *cmdline,
-		  const char *sha256, int64_t *ret)
+		  const char *sha256, const char *service, int64_t *ret)
 {
-	const char *vals[] = { path, name, cmdline, sha256 };
+	const char *vals[] = { path, name, cmdline, sha256, service };
 	char *key;
 	int r;
 
-	if (asprintf(&key, "%s\x1f%s\x1f%s\x1f%s", path, name, cmdline, sha256) < 0)
+	if (asprintf(&key, "%s\x1f%s\x1f%s\x1f%s\x1f%s", path, name, cmdline, sha256, service) < 0)
 		return -ENOMEM;
-	r = lookup_id(s, &s->exes, s->ins_exe, s->sel_exe, key, vals, 4, ret);
+	r = lookup_id(s, &s->exes, s->ins_exe, s->sel_exe, key, vals, 5, ret);
 	free(key);
 	return r;
 }
@@ -450,9 +489,12 @@ static int write_row(struct store_sqlite *s, const struct conn_row *r)
 	sqlite3_stmt *st = s->ins_conn;
 	int rc, e;
 
-	if ((e = exe_id(s, nz(r->exe), nz(r->name), nz(r->cmdline), nz(r->sha256), &exe)) < 0 ||
-	    (e = exe_id(s, nz(r->pexe), nz(r->pname), nz(r->pcmdline), nz(r->psha256), &parent)) < 0 ||
-	    (e = exe_id(s, nz(r->gpexe), nz(r->gpname), nz(r->gpcmdline), nz(r->gpsha256), &gparent)) < 0 ||
+	if ((e = exe_id(s, nz(r->exe), nz(r->name), nz(r->cmdline), nz(r->sha256), nz(r->service),
+			&exe)) < 0 ||
+	    (e = exe_id(s, nz(r->pexe), nz(r->pname), nz(r->pcmdline), nz(r->psha256),
+			nz(r->pservice), &parent)) < 0 ||
+	    (e = exe_id(s, nz(r->gpexe), nz(r->gpname), nz(r->gpcmdline), nz(r->gpsha256),
+			nz(r->gpservice), &gparent)) < 0 ||
 	    (e = addr_id(s, nz(r->laddr), &laddr)) < 0 || (e = addr_id(s, nz(r->raddr), &raddr)) < 0 ||
 	    (e = domain_id(s, nz(r->domain), &dom)) < 0)
 		return e;
@@ -1203,15 +1245,15 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 	if ((r = check_version(s)) < 0 ||
 	    (r = exec_sql(s, "PRAGMA journal_mode = WAL", "set WAL mode")) < 0 ||
 	    (r = exec_sql(s, "PRAGMA synchronous = NORMAL", "set synchronous")) < 0 ||
-	    (r = exec_sql(s, "PRAGMA foreign_keys = ON", "enable foreign keys")) < 0 ||
-	    (r = migrate(s)) < 0)
+	    (r = migrate(s)) < 0 ||
+	    (r = exec_sql(s, "PRAGMA foreign_keys = ON", "enable foreign keys")) < 0)
 		goto fail;
 	if ((r = prepare(s, &s->ins_exe,
-			 "INSERT OR IGNORE INTO executables(path, name, cmdline, sha256) "
-			 "VALUES (?, ?, ?, ?)")) < 0 ||
+			 "INSERT OR IGNORE INTO executables(path, name, cmdline, sha256, service) "
+			 "VALUES (?, ?, ?, ?, ?)")) < 0 ||
 	    (r = prepare(s, &s->sel_exe,
 			 "SELECT id FROM executables WHERE path = ? AND name = ? AND cmdline = ? "
-			 "AND sha256 = ?")) < 0 ||
+			 "AND sha256 = ? AND service = ?")) < 0 ||
 	    (r = prepare(s, &s->ins_addr, "INSERT OR IGNORE INTO addresses(address) VALUES (?)")) < 0 ||
 	    (r = prepare(s, &s->sel_addr, "SELECT id FROM addresses WHERE address = ?")) < 0 ||
 	    (r = prepare(s, &s->ins_dom, "INSERT OR IGNORE INTO domains(domain) VALUES (?)")) < 0 ||

@@ -472,7 +472,7 @@ static void draw_wrapped(struct view *v, int y0, size_t lines, const char *text)
 static void draw_rows(struct view *v)
 {
 	size_t lines = body_lines(), vw = value_width(v), sw = spark_width(), nw = v->num_w;
-	char buf[128], num[32], hashbuf[192];
+	char buf[128], num[32], hashbuf[512];
 
 	if (v->problem[0]) {
 		draw_wrapped(v, HEAD_LINES, body_lines(), v->problem);
@@ -498,13 +498,16 @@ static void draw_rows(struct view *v)
 
 		if (!placeholder && (cur_tab(v)->dim == QUERY_DIM_SHA256 ||
 				     cur_tab(v)->dim == QUERY_DIM_PARENT_SHA256)) {
-			/* the hash, then what VirusTotal said of it */
+			/* the hash, then what VirusTotal said of it, then
+			 * whether it is what its package installed */
 			const json_t *vt = record_vt_cache_get(&v->vt, s, len);
+			const char *pkg = record_vt_cache_package(&v->vt, NULL, s, len);
 			char brief[96];
 
 			record_vt_brief(vt, brief, sizeof(brief));
-			if (brief[0] && len == 64) {
-				snprintf(hashbuf, sizeof(hashbuf), "%.64s  %s", s, brief);
+			if ((brief[0] || pkg) && len == 64) {
+				snprintf(hashbuf, sizeof(hashbuf), "%.64s%s%s%s%s", s, brief[0] ? "  " : "",
+					 brief, pkg ? "  package: " : "", pkg ? pkg : "");
 				s = hashbuf;
 				len = strlen(hashbuf);
 			}

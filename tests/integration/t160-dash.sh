@@ -109,7 +109,7 @@ get "/api/status" >/dev/null
 check_eq "status: the database and its span; no monitor" "ok $((NOW - 129600)) $((NOW - 10)) None" \
 	"$(json "f\"{j['database']} {j['first']} {j['last']} {j['monitor_pid']}\"")"
 get "/api/dims" >/dev/null
-check_eq "dims: the query layer's dimensions" 20 "$(json "len(j)")"
+check_eq "dims: the query layer's dimensions" 21 "$(json "len(j)")"
 
 get "/api/executable?include=executable:/usr/bin/curl" >/dev/null
 check_eq "executable: first and last seen, totals, hashes with their times" \

@@ -36,6 +36,7 @@ int main(void)
 	is_int(cfg.ring_buffer_pages, 256, "Perf ring buffer defaults to 256 pages");
 	is_int(cfg.db_retention_days, 30, "DB retention defaults to 30 days");
 	is_int(cfg.vt_request_limit, 15, "VT request limit defaults to 15");
+	is_int(cfg.metrics_top, 20, "Metrics top executables defaults to 20");
 	ok(!cfg.has_rlimit_nofile && !cfg.has_st_dev_mask, "the Set ... keys default to null");
 	ok(cfg.changed, "defaults were added, so the file is to be rewritten");
 	dump = config_dump(&cfg);
@@ -80,6 +81,9 @@ int main(void)
 	bad("{\"DB write limit (seconds)\": 1.5}",
 	    "config.json: \"DB write limit (seconds)\" must be an integer, found a number with a fraction 1.5",
 	    "a fractional write limit is refused");
+	bad("{\"Metrics top executables\": 0}",
+	    "config.json: \"Metrics top executables\" is 0, it must be between 1 and 1000",
+	    "no executable named in /metrics is refused");
 	bad("{\"Perf ring buffer (pages)\": 100}",
 	    "config.json: \"Perf ring buffer (pages)\" is 100, it must be a power of two",
 	    "a ring buffer size that is not a power of two is refused");

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "query/query.h"
+#include "storage/schema.h"
 #include "storage/store.h"
 #include "tap.h"
 
@@ -845,7 +846,7 @@ static void test_untouched(const char *path)
 
 	file_state(path, &before);
 	query_open(path, NULL, &db, err, sizeof(err));
-	is_int(query_schema_version(db), 14, "the schema version is known");
+	is_int(query_schema_version(db), SCHEMA_VERSION, "the schema version is known");
 	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
 		t.sel.dim = d;
 		if (query_totals(db, &t, &res, err, sizeof(err)) == 0)
@@ -894,10 +895,10 @@ static void test_refusals(const char *main_db)
 	free(after.bytes);
 
 	copy_file(main_db, future);
-	exec(future, "PRAGMA user_version = 15");
+	exec(future, "PRAGMA user_version = 17");
 	file_state(future, &before);
 	is_int(query_open(future, NULL, &db, err, sizeof(err)), -EPROTO, "a newer schema: -EPROTO");
-	snprintf(want, sizeof(want), "snitch.db has schema version 15, newer than this picosnitch understands (%s)", future);
+	snprintf(want, sizeof(want), "snitch.db has schema version 17, newer than this picosnitch understands (%s)", future);
 	is_str(err, want, "  with a message saying so");
 	file_state(future, &after);
 	ok(same_state(&before, &after), "  and the file is untouched");

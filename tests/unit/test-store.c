@@ -80,7 +80,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "14", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "16", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -130,7 +130,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "14", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "16", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -166,7 +166,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "14", "  to schema 14");
+	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -194,10 +194,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 15;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 17;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 15, newer than this picosnitch (14): refusing to touch it",
+	is_str(err, "snitch.db has schema version 17, newer than this picosnitch (16): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -301,7 +301,7 @@ static void test_rollups(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "14", "  to schema 14");
+	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -398,7 +398,7 @@ static void test_v12(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "14", "  to schema 14");
+	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and cover nothing");
@@ -480,7 +480,7 @@ static void test_v13(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "14", "  to schema 14");
+	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  its rollups cover nothing");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "0", "  and it has no executable days yet");
@@ -510,6 +510,68 @@ static void test_v13(void)
 	is_int(store_prune(s, DAY_A + D), 0, "pruning entries before day A + 1");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "1", "  takes their executable days");
 	store_close(s);
+	free(path);
+}
+
+/* Services (schema 16): one executables row per identity and service,
+ * the view's column; a file of schema 14 (every row without a service,
+ * rollups and executable days built) migrated with the same ids and its
+ * rollups' coverage kept (docs/schema.md). */
+static void test_services(void)
+{
+	char *path = path_of("services.db");
+	struct store *s;
+	struct conn_row rows[3] = { row(1700000000, 10, 20, "/usr/bin/curl"),
+				    row(1700000000, 1, 2, "/usr/bin/wget"),
+				    row(1700086400, 100, 200, "/usr/bin/curl") };
+	char before[256];
+	int steps = 0;
+
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || store_write(s, rows, 3) < 0)
+		abort();
+	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+	/* the file as schema 14 wrote it */
+	exec(path, "DROP VIEW connection_log;"
+		   "CREATE TABLE e14 (id INTEGER PRIMARY KEY, path TEXT NOT NULL, name TEXT NOT NULL,"
+		   "  cmdline TEXT NOT NULL, sha256 TEXT NOT NULL, UNIQUE (path, name, cmdline, sha256));"
+		   "INSERT INTO e14 SELECT id, path, name, cmdline, sha256 FROM executables;"
+		   "DROP TABLE executables; ALTER TABLE e14 RENAME TO executables;"
+		   "CREATE VIEW connection_log AS SELECT 1 AS x;"
+		   "PRAGMA user_version = 14;");
+	snprintf(before, sizeof(before), "%s",
+		 q(path, "SELECT group_concat(id || '=' || path, ',') FROM executables"));
+	is_str(q(path, "SELECT count(*) FROM pragma_table_info('executables') WHERE name = 'service'"),
+	       "0", "a file of schema 14: executables without services");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "  is migrated")) {
+		printf("#   %s\n", err);
+		return;
+	}
+	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
+	is_str(q(path, "SELECT group_concat(id || '=' || path, ',') FROM executables"), before,
+	       "  every executable keeps its id");
+	is_str(q(path, "SELECT count(*) FROM executables WHERE service = ''"),
+	       q(path, "SELECT count(*) FROM executables"), "  with no service");
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"),
+	       "0 1700784000", "  the rollups still cover what they did");
+	is_str(q(path, "SELECT count(*) FROM exe_days"), "3", "  and the executable days are kept");
+	is_str(q(path, "SELECT group_concat(service || ':' || sent, ',') FROM connection_log"),
+	       ":10,:1,:100", "  the view has the column");
+	is_str(q(path, "PRAGMA foreign_key_check"), "", "  no reference is broken");
+
+	rows[0].service = "nginx.service";
+	rows[0].pservice = "user@1000.service/app.service";
+	rows[0].time = 1700900000;
+	is_int(store_write(s, rows, 1), 0, "a row with services is written");
+	store_close(s);
+	is_str(q(path, "SELECT service || '|' || parent_executable || '|' || sent FROM connection_log "
+		       "WHERE time = 1700900000"),
+	       "nginx.service|/usr/bin/bash|10", "  the view says its service");
+	is_str(q(path, "SELECT group_concat(service, ',') FROM (SELECT service FROM executables "
+		       "WHERE path IN ('/usr/bin/curl', '/usr/bin/bash') ORDER BY path, service)"),
+	       ",user@1000.service/app.service,,nginx.service",
+	       "  the same identity with another service is a row of its own");
 	free(path);
 }
 
@@ -546,6 +608,7 @@ int main(void)
 	test_rollups();
 	test_v12();
 	test_v13();
+	test_services();
 	test_csv();
 	return tap_done();
 }

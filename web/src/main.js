@@ -20,7 +20,7 @@ const DIM_LABELS = {
   grandparent_executable: 'Grandparent executable', user: 'User', local_port: 'Local port',
   remote_port: 'Remote port', local_address: 'Local address', remote_address: 'Remote address',
   domain: 'Domain', country: 'Country', asn: 'Network owner', protocol: 'Protocol',
-  netns: 'Network namespace', time: 'Entry time',
+  netns: 'Network namespace', time: 'Entry time', service: 'Service',
 };
 const REFRESH = [['off', 0], ['5 s', 5], ['10 s', 10], ['30 s', 30], ['1 min', 60]];
 // bucket lengths of the charts ("resample"); auto: about 4 pixels each
@@ -398,7 +398,7 @@ const EXE_LISTS = [
   ['parents', 'parent_executable', 'Parents'], ['users', 'user', 'Users'],
   ['remote_addresses', 'remote_address', 'Remote addresses'], ['domains', 'domain', 'Domains'],
   ['remote_ports', 'remote_port', 'Remote ports'], ['local_ports', 'local_port', 'Local ports'],
-  ['protocols', 'protocol', 'Protocols'],
+  ['protocols', 'protocol', 'Protocols'], ['services', 'service', 'Services'],
 ];
 
 function smallTable(dim, rows, extra) {
@@ -415,6 +415,12 @@ function vtCell(r) {
   if (!v) return el('td', { class: 'vt' }, '');
   const text = v.link ? el('a', { href: v.link, target: '_blank', rel: 'noopener noreferrer' }, v.text) : v.text;
   return el('td', { class: v.flagged ? 'vt flagged' : 'vt' }, text);
+}
+
+// whether a hash is what its package installed (record.json's Package)
+function packageCell(r) {
+  const p = r.package || '';
+  return el('td', { class: p.startsWith('modified') ? 'vt flagged' : 'vt' }, p);
 }
 
 async function drawExe(mine) {
@@ -440,7 +446,7 @@ async function drawExe(mine) {
       `${bytes(d.sent)} sent, ${bytes(d.received)} received, ${d.flows} connections`),
     el('h3', {}, `Hashes (${d.hash_count})`),
     smallTable('sha256', d.hashes, (r) => [el('td', {}, r.first >= 0 ? `from ${when(r.first)}` : ''),
-      el('td', {}, r.last >= 0 ? `to ${when(r.last)}` : ''), vtCell(r)]),
+      el('td', {}, r.last >= 0 ? `to ${when(r.last)}` : ''), vtCell(r), packageCell(r)]),
     el('div', { id: 'exe-chart' }),
     el('div', { class: 'lists' }, ...EXE_LISTS.map(([key, dim, title]) => el('section', { 'data-list': key },
       el('h3', {}, `${title} (${d[key].groups})`), smallTable(dim, d[key].rows)))));
