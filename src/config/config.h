@@ -27,6 +27,9 @@ struct config {
 	bool log_commands;
 	json_t *log_ignore;		/* array (borrowed from root) */
 	bool log_ports;
+	/* entries kept in memory while a destination cannot be written */
+	int64_t pending_entries_max;
+	int64_t pending_memory_mib;
 	int64_t ring_buffer_pages;
 	bool has_rlimit_nofile;
 	int64_t rlimit_nofile;
