@@ -1229,6 +1229,16 @@ static int sqlite_check(struct store *base)
 	    st.st_nlink > 0)
 		return 0;
 	close_db(s);
+	if (lstat(s->path, &st) < 0 && errno == ENOENT) {
+		/* a write-ahead log left of the file that is gone belongs to it,
+		 * not to the new one */
+		char side[4200];
+
+		snprintf(side, sizeof(side), "%s-wal", s->path);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", s->path);
+		unlink(side);
+	}
 	r = open_db(s);
 	return r < 0 ? r : 1;
 }
