@@ -237,15 +237,16 @@ static int set_aside_corrupt(struct logger *l, const char *why)
 		snprintf(from, sizeof(from), "snitch.db%s", parts[i]);
 		snprintf(to, sizeof(to), "snitch.db.corrupt-%s%s", stamp, parts[i]);
 		if (renameat(l->dirfd, from, l->dirfd, to) < 0 && errno != ENOENT) {
+			int r = -errno;
+
 			errlog_add(l->errlog, "%s/snitch.db is corrupt (%s) and cannot be moved aside: "
-				   "%s", l->path, why, strerror(errno));
-			return -errno;
+				   "%s", l->path, why, strerror(-r));
+			return r;
 		}
 	}
 	errlog_add(l->errlog, "%s/snitch.db is corrupt (%s): it was moved aside to "
 		   "snitch.db.corrupt-%s and a new, empty snitch.db was started; the old one "
 		   "may be partly readable with sqlite3's .recover", l->path, why, stamp);
-	errlog_flush(l->errlog);
 	return 0;
 }
 

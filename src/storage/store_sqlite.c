@@ -515,6 +515,14 @@ static int write_row(struct store_sqlite *s, const struct conn_row *r)
 	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "insert connection");
 }
 
+static int open_db(struct store_sqlite *s);
+
+/* After a failed reopen (sqlite_check) the file is opened at the next use. */
+static int ensure_open(struct store_sqlite *s)
+{
+	return s->db ? 0 : open_db(s);
+}
+
 static int sqlite_write(struct store *base, const struct conn_row *rows, size_t n)
 {
 	struct store_sqlite *s = (struct store_sqlite *)base;
@@ -522,6 +530,8 @@ static int sqlite_write(struct store *base, const struct conn_row *rows, size_t 
 
 	if (n == 0)
 		return 0;
+	if ((r = ensure_open(s)) < 0)
+		return r;
 	r = exec_sql(s, "BEGIN IMMEDIATE", "begin");
 	if (r < 0)
 		return r;
@@ -1102,6 +1112,9 @@ static int sqlite_rollup(struct store *base, int64_t now)
 	bool present;
 	int r;
 
+	if (!s->db)
+		return 0;	/* written again first */
+
 	limit = rollup_day_start(now < 0 ? 0 : now > ROLLUP_TIME_MAX ? ROLLUP_TIME_MAX : now);
 	/* the usual case, each tick: nothing to do, found without a lock */
 	if ((r = read_coverage(s, &from, &until, &present)) < 0)
@@ -1147,6 +1160,8 @@ static int sqlite_prune(struct store *base, int64_t before)
 	int64_t p[1];
 	int rc, r;
 
+	if ((r = ensure_open(s)) < 0)
+		return r;
 	p[0] = rollup_day_ceil(before < 0 ? 0 : before > ROLLUP_TIME_MAX ? ROLLUP_TIME_MAX : before);
 	if ((r = exec_sql(s, "BEGIN IMMEDIATE", "begin")) < 0)
 		return r;
@@ -1212,8 +1227,6 @@ static void sqlite_close(struct store *base)
 	free(s->path);
 	free(s);
 }
-
-static int open_db(struct store_sqlite *s);
 
 /* snitch.db deleted or replaced while open (by hand, a cleaner, the state
  * directory removed): SQLite would go on writing into the deleted file
