@@ -1365,7 +1365,10 @@ static int open_db(struct store_sqlite *s)
 
 	snprintf(wal, sizeof(wal), "%s-wal", s->path);
 	had_wal = lstat(wal, &st) == 0 && st.st_size > 0;
-	if ((r = check_length(s)) < 0)
+	/* with a write-ahead log, pages the file lacks may be in it (a
+	 * checkpoint cut short by a full disk): the whole check after replay
+	 * decides then */
+	if (!had_wal && (r = check_length(s)) < 0)
 		return r;
 	rc = sqlite3_open_v2(s->path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

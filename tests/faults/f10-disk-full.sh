@@ -21,7 +21,9 @@ t0=$(now_s)
 "$B" udp-spray 127.0.0.1 61000 3000 100	# 3000 entries, 300,000 bytes
 sleep 4
 held=$(grep -c 'snitch.db: cannot write (disk full)' "$WORK/daemon.log")
-check_eq "while full: snitch.db's cause is named once (disk full), not once per window" 1 "$held"
+# once, or twice when a small window fit in space SQLite still had
+check_eq "while full: snitch.db's cause is named once or twice (disk full), not once per window" yes \
+	"$([ "$held" -ge 1 ] && [ "$held" -le 2 ] && echo yes)"
 check_eq "  and conn.log's" 1 "$(grep -c 'conn.log: cannot write (disk full)' "$WORK/daemon.log")"
 check_eq "  and no rollback message hides it" 0 "$(grep -c 'cannot rollback' "$WORK/daemon.log")"
 check_eq "  the monitor is still up" "up" "$(kill -0 "$PS_PID" 2>/dev/null && echo up)"

@@ -4,6 +4,9 @@
 # counted afterwards is written there, exactly; never into a deleted file.
 source "$(dirname "$0")/lib.sh"
 
+# the directory's parent is the user's, as ~/.config is
+mkdir -p "$WORK/home" && chown "$TEST_USER:" "$WORK/home"
+export PICOSNITCH_DIR=$WORK/home/state
 ps_config '{"DB write limit (seconds)": 1, "DB text log": true, "Desktop notifications": false}'
 start
 A=$(prog before-rm)

@@ -14,26 +14,23 @@ A=$(prog before-ro)
 sleep 2.5
 check_eq "before: written" "1000" "$(sent_db "$A")"
 echo "picosnitch fault test" >"/sys/fs/ext4/$FS_DEV/trigger_fs_error"
-check_match "the kernel made the file system read-only" '(^|,)ro(,|$)' "$(findmnt -no OPTIONS "$FS")"
+check_match "the kernel made the file system read-only" '(^|,)(ro|emergency_ro)(,|$)' "$(findmnt -no OPTIONS "$FS")"
 t0=$(now_s)
 B=$(prog while-ro)
 "$B" udp-spray 127.0.0.1 61000 1000 100
 sleep 3
-check_match "read-only: the cause is named (stderr, as error.log cannot be written)" \
-	"snitch.db: cannot write \(read-only file system\)" "$(cat "$WORK/daemon.log")"
-check_eq "  once" 1 "$(grep -c 'snitch.db: cannot write (read-only file system)' "$WORK/daemon.log")"
-check_match "  conn.log's too" "conn.log: cannot write \(read-only file system\)" "$(cat "$WORK/daemon.log")"
-mount -o remount,rw "$FS"
-sleep 3
-t1=$(now_s)
-check_eq "read-write again: everything sent meanwhile is in snitch.db, exactly" "100000" "$(sent_db "$B")"
-check_eq "  as 1000 entries" "1000" "$(entries "$B")"
-check_eq "  and in conn.log" "100000" "$(sent_log "$B")"
-check_match "  error.log says it was written again" \
-	"snitch.db: written again after [0-9]+ s of read-only file system" "$(cat "$PICOSNITCH_DIR/error.log")"
+check_match "read-only: snitch.db's cause is named (stderr, as error.log cannot be written)" \
+	"snitch.db: cannot write \((read-only file system|I/O error)\)" "$(cat "$WORK/daemon.log")"
+check_eq "  once" 1 "$(grep -cE 'snitch.db: cannot write \((read-only file system|I/O error)\)' "$WORK/daemon.log")"
+check_match "  conn.log's: read-only file system" "conn.log: cannot write \(read-only file system\)" "$(cat "$WORK/daemon.log")"
 ps_stop
-check_eq "the monitor stops cleanly" 0 "$PS_RC"
-check_eq "  integrity ok" "ok" "$(udb 'PRAGMA integrity_check')"
-printf '# read-only for %.1f s: 1000 entries (100000 bytes) waited and all arrived\n' \
+check_eq "stopped while read-only: a clean exit" 0 "$PS_RC"
+check_match "  stderr (the journal) gives the totals of what is lost" \
+	"snitch.db: [0-9]+ entries could not be written \(.*\) nor kept in .*pending.spill \(read-only file system\): they are lost: [0-9]+ bytes sent" \
+	"$(cat "$WORK/daemon.log")"
+# ext4 refuses to be made read-write again after its own error (it wants
+# a check first): the recovery is f10's, after a full disk
+t1=$(now_s)
+printf '# read-only (ext4 errors=remount-ro) for %.1f s: the cause named once, the loss at stop given with totals\n' \
 	"$(awk "BEGIN { print $t1 - $t0 }")"
 t_done
