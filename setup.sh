@@ -11,7 +11,7 @@ BUILD_PKGS="make gcc libc6-dev pkg-config clang bpftool libbpf-dev libelf-dev zl
 	libmicrohttpd-dev libmaxminddb-dev libcurl4-openssl-dev libpq-dev libmariadb-dev"
 TEST_PKGS="sqlite3 strace iproute2 nftables liburing-dev procps dbus-daemon python3-dbusmock fuse3 libfuse3-dev
 	libclang-rt-14-dev man-db bsdextrautils systemd valgrind tmux curl libmaxmind-db-writer-perl
-	postgresql mariadb-server prometheus"
+	postgresql mariadb-server prometheus e2fsprogs util-linux"
 
 # node and npm bundle the web pages at build time (web/package-lock.json):
 # Debian's packages, unless this machine already has them (e.g. NodeSource's

@@ -39,6 +39,8 @@ static const struct key_spec keys[] = {
 	{ "Log ignore", T_LIST, "[]", NOLIMIT, false },
 	{ "Log ports", T_BOOL, "true", NOLIMIT, false },
 	{ "Metrics top executables", T_INT, "20", 1, 1000, false },
+	{ "Pending entries (max)", T_INT, "200000", 100, 100000000, false },
+	{ "Pending memory (MiB)", T_INT, "128", 1, 65536, false },
 	{ "Perf ring buffer (pages)", T_INT, "256", 1, 262144, true },
 	{ "Set RLIMIT_NOFILE", T_INT_OR_NULL, "null", 16, 1 << 30, false },
 	{ "Set st_dev mask", T_INT_OR_NULL, "null", 0, 0xffffffffLL, false },
@@ -239,6 +241,8 @@ static int fill(struct config *c, char *err, size_t errlen)
 	c->log_ignore = json_object_get(root, "Log ignore");
 	c->log_ports = B("Log ports");
 	c->metrics_top = I("Metrics top executables");
+	c->pending_entries_max = I("Pending entries (max)");
+	c->pending_memory_mib = I("Pending memory (MiB)");
 	c->ring_buffer_pages = I("Perf ring buffer (pages)");
 	c->has_rlimit_nofile = json_is_integer(json_object_get(root, "Set RLIMIT_NOFILE"));
 	c->rlimit_nofile = c->has_rlimit_nofile ? I("Set RLIMIT_NOFILE") : 0;

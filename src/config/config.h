@@ -28,6 +28,9 @@ struct config {
 	json_t *log_ignore;		/* array (borrowed from root) */
 	bool log_ports;
 	int64_t metrics_top;		/* executables named in the dash's /metrics */
+	/* entries kept in memory while a destination cannot be written */
+	int64_t pending_entries_max;
+	int64_t pending_memory_mib;
 	int64_t ring_buffer_pages;
 	bool has_rlimit_nofile;
 	int64_t rlimit_nofile;

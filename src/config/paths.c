@@ -159,6 +159,7 @@ int state_dir_open(struct state_dir *sd)
 static const char *const state_files[] = {
 	"config.json", "snitch.db", "snitch.db-wal", "snitch.db-shm", "conn.log", "conn.log.1",
 	"record.json", "exe.log", "exe.log.1", "error.log", "error.log.1", "running",
+	"pending.spill",
 };
 
 int state_dir_hand_over(struct state_dir *sd)

@@ -68,7 +68,7 @@ static void exelog(struct alerts *a, const char *fmt, ...)
 	time_t now = time(NULL);
 	struct tm tm;
 	va_list ap;
-	int n;
+	int n, r;
 
 	localtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
@@ -79,9 +79,13 @@ static void exelog(struct alerts *a, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (a->exelog_fd >= 0 && log_append(a->dirfd, "exe.log", &a->exelog_fd, line, n,
-					    LOGFILE_MAX) < 0)
-		errlog_add(a->errlog, "cannot write exe.log: %s", strerror(errno));
+	/* exe.log deleted or replaced (the state directory removed): a new one */
+	if (reopen_if_stale(a->dirfd, "exe.log", &a->exelog_fd) == 1)
+		errlog_add(a->errlog, "exe.log was deleted or replaced while running: a new one was "
+			   "started in its place");
+	if (a->exelog_fd >= 0 && (r = log_append(a->dirfd, "exe.log", &a->exelog_fd, line, n,
+						 LOGFILE_MAX)) < 0)
+		errlog_add(a->errlog, "cannot write exe.log: %s", strerror(-r));
 }
 
 static void notify(struct alerts *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -112,6 +112,7 @@ void errlog_flush(struct errlog *e)
 	char when[32], *first = NULL;
 	unsigned long total = 0;
 	time_t now = time(NULL);
+	int r;
 	struct tm tm;
 
 	if (!e || (!e->queue && !e->dropped))
@@ -138,8 +139,12 @@ void errlog_flush(struct errlog *e)
 		total += e->dropped;
 		e->dropped = 0;
 	}
-	if (sb.len && log_append(e->dirfd, "error.log", &e->fd, sb.buf, sb.len, ERRLOG_MAX) < 0)
-		log_error("cannot write error.log: %s", strerror(errno));
+	/* error.log deleted or replaced: a new one, not lines into the old */
+	if (sb.len && reopen_if_stale(e->dirfd, "error.log", &e->fd) == 1)
+		strbuf_addf(&sb, "%s error.log was deleted or replaced while running: this one was "
+			    "started in its place\n", when);
+	if (sb.len && (r = log_append(e->dirfd, "error.log", &e->fd, sb.buf, sb.len, ERRLOG_MAX)) < 0)
+		log_error("cannot write error.log: %s", strerror(-r));
 	strbuf_release(&sb);
 	if (first && e->sink)
 		e->sink(e->sink_ctx, first, total);

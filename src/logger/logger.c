@@ -44,13 +44,14 @@
 #include "pipeline/ignore.h"
 #include "privsep/channel.h"
 #include "privsep/spawn.h"
+#include "storage/pending.h"
+#include "storage/spill.h"
 #include "storage/store.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/strutil.h"
 
 #define MAX_STORES 4
-#define MAX_PENDING_BATCHES 64
 #define PRUNE_INTERVAL 86400	/* seconds between "DB retention" passes */
 /* rollups: at most this many steps (a day each) and this long per tick, so
  * that catching up on a large history does not hold the log up */
@@ -191,8 +192,9 @@ static int load_config(struct logger *l)
  * points to) and a new file takes its place. */
 static void set_aside_planted(struct logger *l, char *note, size_t notelen)
 {
-	static const char *const written[] = { "error.log",	"exe.log",	 "conn.log",
-					       "snitch.db",	"snitch.db-wal", "snitch.db-shm" };
+	static const char *const written[] = { "error.log",     "exe.log",	 "conn.log",
+					       "snitch.db",     "snitch.db-wal", "snitch.db-shm",
+					       "pending.spill" };
 	size_t used = 0;
 
 	note[0] = '\0';
@@ -219,6 +221,36 @@ static void set_aside_planted(struct logger *l, char *note, size_t notelen)
 	}
 }
 
+/* snitch.db that SQLite cannot read (cut short, garbage, a write-ahead
+ * log of another file) is moved aside whole, with the time, and a new one
+ * is started: monitoring goes on, and a restart does not meet the same
+ * file again (no crash loop). */
+static int set_aside_corrupt(struct logger *l, const char *why)
+{
+	static const char *const parts[] = { "", "-wal", "-shm" };
+	char stamp[32], from[32], to[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		snprintf(from, sizeof(from), "snitch.db%s", parts[i]);
+		snprintf(to, sizeof(to), "snitch.db.corrupt-%s%s", stamp, parts[i]);
+		if (renameat(l->dirfd, from, l->dirfd, to) < 0 && errno != ENOENT) {
+			int r = -errno;
+
+			errlog_add(l->errlog, "%s/snitch.db is corrupt (%s) and cannot be moved aside: "
+				   "%s", l->path, why, strerror(-r));
+			return r;
+		}
+	}
+	errlog_add(l->errlog, "%s/snitch.db is corrupt (%s): it was moved aside to "
+		   "snitch.db.corrupt-%s and a new, empty snitch.db was started; the old one "
+		   "may be partly readable with sqlite3's .recover", l->path, why, stamp);
+	return 0;
+}
+
 static int open_stores(struct logger *l)
 {
 	char err[512], path[4200];
@@ -238,6 +270,8 @@ static int open_stores(struct logger *l)
 		}
 		snprintf(path, sizeof(path), "%s/snitch.db", l->path);
 		r = store_sqlite_open(path, &l->stores[l->nstores], err, sizeof(err));
+		if (r == -EBADMSG && set_aside_corrupt(l, err) == 0)
+			r = store_sqlite_open(path, &l->stores[l->nstores], err, sizeof(err));
 		if (r < 0) {
 			fatal(l, 1, "cannot open %s/snitch.db: %s", l->path, err);
 			return r;
@@ -297,49 +331,428 @@ static uint64_t real_mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void batch_release(struct logger *l, size_t i)
+/* How long, in words, for error.log */
+static void duration_text(uint64_t ms, char *buf, size_t len)
 {
-	window_taken_free(l->window, &l->pending[i].rows);
-	memmove(&l->pending[i], &l->pending[i + 1], (l->npending - i - 1) * sizeof(l->pending[0]));
-	l->npending--;
+	uint64_t sec = ms / 1000;
+
+	if (sec < 120)
+		snprintf(buf, len, "%" PRIu64 " s", sec);
+	else if (sec < 7200)
+		snprintf(buf, len, "%" PRIu64 " min", sec / 60);
+	else
+		snprintf(buf, len, "%" PRIu64 " h %" PRIu64 " min", sec / 3600, sec / 60 % 60);
 }
 
-/* Hand every pending batch to the stores that still need it.  A store that
- * fails keeps its batches for the next window, a few times. */
-static void write_pending(struct logger *l)
+static struct pending *dest_pending(struct logger *l, size_t s)
 {
-	size_t i = 0;
+	struct dest_state *d = &l->dests[s];
 
-	while (i < l->npending) {
-		struct batch *b = &l->pending[i];
+	if (!d->pending) {
+		size_t entries = l->cfg.pending_entries_max > 0 ? (size_t)l->cfg.pending_entries_max
+								 : 200000;
+		size_t mib = l->cfg.pending_memory_mib > 0 ? (size_t)l->cfg.pending_memory_mib : 128;
 
-		for (size_t s = 0; s < l->nstores; s++) {
-			uint64_t started;
-			int r;
+		if (pending_new(entries, mib << 20, &d->pending) < 0)
+			d->pending = NULL;
+	}
+	return d->pending;
+}
 
-			if (!(b->todo & (1u << s)))
-				continue;
-			started = real_mono_us();
-			r = store_write(l->stores[s], b->rows.rows, b->rows.n);
-			if (r == 0 && !strcmp(l->stores[s]->ops->name, "snitch.db"))
-				metrics_observe_write(&l->metrics, real_mono_us() - started);
-			if (r == 0) {
-				b->todo &= ~(1u << s);
-			} else if (b->tries >= 5) {
-				errlog_add(l->errlog, "%s: %s; %zu entries are lost after %d attempts",
-					   l->stores[s]->ops->name, l->stores[s]->err, b->rows.n,
-					   b->tries + 1);
-				b->todo &= ~(1u << s);
-			} else {
-				errlog_add(l->errlog, "%s: %s; %zu entries will be retried",
-					   l->stores[s]->ops->name, l->stores[s]->err, b->rows.n);
-			}
+static void report_dropped(struct logger *l, size_t s)
+{
+	struct dest_state *d = &l->dests[s];
+	struct pending_stats ps;
+
+	pending_stats(d->pending, &ps);
+	if (ps.dropped_entries <= d->dropped_reported)
+		return;
+	errlog_add(l->errlog,
+		   "%s: more entries waited than \"Pending entries (max)\" (%" PRId64 ") or "
+		   "\"Pending memory (MiB)\" (%" PRId64 ") allow: the oldest %" PRIu64 " were "
+		   "dropped (%" PRIu64 " in all so far, %" PRIu64 " bytes sent and %" PRIu64
+		   " bytes received)",
+		   l->stores[s]->ops->name, l->cfg.pending_entries_max, l->cfg.pending_memory_mib,
+		   ps.dropped_entries - d->dropped_reported, ps.dropped_entries, ps.dropped_sent,
+		   ps.dropped_received);
+	d->dropped_reported = ps.dropped_entries;
+}
+
+/* Keep rows for a destination that could not take them. */
+static void keep(struct logger *l, size_t s, const struct conn_row *rows, size_t n)
+{
+	struct pending *p = n ? dest_pending(l, s) : NULL;
+
+	if (!n)
+		return;
+	if (!p || pending_add(p, rows, n) < 0)
+		errlog_add(l->errlog, "%s: no memory to keep entries that wait for it: %zu entries "
+			   "are lost", l->stores[s]->ops->name, n);
+	report_dropped(l, s);
+}
+
+/* A write failed: said once per cause (and again each hour it lasts),
+ * with counts; entries wait unless the cause will not pass. */
+static void write_failed(struct logger *l, size_t s, int r)
+{
+	struct dest_state *d = &l->dests[s];
+	struct store *st = l->stores[s];
+	uint64_t now = l->mono_clock_ms();
+	size_t waiting = pending_count(d->pending);
+
+	if (!d->fault)
+		d->fault_since_ms = now;
+	d->failed_writes++;
+	if (!store_fault_may_pass(r) && ++d->tries >= 5) {
+		errlog_add(l->errlog, "%s: cannot write (%s): %s; %zu entries are lost after %d "
+			   "attempts", st->ops->name, store_fault_name(r), st->err, waiting, d->tries);
+		pending_clear(d->pending);
+		d->tries = 0;
+		d->fault = 0;
+		return;
+	}
+	if (d->fault != r) {
+		errlog_add(l->errlog,
+			   "%s: cannot write (%s): %s; %zu entries wait in memory and will be "
+			   "retried at each window (at most %" PRId64 " entries and %" PRId64 " MiB "
+			   "are kept)",
+			   st->ops->name, store_fault_name(r), st->err, waiting,
+			   l->cfg.pending_entries_max, l->cfg.pending_memory_mib);
+		d->last_report_ms = now;
+	} else if (now - d->last_report_ms >= 3600 * 1000) {
+		char how_long[32];
+
+		duration_text(now - d->fault_since_ms, how_long, sizeof(how_long));
+		errlog_add(l->errlog, "%s: still cannot write (%s) after %s and %" PRIu64 " attempts: "
+			   "%zu entries wait in memory", st->ops->name, store_fault_name(r), how_long,
+			   d->failed_writes, waiting);
+		d->last_report_ms = now;
+	}
+	d->fault = r;
+}
+
+static void write_recovered(struct logger *l, size_t s, size_t waited)
+{
+	struct dest_state *d = &l->dests[s];
+	char how_long[32];
+
+	d->tries = 0;
+	if (!d->fault)
+		return;
+	duration_text(l->mono_clock_ms() - d->fault_since_ms, how_long, sizeof(how_long));
+	errlog_add(l->errlog, "%s: written again after %s of %s (%" PRIu64 " failed attempts): "
+		   "the %zu entries that waited are in it", l->stores[s]->ops->name, how_long,
+		   store_fault_name(d->fault), d->failed_writes, waited);
+	d->fault = 0;
+	d->failed_writes = 0;
+}
+
+/* store_write, and for snitch.db its latency for /metrics */
+static int timed_write(struct logger *l, struct store *st, const struct conn_row *rows, size_t n)
+{
+	uint64_t started = real_mono_us();
+	int r = store_write(st, rows, n);
+
+	if (r == 0 && !strcmp(st->ops->name, "snitch.db"))
+		metrics_observe_write(&l->metrics, real_mono_us() - started);
+	return r;
+}
+
+/* One destination: what waits for it first, merged with the new rows (in
+ * one write, all or nothing), else the new rows alone. */
+static void write_dest(struct logger *l, size_t s, const struct conn_row *rows, size_t n)
+{
+	struct dest_state *d = &l->dests[s];
+	struct store *st = l->stores[s];
+	const struct conn_row *all;
+	size_t nall;
+	int r;
+
+	r = store_check(st);
+	if (r > 0)
+		errlog_add(l->errlog, "%s was deleted or replaced while running: a new one was "
+			   "started in its place (what the old one held is gone with it)",
+			   st->ops->name);
+	if (!pending_count(d->pending)) {
+		if (!n)
+			return;
+		r = timed_write(l, st, rows, n);
+		if (r == 0) {
+			write_recovered(l, s, 0);
+			return;
 		}
-		b->tries++;
-		if (!b->todo)
-			batch_release(l, i);
-		else
-			i++;
+		keep(l, s, rows, n);
+		write_failed(l, s, r);
+		return;
+	}
+	keep(l, s, rows, n);
+	if (pending_rows(d->pending, &all, &nall) < 0)
+		return;
+	r = timed_write(l, st, all, nall);
+	if (r == 0) {
+		write_recovered(l, s, nall);
+		pending_clear(d->pending);
+		return;
+	}
+	write_failed(l, s, r);
+}
+
+static bool anything_pending(struct logger *l)
+{
+	for (size_t s = 0; s < l->nstores; s++)
+		if (pending_count(l->dests[s].pending))
+			return true;
+	return false;
+}
+
+/* ---- an unclean end, noticed at the next start ---- */
+
+#define RUNNING_MARK "running"
+
+/* The mark holds when this run began and when everything it had counted
+ * was last written ("START LAST", unix seconds), rewritten in place after
+ * each window; it is removed at a clean stop.  Found at start, it means
+ * the previous run ended without that (killed, a crash, a power cut): from
+ * LAST to now nothing was recorded. */
+static void mark_running(struct logger *l, int64_t started, int64_t written)
+{
+	char buf[48];
+	int n = snprintf(buf, sizeof(buf), "%020lld %020lld\n", (long long)started,
+			 (long long)written);
+	int fd;
+
+	if (l->dirfd < 0)
+		return;
+	fd = open_below(l->dirfd, RUNNING_MARK, O_WRONLY | O_CREAT, 0600, (uid_t)-1, (gid_t)-1);
+	/* in place: rewriting the same bytes needs no new space on a full disk */
+	if (fd < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		if (!l->mark_failed)
+			log_warn("cannot write %s/%s: an unclean end will not be noticed", l->path,
+				 RUNNING_MARK);
+		l->mark_failed = true;
+	} else {
+		l->mark_failed = false;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void time_text(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !localtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "an unknown time");
+}
+
+static void check_previous_run(struct logger *l)
+{
+	char *text = NULL, from[32], to[32], began[32];
+	long long started = 0, written = 0;
+	size_t len;
+	int r = read_below(l->dirfd, RUNNING_MARK, 64, &text, &len);
+
+	if (r == 0) {
+		int n = sscanf(text, "%lld %lld", &started, &written);
+
+		if (n < 2 || written <= 0)
+			written = started;	/* no window was written (or a mark of 0.1) */
+		time_text(started, began, sizeof(began));
+		time_text(written, from, sizeof(from));
+		time_text(l->wall_clock(), to, sizeof(to));
+		snprintf(l->gap, sizeof(l->gap),
+			 "picosnitch was not running (or not recording) from %s to %s", from, to);
+		errlog_add(l->errlog,
+			   "%s: the previous run (started %s) ended without writing its last window "
+			   "(killed, a crash, or a power cut), and what it counted after %s is missing "
+			   "from the log", l->gap, began, from);
+	}
+	free(text);
+	if (r == 0 || r == -EINVAL || r == -ELOOP)
+		unlinkat(l->dirfd, RUNNING_MARK, 0);
+}
+
+/* ---- the state directory removed or replaced while running ---- */
+
+/* rm -rf of the directory (by hand, or a cleaner of ~/.config) leaves this
+ * process writing into a deleted directory for as long as it runs.  Made
+ * again at its path, and the same descriptor number made to lead there,
+ * so every part holding it writes to the new one; the files in it are
+ * opened again as each is next written. */
+static void check_state_dir(struct logger *l)
+{
+	struct stat mine, named;
+	int fd;
+
+	if (l->dirfd < 0 || !l->path || l->path[0] != '/')
+		return;
+	if (fstat(l->dirfd, &mine) == 0 && mine.st_nlink > 0 && stat(l->path, &named) == 0 &&
+	    mine.st_dev == named.st_dev && mine.st_ino == named.st_ino)
+		return;
+	if (mkdir(l->path, 0700) < 0 && errno != EEXIST) {
+		if (!l->dir_lost_reported)
+			errlog_add(l->errlog, "the state directory %s was removed while running and "
+				   "cannot be made again: %s; entries wait in memory", l->path,
+				   strerror(errno));
+		l->dir_lost_reported = true;
+		return;
+	}
+	fd = open(l->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || dup3(fd, l->dirfd, O_CLOEXEC) < 0) {
+		if (!l->dir_lost_reported)
+			errlog_add(l->errlog, "the state directory %s was removed while running and "
+				   "cannot be opened again: %s; entries wait in memory", l->path,
+				   strerror(errno));
+		l->dir_lost_reported = true;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	l->dir_lost_reported = false;
+	errlog_add(l->errlog, "the state directory %s was removed or replaced while running: it "
+		   "was made again, and its files are started again in it (what the old one held "
+		   "is gone with it)", l->path);
+	mark_running(l, l->started, l->written_until);
+	if (l->alerts)
+		alerts_save(l->alerts);
+}
+
+/* ---- entries kept over a stop ---- */
+
+/* What no destination took before the stop goes to pending.spill, to be
+ * written at the next start; if even that fails, its totals go to
+ * error.log and stderr (the journal), so the loss is never silent. */
+static void spill_pending(struct logger *l)
+{
+	struct spill_part parts[MAX_STORES];
+	size_t nparts = 0, len = 0, total = 0;
+	char *text;
+	int r;
+
+	for (size_t s = 0; s < l->nstores; s++) {
+		struct pending *p = l->dests[s].pending;
+
+		if (!pending_count(p) ||
+		    pending_rows(p, &parts[nparts].rows, &parts[nparts].n) < 0)
+			continue;
+		parts[nparts].dest = l->stores[s]->ops->name;
+		total += parts[nparts].n;
+		nparts++;
+	}
+	if (l->dirfd < 0)
+		return;
+	if (!nparts) {
+		if (l->spill_on_disk)
+			unlinkat(l->dirfd, SPILL_FILE, 0);
+		l->spill_on_disk = false;
+		return;
+	}
+	text = spill_format(parts, nparts, l->wall_clock(), &len);
+	r = text ? write_atomic_below(l->dirfd, SPILL_FILE, text, len, 0600, (uid_t)-1, (gid_t)-1)
+		 : -ENOMEM;
+	free(text);
+	if (r == 0) {
+		l->spill_on_disk = true;
+		errlog_add(l->errlog, "stopping with %zu entries not written (%s): they are kept in "
+			   "%s/%s and will be written at the next start", total,
+			   store_fault_name(l->dests[0].fault ? l->dests[0].fault :
+					    l->dests[nparts > 1 ? 1 : 0].fault),
+			   l->path, SPILL_FILE);
+		return;
+	}
+	for (size_t s = 0; s < l->nstores; s++) {
+		struct pending_stats ps;
+		char from[32], to[32];
+
+		pending_stats(l->dests[s].pending, &ps);
+		if (!ps.entries)
+			continue;
+		time_text(ps.first, from, sizeof(from));
+		time_text(ps.last, to, sizeof(to));
+		errlog_add(l->errlog,
+			   "%s: %zu entries could not be written (%s) nor kept in %s/%s (%s): they "
+			   "are lost: %" PRIu64 " bytes sent and %" PRIu64 " bytes received, from %s "
+			   "to %s", l->stores[s]->ops->name, ps.entries,
+			   store_fault_name(l->dests[s].fault), l->path, SPILL_FILE,
+			   store_fault_name(r), ps.sent, ps.received, from, to);
+	}
+}
+
+struct replay {
+	struct logger *l;
+	size_t taken[MAX_STORES];
+	size_t unknown;
+};
+
+static int replay_one(void *ctx, const char *dest, const struct conn_row *row)
+{
+	struct replay *rp = ctx;
+	struct logger *l = rp->l;
+
+	for (size_t s = 0; s < l->nstores; s++) {
+		struct pending *p;
+
+		if (strcmp(l->stores[s]->ops->name, dest) != 0)
+			continue;
+		p = dest_pending(l, s);
+		if (p && pending_add(p, row, 1) == 0)
+			rp->taken[s]++;
+		return 0;
+	}
+	rp->unknown++;
+	return 0;
+}
+
+/* pending.spill of the last stop: its entries wait for their destinations
+ * as if they had never stopped, and are written now. */
+static void replay_spill(struct logger *l)
+{
+	struct replay rp = { .l = l };
+	char *text = NULL, counts[256] = "";
+	size_t len, used = 0, total = 0;
+	int r = read_below(l->dirfd, SPILL_FILE, SPILL_MAX, &text, &len);
+
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		errlog_add(l->errlog, "cannot read %s/%s (entries kept at the last stop): %s",
+			   l->path, SPILL_FILE, strerror(-r));
+		return;
+	}
+	r = spill_parse(text, len, replay_one, &rp);
+	free(text);
+	if (r < 0) {
+		char aside[64];
+
+		snprintf(aside, sizeof(aside), "%s.unreadable-%lld", SPILL_FILE,
+			 (long long)time(NULL));
+		renameat(l->dirfd, SPILL_FILE, l->dirfd, aside);
+		errlog_add(l->errlog, "%s/%s is not a file of entries this version wrote: moved "
+			   "aside to %s", l->path, SPILL_FILE, aside);
+		return;
+	}
+	for (size_t s = 0; s < l->nstores; s++) {
+		int n = snprintf(counts + used, sizeof(counts) - used, "%s%s: %zu",
+				 used ? ", " : "", l->stores[s]->ops->name, rp.taken[s]);
+
+		if (n > 0 && (size_t)n < sizeof(counts) - used)
+			used += (size_t)n;
+		total += rp.taken[s];
+	}
+	errlog_add(l->errlog, "%zu entries kept in %s at the last stop are written now (%s)",
+		   total, SPILL_FILE, counts);
+	if (r > 0 || rp.unknown)
+		errlog_add(l->errlog, "%s: %d lines were not entries and were skipped, and %zu "
+			   "entries were for destinations no longer written", SPILL_FILE, r,
+			   rp.unknown);
+	l->spill_on_disk = true;
+	for (size_t s = 0; s < l->nstores; s++)
+		write_dest(l, s, NULL, 0);
+	if (!anything_pending(l)) {
+		unlinkat(l->dirfd, SPILL_FILE, 0);
+		l->spill_on_disk = false;
 	}
 }
 
@@ -360,18 +773,20 @@ static void flush_window(struct logger *l, bool final)
 				    (uint32_t)l->cfg.db_write_limit) < 0)
 		errlog_add(l->errlog, "SQL server: %zu entries could not be put in the spool",
 			   rows.n);
-	if (rows.n == 0 || l->nstores == 0) {
-		window_taken_free(l->window, &rows);
-	} else {
-		if (l->npending == MAX_PENDING_BATCHES) {
-			errlog_add(l->errlog, "connection log destinations are failing: %zu entries "
-				   "dropped", l->pending[0].rows.n);
-			batch_release(l, 0);
+	check_state_dir(l);
+	for (size_t s = 0; s < l->nstores; s++)
+		write_dest(l, s, rows.rows, rows.n);
+	window_taken_free(l->window, &rows);
+	if (!anything_pending(l)) {
+		/* everything counted so far is written */
+		l->written_until = l->wall_clock();
+		if (l->spill_on_disk) {
+			unlinkat(l->dirfd, SPILL_FILE, 0);
+			l->spill_on_disk = false;
 		}
-		l->pending[l->npending++] = (struct batch){ .rows = rows,
-							    .todo = (1u << l->nstores) - 1 };
 	}
-	write_pending(l);
+	if (l->started)
+		mark_running(l, l->started, l->written_until);
 	if (l->alerts)
 		alerts_save(l->alerts);
 	errlog_flush(l->errlog);
@@ -858,48 +1273,6 @@ static void on_errors(void *ctx, const char *first, unsigned long count)
 		alerts_errors(l->alerts, first, count);
 }
 
-/* ---- an unclean end, noticed at the next start ---- */
-
-#define RUNNING_MARK "running"
-
-/* The mark says when this run began; it is removed when the last window is
- * written.  Found at start, it means the previous run ended without that
- * (killed, a crash, a power cut): what it counted after its last write is
- * missing, and error.log says so. */
-static void check_previous_run(struct logger *l)
-{
-	char *text = NULL, when[32] = "an unknown time";
-	size_t len;
-	int r = read_below(l->dirfd, RUNNING_MARK, 64, &text, &len);
-
-	if (r == 0) {
-		long long t = atoll(text);
-		struct tm tm;
-		time_t tt = (time_t)t;
-
-		if (t > 0 && localtime_r(&tt, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		errlog_add(l->errlog,
-			   "the previous run (started %s) ended without writing its last window "
-			   "(killed, a crash, or a power cut): the traffic it counted after its last "
-			   "write is missing from the log", when);
-	}
-	free(text);
-	if (r == 0 || r == -EINVAL || r == -ELOOP)
-		unlinkat(l->dirfd, RUNNING_MARK, 0);
-}
-
-static void mark_running(struct logger *l)
-{
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)time(NULL));
-
-	if (write_atomic_below(l->dirfd, RUNNING_MARK, buf, (size_t)n, 0600, (uid_t)-1,
-			       (gid_t)-1) < 0)
-		log_warn("cannot write %s/%s: an unclean end will not be noticed", l->path,
-			 RUNNING_MARK);
-}
-
 /* ---- setting up and tearing down ---- */
 
 int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
@@ -951,11 +1324,18 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 	errlog_set_sink(l->errlog, on_errors, l);
 	l->metrics_files = true;
 	check_previous_run(l);
-	mark_running(l);
+	l->started = l->written_until = l->wall_clock();
+	mark_running(l, l->started, l->written_until);
 	r = open_stores(l);
 	if (r < 0)
 		return r;
 	open_sql_server(l);
+	if (l->gap[0]) {
+		/* for readers of conn.log, in its own order of lines */
+		for (size_t s = 0; s < l->nstores; s++)
+			store_note(l->stores[s], l->gap);
+	}
+	replay_spill(l);
 	prune(l);
 	if (l->cfg.vt_api_key[0]) {
 		struct vt_opts vopts = {
@@ -994,8 +1374,10 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 
 void logger_done(struct logger *l)
 {
-	while (l->npending)
-		batch_release(l, 0);
+	for (size_t s = 0; s < MAX_STORES; s++) {
+		pending_free(l->dests[s].pending);
+		l->dests[s].pending = NULL;
+	}
 	on_vt_outcomes(l);
 	vt_free(l->vt);
 	l->vt = NULL;
@@ -1174,8 +1556,9 @@ int logger_main(void)
 		 * error.log says how it went (the rest stays in the spool) */
 		sqlsend_drain(l.sql, 3000);
 		sqlsend_report(l.sql, l.errlog);
-		errlog_flush(l.errlog);
 	}
+	spill_pending(&l);
+	errlog_flush(l.errlog);
 	/* only a run that wrote its last window ends clean (the monitor
 	 * gone without FINAL is not: its last drain was never sent) */
 	if (clean_end)

@@ -13,11 +13,17 @@
 #include "logger/metrics.h"
 #include "logger/window.h"
 #include "privsep/proto.h"
+#include "storage/pending.h"
 
-struct batch {
-	struct window_taken rows;
-	unsigned int todo;	/* bit i: store i still has to take it */
-	int tries;
+/* A destination's writing state: what waits for it, and why. */
+struct dest_state {
+	struct pending *pending;	/* NULL until it first fails */
+	int fault;			/* the error it fails with now (-errno), 0 */
+	uint64_t fault_since_ms;	/* mono_clock_ms() at the first failure */
+	uint64_t failed_writes;		/* since then */
+	uint64_t last_report_ms;
+	int tries;			/* of an error that will not pass */
+	uint64_t dropped_reported;	/* entries dropped past the bound */
 };
 
 struct logger {
@@ -41,8 +47,13 @@ struct logger {
 	struct sqlsend *sql;		/* "DB sql server", NULL when off */
 	struct store *stores[4];
 	size_t nstores;
-	struct batch pending[64];
-	size_t npending;
+	struct dest_state dests[4];
+	bool spill_on_disk;		/* pending.spill holds entries still waiting */
+	bool dir_lost_reported;
+	bool mark_failed;		/* the running mark could not be written */
+	int64_t started;		/* wall clock at start: 0 without files */
+	int64_t written_until;		/* wall clock when nothing was left unwritten */
+	char gap[160];			/* "picosnitch was not running ... from T1 to T2" */
 	uint64_t window_start_ms;	/* CLOCK_MONOTONIC: a clock jump neither
 					 * stretches nor cuts a window */
 	/* the clocks windows (and pruning) are timed and stamped by

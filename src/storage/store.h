@@ -5,6 +5,7 @@
 #ifndef PS_STORAGE_STORE_H
 #define PS_STORAGE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,13 @@ struct store_ops {
 	 * have ended at `now` (unix seconds): 1 if a step was made (call again
 	 * for more), 0 when they are up to date, or -errno; optional */
 	int (*rollup)(struct store *s, int64_t now);
+	/* a comment line for the people who read it (conn.log); optional */
+	int (*note)(struct store *s, const char *text);
+	/* whether the file written is still the one its name leads to: when
+	 * it was deleted or replaced, a new one is started there, so nothing
+	 * is written through a stale descriptor; 1 when it did, 0, or
+	 * -errno; optional */
+	int (*check)(struct store *s);
 	void (*close)(struct store *s);
 };
 
@@ -74,11 +82,31 @@ static inline int store_rollup(struct store *s, int64_t now)
 	return s->ops->rollup ? s->ops->rollup(s, now) : 0;
 }
 
+static inline int store_note(struct store *s, const char *text)
+{
+	return s->ops->note ? s->ops->note(s, text) : 0;
+}
+
+static inline int store_check(struct store *s)
+{
+	return s->ops->check ? s->ops->check(s) : 0;
+}
+
 static inline void store_close(struct store *s)
 {
 	if (s)
 		s->ops->close(s);
 }
+
+/* What a storage error (negative errno) means, in words, the same for
+ * every destination: "disk full", "read-only file system", "disk quota
+ * exceeded", "I/O error", "database locked", "database corrupt", "file
+ * deleted or replaced", "permission denied", else strerror's text. */
+const char *store_fault_name(int err);
+/* Whether the cause may pass (space freed, the lock let go, the file
+ * system remounted): then entries wait for it; other errors are retried a
+ * few times only. */
+bool store_fault_may_pass(int err);
 
 /* snitch.db: path must not be (or pass through) a symlink. */
 int store_sqlite_open(const char *path, struct store **ret, char *err, size_t errlen);

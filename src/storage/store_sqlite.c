@@ -7,9 +7,12 @@
 #include "storage/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 #include <uthash.h>
@@ -219,6 +222,9 @@ struct id_cache {
 
 struct store_sqlite {
 	struct store base;
+	char *path;
+	dev_t dev;		/* the file opened, to notice it deleted or replaced */
+	ino_t ino;
 	sqlite3 *db;
 	sqlite3_stmt *ins_exe, *sel_exe, *ins_addr, *sel_addr, *ins_dom, *sel_dom, *ins_conn,
 		*prune, *rollup_state, *ins_rollup, *ins_exe_day;
@@ -258,11 +264,33 @@ static int sqlite_errno(int rc)
 	}
 }
 
+/* The errno of a failure: SQLite's class, made exact by the system's own
+ * error where SQLite kept it (a full disk and an exceeded quota are both
+ * SQLITE_FULL or an I/O error to SQLite; a read-only remount is an I/O
+ * error) and by the extended code for a file deleted under it. */
+static int db_errno(struct store_sqlite *s, int rc)
+{
+	int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+
+	if (rc == SQLITE_READONLY_DBMOVED)
+		return -ENOENT;
+	switch (rc & 0xff) {
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+		if (sys == ENOSPC || sys == EDQUOT || sys == EROFS || sys == EIO || sys == ESTALE)
+			return -sys;
+		break;
+	}
+	return sqlite_errno(rc);
+}
+
 static int fail_db(struct store_sqlite *s, int rc, const char *what)
 {
 	snprintf(s->base.err, sizeof(s->base.err), "%s: %s", what,
 		 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-	return sqlite_errno(rc);
+	return db_errno(s, rc);
 }
 
 static int exec_sql(struct store_sqlite *s, const char *sql, const char *what)
@@ -271,12 +299,22 @@ static int exec_sql(struct store_sqlite *s, const char *sql, const char *what)
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
 
 	if (rc != SQLITE_OK) {
+		rc = sqlite3_extended_errcode(s->db);
 		snprintf(s->base.err, sizeof(s->base.err), "%s: %s", what,
 			 msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
-		return sqlite_errno(rc);
+		return db_errno(s, rc);
 	}
 	return 0;
+}
+
+/* Roll back what a failed statement left open, keeping the first error's
+ * text: SQLite has already rolled back after some errors (a full disk), and
+ * "cannot rollback - no transaction is active" would hide the cause. */
+static void rollback(struct store_sqlite *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* The first column of the first row of a query; "what" names it in errors. */
@@ -364,7 +402,7 @@ static int migrate(struct store_sqlite *s)
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
 		if (asprintf(&sql, migrate_legacy, schema_current) < 0) {
-			exec_sql(s, "ROLLBACK", "rollback");
+			rollback(s);
 			return -ENOMEM;
 		}
 		r = exec_sql(s, sql, "migrate from Python picosnitch (schema 3)");
@@ -381,7 +419,7 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, commit, "commit schema");
 	}
 	if (r < 0)
-		exec_sql(s, "ROLLBACK", "rollback");
+		rollback(s);
 	return r;
 }
 
@@ -519,6 +557,14 @@ static int write_row(struct store_sqlite *s, const struct conn_row *r)
 	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "insert connection");
 }
 
+static int open_db(struct store_sqlite *s);
+
+/* After a failed reopen (sqlite_check) the file is opened at the next use. */
+static int ensure_open(struct store_sqlite *s)
+{
+	return s->db ? 0 : open_db(s);
+}
+
 static int sqlite_write(struct store *base, const struct conn_row *rows, size_t n)
 {
 	struct store_sqlite *s = (struct store_sqlite *)base;
@@ -526,6 +572,8 @@ static int sqlite_write(struct store *base, const struct conn_row *rows, size_t 
 
 	if (n == 0)
 		return 0;
+	if ((r = ensure_open(s)) < 0)
+		return r;
 	r = exec_sql(s, "BEGIN IMMEDIATE", "begin");
 	if (r < 0)
 		return r;
@@ -538,7 +586,7 @@ static int sqlite_write(struct store *base, const struct conn_row *rows, size_t 
 		r = exec_sql(s, "COMMIT", "commit");
 	if (r < 0) {
 		/* the cached ids may name rows that were rolled back */
-		exec_sql(s, "ROLLBACK", "rollback");
+		rollback(s);
 		id_caches_clear(s);
 	}
 	return r;
@@ -1106,6 +1154,9 @@ static int sqlite_rollup(struct store *base, int64_t now)
 	bool present;
 	int r;
 
+	if (!s->db)
+		return 0;	/* written again first */
+
 	limit = rollup_day_start(now < 0 ? 0 : now > ROLLUP_TIME_MAX ? ROLLUP_TIME_MAX : now);
 	/* the usual case, each tick: nothing to do, found without a lock */
 	if ((r = read_coverage(s, &from, &until, &present)) < 0)
@@ -1151,6 +1202,8 @@ static int sqlite_prune(struct store *base, int64_t before)
 	int64_t p[1];
 	int rc, r;
 
+	if ((r = ensure_open(s)) < 0)
+		return r;
 	p[0] = rollup_day_ceil(before < 0 ? 0 : before > ROLLUP_TIME_MAX ? ROLLUP_TIME_MAX : before);
 	if ((r = exec_sql(s, "BEGIN IMMEDIATE", "begin")) < 0)
 		return r;
@@ -1187,10 +1240,9 @@ static int sqlite_prune(struct store *base, int64_t before)
 	return r;
 }
 
-static void sqlite_close(struct store *base)
+/* Close the file, keeping the store (to open it again). */
+static void close_db(struct store_sqlite *s)
 {
-	struct store_sqlite *s = (struct store_sqlite *)base;
-
 	sqlite3_finalize(s->ins_exe);
 	sqlite3_finalize(s->sel_exe);
 	sqlite3_finalize(s->ins_addr);
@@ -1202,9 +1254,48 @@ static void sqlite_close(struct store *base)
 	sqlite3_finalize(s->rollup_state);
 	sqlite3_finalize(s->ins_rollup);
 	sqlite3_finalize(s->ins_exe_day);
+	s->ins_exe = s->sel_exe = s->ins_addr = s->sel_addr = s->ins_dom = s->sel_dom = NULL;
+	s->ins_conn = s->prune = s->rollup_state = s->ins_rollup = s->ins_exe_day = NULL;
 	sqlite3_close(s->db);
+	s->db = NULL;
 	id_caches_clear(s);
+}
+
+static void sqlite_close(struct store *base)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+
+	close_db(s);
+	free(s->path);
 	free(s);
+}
+
+/* snitch.db deleted or replaced while open (by hand, a cleaner, the state
+ * directory removed): SQLite would go on writing into the deleted file
+ * (or refuse, with SQLITE_READONLY_DBMOVED).  A new one is started where
+ * the name leads. */
+static int sqlite_check(struct store *base)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	struct stat st;
+	int r;
+
+	if (s->db && lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino &&
+	    st.st_nlink > 0)
+		return 0;
+	close_db(s);
+	if (lstat(s->path, &st) < 0 && errno == ENOENT) {
+		/* a write-ahead log left of the file that is gone belongs to it,
+		 * not to the new one */
+		char side[4200];
+
+		snprintf(side, sizeof(side), "%s-wal", s->path);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", s->path);
+		unlink(side);
+	}
+	r = open_db(s);
+	return r < 0 ? r : 1;
 }
 
 static const struct store_ops sqlite_ops = {
@@ -1212,22 +1303,120 @@ static const struct store_ops sqlite_ops = {
 	.write = sqlite_write,
 	.prune = sqlite_prune,
 	.rollup = sqlite_rollup,
+	.check = sqlite_check,
 	.close = sqlite_close,
 };
+
+/* A file shorter than its header says (cut by a full disk, a copy or a
+ * crash of the file system): SQLite would read what is missing as empty
+ * and fail only when a query reaches it.  The header's page count is used
+ * only where SQLite itself trusts it (its "version valid for" matches the
+ * change counter). */
+static int check_length(struct store_sqlite *s)
+{
+	unsigned char h[100];
+	struct stat st;
+	uint32_t page_size, pages;
+	int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;	/* new, or SQLite will say */
+	n = fstat(fd, &st) == 0 ? pread(fd, h, sizeof(h), 0) : -1;
+	close(fd);
+	if (n == 0)
+		return 0;	/* empty: a new database */
+	if (n != (ssize_t)sizeof(h) || memcmp(h, "SQLite format 3", 16) != 0) {
+		snprintf(s->base.err, sizeof(s->base.err),
+			 "database corrupt: %s is not an SQLite database (%lld bytes)", s->path,
+			 (long long)st.st_size);
+		return -EBADMSG;
+	}
+	page_size = (uint32_t)h[16] << 8 | h[17];
+	if (page_size == 1)
+		page_size = 65536;
+	pages = (uint32_t)h[28] << 24 | (uint32_t)h[29] << 16 | (uint32_t)h[30] << 8 | h[31];
+	if (memcmp(h + 24, h + 92, 4) == 0 && pages &&
+	    (uint64_t)st.st_size < (uint64_t)page_size * pages) {
+		snprintf(s->base.err, sizeof(s->base.err),
+			 "database corrupt: %s is cut short (%lld bytes of the %llu its header "
+			 "says)", s->path, (long long)st.st_size,
+			 (unsigned long long)page_size * pages);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* A write-ahead log left by an unclean end is replayed into the file at
+ * open; one from another database (copied in, or left after the file was
+ * replaced) would write that database's pages into this one.  Only then
+ * is the file checked whole before anything is written to it. */
+static int check_after_crash(struct store_sqlite *s, bool had_wal)
+{
+	sqlite3_stmt *st;
+	int rc, r = 0;
+
+	if (!had_wal)
+		return 0;
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(s, rc, "check the database after an unclean end");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *res = (const char *)sqlite3_column_text(st, 0);
+
+		if (!res || strcmp(res, "ok") != 0) {
+			snprintf(s->base.err, sizeof(s->base.err),
+				 "database corrupt: %s fails its integrity check after an unclean "
+				 "end: %s", s->path, res ? res : "(no answer)");
+			r = -EBADMSG;
+		}
+	} else {
+		r = fail_db(s, rc, "check the database after an unclean end");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
 
 int store_sqlite_open(const char *path, struct store **ret, char *err, size_t errlen)
 {
 	struct store_sqlite *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->base.ops = &sqlite_ops;
+	r = open_db(s);
+	if (r < 0) {
+		snprintf(err, errlen, "%s", s->base.err);
+		sqlite_close(&s->base);
+		return r;
+	}
+	*ret = &s->base;
+	return 0;
+}
+
+static int open_db(struct store_sqlite *s)
+{
+	char wal[4200];
+	struct stat st;
+	bool had_wal;
 	int rc, r;
 
-	if (!s)
-		return -ENOMEM;
-	s->base.ops = &sqlite_ops;
-	rc = sqlite3_open_v2(path, &s->db,
+	snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	had_wal = lstat(wal, &st) == 0 && st.st_size > 0;
+	/* with a write-ahead log, pages the file lacks may be in it (a
+	 * checkpoint cut short by a full disk): the whole check after replay
+	 * decides then */
+	if (!had_wal && (r = check_length(s)) < 0)
+		return r;
+	rc = sqlite3_open_v2(s->path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
-		r = fail_db(s, rc, path);
+		r = fail_db(s, rc, s->path);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -1242,7 +1431,7 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 	 * by at most this; the batch is retried at the next window */
 	sqlite3_busy_timeout(s->db, 2000);
 	/* refuse what cannot be read before writing anything to it */
-	if ((r = check_version(s)) < 0 ||
+	if ((r = check_version(s)) < 0 || (r = check_after_crash(s, had_wal)) < 0 ||
 	    (r = exec_sql(s, "PRAGMA journal_mode = WAL", "set WAL mode")) < 0 ||
 	    (r = exec_sql(s, "PRAGMA synchronous = NORMAL", "set synchronous")) < 0 ||
 	    (r = migrate(s)) < 0 ||
@@ -1271,10 +1460,12 @@ int store_sqlite_open(const char *path, struct store **ret, char *err, size_t er
 	    (r = prepare(s, &s->ins_exe_day,
 			 "INSERT OR REPLACE INTO exe_days(exe_id, day, data) VALUES (?, ?, ?)")) < 0)
 		goto fail;
-	*ret = &s->base;
+	if (lstat(s->path, &st) == 0) {
+		s->dev = st.st_dev;
+		s->ino = st.st_ino;
+	}
 	return 0;
 fail:
-	snprintf(err, errlen, "%s", s->base.err);
-	sqlite_close(&s->base);
+	close_db(s);
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +91,8 @@ char *conn_row_to_csv(const struct conn_row *row)
 	return strbuf_detach(&sb);
 }
 
+static int append(struct store_text *s, const char *buf, size_t len);
+
 static int text_write(struct store *base, const struct conn_row *rows, size_t n)
 {
 	struct store_text *s = (struct store_text *)base;
@@ -110,12 +113,59 @@ static int text_write(struct store *base, const struct conn_row *rows, size_t n)
 	}
 	/* one write of whole lines: a reader never sees half a batch line */
 	if (r == 0 && sb.len)
-		r = log_append(s->dirfd, s->name, &s->fd, sb.buf, sb.len, CONNLOG_MAX);
+		r = append(s, sb.buf, sb.len);
+	strbuf_release(&sb);
+	return r;
+}
+
+/* Append whole lines, or nothing: a write cut short (the disk filled) is
+ * taken back, so the batch can be written again whole later. */
+static int append(struct store_text *s, const char *buf, size_t len)
+{
+	struct stat st;
+	bool known = fstat(s->fd, &st) == 0;
+	int fd = s->fd;
+	int r = log_append(s->dirfd, s->name, &s->fd, buf, len, CONNLOG_MAX);
+
 	if (r > 0)
 		r = 0;	/* it began a new conn.log */
+	if (r < 0) {
+		if (known && fd == s->fd && ftruncate(s->fd, st.st_size) < 0)
+			snprintf(s->base.err, sizeof(s->base.err),
+				 "conn.log: %s (and the part written could not be taken back: "
+				 "a line may be cut)", strerror(-r));
+		else
+			snprintf(s->base.err, sizeof(s->base.err), "conn.log: %s", strerror(-r));
+	}
+	return r;
+}
+
+static int text_note(struct store *base, const char *text)
+{
+	struct store_text *s = (struct store_text *)base;
+	char *clean = csv_clean(text);
+	char *line = NULL;
+	int r;
+
+	if (!clean || asprintf(&line, "# %s\n", clean) < 0) {
+		free(clean);
+		return -ENOMEM;
+	}
+	r = append(s, line, strlen(line));
+	free(line);
+	free(clean);
+	return r;
+}
+
+/* conn.log deleted or replaced (by its reader, a cleaner, the state
+ * directory removed): a new one, never lines written into a deleted file */
+static int text_check(struct store *base)
+{
+	struct store_text *s = (struct store_text *)base;
+	int r = reopen_if_stale(s->dirfd, s->name, &s->fd);
+
 	if (r < 0)
 		snprintf(s->base.err, sizeof(s->base.err), "conn.log: %s", strerror(-r));
-	strbuf_release(&sb);
 	return r;
 }
 
@@ -131,6 +181,8 @@ static void text_close(struct store *base)
 static const struct store_ops text_ops = {
 	.name = "conn.log",
 	.write = text_write,
+	.note = text_note,
+	.check = text_check,
 	.close = text_close,
 };
 

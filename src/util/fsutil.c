@@ -234,3 +234,21 @@ int log_append(int dirfd, const char *name, int *fd, const void *buf, size_t len
 	r = write_full(*fd, buf, len);
 	return r < 0 ? r : rotated;
 }
+
+int reopen_if_stale(int dirfd, const char *name, int *fd)
+{
+	struct stat mine, named;
+	int nfd;
+
+	if (*fd >= 0 && fstat(*fd, &mine) == 0 && mine.st_nlink > 0 &&
+	    fstatat(dirfd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 && mine.st_dev == named.st_dev &&
+	    mine.st_ino == named.st_ino)
+		return 0;
+	nfd = open_below(dirfd, name, O_WRONLY | O_CREAT | O_APPEND, 0600, (uid_t)-1, (gid_t)-1);
+	if (nfd < 0)
+		return nfd;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = nfd;
+	return 1;
+}

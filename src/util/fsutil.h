@@ -37,4 +37,11 @@ int write_full(int fd, const void *buf, size_t len);
  * rotated, 0, or negative errno. */
 int log_append(int dirfd, const char *name, int *fd, const void *buf, size_t len, off_t max);
 
+/* A log file below dirfd that was deleted or replaced under *fd (by hand,
+ * a cleaner, the directory removed): open the name again (O_WRONLY |
+ * O_CREAT | O_APPEND, 0600), so nothing is written into a deleted file.
+ * Returns 1 when it did, 0 when *fd is still the file, or negative errno
+ * (*fd is left as it was). */
+int reopen_if_stale(int dirfd, const char *name, int *fd);
+
 #endif

@@ -16,6 +16,7 @@
 #include <netinet/ip_icmp.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -888,6 +889,64 @@ static int cmd_udp_paced(char **a)
 	return 0;
 }
 
+/* One datagram of SIZE bytes to each of NPORTS ports from PORT0 up (on
+ * loopback nothing needs to listen): as many entries in the log as ports. */
+static int cmd_udp_spray(char **a)
+{
+	struct sockaddr_storage ss;
+	long port0 = num(a[1]), nports = num(a[2]), size = num(a[3]);
+	int fd = udp_socket(parse_addr(a[0], 0, &ss) ? ss.ss_family : AF_INET);
+
+	for (long i = 0; i < nports; i++) {
+		socklen_t len = parse_addr(a[0], port0 + i, &ss);
+
+		if (sendto(fd, buf, size, 0, (struct sockaddr *)&ss, len) != size)
+			die("sendto");
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t stop_counting;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_counting = 1;
+}
+
+/* Receives until SIGTERM, then writes the number of bytes received
+ * (datagrams already queued included) to OUTFILE. */
+static int cmd_udp_count_sink(char **a)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], 0, &ss);
+	int fd = udp_socket(ss.ss_family);
+	long long total = 0;
+	ssize_t n;
+	FILE *f;
+
+	alarm(0);	/* it waits for its SIGTERM however long the test takes */
+	sigaction(SIGTERM, &sa, NULL);
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		die("bind");
+	announce(a[1], fd);
+	while (!stop_counting) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("recv");
+		total += n;
+	}
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		total += n;
+	f = fopen(a[2], "w");
+	if (!f || fprintf(f, "%lld\n", total) < 0 || fclose(f))
+		die("cannot write %s", a[2]);
+	return 0;
+}
+
 /* A connected UDP socket used by three in turn: the parent sends COUNT
  * datagrams, a child it execs sends CHILDCOUNT on the inherited socket,
  * then the parent sends COUNT more. */
@@ -1109,6 +1168,8 @@ static const struct mode modes[] = {
 	{ "tcp-sink", 3, cmd_tcp_sink, "ADDR PORTFILE CONNECTIONS" },
 	{ "udp-sink", 3, cmd_udp_sink, "ADDR PORTFILE COUNT" },
 	{ "udp-paced", 5, cmd_udp_paced, "ADDR PORT COUNT SIZE MS" },
+	{ "udp-spray", 4, cmd_udp_spray, "ADDR PORT0 NPORTS SIZE" },
+	{ "udp-count-sink", 3, cmd_udp_count_sink, "ADDR PORTFILE OUTFILE" },
 	{ "udp-inherit-parent", 6, cmd_udp_inherit_parent,
 	  "ADDR PORT COUNT SIZE CHILDPROG CHILDCOUNT" },
 	{ "udp-inherit-child", 3, cmd_udp_inherit_child, "FD COUNT SIZE" },

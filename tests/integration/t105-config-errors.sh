@@ -60,6 +60,6 @@ cfg=$(cat "$PICOSNITCH_DIR/config.json")
 check_match "a given value is kept" '"DB write limit \(seconds\)": 2' "$cfg"
 check_match "an unknown key is kept" '"my note": "keep me"' "$cfg"
 check_match "missing keys are added with defaults" '"Log ports": true' "$cfg"
-check_eq "all 23 keys (the 20 of the brief, GeoIP database, GeoIP update URL, Metrics top executables) and the unknown one are there" 24 \
+check_eq "all 25 keys (the 20 of the brief, GeoIP database, GeoIP update URL, Metrics top executables, Pending entries, Pending memory) and the unknown one are there" 26 \
 	"$(grep -c '^  "' "$PICOSNITCH_DIR/config.json")"
 t_done

@@ -35,6 +35,8 @@ int main(void)
 	ok(cfg.log_addresses && cfg.log_ports && cfg.log_commands, "Log addresses/ports/commands default to true");
 	is_int(cfg.ring_buffer_pages, 256, "Perf ring buffer defaults to 256 pages");
 	is_int(cfg.db_retention_days, 30, "DB retention defaults to 30 days");
+	is_int(cfg.pending_entries_max, 200000, "Pending entries defaults to 200,000");
+	is_int(cfg.pending_memory_mib, 128, "Pending memory defaults to 128 MiB");
 	is_int(cfg.vt_request_limit, 15, "VT request limit defaults to 15");
 	is_int(cfg.metrics_top, 20, "Metrics top executables defaults to 20");
 	ok(!cfg.has_rlimit_nofile && !cfg.has_st_dev_mask, "the Set ... keys default to null");
@@ -84,6 +86,12 @@ int main(void)
 	bad("{\"Metrics top executables\": 0}",
 	    "config.json: \"Metrics top executables\" is 0, it must be between 1 and 1000",
 	    "no executable named in /metrics is refused");
+	bad("{\"Pending entries (max)\": 10}",
+	    "config.json: \"Pending entries (max)\" is 10, it must be between 100 and 100000000",
+	    "a bound of pending entries too small to hold a window's worth is refused");
+	bad("{\"Pending memory (MiB)\": 0}",
+	    "config.json: \"Pending memory (MiB)\" is 0, it must be between 1 and 65536",
+	    "no memory for pending entries is refused");
 	bad("{\"Perf ring buffer (pages)\": 100}",
 	    "config.json: \"Perf ring buffer (pages)\" is 100, it must be a power of two",
 	    "a ring buffer size that is not a power of two is refused");

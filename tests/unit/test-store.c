@@ -2,6 +2,7 @@
  * migration from the Python picosnitch's schema 3, refusal of files it
  * cannot read (without touching them), symlinks, pruning, and the exact
  * conn.log line format. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,7 +208,10 @@ static void test_refusals(void)
 		abort();
 	close(fd);
 	ok(store_sqlite_open(junk, &s, err, sizeof(err)) < 0, "a file that is not a database is refused");
-	is_str(err, "read the schema version: file is not a database", "  with SQLite's reason");
+	ok(strstr(err, "database corrupt: ") && strstr(err, "junk.db is not an SQLite database (58 bytes)"),
+	   "  saying it is corrupt, and why");
+	is_int(store_sqlite_open(junk, &s, err, sizeof(err)), -EBADMSG,
+	   "  as EBADMSG, which the logger moves aside");
 	{
 		char back[128] = { 0 };
 		int rfd = open(junk, O_RDONLY);
@@ -220,6 +224,26 @@ static void test_refusals(void)
 		ok(jst.st_size == 58 &&
 			   !strcmp(back, "this is not a database, just some text that fills a page\n"),
 		   "  and it is left as it was");
+	}
+
+	{
+		/* a file cut short (a full disk, a copy that stopped) */
+		char *cut = path_of("cut.db");
+		struct conn_row rows[2000];
+		struct stat cst;
+
+		for (int i = 0; i < 2000; i++)
+			rows[i] = row(1700000000 + i, (uint64_t)i, 1, "/usr/bin/cut-short");
+		if (store_sqlite_open(cut, &s, err, sizeof(err)) < 0 || store_write(s, rows, 2000) < 0)
+			abort();
+		store_close(s);
+		stat(cut, &cst);
+		if (truncate(cut, cst.st_size / 2) < 0)
+			abort();
+		is_int(store_sqlite_open(cut, &s, err, sizeof(err)), -EBADMSG,
+		       "a database cut to half its length is refused as corrupt");
+		ok(strstr(err, "is cut short") != NULL, "  saying it is cut short");
+		free(cut);
 	}
 
 	char *target = path_of("target.db");
