@@ -444,7 +444,7 @@ static int status_json(const struct state_dir *sd, enum run_state st, pid_t pid)
 	char *pidfile = text_from_bytes(pidfile_path(), strlen(pidfile_path()));
 	const char *state = st == RUNNING ? "running" : st == STALE ? "stale" : "stopped";
 	json_t *o = json_pack("{s:s, s:b, s:o, s:s, s:o, s:s}", "state", state, "running",
-			      st == RUNNING, "pid", st == NOT_RUNNING ? json_null() : json_integer(pid),
+			      st == RUNNING, "pid", st == NOT_RUNNING || pid <= 0 ? json_null() : json_integer(pid),
 			      "pidfile", pidfile ? pidfile : "",
 			      "state_directory", dir ? json_string(dir) : json_null(),
 			      "version", PICOSNITCH_VERSION);
