@@ -49,7 +49,7 @@ static void report(const char *shown, const struct import_report *rep)
 		printf("skipped, other reasons: %llu\n", (unsigned long long)rep->other_reasons);
 }
 
-int import_into(const char *db, const char *file)
+int import_into(const char *dir, const char *db, const char *file)
 {
 	char *shown = text_from_bytes(file, strlen(file)), err[512] = "";
 	struct import_report *rep = calloc(1, sizeof(*rep));
@@ -75,6 +75,10 @@ int import_into(const char *db, const char *file)
 	}
 	/* created as the user's, like the logger's files */
 	umask(077);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_errno(-errno, "import: cannot make the state directory %s", dir);
+		goto out;
+	}
 	r = store_sqlite_open(db, &dst, err, sizeof(err));
 	if (r < 0) {
 		log_error("import: cannot open %s: %s", db, err);

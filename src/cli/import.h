@@ -4,7 +4,8 @@
 #ifndef PS_CLI_IMPORT_H
 #define PS_CLI_IMPORT_H
 
-/* Returns the exit status. */
-int import_into(const char *db, const char *file);
+/* db is snitch.db in the state directory dir (made, 0700, if the monitor
+ * never ran).  Returns the exit status. */
+int import_into(const char *dir, const char *db, const char *file);
 
 #endif

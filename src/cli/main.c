@@ -373,13 +373,7 @@ static int cmd_import(struct state_dir *sd, const char *file)
 		free(db);
 		return 1;
 	}
-	/* the monitor has not run yet: the directory is made as it would be */
-	if (mkdir(sd->path, 0700) < 0 && errno != EEXIST) {
-		log_errno(-errno, "import: cannot make the state directory %s", sd->path);
-		free(db);
-		return 1;
-	}
-	r = import_into(db, file);
+	r = import_into(sd->path, db, file);
 	free(db);
 	return r;
 }

@@ -10,6 +10,11 @@ source "$(dirname "$0")/../lib/lib.sh"
 
 command -v sqlite3 >/dev/null || skip_all "needs the sqlite3 command"
 P=$PS_BIN
+# the state directory, the desktop user's (commands started as root
+# become that user)
+mkdir -p "$PICOSNITCH_DIR"
+[ -n "$TEST_USER" ] && chown "$TEST_USER:" "$PICOSNITCH_DIR"
+chmod 0700 "$PICOSNITCH_DIR"
 
 # ---- bash completion ----
 
@@ -37,7 +42,7 @@ check_eq "completion: only once" "" "$(complete_words picosnitch status --json "
 check_eq "completion: systemd takes --print" "--print" "$(complete_words picosnitch systemd --)"
 check_eq "completion: dash takes --no-browser" "--no-browser" "$(complete_words picosnitch dash --n)"
 check_eq "completion: import takes a file" "old.db other.txt sub" "$(complete_words picosnitch import "")"
-check_eq "completion: by prefix" "old.db" "$(complete_words picosnitch import o)"
+check_eq "completion: by prefix" "old.db" "$(complete_words picosnitch import ol)"
 check_eq "completion: one file only" "" "$(complete_words picosnitch import old.db "")"
 check_eq "completion: nothing for lookup's addresses or for view" "|" \
 	"$(complete_words picosnitch lookup "")|$(complete_words picosnitch view "")"
@@ -64,7 +69,7 @@ check_eq "status --json, stale pidfile: exit 1, its pid" \
 rm -f "$PICOSNITCH_PIDFILE"
 out=$(PICOSNITCH_PIDFILE=$'/tmp/odd"\\\x01' "$P" status --json 2>&1)
 check_eq "status --json: a pidfile path with quotes and controls stays valid JSON" \
-	'/tmp/odd"\\\\x01' "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pidfile"])')"
+	'/tmp/odd"\\\x01' "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pidfile"])')"
 out=$("$P" status --jsn 2>&1)
 check_eq "status with an unknown option: exit 2, named" "2 picosnitch status: unknown option '--jsn'" \
 	"$? $out"
@@ -107,9 +112,8 @@ check_eq "JOURNAL_STREAM naming another stream: no prefix" \
 check_eq "without JOURNAL_STREAM: no prefix" \
 	"picosnitch: error: import: $WORK/none.db: No such file or directory" "$(cat "$WORK/stderr")"
 # a warning: config.json that cannot be read, by a command that goes on
-mkdir -p "$PICOSNITCH_DIR"
-[ -n "$TEST_USER" ] && chown "$TEST_USER:" "$PICOSNITCH_DIR"
 echo '{' >"$PICOSNITCH_DIR/config.json"
+chmod 0644 "$PICOSNITCH_DIR/config.json"
 JOURNAL_STREAM=$ds "$P" lookup 127.0.0.1 2>"$WORK/stderr" >/dev/null
 check_match "  a warning starts with <4>" "^<4>picosnitch: warning: $PICOSNITCH_DIR/config.json: .*; using the defaults" \
 	"$(cat "$WORK/stderr")"
@@ -137,8 +141,6 @@ sqlite3 "$V1" "CREATE TABLE connections (contime text, send integer, recv intege
 	('2024-01-02 03:04:15', 'lots', 40, '/usr/bin/curl', 'curl', 'curl x', 'aa', '/usr/bin/bash',
 	 'bash', 'bash', 'bb', 1000, 40000, 443, '10.0.0.1', '93.184.216.34', 'com.example');"
 chmod 0644 "$V1"
-rm -rf "$PICOSNITCH_DIR"
-[ -n "$TEST_USER" ] && mkdir -p "$PICOSNITCH_DIR" && chown "$TEST_USER:" "$PICOSNITCH_DIR" && chmod 0700 "$PICOSNITCH_DIR"
 expected="imported: $V1 (schema 3, picosnitch 1.x)
 rows in the file: 3
 added: 2
