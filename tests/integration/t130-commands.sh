@@ -42,7 +42,7 @@ check_match "  with a message" "one command at a time \(got 2 arguments\)" "$ERR
 run "$P"
 check_eq "no command: exit 2" 2 "$RC"
 run "$P" version
-check_eq "version: the version and the state directory (then the build's features: t175)" \
+check_eq "version: the version and the state directory (then the build's features: t176)" \
 	"picosnitch 0.1.0|state directory: $PICOSNITCH_DIR" "$(head -2 <<<"$OUT" | paste -sd'|')"
 run "$P" view
 check_eq "view without a terminal: exit 1" 1 "$RC"
