@@ -6,8 +6,15 @@
 #   make asan       build/asan/picosnitch and the test programs, with ASan+UBSan
 #   make check      run the whole test suite (see tests/run)
 #   make fuzz       build the fuzz targets (clang, libFuzzer)
-#   make install    the binary and the man page under PREFIX (/usr/local)
-#   make clean
+#   make npm-deps   fetch the npm packages the build needs (web pages, address
+#                   data) into web/ and geodata/node_modules; after that (or
+#                   any build) the build, and dpkg-buildpackage, work offline
+#   make install    the binary, man page, bash completion and address data
+#                   under DESTDIR/PREFIX (/usr/local)
+#   make clean      build/ only (node_modules stay: they are the offline cache)
+#
+# CPPFLAGS, CFLAGS and LDFLAGS (dpkg-buildflags') apply to the installed
+# binary; the sanitizer, fuzz and test builds use their own.
 
 VERSION := 0.1.0
 
@@ -26,10 +33,18 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 PREFIX ?= /usr/local
 # the offline address data: installed here, else found in the build tree
 DATADIR := $(PREFIX)/share/picosnitch
+# systemd units of packages live under /lib (Debian 12), others' under PREFIX
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+# BUILD_TREE_DATA=0 (a package's build): no looking in this tree's build/geo
+BUILD_TREE_DATA ?= 1
 BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -DPICOSNITCH_VERSION='"$(VERSION)"' \
-	-DPICOSNITCH_DATADIR='"$(DATADIR)"' -DPICOSNITCH_BUILD_DATADIR='"$(CURDIR)/build/geo"' \
+	-DPICOSNITCH_DATADIR='"$(DATADIR)"' \
+	$(if $(filter 1,$(BUILD_TREE_DATA)),-DPICOSNITCH_BUILD_DATADIR='"$(CURDIR)/build/geo"') \
+	-DPICOSNITCH_LIBSYSTEMD_VERSION='"$(shell pkg-config --modversion libsystemd 2>/dev/null)"' \
 	-Isrc -Ibuild -Ibpf $(PKG_CFLAGS)
 CFLAGS ?= -O2
+CPPFLAGS ?=
+LDFLAGS ?=
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ibpf -Ibpf/vmlinux/$(ARCH) \
@@ -71,7 +86,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all asan check test fuzz clean helpers bench install
+.PHONY: all asan check test fuzz clean helpers bench install npm-deps
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -96,20 +111,27 @@ $(SKEL): build/sensor.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name sensor_bpf > $@
 
-# npm ci: exactly the versions of web/package-lock.json
-build/web/npm-installed: web/package.json web/package-lock.json
-	@mkdir -p $(dir $@)
+# npm ci: exactly the versions of the package-lock.json files.  npm writes
+# node_modules/.package-lock.json; it is the stamp, outside build/, so that
+# `make clean` (and dpkg-buildpackage's clean) keep what was fetched and the
+# next build needs no network.
+NPM_WEB := web/node_modules/.package-lock.json
+NPM_GEO := geodata/node_modules/.package-lock.json
+
+$(NPM_WEB): web/package.json web/package-lock.json
 	$(call msg,NPM,web/node_modules)
 	$(Q)cd web && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)touch $@
 
-build/geo/npm-installed: geodata/package.json geodata/package-lock.json
-	@mkdir -p $(dir $@)
+$(NPM_GEO): geodata/package.json geodata/package-lock.json
 	$(call msg,NPM,geodata/node_modules)
 	$(Q)cd geodata && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)touch $@
 
-build/geo/country.mmdb: build/geo/npm-installed
+npm-deps: $(NPM_WEB) $(NPM_GEO)
+
+build/geo/country.mmdb: $(NPM_GEO)
+	@mkdir -p $(dir $@)
 	$(Q)cp $(GEO_NPM)/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb $@.tmp && mv $@.tmp $@
 
 build/geo/asn-convert: geodata/asn-convert.c src/geo/addr.c src/geo/utf8.c src/geo/asn_format.h
@@ -118,12 +140,13 @@ build/geo/asn-convert: geodata/asn-convert.c src/geo/addr.c src/geo/utf8.c src/g
 	$(Q)$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Isrc -o $@ geodata/asn-convert.c \
 		src/geo/addr.c src/geo/utf8.c
 
-build/geo/asn.bin: build/geo/asn-convert build/geo/npm-installed
+build/geo/asn.bin: build/geo/asn-convert $(NPM_GEO)
 	$(call msg,ASN,$@)
 	$(Q)build/geo/asn-convert "@ip-location-db/asn $(ASN_VERSION)" $@ \
 		$(GEO_NPM)/asn/asn-ipv4.csv $(GEO_NPM)/asn/asn-ipv6.csv >/dev/null
 
-build/web/app.js: $(WEB_SRCS) build/web/npm-installed
+build/web/app.js: $(WEB_SRCS) $(NPM_WEB)
+	@mkdir -p $(dir $@)
 	$(call msg,ESBUILD,$@)
 	$(Q)web/node_modules/.bin/esbuild web/src/main.js --bundle --minify --target=es2020 \
 		--outfile=$@ --log-level=warning
@@ -143,7 +166,7 @@ $(WEB_ASSETS): build/web/app.js build/web/app.css
 build/obj/%.o: src/%.c $(HDRS) $(GEN)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 build/asan/obj/%.o: src/%.c $(HDRS) $(GEN)
 	@mkdir -p $(dir $@)
@@ -152,7 +175,7 @@ build/asan/obj/%.o: src/%.c $(HDRS) $(GEN)
 
 build/picosnitch: $(OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 build/asan/picosnitch: $(ASAN_OBJS)
 	$(call msg,LINK,$@)
@@ -251,11 +274,22 @@ fuzz: $(FUZZ_BINS) $(REPLAY_BINS)
 
 bench: all $(BENCH_BINS)
 
-install: all
+# the systemd unit a package installs: the one `picosnitch systemd` writes,
+# for no particular user (the state directory rule picks one at start)
+build/picosnitch.service: build/picosnitch
+	$(call msg,GEN,$@)
+	$(Q)env -u PICOSNITCH_DIR -u PICOSNITCH_PIDFILE build/picosnitch systemd --print | sed \
+		's|^ExecStart=.* start-no-daemon$$|ExecStart=$(PREFIX)/bin/picosnitch start-no-daemon|' > $@.tmp
+	$(Q)grep -q '^ExecStart=$(PREFIX)/bin/picosnitch start-no-daemon$$' $@.tmp && mv $@.tmp $@
+
+install: all build/picosnitch.service
 	install -D -m 0755 build/picosnitch $(DESTDIR)$(PREFIX)/bin/picosnitch
 	install -D -m 0644 build/geo/country.mmdb $(DESTDIR)$(DATADIR)/country.mmdb
 	install -D -m 0644 build/geo/asn.bin $(DESTDIR)$(DATADIR)/asn.bin
 	install -D -m 0644 man/picosnitch.8 $(DESTDIR)$(PREFIX)/share/man/man8/picosnitch.8
+	install -D -m 0644 completion/picosnitch.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/picosnitch
+	install -D -m 0644 build/picosnitch.service $(DESTDIR)$(UNITDIR)/picosnitch.service
 
 build:
 	@mkdir -p build

@@ -21,7 +21,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${FRESH_CACHE:-/var/cache/picosnitch-fresh}
 QUICK=0 KEEP=0
 for a in "$@"; do
 	case $a in
@@ -32,39 +31,14 @@ for a in "$@"; do
 done
 [ "$(id -u)" = 0 ] || { echo "fresh-debian.sh: needs root (debootstrap, mounts, chroot)" >&2; exit 2; }
 
-# The packages the issue's "new user" had: minbase plus these.
-EXTRA=ca-certificates,git,make,sudo,procps,iproute2
-TARBALL=$CACHE/bookworm-minbase.tar
-
-if ! command -v debootstrap >/dev/null; then
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
-fi
-mkdir -p "$CACHE"
-if [ ! -s "$TARBALL" ]; then
-	echo "# debootstrap bookworm (minbase + $EXTRA) into the cache, once"
-	tmp=$(mktemp -d "${FRESH_WORK:-/var/tmp}/picosnitch-bootstrap.XXXXXX")
-	debootstrap --variant=minbase --include="$EXTRA" bookworm "$tmp/root" http://deb.debian.org/debian \
-		>"$tmp/debootstrap.log" 2>&1 || { tail -20 "$tmp/debootstrap.log"; exit 1; }
-	# a fresh system starts with empty apt lists
-	rm -rf "$tmp/root/var/lib/apt/lists/"* "$tmp/root/var/cache/apt/"*.bin
-	tar -C "$tmp/root" -cf "$TARBALL.tmp" . && mv "$TARBALL.tmp" "$TARBALL"
-	rm -rf "$tmp"
-fi
+# shellcheck source=tests/lib/fresh-root.sh
+source "$ROOT/tests/lib/fresh-root.sh"
+fresh_tarball
 
 WORK=$(mktemp -d "${FRESH_WORK:-/var/tmp}/picosnitch-fresh.XXXXXX")
 R=$WORK/root
-mkdir -p "$R"
-tar -C "$R" -xf "$TARBALL"
-cp /etc/resolv.conf "$R/etc/resolv.conf"
-# The network's own certificate authorities (a TLS-intercepting proxy, as
-# here): a machine on this network has them, and npm needs them to reach
-# the registry.  They go where Debian keeps local ones, and node is told.
-mkdir -p "$R/usr/local/share/ca-certificates"
-cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/" 2>/dev/null || true
-cat /usr/local/share/ca-certificates/*.crt >"$R/etc/picosnitch-fresh-extra-ca.pem" 2>/dev/null || true
-echo fresh-debian >"$R/etc/hostname"
+fresh_unpack "$R"
 # the committed HEAD, as a user would clone it, in root's home (mode 0700)
-chmod 0700 "$R/root"
 git clone -q "$ROOT" "$R/root/picosnitch"
 git -C "$R/root/picosnitch" log -1 --format='# testing %h %s'
 
@@ -123,40 +97,9 @@ printf '%s\n' "${res[@]}" >/root/fresh-result
 EOF
 chmod +x "$R/root/fresh-steps.sh"
 
-# The mounts live in a private mount namespace, so they vanish with it.  The
-# tree becomes that namespace's root with pivot_root, not chroot: as on a
-# booted system, a process that enters a new mount namespace (`ip netns
-# exec` does) still has the same root, and the paths the kernel reports for
-# its files (/proc/PID/exe) are the ones the tests expect.  Under a plain
-# chroot they would be reported from the host's root (/var/tmp/...).
-inner() {
-	set -e
-	mount --make-rprivate /
-	mount --bind "$R" "$R"
-	mount -t proc proc "$R/proc"
-	mount -t sysfs sysfs "$R/sys"
-	mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup"
-	mount -t bpf bpf "$R/sys/fs/bpf"
-	mount -t tracefs tracefs "$R/sys/kernel/tracing" 2>/dev/null || true
-	mount -t devtmpfs devtmpfs "$R/dev"
-	mkdir -p "$R/dev/pts" "$R/dev/shm"
-	mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"
-	mount -t tmpfs tmpfs "$R/dev/shm"
-	mount -t tmpfs -o mode=0755 tmpfs "$R/run"
-	mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
-	mkdir -p "$R/.host"
-	cd "$R"
-	pivot_root . .host
-	exec chroot . /bin/bash -c '
-		umount -l /.host && rmdir /.host || exit 1
-		echo "# mount table inside:"
-		sed "s/^/#   /" /proc/self/mounts
-		exec /usr/bin/env -i QUICK="$QUICK" NODE_EXTRA_CA_CERTS=/etc/picosnitch-fresh-extra-ca.pem /bin/bash /root/fresh-steps.sh'
-}
-export -f inner
-export R QUICK
 start=$(date +%s)
-unshare --mount --propagation private bash -c inner 2>&1 | tee "$WORK/fresh.log" | sed 's/^/   /'
+fresh_run "$R" /root/fresh-steps.sh QUICK="$QUICK" NODE_EXTRA_CA_CERTS=/etc/picosnitch-fresh-extra-ca.pem 2>&1 |
+	tee "$WORK/fresh.log" | sed 's/^/   /'
 took=$(($(date +%s) - start))
 
 echo "== fresh Debian 12 ($(uname -r), $((took / 60)) min):"

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/buildinfo.h"
+#include "cli/import.h"
 #include "cli/service.h"
 #include "cli/sqlcmd.h"
 #include "cli/systemd_unit.h"
@@ -30,7 +33,7 @@ static void usage(FILE *out, const struct state_dir *sd)
 	fprintf(out,
 		"picosnitch %s: see which programs use the network, how much, and with whom.\n"
 		"\n"
-		"usage: picosnitch <command>   (dash also takes --no-browser; lookup takes addresses)\n"
+		"usage: picosnitch <command> [options]\n"
 		"       picosnitch dash --sql [--machine HOST|ID] [--server FILE] [--days N]\n"
 		"                   the fleet: the \"DB sql server\"'s entries (last N days, 30)\n"
 		"\n"
@@ -39,8 +42,10 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"  restart          stop, then start (root)\n"
 		"  start-no-daemon  run the monitor in the foreground, for systemd or a terminal (root)\n"
 		"  systemd          install the systemd service: systemctl enable --now picosnitch (root)\n"
-		"  status           whether the monitor runs, and its pid\n"
-		"  dash             the web interface on http://HOST:PORT (localhost:5100), in the\n"
+		"  systemd --print  print that unit (for no particular user) instead\n"
+		"  status [--json]  whether the monitor runs, and its pid (--json: as a JSON object)\n"
+		"  dash [--no-browser]\n"
+		"                   the web interface on http://HOST:PORT (localhost:5100), in the\n"
 		"                   foreground; opens the desktop's browser (not with --no-browser)\n"
 		"  view             the terminal interface: browse what was logged\n"
 		"                   keys: arrows (tabs, rows), space/enter/f filter on the entry,\n"
@@ -56,13 +61,23 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"                   which stopped (exit 3); FILE: a reader's settings (JSON)\n"
 		"  sql-schema [--server FILE]\n"
 		"                   the server's tables and GRANT lines, as SQL\n"
-		"  version          the version and the state directory\n"
+		"  import FILE      add the entries of a picosnitch 1.x or 2.x snitch.db (schema 3\n"
+		"                   or 4) to this one, once: importing it again adds nothing\n"
+		"  version          the version, the state directory and the build's features\n"
 		"  help             this text\n"
 		"\n"
 		"state directory: %s\n"
 		"more: man picosnitch\n",
 		PICOSNITCH_VERSION, sd->path ? sd->path : "(unknown)");
 }
+
+/* What each command takes after its name: options it knows, and whether
+ * it wants operands (lookup: addresses, import: one file). */
+struct parsed {
+	bool json, print, no_browser;
+	int n_operands;
+	char **operands;
+};
 
 enum need { ANYONE, ROOT };
 
@@ -85,6 +100,7 @@ static const struct command commands[] = {
 	{ "geoip-update", ANYONE, NULL },
 	{ "sql-status", ANYONE, NULL },
 	{ "sql-schema", ANYONE, NULL },
+	{ "import", ANYONE, NULL },
 	{ "version", ANYONE, NULL },
 	{ "help", ANYONE, NULL },
 };
@@ -346,6 +362,22 @@ static void ui_config(const struct state_dir *sd, int dfd, struct config *cfg, b
 	}
 }
 
+/* `picosnitch import FILE`: as the owner of snitch.db, never as root (the
+ * file is parsed). */
+static int cmd_import(struct state_dir *sd, const char *file)
+{
+	char *db = state_dir_file(sd, "snitch.db");
+	int r;
+
+	if (!db || ui_drop_root(sd, db, NULL) < 0) {
+		free(db);
+		return 1;
+	}
+	r = import_into(sd->path, db, file);
+	free(db);
+	return r;
+}
+
 static bool dash_no_browser;
 /* dash --sql [--machine NAME] [--server FILE] [--days N]: the fleet view */
 static bool dash_sql;
@@ -497,10 +529,13 @@ static int cmd_dash(struct state_dir *sd)
 	return r;
 }
 
-static int run(const struct command *c, struct state_dir *sd, int argc, char **argv)
+static int run(const struct command *c, struct state_dir *sd, const struct parsed *args)
 {
 	const char *n = c->name;
 
+	/* printing the unit needs no root */
+	if (!strcmp(n, "systemd") && args->print)
+		return cmd_systemd_print();
 	if (c->need == ROOT && geteuid() != 0)
 		return run_as_root(n, c->why_root);
 	if (!sd->path && strcmp(n, "help") && strcmp(n, "version") && strcmp(n, "status")) {
@@ -511,13 +546,10 @@ static int run(const struct command *c, struct state_dir *sd, int argc, char **a
 		usage(stdout, sd);
 		return 0;
 	}
-	if (!strcmp(n, "version")) {
-		printf("picosnitch %s\nstate directory: %s\n", PICOSNITCH_VERSION,
-		       sd->path ? sd->path : "(unknown)");
-		return 0;
-	}
+	if (!strcmp(n, "version"))
+		return cmd_version(sd);
 	if (!strcmp(n, "status"))
-		return cmd_status(sd);
+		return cmd_status(sd, args->json);
 	if (!strcmp(n, "start"))
 		return cmd_start(sd);
 	if (!strcmp(n, "stop"))
@@ -531,20 +563,66 @@ static int run(const struct command *c, struct state_dir *sd, int argc, char **a
 	if (!strcmp(n, "view"))
 		return cmd_view(sd);
 	if (!strcmp(n, "lookup"))
-		return cmd_lookup(sd, argc - 2, argv + 2);
+		return cmd_lookup(sd, args->n_operands, args->operands);
+	if (!strcmp(n, "import"))
+		return cmd_import(sd, args->operands[0]);
 	if (!strcmp(n, "geoip-update"))
 		return cmd_geoip_update(sd);
 	if (!strncmp(n, "sql-", 4))
-		return cmd_sql(sd, n, argc - 2, argv + 2);
+		return cmd_sql(sd, n, args->n_operands, args->operands);
 	return cmd_dash(sd);
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, struct parsed *p)
+{
+	int min = 0, max = 0;
+
+	if (!strcmp(cmd, "lookup"))
+		min = 1, max = INT32_MAX;
+	else if (!strcmp(cmd, "import"))
+		min = max = 1;
+	p->operands = argv;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(cmd, "status") && !strcmp(a, "--json"))
+			p->json = true;
+		else if (!strcmp(cmd, "systemd") && !strcmp(a, "--print"))
+			p->print = true;
+		else if (!strcmp(cmd, "dash") && !strcmp(a, "--no-browser"))
+			p->no_browser = true;
+		else if (a[0] == '-' && a[1] && (max == 0 || strcmp(cmd, "lookup"))) {
+			char *shown = text_from_bytes(a, strlen(a));
+
+			fprintf(stderr, "picosnitch %s: unknown option '%s'\n", cmd, shown ? shown : "?");
+			free(shown);
+			return -EINVAL;
+		} else if (p->n_operands < max) {
+			argv[p->n_operands++] = argv[i];
+		} else if (max) {
+			fprintf(stderr, "picosnitch %s: takes one file\n", cmd);
+			return -EINVAL;
+		} else {
+			fprintf(stderr, "picosnitch: one command at a time (got %d arguments)\n", argc + 1);
+			return -E2BIG;
+		}
+	}
+	if (p->n_operands < min) {
+		fprintf(stderr, "picosnitch %s: %s\n", cmd,
+			!strcmp(cmd, "lookup") ? "give one or more addresses" : "give the snitch.db to import");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct state_dir sd = { .fd = -1 };
+	struct parsed args = { 0 };
 	const struct command *c;
 	int r;
 
+	log_init();
 	if (getenv("PICOSNITCH_DEBUG"))
 		log_set_level(LOG_LVL_DEBUG);
 	/* the half the monitor starts as the desktop user (not for people) */
@@ -582,32 +660,35 @@ int main(int argc, char **argv)
 		}
 		argc = 2;
 	}
-	/* the one command with arguments: lookup ADDRESS... */
-	if (argc >= 2 && (!strcmp(argv[1], "sql-status") || !strcmp(argv[1], "sql-schema"))) {
-		c = find_command(argv[1]);
-	} else if (argc >= 2 && !strcmp(argv[1], "lookup")) {
-		if (argc == 2) {
-			fprintf(stderr, "picosnitch lookup: give one or more addresses\n");
-			state_dir_done(&sd);
-			return EXIT_USAGE;
-		}
-		c = find_command("lookup");
-	} else {
-		c = argc == 2 ? find_command(argv[1]) : NULL;
-	}
+	c = argc >= 2 ? find_command(argv[1]) : NULL;
 	if (!c) {
 		if (argc < 2)
 			fprintf(stderr, "picosnitch: a command is needed\n\n");
-		else if (argc > 2)
-			fprintf(stderr, "picosnitch: one command at a time (got %d arguments)\n\n",
-				argc - 1);
 		else
 			fprintf(stderr, "picosnitch: unknown command '%s'\n\n", argv[1]);
 		usage(stderr, &sd);
 		state_dir_done(&sd);
 		return EXIT_USAGE;
 	}
-	r = run(c, &sd, argc, argv);
+	/* sql-status and sql-schema read their own options (cmd_sql) */
+	if (!strncmp(c->name, "sql-", 4)) {
+		args.operands = argv + 2;
+		args.n_operands = argc - 2;
+		r = 0;
+	} else {
+		r = parse_args(c->name, argc - 2, argv + 2, &args);
+	}
+	if (r < 0) {
+		if (r == -E2BIG) {
+			fputc('\n', stderr);
+			usage(stderr, &sd);
+		}
+		state_dir_done(&sd);
+		return EXIT_USAGE;
+	}
+	if (args.no_browser)
+		dash_no_browser = true;
+	r = run(c, &sd, &args);
 	state_dir_done(&sd);
 	return r;
 }

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "config/config.h"
 #include "config/paths.h"
 #include "util/fsutil.h"
@@ -435,11 +437,39 @@ int cmd_restart(struct state_dir *sd)
 	return r ? r : cmd_start(sd);
 }
 
-int cmd_status(const struct state_dir *sd)
+/* status --json: one object on one line (fields in man/picosnitch.8). */
+static int status_json(const struct state_dir *sd, enum run_state st, pid_t pid)
 {
-	pid_t pid;
+	char *dir = sd->path ? text_from_bytes(sd->path, strlen(sd->path)) : NULL;
+	char *pidfile = text_from_bytes(pidfile_path(), strlen(pidfile_path()));
+	const char *state = st == RUNNING ? "running" : st == STALE ? "stale" : "stopped";
+	json_t *o = json_pack("{s:s, s:b, s:o, s:s, s:o, s:s}", "state", state, "running",
+			      st == RUNNING, "pid", st == NOT_RUNNING || pid <= 0 ? json_null() : json_integer(pid),
+			      "pidfile", pidfile ? pidfile : "",
+			      "state_directory", dir ? json_string(dir) : json_null(),
+			      "version", PICOSNITCH_VERSION);
+	char *text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
+	int r = 0;
 
-	switch (daemon_state(&pid)) {
+	if (!text || printf("%s\n", text) < 0 || fflush(stdout) != 0)
+		r = log_errno(-ENOMEM, "status: cannot write the answer");
+	free(text);
+	json_decref(o);
+	free(dir);
+	free(pidfile);
+	if (r < 0)
+		return 1;
+	return st == RUNNING ? 0 : st == STALE ? EXIT_STALE_PIDFILE : EXIT_NOT_RUNNING;
+}
+
+int cmd_status(const struct state_dir *sd, bool json)
+{
+	pid_t pid = 0;
+	enum run_state st = daemon_state(&pid);
+
+	if (json)
+		return status_json(sd, st, pid);
+	switch (st) {
 	case RUNNING:
 		printf("picosnitch is running (pid %d); state directory %s\n", (int)pid,
 		       sd->path ? sd->path : "(unknown)");

@@ -4,6 +4,9 @@
 #ifndef PS_CLI_SERVICE_H
 #define PS_CLI_SERVICE_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include "config/paths.h"
 
 #define DEFAULT_PIDFILE "/run/picosnitch.pid"
@@ -25,7 +28,8 @@ int cmd_start_no_daemon(struct state_dir *sd);
 int cmd_start(struct state_dir *sd);
 int cmd_stop(void);
 int cmd_restart(struct state_dir *sd);
-int cmd_status(const struct state_dir *sd);
+/* json: one JSON object instead of a sentence (same exit status). */
+int cmd_status(const struct state_dir *sd, bool json);
 /* The pid of the running monitor, or 0. */
 pid_t monitor_running_pid(void);
 

@@ -32,6 +32,7 @@ static const char unit_template[] =
 	"# Written by `picosnitch systemd`; run it again to rewrite this file.\n"
 	"[Unit]\n"
 	"Description=picosnitch: which programs use the network, how much, with whom\n"
+	"Documentation=man:picosnitch(8)\n"
 	"After=local-fs.target\n"
 	"# a daemon that keeps failing stops being restarted after 5 tries in 5 minutes\n"
 	"StartLimitIntervalSec=300\n"
@@ -42,7 +43,7 @@ static const char unit_template[] =
 	"NotifyAccess=main\n"
 	"ExecStart=%s start-no-daemon\n"
 	"PIDFile=%s\n"
-	"Environment=SUDO_UID=%u\n"
+	"%s"
 	"%s"
 	"Restart=on-failure\n"
 	"RestartSec=5\n"
@@ -131,9 +132,8 @@ static const char families_ip[] =
 
 char *systemd_unit_text(const char *exe, const struct state_dir *sd, bool ip)
 {
-	char *text = NULL, *extra = NULL;
+	char *text = NULL, *extra = NULL, user[64] = "";
 	const char *dir = getenv("PICOSNITCH_DIR");
-
 	const char *pidfile = getenv("PICOSNITCH_PIDFILE");
 
 	/* an explicit state directory or pidfile travels with the unit */
@@ -142,8 +142,12 @@ char *systemd_unit_text(const char *exe, const struct state_dir *sd, bool ip)
 		     pidfile && *pidfile ? "Environment=\"PICOSNITCH_PIDFILE=" : "",
 		     pidfile && *pidfile ? pidfile : "", pidfile && *pidfile ? "\"\n" : "") < 0)
 		return NULL;
-	if (asprintf(&text, unit_template, exe, pidfile_path(), (unsigned)sd->uid,
-		     extra ? extra : "", dir && *dir ? " " : "", dir && *dir ? dir : "",
+	/* no sd: a unit for any machine (a package's), whose monitor finds the
+	 * desktop user each time it starts */
+	if (sd)
+		snprintf(user, sizeof(user), "Environment=SUDO_UID=%u\n", (unsigned)sd->uid);
+	if (asprintf(&text, unit_template, exe, pidfile_path(), user, extra ? extra : "",
+		     dir && *dir ? " " : "", dir && *dir ? dir : "",
 		     ip ? families_ip : families_local) < 0)
 		text = NULL;
 	free(extra);
@@ -269,4 +273,24 @@ int cmd_systemd(const struct state_dir *sd)
 	}
 	free(path);
 	return 0;
+}
+
+int cmd_systemd_print(void)
+{
+	char exe[PATH_MAX], *text;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		log_errno(-errno, "cannot find this program's path");
+		return 1;
+	}
+	exe[n] = '\0';
+	text = systemd_unit_text(exe, NULL, false);
+	if (!text) {
+		log_errno(-ENOMEM, "cannot make the unit");
+		return 1;
+	}
+	fputs(text, stdout);
+	free(text);
+	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -6,12 +6,16 @@
 
 #include "config/paths.h"
 
-/* The unit's text for the binary at exe; ip: allow IP sockets (the
+/* The unit's text for the binary at exe, for the desktop user of sd (NULL:
+ * no user written in, as a package installs it); ip: allow IP sockets (the
  * logger's requests to VirusTotal).  The caller frees it. */
 char *systemd_unit_text(const char *exe, const struct state_dir *sd, bool ip);
 
 /* Write $PICOSNITCH_UNIT_DIR (default /etc/systemd/system)/picosnitch.service,
  * reload systemd if it runs, say what was done.  Returns the exit status. */
 int cmd_systemd(const struct state_dir *sd);
+
+/* `picosnitch systemd --print`: the unit for no particular user, on stdout. */
+int cmd_systemd_print(void);
 
 #endif

@@ -176,7 +176,7 @@ int state_dir_hand_over(struct state_dir *sd)
 	if (fchown(sd->fd, sd->uid, sd->gid) < 0 || fchmod(sd->fd, 0700) < 0)
 		return -errno;
 	for (size_t i = 0; i < sizeof(state_files) / sizeof(state_files[0]); i++)
-		(void)fchownat(sd->fd, state_files[i], sd->uid, sd->gid, AT_SYMLINK_NOFOLLOW);
+		fchownat_best_effort(sd->fd, state_files[i], sd->uid, sd->gid);
 	return 0;
 }
 

@@ -111,6 +111,13 @@ bool store_fault_may_pass(int err);
 /* snitch.db: path must not be (or pass through) a symlink. */
 int store_sqlite_open(const char *path, struct store **ret, char *err, size_t errlen);
 
+/* Make snitch.db hold at least copies[i] entries equal to rows[i] (every
+ * column), adding what is missing, in one transaction: importing the same
+ * rows again adds nothing.  Counts the entries added and those that were
+ * already there.  -EOPNOTSUPP for a store that is not snitch.db. */
+int store_sqlite_merge(struct store *s, const struct conn_row *rows, const uint64_t *copies,
+		       size_t n, uint64_t *added, uint64_t *present);
+
 /* conn.log in the directory dirfd, appended, created for owner:group
  * (mode 0600); kept under 1 GiB, with one conn.log.1 before it. */
 int store_text_open(int dirfd, const char *name, unsigned int owner, unsigned int group,

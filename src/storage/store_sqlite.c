@@ -227,7 +227,7 @@ struct store_sqlite {
 	ino_t ino;
 	sqlite3 *db;
 	sqlite3_stmt *ins_exe, *sel_exe, *ins_addr, *sel_addr, *ins_dom, *sel_dom, *ins_conn,
-		*prune, *rollup_state, *ins_rollup, *ins_exe_day;
+		*prune, *rollup_state, *ins_rollup, *ins_exe_day, *count_conn;
 	struct id_cache *exes, *addrs, *doms;
 	size_t cached;
 };
@@ -521,40 +521,65 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
-static int write_row(struct store_sqlite *s, const struct conn_row *r)
-{
+/* The ids of a row's executables, addresses and domain (made if new). */
+struct row_ids {
 	int64_t exe, parent, gparent, laddr, raddr, dom;
-	sqlite3_stmt *st = s->ins_conn;
-	int rc, e;
+};
+
+static int row_ids(struct store_sqlite *s, const struct conn_row *r, struct row_ids *id)
+{
+	int e;
 
 	if ((e = exe_id(s, nz(r->exe), nz(r->name), nz(r->cmdline), nz(r->sha256), nz(r->service),
-			&exe)) < 0 ||
+			&id->exe)) < 0 ||
 	    (e = exe_id(s, nz(r->pexe), nz(r->pname), nz(r->pcmdline), nz(r->psha256),
-			nz(r->pservice), &parent)) < 0 ||
+			nz(r->pservice), &id->parent)) < 0 ||
 	    (e = exe_id(s, nz(r->gpexe), nz(r->gpname), nz(r->gpcmdline), nz(r->gpsha256),
-			nz(r->gpservice), &gparent)) < 0 ||
-	    (e = addr_id(s, nz(r->laddr), &laddr)) < 0 || (e = addr_id(s, nz(r->raddr), &raddr)) < 0 ||
-	    (e = domain_id(s, nz(r->domain), &dom)) < 0)
+			nz(r->gpservice), &id->gparent)) < 0 ||
+	    (e = addr_id(s, nz(r->laddr), &id->laddr)) < 0 || (e = addr_id(s, nz(r->raddr), &id->raddr)) < 0 ||
+	    (e = domain_id(s, nz(r->domain), &id->dom)) < 0)
 		return e;
+	return 0;
+}
+
+/* The 16 values of a connections row, in the order of ins_conn and
+ * count_conn. */
+static void bind_row(sqlite3_stmt *st, const struct conn_row *r, const struct row_ids *id)
+{
 	sqlite3_bind_int64(st, 1, r->time);
-	sqlite3_bind_int64(st, 2, exe);
-	sqlite3_bind_int64(st, 3, parent);
+	sqlite3_bind_int64(st, 2, id->exe);
+	sqlite3_bind_int64(st, 3, id->parent);
 	sqlite3_bind_int64(st, 4, r->uid);
 	sqlite3_bind_int(st, 5, r->family);
 	sqlite3_bind_int(st, 6, r->protocol);
 	sqlite3_bind_int64(st, 7, r->lport);
 	sqlite3_bind_int64(st, 8, r->rport);
-	sqlite3_bind_int64(st, 9, laddr);
-	sqlite3_bind_int64(st, 10, raddr);
-	sqlite3_bind_int64(st, 11, dom);
+	sqlite3_bind_int64(st, 9, id->laddr);
+	sqlite3_bind_int64(st, 10, id->raddr);
+	sqlite3_bind_int64(st, 11, id->dom);
 	sqlite3_bind_int64(st, 12, (int64_t)r->netns);
 	sqlite3_bind_int64(st, 13, (int64_t)r->sent);
 	sqlite3_bind_int64(st, 14, (int64_t)r->received);
 	sqlite3_bind_int64(st, 15, (int64_t)r->flows);
-	sqlite3_bind_int64(st, 16, gparent);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 16, id->gparent);
+}
+
+static int insert_row(struct store_sqlite *s, const struct conn_row *r, const struct row_ids *id)
+{
+	int rc;
+
+	bind_row(s->ins_conn, r, id);
+	rc = sqlite3_step(s->ins_conn);
+	sqlite3_reset(s->ins_conn);
 	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "insert connection");
+}
+
+static int write_row(struct store_sqlite *s, const struct conn_row *r)
+{
+	struct row_ids id;
+	int e = row_ids(s, r, &id);
+
+	return e < 0 ? e : insert_row(s, r, &id);
 }
 
 static int open_db(struct store_sqlite *s);
@@ -586,6 +611,54 @@ static int sqlite_write(struct store *base, const struct conn_row *rows, size_t 
 		r = exec_sql(s, "COMMIT", "commit");
 	if (r < 0) {
 		/* the cached ids may name rows that were rolled back */
+		rollback(s);
+		id_caches_clear(s);
+	}
+	return r;
+}
+
+static const struct store_ops sqlite_ops;
+
+int store_sqlite_merge(struct store *base, const struct conn_row *rows, const uint64_t *copies,
+		       size_t n, uint64_t *added, uint64_t *present)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	int r;
+
+	if (base->ops != &sqlite_ops)
+		return -EOPNOTSUPP;
+	if ((r = ensure_open(s)) < 0)
+		return r;
+	r = exec_sql(s, "BEGIN IMMEDIATE", "begin");
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct row_ids id;
+		int64_t have = 0;
+		int rc;
+
+		r = row_ids(s, &rows[i], &id);
+		if (r < 0)
+			break;
+		bind_row(s->count_conn, &rows[i], &id);
+		rc = sqlite3_step(s->count_conn);
+		if (rc == SQLITE_ROW)
+			have = sqlite3_column_int64(s->count_conn, 0);
+		sqlite3_reset(s->count_conn);
+		if (rc != SQLITE_ROW) {
+			r = fail_db(s, rc, "count matching entries");
+			break;
+		}
+		*present += (uint64_t)have < copies[i] ? (uint64_t)have : copies[i];
+		for (uint64_t k = (uint64_t)have; k < copies[i] && r == 0; k++) {
+			r = insert_row(s, &rows[i], &id);
+			if (r == 0)
+				(*added)++;
+		}
+	}
+	if (r == 0)
+		r = exec_sql(s, "COMMIT", "commit");
+	if (r < 0) {
 		rollback(s);
 		id_caches_clear(s);
 	}
@@ -1244,6 +1317,7 @@ static int sqlite_prune(struct store *base, int64_t before)
 static void close_db(struct store_sqlite *s)
 {
 	sqlite3_finalize(s->ins_exe);
+	sqlite3_finalize(s->count_conn);
 	sqlite3_finalize(s->sel_exe);
 	sqlite3_finalize(s->ins_addr);
 	sqlite3_finalize(s->sel_addr);
@@ -1451,6 +1525,12 @@ static int open_db(struct store_sqlite *s)
 			 "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, "
 			 "lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows, "
 			 "grandparent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) < 0 ||
+	    (r = prepare(s, &s->count_conn,
+			 "SELECT count(*) FROM connections WHERE time = ?1 AND exe_id = ?2 AND "
+			 "parent_id = ?3 AND uid = ?4 AND family = ?5 AND protocol = ?6 AND lport = ?7 "
+			 "AND rport = ?8 AND laddr_id = ?9 AND raddr_id = ?10 AND domain_id = ?11 AND "
+			 "netns = ?12 AND sent = ?13 AND received = ?14 AND flows = ?15 AND "
+			 "grandparent_id IS ?16")) < 0 ||
 	    (r = prepare(s, &s->prune, "DELETE FROM connections WHERE time < ?")) < 0 ||
 	    (r = prepare(s, &s->rollup_state,
 			 "SELECT max(complete_from), min(complete_until) FROM rollup_state")) < 0 ||

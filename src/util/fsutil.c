@@ -52,7 +52,7 @@ int open_below(int dirfd, const char *name, int flags, mode_t mode, uid_t owner,
 		goto fail;
 	}
 	if (owner != (uid_t)-1 && st.st_uid != owner && st.st_size == 0 && (flags & O_CREAT))
-		(void)fchown(fd, owner, group);
+		fchown_best_effort(fd, owner, group);
 	return fd;
 fail:
 	close(fd);
@@ -138,7 +138,7 @@ int write_atomic_below(int dirfd, const char *name, const char *data, size_t len
 	if (fd < 0)
 		return -errno;
 	if (owner != (uid_t)-1)
-		(void)fchown(fd, owner, group);
+		fchown_best_effort(fd, owner, group);
 	r = write_full(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
@@ -186,7 +186,7 @@ int open_dir_nofollow(const char *base, const char *path, uid_t owner, gid_t gro
 			}
 			next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (next >= 0 && owner != (uid_t)-1)
-				(void)fchown(next, owner, group);
+				fchown_best_effort(next, owner, group);
 		}
 		if (next < 0) {
 			/* ELOOP/ENOTDIR: a symlink or a file where a directory belongs */

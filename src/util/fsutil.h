@@ -5,8 +5,10 @@
 #ifndef PS_UTIL_FSUTIL_H
 #define PS_UTIL_FSUTIL_H
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* Open a regular file below dirfd; fails with -ELOOP on a symlink and
  * -EINVAL on anything that is not a regular file.  New files get mode and,
@@ -43,5 +45,21 @@ int log_append(int dirfd, const char *name, int *fd, const void *buf, size_t len
  * Returns 1 when it did, 0 when *fd is still the file, or negative errno
  * (*fd is left as it was). */
 int reopen_if_stale(int dirfd, const char *name, int *fd);
+/* Best-effort changes of owner, where a failure is not an error of the
+ * caller's (the file stays root's and the next open as the user says so);
+ * glibc's fortified headers make ignoring fchown's result an error. */
+static inline void fchown_best_effort(int fd, uid_t owner, gid_t group)
+{
+	int r = fchown(fd, owner, group);
+
+	(void)r;
+}
+
+static inline void fchownat_best_effort(int dirfd, const char *name, uid_t owner, gid_t group)
+{
+	int r = fchownat(dirfd, name, owner, group, AT_SYMLINK_NOFOLLOW);
+
+	(void)r;
+}
 
 #endif

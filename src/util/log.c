@@ -1,11 +1,15 @@
-/* Diagnostics on stderr, with a level filter (PICOSNITCH_DEBUG=1 for debug). */
+/* Diagnostics on stderr, with a level filter (PICOSNITCH_DEBUG=1 for debug),
+ * and syslog level prefixes ("<3>") when stderr is systemd's journal. */
 #include "util/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static enum log_level max_level = LOG_LVL_INFO;
+static bool to_journal;
 static log_sink_fn sink;
 static void *sink_ctx;
 
@@ -15,6 +19,40 @@ static const char *const prefix[] = {
 	[LOG_LVL_INFO] = "",
 	[LOG_LVL_DEBUG] = "debug: ",
 };
+
+/* sd-daemon(3)'s levels, which journald reads from the start of a line */
+static const char *const journal_prefix[] = {
+	[LOG_LVL_ERROR] = "<3>",
+	[LOG_LVL_WARN] = "<4>",
+	[LOG_LVL_INFO] = "<6>",
+	[LOG_LVL_DEBUG] = "<7>",
+};
+
+/* JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected; it counts
+ * only while stderr is still that stream (not when a program started from
+ * the service redirected it), as systemd.exec(5) asks. */
+bool log_stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (!v || sscanf(v, "%llu:%llu%n", &dev, &ino, &n) != 2 || v[n] != '\0')
+		return false;
+	return fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
+void log_init(void)
+{
+	to_journal = log_stderr_is_journal();
+}
+
+const char *log_line_prefix(enum log_level level)
+{
+	return to_journal ? journal_prefix[level] : "";
+}
 
 void log_set_level(enum log_level level)
 {
@@ -46,8 +84,8 @@ static void vlog(enum log_level level, const char *suffix, const char *fmt, va_l
 		sink(sink_ctx, level, line);
 		return;
 	}
-	fprintf(stderr, "picosnitch: %s%s%s%s\n", prefix[level], buf, suffix ? ": " : "",
-		suffix ? suffix : "");
+	fprintf(stderr, "%spicosnitch: %s%s%s%s\n", to_journal ? journal_prefix[level] : "",
+		prefix[level], buf, suffix ? ": " : "", suffix ? suffix : "");
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -7,6 +7,13 @@
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
+/* Look at the environment once, at start: under systemd (JOURNAL_STREAM
+ * naming stderr) every line starts with its syslog level, "<3>" for
+ * errors, "<4>" warnings, "<6>" information, "<7>" debug. */
+void log_init(void);
+bool log_stderr_is_journal(void);
+/* The level prefix for lines written to stderr directly ("" off the journal). */
+const char *log_line_prefix(enum log_level level);
 void log_set_level(enum log_level level);
 /* Send messages to fn instead of stderr (the logger has no stderr of its
  * own: its messages go to the monitor, which prints them). */
