@@ -88,6 +88,12 @@ static void exelog(struct alerts *a, const char *fmt, ...)
 		errlog_add(a->errlog, "cannot write exe.log: %s", strerror(-r));
 }
 
+void alerts_dir_made_again(struct alerts *a)
+{
+	/* not held open in the deleted directory until the next line */
+	reopen_if_stale(a->dirfd, "exe.log", &a->exelog_fd);
+}
+
 static void notify(struct alerts *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void notify(struct alerts *a, const char *fmt, ...)

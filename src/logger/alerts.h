@@ -52,6 +52,9 @@ void alerts_errors(struct alerts *a, const char *first, unsigned long count);
 void alerts_packages(struct alerts *a);
 /* Write record.json if it changed. */
 void alerts_save(struct alerts *a);
+/* The state directory was made again (the logger's check_state_dir):
+ * exe.log is opened in the new one now. */
+void alerts_dir_made_again(struct alerts *a);
 /* Texts the notifier could not deliver, and record entries refused
  * because record.json reached its bounds (cumulative). */
 uint64_t alerts_dropped(struct alerts *a);

@@ -615,8 +615,10 @@ static void check_state_dir(struct logger *l)
 		   "was made again, and its files are started again in it (what the old one held "
 		   "is gone with it)", l->path);
 	mark_running(l, l->started, l->written_until);
-	if (l->alerts)
+	if (l->alerts) {
+		alerts_dir_made_again(l->alerts);
 		alerts_save(l->alerts);
+	}
 }
 
 /* ---- entries kept over a stop ---- */

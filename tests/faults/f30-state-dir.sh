@@ -30,6 +30,7 @@ check_eq "  and the new conn.log" "20000" "$(sent_log "$B")"
 L=$(pgrep -f -P "$PS_PID" 'picosnitch logger' | head -1)
 deleted=$(ls -l "/proc/$L/fd" 2>/dev/null | grep -c '(deleted)')
 check_eq "  the logger holds no deleted file open" 0 "$deleted"
+ls -l "/proc/$L/fd" 2>/dev/null | grep '(deleted)' | sed 's/^.* -> /# still open: /'
 
 # ---- single files ----
 rm -f "$PICOSNITCH_DIR/snitch.db" "$PICOSNITCH_DIR/snitch.db-wal" "$PICOSNITCH_DIR/snitch.db-shm" \
