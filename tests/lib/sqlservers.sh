@@ -46,8 +46,13 @@ why_not() {
 	echo ""
 }
 
+# pg_run CMD...: as the postgres user, from / (the caller's directory, e.g.
+# root's 0700 home on a fresh Debian, is not postgres's to enter, and psql
+# says so in the output the tests compare)
+pg_run() { (cd / && runuser -u postgres -- "$@"); }
+
 pg_sql() { # DIR SQL
-	runuser -u postgres -- $PG_BIN/../bin/psql -X -q -v ON_ERROR_STOP=1 -h "$1/pg" \
+	pg_run $PG_BIN/../bin/psql -X -q -v ON_ERROR_STOP=1 -h "$1/pg" \
 		-p "$(cat "$1/pg/port")" -U postgres -d snitch -At -c "$2" 2>&1
 }
 
@@ -58,22 +63,22 @@ pg_start() { # DIR
 		echo "pw-admin" >"$d/pwfile" && chown postgres "$d/pwfile"
 		# local (socket) connections: trust, for the test's own admin work;
 		# TCP: passwords (scram), as a real server would check them
-		runuser -u postgres -- $PG_BIN/initdb -D "$d/data" -A trust --auth-host=scram-sha-256 \
+		pg_run $PG_BIN/initdb -D "$d/data" -A trust --auth-host=scram-sha-256 \
 			-U postgres -E UTF8 --locale=C.UTF-8 >"$d/initdb.log" 2>&1 || return 1
 		port=$(free_port) || return 1
 		echo "$port" >"$d/port"
 	fi
 	port=$(cat "$d/port")
-	runuser -u postgres -- $PG_BIN/pg_ctl -D "$d/data" -l "$d/log" -w -t 30 \
+	pg_run $PG_BIN/pg_ctl -D "$d/data" -l "$d/log" -w -t 30 \
 		-o "-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=${PG_FSYNC:-off}" start >/dev/null 2>&1 || {
 		tail -5 "$d/log" >&2
 		return 1
 	}
 	if [ ! -e "$d/made" ]; then
-		runuser -u postgres -- $PG_BIN/psql -X -q -h "$d" -p "$port" -U postgres -d postgres \
+		pg_run $PG_BIN/psql -X -q -h "$d" -p "$port" -U postgres -d postgres \
 			-c "CREATE DATABASE snitch" >/dev/null || return 1
 		if [ -n "${SCHEMA_SQL:-}" ]; then
-			runuser -u postgres -- $PG_BIN/psql -X -q -v ON_ERROR_STOP=1 -h "$d" -p "$port" \
+			pg_run $PG_BIN/psql -X -q -v ON_ERROR_STOP=1 -h "$d" -p "$port" \
 				-U postgres -d snitch <"$SCHEMA_SQL" >/dev/null || return 1
 		fi
 		pg_sql "$1" "CREATE ROLE pswriter LOGIN PASSWORD 'pw-writer';
@@ -91,7 +96,7 @@ pg_start() { # DIR
 }
 
 pg_stop() {
-	runuser -u postgres -- $PG_BIN/pg_ctl -D "$1/pg/data" -m immediate -w stop >/dev/null 2>&1
+	pg_run $PG_BIN/pg_ctl -D "$1/pg/data" -m immediate -w stop >/dev/null 2>&1
 }
 
 my_sql() { # DIR SQL
