@@ -150,10 +150,11 @@ def read_until(word, limit):
 print("served", read_until(b"event: state", 30))
 print("# all served in %.0f ms" % ((time.monotonic() - t0) * 1000))
 extra = request("/api/live")
-extra.settimeout(5)
+extra.settimeout(1)
 body = b""
+deadline = time.monotonic() + 5
 try:
-    while True:
+    while time.monotonic() < deadline:
         data = extra.recv(65536)
         if not data:
             break
