@@ -134,6 +134,8 @@ static bool caps_none(void)
  * owner of snitch.db (or of the state directory) first, so root never
  * parses the database, the terminal or HTTP, and SQLite's -shm file stays
  * the owner's.  keep_env=1 (PICOSNITCH_VIEW_AS_ROOT) keeps root. */
+static struct geo_data_files ui_geo_data;
+
 static int ui_drop_root(const struct state_dir *sd, const char *db, const char *keep_env)
 {
 	const char *keep = keep_env ? getenv(keep_env) : NULL;
@@ -171,6 +173,8 @@ static int ui_drop_root(const struct state_dir *sd, const char *db, const char *
 
 		gid = gr ? gr->gr_gid : 65534;
 	}
+	/* the address data, which the user may not reach (read after the switch) */
+	geo_data_files_open(&ui_geo_data);
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return log_errno(-errno, "cannot switch from root to uid %u", (unsigned)uid);
 	if (geteuid() == 0 || getegid() == 0 || !caps_none())
@@ -199,12 +203,18 @@ static struct geo *ui_geo(const struct state_dir *sd, int dirfd, const struct co
 		.base_url = geo_update_url(have_cfg ? cfg->geoip_update_url : NULL),
 	};
 	struct geo *g = NULL;
+	int r;
 
 	*refresher = NULL;
-	if (have_cfg && !cfg->geoip_lookup)
+	if (have_cfg && !cfg->geoip_lookup) {
+		geo_data_files_close(&ui_geo_data);
 		return NULL;
+	}
 	gopt.country_file = have_cfg ? cfg->geoip_database : NULL;
-	if (geo_open(&gopt, &g) < 0) {
+	gopt.data = ui_geo_data.n ? &ui_geo_data : NULL;
+	r = geo_open(&gopt, &g);
+	geo_data_files_close(&ui_geo_data);
+	if (r < 0) {
 		log_error("GeoIP: out of memory");
 		return NULL;
 	}

@@ -73,6 +73,54 @@ size_t geo_data_dirs(const char *dirs[4])
 	return n;
 }
 
+void geo_data_files_open(struct geo_data_files *f)
+{
+	char path[4096];
+
+	f->n = geo_data_dirs(f->dir);
+	for (size_t i = 0; i < f->n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir[i], GEO_COUNTRY_FILE);
+		f->country_fd[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (f->country_fd[i] < 0)
+			f->country_fd[i] = -errno;
+		snprintf(path, sizeof(path), "%s/%s", f->dir[i], GEO_ASN_FILE);
+		f->asn_fd[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (f->asn_fd[i] < 0)
+			f->asn_fd[i] = -errno;
+	}
+}
+
+void geo_data_files_close(struct geo_data_files *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->country_fd[i] >= 0)
+			close(f->country_fd[i]);
+		if (f->asn_fd[i] >= 0)
+			close(f->asn_fd[i]);
+		f->country_fd[i] = f->asn_fd[i] = -EBADF;
+	}
+	f->n = 0;
+}
+
+/* The name to open offline file `name` of directory i by: its path, or
+ * the descriptor opened ahead.  0, or the -errno of the early open. */
+static int data_file_path(const struct geo_options *opt, size_t i, const char *dir, const char *name,
+			  char *path, size_t size)
+{
+	const struct geo_data_files *f = opt->data;
+	int fd;
+
+	if (!f || i >= f->n) {
+		snprintf(path, size, "%s/%s", dir, name);
+		return 0;
+	}
+	fd = strcmp(name, GEO_ASN_FILE) ? f->country_fd[i] : f->asn_fd[i];
+	if (fd < 0)
+		return fd;
+	snprintf(path, size, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
 static void problem(struct geo *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct geo *g, const char *fmt, ...)
 {
@@ -139,39 +187,59 @@ static void open_country(struct geo *g, const struct geo_options *opt)
 		}
 	}
 	n = geo_data_dirs(dirs);
+	if (opt->data) {
+		n = opt->data->n;
+		for (size_t i = 0; i < n; i++)
+			dirs[i] = opt->data->dir[i];
+	}
 	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dirs[i], GEO_COUNTRY_FILE);
-		r = country_db_open(path, &g->country, err, sizeof(err));
+		char shown[4096];
+
+		snprintf(shown, sizeof(shown), "%s/%s", dirs[i], GEO_COUNTRY_FILE);
+		r = data_file_path(opt, i, dirs[i], GEO_COUNTRY_FILE, path, sizeof(path));
+		if (r == 0)
+			r = country_db_open(path, &g->country, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "%s", strerror(-r));
 		if (r == 0) {
-			describe_country(g, path);
+			describe_country(g, shown);
 			return;
 		}
 		g->country = NULL;
 		if (r != -ENOENT)
-			problem(g, "%s: %s", path, err);
+			problem(g, "%s: %s", shown, err);
 	}
 	problem(g, "no GeoIP database (%s in %s%s%s): countries are unknown", GEO_COUNTRY_FILE, dirs[0],
 		n > 1 ? " or " : "", n > 1 ? dirs[n - 1] : "");
 }
 
-static void open_owners(struct geo *g)
+static void open_owners(struct geo *g, const struct geo_options *opt)
 {
 	const char *dirs[4];
-	char path[4096], err[256];
+	char path[4096], shown[4096], err[256];
 	size_t n = geo_data_dirs(dirs);
 	int r;
 
+	if (opt->data) {
+		n = opt->data->n;
+		for (size_t i = 0; i < n; i++)
+			dirs[i] = opt->data->dir[i];
+	}
 	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dirs[i], GEO_ASN_FILE);
-		r = asn_db_open(path, &g->asn, err, sizeof(err));
+		snprintf(shown, sizeof(shown), "%s/%s", dirs[i], GEO_ASN_FILE);
+		r = data_file_path(opt, i, dirs[i], GEO_ASN_FILE, path, sizeof(path));
+		if (r == 0)
+			r = asn_db_open(path, &g->asn, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "%s", strerror(-r));
 		if (r == 0) {
-			snprintf(g->owner_source, sizeof(g->owner_source), "%s (%s)", path,
+			snprintf(g->owner_source, sizeof(g->owner_source), "%s (%s)", shown,
 				 *asn_db_source(g->asn) ? asn_db_source(g->asn) : "unknown source");
 			return;
 		}
 		g->asn = NULL;
 		if (r != -ENOENT)
-			problem(g, "%s: %s", path, err);
+			problem(g, "%s: %s", shown, err);
 	}
 	problem(g, "no network-owner file (%s in %s%s%s): owners are unknown", GEO_ASN_FILE, dirs[0],
 		n > 1 ? " or " : "", n > 1 ? dirs[n - 1] : "");
@@ -191,7 +259,7 @@ int geo_open(const struct geo_options *opt, struct geo **ret)
 	}
 	pthread_mutex_init(&g->lock, NULL);
 	open_country(g, opt);
-	open_owners(g);
+	open_owners(g, opt);
 	*ret = g;
 	return 0;
 }

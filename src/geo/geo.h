@@ -18,12 +18,26 @@
 #define GEO_COUNTRY_FILE "country.mmdb"
 #define GEO_ASN_FILE "asn.bin"
 
+/* The offline files opened ahead, by a process about to give up root
+ * (`view` and `dash` started with sudo): the user it becomes may not be
+ * able to reach them (a checkout in root's 0700 home).  Only opened here;
+ * they are read (parsed) after the switch, through /proc/self/fd, which
+ * opens the file again: the file itself must be readable by the user, a
+ * directory on the way to it need not be. */
+struct geo_data_files {
+	size_t n;			/* directories, as geo_data_dirs() */
+	const char *dir[4];
+	int country_fd[4], asn_fd[4];	/* -errno when not opened */
+};
+
 struct geo_options {
 	/* "GeoIP database": a file of the user's; NULL or "": the monthly
 	 * file in state_dir if it opens, else the offline one */
 	const char *country_file;
 	int state_dirfd;	/* -1: none */
 	const char *state_dir;	/* its path, for messages */
+	/* NULL: the offline files are opened by their paths */
+	const struct geo_data_files *data;
 };
 
 struct geo;
@@ -47,6 +61,9 @@ const char *geo_problems(const struct geo *g);
  * $PICOSNITCH_DATA_DIR (alone, when set), else the install directory,
  * /usr/share/picosnitch and the build tree.  Returns how many (<= 4). */
 size_t geo_data_dirs(const char *dirs[4]);
+/* Open (not read) the offline files of each of those directories. */
+void geo_data_files_open(struct geo_data_files *f);
+void geo_data_files_close(struct geo_data_files *f);
 
 /* For an address as stored in snitch.db (`len` bytes): "US", "local" or
  * "unknown"; "" for "" (no address); NULL for text that is not an address.

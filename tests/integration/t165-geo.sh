@@ -70,6 +70,18 @@ rc=$?
 check_eq "lookup: something that is not an address is an error naming it (exit 2); the others are answered" \
 	"2|8.8.8.8	US	AS15169 Google LLC|picosnitch lookup: \"nonsense\" is not an IP address
 picosnitch lookup: \"\\x1b[31m\" is not an IP address" "$rc|$out|$(cat "$WORK/lookup.err")"
+if [ "$(id -u)" = 0 ]; then
+	# started by root from a checkout in root's 0700 home: the files are
+	# opened before root is given up and read as the user
+	mkdir -m 0700 "$WORK/rootonly"
+	cp "$PICOSNITCH_DATA_DIR"/country.mmdb "$PICOSNITCH_DATA_DIR"/asn.bin "$WORK/rootonly/"
+	chmod 0644 "$WORK/rootonly"/*
+	check_eq "lookup started by root, the data where only root can reach it: still answered, as the user" \
+		"8.8.8.8	US	AS15169 Google LLC|" \
+		"$(PICOSNITCH_DATA_DIR=$WORK/rootonly "$PS" lookup 8.8.8.8 2>"$WORK/lookup.err")|$(cat "$WORK/lookup.err")"
+	check_eq "  and without the early open the user could not reach them" "Permission denied" \
+		"$(runuser -u "$TEST_USER" -- cat "$WORK/rootonly/asn.bin" 2>&1 >/dev/null | sed 's/.*: //')"
+fi
 lookup >/dev/null 2>"$WORK/lookup.err"
 check_eq "lookup without an address: usage error" "2 picosnitch lookup: give one or more addresses" \
 	"$? $(cat "$WORK/lookup.err")"
