@@ -4,9 +4,13 @@
  *  - the ring holds events first_seq .. next_seq-1 (at most DASH_LIVE_KEEP);
  *  - a stream whose `suspended` is set was suspended by its reader
  *    callback and is resumed by exactly one caller: the publisher (which
- *    clears the flag under the lock and resumes after unlocking) or
- *    dash_live_stop; libmicrohttpd frees no suspended connection, so a
- *    stream taken from the list that way is still alive when resumed;
+ *    clears the flag under the lock and resumes after unlocking), a new
+ *    stream finding the bound reached (for streams whose reader has
+ *    gone), or dash_live_stop; libmicrohttpd frees no suspended
+ *    connection, so a stream taken from the list that way is still alive
+ *    when resumed;
+ *  - nlive counts the streams in the list that are not `gone`; the bound
+ *    (DASH_LIVE_CLIENTS_MAX) is on nlive;
  *  - a stream leaves the list only in its free callback (the connection is
  *    done, so it is not suspended). */
 #include "dash/dash_live.h"
@@ -36,6 +40,7 @@ struct stream {
 	char *pending;		/* the event being written */
 	size_t pending_len, pending_off;
 	bool suspended;
+	bool gone;		/* its reader closed the connection: ends at once */
 	struct stream *next, *prev;
 };
 
@@ -49,7 +54,7 @@ struct dash_live {
 	char *ring[DASH_LIVE_KEEP];
 	uint64_t first_seq, next_seq;
 	struct stream *streams;
-	size_t nstreams;
+	size_t nlive;
 	int running;		/* -1 unknown, 0 no logger, 1 reading one */
 	uint64_t refused;	/* datagrams that failed the check */
 };
@@ -164,9 +169,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 	(void)pos;
 	pthread_mutex_lock(&dl->lock);
-	if (dl->stopping) {
+	if (dl->stopping || s->gone) {
 		pthread_mutex_unlock(&dl->lock);
-		return MHD_CONTENT_READER_END_OF_STREAM;
+		return s->gone ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
 	}
 	if (!s->pending && s->next_seq < dl->next_seq) {
 		/* a stream that fell behind the ring goes on from its start */
@@ -213,16 +218,53 @@ static void stream_free(void *cls)
 		dl->streams = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	dl->nstreams--;
+	if (!s->gone)
+		dl->nlive--;
 	pthread_mutex_unlock(&dl->lock);
 	free(s->pending);
 	free(s);
+}
+
+/* Whether the reader of a waiting stream has closed its end.  A reader
+ * sends nothing after its request, so end of file (or an error) on a peek
+ * means gone; bytes waiting mean a reader still there. */
+static bool reader_gone(struct stream *s)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(s->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char b;
+	ssize_t n;
+
+	if (!ci)
+		return false;
+	n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* With the bound reached: streams waiting for the next second whose
+ * readers have gone stop counting and are woken to end, so a page closed
+ * a moment ago does not keep a new one out until the next second's write
+ * fails.  Under dl->lock; returns how many, their connections in wake. */
+static size_t drop_gone_readers(struct dash_live *dl, struct MHD_Connection **wake)
+{
+	size_t n = 0;
+
+	for (struct stream *s = dl->streams; s; s = s->next)
+		if (s->suspended && !s->gone && n < DASH_LIVE_CLIENTS_MAX && reader_gone(s)) {
+			s->gone = true;
+			s->suspended = false;
+			dl->nlive--;
+			wake[n++] = s->conn;
+		}
+	return n;
 }
 
 int dash_live_serve(struct dash_live *dl, struct MHD_Connection *c, const char *history,
 		    void (*add_headers)(struct MHD_Response *r), enum MHD_Result *ret)
 {
 	unsigned long h = DASH_LIVE_HISTORY;
+	struct MHD_Connection *wake[DASH_LIVE_CLIENTS_MAX];
+	size_t nwake = 0;
 	struct MHD_Response *r;
 	struct stream *s;
 
@@ -239,8 +281,12 @@ int dash_live_serve(struct dash_live *dl, struct MHD_Connection *c, const char *
 	s->dl = dl;
 	s->conn = c;
 	pthread_mutex_lock(&dl->lock);
-	if (dl->nstreams >= DASH_LIVE_CLIENTS_MAX) {
+	if (dl->nlive >= DASH_LIVE_CLIENTS_MAX)
+		nwake = drop_gone_readers(dl, wake);
+	if (dl->nlive >= DASH_LIVE_CLIENTS_MAX) {
 		pthread_mutex_unlock(&dl->lock);
+		for (size_t i = 0; i < nwake; i++)
+			MHD_resume_connection(wake[i]);
 		free(s);
 		return -EBUSY;
 	}
@@ -255,8 +301,10 @@ int dash_live_serve(struct dash_live *dl, struct MHD_Connection *c, const char *
 	if (s->next)
 		s->next->prev = s;
 	dl->streams = s;
-	dl->nstreams++;
+	dl->nlive++;
 	pthread_mutex_unlock(&dl->lock);
+	for (size_t i = 0; i < nwake; i++)
+		MHD_resume_connection(wake[i]);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, s, stream_free);
 	if (!r) {
 		stream_free(s);
