@@ -47,10 +47,12 @@ browse() {
 		case $line in
 		"ok "*) ok "${line#ok * - }" ;;
 		"not ok "*) not_ok "${line#not ok * - }" ;;
+		"# exit "*) check_eq "the page's checks ($1) ran to their end" "# exit 0" "$line" ;;
 		"#"*) echo "$line" ;;
+		*) echo "# $line" ;;
 		esac
 	done < <(cd "$WORK" && timeout 300 node "$ROOT/tests/web/dash.mjs" "http://localhost:$port" \
-		"$(cat "$PICOSNITCH_DIR/dash.token")" "$1" 2>&1)
+		"$(cat "$PICOSNITCH_DIR/dash.token")" "$1" 2>&1; echo "# exit $?")
 	kill -TERM "$DASH_PID"
 	wait "$DASH_PID"
 	check_eq "the server stops on SIGTERM" 0 $?
