@@ -69,6 +69,9 @@ int main(int argc, char **argv)
 			.laddr = "192.168.1.20", .raddr = "93.184.216.34", .domain = "example.com",
 			.family = 2, .protocol = 6, .netns = 4026531840ull };
 	}
+	/* sqlsend_new takes the settings over (o.cfg is then cleared) */
+	enum sqlsrv_client client = o.cfg.client;
+
 	if (sqlsend_new(&o, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -88,7 +91,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("%s: %zu batches of %zu entries in %.2f s: %.0f entries/s\n",
-	       sqlsrv_client_name(o.cfg.client), nb, nr, t1 - t0, (double)(nb * nr) / (t1 - t0));
+	       sqlsrv_client_name(client), nb, nr, t1 - t0, (double)(nb * nr) / (t1 - t0));
 	sqlsend_free(s, 1000);
 	free(rows);
 	free(cmd);

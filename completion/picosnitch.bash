@@ -25,7 +25,7 @@ _picosnitch()
 	case $cmd in
 	status) mapfile -t COMPREPLY < <(compgen -W "--json" -- "$cur") ;;
 	systemd) mapfile -t COMPREPLY < <(compgen -W "--print" -- "$cur") ;;
-	dash) mapfile -t COMPREPLY < <(compgen -W "--no-browser" -- "$cur") ;;
+	dash) mapfile -t COMPREPLY < <(compgen -W "--no-browser --sql --machine --server --days --refresh" -- "$cur") ;;
 	import)
 		# one file: a snitch.db of picosnitch 1.x or 2.x
 		if [ "$COMP_CWORD" -eq 2 ]; then

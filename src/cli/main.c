@@ -15,6 +15,7 @@
 #include "cli/buildinfo.h"
 #include "cli/import.h"
 #include "cli/service.h"
+#include "cli/fleet.h"
 #include "cli/sqlcmd.h"
 #include "cli/systemd_unit.h"
 #include "config/config.h"
@@ -35,7 +36,10 @@ static void usage(FILE *out, const struct state_dir *sd)
 		"\n"
 		"usage: picosnitch <command> [options]\n"
 		"       picosnitch dash --sql [--machine HOST|ID] [--server FILE] [--days N]\n"
-		"                   the fleet: the \"DB sql server\"'s entries (last N days, 30)\n"
+		"                         [--refresh SECONDS]\n"
+		"                   the fleet: the \"DB sql server\"'s entries (last N days, 30),\n"
+		"                   with a host dimension, copying what arrives every SECONDS (60;\n"
+		"                   0: never)\n"
 		"\n"
 		"  start            start the monitor in the background (root)\n"
 		"  stop             stop it, after it has written what it counted (root)\n"
@@ -392,12 +396,13 @@ static bool dash_no_browser;
 /* dash --sql [--machine NAME] [--server FILE] [--days N]: the fleet view */
 static bool dash_sql;
 static const char *dash_machine, *dash_server;
-static uint64_t dash_days = 30;
+static uint64_t dash_days = 30, dash_refresh = 60;
 
 /* The fleet view: the SQL server's entries copied into a private snitch.db
- * (a directory of the user's, removed at the end), served as usual. */
+ * (a directory of the user's, removed at the end), served as usual and kept
+ * up to date (cli/fleet.c). */
 static int dash_fleet(const struct config *cfg, bool have_cfg, char *dir, size_t size,
-		      char **db, json_t **machines)
+		      char **db, struct fleet **fleet)
 {
 	const char *tmp = getenv("TMPDIR");
 
@@ -411,9 +416,13 @@ static int dash_fleet(const struct config *cfg, bool have_cfg, char *dir, size_t
 		*db = NULL;
 		return -1;
 	}
-	if (sql_fleet_copy(have_cfg ? cfg->db_sql_server : NULL, dash_server, dash_machine,
-			   (int64_t)time(NULL) - (int64_t)dash_days * 86400, *db, machines) != 0)
+	if (fleet_open(have_cfg ? cfg->db_sql_server : NULL, dash_server, dash_machine,
+		       (int64_t)time(NULL) - (int64_t)dash_days * 86400, *db, fleet) != 0)
 		return -1;
+	if (fleet_start(*fleet, (unsigned)dash_refresh) < 0) {
+		log_error("dash: cannot start the fleet's refresh");
+		return -1;
+	}
 	return 0;
 }
 
@@ -507,7 +516,7 @@ static int cmd_dash(struct state_dir *sd)
 	env.open_browser = !dash_no_browser;
 	if (dash_sql) {
 		char fleet_dir[4200], *fleet_db = NULL;
-		json_t *machines = NULL;
+		struct fleet *fleet = NULL;
 
 		fleet_dir[0] = '\0';
 		r = 1;
@@ -515,14 +524,15 @@ static int cmd_dash(struct state_dir *sd)
 			fprintf(stderr, "picosnitch dash --sql: no usable %s/%s (or give --server "
 				"FILE)\n", sd->path, CONFIG_FILE);
 		else if (dash_fleet(&cfg, have_cfg, fleet_dir, sizeof(fleet_dir), &fleet_db,
-				    &machines) == 0) {
+				    &fleet) == 0) {
 			env.db_path = fleet_db;
 			env.no_live = true;
 			env.monitor_pid = NULL;
-			env.fleet = machines;
+			env.fleet_status = fleet_status;
+			env.fleet = fleet;
 			r = dash_main(&env);
 		}
-		json_decref(machines);
+		fleet_close(fleet);
 		if (fleet_dir[0])
 			dash_fleet_done(fleet_dir);
 		free(fleet_db);
@@ -652,6 +662,10 @@ int main(int argc, char **argv)
 				dash_machine = argv[++i];
 			} else if (!strcmp(argv[i], "--server") && i + 1 < argc) {
 				dash_server = argv[++i];
+			} else if (!strcmp(argv[i], "--refresh") && i + 1 < argc &&
+				   parse_u64(argv[i + 1], &dash_refresh) == 0 &&
+				   dash_refresh <= 86400) {
+				i++;
 			} else if (!strcmp(argv[i], "--days") && i + 1 < argc &&
 				   parse_u64(argv[i + 1], &dash_days) == 0 && dash_days > 0 &&
 				   dash_days <= 100000) {
@@ -664,7 +678,8 @@ int main(int argc, char **argv)
 			}
 		}
 		if ((dash_machine || dash_server) && !dash_sql) {
-			fprintf(stderr, "picosnitch dash: --machine and --server go with --sql\n");
+			fprintf(stderr, "picosnitch dash: --machine, --server and --refresh go with "
+				"--sql\n");
 			state_dir_done(&sd);
 			return EXIT_USAGE;
 		}

@@ -19,7 +19,7 @@
 
 /* The settings: --server FILE (a JSON object with the keys of "DB sql
  * server", e.g. a reader's), else config.json's. */
-static int settings(const json_t *from_config, const char *file, struct sqlsrv_cfg *c)
+int sql_settings(const json_t *from_config, const char *file, struct sqlsrv_cfg *c)
 {
 	char err[512];
 	json_t *obj = NULL;
@@ -61,7 +61,7 @@ int cmd_sql_schema(const json_t *server, const char *file)
 	char *sql;
 	bool pg;
 
-	if (settings(server, file, &c) < 0)
+	if (sql_settings(server, file, &c) < 0)
 		return 1;
 	pg = c.client == SQLSRV_POSTGRESQL;
 	sql = sqlsrv_schema_sql(c.client, c.table);
@@ -105,80 +105,6 @@ static void utc(int64_t t, char *buf, size_t size)
 		snprintf(buf, size, "%" PRId64, t);
 }
 
-#define FLEET_ROWS_MAX 20000000
-
-/* Each machine's heartbeat, for the dash: [{"host", "machine_id", "last",
- * "window", "batches", "entries", "stopped"}] */
-static json_t *machines_json(struct sqlsrv *s)
-{
-	struct sqlsrv_machine *m = NULL;
-	int64_t now = (int64_t)time(NULL);
-	char err[600];
-	size_t n = 0;
-	json_t *a;
-
-	if (sqlsrv_machines(s, &m, &n, err, sizeof(err)) < 0) {
-		fprintf(stderr, "picosnitch: the machines' heartbeats cannot be read: %s\n", err);
-		return NULL;
-	}
-	a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "host", m[i].host,
-						   "machine_id", m[i].machine_id, "last",
-						   (json_int_t)m[i].last, "window",
-						   (json_int_t)m[i].window, "batches",
-						   (json_int_t)m[i].batches, "entries",
-						   (json_int_t)m[i].entries, "stopped",
-						   now - m[i].last > sqlsrv_stale_after(m[i].window)));
-	free(m);
-	return a;
-}
-
-int sql_fleet_copy(const json_t *server, const char *file, const char *machine, int64_t since,
-		   const char *path, json_t **machines)
-{
-	struct sqlsrv_cfg c;
-	struct sqlsrv *s = NULL;
-	struct store *dst = NULL;
-	char err[600];
-	uint64_t rows = 0, bad = 0;
-	int r;
-
-	if (settings(server, file, &c) < 0)
-		return 1;
-	r = sqlsrv_connect(&c, &s, err, sizeof(err));
-	if (r == 0)
-		r = sqlsrv_prepare(s, false, err, sizeof(err));
-	if (r == 0 && (r = store_sqlite_open(path, &dst, err, sizeof(err))) < 0)
-		fprintf(stderr, "picosnitch: cannot make the copy %s\n", path);
-	if (r == 0 && machines)
-		*machines = machines_json(s);
-	if (r == 0)
-		r = sqlsrv_pull(s, machine, since, dst, FLEET_ROWS_MAX, &rows, &bad, err, sizeof(err));
-	if (dst) {
-		/* the daily sums, so the copy reads as fast as snitch.db */
-		while (store_rollup(dst, (int64_t)time(NULL)) > 0)
-			;
-		store_close(dst);
-	}
-	sqlsrv_close(s);
-	sqlsrv_cfg_free(&c);
-	if (r == -E2BIG)
-		fprintf(stderr, "picosnitch: only the first %d entries were copied: choose one "
-			"machine (--machine) or fewer days (--days)\n", FLEET_ROWS_MAX);
-	else if (r < 0) {
-		fprintf(stderr, "picosnitch: %s\n", err);
-		return 1;
-	}
-	if (bad)
-		fprintf(stderr, "picosnitch: %" PRIu64 " entries on the server had numbers out of "
-			"range and were left out\n", bad);
-	printf("picosnitch: %" PRIu64 " entries copied from the %s server%s%s\n", rows,
-	       sqlsrv_client_name(c.client), machine ? " for " : " (every machine)",
-	       machine ? machine : "");
-	return 0;
-}
-
 int cmd_sql_status(const json_t *server, const char *file, int64_t stale)
 {
 	struct sqlsrv_machine *m = NULL;
@@ -189,7 +115,7 @@ int cmd_sql_status(const json_t *server, const char *file, int64_t stale)
 	int64_t now = (int64_t)time(NULL);
 	int r;
 
-	if (settings(server, file, &c) < 0)
+	if (sql_settings(server, file, &c) < 0)
 		return 1;
 	r = sqlsrv_connect(&c, &s, err, sizeof(err));
 	if (r == 0)

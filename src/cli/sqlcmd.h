@@ -12,10 +12,10 @@ int cmd_sql_schema(const json_t *server, const char *file);
  * could not be asked.  stale: seconds (0: two windows and a minute). */
 int cmd_sql_status(const json_t *server, const char *file, int64_t stale);
 
-/* The fleet view's copy: the server's entries since `since` (of every
- * machine, or of one: host name or machine id) into a new snitch.db at
- * path.  0, or 1 with the reason on stderr. */
-int sql_fleet_copy(const json_t *server, const char *file, const char *machine, int64_t since,
-		   const char *path, json_t **machines);
+/* The settings: --server FILE (a JSON object with the keys of "DB sql
+ * server"), else config.json's; the password read.  0, or -errno with the
+ * reason on stderr. */
+struct sqlsrv_cfg;
+int sql_settings(const json_t *from_config, const char *file, struct sqlsrv_cfg *c);
 
 #endif

@@ -510,7 +510,7 @@ static int server_prepare(struct dash_server *s, const struct dash_env *env, int
 
 	s->api = (struct dash_api){ .db_path = env->db_path, .monitor_pid = env->monitor_pid,
 				    .geo = env->geo, .vt = { .dirfd = env->dirfd },
-				    .fleet = env->fleet };
+				    .fleet_status = env->fleet_status, .fleet = env->fleet };
 	s->stop = stop_by_signal;
 	s->dirfd = env->dirfd;
 	s->metrics_top = env->metrics_top ? env->metrics_top : DASH_METRICS_TOP_DEFAULT;

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 struct geo;
 
 struct dash_env {
@@ -33,8 +35,11 @@ struct dash_env {
 	/* no live feed (the fleet view: db_path is a copy of the SQL
 	 * server's entries, not this machine's log) */
 	bool no_live;
-	/* and each machine's heartbeat when the copy was made (a JSON array,
-	 * /api/status "fleet"), or NULL */
+	/* the fleet view: /api/status "fleet" (each machine's heartbeat, as of
+	 * when the copy was last caught up: a json_t * from fleet_status(fleet),
+	 * called from any thread), and the "host" dimension offered; NULL: not
+	 * the fleet view */
+	json_t *(*fleet_status)(void *fleet);
 	void *fleet;
 };
 

@@ -825,8 +825,11 @@ static json_t *api_status(struct dash_api *api, struct req *r)
 		json_object_set_new(o, "geo", json_pack("{s:s,s:s}", "countries",
 							geo_country_source(api->geo), "owners",
 							geo_owner_source(api->geo)));
-	if (api->fleet)
-		json_object_set(o, "fleet", api->fleet);
+	if (api->fleet_status) {
+		json_t *f = api->fleet_status(api->fleet);
+
+		json_object_set_new(o, "fleet", f ? f : json_null());
+	}
 	json_object_set_new(o, "database", json_string("ok"));
 	json_object_set_new(o, "schema", json_integer(query_schema_version(api->db)));
 	ret = query_bounds(api->db, &first, &last, err, sizeof(err));
@@ -847,7 +850,8 @@ static json_t *api_dims(const struct dash_api *api, struct req *r)
 	for (int d = 0; a && d < QUERY_DIM__COUNT; d++)
 		json_array_append_new(a, json_pack("{s:s,s:b,s:b}", "name", query_dim_name(d), "numeric",
 						   query_dim_is_numeric(d), "available",
-						   (d != QUERY_DIM_COUNTRY && d != QUERY_DIM_ASN) ||
+						   d == QUERY_DIM_HOST ? api->fleet_status != NULL
+							   : (d != QUERY_DIM_COUNTRY && d != QUERY_DIM_ASN) ||
 							   api->geo != NULL));
 	return a;
 }

@@ -37,9 +37,11 @@ struct dash_api {
 	/* record.json's VirusTotal verdicts, next to each hash; .dirfd is
 	 * the state directory, or -1 */
 	struct record_vt_cache vt;
-	/* the fleet view (dash --sql): each machine's heartbeat when the copy
-	 * was made, a JSON array (borrowed), or NULL */
-	json_t *fleet;
+	/* the fleet view (dash --sql): /api/status "fleet" (a new reference
+	 * from fleet_status(fleet)), and the "host" dimension; NULL: not the
+	 * fleet view */
+	json_t *(*fleet_status)(void *fleet);
+	void *fleet;
 };
 
 #define DASH_API_MAX_PARAMS 64

@@ -333,11 +333,22 @@ int query_open(const char *path, const struct query_options *opt, struct query_d
 	if ((r = check_schema(db, err, errlen)) < 0 ||
 	    (r = check_indexes(db, db->indexed, err, errlen)) < 0)
 		goto fail;
+	/* a fleet copy: the machine of each entry */
+	if (sqlite3_exec(db->db, "SELECT c.host_id, h.id, h.host FROM connections c, hosts h "
+			 "LIMIT 0", NULL, NULL, NULL) == SQLITE_OK) {
+		db->hosts = true;
+		db->opt.no_rollups = true;
+	}
 	*ret = db;
 	return 0;
 fail:
 	query_close(db);
 	return r;
+}
+
+bool query_has_hosts(const struct query_db *db)
+{
+	return db && db->hosts;
 }
 
 void query_close(struct query_db *db)
@@ -551,8 +562,9 @@ static int scan_rows(struct query_db *db, const struct query_select *sel, const 
 		qsql_add(&q, "SELECT c.exe_id, c.parent_id, ");
 		qsql_add(&q, query_dim_key(db, QUERY_DIM_GRANDPARENT_EXECUTABLE));
 		qsql_add(&q, ", c.uid, c.lport, c.rport, c.laddr_id, c.raddr_id, c.domain_id, c.family, "
-			     "c.netns, c.time, c.protocol, c.sent, c.received, c.flows FROM connections c "
-			     "WHERE 1");
+			     "c.netns, c.time, c.protocol, c.sent, c.received, c.flows");
+		qsql_add(&q, db->hosts ? ", c.host_id" : ", NULL");
+		qsql_add(&q, " FROM connections c WHERE 1");
 	} else {
 		qsql_add(&q, "SELECT ps_acc(");
 		qsql_add(&q, query_dim_key(db, sel->dim));
@@ -589,7 +601,8 @@ static int scan_rows(struct query_db *db, const struct query_select *sel, const 
 	db->agg = a;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		for (size_t i = 0; dims && i < n_aggs; i++) {
-			int col = query_dims[dims[i]].rollup_key - 1;
+			/* the host's id is the 17th column */
+			int col = dims[i] == QUERY_DIM_HOST ? 16 : query_dims[dims[i]].rollup_key - 1;
 			int64_t k = 0, k2 = AGG_NULL_KEY;
 
 			if (sqlite3_column_type(st, col) != SQLITE_NULL) {
@@ -870,6 +883,9 @@ static int check_select(struct query_db *db, const struct query_select *sel, cha
 	if (sel->dim == QUERY_DIM_COUNTRY && !db->opt.country_of)
 		return query_fail(err, errlen, -EOPNOTSUPP,
 				  "grouping by country needs GeoIP data, which this picosnitch has not");
+	if (sel->dim == QUERY_DIM_HOST && !db->hosts)
+		return query_fail(err, errlen, -EOPNOTSUPP,
+				  "grouping by host: only the fleet view (dash --sql) has machines");
 	if (sel->dim == QUERY_DIM_ASN && !db->opt.asn_of)
 		return query_fail(err, errlen, -EOPNOTSUPP,
 				  "grouping by network owner needs its data (asn.bin), which this "

@@ -40,6 +40,10 @@ enum query_dim {
 	QUERY_DIM_SERVICE,		/* "service": the process's systemd unit or container
 					 * ("nginx.service", "docker:0123456789ab"), "" if none
 					 * or before schema 16 */
+	QUERY_DIM_HOST,			/* "host": the machine of the entry, only in the fleet
+					 * view's copy of the "DB sql server" (a file with the
+					 * hosts table, see query_has_hosts); elsewhere
+					 * -EOPNOTSUPP */
 	QUERY_DIM__COUNT
 };
 
@@ -87,6 +91,10 @@ int query_open(const char *path, const struct query_options *opt, struct query_d
 void query_close(struct query_db *db);
 /* PRAGMA user_version of the opened file: 10 to 16. */
 int query_schema_version(const struct query_db *db);
+/* Whether the file is a fleet view's copy, whose entries carry their
+ * machine (a hosts table and connections.host_id): QUERY_DIM_HOST works,
+ * and everything is read from the rows (the rollups have no machine). */
+bool query_has_hosts(const struct query_db *db);
 /* Make the query running on `db` stop soon with -ECANCELED (no effect
  * when none is running).  Safe to call from another thread. */
 void query_interrupt(struct query_db *db);

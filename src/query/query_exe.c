@@ -289,6 +289,9 @@ int exe_days_prepare(struct query_db *db, const struct query_select *sel, bool r
 	int r = 0;
 
 	*ret = NULL;
+	/* a fleet copy (hosts) has no executable days */
+	if (db->hosts)
+		return 0;
 	if (!rows_only && (db->version < 14 || db->no_exe_days || db->opt.no_rollups || !db->covered))
 		return 0;
 	/* an include filter on the executable's columns, without "" */

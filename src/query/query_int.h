@@ -24,6 +24,7 @@ struct query_db {
 	int64_t deadline;	/* CLOCK_MONOTONIC ns at which to stop; 0: none */
 	bool timed_out;
 	int interrupted;	/* set by query_interrupt() (atomically) */
+	bool hosts;		/* a fleet copy: QUERY_DIM_HOST, rows only */
 	bool indexed[QUERY_DIM__COUNT];	/* an index leads with the dimension's key */
 	/* the rollups' coverage in the current query's snapshot (schema 12,
 	 * and weeks since 13):

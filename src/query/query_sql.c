@@ -55,6 +55,8 @@ const struct dim_info query_dims[QUERY_DIM__COUNT] = {
 			    ROLLUP_KEY_RADDR, "ps_asn" },
 	[QUERY_DIM_SERVICE] = { "service", DK_LOOKUP, "c.exe_id", "executables", "service", "exe_id",
 				ROLLUP_KEY_EXE },
+	/* not in the rollups (0): files with hosts are read from the rows */
+	[QUERY_DIM_HOST] = { "host", DK_LOOKUP, "c.host_id", "hosts", "host", NULL, 0 },
 };
 
 query_label_fn query_label_hook(const struct query_db *db, enum query_dim dim, void **ctx)
@@ -495,6 +497,9 @@ int query_add_filters(struct query_db *db, struct qsql *q, const struct query_se
 			return query_fail(err, errlen, -EINVAL, "filter %zu: neither include nor exclude", i);
 		if (!f->value && f->len)
 			return query_fail(err, errlen, -EINVAL, "filter %zu: no value", i);
+		if (f->dim == QUERY_DIM_HOST && !db->hosts)
+			return query_fail(err, errlen, -EOPNOTSUPP, "filter on host: only the fleet "
+					  "view (dash --sql) has machines");
 		if (query_dims[f->dim].kind == DK_LABEL && !query_label_hook(db, f->dim, &(void *){ NULL }))
 			return query_fail(err, errlen, -EOPNOTSUPP, "filter on %s: this picosnitch has no %s",
 					  query_dims[f->dim].name,

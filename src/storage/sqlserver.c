@@ -61,6 +61,35 @@ void sqlsrv_set_err(char *err, size_t errlen, const char *what, const char *msg)
 	free(safe);
 }
 
+int sqlsrv_failed(char *err, size_t errlen, const char *what, const char *msg,
+		  const char *fallback, bool lost)
+{
+	sqlsrv_set_err(err, errlen, what, msg && *msg ? msg : fallback);
+	return lost ? -ECONNRESET : -EIO;
+}
+
+int sqlsrv_too_big(char *err, size_t errlen, const char *what, uint64_t max, const char *unit)
+{
+	snprintf(err, errlen, "%s: the answer has more than %" PRIu64 " %s", what, max, unit);
+	return -E2BIG;
+}
+
+#define ANSWER_MAX (64ull << 20)
+
+uint64_t sqlsrv_answer_max(void)
+{
+	const char *t = getenv("PICOSNITCH_TEST_SQL_ANSWER_MAX");
+	char *end;
+	unsigned long long v;
+
+	if (!t || !*t)
+		return ANSWER_MAX;
+	errno = 0;
+	v = strtoull(t, &end, 10);
+	/* only ever smaller: the variable cannot lift the bound */
+	return errno || *end || v < 1024 || v > ANSWER_MAX ? ANSWER_MAX : v;
+}
+
 const char *sqlsrv_client_name(enum sqlsrv_client c)
 {
 	return c == SQLSRV_POSTGRESQL ? "PostgreSQL" : "MariaDB";
@@ -814,6 +843,83 @@ int sqlsrv_pull(struct sqlsrv *s, const char *machine, int64_t since, struct sto
 	}
 	*rows = p->copied;
 	*bad = p->bad;
+	free(p);
+	return r;
+}
+
+/* the batches of a machine after a sequence number: how far to copy */
+struct upto {
+	uint64_t budget, entries, seq;
+	size_t seen;
+	bool full;
+};
+
+static int upto_row(void *ctx, size_t ncols, const char *const *vals, const size_t *lens)
+{
+	struct upto *u = ctx;
+	int64_t seq, n;
+
+	u->seen++;
+	if (u->full || ncols != 2 || !num_in(vals[0], lens[0], 1, INT64_MAX, &seq) ||
+	    !num_in(vals[1], lens[1], 0, INT64_MAX, &n))
+		return 0;
+	/* at least one batch, then as many as fit */
+	if (u->seq && u->entries + (uint64_t)n > u->budget) {
+		u->full = true;
+		return 0;
+	}
+	u->entries += (uint64_t)n;
+	u->seq = (uint64_t)seq;
+	return 0;
+}
+
+#define BATCHES_PER_PULL 10000
+
+int sqlsrv_pull_batches(struct sqlsrv *s, const char *machine_id, uint64_t after, int64_t since,
+			struct store *dst, uint64_t max_rows, struct sqlsrv_pulled *got, char *err,
+			size_t errlen)
+{
+	struct upto u = { .budget = max_rows };
+	struct pull *p;
+	char sql[1024], a[24], from[24], to[24];
+	const char *params[4] = { machine_id, a, to, from };
+	int r;
+
+	*got = (struct sqlsrv_pulled){ .last_seq = after };
+	snprintf(a, sizeof(a), "%" PRIu64, after);
+	snprintf(from, sizeof(from), "%" PRId64, since);
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq, entries FROM %s_batches WHERE machine_id = $1 AND seq > $2 AND "
+		 "time >= $3 ORDER BY seq LIMIT %d", s->table, BATCHES_PER_PULL);
+	{
+		const char *bp[3] = { machine_id, a, from };
+
+		r = s->ops->query(s, sql, 3, bp, BATCHES_PER_PULL, upto_row, &u, err, errlen);
+	}
+	if (r < 0 || u.seq == 0)
+		return r;
+	got->more = u.full || u.seen == BATCHES_PER_PULL;
+	snprintf(to, sizeof(to), "%" PRIu64, u.seq);
+	if (!(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
+	p->dst = dst;
+	snprintf(sql, sizeof(sql),
+		 "SELECT time, sent, received, flows, exe, name, cmdline, sha256, pexe, pname, "
+		 "pcmdline, psha256, gpexe, gpname, gpcmdline, gpsha256, uid, lport, rport, laddr, "
+		 "raddr, domain, family, protocol, netns FROM %s WHERE machine_id = $1 AND "
+		 "seq > $2 AND seq <= $3 AND time >= $4", s->table);
+	/* the batches' own count bounds the answer (a server may lie) */
+	r = s->ops->query(s, sql, 4, params, u.entries > max_rows ? u.entries : max_rows, pull_row,
+			  p, err, errlen);
+	pull_flush(p);
+	if (r == 0 && p->err < 0) {
+		r = p->err;
+		snprintf(err, errlen, "cannot write the copy: %s", dst->err);
+	}
+	got->rows = p->copied;
+	got->bad = p->bad;
+	if (r == 0)
+		got->last_seq = u.seq;
 	free(p);
 	return r;
 }

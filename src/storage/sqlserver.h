@@ -134,6 +134,21 @@ int sqlsrv_query(struct sqlsrv *s, const char *sql, size_t nparams, const char *
 int sqlsrv_pull(struct sqlsrv *s, const char *machine, int64_t since, struct store *dst,
 		uint64_t max_rows, uint64_t *rows, uint64_t *bad, char *err, size_t errlen);
 
+/* The fleet view, kept up to date: the entries of one machine's batches
+ * with a sequence number after `after` and a time >= since, in order, as
+ * many whole batches as max_rows entries hold (at least one), into dst.
+ * last_seq: the last batch copied (after when none); more: batches beyond
+ * the bound wait for the next call.  A machine's batches reach the server
+ * in order, each in one transaction with its entries, so nothing after
+ * last_seq was missed. */
+struct sqlsrv_pulled {
+	uint64_t rows, bad, last_seq;
+	bool more;
+};
+int sqlsrv_pull_batches(struct sqlsrv *s, const char *machine_id, uint64_t after, int64_t since,
+			struct store *dst, uint64_t max_rows, struct sqlsrv_pulled *got, char *err,
+			size_t errlen);
+
 /* A machine is stopped when its latest window ended longer ago than this
  * (seconds): two of its windows and a minute. */
 int64_t sqlsrv_stale_after(uint32_t window);
@@ -167,6 +182,17 @@ int sqlsrv_mariadb_connect(const struct sqlsrv_cfg *c, struct sqlsrv **ret, char
 			   size_t errlen);
 /* A server's message as bounded safe text in err. */
 void sqlsrv_set_err(char *err, size_t errlen, const char *what, const char *msg);
+/* The backends' failures, formatted one way: "what: message" (msg, or
+ * fallback when msg is NULL or empty), and -ECONNRESET when the connection
+ * is lost, else -EIO. */
+int sqlsrv_failed(char *err, size_t errlen, const char *what, const char *msg,
+		  const char *fallback, bool lost);
+/* An answer past a bound (rows, or bytes of one row): -E2BIG with "what:
+ * the answer has more than N unit". */
+int sqlsrv_too_big(char *err, size_t errlen, const char *what, uint64_t max, const char *unit);
+/* The most bytes a server may send for one row of an answer (64 MiB; the
+ * test-only PICOSNITCH_TEST_SQL_ANSWER_MAX makes it smaller). */
+uint64_t sqlsrv_answer_max(void);
 /* The columns of the entries table, in order, and their count. */
 extern const char *const sqlsrv_entry_columns[];
 #define SQLSRV_ENTRY_COLUMNS 29

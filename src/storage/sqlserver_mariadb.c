@@ -47,9 +47,9 @@ static int my_failed(struct sqlsrv *s, char *state, char *err, size_t errlen)
 	unsigned code = m ? mysql_errno(m) : CR_SERVER_LOST;
 
 	state_of(code, state);
-	sqlsrv_set_err(err, errlen, "MariaDB", m ? mysql_error(m) : "the connection was closed");
 	/* the client's own errors (2000-2999) are about the connection */
-	return code >= 2000 && code < 3000 ? -ECONNRESET : -EIO;
+	return sqlsrv_failed(err, errlen, "MariaDB", m ? mysql_error(m) : NULL,
+			     "the connection was closed", code >= 2000 && code < 3000);
 }
 
 static int my_exec(struct sqlsrv *s, const char *sql, char *state, char *err, size_t errlen)
@@ -131,12 +131,11 @@ static int my_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 		size_t lens[64];
 
 		if (++rows > max_rows) {
-			snprintf(err, errlen, "MariaDB: the answer has more than %zu rows", max_rows);
 			/* reading the rest could take forever: drop the line */
 			mysql_free_result(res);
 			mysql_close(m);
 			s->conn = NULL;
-			return -E2BIG;
+			return sqlsrv_too_big(err, errlen, "MariaDB", max_rows, "rows");
 		}
 		if (nf > 64)
 			nf = 64;
@@ -146,8 +145,19 @@ static int my_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 		}
 		r = fn(ctx, nf, vals, lens);
 	}
-	if (r == 0 && mysql_errno(m))
+	if (r == 0 && mysql_errno(m)) {
+		unsigned code = mysql_errno(m);
+
 		r = my_failed(s, NULL, err, errlen);
+		/* the client library drops the line on a row past its bound
+		 * (max_allowed_packet), and may say only that it was lost */
+		if (code == CR_SERVER_LOST || code == CR_NET_PACKET_TOO_LARGE) {
+			size_t k = strlen(err);
+
+			snprintf(err + k, errlen - k, " (or a row of the answer was larger than %" PRIu64
+				 " bytes, the bound)", sqlsrv_answer_max());
+		}
+	}
 	mysql_free_result(res);
 	return r;
 }
@@ -248,7 +258,8 @@ int sqlsrv_mariadb_connect(const struct sqlsrv_cfg *c, struct sqlsrv **ret, char
 			   size_t errlen)
 {
 	unsigned int timeout = c->connect_timeout, io_timeout = 60;
-	unsigned long max_packet = 64ul << 20;
+	/* the client library refuses a packet (a row) larger than this */
+	unsigned long max_packet = (unsigned long)sqlsrv_answer_max();
 	my_bool yes = 1, no = 0;
 	struct sqlsrv *s;
 	MYSQL *m = mysql_init(NULL);
@@ -274,7 +285,7 @@ int sqlsrv_mariadb_connect(const struct sqlsrv_cfg *c, struct sqlsrv **ret, char
 			      c->ssl_verify_server_cert ? &yes : &no);
 	if (!mysql_real_connect(m, c->host, c->user, c->password, c->dbname, c->port,
 				c->unix_socket, 0)) {
-		sqlsrv_set_err(err, errlen, "cannot connect to MariaDB", mysql_error(m));
+		sqlsrv_failed(err, errlen, "cannot connect to MariaDB", mysql_error(m), NULL, true);
 		mysql_close(m);
 		return -ECONNREFUSED;
 	}

@@ -1,13 +1,19 @@
 /* "DB sql server" on PostgreSQL, through libpq: every value goes as a
  * parameter (never into the SQL text), results are read a row at a time
- * and bounded. */
+ * and bounded (rows, and the bytes of a row: pg_next). */
 #include "storage/sqlserver.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -20,7 +26,8 @@ static PGconn *conn_of(struct sqlsrv *s)
 
 static void pg_close(struct sqlsrv *s)
 {
-	PQfinish(conn_of(s));
+	if (conn_of(s))
+		PQfinish(conn_of(s));
 	free(s);
 }
 
@@ -36,16 +43,79 @@ static void state_of(const PGresult *res, char *state)
 	}
 }
 
+static bool pg_lost(struct sqlsrv *s)
+{
+	return !conn_of(s) || PQstatus(conn_of(s)) != CONNECTION_OK;
+}
+
 static int pg_failed(struct sqlsrv *s, PGresult *res, char *state, char *err, size_t errlen)
 {
-	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+	int r = sqlsrv_failed(err, errlen, "PostgreSQL", res ? PQresultErrorMessage(res) : NULL,
+			      conn_of(s) ? PQerrorMessage(conn_of(s)) : "the connection was closed",
+			      pg_lost(s));
 
 	if (state)
 		state_of(res, state);
-	sqlsrv_set_err(err, errlen, "PostgreSQL",
-		       msg && *msg ? msg : PQerrorMessage(conn_of(s)));
 	PQclear(res);
-	return PQstatus(conn_of(s)) == CONNECTION_OK ? -EIO : -ECONNRESET;
+	return r;
+}
+
+/* Bytes the connection's socket has received so far (TCP: the kernel's
+ * count; *exact false for a unix socket, where only what is waiting can be
+ * seen). */
+static uint64_t received(int fd, bool *exact)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int waiting = 0;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received)) {
+		*exact = true;
+		return ti.tcpi_bytes_received;
+	}
+	*exact = false;
+	return ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0 ? (uint64_t)waiting : 0;
+}
+
+/* The next result, read without letting a server make libpq keep more than
+ * sqlsrv_answer_max() bytes for one row: libpq holds a whole row in memory
+ * whatever its size, and has no bound of its own.  The line is dropped
+ * when the bound is passed (what is still coming cannot be skipped). */
+static int pg_next(struct sqlsrv *s, PGresult **res, char *err, size_t errlen)
+{
+	PGconn *c = conn_of(s);
+	uint64_t max = sqlsrv_answer_max(), got = 0, start;
+	bool exact;
+
+	*res = NULL;
+	start = received(PQsocket(c), &exact);
+	while (PQisBusy(c)) {
+		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+		int n = poll(&p, 1, 60000);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			PQfinish(c);
+			s->conn = NULL;
+			return sqlsrv_failed(err, errlen, "PostgreSQL", "no answer for a minute", NULL,
+					     true);
+		}
+		if (!exact)
+			got += received(PQsocket(c), &exact);
+		if (!PQconsumeInput(c))
+			break;	/* PQgetResult tells what went wrong */
+		if (exact)
+			got = received(PQsocket(c), &exact) - start;
+		if (got > max) {
+			PQfinish(c);
+			s->conn = NULL;
+			return sqlsrv_too_big(err, errlen, "PostgreSQL", max, "bytes in one row");
+		}
+	}
+	*res = PQgetResult(c);
+	return 0;
 }
 
 static int pg_exec(struct sqlsrv *s, const char *sql, char *state, char *err, size_t errlen)
@@ -66,13 +136,13 @@ static int pg_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 	PGconn *c = conn_of(s);
 	PGresult *res;
 	size_t rows = 0;
-	int r = 0;
+	int r = 0, next;
 
-	if (!PQsendQueryParams(c, sql, (int)nparams, NULL, params, NULL, NULL, 0))
+	if (!c || !PQsendQueryParams(c, sql, (int)nparams, NULL, params, NULL, NULL, 0))
 		return pg_failed(s, NULL, NULL, err, errlen);
 	/* a row at a time: a server that answers without end is cut off */
 	PQsetSingleRowMode(c);
-	while ((res = PQgetResult(c))) {
+	while ((next = pg_next(s, &res, r ? NULL : err, r ? 0 : errlen)) == 0 && res) {
 		ExecStatusType st = PQresultStatus(res);
 
 		if (st == PGRES_SINGLE_TUPLE && r == 0) {
@@ -83,15 +153,12 @@ static int pg_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 			if (nf > 64)
 				nf = 64;
 			if (++rows > max_rows) {
-				r = -E2BIG;
-				snprintf(err, errlen, "PostgreSQL: the answer has more than %zu rows",
-					 max_rows);
 				PQclear(res);
 				/* reading the rest could take forever: drop the line
 				 * (libpq takes a NULL connection as a broken one) */
 				PQfinish(c);
 				s->conn = NULL;
-				return r;
+				return sqlsrv_too_big(err, errlen, "PostgreSQL", max_rows, "rows");
 			}
 			for (int i = 0; i < nf; i++) {
 				vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
@@ -100,17 +167,15 @@ static int pg_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 			r = fn(ctx, (size_t)nf, vals, lens);
 		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
 			   st != PGRES_COMMAND_OK && r == 0) {
-			const char *msg = PQresultErrorMessage(res);
-
-			sqlsrv_set_err(err, errlen, "PostgreSQL", msg && *msg ? msg : PQerrorMessage(c));
-			r = PQstatus(c) == CONNECTION_OK ? -EIO : -ECONNRESET;
+			r = sqlsrv_failed(err, errlen, "PostgreSQL", PQresultErrorMessage(res),
+					  PQerrorMessage(c), pg_lost(s));
 		}
 		PQclear(res);
 	}
-	if (r == 0 && PQstatus(c) != CONNECTION_OK) {
-		sqlsrv_set_err(err, errlen, "PostgreSQL", PQerrorMessage(c));
-		r = -ECONNRESET;
-	}
+	if (next < 0)
+		return r ? r : next;
+	if (r == 0 && pg_lost(s))
+		r = sqlsrv_failed(err, errlen, "PostgreSQL", PQerrorMessage(c), NULL, true);
 	return r;
 }
 
@@ -234,7 +299,8 @@ int sqlsrv_pg_connect(const struct sqlsrv_cfg *c, struct sqlsrv **ret, char *err
 	if (!conn)
 		return -ENOMEM;
 	if (PQstatus(conn) != CONNECTION_OK) {
-		sqlsrv_set_err(err, errlen, "cannot connect to PostgreSQL", PQerrorMessage(conn));
+		sqlsrv_failed(err, errlen, "cannot connect to PostgreSQL", PQerrorMessage(conn), NULL,
+			      true);
 		PQfinish(conn);
 		return -ECONNREFUSED;
 	}

@@ -109,7 +109,11 @@ get "/api/status" >/dev/null
 check_eq "status: the database and its span; no monitor" "ok $((NOW - 129600)) $((NOW - 10)) None" \
 	"$(json "f\"{j['database']} {j['first']} {j['last']} {j['monitor_pid']}\"")"
 get "/api/dims" >/dev/null
-check_eq "dims: the query layer's dimensions" 21 "$(json "len(j)")"
+check_eq "dims: the query layer's dimensions" 22 "$(json "len(j)")"
+check_eq "dims: host only in the fleet view (dash --sql)" "False" \
+	"$(json "' '.join(str(d['available']) for d in j if d['name'] == 'host')")"
+get "/api/groups?dim=host" >/dev/null
+check_eq "groups by host outside the fleet view: refused" 400 "$CODE"
 
 get "/api/executable?include=executable:/usr/bin/curl" >/dev/null
 check_eq "executable: first and last seen, totals, hashes with their times" \

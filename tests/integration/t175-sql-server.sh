@@ -208,6 +208,8 @@ run_kind() { # pg | my
 	# ---- the fleet view: dash --sql, as the reader ----
 	local DP=$((20000 + RANDOM % 20000)) TOKEN DASH_PID
 	mkdir -p "$WORK/fleet-tmp" && chown "$TEST_USER:" "$WORK/fleet-tmp"
+	local DASH_T0
+	DASH_T0=$(date +%s)
 	TMPDIR=$WORK/fleet-tmp PORT=$DP "$PS_BIN" dash --sql --server "$WORK/reader-$K.json" --machine "$(hostname)" \
 		--no-browser >"$WORK/dash.out" 2>"$WORK/dash.err" &
 	DASH_PID=$!
@@ -224,7 +226,16 @@ run_kind() { # pg | my
 		"$(python3 -c "import json; j=json.load(open('$WORK/body')); print(sum(r['sent'] for r in j['rows'] if r['value']['text'] == '$B'))")"
 	curl -s -H "X-Picosnitch-Token: $TOKEN" "http://127.0.0.1:$DP/api/status" >"$WORK/body"
 	check_eq "  and /api/status lists the machine and its heartbeat (stopped after a minute)" "$(hostname) 1 False" \
-		"$(python3 -c "import json; j=json.load(open('$WORK/body')); print(' '.join(f\"{m['host']} {int(m['batches'] > 0)} {m['stopped']}\" for m in j['fleet']))")"
+		"$(python3 -c "import json; j=json.load(open('$WORK/body')); print(' '.join(f\"{m['host']} {int(m['batches'] > 0)} {m['stopped']}\" for m in j['fleet']['machines']))")"
+	check_eq "  and as of when the copy is (not before the dash started)" "True False" \
+		"$(python3 -c "import json,time; f=json.load(open('$WORK/body'))['fleet']; print(f['as_of'] >= $DASH_T0, f['behind'])")"
+	curl -s -H "X-Picosnitch-Token: $TOKEN" "http://127.0.0.1:$DP/api/dims" >"$WORK/body"
+	check_eq "  the host dimension is offered in the fleet view" "True" \
+		"$(python3 -c "import json; print([d['available'] for d in json.load(open('$WORK/body')) if d['name'] == 'host'][0])")"
+	curl -s -H "X-Picosnitch-Token: $TOKEN" "http://127.0.0.1:$DP/api/groups?dim=host&limit=10" >"$WORK/body"
+	check_eq "  grouped by host: this machine, with every byte of the copy" \
+		"$(hostname) $(python3 -c "import json; print(json.load(open('$WORK/body'))['sent'])")" \
+		"$(python3 -c "import json; j=json.load(open('$WORK/body')); print(' '.join(f\"{r['value']['text']} {r['sent']}\" for r in j['rows']))")"
 	kill -TERM "$DASH_PID"
 	wait "$DASH_PID"
 	check_eq "  its copy is removed when it stops" "" "$(ls "$WORK/fleet-tmp")"

@@ -48,6 +48,10 @@ static void exec(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* the dimensions of a machine's own snitch.db: every one but the fleet view's host,
+ * which comes last (tested in test-sqlserver, on a fleet copy) */
+#define LOCAL_DIMS QUERY_DIM_HOST
+
 /* The rows: sent bytes are distinct powers of two, so any sum names the
  * rows in it; received is ten times sent. */
 #define CURL "/usr/bin/curl"
@@ -298,6 +302,19 @@ static void test_sort_page(struct query_db *db)
 	is_int(query_totals(db, &req, &res, err, sizeof(err)), -EINVAL, "an unknown sort order is refused");
 	req = (struct query_totals_req){ .sel = { QUERY_DIM__COUNT } };
 	is_int(query_totals(db, &req, &res, err, sizeof(err)), -EINVAL, "an unknown dimension is refused");
+	req = (struct query_totals_req){ .sel = { QUERY_DIM_HOST } };
+	is_int(query_totals(db, &req, &res, err, sizeof(err)), -EOPNOTSUPP,
+	       "host outside a fleet copy is refused");
+	ok(strstr(err, "only the fleet view") != NULL, "  saying where it is");
+	ok(!query_has_hosts(db), "  a machine's own snitch.db has no hosts");
+	{
+		struct query_filter f = { QUERY_DIM_HOST, QUERY_INCLUDE, "a", 1 };
+
+		req = (struct query_totals_req){ .sel = { QUERY_DIM_EXECUTABLE, .filters = &f,
+							  .n_filters = 1 } };
+		is_int(query_totals(db, &req, &res, err, sizeof(err)), -EOPNOTSUPP,
+		       "  and so is a filter on it");
+	}
 }
 
 static void test_windows(struct query_db *db)
@@ -472,7 +489,7 @@ static bool agree_with_view(sqlite3 *view, struct query_db *db, enum query_dim d
 		o += (size_t)snprintf(sql + o, sizeof(sql) - o, " AND time >= %lld", (long long)w.from);
 	if (w.has_to)
 		o += (size_t)snprintf(sql + o, sizeof(sql) - o, " AND time < %lld", (long long)w.to);
-	for (int d = 0; d < QUERY_DIM__COUNT; d++)
+	for (int d = 0; d < LOCAL_DIMS; d++)
 		for (int m = 0; m < 2; m++) {
 			bool first = true;
 
@@ -494,7 +511,7 @@ static bool agree_with_view(sqlite3 *view, struct query_db *db, enum query_dim d
 		printf("# %s: %s\n", sql, sqlite3_errmsg(view));
 		return false;
 	}
-	for (int d = 0; d < QUERY_DIM__COUNT; d++)
+	for (int d = 0; d < LOCAL_DIMS; d++)
 		for (int m = 0; m < 2; m++)
 			for (size_t i = 0; i < nf; i++)
 				if ((int)f[i].dim == d && (int)f[i].mode == (m ? QUERY_EXCLUDE : QUERY_INCLUDE))
@@ -565,7 +582,7 @@ static void test_against_view(const char *path, struct query_db *db)
 		for (size_t wi = 0; wi < sizeof(ws) / sizeof(ws[0]); wi++) {
 			bool same = true;
 
-			for (int d = 0; d < QUERY_DIM__COUNT; d++) {
+			for (int d = 0; d < LOCAL_DIMS; d++) {
 				if (d == QUERY_DIM_COUNTRY || d == QUERY_DIM_ASN)
 					continue;
 				same &= agree_with_view(view, db, d, ws[wi], fs[fi], nfs[fi], false);
@@ -723,7 +740,7 @@ static void test_bulk(void)
 	if (!ok(query_open(path, NULL, &db, err, sizeof(err)) == 0, "a database with many rows per key"))
 		return;
 	for (size_t wi = 0; wi < sizeof(ws) / sizeof(ws[0]); wi++)
-		for (d = 0; d < QUERY_DIM__COUNT; d++) {
+		for (d = 0; d < LOCAL_DIMS; d++) {
 			struct query_distinct_req a = { .sel = { d, ws[wi] } }, b = { .sel = { d, ws[wi], noop, 1 } };
 			struct query_result *ra = NULL, *rb = NULL;
 			bool same;
@@ -847,7 +864,7 @@ static void test_untouched(const char *path)
 	file_state(path, &before);
 	query_open(path, NULL, &db, err, sizeof(err));
 	is_int(query_schema_version(db), SCHEMA_VERSION, "the schema version is known");
-	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
+	for (int d = 0; d < LOCAL_DIMS; d++) {
 		t.sel.dim = d;
 		if (query_totals(db, &t, &res, err, sizeof(err)) == 0)
 			query_result_free(res);
@@ -1192,7 +1209,7 @@ static bool agree_rolled(struct query_db *rolled, struct query_db *rows, struct 
 	const struct query_filter *F = agree_filters;
 	size_t NF = agree_n_filters;
 
-	for (int d = 0; d < QUERY_DIM__COUNT; d++) {
+	for (int d = 0; d < LOCAL_DIMS; d++) {
 		struct query_totals_req t = { .sel = { d, w, F, NF }, .sort = QUERY_SORT_VALUE,
 					      .ascending = true };
 		struct query_distinct_req dr = { .sel = { d, w, F, NF }, .limit = 3, .offset = 1 };
@@ -1577,10 +1594,10 @@ static void test_exe_days(void)
 			int64_t first = -1, last = -1;
 			int x, y;
 
-			for (int d = 0; d < QUERY_DIM__COUNT; d++)
+			for (int d = 0; d < LOCAL_DIMS; d++)
 				dims[d] = (enum query_dim)d;
-			x = query_totals_dims(rolled, &t, dims, QUERY_DIM__COUNT, res, err, sizeof(err));
-			for (int d = 0; d < QUERY_DIM__COUNT; d++) {
+			x = query_totals_dims(rolled, &t, dims, LOCAL_DIMS, res, err, sizeof(err));
+			for (int d = 0; d < LOCAL_DIMS; d++) {
 				t.sel.dim = dims[d];
 				y = query_totals(rows, &t, &one, err, sizeof(err));
 				if (x != y || (x == 0 && !same_result(res[d], one, true))) {

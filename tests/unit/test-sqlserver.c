@@ -29,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "cli/fleet.h"
 #include "logger/errlog.h"
 #include "logger/logger_int.h"
 #include "privsep/proto.h"
@@ -860,6 +861,220 @@ static void test_offline(void)
 	is_int(sqlbatch_encode(&b, &data, &len), -E2BIG, "text that is not clean is never spooled");
 }
 
+/* ---- the fleet view: two machines on one server, the host dimension,
+ * the copy kept up to date, and the bound on a row's bytes ---- */
+
+#define MID_FA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define MID_FB "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static struct conn_row fleet_row(int64_t time, int64_t sent, int64_t received, const char *exe)
+{
+	struct conn_row r = known[0];
+
+	r.time = time;
+	r.sent = (uint64_t)sent;
+	r.received = (uint64_t)received;
+	r.exe = exe;
+	return r;
+}
+
+static void fleet_write(struct sqlsrv *w, const char *mid, const char *host, uint64_t seq,
+			int64_t time, struct conn_row *rows, size_t n)
+{
+	struct sqlsrv_batch b = batch(mid, seq, time, rows, n);
+	char err[600];
+	int r;
+
+	snprintf(b.host, sizeof(b.host), "%s", host);
+	r = sqlsrv_write_batch(w, &b, err, sizeof(err));
+	if (r != 0)
+		printf("# fleet batch %s/%" PRIu64 ": %d %s\n", host, seq, r, err);
+}
+
+static json_t *reader_json(void)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "{\"client\": \"%s\", \"host\": \"127.0.0.1\", \"port\": %s, \"user\": \"psreader\", "
+		 "\"password\": \"pw-reader\", \"dbname\": \"snitch\", \"connect_timeout\": 5, "
+		 "\"table_name\": \"fleet\"}", client == SQLSRV_POSTGRESQL ? "postgresql" : "mariadb",
+		 port);
+	return json_loads(text, 0, NULL);
+}
+
+/* sent and received of each host in the copy, "host:sent/received ..." */
+static const char *by_host(const char *path, const char *filter_host, char *out, size_t size)
+{
+	struct query_db *qdb = NULL;
+	struct query_result *res = NULL;
+	struct query_filter f = { .dim = QUERY_DIM_HOST, .mode = QUERY_INCLUDE,
+				  .value = filter_host, .len = filter_host ? strlen(filter_host) : 0 };
+	struct query_totals_req req = { .sel = { .dim = filter_host ? QUERY_DIM_EXECUTABLE
+								     : QUERY_DIM_HOST,
+						   .filters = &f, .n_filters = filter_host ? 1 : 0 },
+					.sort = QUERY_SORT_VALUE, .ascending = true };
+	char err[600];
+	size_t k = 0;
+
+	out[0] = '\0';
+	if (query_open(path, NULL, &qdb, err, sizeof(err)) < 0 ||
+	    query_totals(qdb, &req, &res, err, sizeof(err)) < 0) {
+		snprintf(out, size, "error: %s", err);
+	} else {
+		for (size_t i = 0; i < res->n_rows && k < size; i++)
+			k += (size_t)snprintf(out + k, size - k, "%s%s:%" PRId64 "/%" PRId64,
+					      i ? " " : "", res->rows[i].value.text,
+					      res->rows[i].sent, res->rows[i].received);
+		if (k < size)
+			snprintf(out + k, size - k, " =%" PRId64 "/%" PRId64, res->sent,
+				 res->received);
+	}
+	query_result_free(res);
+	query_close(qdb);
+	return out;
+}
+
+static void test_fleet(void)
+{
+	struct sqlsrv_cfg c;
+	struct sqlsrv *w = NULL, *rd = NULL;
+	struct fleet *f = NULL;
+	char copy[300], got[1024], err[600], *sql;
+	int64_t now = (int64_t)time(NULL), t = now - 3600;
+	struct conn_row a1[2] = { fleet_row(t, 100, 1000, "/usr/bin/curl"),
+				  fleet_row(t, 200, 2000, "/usr/bin/wget") };
+	struct conn_row a2[1] = { fleet_row(t + 10, 300, 3000, "/usr/bin/curl") };
+	struct conn_row b1[1] = { fleet_row(t, 5000, 50, "/usr/bin/curl") };
+	struct conn_row b2[1] = { fleet_row(t + 20, 70, 7, "/usr/bin/ssh") };
+	json_t *server = reader_json();
+	int r;
+
+	sql = sqlsrv_schema_sql(client, "fleet");
+	admin(sql);
+	free(sql);
+	if (client == SQLSRV_POSTGRESQL)
+		admin("GRANT INSERT ON fleet, fleet_batches TO pswriter; "
+		      "GRANT SELECT (machine_id, boot_id, seq) ON fleet_batches TO pswriter; "
+		      "GRANT SELECT ON fleet, fleet_batches TO psreader;");
+	else
+		admin("GRANT INSERT ON snitch.fleet TO 'pswriter'@'%'; "
+		      "GRANT INSERT, SELECT (machine_id, boot_id, seq) ON snitch.fleet_batches TO "
+		      "'pswriter'@'%'; GRANT SELECT ON snitch.fleet TO 'psreader'@'%'; "
+		      "GRANT SELECT ON snitch.fleet_batches TO 'psreader'@'%';");
+	if (cfg(&c, "pswriter", "pw-writer", ", \"table_name\": \"fleet\"") < 0 ||
+	    !ok(sqlsrv_connect(&c, &w, err, sizeof(err)) == 0, "fleet: the writer connects")) {
+		printf("# %s\n", err);
+		json_decref(server);
+		return;
+	}
+	fleet_write(w, MID_FA, "alpha", 1, t, a1, 2);
+	fleet_write(w, MID_FA, "alpha", 2, t + 10, a2, 1);
+	fleet_write(w, MID_FB, "beta", 7, t, b1, 1);
+	/* a heartbeat without entries, and a batch older than the view */
+	fleet_write(w, MID_FB, "beta", 6, now - 40 * 86400, b2, 0);
+
+	snprintf(copy, sizeof(copy), "%s/fleet-%s.db", dir, kind);
+	r = fleet_open(server, NULL, NULL, now - 30 * 86400, copy, &f);
+	ok(r == 0 && f, "fleet: the copy of two machines is made");
+	is_str(by_host(copy, NULL, got, sizeof(got)), "alpha:600/6000 beta:5000/50 =5600/6050",
+	       "  the host dimension: each machine's sums, and the total");
+	is_str(admin("SELECT sum(sent), sum(received) FROM fleet WHERE host = 'alpha'"),
+	       client == SQLSRV_POSTGRESQL ? "600|6000" : "600\t6000",
+	       "  alpha's sums on the server are the same");
+	is_str(by_host(copy, "alpha", got, sizeof(got)),
+	       "/usr/bin/curl:400/4000 /usr/bin/wget:200/2000 =600/6000",
+	       "  a filter on host: alpha's executables, summing to alpha's total");
+	is_str(by_host(copy, "beta", got, sizeof(got)), "/usr/bin/curl:5000/50 =5000/50",
+	       "  and beta's");
+	{
+		struct query_db *qdb = NULL;
+		struct query_result *res[2] = { NULL, NULL };
+		enum query_dim dims[2] = { QUERY_DIM_HOST, QUERY_DIM_EXECUTABLE };
+		struct query_totals_req req = { .sort = QUERY_SORT_VALUE, .ascending = true };
+
+		query_open(copy, NULL, &qdb, err, sizeof(err));
+		ok(query_has_hosts(qdb), "  the copy has machines");
+		r = query_totals_dims(qdb, &req, dims, 2, res, err, sizeof(err));
+		ok(r == 0 && res[0] && res[0]->n_rows == 2 && res[0]->rows[0].sent == 600 &&
+		   res[0]->rows[1].sent == 5000 && res[1]->sent == 5600,
+		   "  host in a drill-down of several dimensions at once");
+		query_result_free(res[0]);
+		query_result_free(res[1]);
+		query_close(qdb);
+	}
+
+	/* live: what arrives after the start is copied by the thread */
+	if (f) {
+		json_t *st;
+		int64_t entries = 0, as_of = 0;
+
+		fleet_start(f, 1);
+		sleep(1);
+		fleet_write(w, MID_FB, "beta", 8, t + 20, b2, 1);
+		for (int i = 0; i < 100 && entries != 5; i++) {
+			usleep(100000);
+			st = fleet_status(f);
+			entries = json_integer_value(json_object_get(st, "entries"));
+			as_of = json_integer_value(json_object_get(st, "as_of"));
+			json_decref(st);
+		}
+		is_int(entries, 5, "fleet: a batch written after the start is copied");
+		ok(as_of > now, "  and the copy says as of when (after the start)");
+		is_str(by_host(copy, NULL, got, sizeof(got)), "alpha:600/6000 beta:5070/57 =5670/6057",
+		       "  beta's sums include it");
+		fleet_close(f);
+		f = NULL;
+	}
+	snprintf(copy, sizeof(copy), "%s/fleet1-%s.db", dir, kind);
+	r = fleet_open(server, NULL, "beta", now - 30 * 86400, copy, &f);
+	ok(r == 0, "fleet: one machine (--machine beta)");
+	is_str(by_host(copy, NULL, got, sizeof(got)), "beta:5070/57 =5070/57", "  only its entries");
+	fleet_close(f);
+	f = NULL;
+
+	/* a row larger than the answer bound (made small here): a clear
+	 * error, the line dropped, nothing kept */
+	{
+		static char longtext[60001];
+		struct conn_row big[1] = { fleet_row(t + 30, 1, 1, "/usr/bin/big") };
+		struct sqlsrv_cfg rc;
+		struct sqlsrv_pulled pulled;
+		struct store *st = NULL;
+
+		memset(longtext, 'y', sizeof(longtext) - 1);
+		big[0].cmdline = longtext;
+		fleet_write(w, MID_FA, "alpha", 3, t + 30, big, 1);
+		setenv("PICOSNITCH_TEST_SQL_ANSWER_MAX", "20000", 1);
+		cfg(&rc, "psreader", "pw-reader", ", \"table_name\": \"fleet\"");
+		snprintf(copy, sizeof(copy), "%s/fleet-big-%s.db", dir, kind);
+		store_sqlite_open(copy, &st, err, sizeof(err));
+		r = sqlsrv_connect(&rc, &rd, err, sizeof(err));
+		if (r == 0)
+			r = sqlsrv_pull_batches(rd, MID_FA, 2, 0, st, 1000, &pulled, err, sizeof(err));
+		ok(r < 0 && strstr(err, client == SQLSRV_POSTGRESQL ? "PostgreSQL: the answer has more "
+								      "than 20000 bytes in one row"
+								    : "larger than 20000 bytes, the bound"),
+		   "a row of 60,000 bytes past a bound of 20,000: refused with a clear error");
+		printf("# %s\n", err);
+		is_int(pulled.rows, 0, "  nothing copied");
+		sqlsrv_close(rd);
+		rd = NULL;
+		unsetenv("PICOSNITCH_TEST_SQL_ANSWER_MAX");
+		r = sqlsrv_connect(&rc, &rd, err, sizeof(err));
+		if (r == 0)
+			r = sqlsrv_pull_batches(rd, MID_FA, 2, 0, st, 1000, &pulled, err, sizeof(err));
+		ok(r == 0 && pulled.rows == 1 && pulled.last_seq == 3,
+		   "  with the real bound (64 MiB) the same row is copied");
+		sqlsrv_close(rd);
+		store_close(st);
+		sqlsrv_cfg_free(&rc);
+	}
+	sqlsrv_close(w);
+	sqlsrv_cfg_free(&c);
+	json_decref(server);
+}
+
 int main(void)
 {
 	char schema[300];
@@ -898,6 +1113,7 @@ int main(void)
 		}
 		printf("# %s on port %s\n", k == 0 ? "PostgreSQL" : "MariaDB", port);
 		test_server();
+		test_fleet();
 		if (!getenv("SQLTEST_QUICK"))
 			test_logger();
 		server("stop");

@@ -20,7 +20,7 @@ const DIM_LABELS = {
   grandparent_executable: 'Grandparent executable', user: 'User', local_port: 'Local port',
   remote_port: 'Remote port', local_address: 'Local address', remote_address: 'Remote address',
   domain: 'Domain', country: 'Country', asn: 'Network owner', protocol: 'Protocol',
-  netns: 'Network namespace', time: 'Entry time', service: 'Service',
+  netns: 'Network namespace', time: 'Entry time', service: 'Service', host: 'Host',
 };
 const REFRESH = [['off', 0], ['5 s', 5], ['10 s', 10], ['30 s', 30], ['1 min', 60]];
 // bucket lengths of the charts ("resample"); auto: about 4 pixels each
@@ -580,14 +580,17 @@ function drawLive() {
   }
 }
 
-// dash --sql: the machines on the SQL server, and which stopped sending
-// heartbeats (as `picosnitch sql-status`, when the copy was made)
+// dash --sql: the machines on the SQL server, which stopped sending
+// heartbeats (as `picosnitch sql-status`), and as of when the copy is
 function fleetText(fleet) {
-  if (!Array.isArray(fleet)) return '';
-  const stopped = fleet.filter((m) => m.stopped);
-  return ` · fleet: ${fleet.length} machine${fleet.length === 1 ? '' : 's'}` +
+  if (!fleet || typeof fleet !== 'object') return '';
+  const machines = Array.isArray(fleet.machines) ? fleet.machines : [];
+  const stopped = machines.filter((m) => m.stopped);
+  return ` · fleet: ${machines.length} machine${machines.length === 1 ? '' : 's'}` +
     (stopped.length ? `, heartbeat stopped: ${stopped.map((m) => `${m.host} (${when(m.last)})`).join(', ')}`
-      : ', all reporting');
+      : ', all reporting') +
+    (fleet.as_of ? ` · as of ${when(fleet.as_of)}` : '') + (fleet.behind ? ' (copying)' : '') +
+    (fleet.error ? ` · server: ${fleet.error}` : '');
 }
 
 let loading = 0;
@@ -652,7 +655,8 @@ function init() {
     $('dim').append(el('option', { value: name }, label));
     $('where-dim').append(el('option', { value: name }, label));
   }
-  // country and network owner need GeoIP ("GeoIP lookup" off: not offered)
+  // country and network owner need GeoIP ("GeoIP lookup" off: not offered),
+  // host the fleet view (dash --sql)
   api('dims').then((dims) => {
     for (const d of dims) {
       if (d.available !== false) continue;
