@@ -621,6 +621,27 @@ static void check_state_dir(struct logger *l)
 	}
 }
 
+/* live.sock gone with its directory, or removed alone: listening again
+ * there, so a dash started now still finds the feed. */
+static void check_live(struct logger *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r = live_check(l->live, l->dirfd);
+
+	if (r == 1) {
+		ev.data.fd = live_fd(l->live);
+		if (l->ep >= 0)
+			epoll_ctl(l->ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		errlog_add(l->errlog, "%s was removed or replaced while running: listening on a "
+			   "new one", LIVE_SOCKET);
+		l->live_lost_reported = false;
+	} else if (r < 0 && !l->live_lost_reported) {
+		errlog_add(l->errlog, "%s was removed or replaced while running and cannot be made "
+			   "again: %s; no new reader can connect", LIVE_SOCKET, strerror(-r));
+		l->live_lost_reported = true;
+	}
+}
+
 /* ---- entries kept over a stop ---- */
 
 /* What no destination took before the stop goes to pending.spill, to be
@@ -776,6 +797,7 @@ static void flush_window(struct logger *l, bool final)
 		errlog_add(l->errlog, "SQL server: %zu entries could not be put in the spool",
 			   rows.n);
 	check_state_dir(l);
+	check_live(l);
 	for (size_t s = 0; s < l->nstores; s++)
 		write_dest(l, s, rows.rows, rows.n);
 	window_taken_free(l->window, &rows);
@@ -1116,6 +1138,29 @@ static void on_hash_req(struct logger *l, const struct ps_msg_hash_req *m)
 		userhash_request(l->userhash, m->file_ino, m->file_dev, m->pid, path);
 }
 
+/* The package check needs a file's MD5: the monitor computes it for what
+ * it hashed (it holds the file open), this process for what it hashed as
+ * the user. */
+static void request_md5(void *ctx, uint64_t ino, uint32_t dev, const char *sha, const char *path,
+			bool by_user)
+{
+	struct logger *l = ctx;
+	struct ps_msg_md5_req r;
+
+	if (by_user) {
+		if (l->userhash)
+			userhash_request_md5(l->userhash, ino, dev, path, sha);
+		else
+			alerts_md5(l->alerts, ino, dev, sha, "");
+		return;
+	}
+	proto_init(&r, PS_MSG_MD5_REQ);
+	r.file_ino = ino;
+	r.file_dev = dev;
+	snprintf(r.sha256, sizeof(r.sha256), "%s", sha);
+	send_msg(l, &r);
+}
+
 static void on_note(struct logger *l, const struct ps_msg_note *m)
 {
 	char *safe = text_from_bytes(m->text, m->len);
@@ -1211,6 +1256,13 @@ int logger_handle(struct logger *l, const void *buf, size_t len)
 	case PS_MSG_HASH_REQ:
 		on_hash_req(l, buf);
 		break;
+	case PS_MSG_MD5: {
+		const struct ps_msg_hash *m = buf;
+
+		if (l->alerts)
+			alerts_md5(l->alerts, m->file_ino, m->file_dev, m->sha256, m->md5);
+		break;
+	}
 	case PS_MSG_DELTAS:
 		on_deltas(l, buf);
 		break;
@@ -1249,7 +1301,14 @@ static void on_user_hashes(struct logger *l)
 	struct userhash_result res;
 
 	while (userhash_take(l->userhash, &res) == 0) {
-		struct lfile *f = idents_user_hash(l->idents, res.ino, res.dev, res.sha256);
+		struct lfile *f;
+
+		if (res.md5_req) {
+			if (l->alerts)
+				alerts_md5(l->alerts, res.ino, res.dev, res.sha256, res.md5);
+			continue;
+		}
+		f = idents_user_hash(l->idents, res.ino, res.dev, res.sha256);
 
 		if (f && l->alerts)
 			alerts_hashed(l->alerts, f);
@@ -1357,7 +1416,8 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 	}
 	{
 		struct alerts_opts aopts = { .dirfd = dirfd, .desktop = l->cfg.desktop_notifications,
-					     .print = print_note, .ctx = l, .vt = l->vt };
+					     .print = print_note, .ctx = l, .vt = l->vt,
+					     .request_md5 = request_md5 };
 
 		r = alerts_open(&aopts, l->idents, l->errlog, &l->alerts);
 		if (r < 0) {
@@ -1447,7 +1507,7 @@ static void drain_channel(struct logger *l, int timeout_ms)
 
 int logger_main(void)
 {
-	struct logger l = { .dirfd = -1 };
+	struct logger l = { .dirfd = -1, .ep = -1 };
 	const char *path = getenv("PICOSNITCH_STATE_PATH");
 	struct epoll_event ev, evs[4];
 	static char buf[PS_MSG_MAX];
@@ -1485,6 +1545,7 @@ int logger_main(void)
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		goto out;
+	l.ep = ep;
 	ev.events = EPOLLIN;
 	ev.data.fd = channel_fd(l.chan);
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);

@@ -41,6 +41,8 @@ struct logger {
 	struct alerts *alerts;
 	struct userhash *userhash;
 	struct live *live;		/* live.sock, or NULL */
+	int ep;				/* the event loop's epoll, or -1 */
+	bool live_lost_reported;	/* live.sock cannot be made again: said once */
 	uint64_t live_start_ms;		/* what the live second covers since */
 	struct live_stats live_seen;	/* what was reported already */
 	struct vt *vt;			/* VirusTotal, NULL when off */
