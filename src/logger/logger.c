@@ -644,8 +644,81 @@ static void check_live(struct logger *l)
 
 /* ---- entries kept over a stop ---- */
 
+/* pending.spill's fallback when the state directory cannot hold it (the
+ * disk full, read-only, an I/O error): the user's runtime directory,
+ * /run/user/UID, a tmpfs of the user's own (logind makes it, 0700) that
+ * shares no disk with the state directory.  It lasts until logout or
+ * reboot, long enough for the restart after a fix.  Only a directory this
+ * user owns that no one else may enter is used (the system user
+ * `picosnitch` has none: no fallback), and the file is named after the
+ * state directory's path, so another state directory never takes it. */
+#define RUNTIME_DIR_FMT "/run/user/%u"
+
+static int runtime_dir_open(char *path, size_t size)
+{
+	struct stat st;
+	int fd;
+
+	snprintf(path, size, RUNTIME_DIR_FMT, (unsigned)getuid());
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_uid != getuid() || (st.st_mode & 077)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+static void runtime_spill_name(const struct logger *l, char *name, size_t size)
+{
+	uint64_t h = 14695981039346656037ull;	/* FNV-1a of the state directory's path */
+
+	for (const char *p = l->path ? l->path : ""; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ull;
+	}
+	snprintf(name, size, "picosnitch-%016" PRIx64 ".spill", h);
+}
+
+/* Everything waiting is written: no spill file holds any of it. */
+static void spills_done(struct logger *l)
+{
+	if (l->spill_on_disk && l->dirfd >= 0)
+		unlinkat(l->dirfd, SPILL_FILE, 0);
+	l->spill_on_disk = false;
+	if (l->spill_in_runtime) {
+		char dir[64], name[64];
+		int fd = runtime_dir_open(dir, sizeof(dir));
+
+		runtime_spill_name(l, name, sizeof(name));
+		if (fd >= 0) {
+			unlinkat(fd, name, 0);
+			close(fd);
+		}
+		l->spill_in_runtime = false;
+	}
+}
+
+/* The spill's text in the runtime directory: 0, or negative errno. */
+static int spill_to_runtime(struct logger *l, const char *text, size_t len, char *where,
+			    size_t size)
+{
+	char dir[64], name[64];
+	int fd = runtime_dir_open(dir, sizeof(dir)), r;
+
+	runtime_spill_name(l, name, sizeof(name));
+	snprintf(where, size, "%s/%s", dir, name);
+	if (fd < 0)
+		return fd;
+	r = write_atomic_below(fd, name, text, len, 0600, (uid_t)-1, (gid_t)-1);
+	close(fd);
+	return r;
+}
+
 /* What no destination took before the stop goes to pending.spill, to be
- * written at the next start; if even that fails, its totals go to
+ * written at the next start; when the state directory cannot hold it, to
+ * the runtime directory (above); if even that fails, its totals go to
  * error.log and stderr (the journal), so the loss is never silent. */
 static void spill_pending(struct logger *l)
 {
@@ -667,16 +740,17 @@ static void spill_pending(struct logger *l)
 	if (l->dirfd < 0)
 		return;
 	if (!nparts) {
-		if (l->spill_on_disk)
-			unlinkat(l->dirfd, SPILL_FILE, 0);
-		l->spill_on_disk = false;
+		spills_done(l);
 		return;
 	}
 	text = spill_format(parts, nparts, l->wall_clock(), &len);
 	r = text ? write_atomic_below(l->dirfd, SPILL_FILE, text, len, 0600, (uid_t)-1, (gid_t)-1)
 		 : -ENOMEM;
-	free(text);
 	if (r == 0) {
+		free(text);
+		/* it holds every entry still waiting, a replayed fallback's too */
+		l->spill_on_disk = false;
+		spills_done(l);
 		l->spill_on_disk = true;
 		errlog_add(l->errlog, "stopping with %zu entries not written (%s): they are kept in "
 			   "%s/%s and will be written at the next start", total,
@@ -684,6 +758,28 @@ static void spill_pending(struct logger *l)
 					    l->dests[nparts > 1 ? 1 : 0].fault),
 			   l->path, SPILL_FILE);
 		return;
+	}
+	if (text) {
+		char where[160];
+		int rr = spill_to_runtime(l, text, len, where, sizeof(where));
+
+		free(text);
+		if (rr == 0) {
+			/* an older pending.spill's entries are in it too */
+			if (l->spill_on_disk)
+				unlinkat(l->dirfd, SPILL_FILE, 0);
+			l->spill_on_disk = false;
+			l->spill_in_runtime = true;
+			errlog_add(l->errlog, "stopping with %zu entries not written (%s), and %s/%s "
+				   "cannot hold them (%s): they are kept in %s (until logout or "
+				   "reboot) and will be written at the next start", total,
+				   store_fault_name(l->dests[0].fault ? l->dests[0].fault :
+						    l->dests[nparts > 1 ? 1 : 0].fault),
+				   l->path, SPILL_FILE, store_fault_name(r), where);
+			return;
+		}
+		errlog_add(l->errlog, "nor can the runtime directory keep them (%s: %s)", where,
+			   strerror(-rr));
 	}
 	for (size_t s = 0; s < l->nstores; s++) {
 		struct pending_stats ps;
@@ -728,33 +824,33 @@ static int replay_one(void *ctx, const char *dest, const struct conn_row *row)
 	return 0;
 }
 
-/* pending.spill of the last stop: its entries wait for their destinations
- * as if they had never stopped, and are written now. */
-static void replay_spill(struct logger *l)
+/* A spill file of the last stop (dfd/name, shown as where): its entries
+ * wait for their destinations as if they had never stopped.  Whether it
+ * held any. */
+static bool replay_file(struct logger *l, int dfd, const char *name, const char *where)
 {
 	struct replay rp = { .l = l };
 	char *text = NULL, counts[256] = "";
 	size_t len, used = 0, total = 0;
-	int r = read_below(l->dirfd, SPILL_FILE, SPILL_MAX, &text, &len);
+	int r = read_below(dfd, name, SPILL_MAX, &text, &len);
 
 	if (r == -ENOENT)
-		return;
+		return false;
 	if (r < 0) {
-		errlog_add(l->errlog, "cannot read %s/%s (entries kept at the last stop): %s",
-			   l->path, SPILL_FILE, strerror(-r));
-		return;
+		errlog_add(l->errlog, "cannot read %s (entries kept at the last stop): %s", where,
+			   strerror(-r));
+		return false;
 	}
 	r = spill_parse(text, len, replay_one, &rp);
 	free(text);
 	if (r < 0) {
-		char aside[64];
+		char aside[96];
 
-		snprintf(aside, sizeof(aside), "%s.unreadable-%lld", SPILL_FILE,
-			 (long long)time(NULL));
-		renameat(l->dirfd, SPILL_FILE, l->dirfd, aside);
-		errlog_add(l->errlog, "%s/%s is not a file of entries this version wrote: moved "
-			   "aside to %s", l->path, SPILL_FILE, aside);
-		return;
+		snprintf(aside, sizeof(aside), "%s.unreadable-%lld", name, (long long)time(NULL));
+		renameat(dfd, name, dfd, aside);
+		errlog_add(l->errlog, "%s is not a file of entries this version wrote: moved "
+			   "aside to %s", where, aside);
+		return false;
 	}
 	for (size_t s = 0; s < l->nstores; s++) {
 		int n = snprintf(counts + used, sizeof(counts) - used, "%s%s: %zu",
@@ -765,18 +861,37 @@ static void replay_spill(struct logger *l)
 		total += rp.taken[s];
 	}
 	errlog_add(l->errlog, "%zu entries kept in %s at the last stop are written now (%s)",
-		   total, SPILL_FILE, counts);
+		   total, where, counts);
 	if (r > 0 || rp.unknown)
 		errlog_add(l->errlog, "%s: %d lines were not entries and were skipped, and %zu "
-			   "entries were for destinations no longer written", SPILL_FILE, r,
+			   "entries were for destinations no longer written", where, r,
 			   rp.unknown);
-	l->spill_on_disk = true;
+	return true;
+}
+
+/* pending.spill of the last stop, and its fallback in the runtime
+ * directory: their entries are written now (or wait, and are spilled
+ * again at the next stop). */
+static void replay_spill(struct logger *l)
+{
+	char dir[64], name[64], where[160];
+	int rfd;
+
+	snprintf(where, sizeof(where), "%s/%s", l->path, SPILL_FILE);
+	l->spill_on_disk = replay_file(l, l->dirfd, SPILL_FILE, where);
+	rfd = runtime_dir_open(dir, sizeof(dir));
+	if (rfd >= 0) {
+		runtime_spill_name(l, name, sizeof(name));
+		snprintf(where, sizeof(where), "%s/%s", dir, name);
+		l->spill_in_runtime = replay_file(l, rfd, name, where);
+		close(rfd);
+	}
+	if (!l->spill_on_disk && !l->spill_in_runtime)
+		return;
 	for (size_t s = 0; s < l->nstores; s++)
 		write_dest(l, s, NULL, 0);
-	if (!anything_pending(l)) {
-		unlinkat(l->dirfd, SPILL_FILE, 0);
-		l->spill_on_disk = false;
-	}
+	if (!anything_pending(l))
+		spills_done(l);
 }
 
 static void flush_window(struct logger *l, bool final)
@@ -804,10 +919,7 @@ static void flush_window(struct logger *l, bool final)
 	if (!anything_pending(l)) {
 		/* everything counted so far is written */
 		l->written_until = l->wall_clock();
-		if (l->spill_on_disk) {
-			unlinkat(l->dirfd, SPILL_FILE, 0);
-			l->spill_on_disk = false;
-		}
+		spills_done(l);
 	}
 	if (l->started)
 		mark_running(l, l->started, l->written_until);

@@ -51,6 +51,7 @@ struct logger {
 	size_t nstores;
 	struct dest_state dests[4];
 	bool spill_on_disk;		/* pending.spill holds entries still waiting */
+	bool spill_in_runtime;		/* so does the runtime directory's fallback */
 	bool dir_lost_reported;
 	bool mark_failed;		/* the running mark could not be written */
 	int64_t started;		/* wall clock at start: 0 without files */
