@@ -2,12 +2,14 @@
  * it) over a file, best of N runs, in MB/s.  Linked with the daemon's own
  * objects so the number is the daemon's, not a stand-in's.
  *
- *   hashrate FILE RUNS
- * prints "<MB/s> <hex digest>".
+ *   hashrate FILE RUNS [md5]
+ * prints "<MB/s> <hex digest>"; with md5, SHA-256 and MD5 in one pass (as
+ * before the MD5 was computed only for files a package lists).
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,8 +31,8 @@ int main(int argc, char **argv)
 	struct stat st;
 	int fd, runs;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: hashrate FILE RUNS\n");
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "md5"))) {
+		fprintf(stderr, "usage: hashrate FILE RUNS [md5]\n");
 		return 2;
 	}
 	runs = atoi(argv[2]);
@@ -42,7 +44,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < runs; i++) {
 		double t0 = now(), rate;
 
-		if (sha256_fd(fd, hex) < 0) {
+		char md5[33];
+
+		if ((argc == 4 ? digests_fd(fd, hex, md5) : sha256_fd(fd, hex)) < 0) {
 			fprintf(stderr, "hashrate: cannot read %s\n", argv[1]);
 			return 1;
 		}

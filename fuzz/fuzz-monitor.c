@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static const unsigned types[] = { PS_MSG_CONFIG, PS_MSG_FATAL, PS_MSG_LOG, PS_MSG_DONE,
-				  PS_MSG_IDENT, PS_MSG_DELTAS, PS_MSG_HELLO };
+				  PS_MSG_IDENT, PS_MSG_DELTAS, PS_MSG_HELLO, PS_MSG_MD5_REQ };
 
 static void quiet(void *ctx, enum log_level level, const char *msg)
 {

@@ -36,6 +36,7 @@ struct job {
 	uint64_t gen;
 	char result[65];
 	char md5[33];
+	bool md5_only;		/* exehash_md5: the MD5 alone */
 	struct job *next;
 };
 
@@ -55,6 +56,7 @@ struct exehash {
 	struct job *done;
 	int running;
 	bool stopping;
+	int md5_jobs;		/* exehash_md5 jobs not yet handled */
 	struct exehash_stats stats;
 };
 
@@ -94,9 +96,11 @@ static void *worker(void *arg)
 		h->running++;
 		pthread_mutex_unlock(&h->lock);
 
-		if (digests_fd(j->f->fd, j->result, j->md5) < 0) {
+		if (j->md5_only) {
+			if (digests_fd(j->f->fd, NULL, j->md5) < 0)
+				j->md5[0] = '\0';
+		} else if (sha256_fd(j->f->fd, j->result) < 0) {
 			snprintf(j->result, sizeof(j->result), "%s", SHA_UNREADABLE);
-			j->md5[0] = '\0';
 		}
 
 		pthread_mutex_lock(&h->lock);
@@ -128,6 +132,18 @@ static void ask_user(struct exehash *h, struct exe_file *f, uint32_t pid, const 
 		h->opts.on_user_hash(h->opts.ctx, f, pid, path);
 }
 
+static void queue_job(struct exehash *h, struct job *j)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->queue_tail)
+		h->queue_tail->next = j;
+	else
+		h->queue = j;
+	h->queue_tail = j;
+	pthread_cond_signal(&h->more);
+	pthread_mutex_unlock(&h->lock);
+}
+
 static void enqueue(struct exehash *h, struct exe_file *f)
 {
 	struct job *j = calloc(1, sizeof(*j));
@@ -139,16 +155,10 @@ static void enqueue(struct exehash *h, struct exe_file *f)
 	}
 	f->refs++;
 	f->state = EXE_PENDING;
+	f->md5[0] = '\0';
 	j->f = f;
 	j->gen = f->gen;
-	pthread_mutex_lock(&h->lock);
-	if (h->queue_tail)
-		h->queue_tail->next = j;
-	else
-		h->queue = j;
-	h->queue_tail = j;
-	pthread_cond_signal(&h->more);
-	pthread_mutex_unlock(&h->lock);
+	queue_job(h, j);
 }
 
 /* ---- the cache ---- */
@@ -376,11 +386,20 @@ void exehash_handle_done(struct exehash *h)
 		struct exe_file *f = j->f;
 
 		list = j->next;
-		/* a result for an older generation is stale: the next use
-		 * hashes the file again */
-		if (j->gen == f->gen) {
+		if (j->md5_only) {
+			/* for the contents the SHA-256 describes, or none */
+			bool same = j->gen == f->gen && f->hashed_gen == j->gen && j->md5[0];
+
+			h->md5_jobs--;
+			if (same)
+				snprintf(f->md5, sizeof(f->md5), "%s", j->md5);
+			if (h->opts.on_md5)
+				h->opts.on_md5(h->opts.ctx, f, same ? j->md5 : "");
+		} else if (j->gen == f->gen) {
+			/* (a result for an older generation is stale: the
+			 * next use hashes the file again) */
 			snprintf(f->sha256, sizeof(f->sha256), "%s", j->result);
-			snprintf(f->md5, sizeof(f->md5), "%s", j->result[0] == '!' ? "" : j->md5);
+			f->md5[0] = '\0';
 			f->hashed_gen = j->gen;
 			f->state = j->result[0] == '!' ? EXE_FAILED : EXE_DONE;
 			if (!strcmp(j->result, SHA_EXITED))
@@ -444,6 +463,35 @@ int exehash_fanotify_fd(struct exehash *h)
 int exehash_done_fd(struct exehash *h)
 {
 	return h->done_fd;
+}
+
+int exehash_md5(struct exehash *h, uint64_t ino, uint32_t dev, const char *sha)
+{
+	struct exe_key key = { .ino = ino, .dev = dev };
+	struct exe_file *f;
+	struct job *j;
+
+	HASH_FIND(hh, h->cache, &key, sizeof(key), f);
+	if (!f || f->fd < 0)
+		return -ENOENT;
+	if (f->state != EXE_DONE || f->hashed_gen != f->gen || strcmp(f->sha256, sha))
+		return -ESTALE;
+	if (f->md5[0] && h->opts.on_md5) {
+		h->opts.on_md5(h->opts.ctx, f, f->md5);	/* known already */
+		return 0;
+	}
+	if (h->md5_jobs >= EXEHASH_MD5_MAX)
+		return -EBUSY;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	f->refs++;
+	j->f = f;
+	j->gen = f->gen;
+	j->md5_only = true;
+	h->md5_jobs++;
+	queue_job(h, j);
+	return 0;
 }
 
 void exehash_settle(struct exehash *h, int timeout_ms)

@@ -48,7 +48,7 @@ struct exe_file {
 	enum exe_state state;
 	char sha256[65];	/* hex digest, or a SHA_* sentinel */
 	char md5[33];		/* hex MD5 of the same contents (for dpkg's
-				 * md5sums), "" without a digest */
+				 * md5sums) once exehash_md5 asked for it, else "" */
 	unsigned flags;
 	int refs;
 	uint64_t last_used;
@@ -66,6 +66,8 @@ struct exehash_opts {
 	/* a file for the desktop user's process to hash: by pid while it
 	 * runs, else by path (either may be 0 / NULL) */
 	void (*on_user_hash)(void *ctx, struct exe_file *f, uint32_t pid, const char *path);
+	/* the answer to exehash_md5: md5 "" when the file changed meanwhile */
+	void (*on_md5)(void *ctx, struct exe_file *f, const char *md5);
 	void *ctx;
 };
 
@@ -87,6 +89,15 @@ void exehash_handle_done(struct exehash *h);
 struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_hint, uint32_t dev,
 			     uint64_t ino);
 void exehash_put(struct exehash *h, struct exe_file *f);
+
+/* MD5s being computed at once at most; more are refused (-EBUSY). */
+#define EXEHASH_MD5_MAX 16
+
+/* The MD5 of the cached file (ino, dev) whose current contents have the
+ * SHA-256 sha, computed on a worker (only for files a package lists: most
+ * files are hashed once, with SHA-256 alone).  0: on_md5 will be called;
+ * -ENOENT: not cached or not open; -ESTALE: its contents changed; -EBUSY. */
+int exehash_md5(struct exehash *h, uint64_t ino, uint32_t dev, const char *sha);
 
 /* Wait until no hash is being computed, at most timeout_ms (at exit). */
 void exehash_settle(struct exehash *h, int timeout_ms);

@@ -129,62 +129,48 @@ int proc_start_ns(uint32_t pid, uint64_t *ret)
 	return 0;
 }
 
+/* /proc/<pid>/<name> as the kernel gives it, in one read (never more is
+ * read than is kept): at most max bytes into a new NUL-terminated *buf,
+ * their count into *len.  1 when there was more (cut), 0, or negative
+ * errno. */
+static int read_proc_once(uint32_t pid, const char *name, size_t max, char **buf, size_t *len)
+{
+	char path[64], *b;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/%s", pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	b = malloc(max + 2);
+	if (!b) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, b, max + 1);
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		free(b);
+		return (int)n;
+	}
+	close(fd);
+	*len = (size_t)n > max ? max : (size_t)n;
+	b[*len] = '\0';
+	*buf = b;
+	return (size_t)n > max;
+}
+
 /* The raw arguments of pid, at most IDENT_CMD_MAX bytes. */
 static int read_cmdline(struct ident *id)
 {
-	char path[64], *buf;
-	ssize_t n;
-	int fd;
+	int r = read_proc_once(id->key.pid, "cmdline", IDENT_CMD_MAX, &id->cmdline,
+			       &id->cmdline_len);
 
-	snprintf(path, sizeof(path), "/proc/%u/cmdline", id->key.pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(IDENT_CMD_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = read(fd, buf, IDENT_CMD_MAX + 1);	/* one read: never more than is kept */
-	close(fd);
-	if (n < 0) {
-		free(buf);
-		return -errno;
-	}
-	id->cmdline_cut = n > IDENT_CMD_MAX;
-	id->cmdline_len = n > IDENT_CMD_MAX ? IDENT_CMD_MAX : (size_t)n;
-	id->cmdline = buf;
-	return 0;
-}
-
-/* The raw /proc/<pid>/cgroup, at most IDENT_CGROUP_MAX bytes (one read;
- * the logger parses it: its paths are names anyone with a delegated
- * subtree chooses). */
-static int read_cgroup(struct ident *id)
-{
-	char path[64], *buf;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", id->key.pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(IDENT_CGROUP_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = read(fd, buf, IDENT_CGROUP_MAX);
-	close(fd);
-	if (n < 0) {
-		free(buf);
-		return -errno;
-	}
-	buf[n] = '\0';
-	id->cgroup = buf;
-	id->cgroup_len = (size_t)n;
-	return 0;
+	if (r >= 0)
+		id->cmdline_cut = r == 1;
+	return r < 0 ? r : 0;
 }
 
 /* From /proc, if pid still names the process the kernel saw. */
@@ -262,7 +248,10 @@ static int resolve_proc(struct ident_cache *c, struct ident *id)
 		if (!id->cmdline)
 			id->cmdline = strdup("");
 	}
-	(void)read_cgroup(id);	/* gone meanwhile: no service */
+	/* the raw cgroup (one read; the logger parses it: its paths are names
+	 * anyone with a delegated subtree chooses); gone meanwhile: no service */
+	(void)read_proc_once(id->key.pid, "cgroup", IDENT_CGROUP_MAX, &id->cgroup,
+			     &id->cgroup_len);
 	id->source = IDENT_PROC;
 	return 0;
 }

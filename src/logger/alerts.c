@@ -31,8 +31,13 @@ struct waiting {
 struct package_check {
 	char *exe;
 	char sha256[65];
-	char md5[33];
+	uint64_t ino;
+	uint32_t dev;
+	bool by_user;
 	enum record_role role;
+	/* once a package lists it, while its MD5 is computed */
+	char listed_md5[33];
+	char package[DPKG_PACKAGE_MAX];
 };
 
 struct alerts {
@@ -40,6 +45,11 @@ struct alerts {
 	const char *dpkg_dir;
 	struct package_check *checks;
 	size_t nchecks;
+	struct package_check *md5_wait;	/* listed by a package, waiting for the MD5 */
+	size_t nmd5_wait;
+	void (*request_md5)(void *ctx, uint64_t ino, uint32_t dev, const char *sha,
+			    const char *path, bool by_user);
+	void *ctx;
 	uint64_t checks_refused;
 	struct record *record;
 	struct errlog *errlog;
@@ -164,8 +174,9 @@ static void package_check(struct alerts *a, const struct lident *id, enum record
 	if (!c->exe)
 		return;
 	snprintf(c->sha256, sizeof(c->sha256), "%s", sha);
-	/* "" when the user hashed it: no MD5, so unowned is all it says */
-	snprintf(c->md5, sizeof(c->md5), "%s", f && !strcmp(f->sha256, sha) ? f->md5 : "");
+	c->ino = id->file_ino;
+	c->dev = id->file_dev;
+	c->by_user = f && f->by_user;
 	c->role = role;
 	a->nchecks++;
 }
@@ -189,6 +200,45 @@ static void check_hash(struct alerts *a, const struct lident *id, enum record_ro
 	}
 }
 
+/* A package check's outcome: record.json, exe.log, and a notification
+ * when the file was modified. */
+static void package_outcome(struct alerts *a, const struct package_check *c, const char *text,
+			    bool modified)
+{
+	record_package_set(a->record, c->exe, c->sha256, text);
+	exelog(a, "package%s %s %s: %s", role_suffix[c->role], c->sha256, c->exe, text);
+	if (modified && c->role == REC_PROCESS)
+		notify(a, "%s was modified since package %s installed it (SHA-256 %.16s…)",
+		       c->exe, c->package, c->sha256);
+}
+
+/* A package lists it: wait for its MD5 (asked once per file). */
+static void wait_md5(struct alerts *a, struct package_check *c)
+{
+	bool asked = false;
+
+	if (!a->md5_wait) {
+		a->md5_wait = calloc(PACKAGE_CHECKS_MAX, sizeof(*a->md5_wait));
+		if (!a->md5_wait) {
+			free(c->exe);
+			return;
+		}
+	}
+	if (!a->request_md5 || a->nmd5_wait == PACKAGE_CHECKS_MAX) {
+		if (a->request_md5)
+			a->checks_refused++;
+		package_outcome(a, c, "not checked (its MD5 could not be computed)", false);
+		free(c->exe);
+		return;
+	}
+	for (size_t i = 0; i < a->nmd5_wait; i++)
+		asked |= a->md5_wait[i].ino == c->ino && a->md5_wait[i].dev == c->dev &&
+			 !strcmp(a->md5_wait[i].sha256, c->sha256);
+	a->md5_wait[a->nmd5_wait++] = *c;	/* takes c->exe */
+	if (!asked)
+		a->request_md5(a->ctx, c->ino, c->dev, c->sha256, c->exe, c->by_user);
+}
+
 void alerts_packages(struct alerts *a)
 {
 	struct dpkg_query *q;
@@ -199,31 +249,58 @@ void alerts_packages(struct alerts *a)
 	q = calloc(a->nchecks, sizeof(*q));
 	if (!q)
 		return;
+	/* no MD5 yet: one is computed only for the paths a package lists */
 	for (size_t i = 0; i < a->nchecks; i++)
-		q[i] = (struct dpkg_query){ .path = a->checks[i].exe, .md5 = a->checks[i].md5 };
+		q[i] = (struct dpkg_query){ .path = a->checks[i].exe, .md5 = "" };
 	r = dpkg_lookup(a->dpkg_dir, q, a->nchecks, NULL);
 	for (size_t i = 0; i < a->nchecks; i++) {
 		struct package_check *c = &a->checks[i];
 		char text[64 + DPKG_PACKAGE_MAX];
 
+		if (r >= 0 && q[i].verdict == DPKG_LISTED) {
+			memcpy(c->listed_md5, q[i].listed_md5, sizeof(c->listed_md5));
+			memcpy(c->package, q[i].package, sizeof(c->package));
+			wait_md5(a, c);
+			continue;
+		}
 		if (r == -ENOENT)
 			snprintf(text, sizeof(text), "not checked (no dpkg database)");
 		else if (r < 0)
 			snprintf(text, sizeof(text), "not checked (%s: %s)", a->dpkg_dir, strerror(-r));
-		else if (q[i].verdict == DPKG_UNOWNED)
-			snprintf(text, sizeof(text), "%s", dpkg_verdict_text(q[i].verdict));
 		else
-			snprintf(text, sizeof(text), "%s (%s)", dpkg_verdict_text(q[i].verdict),
-				 q[i].package);
-		record_package_set(a->record, c->exe, c->sha256, text);
-		exelog(a, "package%s %s %s: %s", role_suffix[c->role], c->sha256, c->exe, text);
-		if (q[i].verdict == DPKG_MODIFIED && c->role == REC_PROCESS)
-			notify(a, "%s was modified since package %s installed it (SHA-256 %.16s…)",
-			       c->exe, q[i].package, c->sha256);
+			snprintf(text, sizeof(text), "%s", dpkg_verdict_text(q[i].verdict));
+		package_outcome(a, c, text, false);
 		free(c->exe);
 	}
 	a->nchecks = 0;
 	free(q);
+}
+
+void alerts_md5(struct alerts *a, uint64_t ino, uint32_t dev, const char *sha, const char *md5)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < a->nmd5_wait; i++) {
+		struct package_check *c = &a->md5_wait[i];
+		char text[64 + DPKG_PACKAGE_MAX];
+		enum dpkg_verdict v;
+
+		if (c->ino != ino || c->dev != dev || strcmp(c->sha256, sha)) {
+			a->md5_wait[kept++] = *c;
+			continue;
+		}
+		if (!md5[0]) {
+			snprintf(text, sizeof(text),
+				 "not checked (it changed or closed before its MD5 was computed)");
+			package_outcome(a, c, text, false);
+		} else {
+			v = dpkg_compare(c->listed_md5, md5);
+			snprintf(text, sizeof(text), "%s (%s)", dpkg_verdict_text(v), c->package);
+			package_outcome(a, c, text, v == DPKG_MODIFIED);
+		}
+		free(c->exe);
+	}
+	a->nmd5_wait = kept;
 }
 
 #define VT_LINK "https://www.virustotal.com/gui/file/"
@@ -485,6 +562,8 @@ int alerts_open(const struct alerts_opts *opts, struct idents *idents, struct er
 	a->dirfd = opts->dirfd;
 	a->vt = opts->vt;
 	a->dpkg_dir = opts->dpkg_dir ? opts->dpkg_dir : DPKG_INFO_DIR;
+	a->request_md5 = opts->request_md5;
+	a->ctx = opts->ctx;
 	*ret = a;
 	return 0;
 }
@@ -500,6 +579,9 @@ void alerts_close(struct alerts *a)
 	for (size_t i = 0; i < a->nchecks; i++)
 		free(a->checks[i].exe);
 	free(a->checks);
+	for (size_t i = 0; i < a->nmd5_wait; i++)
+		free(a->md5_wait[i].exe);
+	free(a->md5_wait);
 	notifier_stop(a->notifier);
 	if (a->exelog_fd >= 0)
 		close(a->exelog_fd);

@@ -24,6 +24,12 @@ struct alerts_opts {
 	void *ctx;
 	struct vt *vt;		/* VirusTotal, or NULL when it is off */
 	const char *dpkg_dir;	/* dpkg's md5sums (NULL: DPKG_INFO_DIR; tests name another) */
+	/* a package lists the file (ino, dev) whose contents have the SHA-256
+	 * sha: compute its MD5 (by the monitor, or here for files hashed as
+	 * the user, by_user) and answer with alerts_md5.  NULL: such files
+	 * are reported as not compared. */
+	void (*request_md5)(void *ctx, uint64_t ino, uint32_t dev, const char *sha,
+			    const char *path, bool by_user);
 };
 
 /* Load record.json, open exe.log, start the notifier.  Problems that do
@@ -37,6 +43,9 @@ void alerts_who(struct alerts *a, struct lident *proc, struct lident *parent,
 		struct lident *gparent, bool exec);
 /* A hash became known for an executable file. */
 void alerts_hashed(struct alerts *a, const struct lfile *f);
+/* The MD5 request_md5 asked for: md5 "" when it could not be computed
+ * (the file closed, changed or unreadable meanwhile). */
+void alerts_md5(struct alerts *a, uint64_t ino, uint32_t dev, const char *sha, const char *md5);
 /* What VirusTotal said about a hash: record.json, exe.log, and a
  * notification when it flags the file. */
 void alerts_vt_outcome(struct alerts *a, const struct vt_outcome *o);

@@ -91,7 +91,9 @@ static void on_line(void *ctx, const char *path, size_t plen, const char md5[32]
 		 * either matches */
 		if (q->verdict == DPKG_AS_INSTALLED)
 			continue;
-		q->verdict = memcmp(md5, q->md5, 32) ? DPKG_MODIFIED : DPKG_AS_INSTALLED;
+		memcpy(q->listed_md5, md5, 32);
+		q->listed_md5[32] = '\0';
+		q->verdict = q->md5[0] ? dpkg_compare(q->listed_md5, q->md5) : DPKG_LISTED;
 		snprintf(q->package, sizeof(q->package), "%.*s", (int)s->package_len, s->package);
 	}
 }
@@ -108,6 +110,7 @@ int dpkg_lookup(const char *dir, struct dpkg_query *q, size_t n, struct dpkg_sta
 	for (size_t i = 0; i < n; i++) {
 		q[i].verdict = DPKG_UNOWNED;
 		q[i].package[0] = '\0';
+		q[i].listed_md5[0] = '\0';
 	}
 	if (!ws)
 		return -ENOMEM;
@@ -115,8 +118,8 @@ int dpkg_lookup(const char *dir, struct dpkg_query *q, size_t n, struct dpkg_sta
 		const char *c;
 		size_t cn;
 
-		if (strlen(q[i].md5) != 32)
-			continue;	/* nothing to compare with: unowned is all it can say */
+		if (q[i].md5[0] && strlen(q[i].md5) != 32)
+			continue;	/* not an MD5: unowned is all it can say */
 		canonical(q[i].path, strlen(q[i].path), &c, &cn);
 		ws[i].q = &q[i];
 		HASH_FIND(hh, s.map, c, cn, w);
@@ -165,6 +168,12 @@ out:
 	return r;
 }
 
+enum dpkg_verdict dpkg_compare(const char listed_md5[33], const char *md5)
+{
+	return strlen(md5) == 32 && !memcmp(listed_md5, md5, 32) ? DPKG_AS_INSTALLED
+								 : DPKG_MODIFIED;
+}
+
 const char *dpkg_verdict_text(enum dpkg_verdict v)
 {
 	switch (v) {
@@ -172,6 +181,8 @@ const char *dpkg_verdict_text(enum dpkg_verdict v)
 		return "as installed";
 	case DPKG_MODIFIED:
 		return "modified since install";
+	case DPKG_LISTED:
+		return "listed by a package, not compared";
 	default:
 		return "no package owns it";
 	}

@@ -86,6 +86,29 @@ fail:
 	return r;
 }
 
+int live_check(struct live *lv, int dirfd)
+{
+	struct live *fresh;
+	struct stat st;
+	int r;
+
+	if (!lv || lv->fd < 0 || dirfd < 0)
+		return 0;
+	if (fstatat(dirfd, LIVE_SOCKET, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_ino == lv->ino)
+		return 0;
+	r = live_open(dirfd, &fresh);
+	if (r < 0)
+		return r;
+	if (dup3(fresh->fd, lv->fd, O_CLOEXEC) < 0)
+		r = -errno;
+	else
+		lv->ino = fresh->ino;
+	close(fresh->fd);
+	free(fresh);
+	return r < 0 ? r : 1;
+}
+
 static void sums_reset(struct live *lv)
 {
 	struct live_exe *e, *t;

@@ -43,6 +43,12 @@ struct live_stats {
 /* Listen on live.sock in the directory dirfd (a stale socket there is
  * replaced; anything else there is an error: -EEXIST). */
 int live_open(int dirfd, struct live **ret);
+/* live.sock removed or replaced while running (its directory removed and
+ * made again, a cleaner): listen on a new one, on the same descriptor
+ * number (a new open file: poll it again).  0 when it is still there, 1
+ * when made again, negative errno when it cannot be.  Readers already
+ * connected stay. */
+int live_check(struct live *lv, int dirfd);
 /* Stop listening and remove live.sock. */
 void live_close(struct live *lv, int dirfd);
 /* The listening socket, to poll for readers. */

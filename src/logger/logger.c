@@ -621,10 +621,104 @@ static void check_state_dir(struct logger *l)
 	}
 }
 
+/* live.sock gone with its directory, or removed alone: listening again
+ * there, so a dash started now still finds the feed. */
+static void check_live(struct logger *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r = live_check(l->live, l->dirfd);
+
+	if (r == 1) {
+		ev.data.fd = live_fd(l->live);
+		if (l->ep >= 0)
+			epoll_ctl(l->ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		errlog_add(l->errlog, "%s was removed or replaced while running: listening on a "
+			   "new one", LIVE_SOCKET);
+		l->live_lost_reported = false;
+	} else if (r < 0 && !l->live_lost_reported) {
+		errlog_add(l->errlog, "%s was removed or replaced while running and cannot be made "
+			   "again: %s; no new reader can connect", LIVE_SOCKET, strerror(-r));
+		l->live_lost_reported = true;
+	}
+}
+
 /* ---- entries kept over a stop ---- */
 
+/* pending.spill's fallback when the state directory cannot hold it (the
+ * disk full, read-only, an I/O error): the user's runtime directory,
+ * /run/user/UID, a tmpfs of the user's own (logind makes it, 0700) that
+ * shares no disk with the state directory.  It lasts until logout or
+ * reboot, long enough for the restart after a fix.  Only a directory this
+ * user owns that no one else may enter is used (the system user
+ * `picosnitch` has none: no fallback), and the file is named after the
+ * state directory's path, so another state directory never takes it. */
+#define RUNTIME_DIR_FMT "/run/user/%u"
+
+static int runtime_dir_open(char *path, size_t size)
+{
+	struct stat st;
+	int fd;
+
+	snprintf(path, size, RUNTIME_DIR_FMT, (unsigned)getuid());
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_uid != getuid() || (st.st_mode & 077)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+static void runtime_spill_name(const struct logger *l, char *name, size_t size)
+{
+	uint64_t h = 14695981039346656037ull;	/* FNV-1a of the state directory's path */
+
+	for (const char *p = l->path ? l->path : ""; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ull;
+	}
+	snprintf(name, size, "picosnitch-%016" PRIx64 ".spill", h);
+}
+
+/* Everything waiting is written: no spill file holds any of it. */
+static void spills_done(struct logger *l)
+{
+	if (l->spill_on_disk && l->dirfd >= 0)
+		unlinkat(l->dirfd, SPILL_FILE, 0);
+	l->spill_on_disk = false;
+	if (l->spill_in_runtime) {
+		char dir[64], name[64];
+		int fd = runtime_dir_open(dir, sizeof(dir));
+
+		runtime_spill_name(l, name, sizeof(name));
+		if (fd >= 0) {
+			unlinkat(fd, name, 0);
+			close(fd);
+		}
+		l->spill_in_runtime = false;
+	}
+}
+
+/* The spill's text in the runtime directory: 0, or negative errno. */
+static int spill_to_runtime(struct logger *l, const char *text, size_t len, char *where,
+			    size_t size)
+{
+	char dir[64], name[64];
+	int fd = runtime_dir_open(dir, sizeof(dir)), r;
+
+	runtime_spill_name(l, name, sizeof(name));
+	snprintf(where, size, "%s/%s", dir, name);
+	if (fd < 0)
+		return fd;
+	r = write_atomic_below(fd, name, text, len, 0600, (uid_t)-1, (gid_t)-1);
+	close(fd);
+	return r;
+}
+
 /* What no destination took before the stop goes to pending.spill, to be
- * written at the next start; if even that fails, its totals go to
+ * written at the next start; when the state directory cannot hold it, to
+ * the runtime directory (above); if even that fails, its totals go to
  * error.log and stderr (the journal), so the loss is never silent. */
 static void spill_pending(struct logger *l)
 {
@@ -646,16 +740,17 @@ static void spill_pending(struct logger *l)
 	if (l->dirfd < 0)
 		return;
 	if (!nparts) {
-		if (l->spill_on_disk)
-			unlinkat(l->dirfd, SPILL_FILE, 0);
-		l->spill_on_disk = false;
+		spills_done(l);
 		return;
 	}
 	text = spill_format(parts, nparts, l->wall_clock(), &len);
 	r = text ? write_atomic_below(l->dirfd, SPILL_FILE, text, len, 0600, (uid_t)-1, (gid_t)-1)
 		 : -ENOMEM;
-	free(text);
 	if (r == 0) {
+		free(text);
+		/* it holds every entry still waiting, a replayed fallback's too */
+		l->spill_on_disk = false;
+		spills_done(l);
 		l->spill_on_disk = true;
 		errlog_add(l->errlog, "stopping with %zu entries not written (%s): they are kept in "
 			   "%s/%s and will be written at the next start", total,
@@ -663,6 +758,28 @@ static void spill_pending(struct logger *l)
 					    l->dests[nparts > 1 ? 1 : 0].fault),
 			   l->path, SPILL_FILE);
 		return;
+	}
+	if (text) {
+		char where[160];
+		int rr = spill_to_runtime(l, text, len, where, sizeof(where));
+
+		free(text);
+		if (rr == 0) {
+			/* an older pending.spill's entries are in it too */
+			if (l->spill_on_disk)
+				unlinkat(l->dirfd, SPILL_FILE, 0);
+			l->spill_on_disk = false;
+			l->spill_in_runtime = true;
+			errlog_add(l->errlog, "stopping with %zu entries not written (%s), and %s/%s "
+				   "cannot hold them (%s): they are kept in %s (until logout or "
+				   "reboot) and will be written at the next start", total,
+				   store_fault_name(l->dests[0].fault ? l->dests[0].fault :
+						    l->dests[nparts > 1 ? 1 : 0].fault),
+				   l->path, SPILL_FILE, store_fault_name(r), where);
+			return;
+		}
+		errlog_add(l->errlog, "nor can the runtime directory keep them (%s: %s)", where,
+			   strerror(-rr));
 	}
 	for (size_t s = 0; s < l->nstores; s++) {
 		struct pending_stats ps;
@@ -707,33 +824,33 @@ static int replay_one(void *ctx, const char *dest, const struct conn_row *row)
 	return 0;
 }
 
-/* pending.spill of the last stop: its entries wait for their destinations
- * as if they had never stopped, and are written now. */
-static void replay_spill(struct logger *l)
+/* A spill file of the last stop (dfd/name, shown as where): its entries
+ * wait for their destinations as if they had never stopped.  Whether it
+ * held any. */
+static bool replay_file(struct logger *l, int dfd, const char *name, const char *where)
 {
 	struct replay rp = { .l = l };
 	char *text = NULL, counts[256] = "";
 	size_t len, used = 0, total = 0;
-	int r = read_below(l->dirfd, SPILL_FILE, SPILL_MAX, &text, &len);
+	int r = read_below(dfd, name, SPILL_MAX, &text, &len);
 
 	if (r == -ENOENT)
-		return;
+		return false;
 	if (r < 0) {
-		errlog_add(l->errlog, "cannot read %s/%s (entries kept at the last stop): %s",
-			   l->path, SPILL_FILE, strerror(-r));
-		return;
+		errlog_add(l->errlog, "cannot read %s (entries kept at the last stop): %s", where,
+			   strerror(-r));
+		return false;
 	}
 	r = spill_parse(text, len, replay_one, &rp);
 	free(text);
 	if (r < 0) {
-		char aside[64];
+		char aside[96];
 
-		snprintf(aside, sizeof(aside), "%s.unreadable-%lld", SPILL_FILE,
-			 (long long)time(NULL));
-		renameat(l->dirfd, SPILL_FILE, l->dirfd, aside);
-		errlog_add(l->errlog, "%s/%s is not a file of entries this version wrote: moved "
-			   "aside to %s", l->path, SPILL_FILE, aside);
-		return;
+		snprintf(aside, sizeof(aside), "%s.unreadable-%lld", name, (long long)time(NULL));
+		renameat(dfd, name, dfd, aside);
+		errlog_add(l->errlog, "%s is not a file of entries this version wrote: moved "
+			   "aside to %s", where, aside);
+		return false;
 	}
 	for (size_t s = 0; s < l->nstores; s++) {
 		int n = snprintf(counts + used, sizeof(counts) - used, "%s%s: %zu",
@@ -744,18 +861,37 @@ static void replay_spill(struct logger *l)
 		total += rp.taken[s];
 	}
 	errlog_add(l->errlog, "%zu entries kept in %s at the last stop are written now (%s)",
-		   total, SPILL_FILE, counts);
+		   total, where, counts);
 	if (r > 0 || rp.unknown)
 		errlog_add(l->errlog, "%s: %d lines were not entries and were skipped, and %zu "
-			   "entries were for destinations no longer written", SPILL_FILE, r,
+			   "entries were for destinations no longer written", where, r,
 			   rp.unknown);
-	l->spill_on_disk = true;
+	return true;
+}
+
+/* pending.spill of the last stop, and its fallback in the runtime
+ * directory: their entries are written now (or wait, and are spilled
+ * again at the next stop). */
+static void replay_spill(struct logger *l)
+{
+	char dir[64], name[64], where[160];
+	int rfd;
+
+	snprintf(where, sizeof(where), "%s/%s", l->path, SPILL_FILE);
+	l->spill_on_disk = replay_file(l, l->dirfd, SPILL_FILE, where);
+	rfd = runtime_dir_open(dir, sizeof(dir));
+	if (rfd >= 0) {
+		runtime_spill_name(l, name, sizeof(name));
+		snprintf(where, sizeof(where), "%s/%s", dir, name);
+		l->spill_in_runtime = replay_file(l, rfd, name, where);
+		close(rfd);
+	}
+	if (!l->spill_on_disk && !l->spill_in_runtime)
+		return;
 	for (size_t s = 0; s < l->nstores; s++)
 		write_dest(l, s, NULL, 0);
-	if (!anything_pending(l)) {
-		unlinkat(l->dirfd, SPILL_FILE, 0);
-		l->spill_on_disk = false;
-	}
+	if (!anything_pending(l))
+		spills_done(l);
 }
 
 static void flush_window(struct logger *l, bool final)
@@ -776,16 +912,14 @@ static void flush_window(struct logger *l, bool final)
 		errlog_add(l->errlog, "SQL server: %zu entries could not be put in the spool",
 			   rows.n);
 	check_state_dir(l);
+	check_live(l);
 	for (size_t s = 0; s < l->nstores; s++)
 		write_dest(l, s, rows.rows, rows.n);
 	window_taken_free(l->window, &rows);
 	if (!anything_pending(l)) {
 		/* everything counted so far is written */
 		l->written_until = l->wall_clock();
-		if (l->spill_on_disk) {
-			unlinkat(l->dirfd, SPILL_FILE, 0);
-			l->spill_on_disk = false;
-		}
+		spills_done(l);
 	}
 	if (l->started)
 		mark_running(l, l->started, l->written_until);
@@ -1116,6 +1250,29 @@ static void on_hash_req(struct logger *l, const struct ps_msg_hash_req *m)
 		userhash_request(l->userhash, m->file_ino, m->file_dev, m->pid, path);
 }
 
+/* The package check needs a file's MD5: the monitor computes it for what
+ * it hashed (it holds the file open), this process for what it hashed as
+ * the user. */
+static void request_md5(void *ctx, uint64_t ino, uint32_t dev, const char *sha, const char *path,
+			bool by_user)
+{
+	struct logger *l = ctx;
+	struct ps_msg_md5_req r;
+
+	if (by_user) {
+		if (l->userhash)
+			userhash_request_md5(l->userhash, ino, dev, path, sha);
+		else
+			alerts_md5(l->alerts, ino, dev, sha, "");
+		return;
+	}
+	proto_init(&r, PS_MSG_MD5_REQ);
+	r.file_ino = ino;
+	r.file_dev = dev;
+	snprintf(r.sha256, sizeof(r.sha256), "%s", sha);
+	send_msg(l, &r);
+}
+
 static void on_note(struct logger *l, const struct ps_msg_note *m)
 {
 	char *safe = text_from_bytes(m->text, m->len);
@@ -1211,6 +1368,13 @@ int logger_handle(struct logger *l, const void *buf, size_t len)
 	case PS_MSG_HASH_REQ:
 		on_hash_req(l, buf);
 		break;
+	case PS_MSG_MD5: {
+		const struct ps_msg_hash *m = buf;
+
+		if (l->alerts)
+			alerts_md5(l->alerts, m->file_ino, m->file_dev, m->sha256, m->md5);
+		break;
+	}
 	case PS_MSG_DELTAS:
 		on_deltas(l, buf);
 		break;
@@ -1249,7 +1413,14 @@ static void on_user_hashes(struct logger *l)
 	struct userhash_result res;
 
 	while (userhash_take(l->userhash, &res) == 0) {
-		struct lfile *f = idents_user_hash(l->idents, res.ino, res.dev, res.sha256);
+		struct lfile *f;
+
+		if (res.md5_req) {
+			if (l->alerts)
+				alerts_md5(l->alerts, res.ino, res.dev, res.sha256, res.md5);
+			continue;
+		}
+		f = idents_user_hash(l->idents, res.ino, res.dev, res.sha256);
 
 		if (f && l->alerts)
 			alerts_hashed(l->alerts, f);
@@ -1357,7 +1528,8 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 	}
 	{
 		struct alerts_opts aopts = { .dirfd = dirfd, .desktop = l->cfg.desktop_notifications,
-					     .print = print_note, .ctx = l, .vt = l->vt };
+					     .print = print_note, .ctx = l, .vt = l->vt,
+					     .request_md5 = request_md5 };
 
 		r = alerts_open(&aopts, l->idents, l->errlog, &l->alerts);
 		if (r < 0) {
@@ -1447,7 +1619,7 @@ static void drain_channel(struct logger *l, int timeout_ms)
 
 int logger_main(void)
 {
-	struct logger l = { .dirfd = -1 };
+	struct logger l = { .dirfd = -1, .ep = -1 };
 	const char *path = getenv("PICOSNITCH_STATE_PATH");
 	struct epoll_event ev, evs[4];
 	static char buf[PS_MSG_MAX];
@@ -1485,6 +1657,7 @@ int logger_main(void)
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		goto out;
+	l.ep = ep;
 	ev.events = EPOLLIN;
 	ev.data.fd = channel_fd(l.chan);
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);

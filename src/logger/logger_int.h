@@ -41,6 +41,8 @@ struct logger {
 	struct alerts *alerts;
 	struct userhash *userhash;
 	struct live *live;		/* live.sock, or NULL */
+	int ep;				/* the event loop's epoll, or -1 */
+	bool live_lost_reported;	/* live.sock cannot be made again: said once */
 	uint64_t live_start_ms;		/* what the live second covers since */
 	struct live_stats live_seen;	/* what was reported already */
 	struct vt *vt;			/* VirusTotal, NULL when off */
@@ -49,6 +51,7 @@ struct logger {
 	size_t nstores;
 	struct dest_state dests[4];
 	bool spill_on_disk;		/* pending.spill holds entries still waiting */
+	bool spill_in_runtime;		/* so does the runtime directory's fallback */
 	bool dir_lost_reported;
 	bool mark_failed;		/* the running mark could not be written */
 	int64_t started;		/* wall clock at start: 0 without files */

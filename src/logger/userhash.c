@@ -92,7 +92,13 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&u->lock);
 
 		fd = open_checked(u, r, &why);
-		if (fd < 0 || sha256_fd(fd, r->res.sha256) < 0)
+		if (r->res.md5_req) {
+			char sha[65];
+
+			if (fd < 0 || digests_fd(fd, sha, r->res.md5) < 0 ||
+			    strcmp(sha, r->res.sha256))
+				r->res.md5[0] = '\0';
+		} else if (fd < 0 || sha256_fd(fd, r->res.sha256) < 0)
 			snprintf(r->res.sha256, sizeof(r->res.sha256), "%s",
 				 fd < 0 ? why : SHA_UNREADABLE);
 		if (fd >= 0)
@@ -169,8 +175,8 @@ void userhash_free(struct userhash *u)
 	free(u);
 }
 
-void userhash_request(struct userhash *u, uint64_t ino, uint32_t dev, uint32_t pid,
-		      const char *path)
+static void request(struct userhash *u, uint64_t ino, uint32_t dev, uint32_t pid, const char *path,
+		    const char *md5_of)
 {
 	struct req *r = calloc(1, sizeof(*r));
 	uint64_t one = 1;
@@ -181,10 +187,15 @@ void userhash_request(struct userhash *u, uint64_t ino, uint32_t dev, uint32_t p
 	r->res.dev = dev;
 	r->pid = pid;
 	r->path = path && *path ? strdup(path) : NULL;
+	if (md5_of) {
+		r->res.md5_req = true;
+		snprintf(r->res.sha256, sizeof(r->res.sha256), "%s", md5_of);
+	}
 	pthread_mutex_lock(&u->lock);
 	if (!u->started || u->queued >= USERHASH_QUEUE_MAX) {
 		/* answered at once */
-		snprintf(r->res.sha256, sizeof(r->res.sha256), "%s", SHA_UNREADABLE);
+		if (!md5_of)
+			snprintf(r->res.sha256, sizeof(r->res.sha256), "%s", SHA_UNREADABLE);
 		r->next = u->done;
 		u->done = r;
 		if (write(u->efd, &one, sizeof(one)) < 0) {
@@ -200,6 +211,18 @@ void userhash_request(struct userhash *u, uint64_t ino, uint32_t dev, uint32_t p
 		pthread_cond_signal(&u->more);
 	}
 	pthread_mutex_unlock(&u->lock);
+}
+
+void userhash_request(struct userhash *u, uint64_t ino, uint32_t dev, uint32_t pid,
+		      const char *path)
+{
+	request(u, ino, dev, pid, path, NULL);
+}
+
+void userhash_request_md5(struct userhash *u, uint64_t ino, uint32_t dev, const char *path,
+			  const char *sha)
+{
+	request(u, ino, dev, 0, path, sha);
 }
 
 int userhash_fd(struct userhash *u)

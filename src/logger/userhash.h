@@ -6,6 +6,7 @@
 #ifndef PS_LOGGER_USERHASH_H
 #define PS_LOGGER_USERHASH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Requests that may wait; more are answered "!unreadable" at once. */
@@ -17,6 +18,10 @@ struct userhash_result {
 	uint64_t ino;
 	uint32_t dev;
 	char sha256[65];	/* a digest or a SHA_* sentinel */
+	/* userhash_request_md5: the MD5 of the contents with that SHA-256,
+	 * or "" (unreadable, or other contents now) */
+	bool md5_req;
+	char md5[33];
 };
 
 int userhash_new(uint32_t dev_mask, struct userhash **ret);
@@ -26,6 +31,12 @@ void userhash_free(struct userhash *u);
  * gone (either may be 0 / NULL); the file's identity is checked first. */
 void userhash_request(struct userhash *u, uint64_t ino, uint32_t dev, uint32_t pid,
 		      const char *path);
+
+/* The MD5 of the file (ino, dev) at path whose SHA-256 is sha, for the
+ * package check: both digests are computed again, in one pass, so the MD5
+ * is known to be of those contents. */
+void userhash_request_md5(struct userhash *u, uint64_t ino, uint32_t dev, const char *path,
+			  const char *sha);
 
 /* An eventfd that becomes readable when results are waiting. */
 int userhash_fd(struct userhash *u);

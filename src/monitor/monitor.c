@@ -243,8 +243,27 @@ static void on_hashed(void *ctx, struct exe_file *f)
 	h.flags = (f->flags & EXE_DELETED ? PS_FILE_DELETED : 0) |
 		  (f->flags & EXE_MEMFD ? PS_FILE_MEMFD : 0);
 	snprintf(h.sha256, sizeof(h.sha256), "%s", f->sha256[0] ? f->sha256 : SHA_UNREADABLE);
-	snprintf(h.md5, sizeof(h.md5), "%s", f->sha256[0] ? f->md5 : "");
 	send_msg(m, &h);
+}
+
+/* The answer to the logger's PS_MSG_MD5_REQ: the MD5, or "" when it cannot
+ * be had (closed, changed, too many asked at once). */
+static void send_md5(struct monitor *m, uint64_t ino, uint32_t dev, const char *sha,
+		     const char *md5)
+{
+	struct ps_msg_hash h;
+
+	proto_init(&h, PS_MSG_MD5);
+	h.file_ino = ino;
+	h.file_dev = dev;
+	snprintf(h.sha256, sizeof(h.sha256), "%s", sha);
+	snprintf(h.md5, sizeof(h.md5), "%s", md5);
+	send_msg(m, &h);
+}
+
+static void on_md5(void *ctx, struct exe_file *f, const char *md5)
+{
+	send_md5(ctx, f->key.ino, f->key.dev, f->sha256, md5);
 }
 
 static void on_user_hash(void *ctx, struct exe_file *f, uint32_t pid, const char *path)
@@ -418,6 +437,15 @@ void monitor_handle_logger(struct monitor *m, const void *buf, size_t len)
 	case PS_MSG_DONE:
 		m->logger_done = true;
 		break;
+	case PS_MSG_MD5_REQ: {
+		/* a file the monitor opened and hashed already: nothing the
+		 * logger sends names a path to open */
+		const struct ps_msg_md5_req *r = buf;
+
+		if (!m->hashes || exehash_md5(m->hashes, r->file_ino, r->file_dev, r->sha256) < 0)
+			send_md5(m, r->file_ino, r->file_dev, r->sha256, "");
+		break;
+	}
 	default:
 		m->mstat[PS_MSTAT_BAD_MESSAGES]++;
 		break;
@@ -770,6 +798,7 @@ int monitor_run(struct state_dir *sd, void (*on_ready)(void *ctx), void *ready_c
 		.threads = 2,
 		.on_hashed = on_hashed,
 		.on_user_hash = on_user_hash,
+		.on_md5 = on_md5,
 		.ctx = &m,
 	};
 	struct ident_cache_opts iopts = { .on_new = on_new_ident, .on_drop = on_drop_ident,

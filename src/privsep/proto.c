@@ -23,6 +23,8 @@ size_t proto_size(unsigned type)
 	case PS_MSG_FATAL: return sizeof(struct ps_msg_fatal);
 	case PS_MSG_LOG: return sizeof(struct ps_msg_log);
 	case PS_MSG_DONE: return sizeof(struct ps_msg_empty);
+	case PS_MSG_MD5: return sizeof(struct ps_msg_hash);
+	case PS_MSG_MD5_REQ: return sizeof(struct ps_msg_md5_req);
 	default: return 0;
 	}
 }
@@ -58,7 +60,14 @@ bool proto_check(const void *buf, size_t len)
 		       m->cgroup_len <= PS_CGROUP_MAX &&
 		       m->source <= PS_IDENT_NONE && (!m->sentinel[0] || sha_ok(m->sentinel));
 	}
-	case PS_MSG_HASH: {
+	case PS_MSG_MD5_REQ: {
+		const struct ps_msg_md5_req *m = buf;
+
+		return strnlen(m->sha256, sizeof(m->sha256)) == PS_SHA_LEN &&
+		       strspn(m->sha256, "0123456789abcdef") == PS_SHA_LEN;
+	}
+	case PS_MSG_HASH:
+	case PS_MSG_MD5: {
 		const struct ps_msg_hash *m = buf;
 		size_t n = strnlen(m->md5, sizeof(m->md5));
 

@@ -23,7 +23,7 @@
 #include <linux/types.h>
 #include "abi.h"
 
-#define PS_PROTO_VERSION 4
+#define PS_PROTO_VERSION 5
 
 /* Bounds on what a process can make picosnitch carry and store. */
 #define PS_PATH_MAX 4096	/* executable path, bytes */
@@ -48,12 +48,15 @@ enum ps_msg_type {
 	PS_MSG_TICK = 11,	/* a drain ended */
 	PS_MSG_FINAL = 12,	/* the last drain ended: write everything and finish */
 	PS_MSG_READY = 13,	/* the sensor runs */
+	PS_MSG_MD5 = 14,	/* the MD5 a PS_MSG_MD5_REQ asked for (ps_msg_hash;
+				 * md5 "" when it could not be computed) */
 	/* logger -> monitor */
 	PS_MSG_CONFIG = 32,	/* the few settings the monitor needs; the logger's
 				 * files are open */
 	PS_MSG_FATAL = 33,	/* the logger cannot start: why (and an exit status) */
 	PS_MSG_LOG = 34,	/* a line for the monitor's stderr (escaped there) */
 	PS_MSG_DONE = 36,	/* the final window is written */
+	PS_MSG_MD5_REQ = 37,	/* a package lists this file: its MD5, please */
 };
 
 struct ps_msg_hdr {
@@ -119,8 +122,22 @@ struct ps_msg_hash {
 	__u32 file_dev;
 	__u32 flags;		/* PS_FILE_* */
 	char sha256[PS_SHA_LEN + 1];	/* hex digest, or a SHA_* sentinel; NUL padded */
-	char md5[33];		/* hex MD5 of the same contents, or ""; NUL padded */
+	char md5[33];		/* PS_MSG_MD5: hex MD5 of the same contents, or "";
+				 * NUL padded.  Always "" in PS_MSG_HASH: the MD5 is
+				 * computed only for files a package lists */
 	char pad[6];
+};
+
+/* The MD5 of a file the monitor hashed, for the package check: only if
+ * the monitor still holds it open and its contents are still the ones with
+ * this SHA-256 (fanotify says when they change). */
+struct ps_msg_md5_req {
+	struct ps_msg_hdr hdr;
+	__u64 file_ino;
+	__u32 file_dev;
+	__u32 pad;
+	char sha256[PS_SHA_LEN + 1];	/* 64 hex digits and a NUL */
+	char pad2[7];
 };
 
 #define PS_FILE_DELETED 1u

@@ -23,7 +23,7 @@ struct conn_row {
 	const char *pname;
 	const char *pcmdline;
 	const char *psha256;
-	const char *gpexe;	/* grandparent (snitch.db only; conn.log has 17 fields) */
+	const char *gpexe;	/* grandparent (snitch.db only; conn.log has 18 fields) */
 	const char *gpname;
 	const char *gpcmdline;
 	const char *gpsha256;

@@ -1,6 +1,8 @@
 /* conn.log: one comma-separated line per aggregated entry, appended, for
  * people who watch it with other tools.  Commas, newlines and NULs are
- * removed from values so that every line has exactly 17 fields. */
+ * removed from values so that every line has exactly 18 fields (the 18th,
+ * the process's service, came with snitch.db's schema 16: readers that
+ * count fields from the left are unaffected). */
 #include "storage/store.h"
 
 #include <errno.h>
@@ -84,6 +86,8 @@ char *conn_row_to_csv(const struct conn_row *row)
 		r = add_field(&sb, row->raddr, false);
 	if (!r)
 		r = add_field(&sb, row->domain, false);
+	if (!r)
+		r = add_field(&sb, row->service, false);
 	if (r < 0) {
 		strbuf_release(&sb);
 		return NULL;

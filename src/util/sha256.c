@@ -20,15 +20,16 @@ int digests_fd(int fd, char out[65], char md5[33])
 {
 	unsigned char md[32], *buf, m5[16];
 	unsigned int mdlen = 0, m5len = 0;
-	EVP_MD_CTX *ctx, *ctx5 = NULL;
+	EVP_MD_CTX *ctx = NULL, *ctx5 = NULL;
 	off_t off = 0;
 	int r = 0;
 
 	buf = malloc(HASH_CHUNK);
-	ctx = EVP_MD_CTX_new();
+	if (out)
+		ctx = EVP_MD_CTX_new();
 	if (md5)
 		ctx5 = EVP_MD_CTX_new();
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	if (!buf || (out && (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))) ||
 	    (md5 && (!ctx5 || !EVP_DigestInit_ex(ctx5, EVP_md5(), NULL)))) {
 		EVP_MD_CTX_free(ctx);
 		EVP_MD_CTX_free(ctx5);
@@ -47,12 +48,13 @@ int digests_fd(int fd, char out[65], char md5[33])
 		}
 		if (n == 0)
 			break;
-		EVP_DigestUpdate(ctx, buf, n);
+		if (ctx)
+			EVP_DigestUpdate(ctx, buf, n);
 		if (ctx5)
 			EVP_DigestUpdate(ctx5, buf, n);
 		off += n;
 	}
-	if (r == 0 && !EVP_DigestFinal_ex(ctx, md, &mdlen))
+	if (r == 0 && ctx && !EVP_DigestFinal_ex(ctx, md, &mdlen))
 		r = -EIO;
 	if (r == 0 && ctx5 && !EVP_DigestFinal_ex(ctx5, m5, &m5len))
 		r = -EIO;
@@ -61,7 +63,7 @@ int digests_fd(int fd, char out[65], char md5[33])
 	free(buf);
 	if (r < 0)
 		return r;
-	for (unsigned int i = 0; i < mdlen; i++)
+	for (unsigned int i = 0; out && i < mdlen; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	for (unsigned int i = 0; md5 && i < m5len; i++)
 		snprintf(md5 + 2 * i, 3, "%02x", m5[i]);

@@ -6,7 +6,7 @@
  * lowercase hex, into out[65].  0 or negative errno. */
 int sha256_fd(int fd, char out[65]);
 /* The same, and in the same pass the MD5 (dpkg's md5sums use it) into
- * md5[33] unless it is NULL. */
+ * md5[33] unless it is NULL; out may be NULL for the MD5 alone. */
 int digests_fd(int fd, char out[65], char md5[33]);
 
 #endif

@@ -2,7 +2,9 @@
 # A full disk: the state directory on a 16 MiB tmpfs, filled to the last
 # byte while traffic goes on.  Nothing is lost while it is full (entries
 # wait in memory, each cause is said once), everything arrives exactly once
-# space returns; a stop while it is still full says what is lost, exactly.
+# space returns; a stop while it is still full keeps what waits in the
+# user's runtime directory (written at the next start, exactly), or, with
+# none fit to use, says what is lost, exactly.
 source "$(dirname "$0")/lib.sh"
 
 fs_up 16m || skip_all "cannot mount a tmpfs"
@@ -44,23 +46,58 @@ check_eq "  counting at least the 3000 of ours" "yes" "$([ "${waited:-0}" -ge 30
 printf '# disk full (%s KiB free) for %.1f s: 3000 entries (300000 bytes) waited in memory through %s failed writes; all arrived, exact\n' \
 	"$free_kb" "$(awk "BEGIN { print $t1 - $t0 }")" "$attempts"
 
-# ---- a stop while the disk is still full ----
+# ---- a stop while the disk is still full: kept in the runtime directory ----
+# /run/user/UID, the user's own tmpfs (logind makes it at login; made here
+# like logind would, for the throwaway user, and removed at the end)
+RUN=/run/user/$TEST_UID
+MADE_RUN=
+if [ ! -d "$RUN" ]; then
+	mkdir -p "$RUN" && chown "$TEST_UID:$TEST_UID" "$RUN" && chmod 0700 "$RUN" && MADE_RUN=1
+fi
+trap '[ -n "$MADE_RUN" ] && rm -rf "$RUN"; fs_cleanup' EXIT
 fill
-C=$(prog lost-at-stop)
+C=$(prog kept-at-stop)
 "$C" udp-spray 127.0.0.1 61000 500 100	# 500 entries, 50,000 bytes
 sleep 1.5
 ps_stop
+check_eq "stopped while full: the monitor exits cleanly" 0 "$PS_RC"
+check_match "  pending.spill cannot be written: the entries are kept in the runtime directory" \
+	"stopping with [0-9]+ entries not written \(disk full\), and .*/pending.spill cannot hold them \(disk full\): they are kept in $RUN/picosnitch-[0-9a-f]{16}.spill" \
+	"$(cat "$WORK/daemon.log")"
+check_eq "  a file of the user's, 0600" "$TEST_USER 600" \
+	"$(stat -c '%U %a' "$RUN"/picosnitch-*.spill 2>/dev/null)"
+unfill
+start
+sleep 2.5
+check_eq "the next start writes them: every byte in snitch.db" "50000" "$(sent_db "$C")"
+check_eq "  and in conn.log" "50000" "$(sent_log "$C")"
+check_eq "  and removes the file" 0 "$(ls "$RUN"/picosnitch-*.spill 2>/dev/null | wc -l)"
+check_match "  error.log says so" "[0-9]+ entries kept in $RUN/picosnitch-[0-9a-f]{16}.spill at the last stop are written now" \
+	"$(cat "$PICOSNITCH_DIR/error.log")"
+echo "# stopped while full: 500 entries (50000 bytes) kept in $RUN, all written at the next start"
+
+# ---- a stop while full, and no runtime directory fit to use: lost, with totals ----
+chmod 0755 "$RUN"	# others may enter it: not used
+fill
+D=$(prog lost-at-stop)
+"$D" udp-spray 127.0.0.1 61000 500 100	# 500 entries, 50,000 bytes
+sleep 1.5
+ps_stop
+chmod 0700 "$RUN"
 check_eq "stopped while full: the monitor exits cleanly" 0 "$PS_RC"
 lost=$(grep -o 'snitch.db: [0-9]* entries could not be written (disk full) nor kept in [^:]*pending.spill (disk full): they are lost: [0-9]* bytes sent' \
 	"$WORK/daemon.log" | tail -1)
 check_match "  stderr (the journal) says what is lost, with totals" \
 	'snitch.db: [0-9]+ entries could not be written \(disk full\) nor kept in .*pending.spill \(disk full\): they are lost: [0-9]+ bytes sent' \
 	"$lost"
+check_match "  and why the runtime directory did not keep them" \
+	"nor can the runtime directory keep them \($RUN/picosnitch-[0-9a-f]{16}.spill: Operation not permitted\)" \
+	"$(cat "$WORK/daemon.log")"
 n_lost=$(sed -n 's/^snitch.db: \([0-9]*\) entries.*/\1/p' <<<"$lost")
 b_lost=$(sed -n 's/.*they are lost: \([0-9]*\) bytes sent/\1/p' <<<"$lost")
 check_eq "  at least our 500 entries and 50000 bytes (other programs may add theirs)" "yes" \
 	"$([ "${n_lost:-0}" -ge 500 ] && [ "${b_lost:-0}" -ge 50000 ] && echo yes)"
-echo "# stopped while full: $lost"
+echo "# stopped while full, no runtime directory: $lost"
 unfill
 start
 ps_stop

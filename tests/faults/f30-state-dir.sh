@@ -27,6 +27,23 @@ check_match "  error.log (a new one) says so" \
 	"$(cat "$PICOSNITCH_DIR/error.log" 2>/dev/null)"
 check_eq "  traffic after it is in the new snitch.db, exactly" "20000" "$(sent_db "$B")"
 check_eq "  and the new conn.log" "20000" "$(sent_log "$B")"
+# live_reader: connect to live.sock as the desktop user, print whether a
+# second's datagram came (5 s at most)
+live_reader() {
+	setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups python3 - "$PICOSNITCH_DIR/live.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+try:
+    s.connect(sys.argv[1])
+    print("second" if "time" in json.loads(s.recv(65536)) else "other")
+except Exception as e:
+    print("no feed: %s" % type(e).__name__)
+PY
+}
+check_eq "  live.sock is made again: a live reader connects and gets a second" "second" "$(live_reader)"
+check_match "  and error.log says so" "live.sock was removed or replaced while running: listening on a new one" \
+	"$(cat "$PICOSNITCH_DIR/error.log" 2>/dev/null)"
 L=$(pgrep -f -P "$PS_PID" 'picosnitch logger' | head -1)
 deleted=$(ls -l "/proc/$L/fd" 2>/dev/null | grep -c '(deleted)')
 check_eq "  the logger holds no deleted file open" 0 "$deleted"

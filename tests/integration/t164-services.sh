@@ -30,7 +30,7 @@ trap 'cg_cleanup; cleanup' EXIT
 for d in "${CGROUPS[@]}"; do mkdir -p "$d" || skip_all "cannot make cgroups under $CG"; done
 ok "cgroups made under $CG"
 
-ps_config '{"Desktop notifications": false, "DB write limit (seconds)": 1}'
+ps_config '{"Desktop notifications": false, "DB write limit (seconds)": 1, "DB text log": true}'
 chown -R "$TEST_USER:" "$PICOSNITCH_DIR"
 ps_start || { not_ok "the monitor starts"; t_done; exit 1; }
 
@@ -74,6 +74,15 @@ check_eq "a docker container: docker and its id" "docker:0123456789ab 1002" "$(s
 check_eq "a flatpak app: its id" "flatpak:org.example.Test 1003" "$(service_of "$FLATPAK")"
 check_eq "a user's unit: whose, and which" "user@4242.service/foo.service 1004" "$(service_of "$USERSVC")"
 check_eq "the root cgroup: none" " 1005" "$(service_of "$PLAIN")"
+# conn.log: the service is its 18th and last field
+log_service_of() {
+	awk -F, -v e="$1" '$4 == e { s[$18] += $2 } END { for (k in s) print k " " s[k] }' \
+		"$PICOSNITCH_DIR/conn.log" | sort | paste -sd,
+}
+check_eq "conn.log: the unit's" "picosnitch-test-x-$$.service 1001" "$(log_service_of "$UNIT")"
+check_eq "conn.log: the container's" "docker:0123456789ab 1002" "$(log_service_of "$DOCKER")"
+check_eq "conn.log: the user's unit" "user@4242.service/foo.service 1004" "$(log_service_of "$USERSVC")"
+check_eq "conn.log: none, an empty last field" " 1005" "$(log_service_of "$PLAIN")"
 check_eq "executables.service holds it" "picosnitch-test-x-$$.service" \
 	"$(db "SELECT group_concat(DISTINCT service) FROM executables WHERE path = '$UNIT'")"
 

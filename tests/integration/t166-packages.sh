@@ -4,7 +4,9 @@
 # name of its own; its program talks and is "as installed"; the binary is
 # then altered and runs again: "modified since install", in record.json,
 # exe.log, a notification (printed: no desktop here) and the dash; a
-# program no package owns says so.  The package is purged at the end (and
+# program no package owns says so.  A file only the desktop user can read
+# (FUSE: hashed by the logger, as the user) that the package lists is
+# checked too.  The package is purged at the end (and
 # at any exit); no other package is touched.
 source "$(dirname "$0")/../lib/lib.sh"
 
@@ -23,7 +25,9 @@ dpkg_retry() {
 	done
 	return 1
 }
+FUSE_PID=
 pkg_cleanup() {
+	[ -n "$FUSE_PID" ] && { umount "$WORK/fuse" 2>/dev/null; wait "$FUSE_PID"; }
 	dpkg-query -W "$PKG" >/dev/null 2>&1 && dpkg_retry dpkg --purge "$PKG"
 }
 trap 'pkg_cleanup; cleanup' EXIT
@@ -45,6 +49,27 @@ dpkg_retry dpkg -i "$WORK/$PKG.deb" && ok "the test package is installed" ||
 	{ not_ok "the test package is installed"; t_done; exit 1; }
 check_eq "  dpkg keeps its md5sums" "$(md5sum <"$BIN" | cut -d' ' -f1)  opt/$PKG/bin/ptalk" \
 	"$(cat "/var/lib/dpkg/info/$PKG.md5sums")"
+
+# a file root cannot read (FUSE, the user's), which the package also lists
+FUSE_OK=
+if [ ! -c /dev/fuse ]; then
+	skip "needs /dev/fuse (the user-hashed file)"
+else
+	mkdir -p "$WORK/fuse" && chmod 755 "$WORK" "$WORK/fuse"
+	cp "$TRAFFICGEN" "$WORK/fuse-src" && chmod 644 "$WORK/fuse-src"
+	"$ROOT/build/tests/fuse-exe" "$WORK/fuse-src" "$WORK/fuse" "$TEST_UID" "$TEST_UID" &
+	FUSE_PID=$!
+	# (root cannot even stat the mount: /proc/self/mounts says it is there)
+	mounted() { awk -v m="$WORK/fuse" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; }
+	for _ in $(seq 50); do mounted && break; sleep 0.1; done
+	if mounted && ! cat "$WORK/fuse/prog" >/dev/null 2>&1; then
+		FUSE_OK=1
+		echo "$(md5sum <"$WORK/fuse-src" | cut -d' ' -f1)  ${WORK#/}/fuse/prog" \
+			>>"/var/lib/dpkg/info/$PKG.md5sums"
+	else
+		skip "the FUSE mount did not come up unreadable to root"
+	fi
+fi
 
 ps_config '{"Desktop notifications": false, "DB write limit (seconds)": 1}'
 chown -R "$TEST_USER:" "$PICOSNITCH_DIR"
@@ -85,6 +110,15 @@ check_eq "record.json: the packaged program is as installed" "$SHA1=as installed
 wait_package "$UNOWNED" "$SHA_U=no package owns it"
 check_eq "record.json: a program no package owns says so" "$SHA_U=no package owns it" \
 	"$(package_of "$UNOWNED")"
+
+if [ -n "$FUSE_OK" ]; then
+	FBIN=$WORK/fuse/prog
+	SHA_F=$(sha256sum <"$WORK/fuse-src" | cut -d' ' -f1)
+	setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --init-groups "$FBIN" udp-paced 127.0.0.1 "$SPORT" 1 100 1500
+	wait_package "$FBIN" "$SHA_F=as installed ($PKG)"
+	check_eq "hashed as the user (FUSE), listed by the package: as installed" \
+		"$SHA_F=as installed ($PKG)" "$(package_of "$FBIN")"
+fi
 
 # altered: one byte more (the same file: its fanotify mark sees the write)
 printf 'x' >>"$BIN"

@@ -77,7 +77,12 @@ int main(void)
 	is_str(q[3].package, "libc6:amd64", "  with the architecture in the name");
 	is_int(q[4].verdict, DPKG_AS_INSTALLED, "listed by two packages: as installed if one matches");
 	is_str(q[4].package, "other", "  that one");
-	is_int(q[5].verdict, DPKG_UNOWNED, "no MD5 (hashed as the user): not compared");
+	is_int(q[5].verdict, DPKG_LISTED, "no MD5 yet: listed, not compared");
+	is_str(q[5].listed_md5, MD5_A, "  with the MD5 the package lists");
+	is_str(q[5].package, "curl", "  and its package");
+	is_int(dpkg_compare(q[5].listed_md5, MD5_A), DPKG_AS_INSTALLED, "  then the same MD5: as installed");
+	is_int(dpkg_compare(q[5].listed_md5, MD5_B), DPKG_MODIFIED, "  another: modified");
+	is_int(dpkg_compare(q[5].listed_md5, ""), DPKG_MODIFIED, "  none: never as installed");
 	is_int(q[6].verdict, DPKG_MODIFIED, "the same path asked twice, another MD5: modified");
 	is_int(st.files, 6, "six md5sums files read");
 	is_int(st.lines, 7, "  seven lines");

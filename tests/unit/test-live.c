@@ -166,6 +166,28 @@ int main(void)
 		}
 		ok(strstr(buf, "{\"executable\":\"/usr/bin/curl\",\"sent\":5,\"received\":6}") != NULL,
 		   "the new reader gets the second");
+		/* live.sock removed (its directory made again): listening again
+		 * there on the same descriptor number; the reader stays */
+		is_int(live_check(lv, dfd), 0, "live.sock in place: nothing to do");
+		snprintf(path, sizeof(path), "%s/%s", dir, LIVE_SOCKET);
+		unlink(path);
+		{
+			int before = live_fd(lv), late;
+
+			is_int(live_check(lv, dfd), 1, "live.sock removed: made again");
+			is_int(live_fd(lv), before, "  on the same descriptor number");
+			late = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+			is_int(connect(late, (struct sockaddr *)&sa, sizeof(sa)), 0,
+			       "  a new reader connects");
+			live_accept(lv);
+			live_add(lv, "/usr/bin/curl", 1, 2);
+			live_publish(lv, 8, 1000);
+			ok(recv(late, buf, sizeof(buf), 0) > 0, "  and gets the next second");
+			ok(recv(readers[LIVE_CLIENTS_MAX], buf, sizeof(buf), 0) > 0,
+			   "  so does the reader connected before");
+			close(late);
+			is_int(live_check(lv, dfd), 0, "  then it is in place");
+		}
 		close(readers[LIVE_CLIENTS_MAX]);
 		live_close(lv, dfd);
 		snprintf(path, sizeof(path), "%s/%s", dir, LIVE_SOCKET);

@@ -609,11 +609,12 @@ static void test_csv(void)
 	r.time = 1700000000;
 	r.cmdline = "app --x=1,2\nsecond line";
 	r.domain = "com.example.www";
+	r.service = "docker:a,b\nc";	/* a name a container chose */
 	line = conn_row_to_csv(&r);
 	is_str(line,
 	       "2023-11-14 22:13:20,12,34,/opt/myapp,curl,app --x=12second line,,/usr/bin/bash,bash,"
-	       "bash,,1000,40000,443,198.51.100.1,203.0.113.5,com.example.www",
-	       "a conn.log line has the 17 fields in order, cleaned of commas and newlines");
+	       "bash,,1000,40000,443,198.51.100.1,203.0.113.5,com.example.www,docker:abc",
+	       "a conn.log line has the 18 fields in order, cleaned of commas and newlines");
 	free(line);
 	r.lport = r.rport = -1;
 	line = conn_row_to_csv(&r);
