@@ -1330,6 +1330,7 @@ static void close_db(struct store_sqlite *s)
 	sqlite3_finalize(s->ins_exe_day);
 	s->ins_exe = s->sel_exe = s->ins_addr = s->sel_addr = s->ins_dom = s->sel_dom = NULL;
 	s->ins_conn = s->prune = s->rollup_state = s->ins_rollup = s->ins_exe_day = NULL;
+	s->count_conn = NULL;
 	sqlite3_close(s->db);
 	s->db = NULL;
 	id_caches_clear(s);
