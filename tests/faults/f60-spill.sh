@@ -27,7 +27,7 @@ size=$(stat -c %s "$PICOSNITCH_DIR/pending.spill")
 wait "$lockpid"
 start
 sleep 1.5
-check_match "the next start writes them" "[0-9]+ entries kept in pending.spill at the last stop are written now" \
+check_match "the next start writes them" "[0-9]+ entries kept in [^ ]*/pending.spill at the last stop are written now" \
 	"$(cat "$PICOSNITCH_DIR/error.log")"
 check_eq "  pending.spill is gone" "gone" "$([ -e "$PICOSNITCH_DIR/pending.spill" ] || echo gone)"
 ps_stop

@@ -3,10 +3,15 @@
 // traffic is on the page within 2 s, as exact bytes.  Prints TAP.
 //
 //   node tests/web/live.mjs BASE_URL TOKEN TALKER HOST PORT BYTES
+import dns from 'node:dns';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+
+// the server listens on 127.0.0.1; Node.js 18's fetch tries only the first
+// address of "localhost", ::1 on Debian 12, where Chromium tries both
+dns.setDefaultResultOrder('ipv4first');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { chromium } = createRequire(path.join(root, 'web/package.json'))('playwright-core');
