@@ -102,6 +102,17 @@ void geo_data_files_close(struct geo_data_files *f)
 	f->n = 0;
 }
 
+/* The directories the offline files are looked for in: those opened
+ * ahead, or geo_data_dirs(). */
+static size_t search_dirs(const struct geo_options *opt, const char *dirs[4])
+{
+	if (!opt->data)
+		return geo_data_dirs(dirs);
+	for (size_t i = 0; i < opt->data->n; i++)
+		dirs[i] = opt->data->dir[i];
+	return opt->data->n;
+}
+
 /* The name to open offline file `name` of directory i by: its path, or
  * the descriptor opened ahead.  0, or the -errno of the early open. */
 static int data_file_path(const struct geo_options *opt, size_t i, const char *dir, const char *name,
@@ -186,12 +197,7 @@ static void open_country(struct geo *g, const struct geo_options *opt)
 				GEO_MONTHLY_FILE, err);
 		}
 	}
-	n = geo_data_dirs(dirs);
-	if (opt->data) {
-		n = opt->data->n;
-		for (size_t i = 0; i < n; i++)
-			dirs[i] = opt->data->dir[i];
-	}
+	n = search_dirs(opt, dirs);
 	for (size_t i = 0; i < n; i++) {
 		char shown[4096];
 
@@ -217,14 +223,9 @@ static void open_owners(struct geo *g, const struct geo_options *opt)
 {
 	const char *dirs[4];
 	char path[4096], shown[4096], err[256];
-	size_t n = geo_data_dirs(dirs);
+	size_t n = search_dirs(opt, dirs);
 	int r;
 
-	if (opt->data) {
-		n = opt->data->n;
-		for (size_t i = 0; i < n; i++)
-			dirs[i] = opt->data->dir[i];
-	}
 	for (size_t i = 0; i < n; i++) {
 		snprintf(shown, sizeof(shown), "%s/%s", dirs[i], GEO_ASN_FILE);
 		r = data_file_path(opt, i, dirs[i], GEO_ASN_FILE, path, sizeof(path));
