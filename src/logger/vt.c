@@ -815,22 +815,29 @@ static int job_copy(struct vt_job *dst, const struct vt_job *src)
 	return 0;
 }
 
-/* The next job that may go (under the lock): its index, or -1 with the
+/* The next job that may go (under the lock): of those due, the one due
+ * the longest (the first queued among equals), so a job that keeps
+ * failing goes behind the others and cannot starve them; or -1 with the
  * time to wait until in *wake. */
 static ssize_t next_job(struct vt *v, uint64_t now, uint64_t *wake)
 {
 	uint64_t earliest = UINT64_MAX;
 	uint64_t gate = v->pause_until_ms > v->next_request_ms ? v->pause_until_ms
 								: v->next_request_ms;
+	ssize_t pick = -1;
 
-	for (size_t i = 0; i < v->n; i++) {
-		uint64_t due = v->q[i].due_ms > gate ? v->q[i].due_ms : gate;
-
-		if (due <= now)
-			return (ssize_t)i;
-		if (due < earliest)
-			earliest = due;
+	if (!v->n || gate > now) {
+		*wake = v->n ? gate : UINT64_MAX;
+		return -1;
 	}
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->q[i].due_ms < earliest) {
+			earliest = v->q[i].due_ms;
+			pick = (ssize_t)i;
+		}
+	}
+	if (pick >= 0 && earliest <= now)
+		return pick;
 	*wake = earliest;
 	return -1;
 }
@@ -855,6 +862,8 @@ static void apply(struct vt *v, struct step *s)
 		k->count++;
 		v->recovered = false;
 		v->pause_until_ms = now_ms() + v->backoff_ms;
+		/* behind every job already waiting */
+		e->due_ms = v->pause_until_ms;
 		v->backoff_ms = v->backoff_ms * 2 < BACKOFF_MAX_MS ? v->backoff_ms * 2 : BACKOFF_MAX_MS;
 		if (s->err == VT_ERR_ANSWER && ++e->bad_answers >= BAD_ANSWERS_MAX) {
 			push_outcome(v, e->job.sha256, e->job.exe, NULL, VT_ST_BAD_ANSWERS, true);

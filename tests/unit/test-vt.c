@@ -499,6 +499,42 @@ static void test_errors(struct errlog *el)
 	unlinkat(dirfd_, "vt-queue.json", 0);
 }
 
+/* A hash whose lookups keep failing must not hold up the others: each
+ * failure sends it behind every job already waiting. */
+static void test_no_starving(struct errlog *el)
+{
+	struct vt_opts o = { .backoff_ms = 100 };
+	struct vt_outcome out;
+	struct vt *v;
+
+	plan("{\"key\": \"" KEY "\", \"files\": {\"" SHA_A "\": \"503\","
+	     "\"" SHA_B "\": {\"stats\": {\"harmless\": 4}, \"date\": 11},"
+	     "\"" SHA_C "\": {\"stats\": {\"harmless\": 5}, \"date\": 12}}}");
+	requests_reset();
+	clear_errors();
+	v = start(&o);
+	if (!v)
+		return;
+	vt_submit(v, SHA_A, "/fails", 0, 0, 0);
+	/* A fails at least twice before B and C are queued behind it */
+	for (int i = 0; i < 100 && !strstr(requests(), "\nGET"); i++)
+		usleep(20000);
+	vt_submit(v, SHA_B, "/b", 0, 0, 0);
+	vt_submit(v, SHA_C, "/c", 0, 0, 0);
+	take(v, &out, 5);
+	is_str(verdict_text(&out), "bbbbbbbb /b m=0 s=0 h=4 u=0 date=11",
+	       "a hash that keeps failing (503) does not hold up the next one");
+	vt_outcome_clear(&out);
+	take(v, &out, 5);
+	is_str(verdict_text(&out), "cccccccc /c m=0 s=0 h=5 u=0 date=12", "  nor the one after");
+	vt_outcome_clear(&out);
+	vt_report(v, el, true);
+	errlog_flush(el);
+	vt_free(v);
+	unlinkat(dirfd_, "vt-queue.json", 0);
+	clear_errors();
+}
+
 static void test_key_and_restart(struct errlog *el)
 {
 	struct vt_opts o = { .api_key = "wrong-key" };
@@ -913,6 +949,7 @@ int main(void)
 		test_lookups();
 		test_limit();
 		test_errors(el);
+		test_no_starving(el);
 		test_key_and_restart(el);
 		test_bounds(el);
 		test_uploads();
