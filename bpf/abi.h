@@ -91,7 +91,7 @@ enum ps_event_type {
 	PS_EV_FLOW = 1,		/* a new flow: identify its process now */
 	PS_EV_UNOWNED = 2,	/* traffic on a socket whose process is unknown */
 	PS_EV_EXEC = 3,		/* an exec (only with "Every exe") */
-	PS_EV_DNS = 4,		/* a DNS answer that reached a socket */
+	PS_EV_DNS = 4,		/* a DNS query sent, or an answer that reached a socket */
 };
 
 struct ps_event_hdr {
@@ -101,7 +101,7 @@ struct ps_event_hdr {
 	__u64 ts_ns;
 };
 
-#define PS_EVENT_VERSION 1
+#define PS_EVENT_VERSION 2
 
 struct ps_ev_flow {
 	struct ps_event_hdr hdr;
@@ -115,14 +115,27 @@ struct ps_ev_unowned {
 	__u64 sock_ino;
 };
 
-/* A UDP datagram from port 53 as it reached a local socket: its first
- * PS_DNS_MAX bytes, for the daemon to learn the names of addresses. */
+/* A UDP datagram between a local socket and port 53: a query leaving
+ * (PS_DNS_QUERY) or an answer arriving (PS_DNS_ANSWER), its first
+ * PS_DNS_MAX bytes and where it went, for the daemon to match answers to
+ * queries and learn the names of addresses.  Addresses and ports are the
+ * local socket's side (l) and the server's (r), from the packet. */
 #define PS_DNS_MAX 512
+
+enum ps_dns_dir {
+	PS_DNS_QUERY = 1,	/* sent to port 53 */
+	PS_DNS_ANSWER = 2,	/* received from port 53 */
+};
 
 struct ps_ev_dns {
 	struct ps_event_hdr hdr;
 	__u32 len;		/* bytes in data */
-	__u32 pad;
+	__u32 netns;
+	__u8 dir;		/* enum ps_dns_dir */
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u16 lport, rport;
+	__u16 pad;
+	__u8 laddr[16], raddr[16];	/* IPv4: the first 4 bytes */
 	__u8 data[PS_DNS_MAX];
 };
 

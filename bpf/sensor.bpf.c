@@ -1255,11 +1255,46 @@ static __always_inline void stash_rx(struct __sk_buff *ctx, struct sock_state *s
 	l->slot = slot ? st->dc_slot : ~0u;
 }
 
-/* A DNS answer reaching a socket: its first bytes go to the daemon, which
- * learns the names of addresses from it.  Whichever program or resolver
- * asked (libc, systemd-resolved, Go, a browser's own resolver), the answer
- * passes here, once per datagram from port 53. */
-static __always_inline void emit_dns(struct __sk_buff *skb, struct pkt *p)
+/* DNS over UDP: every query a local socket sends to port 53 and every
+ * answer that reaches one from port 53 go to the daemon with their
+ * addresses, whichever program or resolver asked (libc,
+ * systemd-resolved, Go, a browser's own resolver).  The daemon uses an
+ * answer only if it matches a query it saw leave (docs/sensor.md).  Only
+ * these datagrams pay for it: one port comparison for the others. */
+static __always_inline struct ps_ev_dns *dns_event(struct pkt *p, struct sock_state *st, __u8 dir,
+						   __u32 n)
+{
+	struct ps_ev_dns *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		stat_add(PS_STAT_RINGBUF_FULL, 1);
+		return NULL;
+	}
+	ev->hdr.type = PS_EV_DNS;
+	ev->hdr.version = PS_EVENT_VERSION;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	ev->len = n;
+	ev->netns = st->netns;
+	ev->dir = dir;
+	ev->family = p->family;
+	ev->pad = 0;
+	if (dir == PS_DNS_QUERY) {
+		ev->lport = p->sport;
+		ev->rport = p->dport;
+		__builtin_memcpy(ev->laddr, p->saddr, 16);
+		__builtin_memcpy(ev->raddr, p->daddr, 16);
+	} else {
+		ev->lport = p->dport;
+		ev->rport = p->sport;
+		__builtin_memcpy(ev->laddr, p->daddr, 16);
+		__builtin_memcpy(ev->raddr, p->saddr, 16);
+	}
+	return ev;
+}
+
+/* An answer reaching a socket (cgroup_skb/ingress). */
+static __always_inline void dns_received(struct __sk_buff *skb, struct pkt *p, struct sock_state *st)
 {
 	__u32 off = p->nhlen + p->thlen;
 	__u32 n = p->len - off;
@@ -1269,21 +1304,44 @@ static __always_inline void emit_dns(struct __sk_buff *skb, struct pkt *p)
 		return;		/* shorter than a DNS header */
 	if (n > PS_DNS_MAX)
 		n = PS_DNS_MAX;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		stat_add(PS_STAT_RINGBUF_FULL, 1);
+	ev = dns_event(p, st, PS_DNS_ANSWER, n);
+	if (!ev)
 		return;
-	}
 	if (bpf_skb_load_bytes(skb, off, ev->data, n)) {
 		bpf_ringbuf_discard(ev, 0);
 		stat_add(PS_STAT_PARSE_FAIL, 1);
 		return;
 	}
-	ev->hdr.type = PS_EV_DNS;
-	ev->hdr.version = PS_EVENT_VERSION;
-	ev->hdr.size = sizeof(*ev);
-	ev->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	ev->len = n;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* A query leaving (net_dev_queue): a small datagram is in the packet's
+ * linear part; what lies in page fragments is left out. */
+static __always_inline void dns_sent(struct sk_buff *skb, struct pkt *p, struct sock_state *st)
+{
+	unsigned char *head = skb->head;
+	__u32 off = skb->network_header + p->nhlen + p->thlen;
+	__u32 linear_end = (__u32)((unsigned long)skb->data - (unsigned long)head) +
+			   (skb->len - skb->data_len);
+	__u32 n = p->len - p->nhlen - p->thlen;
+	struct ps_ev_dns *ev;
+
+	if (off > linear_end)
+		return;
+	if (n > linear_end - off)
+		n = linear_end - off;
+	if (n < 12)
+		return;
+	if (n > PS_DNS_MAX)
+		n = PS_DNS_MAX;
+	ev = dns_event(p, st, PS_DNS_QUERY, n);
+	if (!ev)
+		return;
+	if (bpf_probe_read_kernel(ev->data, n, head + off)) {
+		bpf_ringbuf_discard(ev, 0);
+		stat_add(PS_STAT_PARSE_FAIL, 1);
+		return;
+	}
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -1328,7 +1386,7 @@ int ps_ingress(struct __sk_buff *skb)
 	if (cfg_drop_stash && sv.type == SOCK_DGRAM)
 		stash_rx(skb, st, &p, &sv);
 	if (p.proto == IPPROTO_UDP && p.sport == 53 && sv.type == SOCK_DGRAM)
-		emit_dns(skb, &p);
+		dns_received(skb, &p, st);
 	return 1;
 }
 
@@ -1518,6 +1576,8 @@ int BPF_PROG(ps_egress, struct sk_buff *skb)
 		return 0;
 	}
 	account(st, &p, &sv, 1);
+	if (p.proto == IPPROTO_UDP && p.dport == 53 && sv.type == SOCK_DGRAM && p.frag != FRAG_LATER)
+		dns_sent(skb, &p, st);
 	return 0;
 }
 

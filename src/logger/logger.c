@@ -40,6 +40,7 @@
 #include "logger/userhash.h"
 #include "logger/vt.h"
 #include "logger/window.h"
+#include "pipeline/dnsmatch.h"
 #include "pipeline/domains.h"
 #include "pipeline/ignore.h"
 #include "privsep/channel.h"
@@ -992,6 +993,7 @@ static void rollup(struct logger *l)
 static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 {
 	uint64_t d[PS_STAT_MAX], md[PS_MSTAT_MAX];
+	struct dnsmatch_stats ds;
 	struct idents_stats is;
 	uint64_t n;
 
@@ -1154,6 +1156,19 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 				   n - l->package_refused);
 		l->package_refused = n;
 	}
+	dnsmatch_get_stats(l->dnsmatch, &ds);
+	if (ds.unmatched > l->dns_seen.unmatched)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS answers matched no query this machine sent (the same "
+			   "transaction id, question, addresses and ports, in the last %d s): "
+			   "forged or unsolicited, no domain was learned from them",
+			   ds.unmatched - l->dns_seen.unmatched, DNSMATCH_MAX_AGE_MS / 1000);
+	if (ds.evicted > l->dns_seen.evicted)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS queries were forgotten before their answer came, "
+			   "%d were waiting: their answers were not used",
+			   ds.evicted - l->dns_seen.evicted, DNSMATCH_CAPACITY);
+	l->dns_seen = ds;
 	if (l->dns_unreadable > l->dns_reported) {
 		errlog_add(l->errlog,
 			   "%" PRIu64 " DNS answers could not be read (malformed, or names with "
@@ -1225,6 +1240,29 @@ static void on_deltas(struct logger *l, const struct ps_msg_deltas *m)
 			strpool_put(l->pool, exe);
 		}
 	}
+}
+
+/* A DNS query is remembered; an answer teaches names only if it answers
+ * one (dnsmatch.h). */
+static void on_dns(struct logger *l, const struct ps_msg_dns *m)
+{
+	struct dns_ends e = {
+		.netns = m->netns,
+		.family = m->family,
+		.lport = m->lport,
+		.rport = m->rport,
+	};
+
+	memcpy(e.laddr, m->laddr, sizeof(e.laddr));
+	memcpy(e.raddr, m->raddr, sizeof(e.raddr));
+	if (m->dir == PS_DNS_QUERY) {
+		dnsmatch_query(l->dnsmatch, &e, m->data, m->len, l->mono_clock_ms());
+		return;
+	}
+	if (dnsmatch_answer(l->dnsmatch, &e, m->data, m->len, l->mono_clock_ms()) < 0)
+		return;
+	if (domains_learn(l->domains, m->data, m->len) == -EBADMSG)
+		l->dns_unreadable++;
 }
 
 static void on_seen(struct logger *l, const struct ps_msg_seen *m)
@@ -1381,13 +1419,9 @@ int logger_handle(struct logger *l, const void *buf, size_t len)
 	case PS_MSG_SEEN:
 		on_seen(l, buf);
 		break;
-	case PS_MSG_DNS: {
-		const struct ps_msg_dns *m = buf;
-
-		if (domains_learn(l->domains, m->data, m->len) == -EBADMSG)
-			l->dns_unreadable++;
+	case PS_MSG_DNS:
+		on_dns(l, buf);
 		break;
-	}
 	case PS_MSG_STATS:
 		report_stats(l, buf);
 		break;
@@ -1462,7 +1496,8 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 		l->mono_clock_ms = mono_ms;
 	l->window_start_ms = l->mono_clock_ms();
 	if ((r = strpool_new(&l->pool)) < 0 || (r = idents_new(l->pool, &l->idents)) < 0 ||
-	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0)
+	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0 ||
+	    (r = dnsmatch_new(DNSMATCH_CAPACITY, &l->dnsmatch)) < 0)
 		return r;
 	if (!l->have_cfg && (r = config_default(&l->cfg)) < 0)
 		return r;
@@ -1566,6 +1601,7 @@ void logger_done(struct logger *l)
 		store_close(l->stores[i]);
 	ignore_rules_free(l->ignore);
 	domains_free(l->domains);
+	dnsmatch_free(l->dnsmatch);
 	idents_free(l->idents);
 	strpool_free(l->pool);
 	errlog_close(l->errlog);

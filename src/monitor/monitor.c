@@ -1,7 +1,7 @@
 /* The monitor's event loop (monitor.h):
  *
  *   ring buffer record --> tracker (name the process now) --> IDENT, SEEN
- *                          DNS answers                     --> DNS
+ *                          DNS queries and answers         --> DNS
  *   every second       --> tracker_drain --> DELTAS, then STATS and TICK
  *                          (held back while the logger is behind: the
  *                          kernel keeps counting meanwhile)
@@ -328,6 +328,13 @@ static int on_event(void *ctx, const void *data, size_t size)
 			proto_init(&d, PS_MSG_DNS);
 			d.len = ev->len <= sizeof(d.data) ? ev->len : sizeof(d.data);
 			memcpy(d.data, ev->data, d.len);
+			d.netns = ev->netns;
+			d.dir = ev->dir;
+			d.family = ev->family;
+			d.lport = ev->lport;
+			d.rport = ev->rport;
+			memcpy(d.laddr, ev->laddr, sizeof(d.laddr));
+			memcpy(d.raddr, ev->raddr, sizeof(d.raddr));
 			send_msg(m, &d);
 		}
 		break;

@@ -1,8 +1,9 @@
 /* Domain names of remote addresses, learned from the DNS answers this
  * machine receives: the sensor copies every UDP datagram that arrives from
- * port 53 to a local socket, whichever program or resolver asked, and the
- * names asked for are remembered for the addresses they resolved to.  A
- * flow's domain is the name last resolved to its remote address. */
+ * port 53 to a local socket, whichever program or resolver asked; those
+ * that answer a query sent (dnsmatch.h) come here, and the names asked
+ * for are remembered for the addresses they resolved to.  A flow's domain
+ * is the name last resolved to its remote address. */
 #ifndef PS_PIPELINE_DOMAINS_H
 #define PS_PIPELINE_DOMAINS_H
 

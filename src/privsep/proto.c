@@ -2,6 +2,7 @@
 #include "privsep/proto.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 size_t proto_size(unsigned type)
 {
@@ -80,8 +81,12 @@ bool proto_check(const void *buf, size_t len)
 	}
 	case PS_MSG_DELTAS:
 		return ((const struct ps_msg_deltas *)buf)->n <= PS_DELTAS_MAX;
-	case PS_MSG_DNS:
-		return ((const struct ps_msg_dns *)buf)->len <= PS_DNS_MAX;
+	case PS_MSG_DNS: {
+		const struct ps_msg_dns *m = buf;
+
+		return m->len <= PS_DNS_MAX && (m->dir == PS_DNS_QUERY || m->dir == PS_DNS_ANSWER) &&
+		       (m->family == AF_INET || m->family == AF_INET6);
+	}
 	case PS_MSG_NOTE:
 		return ((const struct ps_msg_note *)buf)->len <= PS_TEXT_MAX;
 	case PS_MSG_FATAL: {

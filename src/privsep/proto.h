@@ -42,7 +42,7 @@ enum ps_msg_type {
 	PS_MSG_HASH_REQ = 5,	/* root cannot read it: hash it as the user */
 	PS_MSG_DELTAS = 6,	/* traffic since the last drain, per flow */
 	PS_MSG_SEEN = 7,	/* a flow's (or exec's) process was named */
-	PS_MSG_DNS = 8,		/* a DNS answer that reached a socket */
+	PS_MSG_DNS = 8,		/* a DNS query sent, or an answer received */
 	PS_MSG_STATS = 9,	/* loss counters, cumulative */
 	PS_MSG_NOTE = 10,	/* a message for error.log, made by the monitor */
 	PS_MSG_TICK = 11,	/* a drain ended */
@@ -180,10 +180,17 @@ struct ps_msg_seen {
 	__u32 pad;
 };
 
+/* A DNS query sent or answer received over UDP (struct ps_ev_dns):
+ * addresses as the sensor read them, the message unparsed. */
 struct ps_msg_dns {
 	struct ps_msg_hdr hdr;
 	__u32 len;
-	__u32 pad;
+	__u32 netns;
+	__u8 dir;		/* enum ps_dns_dir */
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u16 lport, rport;
+	__u16 pad;
+	__u8 laddr[16], raddr[16];
 	__u8 data[PS_DNS_MAX];
 };
 

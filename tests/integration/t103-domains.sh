@@ -2,7 +2,9 @@
 # Domains: a DNS server in a network namespace answers A and AAAA questions;
 # after a program asks, traffic of any program to the answered address is
 # logged with the name asked (snitch.db and conn.log), traffic to other
-# addresses with none; "Log ignore" domain rules then drop exactly the
+# addresses with none; answers that match no query sent (forged from the
+# namespace: no query at all, or a wrong transaction id) teach nothing and
+# are counted in error.log; "Log ignore" domain rules then drop exactly the
 # traffic of that domain; "Log addresses": false leaves domains empty.
 source "$(dirname "$0")/../lib/lib.sh"
 
@@ -64,6 +66,61 @@ check_eq "traffic to an address never resolved has no domain" "" "$(one "$CL")"
 check_eq "the domains table holds the two names" "v6.snitch-test.example www.snitch-test.example" \
 	"$(db "SELECT domain FROM domains WHERE domain != '' ORDER BY domain" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "nothing went wrong" "" "$(cat "$PICOSNITCH_DIR/error.log")"
+
+# ---- forged answers ----
+FORGE="python3 $ROOT/tests/helpers/dnsforge.py"
+# unmatched: the count of "N DNS answers matched no query" in error.log
+unmatched() {
+	awk '/DNS answers matched no query/ { n = $3; r = 1
+		if (match($0, /\(repeated [0-9]+ times\)/)) r = substr($0, RSTART + 10) + 0
+		t += n * r } END { print t + 0 }' "$PICOSNITCH_DIR/error.log"
+}
+rm -rf "$PICOSNITCH_DIR"
+ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+ps_start || { not_ok "the monitor starts for forged answers"; t_done; exit 1; }
+# an answer no one asked for, sent from port 53 of the namespace to a
+# socket of this side: it says forged.snitch-test.example is $V4
+$FORGE listen 198.51.100.1 "$WORK/victim.port" &
+victim=$!
+wait_file "$WORK/victim.port" || not_ok "the victim listens"
+in_ns $FORGE inject "$V4" 198.51.100.1 "$(cat "$WORK/victim.port")" forged.snitch-test.example "$V4"
+wait $victim
+check_eq "the forged answer reached its socket" 0 $?
+# a real question, answered first with a wrong transaction id ($V4), then
+# rightly ($RIGHT, which the namespace also has)
+RIGHT=203.0.113.7
+if ip -o addr | grep -q '203\.0\.113\.' || ip route | grep -q '^203\.0\.113\.'; then
+	not_ok "203.0.113.0/24 is already used here"; t_done; exit 1
+fi
+in_ns ip addr add $RIGHT/32 dev "$VETH_N" && ip route add $RIGHT/32 via 198.51.100.2 ||
+	{ not_ok "cannot route $RIGHT into the namespace"; t_done; exit 1; }
+in_ns $FORGE server "$V4" "$WORK/forge-server.ready" "$V4" $RIGHT &
+fs=$!
+wait_file "$WORK/forge-server.ready" || not_ok "the forging server listens"
+$FORGE ask "$V4" wrongid.snitch-test.example
+check_eq "both answers came" 0 $?
+wait $fs
+sink=$(prog sink-forged)
+in_ns "$sink" udp-sink "$V4" "$WORK/sink-forged.port" 3 &
+sp=$!
+wait_file "$WORK/sink-forged.port" || not_ok "the sink listens"
+F4=$(prog to-forged)
+"$F4" udp-client "$V4" "$(cat "$WORK/sink-forged.port")" 3 100 0 connected
+wait $sp
+in_ns "$sink" udp-sink $RIGHT "$WORK/sink-right.port" 3 &
+sp=$!
+wait_file "$WORK/sink-right.port" || not_ok "the sink listens on $RIGHT"
+FR=$(prog to-right)
+"$FR" udp-client $RIGHT "$(cat "$WORK/sink-right.port")" 3 100 0 connected
+wait $sp
+sleep 2.5
+ps_stop
+check_eq "traffic to the forged address has no domain" "" "$(one "$F4")"
+check_eq "  and all its bytes" "300 0" "$(db_totals "$F4")"
+check_eq "the right answer after a wrong one was used" "wrongid.snitch-test.example" "$(one "$FR")"
+check_eq "no forged name was stored" "wrongid.snitch-test.example" \
+	"$(db "SELECT domain FROM domains WHERE domain != ''")"
+check_eq "error.log counts the two answers that matched no query" 2 "$(unmatched)"
 
 # ---- Log ignore with a domain rule ----
 rm -rf "$PICOSNITCH_DIR"
