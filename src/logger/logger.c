@@ -1261,7 +1261,7 @@ static void on_dns(struct logger *l, const struct ps_msg_dns *m)
 	}
 	if (dnsmatch_answer(l->dnsmatch, &e, m->data, m->len, l->mono_clock_ms()) < 0)
 		return;
-	if (domains_learn(l->domains, m->data, m->len) == -EBADMSG)
+	if (domains_learn(l->domains, m->data, m->len, DOMAIN_SOURCE_DNS) == -EBADMSG)
 		l->dns_unreadable++;
 }
 

@@ -12,6 +12,19 @@
 
 #define DNS_NAME_MAX 253	/* a name in text form, without the final dot */
 
+/* Where a name came from (snitch.db's domains.source, docs/schema.md). */
+enum domain_source {
+	DOMAIN_SOURCE_NONE,	/* "": no name */
+	DOMAIN_SOURCE_DNS,	/* "dns": a DNS answer over UDP that matched a query */
+	DOMAIN_SOURCE_DNS_TCP,	/* "dns-tcp": the same over TCP */
+	DOMAIN_SOURCE_SNI,	/* "sni": a TLS ClientHello's server name */
+	DOMAIN_SOURCE_QUIC,	/* "quic": the same in a QUIC Initial packet */
+	DOMAIN_SOURCE__COUNT
+};
+
+/* Its text as stored: "", "dns", "dns-tcp", "sni", "quic". */
+const char *domain_source_name(enum domain_source src);
+
 struct domains;
 
 /* A cache of at most `capacity` addresses (the oldest learned go first). */
@@ -22,11 +35,12 @@ void domains_free(struct domains *d);
  * response, under the name of its question.  Returns how many addresses
  * were learned, or -EBADMSG for a message that is not a well-formed
  * response (nothing is learned from it). */
-int domains_learn(struct domains *d, const uint8_t *msg, size_t len);
+int domains_learn(struct domains *d, const uint8_t *msg, size_t len, enum domain_source src);
 
 /* The name last resolved to an address (family AF_INET: the first 4
- * bytes of addr), or NULL. */
-const char *domains_lookup(const struct domains *d, int family, const uint8_t addr[16]);
+ * bytes of addr), or NULL; *src (if not NULL) says where it came from. */
+const char *domains_lookup(const struct domains *d, int family, const uint8_t addr[16],
+			   enum domain_source *src);
 
 size_t domains_count(const struct domains *d);
 

@@ -63,6 +63,9 @@ check_eq "traffic to an AAAA answer carries its name, in lower case" "v6.snitch-
 check_eq "  and in conn.log" "v6.snitch-test.example" "$(log_domain "$C6")"
 check_eq "  with all its bytes" "300 0" "$(db_totals "$C6")"
 check_eq "traffic to an address never resolved has no domain" "" "$(one "$CL")"
+source_of() { db "SELECT group_concat(DISTINCT domain_source) FROM connection_log WHERE executable = '$1'"; }
+check_eq "the names came from DNS over UDP (domain_source)" "dns dns" "$(source_of "$C4") $(source_of "$C6")"
+check_eq "  and no name has no source" "" "$(source_of "$CL")"
 check_eq "the domains table holds the two names" "v6.snitch-test.example www.snitch-test.example" \
 	"$(db "SELECT domain FROM domains WHERE domain != '' ORDER BY domain" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "nothing went wrong" "" "$(cat "$PICOSNITCH_DIR/error.log")"
@@ -118,6 +121,7 @@ ps_stop
 check_eq "traffic to the forged address has no domain" "" "$(one "$F4")"
 check_eq "  and all its bytes" "300 0" "$(db_totals "$F4")"
 check_eq "the right answer after a wrong one was used" "wrongid.snitch-test.example" "$(one "$FR")"
+check_eq "  from DNS" "dns" "$(source_of "$FR")"
 check_eq "no forged name was stored" "wrongid.snitch-test.example" \
 	"$(db "SELECT domain FROM domains WHERE domain != ''")"
 check_eq "error.log counts the two answers that matched no query" 2 "$(unmatched)"
