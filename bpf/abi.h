@@ -115,11 +115,13 @@ struct ps_ev_unowned {
 	__u64 sock_ino;
 };
 
-/* A UDP datagram between a local socket and port 53: a query leaving
- * (PS_DNS_QUERY) or an answer arriving (PS_DNS_ANSWER), its first
- * PS_DNS_MAX bytes and where it went, for the daemon to match answers to
- * queries and learn the names of addresses.  Addresses and ports are the
- * local socket's side (l) and the server's (r), from the packet. */
+/* A UDP datagram or TCP segment between a local socket and port 53: a
+ * query leaving (PS_DNS_QUERY) or an answer arriving (PS_DNS_ANSWER), its
+ * first PS_DNS_MAX bytes and where it went, for the daemon to match
+ * answers to queries and learn the names of addresses.  Addresses and
+ * ports are the local socket's side (l) and the server's (r), from the
+ * packet.  TCP segments also carry their sequence number, flags and whole
+ * payload length, for the daemon to put the stream back together. */
 #define PS_DNS_MAX 512
 
 enum ps_dns_dir {
@@ -134,10 +136,16 @@ struct ps_ev_dns {
 	__u8 dir;		/* enum ps_dns_dir */
 	__u8 family;		/* AF_INET, AF_INET6 */
 	__u16 lport, rport;
-	__u16 pad;
+	__u8 proto;		/* IPPROTO_UDP, IPPROTO_TCP */
+	__u8 tcp_flags;		/* PS_DNS_SYN, PS_DNS_FIN */
+	__u32 seq;		/* TCP: the segment's sequence number */
+	__u32 seg_len;		/* TCP: its payload bytes (len holds the first of them) */
 	__u8 laddr[16], raddr[16];	/* IPv4: the first 4 bytes */
 	__u8 data[PS_DNS_MAX];
 };
+
+#define PS_DNS_SYN 1
+#define PS_DNS_FIN 2		/* FIN or RST: the stream ends */
 
 /* What the exec tracepoint remembers per process, so that a process that
  * exits before the daemon can read /proc still has a path and arguments. */

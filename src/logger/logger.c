@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +42,7 @@
 #include "logger/vt.h"
 #include "logger/window.h"
 #include "pipeline/dnsmatch.h"
+#include "pipeline/tcpdns.h"
 #include "pipeline/domains.h"
 #include "pipeline/ignore.h"
 #include "privsep/channel.h"
@@ -994,6 +996,7 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 {
 	uint64_t d[PS_STAT_MAX], md[PS_MSTAT_MAX];
 	struct dnsmatch_stats ds;
+	struct tcpdns_stats ts;
 	struct idents_stats is;
 	uint64_t n;
 
@@ -1169,6 +1172,19 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "%d were waiting: their answers were not used",
 			   ds.evicted - l->dns_seen.evicted, DNSMATCH_CAPACITY);
 	l->dns_seen = ds;
+	tcpdns_get_stats(l->tcpdns, &ts);
+	if (ts.evicted > l->tcp_dns_seen.evicted)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS-over-TCP connections were forgotten unfinished, %d "
+			   "were followed: names in their answers were not learned",
+			   ts.evicted - l->tcp_dns_seen.evicted, TCPDNS_CAPACITY);
+	if (ts.lost > l->tcp_dns_seen.lost)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS-over-TCP streams could not be followed (a gap, or a "
+			   "message longer than a segment's copied bytes hid the next one): the "
+			   "rest of them was not read",
+			   ts.lost - l->tcp_dns_seen.lost);
+	l->tcp_dns_seen = ts;
 	if (l->dns_unreadable > l->dns_reported) {
 		errlog_add(l->errlog,
 			   "%" PRIu64 " DNS answers could not be read (malformed, or names with "
@@ -1244,6 +1260,25 @@ static void on_deltas(struct logger *l, const struct ps_msg_deltas *m)
 
 /* A DNS query is remembered; an answer teaches names only if it answers
  * one (dnsmatch.h). */
+static void dns_message(struct logger *l, const struct dns_ends *e, bool answer,
+			const uint8_t *msg, size_t len, enum domain_source src)
+{
+	if (!answer) {
+		dnsmatch_query(l->dnsmatch, e, msg, len, l->mono_clock_ms());
+		return;
+	}
+	if (dnsmatch_answer(l->dnsmatch, e, msg, len, l->mono_clock_ms()) < 0)
+		return;
+	if (domains_learn(l->domains, msg, len, src) == -EBADMSG)
+		l->dns_unreadable++;
+}
+
+static void on_tcp_dns_message(void *ctx, const struct dns_ends *e, bool from_server,
+			       const uint8_t *msg, size_t len)
+{
+	dns_message(ctx, e, from_server, msg, len, DOMAIN_SOURCE_DNS_TCP);
+}
+
 static void on_dns(struct logger *l, const struct ps_msg_dns *m)
 {
 	struct dns_ends e = {
@@ -1255,14 +1290,22 @@ static void on_dns(struct logger *l, const struct ps_msg_dns *m)
 
 	memcpy(e.laddr, m->laddr, sizeof(e.laddr));
 	memcpy(e.raddr, m->raddr, sizeof(e.raddr));
-	if (m->dir == PS_DNS_QUERY) {
-		dnsmatch_query(l->dnsmatch, &e, m->data, m->len, l->mono_clock_ms());
+	if (m->proto == IPPROTO_TCP) {
+		struct tcpdns_segment seg = {
+			.ends = e,
+			.from_server = m->dir == PS_DNS_ANSWER,
+			.syn = m->tcp_flags & PS_DNS_SYN,
+			.fin = m->tcp_flags & PS_DNS_FIN,
+			.seq = m->seq,
+			.seg_len = m->seg_len,
+			.data = m->data,
+			.len = m->len,
+		};
+
+		tcpdns_segment(l->tcpdns, &seg, l->mono_clock_ms(), on_tcp_dns_message, l);
 		return;
 	}
-	if (dnsmatch_answer(l->dnsmatch, &e, m->data, m->len, l->mono_clock_ms()) < 0)
-		return;
-	if (domains_learn(l->domains, m->data, m->len, DOMAIN_SOURCE_DNS) == -EBADMSG)
-		l->dns_unreadable++;
+	dns_message(l, &e, m->dir == PS_DNS_ANSWER, m->data, m->len, DOMAIN_SOURCE_DNS);
 }
 
 static void on_seen(struct logger *l, const struct ps_msg_seen *m)
@@ -1497,7 +1540,8 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 	l->window_start_ms = l->mono_clock_ms();
 	if ((r = strpool_new(&l->pool)) < 0 || (r = idents_new(l->pool, &l->idents)) < 0 ||
 	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0 ||
-	    (r = dnsmatch_new(DNSMATCH_CAPACITY, &l->dnsmatch)) < 0)
+	    (r = dnsmatch_new(DNSMATCH_CAPACITY, &l->dnsmatch)) < 0 ||
+	    (r = tcpdns_new(TCPDNS_CAPACITY, &l->tcpdns)) < 0)
 		return r;
 	if (!l->have_cfg && (r = config_default(&l->cfg)) < 0)
 		return r;
@@ -1602,6 +1646,7 @@ void logger_done(struct logger *l)
 	ignore_rules_free(l->ignore);
 	domains_free(l->domains);
 	dnsmatch_free(l->dnsmatch);
+	tcpdns_free(l->tcpdns);
 	idents_free(l->idents);
 	strpool_free(l->pool);
 	errlog_close(l->errlog);

@@ -13,6 +13,7 @@
 #include "logger/metrics.h"
 #include "logger/window.h"
 #include "pipeline/dnsmatch.h"
+#include "pipeline/tcpdns.h"
 #include "privsep/proto.h"
 #include "storage/pending.h"
 
@@ -37,6 +38,7 @@ struct logger {
 	struct idents *idents;
 	struct domains *domains;
 	struct dnsmatch *dnsmatch;	/* answers are used only if they match a query */
+	struct tcpdns *tcpdns;		/* DNS over TCP, put back together */
 	struct ignore_rules *ignore;
 	struct window *window;
 	struct errlog *errlog;
@@ -79,6 +81,7 @@ struct logger {
 	uint64_t notes_dropped, record_refused, idents_refused;
 	uint64_t dns_unreadable, dns_reported;
 	struct dnsmatch_stats dns_seen;
+	struct tcpdns_stats tcp_dns_seen;
 	uint64_t bad_messages, bad_reported;
 	uint64_t early_flushes, early_reported;
 	uint64_t lost_deltas;

@@ -333,6 +333,10 @@ static int on_event(void *ctx, const void *data, size_t size)
 			d.family = ev->family;
 			d.lport = ev->lport;
 			d.rport = ev->rport;
+			d.proto = ev->proto;
+			d.tcp_flags = ev->tcp_flags;
+			d.seq = ev->seq;
+			d.seg_len = ev->seg_len;
 			memcpy(d.laddr, ev->laddr, sizeof(d.laddr));
 			memcpy(d.raddr, ev->raddr, sizeof(d.raddr));
 			send_msg(m, &d);

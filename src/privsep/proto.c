@@ -2,6 +2,7 @@
 #include "privsep/proto.h"
 
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 size_t proto_size(unsigned type)
@@ -85,7 +86,9 @@ bool proto_check(const void *buf, size_t len)
 		const struct ps_msg_dns *m = buf;
 
 		return m->len <= PS_DNS_MAX && (m->dir == PS_DNS_QUERY || m->dir == PS_DNS_ANSWER) &&
-		       (m->family == AF_INET || m->family == AF_INET6);
+		       (m->family == AF_INET || m->family == AF_INET6) &&
+		       (m->proto == IPPROTO_UDP ||
+			(m->proto == IPPROTO_TCP && m->len <= m->seg_len));
 	}
 	case PS_MSG_NOTE:
 		return ((const struct ps_msg_note *)buf)->len <= PS_TEXT_MAX;

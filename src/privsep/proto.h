@@ -180,8 +180,9 @@ struct ps_msg_seen {
 	__u32 pad;
 };
 
-/* A DNS query sent or answer received over UDP (struct ps_ev_dns):
- * addresses as the sensor read them, the message unparsed. */
+/* A DNS query sent or answer received (struct ps_ev_dns): over UDP a
+ * message, over TCP a segment of a stream; addresses as the sensor read
+ * them, the bytes unparsed. */
 struct ps_msg_dns {
 	struct ps_msg_hdr hdr;
 	__u32 len;
@@ -189,7 +190,9 @@ struct ps_msg_dns {
 	__u8 dir;		/* enum ps_dns_dir */
 	__u8 family;		/* AF_INET, AF_INET6 */
 	__u16 lport, rport;
-	__u16 pad;
+	__u8 proto;		/* IPPROTO_UDP, IPPROTO_TCP */
+	__u8 tcp_flags;		/* PS_DNS_SYN, PS_DNS_FIN */
+	__u32 seq, seg_len;	/* TCP */
 	__u8 laddr[16], raddr[16];
 	__u8 data[PS_DNS_MAX];
 };

@@ -126,6 +126,29 @@ check_eq "no forged name was stored" "wrongid.snitch-test.example" \
 	"$(db "SELECT domain FROM domains WHERE domain != ''")"
 check_eq "error.log counts the two answers that matched no query" 2 "$(unmatched)"
 
+# ---- DNS over TCP ----
+rm -rf "$PICOSNITCH_DIR"
+ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+ps_start || { not_ok "the monitor starts for DNS over TCP"; t_done; exit 1; }
+tdns=$(prog dns-tcp.server)
+in_ns "$tdns" dns-tcp-server "$V4" "$WORK/dns-tcp.ready" "$V4" 1 &
+ts=$!
+wait_file "$WORK/dns-tcp.ready" || not_ok "the TCP DNS server listens"
+"$(prog asker-tcp)" dns-tcp-query "$V4" Tcp.Snitch-Test.Example
+check_eq "the TCP DNS server answered" 0 $?
+wait $ts
+in_ns "$sink" udp-sink "$V4" "$WORK/sink-tcp.port" 3 &
+sp=$!
+wait_file "$WORK/sink-tcp.port" || not_ok "the sink listens for DNS over TCP"
+T4=$(prog to-tcp-name)
+"$T4" udp-client "$V4" "$(cat "$WORK/sink-tcp.port")" 3 100 0 connected
+wait $sp
+sleep 2.5
+ps_stop
+check_eq "a name answered over TCP is the flow's domain" "tcp.snitch-test.example" "$(one "$T4")"
+check_eq "  from DNS over TCP" "dns-tcp" "$(source_of "$T4")"
+check_eq "  and nothing went wrong" "" "$(cat "$PICOSNITCH_DIR/error.log")"
+
 # ---- Log ignore with a domain rule ----
 rm -rf "$PICOSNITCH_DIR"
 ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false,
