@@ -179,7 +179,7 @@ struct sock_state {
 	__u32 bound_port;	/* UDP: the port in the listeners map */
 	__u16 frag_lport;	/* IP fragments: the ports of the datagram */
 	__u16 frag_rport;	/* whose first fragment was seen last */
-	__u32 pad;
+	__u32 first_sent;	/* UDP: datagrams whose first bytes were copied */
 	struct ps_task owner;
 	/* TCP: the connection's addresses, kept from when they were first
 	 * read (at close the kernel has already released the local port) */
@@ -1386,18 +1386,136 @@ static __always_inline void dns_tcp_segment(struct __sk_buff *skb, struct bpf_so
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* Sent TCP segments, for DNS queries over TCP only: every other packet
- * returns after one comparison (UDP is seen at net_dev_queue). */
+/* ---- the first bytes a connection sends (server names) ---- */
+
+static __always_inline struct ps_ev_first *first_event(struct pkt *p, __u32 netns, __u32 n,
+						       __u32 seg)
+{
+	struct ps_ev_first *ev;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
+		stat_add(PS_STAT_FIRST_SKIPPED, 1);
+		return NULL;
+	}
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_add(PS_STAT_RINGBUF_FULL, 1);
+		return NULL;
+	}
+	ev->hdr.type = PS_EV_FIRST;
+	ev->hdr.version = PS_EVENT_VERSION;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	ev->len = n;
+	ev->netns = netns;
+	ev->family = p->family;
+	ev->proto = p->proto;
+	ev->lport = p->sport;
+	ev->rport = p->dport;
+	ev->first = 0;
+	ev->pad = 0;
+	ev->seq = p->seq;
+	ev->seg_len = seg;
+	__builtin_memcpy(ev->laddr, p->saddr, 16);
+	__builtin_memcpy(ev->raddr, p->daddr, 16);
+	return ev;
+}
+
+/* 1 to PS_FIRST_MAX where every verifier sees it (6.1's does not learn
+ * n > 0 from a test) */
+static __always_inline __u32 first_bound(__u32 n)
+{
+	n = ((n - 1) & 2047) + 1;
+	return n > PS_FIRST_MAX ? PS_FIRST_MAX : n;
+}
+
+/* One of the first data segments of a TCP client (cgroup_skb/egress:
+ * the payload may lie in page fragments, which bpf_skb_load_bytes reads).
+ * segs: the segments this packet counts for. */
+static __always_inline void first_tcp(struct __sk_buff *skb, struct bpf_sock *bsk,
+				      struct bpf_tcp_sock *tp, __u32 segs)
+{
+	struct sock *sk = sock_addr(bsk);
+	struct ps_ev_first *ev;
+	struct pkt p = {};
+	__u32 off, seg, n;
+
+	if (parse_ingress(skb, &p) || p.proto != IPPROTO_TCP)
+		return;
+	off = p.nhlen + p.thlen;
+	if (p.len <= off)
+		return;		/* a SYN or a bare ACK */
+	seg = p.len - off;
+	n = first_bound(seg);
+	ev = first_event(&p, sk ? BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) : 0, n, seg);
+	if (!ev)
+		return;
+	ev->first = tp->data_segs_out == segs;
+	if (bpf_skb_load_bytes(skb, off, ev->data, n)) {
+		bpf_ringbuf_discard(ev, 0);
+		stat_add(PS_STAT_PARSE_FAIL, 1);
+		return;
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* One of the first datagrams of PS_FIRST_MIN_DGRAM bytes or more a UDP
+ * socket sends (net_dev_queue): read from the packet's linear part,
+ * where an unsegmented datagram is. */
+static __always_inline void first_dgram(struct sk_buff *skb, struct pkt *p, struct sock_state *st)
+{
+	unsigned char *head = skb->head;
+	__u32 off = skb->network_header + p->nhlen + p->thlen;
+	__u32 linear_end = (__u32)((unsigned long)skb->data - (unsigned long)head) +
+			   (skb->len - skb->data_len);
+	__u32 n = p->len - p->nhlen - p->thlen;
+	struct ps_ev_first *ev;
+
+	if (off >= linear_end || n < PS_FIRST_MIN_DGRAM)
+		return;
+	if (__sync_fetch_and_add(&st->first_sent, 1) >= PS_FIRST_PACKETS)
+		return;
+	if (n > linear_end - off)
+		n = linear_end - off;
+	ev = first_event(p, st->netns, first_bound(n), p->len - p->nhlen - p->thlen);
+	if (!ev)
+		return;
+	if (bpf_probe_read_kernel(ev->data, first_bound(n), head + off)) {
+		bpf_ringbuf_discard(ev, 0);
+		stat_add(PS_STAT_PARSE_FAIL, 1);
+		return;
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Sent TCP segments: DNS queries over TCP, and the first data segments a
+ * client sends before it receives any (a TLS ClientHello).  Every other
+ * packet returns after a port comparison and the socket's own segment
+ * counters (bpf_tcp_sock: a cast, no lookup); UDP is seen at
+ * net_dev_queue. */
 SEC("cgroup_skb/egress")
 int ps_tcp_egress(struct __sk_buff *skb)
 {
 	struct bpf_sock *bsk = skb->sk;
+	struct bpf_tcp_sock *tp;
+	__u32 segs;
 
-	if (!bsk || bsk->dst_port != bpf_htons(53))
+	if (!bsk)
 		return 1;
-	bsk = bpf_sk_fullsock(bsk);
-	if (bsk && bsk->protocol == IPPROTO_TCP)
-		dns_tcp_segment(skb, bsk, PS_DNS_QUERY);
+	if (bsk->dst_port == bpf_htons(53)) {
+		bsk = bpf_sk_fullsock(bsk);
+		if (bsk && bsk->protocol == IPPROTO_TCP)
+			dns_tcp_segment(skb, bsk, PS_DNS_QUERY);
+		return 1;
+	}
+	tp = bpf_tcp_sock(bsk);		/* NULL unless a full TCP socket */
+	if (!tp || tp->data_segs_in)
+		return 1;
+	segs = skb->gso_segs ? skb->gso_segs : 1;
+	if (tp->data_segs_out >= PS_FIRST_PACKETS + segs)
+		return 1;
+	first_tcp(skb, bsk, tp, segs);
 	return 1;
 }
 
@@ -1639,8 +1757,12 @@ int BPF_PROG(ps_egress, struct sk_buff *skb)
 		return 0;
 	}
 	account(st, &p, &sv, 1);
-	if (p.proto == IPPROTO_UDP && p.dport == 53 && sv.type == SOCK_DGRAM && p.frag != FRAG_LATER)
-		dns_sent(skb, &p, st);
+	if (p.proto == IPPROTO_UDP && sv.type == SOCK_DGRAM && p.frag != FRAG_LATER) {
+		if (p.dport == 53)
+			dns_sent(skb, &p, st);
+		else if (st->first_sent < PS_FIRST_PACKETS)
+			first_dgram(skb, &p, st);
+	}
 	return 0;
 }
 

@@ -992,6 +992,31 @@ static void rollup(struct logger *l)
 
 /* ---- what went wrong, from the monitor's counters ---- */
 
+/* Server names that could not be read, since the last report. */
+static void report_server_names(struct logger *l)
+{
+	struct servername_stats st, *was = &l->sn_seen;
+
+	servername_get_stats(l->servername, &st);
+	if (st.malformed > was->malformed)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " TLS ClientHellos or QUIC Initials broke their own lengths "
+			   "or named no host name: no domain was learned from them",
+			   st.malformed - was->malformed);
+	if (st.unopened > was->unopened)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " QUIC Initial packets did not open with the keys of their "
+			   "connection id (forged, or a server's): no domain was learned from them",
+			   st.unopened - was->unopened);
+	if (st.incomplete > was->incomplete)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " TLS or QUIC handshakes were not seen whole in their first "
+			   "%d bytes (longer, lost, or %d were being read at once): no domain was "
+			   "learned from them",
+			   st.incomplete - was->incomplete, SERVERNAME_STREAM_MAX, SERVERNAME_CAPACITY);
+	*was = st;
+}
+
 static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 {
 	uint64_t d[PS_STAT_MAX], md[PS_MSTAT_MAX];
@@ -1029,6 +1054,12 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "still counted, but a process that exits at once may go unnamed); "
 			   "raise \"Perf ring buffer (pages)\"",
 			   d[PS_STAT_RINGBUF_FULL]);
+	if (d[PS_STAT_FIRST_SKIPPED])
+		errlog_add(l->errlog,
+			   "the first bytes of %" PRIu64 " connections were not read for their TLS "
+			   "or QUIC server name: the event ring buffer was half full (kept for "
+			   "naming processes); raise \"Perf ring buffer (pages)\"",
+			   d[PS_STAT_FIRST_SKIPPED]);
 	if (d[PS_STAT_SOCK_STATE_FAIL])
 		errlog_add(l->errlog,
 			   "no memory for the state of %" PRIu64 " sockets: their traffic was not "
@@ -1185,6 +1216,7 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "rest of them was not read",
 			   ts.lost - l->tcp_dns_seen.lost);
 	l->tcp_dns_seen = ts;
+	report_server_names(l);
 	if (l->dns_unreadable > l->dns_reported) {
 		errlog_add(l->errlog,
 			   "%" PRIu64 " DNS answers could not be read (malformed, or names with "
@@ -1306,6 +1338,38 @@ static void on_dns(struct logger *l, const struct ps_msg_dns *m)
 		return;
 	}
 	dns_message(l, &e, m->dir == PS_DNS_ANSWER, m->data, m->len, DOMAIN_SOURCE_DNS);
+}
+
+/* A server name found in a connection's first bytes: the address's name
+ * unless DNS named it (domains_learn_name). */
+static void on_server_name(void *ctx, const struct dns_ends *e, const char *name,
+			   enum domain_source src)
+{
+	struct logger *l = ctx;
+
+	domains_learn_name(l->domains, e->family, e->raddr, name, src);
+}
+
+static void on_first(struct logger *l, const struct ps_msg_first *m)
+{
+	struct servername_packet p = {
+		.ends = {
+			.netns = m->netns,
+			.family = m->family,
+			.lport = m->lport,
+			.rport = m->rport,
+		},
+		.proto = m->proto,
+		.first = m->first,
+		.seq = m->seq,
+		.seg_len = m->seg_len,
+		.data = m->data,
+		.len = m->len,
+	};
+
+	memcpy(p.ends.laddr, m->laddr, sizeof(p.ends.laddr));
+	memcpy(p.ends.raddr, m->raddr, sizeof(p.ends.raddr));
+	servername_packet(l->servername, &p, l->mono_clock_ms(), on_server_name, l);
 }
 
 static void on_seen(struct logger *l, const struct ps_msg_seen *m)
@@ -1465,6 +1529,9 @@ int logger_handle(struct logger *l, const void *buf, size_t len)
 	case PS_MSG_DNS:
 		on_dns(l, buf);
 		break;
+	case PS_MSG_FIRST:
+		on_first(l, buf);
+		break;
 	case PS_MSG_STATS:
 		report_stats(l, buf);
 		break;
@@ -1541,7 +1608,8 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 	if ((r = strpool_new(&l->pool)) < 0 || (r = idents_new(l->pool, &l->idents)) < 0 ||
 	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0 ||
 	    (r = dnsmatch_new(DNSMATCH_CAPACITY, &l->dnsmatch)) < 0 ||
-	    (r = tcpdns_new(TCPDNS_CAPACITY, &l->tcpdns)) < 0)
+	    (r = tcpdns_new(TCPDNS_CAPACITY, &l->tcpdns)) < 0 ||
+	    (r = servername_new(SERVERNAME_CAPACITY, &l->servername)) < 0)
 		return r;
 	if (!l->have_cfg && (r = config_default(&l->cfg)) < 0)
 		return r;
@@ -1647,6 +1715,7 @@ void logger_done(struct logger *l)
 	domains_free(l->domains);
 	dnsmatch_free(l->dnsmatch);
 	tcpdns_free(l->tcpdns);
+	servername_free(l->servername);
 	idents_free(l->idents);
 	strpool_free(l->pool);
 	errlog_close(l->errlog);

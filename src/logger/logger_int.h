@@ -14,6 +14,7 @@
 #include "logger/window.h"
 #include "pipeline/dnsmatch.h"
 #include "pipeline/tcpdns.h"
+#include "pipeline/servername.h"
 #include "privsep/proto.h"
 #include "storage/pending.h"
 
@@ -39,6 +40,7 @@ struct logger {
 	struct domains *domains;
 	struct dnsmatch *dnsmatch;	/* answers are used only if they match a query */
 	struct tcpdns *tcpdns;		/* DNS over TCP, put back together */
+	struct servername *servername;	/* TLS and QUIC server names */
 	struct ignore_rules *ignore;
 	struct window *window;
 	struct errlog *errlog;
@@ -82,6 +84,7 @@ struct logger {
 	uint64_t dns_unreadable, dns_reported;
 	struct dnsmatch_stats dns_seen;
 	struct tcpdns_stats tcp_dns_seen;
+	struct servername_stats sn_seen;
 	uint64_t bad_messages, bad_reported;
 	uint64_t early_flushes, early_reported;
 	uint64_t lost_deltas;

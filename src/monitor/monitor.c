@@ -2,6 +2,7 @@
  *
  *   ring buffer record --> tracker (name the process now) --> IDENT, SEEN
  *                          DNS queries and answers         --> DNS
+ *                          first bytes of connections      --> FIRST
  *   every second       --> tracker_drain --> DELTAS, then STATS and TICK
  *                          (held back while the logger is behind: the
  *                          kernel keeps counting meanwhile)
@@ -75,6 +76,7 @@ struct monitor {
 	struct ident_cache *idents;
 	struct tracker *tracker;
 	struct ps_msg_deltas deltas;	/* being filled */
+	struct ps_msg_first first_msg;	/* being sent */
 	uint64_t mstat[PS_MSTAT_MAX];
 	uint64_t ring_records;		/* ring buffer records read */
 	uint64_t held_back;		/* drains skipped while the logger was behind */
@@ -340,6 +342,28 @@ static int on_event(void *ctx, const void *data, size_t size)
 			memcpy(d.laddr, ev->laddr, sizeof(d.laddr));
 			memcpy(d.raddr, ev->raddr, sizeof(d.raddr));
 			send_msg(m, &d);
+		}
+		break;
+	case PS_EV_FIRST:
+		if (size == sizeof(struct ps_ev_first)) {
+			const struct ps_ev_first *ev = data;
+			struct ps_msg_first *f = &m->first_msg;
+
+			/* passed on as bytes: the logger parses them */
+			proto_init(f, PS_MSG_FIRST);
+			f->len = ev->len <= sizeof(f->data) ? ev->len : sizeof(f->data);
+			memcpy(f->data, ev->data, f->len);
+			f->netns = ev->netns;
+			f->family = ev->family;
+			f->proto = ev->proto;
+			f->lport = ev->lport;
+			f->rport = ev->rport;
+			f->first = ev->first;
+			f->seq = ev->seq;
+			f->seg_len = ev->seg_len < f->len ? f->len : ev->seg_len;
+			memcpy(f->laddr, ev->laddr, sizeof(f->laddr));
+			memcpy(f->raddr, ev->raddr, sizeof(f->raddr));
+			send_msg(m, f);
 		}
 		break;
 	case PS_EV_UNOWNED:

@@ -248,6 +248,24 @@ int domains_learn(struct domains *d, const uint8_t *msg, size_t len, enum domain
 	return d->err ? d->err : r;
 }
 
+int domains_learn_name(struct domains *d, int family, const uint8_t addr[16], const char *name,
+		       enum domain_source src)
+{
+	struct addr_key k;
+	struct entry *e;
+
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	make_key(&k, family, addr);
+	HASH_FIND(hh, d->by_addr, &k, sizeof(k), e);
+	if (e && (e->src == DOMAIN_SOURCE_DNS || e->src == DOMAIN_SOURCE_DNS_TCP))
+		return 0;	/* DNS wins */
+	d->err = 0;
+	d->src = src;
+	learn_one(d, name, family, addr);
+	return d->err;
+}
+
 const char *domains_lookup(const struct domains *d, int family, const uint8_t addr[16],
 			   enum domain_source *src)
 {

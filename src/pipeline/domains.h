@@ -37,6 +37,13 @@ void domains_free(struct domains *d);
  * response (nothing is learned from it). */
 int domains_learn(struct domains *d, const uint8_t *msg, size_t len, enum domain_source src);
 
+/* Learn one name for an address from elsewhere than DNS (a TLS or QUIC
+ * server name: src DOMAIN_SOURCE_SNI or _QUIC; name already checked as a
+ * host name).  A name a DNS answer gave the address is kept: DNS wins,
+ * and a later DNS answer replaces this one.  0, or -ENOMEM. */
+int domains_learn_name(struct domains *d, int family, const uint8_t addr[16], const char *name,
+		       enum domain_source src);
+
 /* The name last resolved to an address (family AF_INET: the first 4
  * bytes of addr), or NULL; *src (if not NULL) says where it came from. */
 const char *domains_lookup(const struct domains *d, int family, const uint8_t addr[16],

@@ -50,6 +50,7 @@ enum ps_msg_type {
 	PS_MSG_READY = 13,	/* the sensor runs */
 	PS_MSG_MD5 = 14,	/* the MD5 a PS_MSG_MD5_REQ asked for (ps_msg_hash;
 				 * md5 "" when it could not be computed) */
+	PS_MSG_FIRST = 15,	/* the first bytes a connection sent */
 	/* logger -> monitor */
 	PS_MSG_CONFIG = 32,	/* the few settings the monitor needs; the logger's
 				 * files are open */
@@ -195,6 +196,21 @@ struct ps_msg_dns {
 	__u32 seq, seg_len;	/* TCP */
 	__u8 laddr[16], raddr[16];
 	__u8 data[PS_DNS_MAX];
+};
+
+/* The first bytes a connection sent (struct ps_ev_first), unparsed. */
+struct ps_msg_first {
+	struct ps_msg_hdr hdr;
+	__u32 len;
+	__u32 netns;
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u8 proto;		/* IPPROTO_TCP, IPPROTO_UDP */
+	__u16 lport, rport;
+	__u8 first;		/* TCP: the stream's first data segment */
+	__u8 pad;
+	__u32 seq, seg_len;
+	__u8 laddr[16], raddr[16];
+	__u8 data[PS_FIRST_MAX];
 };
 
 /* Cumulative counters since the monitor started. */

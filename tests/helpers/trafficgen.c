@@ -34,6 +34,8 @@
 
 #include <liburing.h>
 
+#include "../lib/rfc9001.h"
+
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 static void die(const char *fmt, ...)
@@ -825,6 +827,22 @@ static int cmd_udp_once(char **a)
 	_exit(0);
 }
 
+/* RFC 9001 A.2's client Initial (its ClientHello names example.com), as
+ * a QUIC client's first datagram, from a connected socket. */
+static int cmd_quic_initial(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], num(a[1]), &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0)
+		die("connect");
+	if (send(fd, rfc9001_client_initial, sizeof(rfc9001_client_initial), 0) !=
+	    (ssize_t)sizeof(rfc9001_client_initial))
+		die("send");
+	_exit(0);
+}
+
 static int cmd_tcp_once(char **a)
 {
 	int fd = tcp_connect(a[0], num(a[1]));
@@ -1257,6 +1275,7 @@ static const struct mode modes[] = {
 	{ "scm-receiver", 4, cmd_scm_receiver, "UNIXPATH SEND RECV READYFILE" },
 	{ "udp-once", 3, cmd_udp_once, "ADDR PORT SIZE" },
 	{ "tcp-once", 3, cmd_tcp_once, "ADDR PORT SIZE" },
+	{ "quic-initial", 2, cmd_quic_initial, "ADDR PORT" },
 	{ "tcp-sink", 3, cmd_tcp_sink, "ADDR PORTFILE CONNECTIONS" },
 	{ "udp-sink", 3, cmd_udp_sink, "ADDR PORTFILE COUNT" },
 	{ "udp-paced", 5, cmd_udp_paced, "ADDR PORT COUNT SIZE MS" },
