@@ -221,6 +221,12 @@ int servername_packet(struct servername *s, const struct servername_packet *p, u
 		forget(s, s->by_key);
 	make_key(&k, p);
 	HASH_FIND(hh, s->by_key, &k, sizeof(k), f);
+	if (f && tcp && p->first) {
+		/* a new connection on the same addresses and ports */
+		f->done = false;
+		f->have = 0;
+		memset(f->present, 0, sizeof(f->present));
+	}
 	if (f && f->done)
 		return 0;
 	if (tcp) {

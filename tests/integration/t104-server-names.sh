@@ -75,7 +75,7 @@ check_eq "  from quic" "quic" "$(source_of "$QC")"
 check_eq "  with its 1200 bytes" "1200 0" "$(db_totals "$QC")"
 check_eq "the domains table holds them with their sources" \
 	"example.com quic|only-tls.snitch-test.example sni" \
-	"$(db "SELECT domain || ' ' || source FROM domains WHERE domain != '' ORDER BY domain" |
+	"$(db "SELECT domain || ' ' || source FROM domains WHERE domain LIKE '%example%' ORDER BY domain" |
 		paste -sd'|')"
 check_eq "nothing went wrong" "" "$(cat "$PICOSNITCH_DIR/error.log")"
 

@@ -255,6 +255,9 @@ static void test_flows(void)
 	is_int(f.raddr0, 203, "  for the server's address");
 	servername_packet(s, &p, 4, on_name, &f);
 	is_int(f.n, 1, "once per flow");
+	p = pkt_of(IPPROTO_TCP, 1000, true, 9000, stream, n);
+	servername_packet(s, &p, 5, on_name, &f);
+	is_int(f.n, 2, "a new connection on the same ports: read again");
 
 	p = pkt_of(IPPROTO_TCP, 1001, true, 0xffffff00u, (const uint8_t *)"SSH-2.0-x\r\n", 11);
 	servername_packet(s, &p, 5, on_name, &f);
@@ -302,7 +305,7 @@ static void test_flows(void)
 	servername_packet(s, &p, 9, on_name, &f);
 	servername_get_stats(s, &st);
 	is_int(st.unopened, 1, "a forged Initial: counted as unopened");
-	is_int(st.sni, 1, "one name from sni");
+	is_int(st.sni, 2, "two names from sni");
 	is_int(st.quic, 2, "two from quic");
 	ok(servername_flows(s) <= 2, "at most 2 flows kept");
 
