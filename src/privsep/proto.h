@@ -23,7 +23,7 @@
 #include <linux/types.h>
 #include "abi.h"
 
-#define PS_PROTO_VERSION 5
+#define PS_PROTO_VERSION 6
 
 /* Bounds on what a process can make picosnitch carry and store. */
 #define PS_PATH_MAX 4096	/* executable path, bytes */
