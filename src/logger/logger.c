@@ -1119,12 +1119,16 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "%" PRIu64 " processes exited before they could be identified: their "
 			   "traffic is logged with the name the kernel reported and no executable path",
 			   md[PS_MSTAT_UNIDENTIFIED]);
-	if (md[PS_MSTAT_EXE_MISMATCH])
+	if (md[PS_MSTAT_EXE_MISMATCH]) {
+		struct lident *ex = idents_get(l->idents, m->mismatch_example);
+
 		errlog_add(l->errlog,
 			   "%" PRIu64 " processes had started another program (exec) before they "
-			   "could be identified: their traffic is logged with the name the kernel "
-			   "reported and no executable path or command line",
-			   md[PS_MSTAT_EXE_MISMATCH]);
+			   "could be identified (first seen: %s, pid %" PRIu32 "): their traffic is "
+			   "logged with the name the kernel reported and no executable path or "
+			   "command line",
+			   md[PS_MSTAT_EXE_MISMATCH], ex ? ex->name : "?", ex ? ex->pid : 0);
+	}
 	if (md[PS_MSTAT_UNHASHED]) {
 		struct lident *ex = idents_get(l->idents, m->unhashed_example);
 

@@ -410,6 +410,7 @@ static void send_stats(struct monitor *m)
 	s.monitor[PS_MSTAT_QUEUE_DROPPED] = m->mstat[PS_MSTAT_QUEUE_DROPPED] + cs.dropped;
 	s.monitor[PS_MSTAT_BAD_MESSAGES] = m->mstat[PS_MSTAT_BAD_MESSAGES] + cs.refused;
 	s.unhashed_example = is.unhashed_example;
+	s.mismatch_example = is.mismatch_example;
 	s.flow_capacity = sensor_flow_capacity(m->sensor);
 	s.flows_tracked = tracker_flow_count(m->tracker);
 	s.ringbuf_bytes = ringbuf_bytes(m);

@@ -233,6 +233,7 @@ struct ps_msg_stats {
 	__u64 sensor[PS_STAT_MAX];
 	__u64 monitor[PS_MSTAT_MAX];
 	__u64 unhashed_example;	/* an identity id, 0 if none */
+	__u64 mismatch_example;	/* an identity id, 0 if none */
 	__u64 flow_capacity;
 	/* for the metrics (docs/api.md: /metrics): gauges and totals */
 	__u64 flows_tracked;	/* flows in the table at the last drain */
