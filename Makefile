@@ -181,7 +181,7 @@ build/asan/picosnitch: $(ASAN_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-build/asan/tests/%: tests/unit/%.c tests/lib/tap.h $(ASAN_LIB_OBJS)
+build/asan/tests/%: tests/unit/%.c $(wildcard tests/lib/*.h) $(ASAN_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Itests/lib -o $@ $< $(ASAN_LIB_OBJS) $(PKG_LIBS) -lpthread
@@ -199,6 +199,9 @@ build/tests/sqlserver-valgrind: tests/unit/test-sqlserver.c tests/lib/tap.h $(RE
 	@mkdir -p $(dir $@)
 	$(call msg,HELPER,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) -O1 -Itests/lib -o $@ $< $(REPLAY_LIB_OBJS) $(PKG_LIBS) -lpthread
+
+build/tests/trafficgen: tests/lib/rfc9001.h
+build/fuzz/fuzz-quic build/fuzz-replay/fuzz-quic: tests/lib/quic_seal.h tests/lib/rfc9001.h
 
 # mkdb writes test databases with the monitor's own writer
 build/tests/mkdb: tests/helpers/mkdb.c build/obj/storage/store_sqlite.o

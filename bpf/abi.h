@@ -91,7 +91,8 @@ enum ps_event_type {
 	PS_EV_FLOW = 1,		/* a new flow: identify its process now */
 	PS_EV_UNOWNED = 2,	/* traffic on a socket whose process is unknown */
 	PS_EV_EXEC = 3,		/* an exec (only with "Every exe") */
-	PS_EV_DNS = 4,		/* a DNS answer that reached a socket */
+	PS_EV_DNS = 4,		/* a DNS query sent, or an answer that reached a socket */
+	PS_EV_FIRST = 5,	/* the first bytes a connection sent */
 };
 
 struct ps_event_hdr {
@@ -101,7 +102,7 @@ struct ps_event_hdr {
 	__u64 ts_ns;
 };
 
-#define PS_EVENT_VERSION 1
+#define PS_EVENT_VERSION 3
 
 struct ps_ev_flow {
 	struct ps_event_hdr hdr;
@@ -115,15 +116,65 @@ struct ps_ev_unowned {
 	__u64 sock_ino;
 };
 
-/* A UDP datagram from port 53 as it reached a local socket: its first
- * PS_DNS_MAX bytes, for the daemon to learn the names of addresses. */
+/* A UDP datagram or TCP segment between a local socket and port 53: a
+ * query leaving (PS_DNS_QUERY) or an answer arriving (PS_DNS_ANSWER), its
+ * first PS_DNS_MAX bytes and where it went, for the daemon to match
+ * answers to queries and learn the names of addresses.  Addresses and
+ * ports are the local socket's side (l) and the server's (r), from the
+ * packet.  TCP segments also carry their sequence number, flags and whole
+ * payload length, for the daemon to put the stream back together. */
 #define PS_DNS_MAX 512
+
+enum ps_dns_dir {
+	PS_DNS_QUERY = 1,	/* sent to port 53 */
+	PS_DNS_ANSWER = 2,	/* received from port 53 */
+};
 
 struct ps_ev_dns {
 	struct ps_event_hdr hdr;
 	__u32 len;		/* bytes in data */
-	__u32 pad;
+	__u32 netns;
+	__u8 dir;		/* enum ps_dns_dir */
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u16 lport, rport;
+	__u8 proto;		/* IPPROTO_UDP, IPPROTO_TCP */
+	__u8 tcp_flags;		/* PS_DNS_SYN, PS_DNS_FIN */
+	__u32 seq;		/* TCP: the segment's sequence number */
+	__u32 seg_len;		/* TCP: its payload bytes (len holds the first of them) */
+	__u8 laddr[16], raddr[16];	/* IPv4: the first 4 bytes */
 	__u8 data[PS_DNS_MAX];
+};
+
+#define PS_DNS_SYN 1
+#define PS_DNS_FIN 2		/* FIN or RST: the stream ends */
+
+/* The first bytes a connection sends, for the daemon to read the server
+ * name of a TLS ClientHello or QUIC Initial from (unparsed here): each of
+ * the first PS_FIRST_PACKETS data segments a TCP socket sends before it
+ * has received any data, and each of the first PS_FIRST_PACKETS datagrams
+ * of at least PS_FIRST_MIN_DGRAM bytes (the least a QUIC client's Initial
+ * has, RFC 9000 14.1) a UDP socket sends to a port other than 53; of each
+ * its first PS_FIRST_MAX bytes, with its whole length.  Copied only while
+ * the ring buffer is less than half full, so that they never crowd out
+ * the events that name processes.  l is the local socket's
+ * side, r the peer's. */
+#define PS_FIRST_MAX 1500
+#define PS_FIRST_PACKETS 3
+#define PS_FIRST_MIN_DGRAM 1200
+
+struct ps_ev_first {
+	struct ps_event_hdr hdr;
+	__u32 len;		/* bytes in data */
+	__u32 netns;
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u8 proto;		/* IPPROTO_TCP, IPPROTO_UDP */
+	__u16 lport, rport;
+	__u8 first;		/* TCP: the first data segment of the stream */
+	__u8 pad;
+	__u32 seq;		/* TCP: the segment's sequence number */
+	__u32 seg_len;		/* its payload bytes (len holds the first of them) */
+	__u8 laddr[16], raddr[16];	/* IPv4: the first 4 bytes */
+	__u8 data[PS_FIRST_MAX];
 };
 
 /* What the exec tracepoint remembers per process, so that a process that
@@ -181,6 +232,9 @@ enum ps_stat {
 	PS_STAT_TCP_COUNT_CONTENDED,	/* a TCP reading gave up after 8 readers in a
 					 * row moved the same total (its bytes wait for
 					 * the next reading: missing if it was the last) */
+	PS_STAT_FIRST_SKIPPED,		/* first bytes of a connection not copied: the
+					 * ring buffer was half full (kept for events
+					 * that name processes) */
 	PS_STAT_MAX,
 };
 

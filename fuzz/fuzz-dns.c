@@ -27,6 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!d && domains_new(64, &d) < 0)
 		abort();
 	dns_parse_response(data, size, check, NULL);
-	domains_learn(d, data, size);
+	domains_learn(d, data, size, DOMAIN_SOURCE_DNS);
 	return 0;
 }

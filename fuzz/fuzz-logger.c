@@ -21,7 +21,7 @@ static const unsigned types[] = {
 	PS_MSG_HELLO, PS_MSG_IDENT, PS_MSG_IDENT_DROP, PS_MSG_HASH,  PS_MSG_HASH_REQ,
 	PS_MSG_DELTAS, PS_MSG_SEEN, PS_MSG_DNS,	      PS_MSG_STATS, PS_MSG_NOTE,
 	PS_MSG_TICK,  PS_MSG_READY, PS_MSG_CONFIG,    PS_MSG_LOG,   PS_MSG_DONE,
-	PS_MSG_MD5,   PS_MSG_MD5_REQ,
+	PS_MSG_MD5,   PS_MSG_MD5_REQ, PS_MSG_FIRST,
 };
 
 static void quiet(void *ctx, enum log_level level, const char *msg)

@@ -248,11 +248,11 @@ static struct exe_file *ask_user_new(struct exehash *h, const struct exe_key *ke
 /* FUSE servers are processes of a user: a request they leave unanswered
  * would block whoever made it.  Root makes none to them (not even open or
  * statfs); the desktop user's process reads such files. */
-static bool on_fuse(int fd)
+static bool on_fuse(int fd, uint32_t pid)
 {
 	char type[24];
 
-	return fileid_fstype(fd, type, sizeof(type)) == 0 &&
+	return fileid_fstype(fd, pid, type, sizeof(type)) == 0 &&
 	       (!strcmp(type, "fuse") || !strncmp(type, "fuse.", 5) || !strcmp(type, "fuseblk"));
 }
 
@@ -310,7 +310,7 @@ struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_h
 	/* on FUSE (nothing is asked of its server, not even a stat), or not
 	 * even reachable by root (a FUSE mount without allow_other): the
 	 * desktop user's process checks it and reads it */
-	fuse = pfd >= 0 && on_fuse(pfd);
+	fuse = pfd >= 0 && on_fuse(pfd, by_hint ? 0 : pid);
 	if (fuse || (pfd < 0 && err == EACCES)) {
 		if (pfd >= 0)
 			close(pfd);
@@ -321,7 +321,7 @@ struct exe_file *exehash_get(struct exehash *h, uint32_t pid, const char *path_h
 		return sentinel(&key, SHA_EXITED);
 	}
 	if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    !fileid_matches(pfd, &st, ino, key.dev, h->opts.dev_mask)) {
+	    !fileid_matches(pfd, &st, ino, key.dev, h->opts.dev_mask, by_hint ? 0 : pid)) {
 		/* by path: another file is there now (an update, or an attacker
 		 * covering tracks), never hashed in the old one's name; by pid:
 		 * the process runs another program now (it exec'd since;
@@ -443,7 +443,7 @@ void exehash_handle_fanotify(struct exehash *h)
 			}
 			if (m->fd < 0)
 				continue;
-			if (fileid_key(m->fd, &ino, &dev) == 0) {
+			if (fileid_key(m->fd, 0, &ino, &dev) == 0) {
 				key.ino = ino;
 				key.dev = dev & h->opts.dev_mask;
 				HASH_FIND(hh, h->cache, &key, sizeof(key), f);

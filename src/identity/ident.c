@@ -196,8 +196,13 @@ static int resolve_proc(struct ident_cache *c, struct ident *id)
 	}
 	target[n] = '\0';
 	if (n > 0 && (fd = open(path, O_PATH | O_CLOEXEC)) >= 0) {
-		mismatch = !fileid_matches(fd, NULL, id->key.exe_ino, id->key.exe_dev, c->dev_mask);
+		int r = fileid_check(fd, NULL, id->key.exe_ino, id->key.exe_dev, c->dev_mask,
+				     id->key.pid);
+
 		close(fd);
+		if (r < 0)
+			return -ESRCH;	/* it exited meanwhile: as if gone before */
+		mismatch = r == 0;
 	}
 	if (mismatch) {
 		/* it has exec'd another program since: its path and arguments
@@ -349,6 +354,8 @@ static struct ident *resolve(struct ident_cache *c, const struct ident_key *key,
 		return NULL;
 	}
 	id->id = ++c->next_id;
+	if (id->exe_mismatch && c->stats.exe_mismatch == 1)
+		c->stats.mismatch_example = id->id;
 	if (!strcmp(id->file->sha256, SHA_EXITED)) {
 		if (!c->stats.unhashed++)
 			c->stats.unhashed_example = id->id;

@@ -99,6 +99,7 @@ struct ident_stats {
 	uint64_t exe_mismatch;
 	uint64_t unhashed;		/* gone before the executable could be opened */
 	uint64_t unhashed_example;	/* the id of the first of them */
+	uint64_t mismatch_example;	/* the id of the first exe_mismatch */
 };
 void ident_stats_get(struct ident_cache *c, struct ident_stats *ret);
 

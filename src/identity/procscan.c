@@ -122,7 +122,7 @@ static void exe_id(uint32_t pid, __u64 *ino, __u32 *dev)
 	fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (fileid_key(fd, &i, &d) == 0) {
+	if (fileid_key(fd, pid, &i, &d) == 0) {
 		*ino = i;
 		*dev = d;
 	}

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,6 +41,8 @@
 #include "logger/userhash.h"
 #include "logger/vt.h"
 #include "logger/window.h"
+#include "pipeline/dnsmatch.h"
+#include "pipeline/tcpdns.h"
 #include "pipeline/domains.h"
 #include "pipeline/ignore.h"
 #include "privsep/channel.h"
@@ -989,9 +992,36 @@ static void rollup(struct logger *l)
 
 /* ---- what went wrong, from the monitor's counters ---- */
 
+/* Server names that could not be read, since the last report. */
+static void report_server_names(struct logger *l)
+{
+	struct servername_stats st, *was = &l->sn_seen;
+
+	servername_get_stats(l->servername, &st);
+	if (st.malformed > was->malformed)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " TLS ClientHellos or QUIC Initials broke their own lengths "
+			   "or named no host name: no domain was learned from them",
+			   st.malformed - was->malformed);
+	if (st.unopened > was->unopened)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " QUIC Initial packets did not open with the keys of their "
+			   "connection id (forged, or a server's): no domain was learned from them",
+			   st.unopened - was->unopened);
+	if (st.incomplete > was->incomplete)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " TLS or QUIC handshakes were not seen whole in their first "
+			   "%d bytes (longer, lost, or %d were being read at once): no domain was "
+			   "learned from them",
+			   st.incomplete - was->incomplete, SERVERNAME_STREAM_MAX, SERVERNAME_CAPACITY);
+	*was = st;
+}
+
 static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 {
 	uint64_t d[PS_STAT_MAX], md[PS_MSTAT_MAX];
+	struct dnsmatch_stats ds;
+	struct tcpdns_stats ts;
 	struct idents_stats is;
 	uint64_t n;
 
@@ -1024,6 +1054,12 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "still counted, but a process that exits at once may go unnamed); "
 			   "raise \"Perf ring buffer (pages)\"",
 			   d[PS_STAT_RINGBUF_FULL]);
+	if (d[PS_STAT_FIRST_SKIPPED])
+		errlog_add(l->errlog,
+			   "the first bytes of %" PRIu64 " connections were not read for their TLS "
+			   "or QUIC server name: the event ring buffer was half full (kept for "
+			   "naming processes); raise \"Perf ring buffer (pages)\"",
+			   d[PS_STAT_FIRST_SKIPPED]);
 	if (d[PS_STAT_SOCK_STATE_FAIL])
 		errlog_add(l->errlog,
 			   "no memory for the state of %" PRIu64 " sockets: their traffic was not "
@@ -1083,12 +1119,16 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "%" PRIu64 " processes exited before they could be identified: their "
 			   "traffic is logged with the name the kernel reported and no executable path",
 			   md[PS_MSTAT_UNIDENTIFIED]);
-	if (md[PS_MSTAT_EXE_MISMATCH])
+	if (md[PS_MSTAT_EXE_MISMATCH]) {
+		struct lident *ex = idents_get(l->idents, m->mismatch_example);
+
 		errlog_add(l->errlog,
 			   "%" PRIu64 " processes had started another program (exec) before they "
-			   "could be identified: their traffic is logged with the name the kernel "
-			   "reported and no executable path or command line",
-			   md[PS_MSTAT_EXE_MISMATCH]);
+			   "could be identified (first seen: %s, pid %" PRIu32 "): their traffic is "
+			   "logged with the name the kernel reported and no executable path or "
+			   "command line",
+			   md[PS_MSTAT_EXE_MISMATCH], ex ? ex->name : "?", ex ? ex->pid : 0);
+	}
 	if (md[PS_MSTAT_UNHASHED]) {
 		struct lident *ex = idents_get(l->idents, m->unhashed_example);
 
@@ -1154,6 +1194,33 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 				   n - l->package_refused);
 		l->package_refused = n;
 	}
+	dnsmatch_get_stats(l->dnsmatch, &ds);
+	if (ds.unmatched > l->dns_seen.unmatched)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS answers matched no query this machine sent (the same "
+			   "transaction id, question, addresses and ports, in the last %d s): "
+			   "forged or unsolicited, no domain was learned from them",
+			   ds.unmatched - l->dns_seen.unmatched, DNSMATCH_MAX_AGE_MS / 1000);
+	if (ds.evicted > l->dns_seen.evicted)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS queries were forgotten before their answer came, "
+			   "%d were waiting: their answers were not used",
+			   ds.evicted - l->dns_seen.evicted, DNSMATCH_CAPACITY);
+	l->dns_seen = ds;
+	tcpdns_get_stats(l->tcpdns, &ts);
+	if (ts.evicted > l->tcp_dns_seen.evicted)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS-over-TCP connections were forgotten unfinished, %d "
+			   "were followed: names in their answers were not learned",
+			   ts.evicted - l->tcp_dns_seen.evicted, TCPDNS_CAPACITY);
+	if (ts.lost > l->tcp_dns_seen.lost)
+		errlog_add(l->errlog,
+			   "%" PRIu64 " DNS-over-TCP streams could not be followed (a gap, or a "
+			   "message longer than a segment's copied bytes hid the next one): the "
+			   "rest of them was not read",
+			   ts.lost - l->tcp_dns_seen.lost);
+	l->tcp_dns_seen = ts;
+	report_server_names(l);
 	if (l->dns_unreadable > l->dns_reported) {
 		errlog_add(l->errlog,
 			   "%" PRIu64 " DNS answers could not be read (malformed, or names with "
@@ -1225,6 +1292,88 @@ static void on_deltas(struct logger *l, const struct ps_msg_deltas *m)
 			strpool_put(l->pool, exe);
 		}
 	}
+}
+
+/* A DNS query is remembered; an answer teaches names only if it answers
+ * one (dnsmatch.h). */
+static void dns_message(struct logger *l, const struct dns_ends *e, bool answer,
+			const uint8_t *msg, size_t len, enum domain_source src)
+{
+	if (!answer) {
+		dnsmatch_query(l->dnsmatch, e, msg, len, l->mono_clock_ms());
+		return;
+	}
+	if (dnsmatch_answer(l->dnsmatch, e, msg, len, l->mono_clock_ms()) < 0)
+		return;
+	if (domains_learn(l->domains, msg, len, src) == -EBADMSG)
+		l->dns_unreadable++;
+}
+
+static void on_tcp_dns_message(void *ctx, const struct dns_ends *e, bool from_server,
+			       const uint8_t *msg, size_t len)
+{
+	dns_message(ctx, e, from_server, msg, len, DOMAIN_SOURCE_DNS_TCP);
+}
+
+static void on_dns(struct logger *l, const struct ps_msg_dns *m)
+{
+	struct dns_ends e = {
+		.netns = m->netns,
+		.family = m->family,
+		.lport = m->lport,
+		.rport = m->rport,
+	};
+
+	memcpy(e.laddr, m->laddr, sizeof(e.laddr));
+	memcpy(e.raddr, m->raddr, sizeof(e.raddr));
+	if (m->proto == IPPROTO_TCP) {
+		struct tcpdns_segment seg = {
+			.ends = e,
+			.from_server = m->dir == PS_DNS_ANSWER,
+			.syn = m->tcp_flags & PS_DNS_SYN,
+			.fin = m->tcp_flags & PS_DNS_FIN,
+			.seq = m->seq,
+			.seg_len = m->seg_len,
+			.data = m->data,
+			.len = m->len,
+		};
+
+		tcpdns_segment(l->tcpdns, &seg, l->mono_clock_ms(), on_tcp_dns_message, l);
+		return;
+	}
+	dns_message(l, &e, m->dir == PS_DNS_ANSWER, m->data, m->len, DOMAIN_SOURCE_DNS);
+}
+
+/* A server name found in a connection's first bytes: the address's name
+ * unless DNS named it (domains_learn_name). */
+static void on_server_name(void *ctx, const struct dns_ends *e, const char *name,
+			   enum domain_source src)
+{
+	struct logger *l = ctx;
+
+	domains_learn_name(l->domains, e->family, e->raddr, name, src);
+}
+
+static void on_first(struct logger *l, const struct ps_msg_first *m)
+{
+	struct servername_packet p = {
+		.ends = {
+			.netns = m->netns,
+			.family = m->family,
+			.lport = m->lport,
+			.rport = m->rport,
+		},
+		.proto = m->proto,
+		.first = m->first,
+		.seq = m->seq,
+		.seg_len = m->seg_len,
+		.data = m->data,
+		.len = m->len,
+	};
+
+	memcpy(p.ends.laddr, m->laddr, sizeof(p.ends.laddr));
+	memcpy(p.ends.raddr, m->raddr, sizeof(p.ends.raddr));
+	servername_packet(l->servername, &p, l->mono_clock_ms(), on_server_name, l);
 }
 
 static void on_seen(struct logger *l, const struct ps_msg_seen *m)
@@ -1381,13 +1530,12 @@ int logger_handle(struct logger *l, const void *buf, size_t len)
 	case PS_MSG_SEEN:
 		on_seen(l, buf);
 		break;
-	case PS_MSG_DNS: {
-		const struct ps_msg_dns *m = buf;
-
-		if (domains_learn(l->domains, m->data, m->len) == -EBADMSG)
-			l->dns_unreadable++;
+	case PS_MSG_DNS:
+		on_dns(l, buf);
 		break;
-	}
+	case PS_MSG_FIRST:
+		on_first(l, buf);
+		break;
 	case PS_MSG_STATS:
 		report_stats(l, buf);
 		break;
@@ -1462,7 +1610,10 @@ int logger_init(struct logger *l, int dirfd, const char *path, bool with_files)
 		l->mono_clock_ms = mono_ms;
 	l->window_start_ms = l->mono_clock_ms();
 	if ((r = strpool_new(&l->pool)) < 0 || (r = idents_new(l->pool, &l->idents)) < 0 ||
-	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0)
+	    (r = domains_new(DOMAINS_CAPACITY, &l->domains)) < 0 ||
+	    (r = dnsmatch_new(DNSMATCH_CAPACITY, &l->dnsmatch)) < 0 ||
+	    (r = tcpdns_new(TCPDNS_CAPACITY, &l->tcpdns)) < 0 ||
+	    (r = servername_new(SERVERNAME_CAPACITY, &l->servername)) < 0)
 		return r;
 	if (!l->have_cfg && (r = config_default(&l->cfg)) < 0)
 		return r;
@@ -1566,6 +1717,9 @@ void logger_done(struct logger *l)
 		store_close(l->stores[i]);
 	ignore_rules_free(l->ignore);
 	domains_free(l->domains);
+	dnsmatch_free(l->dnsmatch);
+	tcpdns_free(l->tcpdns);
+	servername_free(l->servername);
 	idents_free(l->idents);
 	strpool_free(l->pool);
 	errlog_close(l->errlog);

@@ -12,6 +12,9 @@
 #include "logger/live.h"
 #include "logger/metrics.h"
 #include "logger/window.h"
+#include "pipeline/dnsmatch.h"
+#include "pipeline/tcpdns.h"
+#include "pipeline/servername.h"
 #include "privsep/proto.h"
 #include "storage/pending.h"
 
@@ -35,6 +38,9 @@ struct logger {
 	struct strpool *pool;
 	struct idents *idents;
 	struct domains *domains;
+	struct dnsmatch *dnsmatch;	/* answers are used only if they match a query */
+	struct tcpdns *tcpdns;		/* DNS over TCP, put back together */
+	struct servername *servername;	/* TLS and QUIC server names */
 	struct ignore_rules *ignore;
 	struct window *window;
 	struct errlog *errlog;
@@ -76,6 +82,9 @@ struct logger {
 	uint64_t monitor_seen[PS_MSTAT_MAX];
 	uint64_t notes_dropped, record_refused, idents_refused;
 	uint64_t dns_unreadable, dns_reported;
+	struct dnsmatch_stats dns_seen;
+	struct tcpdns_stats tcp_dns_seen;
+	struct servername_stats sn_seen;
 	uint64_t bad_messages, bad_reported;
 	uint64_t early_flushes, early_reported;
 	uint64_t lost_deltas;

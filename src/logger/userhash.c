@@ -42,18 +42,21 @@ static int open_checked(struct userhash *u, const struct req *r, const char **wh
 	char proc[64];
 	struct stat st;
 	int pfd = -1, fd;
+	uint32_t via = 0;	/* the process the file was opened through */
 
 	*why = SHA_EXITED;
 	if (r->pid) {
 		snprintf(proc, sizeof(proc), "/proc/%u/exe", r->pid);
 		pfd = open(proc, O_PATH | O_CLOEXEC);
 	}
-	if (pfd < 0 && r->path && r->path[0] == '/')
+	if (pfd >= 0)
+		via = r->pid;
+	else if (r->path && r->path[0] == '/')
 		pfd = open(r->path, O_PATH | O_CLOEXEC);
 	if (pfd < 0)
 		return -1;
 	if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    !fileid_matches(pfd, &st, r->res.ino, r->res.dev, u->dev_mask)) {
+	    !fileid_matches(pfd, &st, r->res.ino, r->res.dev, u->dev_mask, via)) {
 		close(pfd);
 		*why = SHA_REPLACED;
 		return -1;

@@ -592,7 +592,7 @@ static const char *open_checked(struct vt *v, const struct vt_job *j, int *fd, u
 		snprintf(proc, sizeof(proc), "/proc/%u/exe", j->pid);
 		pfd = open(proc, O_PATH | O_CLOEXEC);
 		if (pfd >= 0 && (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) ||
-				 (j->ino && !fileid_matches(pfd, &st, j->ino, j->dev, v->o.dev_mask)))) {
+				 (j->ino && !fileid_matches(pfd, &st, j->ino, j->dev, v->o.dev_mask, j->pid)))) {
 			close(pfd);
 			pfd = -1;
 		}

@@ -27,6 +27,8 @@ struct row_key {
 	int32_t lport, rport;
 	uint16_t family, proto;
 	uint32_t netns;
+	uint32_t domain_source;	/* enum domain_source */
+	uint32_t pad;
 	uint8_t laddr[16];
 	uint8_t raddr[16];
 };
@@ -180,9 +182,11 @@ int window_add(struct window *w, const struct ps_delta *d)
 	memcpy(key.laddr, d->laddr, sizeof(key.laddr));
 	memcpy(key.raddr, d->raddr, sizeof(key.raddr));
 	if (d->family) {
-		const char *name = domains_lookup(w->domains, d->family, d->raddr);
+		enum domain_source src;
+		const char *name = domains_lookup(w->domains, d->family, d->raddr, &src);
 
 		domain = strpool_get(w->pool, name ? name : "");
+		key.domain_source = src;
 		if (!domain) {
 			ret = -ENOMEM;
 			goto out;
@@ -246,7 +250,8 @@ const char *window_live_exe(struct window *w, const struct ps_delta *d)
 			.rport = d->rport,
 			.raddr = d->family ? addr_to_str(d->family, d->raddr, raddr, sizeof(raddr))
 					   : "",
-			.domain = d->family ? domains_lookup(w->domains, d->family, d->raddr) : NULL,
+			.domain = d->family ? domains_lookup(w->domains, d->family, d->raddr, NULL)
+					    : NULL,
 		};
 
 		if (ignore_match(w->opts.ignore, &row))
@@ -284,6 +289,7 @@ static void fill_row(struct conn_row *c, const struct row_key *k, const char *co
 		.laddr = laddr,
 		.raddr = raddr,
 		.domain = k->domain,
+		.domain_source = domain_source_name(k->domain_source),
 		.family = k->family,
 		.protocol = k->proto,
 		.netns = k->netns,
@@ -335,6 +341,7 @@ int window_take(struct window *w, int64_t now, bool final, struct window_taken *
 		if (!w->opts.log_addresses) {
 			memset(mk.raddr, 0, sizeof(mk.raddr));
 			mk.domain = w->empty;
+			mk.domain_source = DOMAIN_SOURCE_NONE;
 		}
 		if (!w->opts.log_ports) {
 			/* -1 (not a connection) stays */

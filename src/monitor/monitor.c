@@ -1,7 +1,8 @@
 /* The monitor's event loop (monitor.h):
  *
  *   ring buffer record --> tracker (name the process now) --> IDENT, SEEN
- *                          DNS answers                     --> DNS
+ *                          DNS queries and answers         --> DNS
+ *                          first bytes of connections      --> FIRST
  *   every second       --> tracker_drain --> DELTAS, then STATS and TICK
  *                          (held back while the logger is behind: the
  *                          kernel keeps counting meanwhile)
@@ -75,6 +76,7 @@ struct monitor {
 	struct ident_cache *idents;
 	struct tracker *tracker;
 	struct ps_msg_deltas deltas;	/* being filled */
+	struct ps_msg_first first_msg;	/* being sent */
 	uint64_t mstat[PS_MSTAT_MAX];
 	uint64_t ring_records;		/* ring buffer records read */
 	uint64_t held_back;		/* drains skipped while the logger was behind */
@@ -328,7 +330,40 @@ static int on_event(void *ctx, const void *data, size_t size)
 			proto_init(&d, PS_MSG_DNS);
 			d.len = ev->len <= sizeof(d.data) ? ev->len : sizeof(d.data);
 			memcpy(d.data, ev->data, d.len);
+			d.netns = ev->netns;
+			d.dir = ev->dir;
+			d.family = ev->family;
+			d.lport = ev->lport;
+			d.rport = ev->rport;
+			d.proto = ev->proto;
+			d.tcp_flags = ev->tcp_flags;
+			d.seq = ev->seq;
+			d.seg_len = ev->seg_len;
+			memcpy(d.laddr, ev->laddr, sizeof(d.laddr));
+			memcpy(d.raddr, ev->raddr, sizeof(d.raddr));
 			send_msg(m, &d);
+		}
+		break;
+	case PS_EV_FIRST:
+		if (size == sizeof(struct ps_ev_first)) {
+			const struct ps_ev_first *ev = data;
+			struct ps_msg_first *f = &m->first_msg;
+
+			/* passed on as bytes: the logger parses them */
+			proto_init(f, PS_MSG_FIRST);
+			f->len = ev->len <= sizeof(f->data) ? ev->len : sizeof(f->data);
+			memcpy(f->data, ev->data, f->len);
+			f->netns = ev->netns;
+			f->family = ev->family;
+			f->proto = ev->proto;
+			f->lport = ev->lport;
+			f->rport = ev->rport;
+			f->first = ev->first;
+			f->seq = ev->seq;
+			f->seg_len = ev->seg_len < f->len ? f->len : ev->seg_len;
+			memcpy(f->laddr, ev->laddr, sizeof(f->laddr));
+			memcpy(f->raddr, ev->raddr, sizeof(f->raddr));
+			send_msg(m, f);
 		}
 		break;
 	case PS_EV_UNOWNED:
@@ -375,6 +410,7 @@ static void send_stats(struct monitor *m)
 	s.monitor[PS_MSTAT_QUEUE_DROPPED] = m->mstat[PS_MSTAT_QUEUE_DROPPED] + cs.dropped;
 	s.monitor[PS_MSTAT_BAD_MESSAGES] = m->mstat[PS_MSTAT_BAD_MESSAGES] + cs.refused;
 	s.unhashed_example = is.unhashed_example;
+	s.mismatch_example = is.mismatch_example;
 	s.flow_capacity = sensor_flow_capacity(m->sensor);
 	s.flows_tracked = tracker_flow_count(m->tracker);
 	s.ringbuf_bytes = ringbuf_bytes(m);

@@ -154,6 +154,7 @@ struct addr_key {
 
 struct entry {
 	struct addr_key key;
+	enum domain_source src;
 	char name[DNS_NAME_MAX + 1];
 	UT_hash_handle hh;
 };
@@ -162,7 +163,19 @@ struct domains {
 	struct entry *by_addr;	/* in the order learned: the oldest first */
 	size_t capacity;
 	int err;		/* while learning */
+	enum domain_source src;	/* of what is being learned */
 };
+
+const char *domain_source_name(enum domain_source src)
+{
+	static const char *const names[DOMAIN_SOURCE__COUNT] = {
+		[DOMAIN_SOURCE_NONE] = "",	   [DOMAIN_SOURCE_DNS] = "dns",
+		[DOMAIN_SOURCE_DNS_TCP] = "dns-tcp", [DOMAIN_SOURCE_SNI] = "sni",
+		[DOMAIN_SOURCE_QUIC] = "quic",
+	};
+
+	return (unsigned int)src < DOMAIN_SOURCE__COUNT ? names[src] : "";
+}
 
 int domains_new(size_t capacity, struct domains **ret)
 {
@@ -221,27 +234,52 @@ static void learn_one(void *ctx, const char *name, int family, const uint8_t *ad
 		e->key = k;
 	}
 	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->src = d->src;
 	HASH_ADD(hh, d->by_addr, key, sizeof(e->key), e);
 }
 
-int domains_learn(struct domains *d, const uint8_t *msg, size_t len)
+int domains_learn(struct domains *d, const uint8_t *msg, size_t len, enum domain_source src)
 {
 	int r;
 
 	d->err = 0;
+	d->src = src;
 	r = dns_parse_response(msg, len, learn_one, d);
 	return d->err ? d->err : r;
 }
 
-const char *domains_lookup(const struct domains *d, int family, const uint8_t addr[16])
+int domains_learn_name(struct domains *d, int family, const uint8_t addr[16], const char *name,
+		       enum domain_source src)
 {
 	struct addr_key k;
 	struct entry *e;
 
 	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	make_key(&k, family, addr);
+	HASH_FIND(hh, d->by_addr, &k, sizeof(k), e);
+	if (e && (e->src == DOMAIN_SOURCE_DNS || e->src == DOMAIN_SOURCE_DNS_TCP))
+		return 0;	/* DNS wins */
+	d->err = 0;
+	d->src = src;
+	learn_one(d, name, family, addr);
+	return d->err;
+}
+
+const char *domains_lookup(const struct domains *d, int family, const uint8_t addr[16],
+			   enum domain_source *src)
+{
+	struct addr_key k;
+	struct entry *e;
+
+	if (src)
+		*src = DOMAIN_SOURCE_NONE;
+	if (family != AF_INET && family != AF_INET6)
 		return NULL;
 	make_key(&k, family, addr);
 	HASH_FIND(hh, d->by_addr, &k, sizeof(k), e);
+	if (e && src)
+		*src = e->src;
 	return e ? e->name : NULL;
 }
 

@@ -2,6 +2,8 @@
 #include "privsep/proto.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 size_t proto_size(unsigned type)
 {
@@ -14,6 +16,7 @@ size_t proto_size(unsigned type)
 	case PS_MSG_DELTAS: return sizeof(struct ps_msg_deltas);
 	case PS_MSG_SEEN: return sizeof(struct ps_msg_seen);
 	case PS_MSG_DNS: return sizeof(struct ps_msg_dns);
+	case PS_MSG_FIRST: return sizeof(struct ps_msg_first);
 	case PS_MSG_STATS: return sizeof(struct ps_msg_stats);
 	case PS_MSG_NOTE: return sizeof(struct ps_msg_note);
 	case PS_MSG_TICK: return sizeof(struct ps_msg_tick);
@@ -80,8 +83,21 @@ bool proto_check(const void *buf, size_t len)
 	}
 	case PS_MSG_DELTAS:
 		return ((const struct ps_msg_deltas *)buf)->n <= PS_DELTAS_MAX;
-	case PS_MSG_DNS:
-		return ((const struct ps_msg_dns *)buf)->len <= PS_DNS_MAX;
+	case PS_MSG_DNS: {
+		const struct ps_msg_dns *m = buf;
+
+		return m->len <= PS_DNS_MAX && (m->dir == PS_DNS_QUERY || m->dir == PS_DNS_ANSWER) &&
+		       (m->family == AF_INET || m->family == AF_INET6) &&
+		       (m->proto == IPPROTO_UDP ||
+			(m->proto == IPPROTO_TCP && m->len <= m->seg_len));
+	}
+	case PS_MSG_FIRST: {
+		const struct ps_msg_first *m = buf;
+
+		return m->len <= PS_FIRST_MAX && m->len <= m->seg_len &&
+		       (m->family == AF_INET || m->family == AF_INET6) &&
+		       (m->proto == IPPROTO_TCP || m->proto == IPPROTO_UDP);
+	}
 	case PS_MSG_NOTE:
 		return ((const struct ps_msg_note *)buf)->len <= PS_TEXT_MAX;
 	case PS_MSG_FATAL: {

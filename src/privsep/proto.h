@@ -23,7 +23,7 @@
 #include <linux/types.h>
 #include "abi.h"
 
-#define PS_PROTO_VERSION 5
+#define PS_PROTO_VERSION 6
 
 /* Bounds on what a process can make picosnitch carry and store. */
 #define PS_PATH_MAX 4096	/* executable path, bytes */
@@ -42,7 +42,7 @@ enum ps_msg_type {
 	PS_MSG_HASH_REQ = 5,	/* root cannot read it: hash it as the user */
 	PS_MSG_DELTAS = 6,	/* traffic since the last drain, per flow */
 	PS_MSG_SEEN = 7,	/* a flow's (or exec's) process was named */
-	PS_MSG_DNS = 8,		/* a DNS answer that reached a socket */
+	PS_MSG_DNS = 8,		/* a DNS query sent, or an answer received */
 	PS_MSG_STATS = 9,	/* loss counters, cumulative */
 	PS_MSG_NOTE = 10,	/* a message for error.log, made by the monitor */
 	PS_MSG_TICK = 11,	/* a drain ended */
@@ -50,6 +50,7 @@ enum ps_msg_type {
 	PS_MSG_READY = 13,	/* the sensor runs */
 	PS_MSG_MD5 = 14,	/* the MD5 a PS_MSG_MD5_REQ asked for (ps_msg_hash;
 				 * md5 "" when it could not be computed) */
+	PS_MSG_FIRST = 15,	/* the first bytes a connection sent */
 	/* logger -> monitor */
 	PS_MSG_CONFIG = 32,	/* the few settings the monitor needs; the logger's
 				 * files are open */
@@ -180,11 +181,36 @@ struct ps_msg_seen {
 	__u32 pad;
 };
 
+/* A DNS query sent or answer received (struct ps_ev_dns): over UDP a
+ * message, over TCP a segment of a stream; addresses as the sensor read
+ * them, the bytes unparsed. */
 struct ps_msg_dns {
 	struct ps_msg_hdr hdr;
 	__u32 len;
-	__u32 pad;
+	__u32 netns;
+	__u8 dir;		/* enum ps_dns_dir */
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u16 lport, rport;
+	__u8 proto;		/* IPPROTO_UDP, IPPROTO_TCP */
+	__u8 tcp_flags;		/* PS_DNS_SYN, PS_DNS_FIN */
+	__u32 seq, seg_len;	/* TCP */
+	__u8 laddr[16], raddr[16];
 	__u8 data[PS_DNS_MAX];
+};
+
+/* The first bytes a connection sent (struct ps_ev_first), unparsed. */
+struct ps_msg_first {
+	struct ps_msg_hdr hdr;
+	__u32 len;
+	__u32 netns;
+	__u8 family;		/* AF_INET, AF_INET6 */
+	__u8 proto;		/* IPPROTO_TCP, IPPROTO_UDP */
+	__u16 lport, rport;
+	__u8 first;		/* TCP: the stream's first data segment */
+	__u8 pad;
+	__u32 seq, seg_len;
+	__u8 laddr[16], raddr[16];
+	__u8 data[PS_FIRST_MAX];
 };
 
 /* Cumulative counters since the monitor started. */
@@ -207,6 +233,7 @@ struct ps_msg_stats {
 	__u64 sensor[PS_STAT_MAX];
 	__u64 monitor[PS_MSTAT_MAX];
 	__u64 unhashed_example;	/* an identity id, 0 if none */
+	__u64 mismatch_example;	/* an identity id, 0 if none */
 	__u64 flow_capacity;
 	/* for the metrics (docs/api.md: /metrics): gauges and totals */
 	__u64 flows_tracked;	/* flows in the table at the last drain */

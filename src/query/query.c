@@ -175,6 +175,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 		{ SCHEMA_SERVICES, "SELECT service FROM executables" },
 		{ 10, "SELECT id, address FROM addresses" },
 		{ 10, "SELECT id, domain FROM domains" },
+		{ SCHEMA_DOMAIN_SOURCES, "SELECT source FROM domains" },
 		{ 12, "SELECT grain, dim, start, keys, data FROM rollups" },
 		{ 12, "SELECT complete_from, complete_until FROM rollup_state" },
 		{ 14, "SELECT exe_id, day, data FROM exe_days" },
@@ -212,6 +213,11 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 				  "snitch.db has schema version %" PRId64
 				  ", which this picosnitch does not read (the monitor migrates versions "
 				  "3 and 10 when it starts) (%s)",
+				  version, db->path);
+	if (version == SCHEMA_UNRELEASED)
+		return query_fail(err, errlen, -EPROTO,
+				  "snitch.db has schema version %" PRId64
+				  ", which no released picosnitch wrote; move it aside (%s)",
 				  version, db->path);
 	db->version = (int)version;
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {

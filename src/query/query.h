@@ -40,6 +40,8 @@ enum query_dim {
 	QUERY_DIM_SERVICE,		/* "service": the process's systemd unit or container
 					 * ("nginx.service", "docker:0123456789ab"), "" if none
 					 * or before schema 16 */
+	QUERY_DIM_DOMAIN_SOURCE,	/* "domain_source": where the domain came from: "dns",
+					 * "dns-tcp", "sni", "quic"; "" with no domain */
 	QUERY_DIM_HOST,			/* "host": the machine of the entry, only in the fleet
 					 * view's copy of the "DB sql server" (a file with the
 					 * hosts table, see query_has_hosts); elsewhere
@@ -83,13 +85,13 @@ struct query_db;
 
 /* Open snitch.db read-only.  -ENOENT: no such file; -EBADMSG: not an
  * SQLite database; -EPROTO: a schema version this code does not read (only
- * 10 to 16 are; older ones are migrated by the monitor); -ENODATA: a
+ * 10 to 17 but 15 are; older ones are migrated by the monitor); -ENODATA: a
  * database without picosnitch's tables yet; -EBUSY; -EACCES.  `opt` may be
  * NULL. */
 int query_open(const char *path, const struct query_options *opt, struct query_db **ret,
 	       char *err, size_t errlen);
 void query_close(struct query_db *db);
-/* PRAGMA user_version of the opened file: 10 to 16. */
+/* PRAGMA user_version of the opened file: 10 to 17, never 15. */
 int query_schema_version(const struct query_db *db);
 /* Whether the file is a fleet view's copy, whose entries carry their
  * machine (a hosts table and connections.host_id): QUERY_DIM_HOST works,

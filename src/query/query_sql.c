@@ -55,6 +55,8 @@ const struct dim_info query_dims[QUERY_DIM__COUNT] = {
 			    ROLLUP_KEY_RADDR, "ps_asn" },
 	[QUERY_DIM_SERVICE] = { "service", DK_LOOKUP, "c.exe_id", "executables", "service", "exe_id",
 				ROLLUP_KEY_EXE },
+	[QUERY_DIM_DOMAIN_SOURCE] = { "domain_source", DK_LOOKUP, "c.domain_id", "domains", "source",
+				      "domain_id", ROLLUP_KEY_DOMAIN },
 	/* not in the rollups (0): files with hosts are read from the rows */
 	[QUERY_DIM_HOST] = { "host", DK_LOOKUP, "c.host_id", "hosts", "host", NULL, 0 },
 };
@@ -86,6 +88,9 @@ const char *query_dim_column(const struct query_db *db, enum query_dim dim)
 	/* before services were kept, no process had one */
 	if (dim == QUERY_DIM_SERVICE && db->version < SCHEMA_SERVICES)
 		return "''";
+	/* before sources were kept, every name came from DNS over UDP */
+	if (dim == QUERY_DIM_DOMAIN_SOURCE && db->version < SCHEMA_DOMAIN_SOURCES)
+		return "CASE WHEN domain = '' THEN '' ELSE 'dns' END";
 	return query_dims[dim].column;
 }
 

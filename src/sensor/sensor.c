@@ -56,6 +56,8 @@ static const struct hook hooks[] = {
 	  "TCP connections opening and closing, and TCP listeners", .twin_covers = true },
 	{ "ps_tcp_state_twin", HOOK_TP_BTF, "inet_sock_set_state", 0, "tcp-state-twin", 0, true,
 	  "TCP state changes in interrupts of another state change", .twin_covers = true },
+	{ "ps_tcp_egress", HOOK_CGROUP, NULL, 0, "tcp-egress", 0, false,
+	  "DNS queries over TCP (their answers are not used) and TLS server names" },
 	{ "ps_sock_create", HOOK_CGROUP, NULL, 0, "sock-create", 0, false,
 	  "the creator of a socket that receives before it sends" },
 	{ "ps_post_bind4", HOOK_CGROUP, NULL, 0, "bind4", 0, false, "the owner of a bound IPv4 socket" },

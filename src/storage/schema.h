@@ -3,13 +3,19 @@
 #ifndef PS_STORAGE_SCHEMA_H
 #define PS_STORAGE_SCHEMA_H
 
+/* 15 was never released (the domain sources' number before services took
+ * 16): no picosnitch reads or migrates a file of 15. */
+#define SCHEMA_UNRELEASED 15
+
 /* The version that added executables.service (each process's systemd unit
- * or container).  16, not 15: branch dns takes 15 (domains.source); its
- * step runs first, this one after it, so a file of 14 or of 15 comes to
- * 16.  A later schema change takes the next number. */
+ * or container). */
 #define SCHEMA_SERVICES 16
 
+/* The version that added domains.source (where a name came from).  A
+ * later schema change takes the next number. */
+#define SCHEMA_DOMAIN_SOURCES 17
+
 /* The current schema. */
-#define SCHEMA_VERSION SCHEMA_SERVICES
+#define SCHEMA_VERSION SCHEMA_DOMAIN_SOURCES
 
 #endif

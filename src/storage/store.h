@@ -36,6 +36,7 @@ struct conn_row {
 	const char *laddr;
 	const char *raddr;
 	const char *domain;
+	const char *domain_source;	/* "", "dns", "dns-tcp", "sni", "quic" (snitch.db only) */
 	int family;		/* AF_INET, AF_INET6, AF_PACKET; 0 for exec entries */
 	int protocol;		/* IPPROTO_*, or the ethertype for AF_PACKET */
 	uint64_t netns;

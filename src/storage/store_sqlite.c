@@ -23,9 +23,20 @@
 /* PRAGMA user_version of the current schema (schema.h).  1-3 were written
  * by the Python picosnitch (3 is migrated from); 10 was this
  * implementation's first; 11 added the grandparent; 12 the rollups; 13
- * their week units; 14 the executable days; 15 (branch dns) where names
- * came from; SCHEMA_SERVICES (16) each process's service. */
+ * their week units; 14 the executable days; 15 none (branch dns's first
+ * number for the domain sources, never released: refused);
+ * SCHEMA_SERVICES (16) each process's service; SCHEMA_DOMAIN_SOURCES (17)
+ * where names came from. */
 #define LEGACY_VERSION 3
+
+/* A name and where it came from ("dns", "dns-tcp", "sni", "quic"; "" for
+ * no name): one row per pair, so a row of connections says both. */
+#define SCHEMA_DOMAINS(table)                                                                 \
+	"CREATE TABLE " table " ("                                                            \
+	"  id INTEGER PRIMARY KEY,"                                                           \
+	"  domain TEXT NOT NULL,"                                                             \
+	"  source TEXT NOT NULL DEFAULT '',"                                                  \
+	"  UNIQUE (domain, source));"
 
 /* A process identity: its executable, name, arguments, hash and service
  * (its systemd unit or container, "" when none: rows before
@@ -45,9 +56,7 @@
 	"CREATE TABLE addresses ("                                                            \
 	"  id INTEGER PRIMARY KEY,"                                                           \
 	"  address TEXT NOT NULL UNIQUE);"                                                    \
-	"CREATE TABLE domains ("                                                              \
-	"  id INTEGER PRIMARY KEY,"                                                           \
-	"  domain TEXT NOT NULL UNIQUE);"                                                     \
+	SCHEMA_DOMAINS("domains")                                                             \
 	"CREATE TABLE connections ("                                                          \
 	"  id INTEGER PRIMARY KEY,"                                                           \
 	"  time INTEGER NOT NULL,"                                                            \
@@ -143,11 +152,12 @@
 	"  data BLOB NOT NULL,"                                                               \
 	"  PRIMARY KEY (day, exe_id));"
 
-/* the view's columns since SCHEMA_SERVICES */
+/* the view's columns since SCHEMA_SERVICES and SCHEMA_DOMAIN_SOURCES */
 #define SERVICE_COLUMN " e.service AS service,"
+#define DOMAIN_SOURCE_COLUMN " d.source AS domain_source,"
 
 static const char schema_current[] = SCHEMA_TABLES SCHEMA_11_INDEX
-	CONNECTION_LOG_VIEW(SERVICE_COLUMN) SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS;
+	CONNECTION_LOG_VIEW(DOMAIN_SOURCE_COLUMN SERVICE_COLUMN) SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS;
 
 /* 10 -> 14: the grandparent column (NULL for older rows), the view, the
  * rollups. */
@@ -170,11 +180,11 @@ static const char migrate_v12[] =
 static const char migrate_v13[] =
 	"UPDATE rollup_state SET complete_until = complete_from;" SCHEMA_14_EXE_DAYS;
 
-/* 14 (or 15) -> SCHEMA_SERVICES: executables get their service, one row
- * per identity and service ("" for every row before).  The table is
- * rebuilt with the same ids (foreign keys are off while migrating), so
+/* 14 -> SCHEMA_SERVICES: executables get their service, one row per
+ * identity and service ("" for every row before).  The table is rebuilt
+ * with the same ids (foreign keys are off while migrating), so
  * connections, the rollups and the executable days stay as they are; the
- * view is made again with the column (whatever it had before). */
+ * view is made again with the column. */
 static const char migrate_services[] =
 	"DROP VIEW IF EXISTS connection_log;"
 	SCHEMA_EXECUTABLES("executables_new")
@@ -183,6 +193,20 @@ static const char migrate_services[] =
 	"DROP TABLE executables;"
 	"ALTER TABLE executables_new RENAME TO executables;"
 	CONNECTION_LOG_VIEW(SERVICE_COLUMN);
+
+/* SCHEMA_SERVICES -> SCHEMA_DOMAIN_SOURCES: domains get their source, one
+ * row per (domain, source).  Names written before came from DNS over UDP,
+ * the only source then.  The table is rebuilt with the same ids (foreign
+ * keys are off while migrating), so connections and the rollups stay as
+ * they are; the view is made again with both columns. */
+static const char migrate_domain_sources[] =
+	"DROP VIEW IF EXISTS connection_log;"
+	SCHEMA_DOMAINS("domains_new")
+	"INSERT INTO domains_new(id, domain, source)"
+	"  SELECT id, domain, CASE WHEN domain = '' THEN '' ELSE 'dns' END FROM domains;"
+	"DROP TABLE domains;"
+	"ALTER TABLE domains_new RENAME TO domains;"
+	CONNECTION_LOG_VIEW(DOMAIN_SOURCE_COLUMN SERVICE_COLUMN);
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -197,7 +221,9 @@ static const char migrate_legacy[] =
 	"INSERT OR IGNORE INTO addresses(address)"
 	"  SELECT ifnull(laddr,'') FROM legacy_connections UNION"
 	"  SELECT ifnull(raddr,'') FROM legacy_connections;"
-	"INSERT OR IGNORE INTO domains(domain) SELECT ifnull(domain,'') FROM legacy_connections;"
+	"INSERT OR IGNORE INTO domains(domain, source)"
+	"  SELECT ifnull(domain,''), CASE WHEN ifnull(domain,'') = '' THEN '' ELSE 'dns' END"
+	"  FROM legacy_connections;"
 	"INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, lport, rport,"
 	"    laddr_id, raddr_id, domain_id, netns, sent, received, flows, grandparent_id)"
 	"  SELECT CAST(strftime('%%s', l.contime, 'utc') AS INTEGER), e.id, p.id, ifnull(l.uid,-1),"
@@ -355,8 +381,7 @@ static int check_version(struct store_sqlite *s)
 		return r;
 	if (version == 0 && !has_conn)
 		return 0;	/* new: the schema will be created */
-	/* 15 is branch dns's (until it is merged, a file of 15 is refused) */
-	if (version >= 10 && version <= 14)
+	if (version >= 10 && version < SCHEMA_VERSION && version != SCHEMA_UNRELEASED)
 		return 0;	/* migrated in place */
 	r = query_int(s, "SELECT count(*) FROM pragma_table_info('connections') WHERE name='contime'",
 		      "read the columns", &legacy_cols);
@@ -397,8 +422,8 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_v12, "migrate from schema 12");
 	} else if (version == 13) {
 		r = exec_sql(s, migrate_v13, "migrate from schema 13");
-	} else if (version >= 14) {
-		r = 0;	/* the services follow */
+	} else if (version == 14 || version == SCHEMA_SERVICES) {
+		r = 0;	/* the services and the domains' sources follow */
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
 		if (asprintf(&sql, migrate_legacy, schema_current) < 0) {
@@ -408,10 +433,12 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, sql, "migrate from Python picosnitch (schema 3)");
 		free(sql);
 	}
-	/* the steps above bring every older file to 14 (and branch dns's
-	 * to 15) */
+	/* the steps above bring every older file to 14; then each step
+	 * after it, in order */
 	if (r == 0 && version >= 10 && version < SCHEMA_SERVICES)
 		r = exec_sql(s, migrate_services, "add the services of executables");
+	if (r == 0 && version >= 10 && version < SCHEMA_DOMAIN_SOURCES)
+		r = exec_sql(s, migrate_domain_sources, "add the sources of domains");
 	if (r == 0) {
 		char commit[64];
 
@@ -511,9 +538,17 @@ static int addr_id(struct store_sqlite *s, const char *addr, int64_t *ret)
 	return lookup_id(s, &s->addrs, s->ins_addr, s->sel_addr, addr, &addr, 1, ret);
 }
 
-static int domain_id(struct store_sqlite *s, const char *dom, int64_t *ret)
+static int domain_id(struct store_sqlite *s, const char *dom, const char *source, int64_t *ret)
 {
-	return lookup_id(s, &s->doms, s->ins_dom, s->sel_dom, dom, &dom, 1, ret);
+	const char *vals[] = { dom, source };
+	char *key;
+	int r;
+
+	if (asprintf(&key, "%s\x1f%s", dom, source) < 0)
+		return -ENOMEM;
+	r = lookup_id(s, &s->doms, s->ins_dom, s->sel_dom, key, vals, 2, ret);
+	free(key);
+	return r;
 }
 
 static const char *nz(const char *s)
@@ -537,7 +572,8 @@ static int row_ids(struct store_sqlite *s, const struct conn_row *r, struct row_
 	    (e = exe_id(s, nz(r->gpexe), nz(r->gpname), nz(r->gpcmdline), nz(r->gpsha256),
 			nz(r->gpservice), &id->gparent)) < 0 ||
 	    (e = addr_id(s, nz(r->laddr), &id->laddr)) < 0 || (e = addr_id(s, nz(r->raddr), &id->raddr)) < 0 ||
-	    (e = domain_id(s, nz(r->domain), &id->dom)) < 0)
+	    (e = domain_id(s, nz(r->domain), r->domain && r->domain[0] ? nz(r->domain_source) : "",
+			    &id->dom)) < 0)
 		return e;
 	return 0;
 }
@@ -1520,8 +1556,8 @@ static int open_db(struct store_sqlite *s)
 			 "AND sha256 = ? AND service = ?")) < 0 ||
 	    (r = prepare(s, &s->ins_addr, "INSERT OR IGNORE INTO addresses(address) VALUES (?)")) < 0 ||
 	    (r = prepare(s, &s->sel_addr, "SELECT id FROM addresses WHERE address = ?")) < 0 ||
-	    (r = prepare(s, &s->ins_dom, "INSERT OR IGNORE INTO domains(domain) VALUES (?)")) < 0 ||
-	    (r = prepare(s, &s->sel_dom, "SELECT id FROM domains WHERE domain = ?")) < 0 ||
+	    (r = prepare(s, &s->ins_dom, "INSERT OR IGNORE INTO domains(domain, source) VALUES (?, ?)")) < 0 ||
+	    (r = prepare(s, &s->sel_dom, "SELECT id FROM domains WHERE domain = ? AND source = ?")) < 0 ||
 	    (r = prepare(s, &s->ins_conn,
 			 "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, "
 			 "lport, rport, laddr_id, raddr_id, domain_id, netns, sent, received, flows, "

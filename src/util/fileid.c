@@ -1,7 +1,13 @@
 /* A file's identity as the kernel holds it; see fileid.h.  The mount
  * table is read only when stat() and the sensor disagree (overlayfs,
- * btrfs), and the devices of the mounts seen are kept until a mount id
- * is not found (mount ids are reused after unmounting: a miss rereads). */
+ * btrfs), and the devices of our mounts are kept until a mount id is not
+ * found.  Mount ids are reused after unmounting, so a kept entry can be
+ * stale: a device that does not match is asked again from a fresh table
+ * before a file is called another.  Mount ids are unique across mount
+ * namespaces: a mount only another namespace holds (a container's, seen
+ * through its /proc/PID/exe) is looked up in that process's own table,
+ * read for the lookup and not kept (its ids are freed and reused as soon
+ * as the container's processes end). */
 #include "util/fileid.h"
 
 #include <errno.h>
@@ -23,13 +29,14 @@ struct mount_dev {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mount_dev *mounts;
+static struct mount_dev *mounts;	/* ours (/proc/self/mountinfo) */
 static size_t nmounts;
 
-/* Reread /proc/self/mountinfo: "ID PARENT MAJOR:MINOR ..." per line. */
-static int reload_mounts(void)
+/* Read a mount table ("ID PARENT MAJOR:MINOR ... - FSTYPE ..." per line)
+ * into a new array of up to MOUNTS_MAX entries. */
+static int read_mounts(const char *path, struct mount_dev **ret, size_t *count)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	FILE *f = fopen(path, "re");
 	struct mount_dev *m;
 	char line[512];
 	size_t n = 0;
@@ -59,32 +66,56 @@ static int reload_mounts(void)
 			;
 	}
 	fclose(f);
-	free(mounts);
-	mounts = m;
-	nmounts = n;
+	*ret = m;
+	*count = n;
 	return 0;
 }
 
-static int mount_of(int id, uint32_t *dev, char *fstype, size_t len)
+static bool find_mount(const struct mount_dev *m, size_t n, int id, uint32_t *dev, char *fstype,
+		       size_t len)
 {
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].id == id) {
+			if (dev)
+				*dev = m[i].dev;
+			if (fstype)
+				snprintf(fstype, len, "%s", m[i].fstype);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The mount's device and type: from our kept table (unless fresh), else
+ * from our table reread, else from the table of pid (when not 0), whose
+ * file it is.  -ENOENT when no table has it, -ESRCH when only pid's could
+ * and pid has exited (its mount table is gone with it). */
+static int mount_of(int id, uint32_t pid, bool fresh, uint32_t *dev, char *fstype, size_t len)
+{
+	struct mount_dev *m;
+	size_t n;
+	char path[64];
 	int r = -ENOENT;
 
 	pthread_mutex_lock(&lock);
-	for (int pass = 0; pass < 2 && r == -ENOENT; pass++) {
-		if (pass && reload_mounts() < 0)
-			break;
-		for (size_t i = 0; i < nmounts; i++) {
-			if (mounts[i].id == id) {
-				if (dev)
-					*dev = mounts[i].dev;
-				if (fstype)
-					snprintf(fstype, len, "%s", mounts[i].fstype);
-				r = 0;
-				break;
-			}
-		}
+	if (!fresh && find_mount(mounts, nmounts, id, dev, fstype, len))
+		r = 0;
+	if (r < 0 && read_mounts("/proc/self/mountinfo", &m, &n) == 0) {
+		free(mounts);
+		mounts = m;
+		nmounts = n;
+		if (find_mount(mounts, nmounts, id, dev, fstype, len))
+			r = 0;
 	}
 	pthread_mutex_unlock(&lock);
+	if (r < 0 && pid) {
+		snprintf(path, sizeof(path), "/proc/%u/mountinfo", pid);
+		if (read_mounts(path, &m, &n) < 0)
+			return -ESRCH;
+		if (find_mount(m, n, id, dev, fstype, len))
+			r = 0;
+		free(m);
+	}
 	return r;
 }
 
@@ -118,37 +149,55 @@ static int fdinfo(int fd, int *mnt_id, uint64_t *ino)
 	return 0;
 }
 
-int fileid_fstype(int fd, char *buf, size_t len)
+int fileid_fstype(int fd, uint32_t pid, char *buf, size_t len)
 {
 	int mnt_id, r = fdinfo(fd, &mnt_id, NULL);
 
 	if (r < 0)
 		return r;
-	return mount_of(mnt_id, NULL, buf, len);
+	return mount_of(mnt_id, pid, false, NULL, buf, len);
 }
 
-int fileid_kernel(int fd, uint64_t *ino, uint32_t *dev)
+static int kernel_id(int fd, uint32_t pid, bool fresh, uint64_t *ino, uint32_t *dev)
 {
 	int mnt_id, r = fdinfo(fd, &mnt_id, ino);
 
 	if (r < 0)
 		return r;
-	return mount_of(mnt_id, dev, NULL, 0);
+	return mount_of(mnt_id, pid, fresh, dev, NULL, 0);
 }
 
-bool fileid_matches(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint32_t mask)
+int fileid_kernel(int fd, uint32_t pid, uint64_t *ino, uint32_t *dev)
+{
+	return kernel_id(fd, pid, false, ino, dev);
+}
+
+int fileid_check(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint32_t mask,
+		 uint32_t pid)
 {
 	struct stat own;
 	uint64_t kino;
 	uint32_t kdev;
+	int r;
 
 	/* fstat can fail where the kernel's own view does not: a FUSE file
 	 * of another user refuses root's getattr (EACCES) */
 	if (!st && fstat(fd, &own) == 0)
 		st = &own;
 	if (st && (uint64_t)st->st_ino == ino && ((uint32_t)st->st_dev & mask) == (dev & mask))
-		return true;
-	return fileid_kernel(fd, &kino, &kdev) == 0 && kino == ino && (kdev & mask) == (dev & mask);
+		return 1;
+	r = kernel_id(fd, pid, false, &kino, &kdev);
+	if (r == 0 && kino == ino && (kdev & mask) != (dev & mask))
+		r = kernel_id(fd, pid, true, &kino, &kdev);	/* a stale mount id? */
+	if (r == -ESRCH)
+		return r;
+	return r == 0 && kino == ino && (kdev & mask) == (dev & mask);
+}
+
+bool fileid_matches(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint32_t mask,
+		    uint32_t pid)
+{
+	return fileid_check(fd, st, ino, dev, mask, pid) == 1;
 }
 
 bool fileid_matches_path(const char *path, uint64_t ino, uint32_t dev, uint32_t mask)
@@ -158,16 +207,16 @@ bool fileid_matches_path(const char *path, uint64_t ino, uint32_t dev, uint32_t 
 
 	if (fd < 0)
 		return false;
-	r = fileid_matches(fd, NULL, ino, dev, mask);
+	r = fileid_matches(fd, NULL, ino, dev, mask, 0);
 	close(fd);
 	return r;
 }
 
-int fileid_key(int fd, uint64_t *ino, uint32_t *dev)
+int fileid_key(int fd, uint32_t pid, uint64_t *ino, uint32_t *dev)
 {
 	struct stat st;
 
-	if (fileid_kernel(fd, ino, dev) == 0)
+	if (fileid_kernel(fd, pid, ino, dev) == 0)
 		return 0;
 	if (fstat(fd, &st) < 0)
 		return -errno;

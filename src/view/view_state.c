@@ -33,6 +33,7 @@ static const struct view_tab all_tabs[] = {
 	{ QUERY_DIM_NETNS, "Network Namespaces", "Network Namespace", "network namespace" },
 	{ QUERY_DIM_TIME, "Entry Time", "Entry Time", "entry time" },
 	{ QUERY_DIM_SERVICE, "Services", "Service", "service" },
+	{ QUERY_DIM_DOMAIN_SOURCE, "Domain Sources", "Domain Source", "domain source" },
 };
 
 #define N_ALL (sizeof(all_tabs) / sizeof(all_tabs[0]))

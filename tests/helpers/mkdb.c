@@ -117,6 +117,7 @@ int main(int argc, char **argv)
 			.uid = num(f[13], lineno),
 			.lport = num(f[14], lineno), .rport = num(f[15], lineno),
 			.laddr = f[16], .raddr = f[17], .domain = f[18],
+			.domain_source = "dns",	/* the writer keeps it only with a name */
 			.family = (int)num(f[19], lineno), .protocol = (int)num(f[20], lineno),
 			.netns = (uint64_t)num(f[21], lineno),
 		};

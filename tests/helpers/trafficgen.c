@@ -34,6 +34,8 @@
 
 #include <liburing.h>
 
+#include "../lib/rfc9001.h"
+
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 static void die(const char *fmt, ...)
@@ -825,6 +827,22 @@ static int cmd_udp_once(char **a)
 	_exit(0);
 }
 
+/* RFC 9001 A.2's client Initial (its ClientHello names example.com), as
+ * a QUIC client's first datagram, from a connected socket. */
+static int cmd_quic_initial(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], num(a[1]), &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0)
+		die("connect");
+	if (send(fd, rfc9001_client_initial, sizeof(rfc9001_client_initial), 0) !=
+	    (ssize_t)sizeof(rfc9001_client_initial))
+		die("send");
+	_exit(0);
+}
+
 static int cmd_tcp_once(char **a)
 {
 	int fd = tcp_connect(a[0], num(a[1]));
@@ -1127,6 +1145,98 @@ static int cmd_dns_query(char **a)
 	return 0;
 }
 
+/* DNS over TCP: answer COUNT connections on ADDR port 53, each with one
+ * A question, with ADDR4 (the length prefix and the message in separate
+ * writes, as some servers do). */
+static int cmd_dns_tcp_server(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], 53, &ss);
+	struct in_addr a4;
+	long count = num(a[3]);
+	int one = 1, fd = socket(ss.ss_family, SOCK_STREAM, 0);
+
+	if (inet_pton(AF_INET, a[2], &a4) != 1)
+		die("address");
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 8))
+		die("listen on port 53");
+	announce(a[1], fd);
+	for (long i = 0; i < count; i++) {
+		uint8_t q[514], r[600], pre[2];
+		size_t got = 0, need = 2, qend = 12, rn;
+		int c = accept(fd, NULL, NULL);
+
+		if (c < 0)
+			die("accept");
+		while (got < need) {
+			ssize_t n = recv(c, q + got, need - got, 0);
+
+			if (n <= 0)
+				die("query");
+			got += (size_t)n;
+			if (got == 2)
+				need = 2 + (size_t)(q[0] << 8 | q[1]);
+			if (need > sizeof(q))
+				die("query too long");
+		}
+		while (2 + qend < need && q[2 + qend])
+			qend += q[2 + qend] + 1;
+		qend += 5;
+		if (2 + qend > need)
+			die("question");
+		memcpy(r, q + 2, qend);
+		r[2] = 0x81;
+		r[3] = 0x80;
+		r[6] = 0;
+		r[7] = 1;
+		r[8] = r[9] = r[10] = r[11] = 0;
+		rn = qend;
+		memcpy(r + rn, "\xc0\x0c\0\x01\0\x01\0\0\0\x3c\0\x04", 12);
+		rn += 12;
+		memcpy(r + rn, &a4, 4);
+		rn += 4;
+		pre[0] = (uint8_t)(rn >> 8);
+		pre[1] = (uint8_t)rn;
+		if (send(c, pre, 2, 0) != 2 || send(c, r, rn, 0) != (ssize_t)rn)
+			die("answer");
+		close(c);
+	}
+	return 0;
+}
+
+/* Ask SERVER (TCP port 53) for NAME (A) and wait for the answer. */
+static int cmd_dns_tcp_query(char **a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(a[0], 53, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	uint8_t q[300] = { 0, 0, 0x5c, 0xa1, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 }, r[600];
+	size_t n = 14, got = 0;
+
+	if (strlen(a[1]) > 250)
+		die("name too long");
+	n += dns_put_name(q + n, a[1]);
+	q[n++] = 0;
+	q[n++] = 1;
+	q[n++] = 0;
+	q[n++] = 1;
+	q[0] = (uint8_t)((n - 2) >> 8);
+	q[1] = (uint8_t)(n - 2);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) || send(fd, q, n, 0) != (ssize_t)n)
+		die("query");
+	for (;;) {
+		ssize_t k = recv(fd, r + got, sizeof(r) - got, 0);
+
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	if (got < 14 || r[2] != 0x5c || r[3] != 0xa1)
+		die("answer");
+	return 0;
+}
+
 struct mode {
 	const char *name;
 	int nargs;
@@ -1165,6 +1275,7 @@ static const struct mode modes[] = {
 	{ "scm-receiver", 4, cmd_scm_receiver, "UNIXPATH SEND RECV READYFILE" },
 	{ "udp-once", 3, cmd_udp_once, "ADDR PORT SIZE" },
 	{ "tcp-once", 3, cmd_tcp_once, "ADDR PORT SIZE" },
+	{ "quic-initial", 2, cmd_quic_initial, "ADDR PORT" },
 	{ "tcp-sink", 3, cmd_tcp_sink, "ADDR PORTFILE CONNECTIONS" },
 	{ "udp-sink", 3, cmd_udp_sink, "ADDR PORTFILE COUNT" },
 	{ "udp-paced", 5, cmd_udp_paced, "ADDR PORT COUNT SIZE MS" },
@@ -1176,6 +1287,8 @@ static const struct mode modes[] = {
 	{ "udp-overflow", 5, cmd_udp_overflow, "ADDR PORTFILE RCVBUF GOFILE OUTFILE" },
 	{ "dns-server", 5, cmd_dns_server, "ADDR PORTFILE ADDR4 ADDR6 COUNT" },
 	{ "dns-query", 3, cmd_dns_query, "SERVER NAME A|AAAA" },
+	{ "dns-tcp-server", 4, cmd_dns_tcp_server, "ADDR PORTFILE ADDR4 COUNT" },
+	{ "dns-tcp-query", 2, cmd_dns_tcp_query, "SERVER NAME" },
 };
 
 int main(int argc, char **argv)

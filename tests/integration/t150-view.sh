@@ -273,14 +273,14 @@ udp6                                                              2.0 kB     0.9
 EOF
 keys Right
 lines_are "tab Network Namespaces" 3 10 <<'EOF'
-<- ... Addresses | Domains | Protocols | Network Namespaces | Entry Time | Services               ->
+<- ... Addresses | Domains | Protocols | Network Namespaces | Entry Time | Services | Domain S... ->
 Network Namespace                                                   Sent   Received When
 4026531840 (host)                                              5001.3 kB 10034.1 kB    █          ▁▁
 4026532000                                                        2.0 kB     0.9 kB                █
 EOF
 keys Right
 lines_are "tab Entry Time" 3 10 <<'EOF'
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time                                                          Sent   Received When
 2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB    █
 2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
@@ -289,9 +289,16 @@ Entry Time                                                          Sent   Recei
 EOF
 keys Right
 lines_are "tab Services (mkdb's entries have none)" 3 10 <<'EOF'
-<- ...ols | Network Namespaces | Entry Time | Services                                            ->
+<- ...ols | Network Namespaces | Entry Time | Services | Domain Sources                           ->
 Service                                                             Sent   Received When
 (none)                                                         5003.3 kB 10035.0 kB    █          ▁▁
+EOF
+keys Right
+lines_are "tab Domain Sources" 3 10 <<'EOF'
+<- ...Namespaces | Entry Time | Services | Domain Sources                                         ->
+Domain Source                                                       Sent   Received When
+(none)                                                            2.1 kB     1.0 kB               ▁█
+dns                                                            5001.2 kB 10034.0 kB    █           ▁
 EOF
 keys Right
 lines_are "tab Executables" 3 10 <<'EOF'
@@ -382,10 +389,10 @@ Executable                                                          Sent   Recei
 /usr/bin/rsync                                                 5000.0 kB 10000.0 kB    █
 /usr/bin/火狐                                                     2.0 kB     0.9 kB                █
 EOF
-keys Left Left Space
+keys Left Left Left Space
 lines_are "space filters too" 2 6 <<'EOF'
 history: now  time: all  line: 1/1  totals: 5000.0 kB / 10000.0 kB
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time (where entry time = "2025-12-03 00:00:20")               Sent   Received When
 2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB    █
 EOF
@@ -400,7 +407,7 @@ keys Home t
 screen_is "t: the last minute" <<'EOF'
 f/enter: filter  e: exclude  F/bksp: unfilter  h/H: history  t/T: time  u/U: units  s: sort  /: sear
 history: now  time: 1 minute  line: 1/2  totals: 3.2 kB / 34.9 kB
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time                                                          Sent   Received When
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB            █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB              █
@@ -415,7 +422,7 @@ keys t t t t t t
 screen_is "t six times more: the last hour" <<'EOF'
 f/enter: filter  e: exclude  F/bksp: unfilter  h/H: history  t/T: time  u/U: units  s: sort  /: sear
 history: now  time: 1 hour  line: 1/2  totals: 3.2 kB / 34.9 kB
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time                                                          Sent   Received When
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
@@ -430,7 +437,7 @@ keys h
 screen_is "h: the hour before" <<'EOF'
 f/enter: filter  e: exclude  F/bksp: unfilter  h/H: history  t/T: time  u/U: units  s: sort  /: sear
 history: 2025-12-04 10:00:21 -> 11:00:21  time: 1 hour  line: 1/1  totals: 0.1 kB / 0.1 kB
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time                                                          Sent   Received When
 2025-12-04 11:00:00                                               0.1 kB     0.1 kB                █
 
@@ -444,14 +451,14 @@ EOF
 keys h
 lines_are "h again: an hour with no traffic" 2 5 <<'EOF'
 history: 2025-12-04 09:00:21 -> 10:00:21  time: 1 hour  line: 0/0  totals: 0.0 kB / 0.0 kB
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time                                                          Sent   Received When
 no traffic in this time window
 EOF
 keys H H
 lines_are "H twice: the present again" 2 8 <<'EOF'
 history: now  time: 1 hour  line: 1/2  totals: 3.2 kB / 34.9 kB
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time                                                          Sent   Received When
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
 2025-12-04 12:00:10                                               2.0 kB     0.9 kB                █
@@ -463,7 +470,7 @@ EOF
 keys t t t t t
 lines_are "t to 1 day, then 3 days: the backup a day and a half ago shows" 2 9 <<'EOF'
 history: now  time: 3 days  line: 3/4  totals: 5003.3 kB / 10035.0 kB
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time                                                          Sent   Received When
 2025-12-03 00:00:20                                            5000.0 kB 10000.0 kB          █
 2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
@@ -473,7 +480,7 @@ EOF
 keys T
 lines_are "T back to 1 day: it does not" 2 8 <<'EOF'
 history: now  time: 1 day  line: 2/3  totals: 3.3 kB / 35.0 kB
-<- ...ins | Protocols | Network Namespaces | Entry Time | Services                                ->
+<- ...ins | Protocols | Network Namespaces | Entry Time | Services | Domain Sources               ->
 Entry Time                                                          Sent   Received When
 2025-12-04 11:00:00                                               0.1 kB     0.1 kB               █
 2025-12-04 12:00:00                                               1.2 kB    34.0 kB                █
@@ -550,7 +557,7 @@ lines_are "s: by name again" 5 8 <<'EOF'
 EOF
 
 # ---- moving: arrows, Home/End, PgUp/PgDn (on the executables again) ----
-keys Right Right
+keys Right Right Right
 keys End
 screen_has "End: the last row" "line: 4/4  "
 keys Home

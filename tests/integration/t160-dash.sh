@@ -109,7 +109,7 @@ get "/api/status" >/dev/null
 check_eq "status: the database and its span; no monitor" "ok $((NOW - 129600)) $((NOW - 10)) None" \
 	"$(json "f\"{j['database']} {j['first']} {j['last']} {j['monitor_pid']}\"")"
 get "/api/dims" >/dev/null
-check_eq "dims: the query layer's dimensions" 22 "$(json "len(j)")"
+check_eq "dims: the query layer's dimensions" 23 "$(json "len(j)")"
 check_eq "dims: host only in the fleet view (dash --sql)" "False" \
 	"$(json "' '.join(str(d['available']) for d in j if d['name'] == 'host')")"
 get "/api/groups?dim=host" >/dev/null

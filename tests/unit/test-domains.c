@@ -222,31 +222,39 @@ static void test_cache(void)
 	header(&m, 0x8180, 1, 1);
 	question(&m, "one.example", 1);
 	answer(&m, 1, a, 4);
-	is_int(domains_learn(d, m.b, m.n), 1, "learned one address");
-	is_str(domains_lookup(d, AF_INET, a), "one.example", "its name");
-	ok(domains_lookup(d, AF_INET6, a) == NULL, "an IPv6 address with the same bytes is another");
+	is_int(domains_learn(d, m.b, m.n, DOMAIN_SOURCE_DNS), 1, "learned one address");
+	is_str(domains_lookup(d, AF_INET, a, NULL), "one.example", "its name");
+	ok(domains_lookup(d, AF_INET6, a, NULL) == NULL, "an IPv6 address with the same bytes is another");
 
 	header(&m, 0x8180, 1, 1);
 	question(&m, "two.example", 1);
 	answer(&m, 1, a, 4);
-	domains_learn(d, m.b, m.n);
-	is_str(domains_lookup(d, AF_INET, a), "two.example", "the name last resolved wins");
+	domains_learn(d, m.b, m.n, DOMAIN_SOURCE_DNS_TCP);
+	is_str(domains_lookup(d, AF_INET, a, NULL), "two.example", "the name last resolved wins");
+	{
+		enum domain_source src = DOMAIN_SOURCE_NONE;
+
+		domains_lookup(d, AF_INET, a, &src);
+		is_str(domain_source_name(src), "dns-tcp", "  with where it came from");
+		domains_lookup(d, AF_INET6, a, &src);
+		is_str(domain_source_name(src), "", "  and none for an address not learned");
+	}
 
 	header(&m, 0x8180, 1, 1);
 	question(&m, "b.example", 1);
 	answer(&m, 1, b, 4);
-	domains_learn(d, m.b, m.n);
+	domains_learn(d, m.b, m.n, DOMAIN_SOURCE_DNS);
 	header(&m, 0x8180, 1, 1);
 	question(&m, "c.example", 1);
 	answer(&m, 1, c, 4);
-	domains_learn(d, m.b, m.n);
+	domains_learn(d, m.b, m.n, DOMAIN_SOURCE_DNS);
 	is_int(domains_count(d), 2, "the cache keeps its capacity");
-	ok(domains_lookup(d, AF_INET, a) == NULL, "the oldest address was forgotten");
-	is_str(domains_lookup(d, AF_INET, c), "c.example", "the newest is there");
+	ok(domains_lookup(d, AF_INET, a, NULL) == NULL, "the oldest address was forgotten");
+	is_str(domains_lookup(d, AF_INET, c, NULL), "c.example", "the newest is there");
 
 	header(&m, 0x0100, 1, 0);
 	question(&m, "query.example", 1);
-	is_int(domains_learn(d, m.b, m.n), -EBADMSG, "learning from a query is refused");
+	is_int(domains_learn(d, m.b, m.n, DOMAIN_SOURCE_DNS), -EBADMSG, "learning from a query is refused");
 	domains_free(d);
 }
 

@@ -91,6 +91,8 @@ static struct conn_row net(struct conn_row r, int64_t uid, int64_t lport, int64_
 	r.laddr = laddr;
 	r.raddr = raddr;
 	r.domain = domain;
+	/* where names came from: one of them from a TLS ClientHello */
+	r.domain_source = !strcmp(domain, "ipv6.example.org") ? "sni" : "dns";
 	r.family = family;
 	r.protocol = protocol;
 	r.netns = netns;
@@ -247,6 +249,7 @@ static void test_totals(struct query_db *db)
 				      "tcp6=8/80/3, udp=4/40/1, udp6=128/1280/2" },
 		{ QUERY_DIM_NETNS, "4026531840=887/8870/9, 4026532000=136/1360/5" },
 		{ QUERY_DIM_TIME, "1000=3/30/3, 1060=12/120/4, 1120=48/480/2, 1180=192/1920/3, 1240=768/7680/2" },
+		{ QUERY_DIM_DOMAIN_SOURCE, "=84/840/3, dns=803/8030/6, sni=136/1360/5" },
 	};
 	char name[128];
 
@@ -912,10 +915,10 @@ static void test_refusals(const char *main_db)
 	free(after.bytes);
 
 	copy_file(main_db, future);
-	exec(future, "PRAGMA user_version = 17");
+	exec(future, "PRAGMA user_version = 18");
 	file_state(future, &before);
 	is_int(query_open(future, NULL, &db, err, sizeof(err)), -EPROTO, "a newer schema: -EPROTO");
-	snprintf(want, sizeof(want), "snitch.db has schema version 17, newer than this picosnitch understands (%s)", future);
+	snprintf(want, sizeof(want), "snitch.db has schema version 18, newer than this picosnitch understands (%s)", future);
 	is_str(err, want, "  with a message saying so");
 	file_state(future, &after);
 	ok(same_state(&before, &after), "  and the file is untouched");

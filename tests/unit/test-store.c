@@ -81,7 +81,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "16", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "17", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -131,7 +131,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "16", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "17", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -167,7 +167,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
+	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -195,10 +195,21 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 17;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 18;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 17, newer than this picosnitch (16): refusing to touch it",
+	is_str(err, "snitch.db has schema version 18, newer than this picosnitch (17): refusing to touch it",
+	       "  with a message saying so");
+	read_all(path, after, sizeof(after), &after_len);
+	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
+
+	/* 15 was never released (the domain sources' number before they
+	 * became 17) */
+	exec(path, "PRAGMA user_version = 15;");
+	read_all(path, before, sizeof(before), &before_len);
+	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "schema 15 (never released) is refused");
+	is_str(err, "snitch.db has schema version 15 which this picosnitch cannot read or migrate; "
+		    "move it aside to start a new one",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -325,7 +336,7 @@ static void test_rollups(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
+	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -422,7 +433,7 @@ static void test_v12(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
+	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and cover nothing");
@@ -502,9 +513,10 @@ static void test_v13(void)
 	exec(path, "DROP TABLE exe_days; PRAGMA user_version = 13;");
 	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a database of schema 13 is migrated")) {
 		printf("#   %s\n", err);
+		free(path);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
+	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  its rollups cover nothing");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "0", "  and it has no executable days yet");
@@ -562,6 +574,9 @@ static void test_services(void)
 		   "  cmdline TEXT NOT NULL, sha256 TEXT NOT NULL, UNIQUE (path, name, cmdline, sha256));"
 		   "INSERT INTO e14 SELECT id, path, name, cmdline, sha256 FROM executables;"
 		   "DROP TABLE executables; ALTER TABLE e14 RENAME TO executables;"
+		   "CREATE TABLE d14 (id INTEGER PRIMARY KEY, domain TEXT NOT NULL UNIQUE);"
+		   "INSERT INTO d14 SELECT id, domain FROM domains;"
+		   "DROP TABLE domains; ALTER TABLE d14 RENAME TO domains;"
 		   "CREATE VIEW connection_log AS SELECT 1 AS x;"
 		   "PRAGMA user_version = 14;");
 	snprintf(before, sizeof(before), "%s",
@@ -572,7 +587,7 @@ static void test_services(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "16", "  to schema 16");
+	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
 	is_str(q(path, "SELECT group_concat(id || '=' || path, ',') FROM executables"), before,
 	       "  every executable keeps its id");
 	is_str(q(path, "SELECT count(*) FROM executables WHERE service = ''"),
@@ -580,8 +595,9 @@ static void test_services(void)
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"),
 	       "0 1700784000", "  the rollups still cover what they did");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "3", "  and the executable days are kept");
-	is_str(q(path, "SELECT group_concat(service || ':' || sent, ',') FROM connection_log"),
-	       ":10,:1,:100", "  the view has the column");
+	is_str(q(path, "SELECT group_concat(service || ':' || domain_source || ':' || sent, ',') "
+		       "FROM connection_log"),
+	       "::10,::1,::100", "  the view has the service's and the domain source's columns");
 	is_str(q(path, "PRAGMA foreign_key_check"), "", "  no reference is broken");
 
 	rows[0].service = "nginx.service";
@@ -622,6 +638,71 @@ static void test_csv(void)
 	free(line);
 }
 
+/* Domains with where they came from (schema 17): one domains row per
+ * (name, source); a file of schema 16 (services, the released version
+ * before) gets "dns" for every name it has and keeps its services. */
+static void test_domain_sources(void)
+{
+	char *path = path_of("sources.db");
+	struct store *s;
+	struct conn_row rows[4] = { row(1700000000, 1, 0, "/usr/bin/curl"),
+				    row(1700000000, 2, 0, "/usr/bin/curl"),
+				    row(1700000000, 4, 0, "/usr/bin/curl"),
+				    row(1700000000, 8, 0, "/usr/bin/curl") };
+
+	rows[0].domain = "www.example.com";
+	rows[0].domain_source = "dns";
+	rows[1].domain = "www.example.com";
+	rows[1].domain_source = "sni";
+	rows[2].domain = "";
+	rows[2].domain_source = "dns";	/* no name: no source */
+	rows[3].domain = "tcp.example";
+	rows[3].domain_source = "dns-tcp";
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a new file for domain sources")) {
+		printf("#   %s\n", err);
+		free(path);
+		return;
+	}
+	is_int(store_write(s, rows, 4), 0, "rows with domain sources are written");
+	store_close(s);
+	is_str(q(path, "SELECT group_concat(sent || ':' || domain || ':' || domain_source, ',') FROM "
+		       "(SELECT * FROM connection_log ORDER BY sent)"),
+	       "1:www.example.com:dns,2:www.example.com:sni,4::,8:tcp.example:dns-tcp",
+	       "  the view has each row's domain and source");
+	is_str(q(path, "SELECT count(*) FROM domains WHERE domain = 'www.example.com'"), "2",
+	       "  a name from two sources is two rows of domains");
+
+	/* back to schema 16, as that version wrote it: a name once */
+	exec(path, "DROP VIEW connection_log;"
+		   "CREATE TABLE d13 (id INTEGER PRIMARY KEY, domain TEXT NOT NULL UNIQUE);"
+		   "INSERT INTO d13 SELECT id, domain FROM domains WHERE source != 'sni';"
+		   "UPDATE connections SET domain_id = (SELECT id FROM domains WHERE source = 'dns')"
+		   "  WHERE sent = 2;"
+		   "DROP TABLE domains; ALTER TABLE d13 RENAME TO domains;"
+		   "CREATE VIEW connection_log AS SELECT c.sent AS sent FROM connections c;"
+		   "PRAGMA user_version = 16;");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "schema 16 is migrated")) {
+		printf("#   %s\n", err);
+		free(path);
+		return;
+	}
+	rows[0].domain_source = "quic";
+	rows[0].service = "app.service";
+	is_int(store_write(s, rows, 1), 0, "  and takes rows with a source");
+	store_close(s);
+	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
+	is_str(q(path, "SELECT group_concat(sent || ':' || domain || ':' || domain_source, ',') FROM "
+		       "(SELECT * FROM connection_log ORDER BY sent, domain_source)"),
+	       "1:www.example.com:dns,1:www.example.com:quic,2:www.example.com:dns,4::,"
+	       "8:tcp.example:dns",
+	       "  its names came from DNS, new rows have theirs");
+	is_str(q(path, "SELECT group_concat(sent || ':' || service || ':' || domain_source, ',') FROM "
+		       "(SELECT * FROM connection_log WHERE sent = 1 ORDER BY service)"),
+	       "1::dns,1:app.service:quic", "  and the view has both the service and the source");
+	is_str(q(path, "PRAGMA foreign_key_check"), "", "  no reference is broken");
+	free(path);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -635,5 +716,6 @@ int main(void)
 	test_v13();
 	test_services();
 	test_csv();
+	test_domain_sources();
 	return tap_done();
 }

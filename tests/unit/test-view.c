@@ -140,16 +140,17 @@ int main(void)
 	ok(view_contains("x", 1, "", 0), "an empty search matches");
 
 	/* ---- tabs ---- */
-	is_int(view_tab_count(false), 19, "19 tabs without GeoIP");
-	is_int(view_tab_count(true), 21, "21 with the country and network-owner tabs");
+	is_int(view_tab_count(false), 20, "20 tabs without GeoIP");
+	is_int(view_tab_count(true), 22, "22 with the country and network-owner tabs");
 	is_str(view_tab_at(false, 0)->title, "Executables", "the first tab");
 	is_str(view_tab_at(false, 15)->title, "Protocols", "without GeoIP, protocols follow domains");
 	is_str(view_tab_at(true, 15)->title, "Countries", "with it, countries come first");
 	is_str(view_tab_at(true, 16)->title, "Network Owners", "  then network owners");
 	is_str(view_tab_at(true, 17)->title, "Protocols", "  then protocols");
 	is_str(view_tab_at(false, 17)->title, "Entry Time", "entry time");
-	is_str(view_tab_at(false, 18)->title, "Services", "the last tab: services");
-	ok(view_tab_at(false, 19) == NULL, "past the last: NULL");
+	is_str(view_tab_at(false, 18)->title, "Services", "services");
+	is_str(view_tab_at(false, 19)->title, "Domain Sources", "the last tab: where domains came from");
+	ok(view_tab_at(false, 20) == NULL, "past the last: NULL");
 	for (size_t i = 0; i < view_tab_count(true); i++)
 		ok(view_tab_at(true, i)->dim == (i == 15 ? QUERY_DIM_COUNTRY : view_tab_at(true, i)->dim),
 		   "every tab has a dimension");

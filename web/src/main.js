@@ -20,7 +20,8 @@ const DIM_LABELS = {
   grandparent_executable: 'Grandparent executable', user: 'User', local_port: 'Local port',
   remote_port: 'Remote port', local_address: 'Local address', remote_address: 'Remote address',
   domain: 'Domain', country: 'Country', asn: 'Network owner', protocol: 'Protocol',
-  netns: 'Network namespace', time: 'Entry time', service: 'Service', host: 'Host',
+  netns: 'Network namespace', time: 'Entry time', service: 'Service',
+  domain_source: 'Domain source', host: 'Host',
 };
 const REFRESH = [['off', 0], ['5 s', 5], ['10 s', 10], ['30 s', 30], ['1 min', 60]];
 // bucket lengths of the charts ("resample"); auto: about 4 pixels each
