@@ -15,7 +15,7 @@ ROWS=${SQL_BENCH_ROWS:-10000}
 make -s -C "$ROOT" build/bench/sqlsend build/picosnitch
 W=$(mktemp -d /tmp/picosnitch-sql-bench.XXXXXX)
 chmod 0755 "$W"
-trap '"$SRV" pg-stop "$W" >/dev/null 2>&1; "$SRV" my-stop "$W" >/dev/null 2>&1; rm -rf "$W"' EXIT
+trap 'set +e; "$SRV" pg-stop "$W" >/dev/null 2>&1; "$SRV" my-stop "$W" >/dev/null 2>&1; rm -rf "$W"' EXIT
 for K in pg my; do
 	why=$("$SRV" why-not "$K")
 	if [ -n "$why" ]; then
