@@ -59,6 +59,7 @@ struct alerts {
 	int dirfd;
 	struct waiting *waiting;	/* identities whose hash is being computed */
 	size_t nwaiting, cap;
+	bool desktop;			/* notifications go to the session bus */
 	time_t last_error_note;
 	unsigned long errors_unshown;
 	char first_unshown[256];
@@ -485,6 +486,10 @@ void alerts_errors(struct alerts *a, const char *first, unsigned long count)
 {
 	time_t now = time(NULL);
 
+	/* without a desktop the note would be printed beside the log line
+	 * that already said it */
+	if (!a->desktop)
+		return;
 	if (first && count) {
 		if (!a->errors_unshown)
 			snprintf(a->first_unshown, sizeof(a->first_unshown), "%s", first);
@@ -543,6 +548,7 @@ int alerts_open(const struct alerts_opts *opts, struct idents *idents, struct er
 		return -ENOMEM;
 	a->idents = idents;
 	a->errlog = errlog;
+	a->desktop = opts->desktop;
 	r = record_load(opts->dirfd, &a->record, err, sizeof(err));
 	if (err[0])
 		errlog_add(errlog, "%s", err);

@@ -54,7 +54,8 @@ void alerts_vt_outcome(struct alerts *a, const struct vt_outcome *o);
 void alerts_vt_backfill(struct alerts *a);
 
 /* Errors just written to error.log (from errlog's flush); (NULL, 0) shows
- * errors held back by the rate limit once it has passed. */
+ * errors held back by the rate limit once it has passed.  A desktop
+ * notification only: without a desktop, the log line already said it. */
 void alerts_errors(struct alerts *a, const char *first, unsigned long count);
 /* Check the new hashes of this while against their packages (dpkg.h):
  * record.json, exe.log, and a notification for a modified file. */

@@ -31,6 +31,8 @@ check_match "the next start writes them" "[0-9]+ entries kept in [^ ]*/pending.s
 	"$(cat "$PICOSNITCH_DIR/error.log")"
 check_eq "  pending.spill is gone" "gone" "$([ -e "$PICOSNITCH_DIR/pending.spill" ] || echo gone)"
 ps_stop
+check_eq "  said once in the monitor's output (no second copy as a note)" 1 \
+	"$(grep -c 'at the last stop are written now' "$WORK/daemon.log")"
 check_eq "  every byte sent while locked is in snitch.db" "40000" "$(sent_db "$B")"
 check_eq "  as 400 entries" "400" "$(entries "$B")"
 check_eq "  and those before, once" "1000" "$(sent_db "$A")"
