@@ -443,7 +443,9 @@ void exehash_handle_fanotify(struct exehash *h)
 			}
 			if (m->fd < 0)
 				continue;
-			if (fileid_key(m->fd, 0, &ino, &dev) == 0) {
+			/* the writer's mount table names a mount only its
+			 * namespace holds (a container's) */
+			if (fileid_key(m->fd, m->pid > 0 ? (uint32_t)m->pid : 0, &ino, &dev) == 0) {
 				key.ino = ino;
 				key.dev = dev & h->opts.dev_mask;
 				HASH_FIND(hh, h->cache, &key, sizeof(key), f);
