@@ -4,11 +4,13 @@
  *                                 entries over a year, if PATH is not there;
  *                                 then bring its rollups up to date
  *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
- *                [--dim NAME] [--filter 0|1] [--exe PATH]
+ *                [--dim NAME] [--filter 0|1|2] [--exe PATH]
  *                                 time every query kind over several windows
  *                                 and print one tab-separated line each; the
- *                                 filter is the busiest executable of the
- *                                 last day (or --exe) and domain not empty;
+ *                                 filter (1, "filter") is the busiest
+ *                                 executable of the last day (or --exe) and
+ *                                 domain not empty, 2 ("exe") that executable
+ *                                 alone (the view's f on it);
  *                                 "page" is what the dash's executable page
  *                                 reads (its executable only)
  *   querygen writecost PATH [WINDOWS]
@@ -635,12 +637,16 @@ struct bench_ctx {
 	char exe[512];
 };
 
+/* the filters of mode f: none, the executable and domain not empty, the
+ * executable alone */
+static const char *const filter_names[] = { "-", "filter", "exe" };
+
 static int run_one(struct bench_ctx *c, enum kind kind, enum query_dim dim,
-		   const struct query_window *w, bool filtered, size_t *rows, char *err, size_t errlen)
+		   const struct query_window *w, int filtered, size_t *rows, char *err, size_t errlen)
 {
 	struct query_select sel = { .dim = dim, .window = *w,
 				    .filters = filtered ? c->filters : NULL,
-				    .n_filters = filtered ? 2 : 0 };
+				    .n_filters = filtered == 1 ? 2 : filtered == 2 ? 1 : 0 };
 	struct query_result *res = NULL;
 	struct query_series *ser = NULL;
 	int64_t a, b;
@@ -719,7 +725,7 @@ static int reopen(struct bench_ctx *c)
 
 /* Time one query; prints "kind dim window filter ms groups". */
 static void measure(struct bench_ctx *c, enum kind kind, enum query_dim dim, const char *wname,
-		    const struct query_window *w, bool filtered)
+		    const struct query_window *w, int filtered)
 {
 	char err[512] = "";
 	double ms[32], t0;
@@ -749,10 +755,10 @@ static void measure(struct bench_ctx *c, enum kind kind, enum query_dim dim, con
 	}
 	if (r < 0)
 		printf("%s\t%s\t%s\t%s\terror\t%s\n", kind_names[kind], kind == K_BOUNDS ? "-" : query_dim_name(dim),
-		       wname, filtered ? "filter" : "-", err);
+		       wname, filter_names[filtered], err);
 	else
 		printf("%s\t%s\t%s\t%s\t%.1f\t%zu\n", kind_names[kind], kind == K_BOUNDS ? "-" : query_dim_name(dim),
-		       wname, filtered ? "filter" : "-", ms[n / 2], rows);
+		       wname, filter_names[filtered], ms[n / 2], rows);
 	fflush(stdout);
 }
 
@@ -819,8 +825,8 @@ static int run(const char *path, int argc, char **argv)
 	windows[3] = (struct query_window){ 0 };
 
 	if ((!only || !strcmp(only, "bounds")) && !window)
-		measure(&c, K_BOUNDS, 0, "all", &windows[3], false);
-	for (int f = 0; f < 2; f++) {
+		measure(&c, K_BOUNDS, 0, "all", &windows[3], 0);
+	for (int f = 0; f < 3; f++) {
 		if (filters >= 0 && f != filters)
 			continue;
 		for (int wi = 0; wi < 4; wi++) {
@@ -836,7 +842,7 @@ static int run(const char *path, int argc, char **argv)
 				measure(&c, K_SERIES, QUERY_DIM_DOMAIN, wnames[wi], &windows[wi], f);
 				measure(&c, K_SERIES_EXACT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 			}
-			if ((!only || !strcmp(only, "page")) && f)
+			if ((!only || !strcmp(only, "page")) && f == 1)
 				measure(&c, K_PAGE, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 			if (!only || !strcmp(only, "distinct")) {
 				measure(&c, K_DISTINCT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
