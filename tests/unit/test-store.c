@@ -639,8 +639,8 @@ static void test_exe_sums(void)
 	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
 		steps++;
 	store_close(s);
-	exec(path, "DROP TABLE exe_sums; PRAGMA user_version = 16;");
-	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a file of schema 16 is migrated")) {
+	exec(path, "DROP TABLE exe_sums; PRAGMA user_version = 17;");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a file of schema 17 is migrated")) {
 		printf("#   %s\n", err);
 		return;
 	}
@@ -759,7 +759,7 @@ static void test_domain_sources(void)
 	rows[0].service = "app.service";
 	is_int(store_write(s, rows, 1), 0, "  and takes rows with a source");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
+	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18 (through 17)");
 	is_str(q(path, "SELECT group_concat(sent || ':' || domain || ':' || domain_source, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY sent, domain_source)"),
 	       "1:www.example.com:dns,1:www.example.com:quic,2:www.example.com:dns,4::,"
