@@ -79,13 +79,17 @@ struct query_options {
 	 * only the entries: the same answers, slower (for tests and
 	 * measurements) */
 	bool no_rollups;
+	/* read a filtered executable's whole days from its executable days
+	 * (every entry) rather than from its sums per day (schema 18): the
+	 * same answers, slower (for tests and measurements) */
+	bool no_exe_sums;
 };
 
 struct query_db;
 
 /* Open snitch.db read-only.  -ENOENT: no such file; -EBADMSG: not an
  * SQLite database; -EPROTO: a schema version this code does not read (only
- * 10 to 17 but 15 are; older ones are migrated by the monitor); -ENODATA: a
+ * 10 to 18 but 15 are; older ones are migrated by the monitor); -ENODATA: a
  * database without picosnitch's tables yet; -EBUSY; -EACCES.  `opt` may be
  * NULL. */
 int query_open(const char *path, const struct query_options *opt, struct query_db **ret,

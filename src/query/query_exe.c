@@ -10,6 +10,7 @@
  * of the same entries, added in the same way (agg_add), as from the rows. */
 #include "query/query_int.h"
 #include "storage/rollup.h"
+#include "storage/schema.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -467,6 +468,100 @@ static bool ktab_move(struct ktab *t, struct agg *a)
 	return true;
 }
 
+/* Whether the executables' sums of whole days (exe_sums) give what their
+ * entries would: the filters are on the executable's own columns only
+ * (decided per executable), and a series' buckets hold whole days. */
+static bool sums_usable(const struct query_db *db, const struct exe_days *x,
+			struct agg *const *aggs, size_t n_aggs)
+{
+	if (db->version < SCHEMA_EXE_SUMS)
+		return false;
+	for (size_t j = 0; j < x->n_m; j++)
+		if (x->m[j].col != ROLLUP_KEY_EXE)
+			return false;
+	for (size_t j = 0; j < n_aggs; j++) {
+		const struct agg_series *as = aggs[j]->series;
+
+		if (as && (as->align_len <= 0 || as->align_len % ROLLUP_DAY ||
+			   as->align_start % ROLLUP_DAY))
+			return false;
+	}
+	return true;
+}
+
+/* exe_days_scan from the executables' sums: each day's sums of each key
+ * added at the day's start (a series' buckets hold whole days). */
+static int sums_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
+		     struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
+		     size_t errlen)
+{
+	sqlite3_stmt *st;
+	int r = 0, rc;
+
+	rc = sqlite3_prepare_v2(db->db, "SELECT day, data FROM exe_sums WHERE exe_id = ?1 AND "
+				"day >= ?2 AND day < ?3", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
+	rc = SQLITE_DONE;
+	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
+		int64_t exe = x->exes[i];
+		struct rollup_row any = { 0 };
+		bool keep_exe = true;
+
+		for (size_t j = 0; keep_exe && j < x->n_m; j++)
+			keep_exe = matches(&x->m[j], exe, &any) != x->m[j].exclude;
+		if (!keep_exe)
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, exe);
+		sqlite3_bind_int64(st, 2, d0);
+		sqlite3_bind_int64(st, 3, d1);
+		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t day = sqlite3_column_int64(st, 0);
+			const void *blob = sqlite3_column_blob(st, 1);
+			size_t len = (size_t)sqlite3_column_bytes(st, 1);
+			int n = 1;
+
+			/* a day that does not start where days do is not ours */
+			if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || rollup_day_start(day) != day)
+				continue;
+			for (size_t j = 0; n >= 0 && j < n_aggs; j++) {
+				const uint8_t *part;
+				size_t part_len;
+				struct rollup_reader rd;
+				struct rollup_entry e;
+
+				if (!rollup_sums_part(blob, len, query_dims[dims[j]].rollup_key, &part,
+						      &part_len) ||
+				    !rollup_reader_init(&rd, part, part_len)) {
+					n = -1;
+					break;
+				}
+				while ((n = rollup_next(&rd, &e)) > 0)
+					if (!agg_add(aggs[j], e.key, e.key2, day, e.sent, e.received,
+						     e.flows)) {
+						r = query_fail(err, errlen, -ENOMEM, "out of memory");
+						break;
+					}
+				if (r < 0)
+					break;
+			}
+			if (r == 0 && n < 0) {
+				db->exe_days_failed = true;
+				r = query_fail(err, errlen, -EBADMSG,
+					       "an executable's sums of %s cannot be read", db->path);
+			}
+			if (r == 0 && query_check_progress(db))
+				r = query_sqlite_fail(db, SQLITE_INTERRUPT, "read the executables' sums",
+						      err, errlen);
+		}
+		if (r == 0 && rc != SQLITE_DONE)
+			r = query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
 		  struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		  size_t errlen)
@@ -499,6 +594,8 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
 	if (d0 >= d1)
 		return 0;
+	if (!db->opt.no_exe_sums && sums_usable(db, x, aggs, n_aggs))
+		return sums_scan(db, x, dims, aggs, n_aggs, d0, d1, err, errlen);
 	/* the filters on the executable's own columns are decided once per
 	 * executable, the others per row */
 	if (!(tabs = calloc(n_aggs, sizeof(*tabs))) ||

@@ -345,4 +345,36 @@ static inline int rollup_next_row(struct rollup_reader *rd, int64_t day, struct 
 	return 1;
 }
 
+/* ---- the blob of an executable's sums of a day (exe_sums) ---- */
+
+#define ROLLUP_SUMS_FORMAT 4	/* the first byte: the keys' sums follow */
+#define ROLLUP_SUMS_RAW 3	/* the only byte: as ROLLUP_ROWS_RAW */
+
+/* After the format byte, for each key 1 to ROLLUP_KEY__MAX in order: the
+ * length of its part (an LEB128 varint), then the part, a unit's blob
+ * (ROLLUP_FORMAT, then its entries) of that key's sums.  The part of key k
+ * into *part and *len: false for a blob that is not of this format. */
+static inline bool rollup_sums_part(const void *blob, size_t len, int key, const uint8_t **part,
+				    size_t *part_len)
+{
+	struct rollup_reader r = { blob, (const uint8_t *)blob + len, 0 };
+
+	if (!len || !blob || *r.p != ROLLUP_SUMS_FORMAT || key < 1 || key > ROLLUP_KEY__MAX)
+		return false;
+	r.p++;
+	for (int k = 1; k <= key; k++) {
+		uint64_t n;
+
+		if (!rollup_get_uvarint(&r, &n) || n > (uint64_t)(r.end - r.p))
+			return false;
+		if (k == key) {
+			*part = r.p;
+			*part_len = (size_t)n;
+			return true;
+		}
+		r.p += n;
+	}
+	return false;
+}
+
 #endif

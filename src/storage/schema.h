@@ -11,11 +11,13 @@
  * or container). */
 #define SCHEMA_SERVICES 16
 
-/* The version that added domains.source (where a name came from).  A
- * later schema change takes the next number. */
+/* The version that added domains.source (where a name came from). */
 #define SCHEMA_DOMAIN_SOURCES 17
 
-/* The current schema. */
-#define SCHEMA_VERSION SCHEMA_DOMAIN_SOURCES
+/* The version that added exe_sums (each executable's sums per day and key). */
+#define SCHEMA_EXE_SUMS 18
+
+/* The current schema.  A later schema change takes the next number. */
+#define SCHEMA_VERSION SCHEMA_EXE_SUMS
 
 #endif

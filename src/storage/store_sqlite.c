@@ -26,7 +26,8 @@
  * their week units; 14 the executable days; 15 none (branch dns's first
  * number for the domain sources, never released: refused);
  * SCHEMA_SERVICES (16) each process's service; SCHEMA_DOMAIN_SOURCES (17)
- * where names came from. */
+ * where names came from; SCHEMA_EXE_SUMS (18) each executable's sums per
+ * day. */
 #define LEGACY_VERSION 3
 
 /* A name and where it came from ("dns", "dns-tcp", "sni", "quic"; "" for
@@ -152,12 +153,23 @@
 	"  data BLOB NOT NULL,"                                                               \
 	"  PRIMARY KEY (day, exe_id));"
 
+/* What SCHEMA_EXE_SUMS added: each executable's sums of each day for every
+ * key (rollup.h), kept with the executable days and under the same
+ * coverage. */
+#define SCHEMA_EXE_SUMS_TABLE                                                                 \
+	"CREATE TABLE exe_sums ("                                                             \
+	"  exe_id INTEGER NOT NULL,"                                                          \
+	"  day INTEGER NOT NULL,"                                                             \
+	"  data BLOB NOT NULL,"                                                               \
+	"  PRIMARY KEY (exe_id, day));"
+
 /* the view's columns since SCHEMA_SERVICES and SCHEMA_DOMAIN_SOURCES */
 #define SERVICE_COLUMN " e.service AS service,"
 #define DOMAIN_SOURCE_COLUMN " d.source AS domain_source,"
 
 static const char schema_current[] = SCHEMA_TABLES SCHEMA_11_INDEX
-	CONNECTION_LOG_VIEW(DOMAIN_SOURCE_COLUMN SERVICE_COLUMN) SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS;
+	CONNECTION_LOG_VIEW(DOMAIN_SOURCE_COLUMN SERVICE_COLUMN) SCHEMA_12_ROLLUPS SCHEMA_14_EXE_DAYS
+		SCHEMA_EXE_SUMS_TABLE;
 
 /* 10 -> 14: the grandparent column (NULL for older rows), the view, the
  * rollups. */
@@ -208,6 +220,14 @@ static const char migrate_domain_sources[] =
 	"ALTER TABLE domains_new RENAME TO domains;"
 	CONNECTION_LOG_VIEW(DOMAIN_SOURCE_COLUMN SERVICE_COLUMN);
 
+/* SCHEMA_DOMAIN_SOURCES -> SCHEMA_EXE_SUMS: the executables' sums, which a
+ * covered time lacks: the coverage is emptied and the logger builds it
+ * again (as for 13 -> 14).  Every older file takes this step last (a
+ * table of that name in an older file is not ours: it is made again). */
+static const char migrate_exe_sums[] =
+	"UPDATE rollup_state SET complete_until = complete_from;"
+	"DROP TABLE IF EXISTS exe_sums;" SCHEMA_EXE_SUMS_TABLE;
+
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
 static const char migrate_legacy[] =
@@ -253,7 +273,8 @@ struct store_sqlite {
 	ino_t ino;
 	sqlite3 *db;
 	sqlite3_stmt *ins_exe, *sel_exe, *ins_addr, *sel_addr, *ins_dom, *sel_dom, *ins_conn,
-		*prune, *rollup_state, *ins_rollup, *ins_exe_day, *count_conn;
+		*prune, *rollup_state, *ins_rollup, *ins_exe_day, *ins_exe_sums,
+		*count_conn;
 	struct id_cache *exes, *addrs, *doms;
 	size_t cached;
 };
@@ -422,8 +443,9 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_v12, "migrate from schema 12");
 	} else if (version == 13) {
 		r = exec_sql(s, migrate_v13, "migrate from schema 13");
-	} else if (version == 14 || version == SCHEMA_SERVICES) {
-		r = 0;	/* the services and the domains' sources follow */
+	} else if (version == 14 || version == SCHEMA_SERVICES ||
+		   version == SCHEMA_DOMAIN_SOURCES) {
+		r = 0;	/* the steps after 14 follow */
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
 		if (asprintf(&sql, migrate_legacy, schema_current) < 0) {
@@ -439,6 +461,8 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_services, "add the services of executables");
 	if (r == 0 && version >= 10 && version < SCHEMA_DOMAIN_SOURCES)
 		r = exec_sql(s, migrate_domain_sources, "add the sources of domains");
+	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS)
+		r = exec_sql(s, migrate_exe_sums, "add the sums of executables");
 	if (r == 0) {
 		char commit[64];
 
@@ -827,36 +851,57 @@ static int cmp_rollup_entry(const void *x, const void *y)
 	return (a->key2 > b->key2) - (a->key2 < b->key2);
 }
 
+/* Room for `need` more bytes after *len in *blob (*cap allocated). */
+static int blob_room(uint8_t **blob, size_t len, size_t *cap, size_t need)
+{
+	size_t nc = *cap ? *cap : 256;
+	uint8_t *nb;
+
+	if (*cap - len >= need)
+		return 0;
+	while (nc - len < need)
+		nc *= 2;
+	if (!(nb = realloc(*blob, nc)))
+		return -ENOMEM;
+	*blob = nb;
+	*cap = nc;
+	return 0;
+}
+
+/* The blob of a unit of the sums in `a` (rollup.h), appended to *blob
+ * (of *len bytes, *cap allocated): 0 or -ENOMEM.  `a` gets sorted. */
+static int unit_blob(struct racc *a, uint8_t **blob, size_t *len, size_t *cap)
+{
+	int64_t prev = 0;
+
+	if (a->n)
+		qsort(a->e, a->n, sizeof(*a->e), cmp_rollup_entry);
+	if (blob_room(blob, *len, cap, 1 + a->n * 12) < 0)
+		return -ENOMEM;
+	(*blob)[(*len)++] = ROLLUP_FORMAT;
+	for (size_t i = 0; i < a->n; i++) {
+		if (blob_room(blob, *len, cap, ROLLUP_ENTRY_MAX) < 0)
+			return -ENOMEM;
+		*len += rollup_put_entry(*blob + *len, prev, &a->e[i]);
+		prev = a->e[i].key;
+	}
+	return 0;
+}
+
 /* Write the unit (grain, dim, start) of the sums in `a` (nothing for no
  * entries), and empty `a`. */
 static int put_unit(struct store_sqlite *s, int grain, int dim, int64_t start, struct racc *a)
 {
-	size_t cap, len = 1;
-	uint8_t *blob, *nb;
-	int64_t prev = 0;
+	size_t cap = 0, len = 0;
+	uint8_t *blob = NULL;
 	int rc;
 
 	if (!a->n)
 		return 0;
-	qsort(a->e, a->n, sizeof(*a->e), cmp_rollup_entry);
-	cap = 1 + a->n * 12 + ROLLUP_ENTRY_MAX;
-	if (!(blob = malloc(cap))) {
+	if (unit_blob(a, &blob, &len, &cap) < 0) {
+		free(blob);
 		racc_free(a);
 		return -ENOMEM;
-	}
-	blob[0] = ROLLUP_FORMAT;
-	for (size_t i = 0; i < a->n; i++) {
-		if (cap - len < ROLLUP_ENTRY_MAX) {
-			if (!(nb = realloc(blob, cap * 2))) {
-				free(blob);
-				racc_free(a);
-				return -ENOMEM;
-			}
-			blob = nb;
-			cap *= 2;
-		}
-		len += rollup_put_entry(blob + len, prev, &a->e[i]);
-		prev = a->e[i].key;
 	}
 	sqlite3_bind_int(s->ins_rollup, 1, grain);
 	sqlite3_bind_int(s->ins_rollup, 2, dim);
@@ -957,12 +1002,90 @@ static int cmp_exe_entry(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+/* The key `k` of an entry of an executable day, as sum_day reads it from
+ * the row (the entry's columns are integers, but the grandparent may be
+ * NULL). */
+static void exe_entry_key(const struct exe_entry *e, int k, struct rollup_entry *v)
+{
+	const struct rollup_row *r = &e->row;
+
+	v->key2 = 0;
+	switch (k) {
+	case ROLLUP_KEY_EXE: v->key = e->exe_id; break;
+	case ROLLUP_KEY_PARENT: v->key = r->parent; break;
+	case ROLLUP_KEY_GRANDPARENT:
+		v->key = r->gp_null ? 0 : r->gp;
+		v->key2 = r->gp_null ? ROLLUP_NULL_KEY2 : 0;
+		break;
+	case ROLLUP_KEY_UID: v->key = r->uid; break;
+	case ROLLUP_KEY_LPORT: v->key = r->lport; break;
+	case ROLLUP_KEY_RPORT: v->key = r->rport; break;
+	case ROLLUP_KEY_LADDR: v->key = r->laddr; break;
+	case ROLLUP_KEY_RADDR: v->key = r->raddr; break;
+	case ROLLUP_KEY_DOMAIN: v->key = r->domain; break;
+	case ROLLUP_KEY_PROTOCOL:
+		v->key = r->family;
+		v->key2 = r->protocol;
+		break;
+	case ROLLUP_KEY_NETNS: v->key = r->netns; break;
+	default: v->key = r->time; break;
+	}
+}
+
+/* Write the sums of one executable's entries e[0, n) of `day` (exe_sums):
+ * for each key, its unit's blob (rollup.h); the byte ROLLUP_SUMS_RAW if
+ * an entry has a column that is not an integer. */
+static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_entry *e, size_t n,
+			bool raw, uint8_t **blob, size_t *cap)
+{
+	struct racc acc = { 0 };
+	uint8_t *part = NULL;
+	size_t len = 0, part_cap = 0;
+	int r = 0, rc;
+
+	if (blob_room(blob, 0, cap, 1) < 0)
+		return -ENOMEM;
+	(*blob)[len++] = raw ? ROLLUP_SUMS_RAW : ROLLUP_SUMS_FORMAT;
+	for (int k = 1; !raw && r == 0 && k <= ROLLUP_KEY__MAX; k++) {
+		size_t part_len = 0;
+
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct rollup_entry v = { .sent = e[i].row.sent,
+						  .received = e[i].row.received,
+						  .flows = e[i].row.flows };
+
+			exe_entry_key(&e[i], k, &v);
+			r = racc_add(&acc, &v);
+		}
+		if (r == 0)
+			r = unit_blob(&acc, &part, &part_len, &part_cap);
+		racc_free(&acc);
+		if (r == 0)
+			r = blob_room(blob, len, cap, 10 + part_len);
+		if (r == 0) {
+			len += rollup_put_uvarint(*blob + len, part_len);
+			memcpy(*blob + len, part, part_len);
+			len += part_len;
+		}
+	}
+	free(part);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s->ins_exe_sums, 1, e[0].exe_id);
+	sqlite3_bind_int64(s->ins_exe_sums, 2, day);
+	sqlite3_bind_blob64(s->ins_exe_sums, 3, *blob, len, SQLITE_STATIC);
+	rc = sqlite3_step(s->ins_exe_sums);
+	sqlite3_reset(s->ins_exe_sums);
+	sqlite3_clear_bindings(s->ins_exe_sums);
+	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "write an executable's sums");
+}
+
 /* Write the executable days of `day` from x (whose entries are of that
- * day), and empty x. */
+ * day), and the executables' sums of it, and empty x. */
 static int put_exe_days(struct store_sqlite *s, int64_t day, struct exe_entries *x)
 {
-	uint8_t *blob = NULL;
-	size_t cap = 0;
+	uint8_t *blob = NULL, *sums = NULL;
+	size_t cap = 0, sums_cap = 0;
 	int r = 0;
 
 	if (x->n)
@@ -1003,10 +1126,13 @@ static int put_exe_days(struct store_sqlite *s, int64_t day, struct exe_entries 
 		sqlite3_clear_bindings(s->ins_exe_day);
 		if (rc != SQLITE_DONE)
 			r = fail_db(s, rc, "write an executable day");
+		if (r == 0)
+			r = put_exe_sums(s, day, &x->e[i], j - i, raw, &sums, &sums_cap);
 	}
 	if (r == -ENOMEM)
 		snprintf(s->base.err, sizeof(s->base.err), "write the executable days: out of memory");
 	free(blob);
+	free(sums);
 	exe_entries_free(x);
 	return r;
 }
@@ -1197,7 +1323,9 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 	if ((r = exec_params(s, "DELETE FROM rollups WHERE grain = ?1 AND start >= ?2 AND start < ?3",
 			     "delete old rollups", p, 3)) < 0 ||
 	    (r = exec_params(s, "DELETE FROM exe_days WHERE day >= ?2 AND day < ?3",
-			     "delete old executable days", p, 3)) < 0)
+			     "delete old executable days", p, 3)) < 0 ||
+	    (r = exec_params(s, "DELETE FROM exe_sums WHERE day >= ?2 AND day < ?3",
+			     "delete old executable sums", p, 3)) < 0)
 		return r;
 	for (int k = 1; built && k <= ROLLUP_KEY__MAX; k++)
 		if ((r = put_unit(s, ROLLUP_GRAIN_DAY, k, day, &acc[k])) < 0)
@@ -1322,7 +1450,9 @@ static int sqlite_prune(struct store *base, int64_t before)
 	    (r = exec_sql(s, "DELETE FROM rollups WHERE start < (SELECT max(complete_from) FROM "
 			  "rollup_state)", "delete old rollups")) < 0 ||
 	    (r = exec_sql(s, "DELETE FROM exe_days WHERE day < (SELECT max(complete_from) FROM "
-			  "rollup_state)", "delete old executable days")) < 0) {
+			  "rollup_state)", "delete old executable days")) < 0 ||
+	    (r = exec_sql(s, "DELETE FROM exe_sums WHERE day < (SELECT max(complete_from) FROM "
+			  "rollup_state)", "delete old executable sums")) < 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return r;
 	}
@@ -1364,9 +1494,11 @@ static void close_db(struct store_sqlite *s)
 	sqlite3_finalize(s->rollup_state);
 	sqlite3_finalize(s->ins_rollup);
 	sqlite3_finalize(s->ins_exe_day);
+	sqlite3_finalize(s->ins_exe_sums);
 	s->ins_exe = s->sel_exe = s->ins_addr = s->sel_addr = s->ins_dom = s->sel_dom = NULL;
 	s->ins_conn = s->prune = s->rollup_state = s->ins_rollup = s->ins_exe_day = NULL;
 	s->count_conn = NULL;
+	s->ins_exe_sums = NULL;
 	sqlite3_close(s->db);
 	s->db = NULL;
 	id_caches_clear(s);
@@ -1575,7 +1707,9 @@ static int open_db(struct store_sqlite *s)
 			 "INSERT OR REPLACE INTO rollups(grain, dim, start, keys, data) "
 			 "VALUES (?, ?, ?, ?, ?)")) < 0 ||
 	    (r = prepare(s, &s->ins_exe_day,
-			 "INSERT OR REPLACE INTO exe_days(exe_id, day, data) VALUES (?, ?, ?)")) < 0)
+			 "INSERT OR REPLACE INTO exe_days(exe_id, day, data) VALUES (?, ?, ?)")) < 0 ||
+	    (r = prepare(s, &s->ins_exe_sums,
+			 "INSERT OR REPLACE INTO exe_sums(exe_id, day, data) VALUES (?, ?, ?)")) < 0)
 		goto fail;
 	if (lstat(s->path, &st) == 0) {
 		s->dev = st.st_dev;

@@ -915,10 +915,10 @@ static void test_refusals(const char *main_db)
 	free(after.bytes);
 
 	copy_file(main_db, future);
-	exec(future, "PRAGMA user_version = 18");
+	exec(future, "PRAGMA user_version = 19");
 	file_state(future, &before);
 	is_int(query_open(future, NULL, &db, err, sizeof(err)), -EPROTO, "a newer schema: -EPROTO");
-	snprintf(want, sizeof(want), "snitch.db has schema version 18, newer than this picosnitch understands (%s)", future);
+	snprintf(want, sizeof(want), "snitch.db has schema version 19, newer than this picosnitch understands (%s)", future);
 	is_str(err, want, "  with a message saying so");
 	file_state(future, &after);
 	ok(same_state(&before, &after), "  and the file is untouched");
@@ -1502,11 +1502,16 @@ static void test_exe_days(void)
 	struct query_options raw_opt = { .no_rollups = true, .country_of = country_of,
 					 .country_ctx = &calls, .asn_of = asn_of,
 					 .asn_ctx = &calls };
-	struct query_db *rolled, *rows;
+	struct query_options days_opt = { .no_exe_sums = true, .country_of = country_of,
+					  .country_ctx = &calls, .asn_of = asn_of, .asn_ctx = &calls };
+	struct query_db *rolled, *rows, *days;
 	const char *what = "";
 	int64_t end = R_START + R_DAYS * DAY;
 	static const struct query_filter sets[][4] = {
 		{ F(EXECUTABLE, INCLUDE, CURL) },
+		{ F(EXECUTABLE, INCLUDE, CURL), F(EXECUTABLE, INCLUDE, FOX) },
+		{ F(NAME, INCLUDE, "curl"), F(SHA256, EXCLUDE, "aaa") },
+		{ F(EXECUTABLE, INCLUDE, FOX), F(EXECUTABLE, INCLUDE, EVIL), F(SERVICE, EXCLUDE, "x") },
 		{ F(EXECUTABLE, INCLUDE, CURL), F(DOMAIN, EXCLUDE, "") },
 		{ F(NAME, INCLUDE, "curl"), F(REMOTE_PORT, INCLUDE, "443") },
 		{ F(EXECUTABLE, INCLUDE, FOX), F(EXECUTABLE, INCLUDE, EVIL), F(PROTOCOL, INCLUDE, "tcp"),
@@ -1525,7 +1530,7 @@ static void test_exe_days(void)
 		{ F(EXECUTABLE, INCLUDE, ""), F(EXECUTABLE, INCLUDE, CURL) },
 		{ F(EXECUTABLE, EXCLUDE, CURL), F(DOMAIN, EXCLUDE, "") },
 	};
-	static const size_t n_set[] = { 1, 2, 2, 4, 2, 3, 3, 4, 3, 3, 3, 1, 2, 2 };
+	static const size_t n_set[] = { 1, 2, 2, 3, 2, 2, 4, 2, 3, 3, 4, 3, 3, 3, 1, 2, 2 };
 	struct query_window windows[] = {
 		all_time(),
 		win(R_START, end),
@@ -1535,7 +1540,7 @@ static void test_exe_days(void)
 		{ .from = 1709251200, .has_from = true },		/* from March 1st, open */
 		win(end - 3 * DAY, end + 5 * DAY),			/* past what the rollups cover */
 	};
-	char name[200];
+	char name[256];
 	int n_ok = 0, n_all = 0;
 
 	make_rollup_db(path);
@@ -1559,8 +1564,14 @@ static void test_exe_days(void)
 	ok(sql_int(path, "SELECT count(*) FROM exe_days") > 200 &&
 		   sql_int(path, "SELECT count(*) FROM exe_days WHERE data = X'03'") == 1,
 	   "  one per executable and day with entries, one of them to be read as entries");
+	is_int(sql_int(path, "SELECT count(*) FROM exe_sums s JOIN exe_days d USING (exe_id, day)"),
+	       sql_int(path, "SELECT count(*) FROM exe_days"),
+	       "  and the executables' sums of the same days");
+	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE data = X'03'"), 1,
+	       "  one of them to be read as entries");
 	if (query_open(path, &opt, &rolled, err, sizeof(err)) < 0 ||
-	    query_open(path, &raw_opt, &rows, err, sizeof(err)) < 0) {
+	    query_open(path, &raw_opt, &rows, err, sizeof(err)) < 0 ||
+	    query_open(path, &days_opt, &days, err, sizeof(err)) < 0) {
 		ok(0, err);
 		return;
 	}
@@ -1569,11 +1580,18 @@ static void test_exe_days(void)
 
 		agree_filters = sets[f];
 		agree_n_filters = n_set[f];
-		for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++)
+		for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
 			if (!agree_rolled(rolled, rows, windows[i], &what)) {
 				printf("#   filters %zu, window %zu: %s differ\n", f, i, what);
 				all = false;
 			}
+			/* and without the executables' sums (executable days only) */
+			if (!agree_rolled(days, rows, windows[i], &what)) {
+				printf("#   filters %zu, window %zu, without sums: %s differ\n", f, i,
+				       what);
+				all = false;
+			}
+		}
 		for (int i = 0; i < 2; i++) {
 			int64_t a = R_START - 3 * DAY + (int64_t)(rnd() % ((R_DAYS + 6) * DAY));
 			struct query_window w = win(a, a + 1 + (int64_t)(rnd() % (40 * DAY)));
@@ -1635,13 +1653,14 @@ static void test_exe_days(void)
 		n_all++;
 	}
 	snprintf(name, sizeof(name), "%d filter sets over 9 windows: every dimension, kind and order the "
-		 "same from executable days as from the rows, also all at once (query_totals_dims), and "
-		 "the first and last entry (query_span)", n_all);
+		 "same from executables' sums and days as from the rows, also all at once "
+		 "(query_totals_dims), and the first and last entry (query_span)", n_all);
 	is_int(n_ok, n_all, name);
 	agree_filters = NULL;
 	agree_n_filters = 0;
 	query_close(rolled);
 	query_close(rows);
+	query_close(days);
 
 	/* they are read: an executable day taken away is missing from the
 	 * answer (a write that bypasses the triggers: docs/schema.md) */
@@ -1650,8 +1669,36 @@ static void test_exe_days(void)
 		static char before[16384];
 		struct query_db *db;
 
+		struct query_options no_sums = { .no_exe_sums = true };
+		const char *ex = "(SELECT id FROM executables WHERE path = '" CURL "')";
+		char sql[512];
+
+		/* the sums first */
 		copy_file(path, copy);
 		if (query_open(copy, NULL, &db, err, sizeof(err)) < 0) {
+			ok(0, err);
+			return;
+		}
+		snprintf(before, sizeof(before), "%s",
+			 totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1));
+		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 + 10 * 86400 AND "
+			 "exe_id IN %s", ex);
+		exec(copy, sql);
+		ok(strcmp(before, totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1)) != 0,
+		   "  the executables' sums are read");
+		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'040201' WHERE rowid = (SELECT "
+			 "min(rowid) FROM exe_sums WHERE exe_id IN %s)", ex);
+		exec(copy, sql);
+		is_str(totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1), before,
+		       "  sums that cannot be read: the entries are read instead");
+		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'02' WHERE exe_id IN %s", ex);
+		exec(copy, sql);
+		is_str(totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1), before,
+		       "  nor sums of another format");
+		query_close(db);
+
+		copy_file(path, copy);
+		if (query_open(copy, &no_sums, &db, err, sizeof(err)) < 0) {
 			ok(0, err);
 			return;
 		}

@@ -81,7 +81,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "17", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "18", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -131,7 +131,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "17", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "18", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -167,7 +167,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
+	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -195,10 +195,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 18;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 19;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 18, newer than this picosnitch (17): refusing to touch it",
+	is_str(err, "snitch.db has schema version 19, newer than this picosnitch (18): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -336,7 +336,7 @@ static void test_rollups(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
+	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -433,7 +433,7 @@ static void test_v12(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
+	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and cover nothing");
@@ -516,7 +516,7 @@ static void test_v13(void)
 		free(path);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
+	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  its rollups cover nothing");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "0", "  and it has no executable days yet");
@@ -587,14 +587,14 @@ static void test_services(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
+	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
 	is_str(q(path, "SELECT group_concat(id || '=' || path, ',') FROM executables"), before,
 	       "  every executable keeps its id");
 	is_str(q(path, "SELECT count(*) FROM executables WHERE service = ''"),
 	       q(path, "SELECT count(*) FROM executables"), "  with no service");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"),
-	       "0 1700784000", "  the rollups still cover what they did");
-	is_str(q(path, "SELECT count(*) FROM exe_days"), "3", "  and the executable days are kept");
+	       "0 0", "  the rollups cover nothing until the executables' sums are built (18)");
+	is_str(q(path, "SELECT count(*) FROM exe_days"), "3", "  the executable days are kept");
 	is_str(q(path, "SELECT group_concat(service || ':' || domain_source || ':' || sent, ',') "
 		       "FROM connection_log"),
 	       "::10,::1,::100", "  the view has the service's and the domain source's columns");
@@ -612,6 +612,75 @@ static void test_services(void)
 		       "WHERE path IN ('/usr/bin/curl', '/usr/bin/bash') ORDER BY path, service)"),
 	       ",user@1000.service/app.service,,nginx.service",
 	       "  the same identity with another service is a row of its own");
+	free(path);
+}
+
+/* The executables' sums (schema 18): a file of 16 gets the table, its
+ * coverage emptied (docs/schema.md), and the logger builds the sums with
+ * the executable days; each part holds the day's sums of its key. */
+static void test_exe_sums(void)
+{
+	char *path = path_of("exe-sums.db");
+	struct store *s;
+	struct conn_row rows[4] = { row(1700000000, 10, 20, "/usr/bin/curl"),
+				    row(1700000060, 1, 2, "/usr/bin/wget"),
+				    row(1700000120, 100, 200, "/usr/bin/curl"),
+				    row(1700086400, 5, 6, "/usr/bin/curl") };
+	const uint8_t *part;
+	size_t part_len;
+	struct rollup_reader rd;
+	struct rollup_entry e;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int steps = 0;
+
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || store_write(s, rows, 4) < 0)
+		abort();
+	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+	exec(path, "DROP TABLE exe_sums; PRAGMA user_version = 17;");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a file of schema 17 is migrated")) {
+		printf("#   %s\n", err);
+		return;
+	}
+	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
+		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
+		       "FROM rollup_state"),
+	       "0 0 0 3", "  with no sums, and the rollups' coverage emptied");
+	steps = 0;
+	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+	is_str(q(path, "SELECT group_concat(e.path || '@' || s.day, ',') FROM (SELECT * FROM exe_sums "
+		       "ORDER BY day, exe_id) s JOIN executables e ON e.id = s.exe_id"),
+	       "/usr/bin/curl@1699920000,/usr/bin/wget@1699920000,/usr/bin/curl@1700006400",
+	       "  built again: one per executable and day with entries");
+	/* curl's first day: time has two keys, the user one */
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT data FROM exe_sums WHERE day = 1699920000 AND exe_id = "
+			       "(SELECT id FROM executables WHERE path = '/usr/bin/curl')", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		abort();
+	ok(rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			    ROLLUP_KEY_TIME, &part, &part_len) &&
+		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
+		   e.key == 1700000000 && e.sent == 10 && e.received == 20 && e.flows == 2 &&
+		   rollup_next(&rd, &e) == 1 && e.key == 1700000120 && e.sent == 100 &&
+		   rollup_next(&rd, &e) == 0,
+	   "  the sums by time: each entry's time and sums");
+	ok(rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			    ROLLUP_KEY_EXE, &part, &part_len) &&
+		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
+		   e.sent == 110 && e.received == 220 && e.flows == 4 && rollup_next(&rd, &e) == 0,
+	   "  by executable: one key, the day's sums");
+	ok(!rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0) - 1,
+			     ROLLUP_KEY_TIME, &part, &part_len),
+	   "  a blob cut short is refused");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 	free(path);
 }
 
@@ -690,7 +759,7 @@ static void test_domain_sources(void)
 	rows[0].service = "app.service";
 	is_int(store_write(s, rows, 1), 0, "  and takes rows with a source");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "17", "  to schema 17");
+	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18 (through 17)");
 	is_str(q(path, "SELECT group_concat(sent || ':' || domain || ':' || domain_source, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY sent, domain_source)"),
 	       "1:www.example.com:dns,1:www.example.com:quic,2:www.example.com:dns,4::,"
@@ -715,6 +784,7 @@ int main(void)
 	test_v12();
 	test_v13();
 	test_services();
+	test_exe_sums();
 	test_csv();
 	test_domain_sources();
 	return tap_done();
