@@ -468,6 +468,19 @@ static bool ktab_move(struct ktab *t, struct agg *a)
 	return true;
 }
 
+/* Whether the filters on the executable's own columns keep exe (those
+ * decide per executable; the others per entry). */
+static bool exe_kept(const struct exe_days *x, int64_t exe)
+{
+	struct rollup_row any = { 0 };
+
+	for (size_t j = 0; j < x->n_m; j++)
+		if (x->m[j].col == ROLLUP_KEY_EXE &&
+		    matches(&x->m[j], exe, &any) == x->m[j].exclude)
+			return false;
+	return true;
+}
+
 /* Whether the executables' sums of whole days (exe_sums) give what their
  * entries would: the filters are on the executable's own columns only
  * (decided per executable), and a series' buckets hold whole days. */
@@ -505,12 +518,8 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	rc = SQLITE_DONE;
 	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
 		int64_t exe = x->exes[i];
-		struct rollup_row any = { 0 };
-		bool keep_exe = true;
 
-		for (size_t j = 0; keep_exe && j < x->n_m; j++)
-			keep_exe = matches(&x->m[j], exe, &any) != x->m[j].exclude;
-		if (!keep_exe)
+		if (!exe_kept(x, exe))
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, exe);
@@ -617,13 +626,8 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	}
 	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
 		int64_t exe = x->exes[i];
-		struct rollup_row any = { 0 };
-		bool keep_exe = true;
 
-		for (size_t j = 0; keep_exe && j < x->n_m; j++)
-			if (x->m[j].col == ROLLUP_KEY_EXE)
-				keep_exe = matches(&x->m[j], exe, &any) != x->m[j].exclude;
-		if (!keep_exe)
+		if (!exe_kept(x, exe))
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, exe);
