@@ -158,18 +158,13 @@ int fileid_fstype(int fd, uint32_t pid, char *buf, size_t len)
 	return mount_of(mnt_id, pid, false, NULL, buf, len);
 }
 
-static int kernel_id(int fd, uint32_t pid, bool fresh, uint64_t *ino, uint32_t *dev)
+int fileid_kernel(int fd, uint32_t pid, uint64_t *ino, uint32_t *dev)
 {
 	int mnt_id, r = fdinfo(fd, &mnt_id, ino);
 
 	if (r < 0)
 		return r;
-	return mount_of(mnt_id, pid, fresh, dev, NULL, 0);
-}
-
-int fileid_kernel(int fd, uint32_t pid, uint64_t *ino, uint32_t *dev)
-{
-	return kernel_id(fd, pid, false, ino, dev);
+	return mount_of(mnt_id, pid, false, dev, NULL, 0);
 }
 
 int fileid_check(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint32_t mask,
@@ -178,7 +173,7 @@ int fileid_check(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint
 	struct stat own;
 	uint64_t kino;
 	uint32_t kdev;
-	int r;
+	int mnt_id, r;
 
 	/* fstat can fail where the kernel's own view does not: a FUSE file
 	 * of another user refuses root's getattr (EACCES) */
@@ -186,9 +181,11 @@ int fileid_check(int fd, const struct stat *st, uint64_t ino, uint32_t dev, uint
 		st = &own;
 	if (st && (uint64_t)st->st_ino == ino && ((uint32_t)st->st_dev & mask) == (dev & mask))
 		return 1;
-	r = kernel_id(fd, pid, false, &kino, &kdev);
+	r = fdinfo(fd, &mnt_id, &kino);
+	if (r == 0)
+		r = mount_of(mnt_id, pid, false, &kdev, NULL, 0);
 	if (r == 0 && kino == ino && (kdev & mask) != (dev & mask))
-		r = kernel_id(fd, pid, true, &kino, &kdev);	/* a stale mount id? */
+		r = mount_of(mnt_id, pid, true, &kdev, NULL, 0);	/* a stale mount id? */
 	if (r == -ESRCH)
 		return r;
 	return r == 0 && kino == ino && (kdev & mask) == (dev & mask);
