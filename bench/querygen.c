@@ -4,7 +4,7 @@
  *                                 entries over a year, if PATH is not there;
  *                                 then bring its rollups up to date
  *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
- *                [--dim NAME] [--filter 0|1|2] [--exe PATH]
+ *                [--dim NAME] [--filter 0|1|2] [--exe PATH] [--no-prefetch]
  *                                 time every query kind over several windows
  *                                 and print one tab-separated line each; the
  *                                 filter (1, "filter") is the busiest
@@ -12,7 +12,9 @@
  *                                 domain not empty, 2 ("exe") that executable
  *                                 alone (the view's f on it);
  *                                 "page" is what the dash's executable page
- *                                 reads (its executable only)
+ *                                 reads (its executable only);
+ *                                 --no-prefetch: no helpers read ahead
+ *                                 (query_prefetch.c)
  *   querygen writecost PATH [WINDOWS]
  *                                 time the monitor's write of a window of
  *                                 entries (store_write) with and without the
@@ -787,6 +789,8 @@ static int run(const char *path, int argc, char **argv)
 			filters = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--exe") && i + 1 < argc)
 			exe = argv[++i];
+		else if (!strcmp(argv[i], "--no-prefetch"))
+			c.opt.no_prefetch = true;
 	}
 	if (c.reps < 1 || c.reps > 32)
 		c.reps = 3;

@@ -1,8 +1,9 @@
-/* Fuzz target: the blobs of snitch.db's rollups and executable days
- * (storage/rollup.h), which the query layer reads from a file the desktop
- * user may have edited.  The input is a blob; both readers must stay in
- * it and end or refuse it, and every entry an executable day gives must lie
- * in its day.  The entries read are written again and must read back the
+/* Fuzz target: the blobs of snitch.db's rollups, executable days and
+ * executables' sums (storage/rollup.h), which the query layer reads from a
+ * file the desktop user may have edited.  The input is a blob; every reader
+ * must stay in it and end or refuse it, a part of the sums must lie in it
+ * (or be empty: in a row of its own), and every entry an executable day
+ * gives must lie in its day.  The entries read are written again and must read back the
  * same (the writer's format is the reader's). */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +31,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while ((n = rollup_next(&rd, &e)) > 0)
 			if (rd.p > rd.end)
 				abort();
+	/* an executable's sums of a day: each key's part, and its entries */
+	for (int key = 0; key <= ROLLUP_KEY__MAX + 1; key++) {
+		const uint8_t *part;
+		size_t part_len;
+
+		if (!rollup_sums_part(data, size, key, &part, &part_len))
+			continue;
+		if (key < 1 || key > ROLLUP_KEY__MAX || part < data || part + part_len > data + size)
+			abort();
+		if (part_len && rollup_reader_init(&rd, part, part_len))
+			while ((n = rollup_next(&rd, &e)) > 0)
+				if (rd.p > rd.end)
+					abort();
+	}
 	/* an executable day's */
 	rd = (struct rollup_reader){ data, data + size, 0 };
 	if (size && data[0] == ROLLUP_ROWS_FORMAT) {

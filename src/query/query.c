@@ -180,6 +180,7 @@ static int check_schema(struct query_db *db, char *err, size_t errlen)
 		{ 12, "SELECT complete_from, complete_until FROM rollup_state" },
 		{ 14, "SELECT exe_id, day, data FROM exe_days" },
 		{ SCHEMA_EXE_SUMS, "SELECT exe_id, day, data FROM exe_sums" },
+		{ SCHEMA_EXE_SUMS_SPLIT, "SELECT dim FROM exe_sums" },
 	};
 	int64_t version, tables;
 	sqlite3_stmt *st;

@@ -57,6 +57,22 @@ static bool agg_grow(struct agg *a, size_t n_slots)
 	free(a->slots);
 	a->slots = slots;
 	a->n_slots = n_slots;
+	a->in_order = false;
+	return true;
+}
+
+bool agg_reserve_entries(struct agg *a, size_t n)
+{
+	struct agg_entry *e;
+
+	if (n > (size_t)UINT32_MAX / 4)
+		return false;
+	if (n > a->cap) {
+		if (!(e = realloc(a->e, n * sizeof(*e))))
+			return false;
+		a->e = e;
+		a->cap = n;
+	}
 	return true;
 }
 
@@ -80,10 +96,58 @@ bool agg_reserve(struct agg *a, size_t n)
 	return true;
 }
 
+/* Whether (k, k2) comes after the last key of a. */
+static bool after_last(const struct agg *a, int64_t k, int64_t k2)
+{
+	const struct agg_entry *l = &a->e[a->n - 1];
+
+	return k > l->k || (k == l->k && k2 > l->k2);
+}
+
+/* Room for one more entry in e. */
+static bool agg_room(struct agg *a)
+{
+	size_t cap;
+	struct agg_entry *e;
+
+	if (a->n < a->cap)
+		return true;
+	cap = a->cap ? a->cap * 2 : 256;
+	if (!(e = realloc(a->e, cap * sizeof(*e))))
+		return false;
+	a->e = e;
+	a->cap = cap;
+	return true;
+}
+
 struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add)
 {
 	size_t s;
 
+	/* keys in order: appended, or the last one again */
+	if (add && !a->n_slots && (!a->n || a->in_order)) {
+		if (a->n && !after_last(a, k, k2)) {
+			struct agg_entry *l = &a->e[a->n - 1];
+
+			if (l->k == k && l->k2 == k2)
+				return l;
+		} else {
+			if (!agg_room(a))
+				return NULL;
+			a->in_order = true;
+			a->e[a->n] = (struct agg_entry){ .k = k, .k2 = k2, .line = -1 };
+			return &a->e[a->n++];
+		}
+	}
+	/* one out of order, or a lookup: the hash of what came */
+	if (a->in_order) {
+		size_t n_slots = 1024;
+
+		while (n_slots < 2 * (a->n + 1))
+			n_slots *= 2;
+		if (!agg_grow(a, n_slots))
+			return NULL;
+	}
 	if (a->n_slots) {
 		s = hash_key(k, k2) & (a->n_slots - 1);
 		while (a->slots[s]) {
@@ -98,15 +162,8 @@ struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add)
 		return NULL;
 	if ((a->n + 1) * 2 > a->n_slots && !agg_grow(a, a->n_slots ? a->n_slots * 2 : 1024))
 		return NULL;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 256;
-		struct agg_entry *e = realloc(a->e, cap * sizeof(*e));
-
-		if (!e)
-			return NULL;
-		a->e = e;
-		a->cap = cap;
-	}
+	if (!agg_room(a))
+		return NULL;
 	s = hash_key(k, k2) & (a->n_slots - 1);
 	while (a->slots[s])
 		s = (s + 1) & (a->n_slots - 1);

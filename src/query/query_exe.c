@@ -9,6 +9,7 @@
  * numbers and protocols are compared as numbers.  The sums are then those
  * of the same entries, added in the same way (agg_add), as from the rows. */
 #include "query/query_int.h"
+#include "query/query_prefetch.h"
 #include "storage/rollup.h"
 #include "storage/schema.h"
 
@@ -449,10 +450,11 @@ static bool ktab_add(struct ktab *t, int64_t k, int64_t k2, const struct rollup_
 	return true;
 }
 
-/* The keys into the (empty) agg, in the order they came. */
+/* The keys into the (empty) agg, in the order they came (which, for the
+ * times of days read in order, is the keys' order: agg_get appends them). */
 static bool ktab_move(struct ktab *t, struct agg *a)
 {
-	if (t->n && !agg_reserve(a, t->n))
+	if (t->n && !agg_reserve_entries(a, t->n))
 		return false;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct kslot *s = &t->s[t->order[i]];
@@ -481,14 +483,27 @@ static bool exe_kept(const struct exe_days *x, int64_t exe)
 	return true;
 }
 
+/* The executables of x that exe_kept keeps, for the helpers that read
+ * ahead (NULL and *n 0 if out of memory: they are only an help). */
+static int64_t *kept_exes(const struct exe_days *x, size_t *n)
+{
+	int64_t *v = malloc((x->n_exes ? x->n_exes : 1) * sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; v && i < x->n_exes; i++)
+		if (exe_kept(x, x->exes[i]))
+			v[(*n)++] = x->exes[i];
+	return v;
+}
+
 /* Whether the executables' sums of whole days (exe_sums) give what their
  * entries would: the filters are on the executable's own columns only
  * (decided per executable), and a series' buckets hold whole days. */
 static bool sums_usable(const struct query_db *db, const struct exe_days *x,
 			struct agg *const *aggs, size_t n_aggs)
 {
-	if (db->version < SCHEMA_EXE_SUMS)
-		return false;
+	if (db->version < SCHEMA_EXE_SUMS_SPLIT)
+		return false;	/* 18's are not split: its days are read */
 	for (size_t j = 0; j < x->n_m; j++)
 		if (x->m[j].col != ROLLUP_KEY_EXE)
 			return false;
@@ -502,22 +517,60 @@ static bool sums_usable(const struct query_db *db, const struct exe_days *x,
 	return true;
 }
 
+/* Add a unit's blob of key sums (a part of an executable's sums) to agg at
+ * `day`: -1 if it cannot be read, -ENOMEM.  (Not through a ktab, as the
+ * days' rows are: a part's keys are distinct, so its shortcut for the
+ * previous key never helps, and the agg's compact slots probe faster.) */
+static int add_part(struct agg *agg, int64_t day, const uint8_t *part, size_t len)
+{
+	struct rollup_reader rd;
+	struct rollup_entry e;
+	int n;
+
+	if (!rollup_reader_init(&rd, part, len))
+		return -1;
+	while ((n = rollup_next(&rd, &e)) > 0)
+		if (!agg_add(agg, e.key, e.key2, day, e.sent, e.received, e.flows))
+			return -ENOMEM;
+	return n;
+}
+
 /* exe_days_scan from the executables' sums: each day's sums of each key
- * added at the day's start (a series' buckets hold whole days). */
+ * added at the day's start (a series' buckets hold whole days).  A day is
+ * its row of dim 0, then the rows of the keys too long for it (schema 19,
+ * rollup.h), in the primary key's order; only those of the keys asked for
+ * are read. */
 static int sums_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
 		     struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		     size_t errlen)
 {
+	static const char sql[] = "SELECT day, dim, data FROM exe_sums WHERE exe_id = ?1 AND "
+				  "day >= ?2 AND day < ?3 AND dim >= 0 AND dim < 63 AND "
+				  "(?4 >> dim) & 1 ORDER BY day, dim";
+	bool *pending;		/* aggs[j]'s part of this day is still to come */
+	int64_t mask = 1;	/* the rows to read: bit dim */
+	int64_t *kept;
+	size_t n_kept;
+	struct prefetch *ahead;
 	sqlite3_stmt *st;
 	int r = 0, rc;
 
-	rc = sqlite3_prepare_v2(db->db, "SELECT day, data FROM exe_sums WHERE exe_id = ?1 AND "
-				"day >= ?2 AND day < ?3", -1, &st, NULL);
-	if (rc != SQLITE_OK)
+	if (!(pending = calloc(n_aggs, sizeof(*pending))))
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	for (size_t j = 0; j < n_aggs; j++)
+		mask |= (int64_t)1 << query_dims[dims[j]].rollup_key;
+	rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		free(pending);
 		return query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
+	}
+	kept = kept_exes(x, &n_kept);
+	ahead = prefetch_start(db, sql, mask, kept, n_kept, d0, d1);
 	rc = SQLITE_DONE;
 	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
-		int64_t exe = x->exes[i];
+		int64_t exe = x->exes[i], cur = INT64_MIN;
+		bool waiting = false;	/* any pending */
+		int n = 1;
 
 		if (!exe_kept(x, exe))
 			continue;
@@ -525,49 +578,67 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 		sqlite3_bind_int64(st, 1, exe);
 		sqlite3_bind_int64(st, 2, d0);
 		sqlite3_bind_int64(st, 3, d1);
-		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			int64_t day = sqlite3_column_int64(st, 0);
-			const void *blob = sqlite3_column_blob(st, 1);
-			size_t len = (size_t)sqlite3_column_bytes(st, 1);
-			int n = 1;
+		sqlite3_bind_int64(st, 4, mask);
+		while (r == 0 && n >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t day = sqlite3_column_int64(st, 0), dim = sqlite3_column_int64(st, 1);
+			const uint8_t *blob = sqlite3_column_blob(st, 2);
+			size_t len = (size_t)sqlite3_column_bytes(st, 2);
 
 			/* a day that does not start where days do is not ours */
 			if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || rollup_day_start(day) != day)
 				continue;
-			for (size_t j = 0; n >= 0 && j < n_aggs; j++) {
-				const uint8_t *part;
-				size_t part_len;
-				struct rollup_reader rd;
-				struct rollup_entry e;
-
-				if (!rollup_sums_part(blob, len, query_dims[dims[j]].rollup_key, &part,
-						      &part_len) ||
-				    !rollup_reader_init(&rd, part, part_len)) {
+			if (dim == 0) {
+				/* a new day: the last one's long parts have all come */
+				if (waiting)
 					n = -1;
-					break;
+				cur = day;
+				waiting = false;
+				for (size_t j = 0; n >= 0 && j < n_aggs; j++) {
+					const uint8_t *part;
+					size_t part_len;
+
+					pending[j] = false;
+					if (!rollup_sums_part(blob, len, query_dims[dims[j]].rollup_key,
+							      &part, &part_len))
+						n = -1;
+					else if (!part_len)
+						waiting = pending[j] = true;
+					else
+						n = add_part(aggs[j], day, part, part_len);
 				}
-				while ((n = rollup_next(&rd, &e)) > 0)
-					if (!agg_add(aggs[j], e.key, e.key2, day, e.sent, e.received,
-						     e.flows)) {
-						r = query_fail(err, errlen, -ENOMEM, "out of memory");
-						break;
+			} else if (day == cur && waiting) {
+				/* a long part: of the aggs waiting for its key (a
+				 * row that none waits for, its part in the day's
+				 * row, is not read) */
+				waiting = false;
+				for (size_t j = 0; n >= 0 && j < n_aggs; j++) {
+					if (pending[j] && query_dims[dims[j]].rollup_key == dim) {
+						pending[j] = false;
+						n = add_part(aggs[j], day, blob, len);
 					}
-				if (r < 0)
-					break;
+					waiting |= pending[j];
+				}
+			} else if (day != cur) {
+				n = -1;	/* a long part without its day's row */
 			}
-			if (r == 0 && n < 0) {
-				db->exe_days_failed = true;
-				r = query_fail(err, errlen, -EBADMSG,
-					       "an executable's sums of %s cannot be read", db->path);
-			}
-			if (r == 0 && query_check_progress(db))
+			if (n == -ENOMEM)
+				r = query_fail(err, errlen, -ENOMEM, "out of memory");
+			else if (r == 0 && query_check_progress(db))
 				r = query_sqlite_fail(db, SQLITE_INTERRUPT, "read the executables' sums",
 						      err, errlen);
 		}
-		if (r == 0 && rc != SQLITE_DONE)
+		if (r == 0 && (n < 0 || waiting)) {
+			db->exe_days_failed = true;
+			r = query_fail(err, errlen, -EBADMSG,
+				       "an executable's sums of %s cannot be read", db->path);
+		} else if (r == 0 && rc != SQLITE_DONE) {
 			r = query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
+		}
 	}
+	prefetch_stop(ahead);
+	free(kept);
 	sqlite3_finalize(st);
+	free(pending);
 	return r;
 }
 
@@ -575,8 +646,14 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		  struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		  size_t errlen)
 {
+	static const char days_sql[] =
+		"WITH RECURSIVE d(day) AS (SELECT ?2 UNION ALL SELECT day + 86400 FROM d WHERE "
+		"day + 86400 < ?3) SELECT e.day, e.data FROM d JOIN exe_days e ON e.day = d.day AND "
+		"e.exe_id = ?1";
 	struct ktab *tabs = NULL;
-	size_t *row_m = NULL, n_row_m = 0;
+	size_t *row_m = NULL, n_row_m = 0, n_kept;
+	int64_t *kept;
+	struct prefetch *ahead;
 	sqlite3_stmt *st;
 	int r = 0, rc = SQLITE_DONE;
 
@@ -616,14 +693,14 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		if (x->m[j].col != ROLLUP_KEY_EXE)
 			row_m[n_row_m++] = j;
 	/* a lookup per day (the table is in the order of days, as written) */
-	rc = sqlite3_prepare_v2(db->db, "WITH RECURSIVE d(day) AS (SELECT ?2 UNION ALL SELECT day + "
-				"86400 FROM d WHERE day + 86400 < ?3) SELECT e.day, e.data FROM d "
-				"JOIN exe_days e ON e.day = d.day AND e.exe_id = ?1", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db->db, days_sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(tabs);
 		free(row_m);
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
 	}
+	kept = kept_exes(x, &n_kept);
+	ahead = prefetch_start(db, days_sql, 0, kept, n_kept, d0, d1);
 	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
 		int64_t exe = x->exes[i];
 
@@ -691,6 +768,8 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		if (r == 0 && rc != SQLITE_DONE)
 			r = query_sqlite_fail(db, rc, "read the executable days", err, errlen);
 	}
+	prefetch_stop(ahead);
+	free(kept);
 	sqlite3_finalize(st);
 	for (size_t j = 0; j < n_aggs; j++) {
 		if (r == 0 && !ktab_move(&tabs[j], aggs[j]))

@@ -18,7 +18,7 @@ struct agg;
 struct query_db {
 	sqlite3 *db;
 	char *path;
-	int version;		/* PRAGMA user_version: 10 to 18, never 15 */
+	int version;		/* PRAGMA user_version: 10 to 19, never 15 */
 	struct query_options opt;
 	struct agg *agg;	/* what ps_acc() adds rows to, during a scan */
 	int64_t deadline;	/* CLOCK_MONOTONIC ns at which to stop; 0: none */
@@ -167,6 +167,10 @@ struct agg {
 	size_t n, cap;
 	uint32_t *slots;	/* open addressing: index + 1 into e, 0 empty */
 	size_t n_slots;
+	/* e holds keys in strictly increasing order and slots is not built:
+	 * keys that come in order (the times of an executable's days) are
+	 * appended without a hash, which is built when one does not */
+	bool in_order;
 	struct agg_series *series;	/* NULL: totals only */
 	bool oom;
 };
@@ -176,6 +180,8 @@ struct agg {
 void agg_free(struct agg *a);
 /* Room for n keys in all (false when out of memory). */
 bool agg_reserve(struct agg *a, size_t n);
+/* The same without building the hash: for keys that may come in order. */
+bool agg_reserve_entries(struct agg *a, size_t n);
 /* The entry of a key, added if new (NULL when out of memory). */
 struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add);
 /* Add a row (or a rollup entry, time being its unit's start) to the sums

@@ -350,10 +350,19 @@ static inline int rollup_next_row(struct rollup_reader *rd, int64_t day, struct 
 #define ROLLUP_SUMS_FORMAT 4	/* the first byte: the keys' sums follow */
 #define ROLLUP_SUMS_RAW 3	/* the only byte: as ROLLUP_ROWS_RAW */
 
-/* After the format byte, for each key 1 to ROLLUP_KEY__MAX in order: the
- * length of its part (an LEB128 varint), then the part, a unit's blob
- * (ROLLUP_FORMAT, then its entries) of that key's sums.  The part of key k
- * into *part and *len: false for a blob that is not of this format. */
+/* A key's part longer than this is a row of its own (schema 19): the row of
+ * dim 0 is then about as long as a page, and a query by a small key (the
+ * user, the parent) does not read the long ones (remote addresses, ports,
+ * times), which a busy executable has thousands of a day. */
+#define ROLLUP_SUMS_INLINE_MAX 256
+
+/* The row of dim 0: after the format byte, for each key 1 to
+ * ROLLUP_KEY__MAX in order, the length of its part (an LEB128 varint), then
+ * the part, a unit's blob (ROLLUP_FORMAT, then its entries) of that key's
+ * sums; a length 0 (a unit's blob is never empty) says that the part is
+ * the row of dim k, which then holds exactly that blob.  The part of key k
+ * into *part and *len (len 0: in its own row): false for a blob that is
+ * not of this format. */
 static inline bool rollup_sums_part(const void *blob, size_t len, int key, const uint8_t **part,
 				    size_t *part_len)
 {

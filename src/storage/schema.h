@@ -17,7 +17,12 @@
 /* The version that added exe_sums (each executable's sums per day and key). */
 #define SCHEMA_EXE_SUMS 18
 
+/* The version that split exe_sums: a key's part longer than
+ * ROLLUP_SUMS_INLINE_MAX bytes is a row of its own (column dim), so a
+ * query by one key reads only that key's bytes. */
+#define SCHEMA_EXE_SUMS_SPLIT 19
+
 /* The current schema.  A later schema change takes the next number. */
-#define SCHEMA_VERSION SCHEMA_EXE_SUMS
+#define SCHEMA_VERSION SCHEMA_EXE_SUMS_SPLIT
 
 #endif

@@ -27,7 +27,7 @@
  * number for the domain sources, never released: refused);
  * SCHEMA_SERVICES (16) each process's service; SCHEMA_DOMAIN_SOURCES (17)
  * where names came from; SCHEMA_EXE_SUMS (18) each executable's sums per
- * day. */
+ * day; SCHEMA_EXE_SUMS_SPLIT (19) those sums a row per long part. */
 #define LEGACY_VERSION 3
 
 /* A name and where it came from ("dns", "dns-tcp", "sni", "quic"; "" for
@@ -155,13 +155,17 @@
 
 /* What SCHEMA_EXE_SUMS added: each executable's sums of each day for every
  * key (rollup.h), kept with the executable days and under the same
- * coverage. */
+ * coverage; as SCHEMA_EXE_SUMS_SPLIT keeps them: the row of dim 0 has
+ * every key's part but the long ones, each a row of its own (dim = the
+ * key), next to it in the primary key so that a day is written in one
+ * place of the index. */
 #define SCHEMA_EXE_SUMS_TABLE                                                                 \
 	"CREATE TABLE exe_sums ("                                                             \
 	"  exe_id INTEGER NOT NULL,"                                                          \
 	"  day INTEGER NOT NULL,"                                                             \
+	"  dim INTEGER NOT NULL,"                                                             \
 	"  data BLOB NOT NULL,"                                                               \
-	"  PRIMARY KEY (exe_id, day));"
+	"  PRIMARY KEY (exe_id, day, dim));"
 
 /* the view's columns since SCHEMA_SERVICES and SCHEMA_DOMAIN_SOURCES */
 #define SERVICE_COLUMN " e.service AS service,"
@@ -220,10 +224,11 @@ static const char migrate_domain_sources[] =
 	"ALTER TABLE domains_new RENAME TO domains;"
 	CONNECTION_LOG_VIEW(DOMAIN_SOURCE_COLUMN SERVICE_COLUMN);
 
-/* SCHEMA_DOMAIN_SOURCES -> SCHEMA_EXE_SUMS: the executables' sums, which a
- * covered time lacks: the coverage is emptied and the logger builds it
- * again (as for 13 -> 14).  Every older file takes this step last (a
- * table of that name in an older file is not ours: it is made again). */
+/* SCHEMA_DOMAIN_SOURCES -> SCHEMA_EXE_SUMS_SPLIT: the executables' sums
+ * (of 18: in one row per day, made again split), which a covered time
+ * lacks: the coverage is emptied and the logger builds it again (as for
+ * 13 -> 14).  Every older file takes this step last (a table of that name
+ * in an older file is not ours: it is made again). */
 static const char migrate_exe_sums[] =
 	"UPDATE rollup_state SET complete_until = complete_from;"
 	"DROP TABLE IF EXISTS exe_sums;" SCHEMA_EXE_SUMS_TABLE;
@@ -444,7 +449,7 @@ static int migrate(struct store_sqlite *s)
 	} else if (version == 13) {
 		r = exec_sql(s, migrate_v13, "migrate from schema 13");
 	} else if (version == 14 || version == SCHEMA_SERVICES ||
-		   version == SCHEMA_DOMAIN_SOURCES) {
+		   version == SCHEMA_DOMAIN_SOURCES || version == SCHEMA_EXE_SUMS) {
 		r = 0;	/* the steps after 14 follow */
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
@@ -461,7 +466,7 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_services, "add the services of executables");
 	if (r == 0 && version >= 10 && version < SCHEMA_DOMAIN_SOURCES)
 		r = exec_sql(s, migrate_domain_sources, "add the sources of domains");
-	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS)
+	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS_SPLIT)
 		r = exec_sql(s, migrate_exe_sums, "add the sums of executables");
 	if (r == 0) {
 		char commit[64];
@@ -1032,16 +1037,33 @@ static void exe_entry_key(const struct exe_entry *e, int k, struct rollup_entry 
 	}
 }
 
+/* One row of exe_sums. */
+static int put_exe_sums_row(struct store_sqlite *s, int64_t exe, int64_t day, int dim,
+			    const uint8_t *data, size_t len)
+{
+	int rc;
+
+	sqlite3_bind_int64(s->ins_exe_sums, 1, exe);
+	sqlite3_bind_int64(s->ins_exe_sums, 2, day);
+	sqlite3_bind_int(s->ins_exe_sums, 3, dim);
+	sqlite3_bind_blob64(s->ins_exe_sums, 4, data, len, SQLITE_STATIC);
+	rc = sqlite3_step(s->ins_exe_sums);
+	sqlite3_reset(s->ins_exe_sums);
+	sqlite3_clear_bindings(s->ins_exe_sums);
+	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "write an executable's sums");
+}
+
 /* Write the sums of one executable's entries e[0, n) of `day` (exe_sums):
- * for each key, its unit's blob (rollup.h); the byte ROLLUP_SUMS_RAW if
- * an entry has a column that is not an integer. */
+ * for each key, its unit's blob (rollup.h), in the row of dim 0 or, if
+ * longer than ROLLUP_SUMS_INLINE_MAX, in a row of its own; the byte
+ * ROLLUP_SUMS_RAW if an entry has a column that is not an integer. */
 static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_entry *e, size_t n,
 			bool raw, uint8_t **blob, size_t *cap)
 {
 	struct racc acc = { 0 };
 	uint8_t *part = NULL;
 	size_t len = 0, part_cap = 0;
-	int r = 0, rc;
+	int r = 0;
 
 	if (blob_room(blob, 0, cap, 1) < 0)
 		return -ENOMEM;
@@ -1060,6 +1082,10 @@ static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_en
 		if (r == 0)
 			r = unit_blob(&acc, &part, &part_len, &part_cap);
 		racc_free(&acc);
+		if (r == 0 && part_len > ROLLUP_SUMS_INLINE_MAX) {
+			r = put_exe_sums_row(s, e[0].exe_id, day, k, part, part_len);
+			part_len = 0;	/* "in its own row" */
+		}
 		if (r == 0)
 			r = blob_room(blob, len, cap, 10 + part_len);
 		if (r == 0) {
@@ -1071,13 +1097,7 @@ static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_en
 	free(part);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(s->ins_exe_sums, 1, e[0].exe_id);
-	sqlite3_bind_int64(s->ins_exe_sums, 2, day);
-	sqlite3_bind_blob64(s->ins_exe_sums, 3, *blob, len, SQLITE_STATIC);
-	rc = sqlite3_step(s->ins_exe_sums);
-	sqlite3_reset(s->ins_exe_sums);
-	sqlite3_clear_bindings(s->ins_exe_sums);
-	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "write an executable's sums");
+	return put_exe_sums_row(s, e[0].exe_id, day, 0, *blob, len);
 }
 
 /* Write the executable days of `day` from x (whose entries are of that
@@ -1709,7 +1729,7 @@ static int open_db(struct store_sqlite *s)
 	    (r = prepare(s, &s->ins_exe_day,
 			 "INSERT OR REPLACE INTO exe_days(exe_id, day, data) VALUES (?, ?, ?)")) < 0 ||
 	    (r = prepare(s, &s->ins_exe_sums,
-			 "INSERT OR REPLACE INTO exe_sums(exe_id, day, data) VALUES (?, ?, ?)")) < 0)
+			 "INSERT OR REPLACE INTO exe_sums(exe_id, day, dim, data) VALUES (?, ?, ?, ?)")) < 0)
 		goto fail;
 	if (lstat(s->path, &st) == 0) {
 		s->dev = st.st_dev;

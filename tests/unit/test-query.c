@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "query/query.h"
+#include "query/query_prefetch.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "tap.h"
@@ -840,11 +841,20 @@ static bool same_state(const struct file_state *a, const struct file_state *b)
 	       !strcmp(a->version, b->version) && a->bytes && b->bytes && !memcmp(a->bytes, b->bytes, (size_t)a->size);
 }
 
+/* Copy a database file (checkpointed) over `to`, whose write-ahead log
+ * from before would otherwise be read with it. */
 static void copy_file(const char *from, const char *to)
 {
-	char buf[65536];
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char buf[65536], side[4096];
+	int in, out;
 	ssize_t n;
+
+	snprintf(side, sizeof(side), "%s-wal", to);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", to);
+	unlink(side);
+	in = open(from, O_RDONLY);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		if (write(out, buf, (size_t)n) != n)
@@ -915,10 +925,10 @@ static void test_refusals(const char *main_db)
 	free(after.bytes);
 
 	copy_file(main_db, future);
-	exec(future, "PRAGMA user_version = 19");
+	exec(future, "PRAGMA user_version = 20");
 	file_state(future, &before);
 	is_int(query_open(future, NULL, &db, err, sizeof(err)), -EPROTO, "a newer schema: -EPROTO");
-	snprintf(want, sizeof(want), "snitch.db has schema version 19, newer than this picosnitch understands (%s)", future);
+	snprintf(want, sizeof(want), "snitch.db has schema version 20, newer than this picosnitch understands (%s)", future);
 	is_str(err, want, "  with a message saying so");
 	file_state(future, &after);
 	ok(same_state(&before, &after), "  and the file is untouched");
@@ -1556,6 +1566,15 @@ static void test_exe_days(void)
 		   "SELECT time + 2, exe_id, 4242, uid, family, protocol, lport, rport, laddr_id, "
 		   "999, 998, netns, sent + 5, received, flows, grandparent_id FROM connections "
 		   "WHERE id % 7 = 0 AND (time + 2) % 86400 > 1;"
+		   /* curl's busy days: parts too long for the day's row */
+		   "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, lport, rport, "
+		   "laddr_id, raddr_id, domain_id, netns, sent, received, flows, grandparent_id) "
+		   "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 239) "
+		   "SELECT 1706140800 + (5 + i / 80) * 86400 + 600 + (i % 80) * 37, c.exe_id, "
+		   "c.parent_id, c.uid, c.family, c.protocol, 30000 + i, 1000 + i % 80, c.laddr_id, "
+		   "c.raddr_id, c.domain_id, c.netns, 7 + i, 11 * i, 1, c.grandparent_id FROM n, "
+		   "(SELECT * FROM connections WHERE exe_id = (SELECT id FROM executables WHERE path = '"
+		   CURL "') LIMIT 1) c;"
 		   "UPDATE connections SET uid = 'odd' WHERE id = (SELECT min(id) FROM connections WHERE "
 		   "time >= 1706140800 + 20 * 86400);"
 		   "UPDATE connections SET exe_id = 'zz' WHERE id = (SELECT min(id) FROM connections WHERE "
@@ -1564,9 +1583,14 @@ static void test_exe_days(void)
 	ok(sql_int(path, "SELECT count(*) FROM exe_days") > 200 &&
 		   sql_int(path, "SELECT count(*) FROM exe_days WHERE data = X'03'") == 1,
 	   "  one per executable and day with entries, one of them to be read as entries");
-	is_int(sql_int(path, "SELECT count(*) FROM exe_sums s JOIN exe_days d USING (exe_id, day)"),
+	is_int(sql_int(path, "SELECT count(*) FROM exe_sums s JOIN exe_days d USING (exe_id, day) "
+			     "WHERE s.dim = 0"),
 	       sql_int(path, "SELECT count(*) FROM exe_days"),
 	       "  and the executables' sums of the same days");
+	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE dim > 0 AND exe_id IN (SELECT id "
+			     "FROM executables WHERE path = '" CURL "')"),
+	       3 * 3, "  curl's busy days have their long parts (local and remote ports, times) in "
+		      "rows of their own");
 	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE data = X'03'"), 1,
 	       "  one of them to be read as entries");
 	if (query_open(path, &opt, &rolled, err, sizeof(err)) < 0 ||
@@ -1662,6 +1686,49 @@ static void test_exe_days(void)
 	query_close(rows);
 	query_close(days);
 
+	/* the helpers that read ahead: started for a long scan only, and
+	 * stopped (interrupted) wherever they are */
+	{
+		static const char rows_sql[] = "SELECT day, data FROM exe_days WHERE exe_id = ?1 AND "
+					       "day >= ?2 AND day < ?3";
+		/* one step that never ends unless interrupted */
+		static const char endless_sql[] =
+			"WITH RECURSIVE r(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM r WHERE ?2 < ?3) "
+			"SELECT count(*), zeroblob(1) FROM r";
+		static const int64_t exes[] = { 1, 2, 3 };
+		struct query_options no_ahead = { .no_prefetch = true };
+		struct prefetch *p;
+		struct timespec t0, t1;
+		struct query_db *db;
+
+		if (query_open(path, NULL, &db, err, sizeof(err)) < 0) {
+			ok(0, err);
+			return;
+		}
+		p = prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY);
+		ok(p != NULL, "a scan of 80 days has helpers reading ahead");
+		prefetch_stop(p);
+		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 27 * DAY),
+		   "  one of 27 days has none");
+		ok(!prefetch_start(db, rows_sql, 0, exes, 0, R_START, R_START + 80 * DAY),
+		   "  nor one of no executable");
+		p = prefetch_start(db, endless_sql, 0, exes, 3, R_START, R_START + 80 * DAY);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		usleep(100000);
+		prefetch_stop(p);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ok(p && (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 5000,
+		   "  helpers in a statement that does not end are interrupted when stopped");
+		query_close(db);
+		if (query_open(path, &no_ahead, &db, err, sizeof(err)) < 0) {
+			ok(0, err);
+			return;
+		}
+		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY),
+		   "  and none with no_prefetch");
+		query_close(db);
+	}
+
 	/* they are read: an executable day taken away is missing from the
 	 * answer (a write that bypasses the triggers: docs/schema.md) */
 	{
@@ -1695,6 +1762,38 @@ static void test_exe_days(void)
 		exec(copy, sql);
 		is_str(totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1), before,
 		       "  nor sums of another format");
+		query_close(db);
+
+		/* the long parts: read, and one missing or without its day's
+		 * row is not taken for none */
+		copy_file(path, copy);
+		if (query_open(copy, NULL, &db, err, sizeof(err)) < 0) {
+			ok(0, err);
+			return;
+		}
+		snprintf(before, sizeof(before), "%s",
+			 totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1));
+		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'0107000A0002' WHERE dim = 5 AND "
+			 "day = 1706140800 + 6 * 86400 AND exe_id IN %s", ex);
+		exec(copy, sql);
+		ok(strcmp(before, totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1)) != 0,
+		   "  a long part is read from its own row");
+		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE dim = 5 AND day = 1706140800 + 6 * "
+			 "86400 AND exe_id IN %s", ex);
+		exec(copy, sql);
+		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		       "  one missing: the entries are read instead");
+		query_close(db);
+		copy_file(path, copy);
+		if (query_open(copy, NULL, &db, err, sizeof(err)) < 0) {
+			ok(0, err);
+			return;
+		}
+		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE dim = 0 AND day = 1706140800 + 7 * "
+			 "86400 AND exe_id IN %s", ex);
+		exec(copy, sql);
+		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		       "  one without its day's row: the entries are read instead");
 		query_close(db);
 
 		copy_file(path, copy);

@@ -81,7 +81,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "18", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "19", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -131,7 +131,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "18", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "19", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -167,7 +167,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -195,10 +195,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 19;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 20;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 19, newer than this picosnitch (18): refusing to touch it",
+	is_str(err, "snitch.db has schema version 20, newer than this picosnitch (19): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -336,7 +336,7 @@ static void test_rollups(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -433,7 +433,7 @@ static void test_v12(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and cover nothing");
@@ -516,7 +516,7 @@ static void test_v13(void)
 		free(path);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  its rollups cover nothing");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "0", "  and it has no executable days yet");
@@ -587,7 +587,7 @@ static void test_services(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
 	is_str(q(path, "SELECT group_concat(id || '=' || path, ',') FROM executables"), before,
 	       "  every executable keeps its id");
 	is_str(q(path, "SELECT count(*) FROM executables WHERE service = ''"),
@@ -615,26 +615,31 @@ static void test_services(void)
 	free(path);
 }
 
-/* The executables' sums (schema 18): a file of 16 gets the table, its
- * coverage emptied (docs/schema.md), and the logger builds the sums with
- * the executable days; each part holds the day's sums of its key. */
+/* The executables' sums (schema 18, split in 19): a file of 17 gets the
+ * table, one of 18 gets it again split, its coverage emptied
+ * (docs/schema.md), and the logger builds the sums with the executable
+ * days; each part holds the day's sums of its key, a long one in a row of
+ * its own. */
 static void test_exe_sums(void)
 {
 	char *path = path_of("exe-sums.db");
 	struct store *s;
-	struct conn_row rows[4] = { row(1700000000, 10, 20, "/usr/bin/curl"),
-				    row(1700000060, 1, 2, "/usr/bin/wget"),
-				    row(1700000120, 100, 200, "/usr/bin/curl"),
-				    row(1700086400, 5, 6, "/usr/bin/curl") };
+	struct conn_row rows[64] = { row(1700000000, 10, 20, "/usr/bin/curl"),
+				     row(1700000060, 1, 2, "/usr/bin/wget"),
+				     row(1700000120, 100, 200, "/usr/bin/curl"),
+				     row(1700086400, 5, 6, "/usr/bin/curl") };
 	const uint8_t *part;
 	size_t part_len;
 	struct rollup_reader rd;
 	struct rollup_entry e;
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	int steps = 0;
+	int steps = 0, n;
 
-	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || store_write(s, rows, 4) < 0)
+	/* wget's second day: 60 entries, 60 times (a long part), one user */
+	for (int i = 4; i < 64; i++)
+		rows[i] = row(1700086400 + 60 * (i - 4), 1000 + i, 1, "/usr/bin/wget");
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || store_write(s, rows, 64) < 0)
 		abort();
 	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
 		steps++;
@@ -644,23 +649,39 @@ static void test_exe_sums(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18");
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
 		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
 		       "FROM rollup_state"),
-	       "0 0 0 3", "  with no sums, and the rollups' coverage emptied");
+	       "0 0 0 4", "  with no sums, and the rollups' coverage emptied");
+	store_close(s);
+	/* schema 18's sums: a row per day, unsplit */
+	exec(path, "DROP TABLE exe_sums; CREATE TABLE exe_sums (exe_id INTEGER NOT NULL, day INTEGER "
+		   "NOT NULL, data BLOB NOT NULL, PRIMARY KEY (exe_id, day));"
+		   "INSERT INTO exe_sums VALUES (1, 1699920000, X'04');"
+		   "UPDATE rollup_state SET complete_until = 1700179200; PRAGMA user_version = 18;");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a file of schema 18 is migrated")) {
+		printf("#   %s\n", err);
+		return;
+	}
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
+		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
+		       "FROM rollup_state"),
+	       "0 0 0 4", "  its sums made again (none), and the rollups' coverage emptied");
 	steps = 0;
 	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
 		steps++;
 	store_close(s);
-	is_str(q(path, "SELECT group_concat(e.path || '@' || s.day, ',') FROM (SELECT * FROM exe_sums "
-		       "ORDER BY day, exe_id) s JOIN executables e ON e.id = s.exe_id"),
-	       "/usr/bin/curl@1699920000,/usr/bin/wget@1699920000,/usr/bin/curl@1700006400",
-	       "  built again: one per executable and day with entries");
+	is_str(q(path, "SELECT group_concat(e.path || '@' || s.day || ':' || s.dim, ',') FROM (SELECT * "
+		       "FROM exe_sums ORDER BY day, exe_id, dim) s JOIN executables e ON e.id = s.exe_id"),
+	       "/usr/bin/curl@1699920000:0,/usr/bin/wget@1699920000:0,/usr/bin/curl@1700006400:0,"
+	       "/usr/bin/wget@1700006400:0,/usr/bin/wget@1700006400:12",
+	       "  built again: a row per executable and day with entries, and one for a long part");
 	/* curl's first day: time has two keys, the user one */
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT data FROM exe_sums WHERE day = 1699920000 AND exe_id = "
-			       "(SELECT id FROM executables WHERE path = '/usr/bin/curl')", -1, &st,
+	    sqlite3_prepare_v2(db, "SELECT data FROM exe_sums WHERE day = 1699920000 AND dim = 0 AND "
+			       "exe_id = (SELECT id FROM executables WHERE path = '/usr/bin/curl')", -1, &st,
 			       NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW)
 		abort();
@@ -679,6 +700,30 @@ static void test_exe_sums(void)
 	ok(!rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0) - 1,
 			     ROLLUP_KEY_TIME, &part, &part_len),
 	   "  a blob cut short is refused");
+	sqlite3_finalize(st);
+	/* wget's second day: the times in their own row, the user in the day's */
+	if (sqlite3_prepare_v2(db, "SELECT data FROM exe_sums WHERE day = 1700006400 AND exe_id = "
+			       "(SELECT id FROM executables WHERE path = '/usr/bin/wget') ORDER BY dim",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		abort();
+	ok(rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			    ROLLUP_KEY_TIME, &part, &part_len) && part_len == 0,
+	   "  a long part has length 0 in the day's row");
+	ok(rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			    ROLLUP_KEY_UID, &part, &part_len) &&
+		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
+		   e.key == 1000 && e.sent == 60 * 1000 + (4 + 63) * 60 / 2 && e.received == 60 &&
+		   e.flows == 120 && rollup_next(&rd, &e) == 0,
+	   "  a short one is there: the user, the sums of the 60 entries");
+	ok(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) > ROLLUP_SUMS_INLINE_MAX &&
+		   rollup_reader_init(&rd, sqlite3_column_blob(st, 0),
+				      (size_t)sqlite3_column_bytes(st, 0)),
+	   "  the next row is the long part, a unit's blob");
+	n = 0;
+	while (rollup_next(&rd, &e) == 1 && e.key == 1700086400 + 60 * n && e.sent == 1004 + n)
+		n++;
+	is_int(n, 60, "  of the 60 times, each with its entry's sums");
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	free(path);
@@ -759,7 +804,7 @@ static void test_domain_sources(void)
 	rows[0].service = "app.service";
 	is_int(store_write(s, rows, 1), 0, "  and takes rows with a source");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "18", "  to schema 18 (through 17)");
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19 (through 17)");
 	is_str(q(path, "SELECT group_concat(sent || ':' || domain || ':' || domain_source, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY sent, domain_source)"),
 	       "1:www.example.com:dns,1:www.example.com:quic,2:www.example.com:dns,4::,"

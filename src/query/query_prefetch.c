@@ -1,0 +1,118 @@
+/* Reading ahead for a long scan of blobs (executable days and sums): while
+ * the query decodes the first days of its window, helper threads, each
+ * with a connection of its own, read the later days' rows with the same
+ * statement, so that the pages come into the page cache in parallel rather
+ * than one by one as the query gets to them.  A blob longer than a page is
+ * a chain of overflow pages, read one pread at a time and scattered
+ * through the file (pages are reused as entries are pruned), so a year of
+ * a busy executable read cold is mostly waiting on single reads; a disk
+ * (or a virtual one) answers several at once about as fast as one.
+ *
+ * The helpers only warm the cache: what they read is thrown away, they
+ * change nothing, and the query's own reads (in its snapshot) give the
+ * answer whatever they did or did not read.  Stopping interrupts them. */
+#include "query/query_prefetch.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/rollup.h"
+
+/* helpers per scan: with the query's own thread, four reads in flight */
+#define HELPERS 3
+/* a shorter scan is not worth the threads (a month of days) */
+#define MIN_DAYS 28
+
+struct helper {
+	struct prefetch *p;
+	pthread_t thread;
+	bool started;
+	sqlite3 *db;		/* set before the thread starts, closed after */
+	int64_t from, to;	/* its days */
+};
+
+struct prefetch {
+	const char *sql;
+	int64_t mask;
+	const int64_t *exes;
+	size_t n_exes;
+	atomic_bool stop;
+	struct helper h[HELPERS];
+};
+
+static void *run(void *arg)
+{
+	struct helper *h = arg;
+	struct prefetch *p = h->p;
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(h->db, p->sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	for (size_t i = 0; i < p->n_exes && !atomic_load(&p->stop); i++) {
+		int cols;
+
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, p->exes[i]);
+		sqlite3_bind_int64(st, 2, h->from);
+		sqlite3_bind_int64(st, 3, h->to);
+		if (sqlite3_bind_parameter_count(st) >= 4)
+			sqlite3_bind_int64(st, 4, p->mask);
+		cols = sqlite3_column_count(st);
+		/* the last column is the blob: asking for it reads its pages */
+		while (!atomic_load(&p->stop) && sqlite3_step(st) == SQLITE_ROW)
+			(void)sqlite3_column_blob(st, cols - 1);
+	}
+	sqlite3_finalize(st);
+	return NULL;
+}
+
+struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t mask,
+				const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1)
+{
+	const char *file = sqlite3_db_filename(db->db, "main");
+	struct prefetch *p;
+	int64_t days;
+
+	if (db->opt.no_prefetch || !file || !*file || !n_exes || d1 - d0 < MIN_DAYS * ROLLUP_DAY)
+		return NULL;
+	if (!(p = calloc(1, sizeof(*p))))
+		return NULL;	/* only slower */
+	*p = (struct prefetch){ .sql = sql, .mask = mask, .exes = exes, .n_exes = n_exes };
+	atomic_init(&p->stop, false);
+	/* the days in HELPERS + 1 slices: the query reads the first itself */
+	days = (d1 - d0) / ROLLUP_DAY;
+	for (int k = 0; k < HELPERS; k++) {
+		struct helper *h = &p->h[k];
+
+		h->p = p;
+		h->from = d0 + days * (k + 1) / (HELPERS + 1) * ROLLUP_DAY;
+		h->to = k + 1 == HELPERS ? d1 : d0 + days * (k + 2) / (HELPERS + 1) * ROLLUP_DAY;
+		if (sqlite3_open_v2(file, &h->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+		    SQLITE_OK) {
+			sqlite3_close(h->db);
+			h->db = NULL;
+			continue;
+		}
+		/* its own cache would only hold what the page cache does */
+		sqlite3_exec(h->db, "PRAGMA cache_size = 16", NULL, NULL, NULL);
+		h->started = pthread_create(&h->thread, NULL, run, h) == 0;
+	}
+	return p;
+}
+
+void prefetch_stop(struct prefetch *p)
+{
+	if (!p)
+		return;
+	atomic_store(&p->stop, true);
+	for (int k = 0; k < HELPERS; k++) {
+		if (p->h[k].started) {
+			sqlite3_interrupt(p->h[k].db);
+			pthread_join(p->h[k].thread, NULL);
+		}
+		sqlite3_close(p->h[k].db);
+	}
+	free(p);
+}
