@@ -79,7 +79,6 @@ bool agg_reserve_entries(struct agg *a, size_t n)
 bool agg_reserve(struct agg *a, size_t n)
 {
 	size_t n_slots = a->n_slots ? a->n_slots : 1024;
-	struct agg_entry *e;
 
 	if (n > (size_t)UINT32_MAX / 4)
 		return false;
@@ -87,13 +86,7 @@ bool agg_reserve(struct agg *a, size_t n)
 		n_slots *= 2;
 	if (n_slots > a->n_slots && !agg_grow(a, n_slots))
 		return false;
-	if (n > a->cap) {
-		if (!(e = realloc(a->e, n * sizeof(*e))))
-			return false;
-		a->e = e;
-		a->cap = n;
-	}
-	return true;
+	return agg_reserve_entries(a, n);
 }
 
 /* Whether (k, k2) comes after the last key of a. */
