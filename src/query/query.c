@@ -256,6 +256,20 @@ static int check_indexes(struct query_db *db, bool indexed[QUERY_DIM__COUNT], ch
 	return 0;
 }
 
+void query_harden(sqlite3 *db)
+{
+	/* the file may come from anyone: nothing in it runs anything but
+	 * plain SQL, and it is only read */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+#ifdef SQLITE_DBCONFIG_ENABLE_VIEW
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+#endif
+	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+}
+
 int query_open(const char *path, const struct query_options *opt, struct query_db **ret,
 	       char *err, size_t errlen)
 {
@@ -309,15 +323,7 @@ int query_open(const char *path, const struct query_options *opt, struct query_d
 		return r;
 	}
 	sqlite3_extended_result_codes(db->db, 1);
-	/* the file may come from anyone: nothing in it runs anything but
-	 * plain SQL, and it is only read */
-	sqlite3_db_config(db->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(db->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
-	sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
-#ifdef SQLITE_DBCONFIG_ENABLE_VIEW
-	sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
-#endif
+	query_harden(db->db);
 	sqlite3_busy_timeout(db->db, (int)db->opt.busy_timeout_ms);
 	/* the timeout, and interrupts between the statements of a query */
 	sqlite3_progress_handler(db->db, 10000, progress, db);

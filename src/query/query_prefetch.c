@@ -95,7 +95,9 @@ struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t ma
 			h->db = NULL;
 			continue;
 		}
-		/* its own cache would only hold what the page cache does */
+		/* as the query's own connection is (the file may come from
+		 * anyone); its cache would only hold what the page cache does */
+		query_harden(h->db);
 		sqlite3_exec(h->db, "PRAGMA cache_size = 16", NULL, NULL, NULL);
 		h->started = pthread_create(&h->thread, NULL, run, h) == 0;
 	}
