@@ -256,7 +256,7 @@ static int check_indexes(struct query_db *db, bool indexed[QUERY_DIM__COUNT], ch
 	return 0;
 }
 
-void query_harden(sqlite3 *db)
+int query_harden(sqlite3 *db)
 {
 	/* the file may come from anyone: nothing in it runs anything but
 	 * plain SQL, and it is only read */
@@ -267,7 +267,7 @@ void query_harden(sqlite3 *db)
 #ifdef SQLITE_DBCONFIG_ENABLE_VIEW
 	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
 #endif
-	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+	return sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
 }
 
 int query_open(const char *path, const struct query_options *opt, struct query_db **ret,
@@ -323,11 +323,10 @@ int query_open(const char *path, const struct query_options *opt, struct query_d
 		return r;
 	}
 	sqlite3_extended_result_codes(db->db, 1);
-	query_harden(db->db);
 	sqlite3_busy_timeout(db->db, (int)db->opt.busy_timeout_ms);
 	/* the timeout, and interrupts between the statements of a query */
 	sqlite3_progress_handler(db->db, 10000, progress, db);
-	rc = sqlite3_exec(db->db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+	rc = query_harden(db->db);
 	if (rc != SQLITE_OK) {
 		r = query_sqlite_fail(db, rc, "set query_only", err, errlen);
 		goto fail;

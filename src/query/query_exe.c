@@ -483,8 +483,8 @@ static bool exe_kept(const struct exe_days *x, int64_t exe)
 	return true;
 }
 
-/* The executables of x that exe_kept keeps, for the helpers that read
- * ahead (NULL and *n 0 if out of memory: they are only an help). */
+/* The executables of x that exe_kept keeps: those a scan reads, it and
+ * the helpers that read ahead (NULL if out of memory). */
 static int64_t *kept_exes(const struct exe_days *x, size_t *n)
 {
 	int64_t *v = malloc((x->n_exes ? x->n_exes : 1) * sizeof(*v));
@@ -555,25 +555,28 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	sqlite3_stmt *st;
 	int r = 0, rc;
 
-	if (!(pending = calloc(n_aggs, sizeof(*pending))))
+	pending = calloc(n_aggs, sizeof(*pending));
+	kept = kept_exes(x, &n_kept);
+	if (!pending || !kept) {
+		free(pending);
+		free(kept);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
 	for (size_t j = 0; j < n_aggs; j++)
 		mask |= (int64_t)1 << query_dims[dims[j]].rollup_key;
 	rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(pending);
+		free(kept);
 		return query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
 	}
-	kept = kept_exes(x, &n_kept);
 	ahead = prefetch_start(db, sql, mask, kept, n_kept, d0, d1);
 	rc = SQLITE_DONE;
-	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
-		int64_t exe = x->exes[i], cur = INT64_MIN;
+	for (size_t i = 0; r == 0 && i < n_kept; i++) {
+		int64_t exe = kept[i], cur = INT64_MIN;
 		bool waiting = false;	/* any pending */
 		int n = 1;
 
-		if (!exe_kept(x, exe))
-			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, exe);
 		sqlite3_bind_int64(st, 2, d0);
@@ -684,9 +687,13 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		return sums_scan(db, x, dims, aggs, n_aggs, d0, d1, err, errlen);
 	/* the filters on the executable's own columns are decided once per
 	 * executable, the others per row */
-	if (!(tabs = calloc(n_aggs, sizeof(*tabs))) ||
-	    !(row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m)))) {
+	tabs = calloc(n_aggs, sizeof(*tabs));
+	row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m));
+	kept = kept_exes(x, &n_kept);
+	if (!tabs || !row_m || !kept) {
 		free(tabs);
+		free(row_m);
+		free(kept);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (size_t j = 0; j < x->n_m; j++)
@@ -697,15 +704,13 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	if (rc != SQLITE_OK) {
 		free(tabs);
 		free(row_m);
+		free(kept);
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
 	}
-	kept = kept_exes(x, &n_kept);
 	ahead = prefetch_start(db, days_sql, 0, kept, n_kept, d0, d1);
-	for (size_t i = 0; r == 0 && i < x->n_exes; i++) {
-		int64_t exe = x->exes[i];
+	for (size_t i = 0; r == 0 && i < n_kept; i++) {
+		int64_t exe = kept[i];
 
-		if (!exe_kept(x, exe))
-			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, exe);
 		sqlite3_bind_int64(st, 2, d0);

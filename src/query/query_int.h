@@ -93,9 +93,9 @@ int query_sqlite_fail(struct query_db *db, int rc, const char *what, char *err, 
 
 /* What every connection to a snitch.db of the query layer is set to (the
  * file may come from anyone): defensive, no trusted schema, extensions,
- * triggers or views, query_only.  The caller checks that query_only took
- * where it must. */
-void query_harden(sqlite3 *db);
+ * triggers or views, query_only.  The result of setting query_only, which
+ * the caller checks where it must. */
+int query_harden(sqlite3 *db);
 /* A hostile value made printable for a message: at most ~60 bytes,
  * anything but printable ASCII as \xNN. */
 const char *query_printable(const char *s, size_t len, char *buf, size_t size);

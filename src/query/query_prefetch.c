@@ -89,15 +89,16 @@ struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t ma
 		h->p = p;
 		h->from = d0 + days * (k + 1) / (HELPERS + 1) * ROLLUP_DAY;
 		h->to = k + 1 == HELPERS ? d1 : d0 + days * (k + 2) / (HELPERS + 1) * ROLLUP_DAY;
+		/* hardened as the query's own connection is (the file may come
+		 * from anyone) */
 		if (sqlite3_open_v2(file, &h->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-		    SQLITE_OK) {
+			    SQLITE_OK ||
+		    query_harden(h->db) != SQLITE_OK) {
 			sqlite3_close(h->db);
 			h->db = NULL;
 			continue;
 		}
-		/* as the query's own connection is (the file may come from
-		 * anyone); its cache would only hold what the page cache does */
-		query_harden(h->db);
+		/* its cache would only hold what the page cache does */
 		sqlite3_exec(h->db, "PRAGMA cache_size = 16", NULL, NULL, NULL);
 		h->started = pthread_create(&h->thread, NULL, run, h) == 0;
 	}
