@@ -863,6 +863,21 @@ static void copy_file(const char *from, const char *to)
 	close(out);
 }
 
+/* A fresh copy of `from` at `to`, opened (NULL, and a failed test, if it
+ * cannot be). */
+static struct query_db *open_copy(const char *from, const char *to,
+				  const struct query_options *opt)
+{
+	struct query_db *db;
+
+	copy_file(from, to);
+	if (query_open(to, opt, &db, err, sizeof(err)) < 0) {
+		ok(0, err);
+		return NULL;
+	}
+	return db;
+}
+
 static void test_untouched(const char *path)
 {
 	struct file_state before, after;
@@ -1741,11 +1756,8 @@ static void test_exe_days(void)
 		char sql[512];
 
 		/* the sums first */
-		copy_file(path, copy);
-		if (query_open(copy, NULL, &db, err, sizeof(err)) < 0) {
-			ok(0, err);
+		if (!(db = open_copy(path, copy, NULL)))
 			return;
-		}
 		snprintf(before, sizeof(before), "%s",
 			 totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1));
 		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 + 10 * 86400 AND "
@@ -1766,11 +1778,8 @@ static void test_exe_days(void)
 
 		/* the long parts: read, and one missing or without its day's
 		 * row is not taken for none */
-		copy_file(path, copy);
-		if (query_open(copy, NULL, &db, err, sizeof(err)) < 0) {
-			ok(0, err);
+		if (!(db = open_copy(path, copy, NULL)))
 			return;
-		}
 		snprintf(before, sizeof(before), "%s",
 			 totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1));
 		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'0107000A0002' WHERE dim = 5 AND "
@@ -1784,11 +1793,8 @@ static void test_exe_days(void)
 		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
 		       "  one missing: the entries are read instead");
 		query_close(db);
-		copy_file(path, copy);
-		if (query_open(copy, NULL, &db, err, sizeof(err)) < 0) {
-			ok(0, err);
+		if (!(db = open_copy(path, copy, NULL)))
 			return;
-		}
 		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE dim = 0 AND day = 1706140800 + 7 * "
 			 "86400 AND exe_id IN %s", ex);
 		exec(copy, sql);
@@ -1796,11 +1802,8 @@ static void test_exe_days(void)
 		       "  one without its day's row: the entries are read instead");
 		query_close(db);
 
-		copy_file(path, copy);
-		if (query_open(copy, &no_sums, &db, err, sizeof(err)) < 0) {
-			ok(0, err);
+		if (!(db = open_copy(path, copy, &no_sums)))
 			return;
-		}
 		snprintf(before, sizeof(before), "%s",
 			 totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1));
 		exec(copy, "DELETE FROM exe_days WHERE day = 1706140800 + 10 * 86400 AND exe_id IN "

@@ -615,6 +615,24 @@ static void test_services(void)
 	free(path);
 }
 
+/* Open path (of an older schema) and check that it is now 19 with no
+ * executables' sums and the rollups' coverage emptied, its 4 executable
+ * days kept; false (the store not open) if it did not open. */
+static bool sums_migrated(const char *path, struct store **s, const char *opened,
+			  const char *emptied)
+{
+	if (!ok(store_sqlite_open(path, s, err, sizeof(err)) == 0, opened)) {
+		printf("#   %s\n", err);
+		return false;
+	}
+	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
+	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
+		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
+		       "FROM rollup_state"),
+	       "0 0 0 4", emptied);
+	return true;
+}
+
 /* The executables' sums (schema 18, split in 19): a file of 17 gets the
  * table, one of 18 gets it again split, its coverage emptied
  * (docs/schema.md), and the logger builds the sums with the executable
@@ -645,30 +663,18 @@ static void test_exe_sums(void)
 		steps++;
 	store_close(s);
 	exec(path, "DROP TABLE exe_sums; PRAGMA user_version = 17;");
-	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a file of schema 17 is migrated")) {
-		printf("#   %s\n", err);
+	if (!sums_migrated(path, &s, "a file of schema 17 is migrated",
+			   "  with no sums, and the rollups' coverage emptied"))
 		return;
-	}
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
-	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
-		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
-		       "FROM rollup_state"),
-	       "0 0 0 4", "  with no sums, and the rollups' coverage emptied");
 	store_close(s);
 	/* schema 18's sums: a row per day, unsplit */
 	exec(path, "DROP TABLE exe_sums; CREATE TABLE exe_sums (exe_id INTEGER NOT NULL, day INTEGER "
 		   "NOT NULL, data BLOB NOT NULL, PRIMARY KEY (exe_id, day));"
 		   "INSERT INTO exe_sums VALUES (1, 1699920000, X'04');"
 		   "UPDATE rollup_state SET complete_until = 1700179200; PRAGMA user_version = 18;");
-	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a file of schema 18 is migrated")) {
-		printf("#   %s\n", err);
+	if (!sums_migrated(path, &s, "a file of schema 18 is migrated",
+			   "  its sums made again (none), and the rollups' coverage emptied"))
 		return;
-	}
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
-	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
-		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
-		       "FROM rollup_state"),
-	       "0 0 0 4", "  its sums made again (none), and the rollups' coverage emptied");
 	steps = 0;
 	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
 		steps++;
