@@ -44,6 +44,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "query/query_vfs.h"
 #include "storage/rollup.h"
 
 #define DEFAULT_BUSY_MS 300
@@ -313,7 +314,7 @@ int query_open(const char *path, const struct query_options *opt, struct query_d
 		query_close(db);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
-	rc = sqlite3_open_v2(name, &db->db, SQLITE_OPEN_READONLY, NULL);
+	rc = sqlite3_open_v2(name, &db->db, SQLITE_OPEN_READONLY, query_vfs());
 	free(name);
 	if (rc != SQLITE_OK) {
 		r = query_sqlite_fail(db, rc, path, err, errlen);

@@ -21,6 +21,7 @@
 
 #include "query/query.h"
 #include "query/query_prefetch.h"
+#include "query/query_vfs.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "tap.h"
@@ -1830,6 +1831,74 @@ static int remove_one(const char *path, const struct stat *sb, int type, struct 
 	return remove(path);
 }
 
+/* The query connections' VFS (query_vfs.c): what it reads is what the file
+ * holds, from the main file and from the WAL, and a blob's chain of
+ * overflow pages makes it read ahead, a row within its page does not. */
+static void test_readahead_vfs(void)
+{
+	enum { BIG = 300000, N_BIG = 4 };
+	char *path = path_of("vfs.db");
+	sqlite3 *w = NULL, *r = NULL;
+	sqlite3_stmt *st = NULL;
+	unsigned char *want = malloc(BIG);
+	unsigned long before;
+	int same = 0, rows = 0;
+
+	if (!want || !query_vfs()) {
+		ok(0, "the read-ahead VFS is registered");
+		free(want);
+		free(path);
+		return;
+	}
+	/* the blobs' bytes are their row's number and their place */
+	sqlite3_open(path, &w);
+	sqlite3_exec(w, "PRAGMA journal_mode = WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB);"
+		     "INSERT INTO t VALUES (100, x'0102')",
+		     NULL, NULL, NULL);
+	sqlite3_prepare_v2(w, "INSERT INTO t VALUES (?1, ?2)", -1, &st, NULL);
+	for (int i = 0; i < N_BIG; i++) {
+		for (int j = 0; j < BIG; j++)
+			want[j] = (unsigned char)(i * 7 + j * 13 + (j >> 8));
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, i);
+		sqlite3_bind_blob(st, 2, want, BIG, SQLITE_TRANSIENT);
+		sqlite3_step(st);
+		/* the first two are checkpointed into the main file, the
+		 * others stay in the WAL (w stays open) */
+		if (i == 1)
+			sqlite3_wal_checkpoint_v2(w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	}
+	sqlite3_finalize(st);
+	ok(sqlite3_open_v2(path, &r, SQLITE_OPEN_READONLY, query_vfs()) == SQLITE_OK,
+	   "a file opens through the read-ahead VFS");
+	before = query_vfs_advices();
+	sqlite3_prepare_v2(r, "SELECT id, data FROM t WHERE id < 100 ORDER BY id", -1, &st, NULL);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		int i = sqlite3_column_int(st, 0);
+		const unsigned char *b = sqlite3_column_blob(st, 1);
+
+		for (int j = 0; j < BIG; j++)
+			want[j] = (unsigned char)(i * 7 + j * 13 + (j >> 8));
+		rows++;
+		same += sqlite3_column_bytes(st, 1) == BIG && b && !memcmp(b, want, BIG);
+	}
+	sqlite3_finalize(st);
+	is_int(rows, N_BIG, "  it reads every row, from the main file and from the WAL");
+	is_int(same, N_BIG, "  each blob as written, byte for byte");
+	ok(query_vfs_advices() - before >= 2,
+	   "  the overflow chains in the main file are read ahead");
+	before = query_vfs_advices();
+	sqlite3_prepare_v2(r, "SELECT hex(data) FROM t WHERE id = 100", -1, &st, NULL);
+	ok(st && sqlite3_step(st) == SQLITE_ROW &&
+	   !strcmp((const char *)sqlite3_column_text(st, 0), "0102"), "  a short row reads as written");
+	sqlite3_finalize(st);
+	is_int((long)(query_vfs_advices() - before), 0, "  and is not read ahead");
+	sqlite3_close(r);
+	sqlite3_close(w);
+	free(want);
+	free(path);
+}
+
 int main(void)
 {
 	char *main_db;
@@ -1863,6 +1932,7 @@ int main(void)
 	test_busy(main_db);
 	test_interrupt(main_db);
 	test_concurrent(main_db);
+	test_readahead_vfs();
 	free(main_db);
 	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	return tap_done();
