@@ -44,6 +44,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "query/query_prefetch.h"
 #include "query/query_vfs.h"
 #include "storage/rollup.h"
 
@@ -731,11 +732,12 @@ static int prepare_units(struct query_db *db, sqlite3_stmt **st, char *err, size
 }
 
 /* Add the units of `grain` with starts in [from, to) of the dimension's key
- * to a (each entry at its unit's start, for the bucket of a series).
+ * to a (each entry at its unit's start, for the bucket of a series, or at
+ * `at` unless that is INT64_MIN).
  * -EBADMSG: a blob that is not of this format (an edited file). */
 static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim, int grain,
 		      int64_t from, int64_t to, struct agg *a, const struct line_key *lk,
-		      size_t n_lk, struct agg_top *top, char *err, size_t errlen)
+		      size_t n_lk, struct agg_top *top, int64_t at, char *err, size_t errlen)
 {
 	int rc, n;
 
@@ -756,7 +758,8 @@ static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim,
 			continue;
 		if (lk)
 			n = agg_add_unit_lines(a, lk, n_lk, sqlite3_column_blob(st, 1),
-					       (size_t)sqlite3_column_bytes(st, 1), start);
+					       (size_t)sqlite3_column_bytes(st, 1),
+					       at == INT64_MIN ? start : at);
 		else if (!rollup_reader_init(&rd, sqlite3_column_blob(st, 1),
 					     (size_t)sqlite3_column_bytes(st, 1)))
 			n = -1;
@@ -814,7 +817,7 @@ static int read_split_units(struct query_db *db, enum query_dim dim, const struc
 
 	for (size_t i = 0; r == 0 && i < sp->n_runs; i++)
 		r = read_units(db, st, dim, sp->runs[i].grain, sp->runs[i].from, sp->runs[i].to, a,
-			       NULL, 0, top, err, errlen);
+			       NULL, 0, top, INT64_MIN, err, errlen);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -1262,23 +1265,102 @@ static int align_buckets(int64_t from, int64_t to, size_t buckets, int64_t *star
 	return 0;
 }
 
+/* A piece of a series' window read as rows in the second pass: [from, to),
+ * inside one day, in bucket `bucket`. */
+struct piece {
+	int64_t from, to;
+	size_t bucket;
+};
+
+/* a cut day's largest piece is taken from its unit if it is this long */
+#define COMPLEMENT_MIN (ROLLUP_DAY / 8)
+
+/* Rows of [from, to) into the lines (nothing if empty). */
+static int scan_range(struct query_db *db, const struct query_select *sel, int64_t from,
+		      int64_t to, struct agg *a, char *err, size_t errlen)
+{
+	struct query_window w = { from, to, true, true };
+
+	return from < to ? scan_window(db, sel, &w, a, err, errlen) : 0;
+}
+
+/* A day cut by the edges of buckets (pieces p[0, n), in order, which fill
+ * it), whose unit the rollups hold: its largest piece is the day's unit less
+ * the rows of the others, which are read (into their own buckets) as
+ * usual.  What those rows add to their buckets is what the unit has beyond
+ * the largest piece: taken from the points before and after reading them,
+ * then from the largest piece's bucket, to which the unit is added.  Every
+ * sum is exact (the unit sums exactly the rows of its day); only fewer rows
+ * are read: at most the day less its largest piece, rather than all of it. */
+static int fill_cut_day(struct query_db *db, const struct query_select *sel, sqlite3_stmt *units,
+			const struct piece *p, size_t n, const struct line_key *lk, size_t n_lk,
+			struct agg *a, char *err, size_t errlen)
+{
+	struct agg_series *as = a->series;
+	size_t big = 0, b0 = p[0].bucket, nbk = p[n - 1].bucket - b0 + 1, nb = as->buckets;
+	int64_t day = p[0].from;
+	struct query_point *before;
+	int r;
+
+	for (size_t i = 1; i < n; i++)
+		if (p[i].to - p[i].from > p[big].to - p[big].from)
+			big = i;
+	before = malloc(as->n_lines * nbk * sizeof(*before));
+	if (!before)
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	for (size_t l = 0; l < as->n_lines; l++)
+		memcpy(before + l * nbk, as->points + l * nb + b0, nbk * sizeof(*before));
+	r = scan_range(db, sel, day, p[big].from, a, err, errlen);
+	if (r == 0)
+		r = scan_range(db, sel, p[big].to, day + ROLLUP_DAY, a, err, errlen);
+	if (r == 0)
+		r = read_units(db, units, sel->dim, ROLLUP_GRAIN_DAY, day, day + 1, a, lk, n_lk,
+			       NULL, p[big].from, err, errlen);
+	for (size_t l = 0; r == 0 && l < as->n_lines; l++) {
+		struct query_point *line = as->points + l * nb, *to = &line[p[big].bucket];
+
+		for (size_t b = b0; b < b0 + nbk; b++) {
+			if (b == p[big].bucket)
+				continue;
+			to->sent -= line[b].sent - before[l * nbk + b - b0].sent;
+			to->received -= line[b].received - before[l * nbk + b - b0].received;
+		}
+	}
+	free(before);
+	return r;
+}
+
 /* The second pass of a series over the rollups: each bucket's whole days
  * and months from the units, the rest of it from the rows (the rows of
- * adjacent buckets are read at once). */
+ * adjacent pieces are read at once), except that a day cut by the edges of
+ * buckets takes its largest piece from its unit (fill_cut_day). */
 static int fill_buckets(struct query_db *db, const struct query_select *sel,
 			const struct agg_series *as, struct agg *a, char *err, size_t errlen)
 {
 	int64_t to = as->from + as->span;
-	struct query_window *rows = calloc(2 * as->buckets + 2, sizeof(*rows));
+	/* a bucket has at most two pieces of rows, each cut at days */
+	size_t max_pieces = 2 * as->buckets + 2;
+	struct piece *pieces = NULL;
 	struct line_key *lk = NULL;
-	size_t n_rows = 0, n_lk = 0;
+	struct prefetch *ahead;
+	char units_sql[128];
+	size_t n_pieces = 0, n_lk = 0;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (!rows || agg_line_keys(a, &lk, &n_lk) < 0) {
-		free(rows);
+	if (agg_line_keys(a, &lk, &n_lk) < 0)
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
-	}
+	/* buckets not made of weeks (a few days each) read day units all
+	 * along the window, one after another: helpers read them ahead (the
+	 * dimension's number is ours, not a value from outside) */
+	snprintf(units_sql, sizeof(units_sql),
+		 "SELECT data FROM rollups WHERE grain = %d AND dim = %d AND start >= ?1 AND "
+		 "start < ?2",
+		 ROLLUP_GRAIN_DAY, query_dims[sel->dim].rollup_key);
+	ahead = as->align_len > 0 && as->align_len % ROLLUP_WEEK == 0 &&
+				as->align_start % ROLLUP_WEEK == 0
+			? NULL
+			: prefetch_slices_start(db, units_sql, as->from, to);
 	r = prepare_units(db, &st, err, errlen);
 	for (size_t i = 0; r == 0 && i < as->buckets; i++) {
 		struct query_window bw = {
@@ -1295,22 +1377,73 @@ static int fill_buckets(struct query_db *db, const struct query_select *sel,
 		if (split_window(db, &bw, &sp)) {
 			for (size_t j = 0; r == 0 && j < sp.n_runs; j++)
 				r = read_units(db, st, sel->dim, sp.runs[j].grain, sp.runs[j].from,
-					       sp.runs[j].to, a, lk, n_lk, NULL, err, errlen);
+					       sp.runs[j].to, a, lk, n_lk, NULL, INT64_MIN, err, errlen);
 			n_parts = sp.n_rows;
 			memcpy(parts, sp.rows, sizeof(parts));
 		}
-		for (size_t j = 0; j < n_parts; j++) {
-			if (n_rows && rows[n_rows - 1].to == parts[j].from)
-				rows[n_rows - 1].to = parts[j].to;
-			else
-				rows[n_rows++] = parts[j];
+		/* the parts cut at days */
+		for (size_t j = 0; r == 0 && j < n_parts; j++) {
+			int64_t t = parts[j].from;
+
+			while (t < parts[j].to) {
+				int64_t end = rollup_day_start(t) + ROLLUP_DAY;
+
+				if (end > parts[j].to || end <= t)
+					end = parts[j].to;
+				if (n_pieces == max_pieces) {
+					struct piece *more;
+
+					max_pieces *= 2;
+					more = realloc(pieces, max_pieces * sizeof(*pieces));
+					if (!more) {
+						r = query_fail(err, errlen, -ENOMEM, "out of memory");
+						break;
+					}
+					pieces = more;
+				} else if (!pieces && !(pieces = malloc(max_pieces * sizeof(*pieces)))) {
+					r = query_fail(err, errlen, -ENOMEM, "out of memory");
+					break;
+				}
+				pieces[n_pieces++] = (struct piece){ t, end, i };
+				t = end;
+			}
 		}
+	}
+	prefetch_stop(ahead);
+	/* each day's pieces: rows, or its unit less the rows of all but the
+	 * largest; the rows of adjacent pieces read at once */
+	for (size_t i = 0, run_from = 0; r == 0 && i < n_pieces;) {
+		int64_t day = rollup_day_start(pieces[i].from);
+		size_t j = i + 1, big = i;
+
+		while (j < n_pieces && rollup_day_start(pieces[j].from) == day &&
+		       pieces[j].from == pieces[j - 1].to) {
+			if (pieces[j].to - pieces[j].from > pieces[big].to - pieces[big].from)
+				big = j;
+			j++;
+		}
+		if (j - i >= 2 && pieces[i].from == day && pieces[j - 1].to == day + ROLLUP_DAY &&
+		    db->covered && day >= db->cover_from && day + ROLLUP_DAY <= db->cover_until &&
+		    pieces[big].to - pieces[big].from >= COMPLEMENT_MIN) {
+			/* the rows before this day first */
+			if (run_from < i)
+				r = scan_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, err,
+					       errlen);
+			if (r == 0)
+				r = fill_cut_day(db, sel, st, pieces + i, j - i, lk, n_lk, a, err, errlen);
+			run_from = j;
+		} else if (run_from < i && pieces[i].from != pieces[i - 1].to) {
+			/* a gap: the rows so far */
+			r = scan_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, err, errlen);
+			run_from = i;
+		}
+		i = j;
+		if (r == 0 && i == n_pieces && run_from < i)
+			r = scan_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, err, errlen);
 	}
 	sqlite3_finalize(st);
 	free(lk);
-	for (size_t i = 0; r == 0 && i < n_rows; i++)
-		r = scan_window(db, sel, &rows[i], a, err, errlen);
-	free(rows);
+	free(pieces);
 	return r;
 }
 

@@ -1,4 +1,5 @@
-/* Reading ahead for a long scan of blobs (executable days and sums): while
+/* Reading ahead for a long scan of blobs (executable days and sums, and
+ * the day units of a series' buckets, query.c): while
  * the query decodes the first days of its window, helper threads, each
  * with a connection of its own, read the later days' rows with the same
  * statement, so that the pages come into the page cache in parallel rather
@@ -53,6 +54,13 @@ static void *run(void *arg)
 
 	if (sqlite3_prepare_v2(h->db, p->sql, -1, &st, NULL) != SQLITE_OK)
 		return NULL;
+	/* prefetch_slices_start's: the slice's rows */
+	if (!p->exes) {
+		sqlite3_bind_int64(st, 1, h->from);
+		sqlite3_bind_int64(st, 2, h->to);
+		while (!atomic_load(&p->stop) && sqlite3_step(st) == SQLITE_ROW)
+			(void)sqlite3_column_blob(st, sqlite3_column_count(st) - 1);
+	}
 	for (size_t i = 0; i < p->n_exes && !atomic_load(&p->stop); i++) {
 		int cols;
 
@@ -71,32 +79,19 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t mask,
-				const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1)
+/* Open the helpers' connections and start them on p's work. */
+static void start(struct query_db *db, struct prefetch *p)
 {
 	const char *file = sqlite3_db_filename(db->db, "main");
-	struct prefetch *p;
-	int64_t days;
 
-	if (db->opt.no_prefetch || !file || !*file || !n_exes || d1 - d0 < MIN_DAYS * ROLLUP_DAY)
-		return NULL;
-	if (!(p = calloc(1, sizeof(*p))))
-		return NULL;	/* only slower */
-	*p = (struct prefetch){ .sql = sql, .mask = mask, .exes = exes, .n_exes = n_exes };
-	atomic_init(&p->stop, false);
-	/* the days in HELPERS + 1 slices: the query reads the first itself */
-	days = (d1 - d0) / ROLLUP_DAY;
 	for (int k = 0; k < HELPERS; k++) {
 		struct helper *h = &p->h[k];
 
 		h->p = p;
-		h->from = d0 + days * (k + 1) / (HELPERS + 1) * ROLLUP_DAY;
-		h->to = k + 1 == HELPERS ? d1 : d0 + days * (k + 2) / (HELPERS + 1) * ROLLUP_DAY;
 		/* hardened as the query's own connection is (the file may come
 		 * from anyone) */
 		if (sqlite3_open_v2(file, &h->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-				    query_vfs()) !=
-			    SQLITE_OK ||
+				    query_vfs()) != SQLITE_OK ||
 		    query_harden(h->db) != SQLITE_OK) {
 			sqlite3_close(h->db);
 			h->db = NULL;
@@ -106,6 +101,49 @@ struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t ma
 		sqlite3_exec(h->db, "PRAGMA cache_size = 16", NULL, NULL, NULL);
 		h->started = pthread_create(&h->thread, NULL, run, h) == 0;
 	}
+}
+
+/* A prefetch of [d0, d1) in HELPERS + 1 slices (the query reads the first
+ * itself), to be started; NULL if not worth it. */
+static struct prefetch *sliced(struct query_db *db, const char *sql, int64_t d0, int64_t d1)
+{
+	const char *file = sqlite3_db_filename(db->db, "main");
+	struct prefetch *p;
+	int64_t days = (d1 - d0) / ROLLUP_DAY;
+
+	if (db->opt.no_prefetch || !file || !*file || d1 - d0 < MIN_DAYS * ROLLUP_DAY ||
+	    !(p = calloc(1, sizeof(*p))))
+		return NULL;	/* only slower */
+	p->sql = sql;
+	atomic_init(&p->stop, false);
+	for (int k = 0; k < HELPERS; k++) {
+		p->h[k].from = d0 + days * (k + 1) / (HELPERS + 1) * ROLLUP_DAY;
+		p->h[k].to = k + 1 == HELPERS ? d1 : d0 + days * (k + 2) / (HELPERS + 1) * ROLLUP_DAY;
+	}
+	return p;
+}
+
+struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t mask,
+				const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1)
+{
+	struct prefetch *p = n_exes ? sliced(db, sql, d0, d1) : NULL;
+
+	if (p) {
+		p->mask = mask;
+		p->exes = exes;
+		p->n_exes = n_exes;
+		start(db, p);
+	}
+	return p;
+}
+
+struct prefetch *prefetch_slices_start(struct query_db *db, const char *sql, int64_t from,
+				       int64_t to)
+{
+	struct prefetch *p = sliced(db, sql, from, to);
+
+	if (p)
+		start(db, p);
 	return p;
 }
 

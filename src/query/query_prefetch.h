@@ -19,6 +19,13 @@ struct prefetch;
 struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t mask,
 				const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1);
 
+/* Start reading, with the statement `sql` (?1 and ?2 the start and end of
+ * a slice; its last column a blob), the later slices of [from, to), which
+ * the caller reads itself after the first (sql must stay until
+ * prefetch_stop).  NULL as for prefetch_start. */
+struct prefetch *prefetch_slices_start(struct query_db *db, const char *sql, int64_t from,
+				       int64_t to);
+
 /* Stop the helpers and wait for them (NULL: nothing). */
 void prefetch_stop(struct prefetch *p);
 

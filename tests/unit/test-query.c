@@ -1707,6 +1707,8 @@ static void test_exe_days(void)
 	{
 		static const char rows_sql[] = "SELECT day, data FROM exe_days WHERE exe_id = ?1 AND "
 					       "day >= ?2 AND day < ?3";
+		static const char units_sql[] = "SELECT data FROM rollups WHERE grain = 1 AND "
+						"dim = 1 AND start >= ?1 AND start < ?2";
 		/* one step that never ends unless interrupted */
 		static const char endless_sql[] =
 			"WITH RECURSIVE r(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM r WHERE ?2 < ?3) "
@@ -1728,6 +1730,11 @@ static void test_exe_days(void)
 		   "  one of 27 days has none");
 		ok(!prefetch_start(db, rows_sql, 0, exes, 0, R_START, R_START + 80 * DAY),
 		   "  nor one of no executable");
+		p = prefetch_slices_start(db, units_sql, R_START, R_START + 80 * DAY);
+		ok(p != NULL, "  a series' day units over 80 days have helpers too");
+		prefetch_stop(p);
+		ok(!prefetch_slices_start(db, units_sql, R_START, R_START + 27 * DAY),
+		   "  over 27 days none");
 		p = prefetch_start(db, endless_sql, 0, exes, 3, R_START, R_START + 80 * DAY);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		usleep(100000);
