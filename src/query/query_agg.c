@@ -747,3 +747,9 @@ void agg_top_finish(struct agg_top *t)
 	for (size_t i = 0; i < t->n; i++)
 		t->heap[i].id = i;
 }
+
+void agg_prefetch(const struct agg *a, int64_t k, int64_t k2)
+{
+	if (a->n_slots)
+		__builtin_prefetch(&a->slots[hash_key(k, k2) & (a->n_slots - 1)]);
+}

@@ -523,15 +523,25 @@ static bool sums_usable(const struct query_db *db, const struct exe_days *x,
  * previous key never helps, and the agg's compact slots probe faster.) */
 static int add_part(struct agg *agg, int64_t day, const uint8_t *part, size_t len)
 {
+	enum { BATCH = 8 };
 	struct rollup_reader rd;
-	struct rollup_entry e;
-	int n;
+	struct rollup_entry e[BATCH];
+	int n = 1;
 
 	if (!rollup_reader_init(&rd, part, len))
 		return -1;
-	while ((n = rollup_next(&rd, &e)) > 0)
-		if (!agg_add(agg, e.key, e.key2, day, e.sent, e.received, e.flows))
-			return -ENOMEM;
+	/* a few entries decoded ahead, their hash slots asked for while the
+	 * ones before are added */
+	while (n > 0) {
+		size_t m = 0;
+
+		while (m < BATCH && (n = rollup_next(&rd, &e[m])) > 0)
+			agg_prefetch(agg, e[m].key, e[m].key2), m++;
+		for (size_t i = 0; i < m; i++)
+			if (!agg_add(agg, e[i].key, e[i].key2, day, e[i].sent, e[i].received,
+				     e[i].flows))
+				return -ENOMEM;
+	}
 	return n;
 }
 

@@ -194,6 +194,8 @@ struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add);
  * of its key and, in a series, to its bucket; false when out of memory. */
 bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, int64_t received,
 	     int64_t flows);
+/* Ask the CPU for the hash slot of a key that agg_get will be given soon. */
+void agg_prefetch(const struct agg *a, int64_t k, int64_t k2);
 /* The keys of a series' lines, sorted, for agg_add_unit_lines. */
 struct line_key {
 	int64_t k, k2;
