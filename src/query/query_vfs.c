@@ -35,7 +35,7 @@
 struct ra_file {
 	sqlite3_file base;
 	int fd;			/* our own descriptor of the file, for the advice; -1: none */
-	sqlite3_int64 advised;	/* the end of the last advice */
+	sqlite3_int64 advised_from, advised;	/* what was last advised */
 	sqlite3_file *real;	/* follows this struct, of the real VFS's size */
 };
 
@@ -71,12 +71,18 @@ static int ra_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 	    off % amt == 0) {
 		sqlite3_int64 next_off = off + amt;
 
-		/* page numbers count from 1: this is page off / amt + 1 */
-		if (be32(buf) == (uint64_t)(off / amt) + 2 && next_off >= p->advised - AHEAD_BYTES / 2) {
-			sqlite3_int64 from = next_off > p->advised ? next_off : p->advised;
+		/* page numbers count from 1: this is page off / amt + 1; what
+		 * was advised last is [advised_from, advised): again when a
+		 * chain goes on past its first half, or starts elsewhere */
+		if (be32(buf) == (uint64_t)(off / amt) + 2 &&
+		    (next_off < p->advised_from || next_off >= p->advised - AHEAD_BYTES / 2)) {
+			sqlite3_int64 from = next_off < p->advised_from || next_off > p->advised
+						     ? next_off
+						     : p->advised;
 
 			(void)posix_fadvise(p->fd, from, next_off + AHEAD_BYTES - from,
 					    POSIX_FADV_WILLNEED);
+			p->advised_from = next_off;
 			p->advised = next_off + AHEAD_BYTES;
 			atomic_fetch_add_explicit(&advices, 1, memory_order_relaxed);
 		}

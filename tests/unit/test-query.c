@@ -1894,6 +1894,34 @@ static void test_readahead_vfs(void)
 	is_int(same, N_BIG, "  each blob as written, byte for byte");
 	ok(query_vfs_advices() - before >= 2,
 	   "  the overflow chains in the main file are read ahead");
+	/* a chain before the one read last is read ahead as much as when it
+	 * is read alone (each on a new connection: nothing in its own cache) */
+	{
+		static const char *const sql[] = {
+			"SELECT data FROM t WHERE id = 0", "SELECT data FROM t WHERE id = 1",
+			"SELECT data FROM t WHERE id < 2 ORDER BY id DESC",
+		};
+		unsigned long n[3];
+
+		rows = 0;
+		for (int q = 0; q < 3; q++) {
+			sqlite3 *r2 = NULL;
+
+			sqlite3_open_v2(path, &r2, SQLITE_OPEN_READONLY, query_vfs());
+			sqlite3_prepare_v2(r2, sql[q], -1, &st, NULL);
+			before = query_vfs_advices();
+			while (st && sqlite3_step(st) == SQLITE_ROW)
+				rows += sqlite3_column_bytes(st, 0) == BIG;
+			n[q] = query_vfs_advices() - before;
+			sqlite3_finalize(st);
+			sqlite3_close(r2);
+		}
+		is_int(rows, 4, "  read alone and backwards, the chains read whole");
+		ok(n[0] > 0 && n[1] > 0 && n[2] == n[0] + n[1],
+		   "  a chain before the last one read is read ahead as when read alone");
+		if (n[2] != n[0] + n[1])
+			printf("#   %lu and %lu alone, %lu backwards\n", n[0], n[1], n[2]);
+	}
 	before = query_vfs_advices();
 	sqlite3_prepare_v2(r, "SELECT hex(data) FROM t WHERE id = 100", -1, &st, NULL);
 	ok(st && sqlite3_step(st) == SQLITE_ROW &&
