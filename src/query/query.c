@@ -1285,26 +1285,24 @@ static int scan_range(struct query_db *db, const struct query_select *sel, int64
 }
 
 /* A day cut by the edges of buckets (pieces p[0, n), in order, which fill
- * it), whose unit the rollups hold: its largest piece is the day's unit less
- * the rows of the others, which are read (into their own buckets) as
- * usual.  What those rows add to their buckets is what the unit has beyond
- * the largest piece: taken from the points before and after reading them,
- * then from the largest piece's bucket, to which the unit is added.  Every
- * sum is exact (the unit sums exactly the rows of its day); only fewer rows
- * are read: at most the day less its largest piece, rather than all of it. */
+ * it; p[big] the largest), whose unit the rollups hold: its largest piece
+ * is the day's unit less the rows of the others, which are read (into
+ * their own buckets) as usual.  What those rows add to their buckets is
+ * what the unit has beyond the largest piece: taken from the points before
+ * and after reading them, then from the largest piece's bucket, to which
+ * the unit is added.  Every sum is exact (the unit sums exactly the rows of
+ * its day); only fewer rows are read: at most the day less its largest
+ * piece, rather than all of it. */
 static int fill_cut_day(struct query_db *db, const struct query_select *sel, sqlite3_stmt *units,
-			const struct piece *p, size_t n, const struct line_key *lk, size_t n_lk,
-			struct agg *a, char *err, size_t errlen)
+			const struct piece *p, size_t n, size_t big, const struct line_key *lk,
+			size_t n_lk, struct agg *a, char *err, size_t errlen)
 {
 	struct agg_series *as = a->series;
-	size_t big = 0, b0 = p[0].bucket, nbk = p[n - 1].bucket - b0 + 1, nb = as->buckets;
+	size_t b0 = p[0].bucket, nbk = p[n - 1].bucket - b0 + 1, nb = as->buckets;
 	int64_t day = p[0].from;
 	struct query_point *before;
 	int r;
 
-	for (size_t i = 1; i < n; i++)
-		if (p[i].to - p[i].from > p[big].to - p[big].from)
-			big = i;
 	before = malloc(as->n_lines * nbk * sizeof(*before));
 	if (!before)
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
@@ -1338,9 +1336,10 @@ static int fill_buckets(struct query_db *db, const struct query_select *sel,
 			const struct agg_series *as, struct agg *a, char *err, size_t errlen)
 {
 	int64_t to = as->from + as->span;
-	/* a bucket has at most two pieces of rows, each cut at days */
+	/* a bucket has at most two parts of rows, then cut at days (more
+	 * room when a part spans days) */
 	size_t max_pieces = 2 * as->buckets + 2;
-	struct piece *pieces = NULL;
+	struct piece *pieces = malloc(max_pieces * sizeof(*pieces));
 	struct line_key *lk = NULL;
 	struct prefetch *ahead;
 	char units_sql[128];
@@ -1348,8 +1347,10 @@ static int fill_buckets(struct query_db *db, const struct query_select *sel,
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (agg_line_keys(a, &lk, &n_lk) < 0)
+	if (!pieces || agg_line_keys(a, &lk, &n_lk) < 0) {
+		free(pieces);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
 	/* buckets not made of weeks (a few days each) read day units all
 	 * along the window, one after another: helpers read them ahead (the
 	 * dimension's number is ours, not a value from outside) */
@@ -1391,18 +1392,14 @@ static int fill_buckets(struct query_db *db, const struct query_select *sel,
 				if (end > parts[j].to || end <= t)
 					end = parts[j].to;
 				if (n_pieces == max_pieces) {
-					struct piece *more;
+					struct piece *more = realloc(pieces, 2 * max_pieces * sizeof(*pieces));
 
-					max_pieces *= 2;
-					more = realloc(pieces, max_pieces * sizeof(*pieces));
 					if (!more) {
 						r = query_fail(err, errlen, -ENOMEM, "out of memory");
 						break;
 					}
 					pieces = more;
-				} else if (!pieces && !(pieces = malloc(max_pieces * sizeof(*pieces)))) {
-					r = query_fail(err, errlen, -ENOMEM, "out of memory");
-					break;
+					max_pieces *= 2;
 				}
 				pieces[n_pieces++] = (struct piece){ t, end, i };
 				t = end;
@@ -1430,7 +1427,8 @@ static int fill_buckets(struct query_db *db, const struct query_select *sel,
 				r = scan_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, err,
 					       errlen);
 			if (r == 0)
-				r = fill_cut_day(db, sel, st, pieces + i, j - i, lk, n_lk, a, err, errlen);
+				r = fill_cut_day(db, sel, st, pieces + i, j - i, big - i, lk, n_lk, a,
+						 err, errlen);
 			run_from = j;
 		} else if (run_from < i && pieces[i].from != pieces[i - 1].to) {
 			/* a gap: the rows so far */

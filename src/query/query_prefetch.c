@@ -46,6 +46,16 @@ struct prefetch {
 	struct helper h[HELPERS];
 };
 
+/* Step st to its end (or a stop), reading each row's blob: its last
+ * column, whose pages asking for it reads. */
+static void drain(struct prefetch *p, sqlite3_stmt *st)
+{
+	int blob = sqlite3_column_count(st) - 1;
+
+	while (!atomic_load(&p->stop) && sqlite3_step(st) == SQLITE_ROW)
+		(void)sqlite3_column_blob(st, blob);
+}
+
 static void *run(void *arg)
 {
 	struct helper *h = arg;
@@ -58,22 +68,16 @@ static void *run(void *arg)
 	if (!p->exes) {
 		sqlite3_bind_int64(st, 1, h->from);
 		sqlite3_bind_int64(st, 2, h->to);
-		while (!atomic_load(&p->stop) && sqlite3_step(st) == SQLITE_ROW)
-			(void)sqlite3_column_blob(st, sqlite3_column_count(st) - 1);
+		drain(p, st);
 	}
 	for (size_t i = 0; i < p->n_exes && !atomic_load(&p->stop); i++) {
-		int cols;
-
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, p->exes[i]);
 		sqlite3_bind_int64(st, 2, h->from);
 		sqlite3_bind_int64(st, 3, h->to);
 		if (sqlite3_bind_parameter_count(st) >= 4)
 			sqlite3_bind_int64(st, 4, p->mask);
-		cols = sqlite3_column_count(st);
-		/* the last column is the blob: asking for it reads its pages */
-		while (!atomic_load(&p->stop) && sqlite3_step(st) == SQLITE_ROW)
-			(void)sqlite3_column_blob(st, cols - 1);
+		drain(p, st);
 	}
 	sqlite3_finalize(st);
 	return NULL;
