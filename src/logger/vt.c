@@ -58,6 +58,7 @@ struct qent {
 	struct vt_job job;
 	uint64_t due_ms;	/* not before (CLOCK_MONOTONIC) */
 	unsigned bad_answers;
+	unsigned failing;	/* 1 << the kind its last attempt failed with, or 0 */
 };
 
 struct onode {
@@ -860,6 +861,7 @@ static void apply(struct vt *v, struct step *s)
 			snprintf(k->detail, sizeof(k->detail), "%s", s->detail);
 		}
 		k->count++;
+		e->failing = 1u << s->err;
 		v->recovered = false;
 		v->pause_until_ms = now_ms() + v->backoff_ms;
 		/* behind every job already waiting */
@@ -874,6 +876,7 @@ static void apply(struct vt *v, struct step *s)
 	/* an answer that could be used: the service works */
 	v->backoff_ms = v->o.backoff_ms;
 	v->recovered = true;
+	e->failing = 0;
 	switch (s->next) {
 	case N_DONE:
 		push_outcome(v, e->job.sha256, e->job.exe, s->has_verdict ? &s->verdict : NULL,
@@ -1187,9 +1190,17 @@ size_t vt_queued(struct vt *v)
 
 void vt_report(struct vt *v, struct errlog *e, bool at_exit)
 {
+	unsigned failing = 0;
+
 	if (!v)
 		return;
 	pthread_mutex_lock(&v->lock);
+	/* A kind has not recovered while a hash whose last try failed with it
+	 * still waits, even if other hashes are answered meanwhile: one hash
+	 * that keeps failing must not make its kind's first line, and its
+	 * "answers again", come back at every retry. */
+	for (size_t i = 0; i < v->n; i++)
+		failing |= v->q[i].failing;
 	if (v->note[0]) {
 		errlog_add(e, "%s", v->note);
 		v->note[0] = '\0';
@@ -1214,7 +1225,7 @@ void vt_report(struct vt *v, struct errlog *e, bool at_exit)
 		}
 		if (!ek->announced)
 			continue;
-		if (v->recovered) {
+		if (v->recovered && !(failing & (1u << k))) {
 			if (ek->count)
 				errlog_add(e, "VirusTotal answers again; %" PRIu64 " more requests "
 					   "had failed: %s", ek->count, err_what[k]);

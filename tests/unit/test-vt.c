@@ -535,6 +535,67 @@ static void test_no_starving(struct errlog *el)
 	clear_errors();
 }
 
+static void make_file(const char *path, size_t n, int seed, char sha[65]);
+
+/* One hash that keeps failing while others are answered: its kind is said
+ * once, and counted until the stop; the others' answers do not make it
+ * "answer again" (and so say it anew at its next failure). */
+static void test_one_keeps_failing(struct errlog *el)
+{
+	struct vt_opts o = { .upload = true, .poll_ms = 40, .backoff_ms = 40 };
+	struct vt_outcome out;
+	char path[128], sha[65];
+	const char *first = "VirusTotal had server errors (HTTP 503 TransientError): retrying with "
+			    "growing pauses (up to an hour); further failures of this kind are "
+			    "counted\nVirusTotal: ";
+	const char *last = " more requests failed (VirusTotal had server errors) until picosnitch "
+			   "stopped; the queue is kept in vt-queue.json";
+	const char *e;
+	unsigned long n = 0;
+	int used = 0;
+	bool done = false;
+	struct vt *v;
+
+	snprintf(path, sizeof(path), "%s/polled", dir);
+	make_file(path, 2000, 7, sha);
+	/* the upload's analysis is "queued" for 4 polls: answers while
+	 * A fails between them */
+	plan("{\"key\": \"" KEY "\", \"queued_polls\": 4, \"after_upload\": {\"stats\": "
+	     "{\"harmless\": 1}, \"date\": 5}, \"files\": {\"" SHA_A "\": \"503\"}}");
+	requests_reset();
+	clear_errors();
+	v = start(&o);
+	if (!v)
+		return;
+	vt_submit(v, SHA_A, "/fails", 0, 0, 0);
+	vt_submit(v, sha, path, 0, 0, 0);
+	for (int i = 0; i < 300 && !done; i++) {
+		usleep(20000);
+		vt_report(v, el, false);
+		errlog_flush(el);
+		while (vt_take(v, &out) == 0) {
+			done |= out.has_verdict;
+			vt_outcome_clear(&out);
+		}
+	}
+	ok(done, "a file uploaded and polled while another hash keeps failing: its verdict");
+	if (!done)
+		printf("#   requests: %s\n", requests());
+	vt_report(v, el, true);
+	errlog_flush(el);
+	vt_free(v);
+	e = errors();
+	if (!strncmp(e, first, strlen(first)) &&
+	    sscanf(e + strlen(first), "%lu%n", &n, &used) == 1)
+		e += strlen(first) + (size_t)used;
+	ok(n >= 1 && !strcmp(e, last),
+	   "  error.log: the server errors once, their count at the stop, no \"answers again\"");
+	if (n < 1 || strcmp(e, last))
+		printf("#   error.log: %s\n", errors());
+	unlinkat(dirfd_, "vt-queue.json", 0);
+	clear_errors();
+}
+
 static void test_key_and_restart(struct errlog *el)
 {
 	struct vt_opts o = { .api_key = "wrong-key" };
@@ -950,6 +1011,7 @@ int main(void)
 		test_limit();
 		test_errors(el);
 		test_no_starving(el);
+		test_one_keeps_failing(el);
 		test_key_and_restart(el);
 		test_bounds(el);
 		test_uploads();
