@@ -54,8 +54,8 @@
 #define MAX_TOP_PAGE 100000
 #define MAX_BUCKETS 100000
 #define MAX_POINTS 2000000
-/* buckets kept per key during a series' first scan (16 bytes each) */
-#define MAX_KEY_POINTS 1000000
+/* the room keys' buckets take during a series' first scan */
+#define MAX_KEY_BYTES (16 << 20)
 /* a window covering more than this share of the history is read whole */
 #define WHOLE_SHARE_PERCENT 60
 /* aligned series of windows longer than this have buckets of whole days */
@@ -864,7 +864,7 @@ static void agg_reset(struct agg *a)
 	a->series = s;
 	if (s) {
 		s->overflow = s->second = false;
-		s->key_points = 0;
+		s->key_bytes = 0;
 		if (s->points)
 			memset(s->points, 0, s->n_lines * s->buckets * sizeof(*s->points));
 	}
@@ -1512,7 +1512,9 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 		sel.window = (struct query_window){ from, to, true, true };
 		as = (struct agg_series){ .from = from, .span = to - from, .align_start = align_start,
 					  .align_len = align_len, .buckets = nb, .other = req->other,
-					  .max_points = MAX_KEY_POINTS };
+					  .max_bytes = MAX_KEY_BYTES };
+		if (db->opt.series_key_bytes)
+			as.max_bytes = db->opt.series_key_bytes;
 		a.series = &as;
 		/* with rollups, the sums of the window first (from its largest
 		 * units), then the buckets of the top values (fill_buckets) */
@@ -1551,15 +1553,11 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 		/* each key's buckets into its line */
 		for (size_t i = 0; i < a.n; i++) {
 			const struct agg_entry *e = &a.e[i];
-			struct query_point *l;
 
-			if (!e->points || (e->line < 0 && !req->other))
+			if (!e->n_pairs || (e->line < 0 && !req->other))
 				continue;
-			l = as.points + (e->line < 0 ? n_top : (size_t)e->line) * nb;
-			for (size_t b = 0; b < nb; b++) {
-				l[b].sent = query_add_sat(l[b].sent, e->points[b].sent);
-				l[b].received = query_add_sat(l[b].received, e->points[b].received);
-			}
+			agg_entry_add_points(e, as.points + (e->line < 0 ? n_top : (size_t)e->line) * nb,
+					     nb);
 		}
 	} else if (ng > 0 && as.n_lines > 0) {
 		/* too many keys to keep their buckets (or the sums came from the

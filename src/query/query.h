@@ -86,6 +86,9 @@ struct query_options {
 	/* read a long scan of executable days or sums in this thread only,
 	 * without helpers reading ahead (query_prefetch.c; for measurements) */
 	bool no_prefetch;
+	/* the room a series' first scan may take for its keys' buckets before
+	 * it reads the window a second time for them; 0: 16 MiB (for tests) */
+	size_t series_key_bytes;
 };
 
 struct query_db;

@@ -180,6 +180,9 @@ static ssize_t bucket_of(const struct agg_series *s, int64_t t)
 	return b < 0 || b >= (__int128)s->buckets ? -1 : (ssize_t)b;
 }
 
+static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_t sent,
+		     int64_t received);
+
 bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, int64_t received,
 	     int64_t flows)
 {
@@ -213,19 +216,100 @@ bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, i
 	e->flows = query_add_sat(e->flows, flows);
 	if (!s || s->overflow || (b = bucket_of(s, time)) < 0)
 		return true;
-	if (!e->points) {
+	if (e->n_pairs == KEY_DENSE) {
+		struct query_point *p = e->points;
+
+		p[b].sent = query_add_sat(p[b].sent, sent);
+		p[b].received = query_add_sat(p[b].received, received);
+		return true;
+	}
+	return add_pair(s, e, (size_t)b, sent, received);
+}
+
+/* The room n pairs take: a power of two of them, from 2. */
+static size_t pairs_cap(uint32_t n)
+{
+	size_t cap = 2;
+
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
+/* A row into its key's buckets while they are pairs: the last pair's
+ * bucket again (rows come in time order, nearly always), else a new pair;
+ * every bucket instead once the pairs would take more room. */
+static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_t sent,
+		     int64_t received)
+{
+	struct key_pair *kp = e->points;
+	uint32_t n = e->n_pairs;
+	size_t cap = n ? pairs_cap(n) : 0, more;
+
+	if (n && kp[n - 1].bucket == b) {
+		kp[n - 1].sent = query_add_sat(kp[n - 1].sent, sent);
+		kp[n - 1].received = query_add_sat(kp[n - 1].received, received);
+		return true;
+	}
+	if (n < cap) {
+		kp[n] = (struct key_pair){ sent, received, (uint32_t)b };
+		e->n_pairs = n + 1;
+		return true;
+	}
+	more = cap ? 2 * cap : 2;
+	if (more * sizeof(*kp) >= s->buckets * sizeof(struct query_point)) {
+		/* every bucket: less room than the pairs */
+		struct query_point *p;
+
 		/* past the limit, the buckets come from a second scan */
-		if (s->key_points + s->buckets > s->max_points) {
+		if (s->key_bytes + s->buckets * sizeof(*p) > s->max_bytes) {
 			s->overflow = true;
 			return true;
 		}
-		if (!(e->points = calloc(s->buckets, sizeof(*e->points))))
+		if (!(p = calloc(s->buckets, sizeof(*p))))
 			return false;
-		s->key_points += s->buckets;
+		s->key_bytes += s->buckets * sizeof(*p) - cap * sizeof(*kp);
+		agg_entry_add_points(e, p, s->buckets);
+		free(kp);
+		e->points = p;
+		e->n_pairs = KEY_DENSE;
+		p[b].sent = query_add_sat(p[b].sent, sent);
+		p[b].received = query_add_sat(p[b].received, received);
+		return true;
 	}
-	e->points[b].sent = query_add_sat(e->points[b].sent, sent);
-	e->points[b].received = query_add_sat(e->points[b].received, received);
+	if (s->key_bytes + (more - cap) * sizeof(*kp) > s->max_bytes) {
+		s->overflow = true;
+		return true;
+	}
+	if (!(kp = realloc(kp, more * sizeof(*kp))))
+		return false;
+	s->key_bytes += (more - cap) * sizeof(*kp);
+	kp[n] = (struct key_pair){ sent, received, (uint32_t)b };
+	e->points = kp;
+	e->n_pairs = n + 1;
 	return true;
+}
+
+void agg_entry_add_points(const struct agg_entry *e, struct query_point *line, size_t buckets)
+{
+	if (e->n_pairs == KEY_DENSE) {
+		const struct query_point *p = e->points;
+
+		for (size_t b = 0; b < buckets; b++) {
+			line[b].sent = query_add_sat(line[b].sent, p[b].sent);
+			line[b].received = query_add_sat(line[b].received, p[b].received);
+		}
+		return;
+	}
+	for (uint32_t i = 0; i < e->n_pairs; i++) {
+		const struct key_pair *kp = (const struct key_pair *)e->points + i;
+
+		if (kp->bucket < buckets) {
+			line[kp->bucket].sent = query_add_sat(line[kp->bucket].sent, kp->sent);
+			line[kp->bucket].received = query_add_sat(line[kp->bucket].received,
+								  kp->received);
+		}
+	}
 }
 
 static int cmp_line_key(const void *x, const void *y)

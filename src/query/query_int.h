@@ -150,13 +150,26 @@ struct agg_entry {
 	int64_t sent, received, flows;
 	char *text;		/* its value, once resolved */
 	size_t len;
-	int line;		/* series: its line, or -1 (other) */
-	struct query_point *points;	/* series, first scan: its buckets */
+	int line;		/* series, after the first scan: its line, or -1 (other) */
+	/* series, first scan: its buckets, as n_pairs (bucket, sums) pairs
+	 * (struct key_pair, in the order met, a bucket possibly more than
+	 * once) or, once that would take more room than all of them, every
+	 * bucket (n_pairs KEY_DENSE, struct query_point[buckets]) */
+	uint32_t n_pairs;
+	void *points;
 };
 
-/* A series: the first scan sums the keys and, while that stays under
- * max_points, also each key's buckets; if it does not (many keys), a
- * second scan adds each row to the bucket of its line. */
+#define KEY_DENSE UINT32_MAX
+
+struct key_pair {
+	int64_t sent, received;
+	uint32_t bucket;
+};
+
+/* A series: the first scan sums the keys and, while their buckets take at
+ * most max_bytes, also each key's buckets (most keys of a long window
+ * have traffic in a few buckets only: those are kept as pairs); if they do
+ * not, a second scan adds each row to the bucket of its line. */
 struct agg_series {
 	int64_t from, span;
 	int64_t align_start, align_len;	/* aligned buckets (len 0: not aligned) */
@@ -164,8 +177,8 @@ struct agg_series {
 	struct query_point *points;	/* n_lines x buckets */
 	bool other;
 	bool second;			/* the second scan */
-	size_t key_points, max_points;	/* in the entries, during the first */
-	bool overflow;			/* the first went past max_points */
+	size_t key_bytes, max_bytes;	/* in the entries, during the first */
+	bool overflow;			/* the first went past max_bytes */
 };
 
 struct agg {
@@ -196,6 +209,9 @@ bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, i
 	     int64_t flows);
 /* Ask the CPU for the hash slot of a key that agg_get will be given soon. */
 void agg_prefetch(const struct agg *a, int64_t k, int64_t k2);
+/* Add the buckets a key's entry kept in the first scan to `line`
+ * (buckets points). */
+void agg_entry_add_points(const struct agg_entry *e, struct query_point *line, size_t buckets);
 /* The keys of a series' lines, sorted, for agg_add_unit_lines. */
 struct line_key {
 	int64_t k, k2;

@@ -766,20 +766,31 @@ static void test_bulk(void)
 			query_result_free(rb);
 		}
 	/* local ports: one row each, but 40000 (and a copy at 100010) and
-	 * 40001 (and a copy at 100001): many keys, so 100000 buckets for each
-	 * would be too many to keep while summing, and a second scan fills
-	 * them; 100 buckets are kept */
-	for (int pass = 0; pass < 2; pass++) {
+	 * 40001 (and a copy at 100001): many keys, each in a bucket or two,
+	 * kept as pairs while summing; with room for only 1 kB of them, a
+	 * second scan fills the buckets instead */
+	for (int pass = 0; pass < 3; pass++) {
 		struct query_series_req req = { .sel = { QUERY_DIM_LOCAL_PORT, win(100000, 100600) }, .top = 3,
-						.buckets = pass ? 100 : 100000, .other = true };
+						.buckets = pass == 2 ? 100 : 100000, .other = true };
+		struct query_options small = { .series_key_bytes = 1024 };
+		struct query_db *qdb = db;
 		struct query_series *sr;
-		size_t b0 = pass ? 1 : 1666, b1 = pass ? 0 : 166, b2 = pass ? 0 : 333;
+		size_t b0 = pass == 2 ? 1 : 1666, b1 = pass == 2 ? 0 : 166, b2 = pass == 2 ? 0 : 333;
+		static const char *const what[] = { "series of many keys in 100000 buckets",
+						    "  the same read twice (1 kB for the keys' buckets)",
+						    "series of many keys in 100 buckets" };
 
-		if (!ok(query_series(db, &req, &sr, err, sizeof(err)) == 0 && sr->n_lines == 4,
-			pass ? "series of many keys in 100 buckets" : "series of many keys in 100000 buckets")) {
+		if (pass == 1 && query_open(path, &small, &qdb, err, sizeof(err)) < 0)
+			qdb = NULL;
+		if (!ok(qdb && query_series(qdb, &req, &sr, err, sizeof(err)) == 0 && sr->n_lines == 4,
+			what[pass])) {
 			printf("# %s\n", err);
+			if (qdb != db)
+				query_close(qdb);
 			continue;
 		}
+		if (qdb != db)
+			query_close(qdb);
 		ok(!strcmp(sr->lines[0].value.text, "40001") && sr->lines[0].sent == 7001 &&
 			   sr->lines[0].points[b1].sent == 7001 && sr->lines[0].points[b1].received == 7010,
 		   "  the first line, in its bucket");
@@ -791,6 +802,46 @@ static void test_bulk(void)
 		   "  the third (first of the ties by value)");
 		ok(sr->lines[3].other && sr->lines[3].sent == 597 && sr->lines[3].received == 5970, "  and the other 597");
 		query_series_free(sr);
+	}
+	/* users: 7 keys of ~86 rows each over 600 s, so in most of 100
+	 * buckets: their pairs become every bucket as they grow; the same
+	 * points as when read twice, and as the rows' sums */
+	{
+		struct query_series_req req = { .sel = { QUERY_DIM_USER, win(100000, 100600) }, .top = 7,
+						.buckets = 100 };
+		struct query_options small = { .series_key_bytes = 1024 };
+		struct query_series *one = NULL, *two = NULL;
+		struct query_db *sdb = NULL;
+		bool same;
+
+		query_series(db, &req, &one, err, sizeof(err));
+		if (query_open(path, &small, &sdb, err, sizeof(err)) == 0)
+			query_series(sdb, &req, &two, err, sizeof(err));
+		query_close(sdb);
+		same = one && two && one->n_lines == 7 && two->n_lines == 7;
+		for (size_t l = 0; same && l < 7; l++) {
+			same = !strcmp(one->lines[l].value.text, two->lines[l].value.text) &&
+			       one->lines[l].sent == two->lines[l].sent;
+			for (size_t b = 0; same && b < 100; b++)
+				same = one->lines[l].points[b].sent == two->lines[l].points[b].sent &&
+				       one->lines[l].points[b].received == two->lines[l].points[b].received;
+		}
+		ok(same, "series of 7 users in 100 buckets: the same points kept in one scan as read twice");
+		/* user 1000: rows i = 0, 7, 14, ..., 595 (sent 1 each) in bucket
+		 * i / 6; row 0 copied at 100010 (sent 1000, bucket 1) */
+		if (one) {
+			const struct query_line *u = NULL;
+
+			for (size_t l = 0; l < one->n_lines; l++)
+				if (!strcmp(one->lines[l].value.text, "1000"))
+					u = &one->lines[l];
+			ok(u && u->points[0].sent == 1 && u->points[1].sent == 1001 &&
+				   u->points[2].sent == 1 && u->points[3].sent == 1 && u->points[6].sent == 0 &&
+				   u->points[99].sent == 1 && u->sent == 1000 + 86,
+			   "  user 1000 in buckets 0 to 3, 6 (none) and 99: exactly its rows");
+		}
+		query_series_free(one);
+		query_series_free(two);
 	}
 	is_str(totals(db, QUERY_DIM_GRANDPARENT_EXECUTABLE, win(100010, 100011), NULL, 0), "=1000/1000/1, " SYSTEMD "=1/10/1",
 	       "a grandparent of schema 10 among many rows");
