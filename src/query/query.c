@@ -1020,6 +1020,89 @@ static int time_totals(struct query_db *db, const struct query_totals_req *req,
 	return r;
 }
 
+/* Totals by time of a window longer than a few days that the rollups do
+ * not give in order (filters): a time is in one chunk of the window only,
+ * so each chunk's groups are complete when it has been read, and go into
+ * the page as they come (agg_top).  Only a chunk's keys are in memory, not
+ * the window's (a busy executable's year has ~450,000 distinct times, ~75
+ * MB summed at once): chunks are whole days, from one day, twice as long
+ * while they have fewer than half TIME_CHUNK_KEYS times (up to 64 days),
+ * half as long while they have more.  -EAGAIN: read it the usual way. */
+#define TIME_CHUNK_KEYS 100000
+#define TIME_CHUNK_MAX (64 * ROLLUP_DAY)
+
+static int cmp_group_key(const void *x, const void *y)
+{
+	const struct agg_group *a = x, *b = y;
+
+	if (a->null != b->null)
+		return a->null ? -1 : 1;
+	return (a->num > b->num) - (a->num < b->num);
+}
+
+static int time_totals_chunked(struct query_db *db, const struct query_totals_req *req, size_t k,
+			       struct query_result **ret, char *err, size_t errlen)
+{
+	const struct query_window *w = &req->sel.window;
+	struct agg rows = { 0 };
+	struct agg_top t = { 0 };
+	int64_t from, to, first = 0, last = 0;
+	int r = 0;
+
+	if (!w->has_from || !w->has_to) {
+		if ((r = bounds(db, &first, &last, err, errlen)) < 0)
+			return r == -ENODATA ? -EAGAIN : r;
+	}
+	from = w->has_from ? w->from : first;
+	to = w->has_to ? w->to : (last < INT64_MAX ? last + 1 : last);
+	if (from < 0 || to > ROLLUP_TIME_MAX || to - from <= 4 * ROLLUP_DAY)
+		return -EAGAIN;
+	if (agg_top_init(&t, &rows, req->sort, req->ascending, k) < 0)
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	for (int64_t c = from, len = ROLLUP_DAY; r == 0 && c < to;) {
+		/* chunks end at day starts, so that each has whole days */
+		int64_t end = rollup_day_start(c) + len;
+		struct query_select sel = req->sel;
+		struct agg a = { 0 };
+		struct agg_group *g = NULL;
+		struct split sp;
+		size_t ng = 0;
+		bool rolled;
+
+		if (end > to)
+			end = to;
+		sel.window = (struct query_window){ c, end, true, true };
+		rolled = use_rollups(db, &sel, &sp);
+		r = grouped(db, &sel, &sp, &rolled, &a, &g, &ng, err, errlen);
+		if (r == 0 && ng)
+			qsort(g, ng, sizeof(*g), cmp_group_key);
+		for (size_t i = 0; r == 0 && i < ng; i++) {
+			struct rollup_entry e = { .key = g[i].num,
+						  .key2 = g[i].null ? AGG_NULL_KEY : 0,
+						  .sent = g[i].sent, .received = g[i].received,
+						  .flows = g[i].flows };
+
+			if (!agg_top_add(&t, &e))
+				r = -EAGAIN;	/* not in order: cannot be */
+		}
+		if (ng < TIME_CHUNK_KEYS / 2 && len < TIME_CHUNK_MAX)
+			len *= 2;
+		else if (ng > TIME_CHUNK_KEYS && len > ROLLUP_DAY)
+			len /= 2;
+		agg_groups_free(g, ng);
+		agg_free(&a);
+		c = end;
+	}
+	if (r == 0) {
+		agg_top_finish(&t);
+		r = make_result_of(req->sel.dim, t.heap, t.n, t.n_groups, t.sums, req->limit,
+				   req->offset, true, ret, err, errlen);
+	}
+	agg_groups_free(t.heap, t.n);
+	agg_free(&rows);
+	return r;
+}
+
 static int totals_once(struct query_db *db, const struct query_totals_req *req,
 		       struct query_result **ret, char *err, size_t errlen)
 {
@@ -1044,6 +1127,13 @@ static int totals_once(struct query_db *db, const struct query_totals_req *req,
 		if (rolled && req->sel.dim == QUERY_DIM_TIME && k && k <= MAX_TOP_PAGE) {
 			r = time_totals(db, req, &sp, k, ret, err, errlen);
 			if (r != -EAGAIN && r != -EBADMSG) {
+				end(db);
+				return r;
+			}
+		}
+		if (!rolled && req->sel.dim == QUERY_DIM_TIME && k && k <= MAX_TOP_PAGE) {
+			r = time_totals_chunked(db, req, k, ret, err, errlen);
+			if (r != -EAGAIN) {
 				end(db);
 				return r;
 			}

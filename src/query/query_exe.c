@@ -757,7 +757,9 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 						} else if (di->kind == DK_PROTOCOL) {
 							k2 = row.protocol;
 						}
-						if (aggs[j]->series || aggs[j]->n
+						/* times come in order: appended (agg_get) */
+						if (aggs[j]->series || aggs[j]->n ||
+								    dims[j] == QUERY_DIM_TIME
 							    ? !agg_add(aggs[j], k, k2, row.time, row.sent,
 								       row.received, row.flows)
 							    : !ktab_add(&tabs[j], k, k2, &row) ||
