@@ -991,6 +991,20 @@ static int make_result_of(enum query_dim dim, struct agg_group *g, size_t n_firs
 	return 0;
 }
 
+/* The page of a top that was filled (r 0; else r is passed on), and the
+ * top freed. */
+static int top_result(const struct query_totals_req *req, struct agg_top *t, int r,
+		      struct query_result **ret, char *err, size_t errlen)
+{
+	if (r == 0) {
+		agg_top_finish(t);
+		r = make_result_of(req->sel.dim, t->heap, t->n, t->n_groups, t->sums, req->limit,
+				   req->offset, true, ret, err, errlen);
+	}
+	agg_groups_free(t->heap, t->n);
+	return r;
+}
+
 /* Totals by time from the rollups and the rows around them (sp): as
  * grouped() and agg_groups_sort would give them, but without a hash of the
  * keys nor sorting them all (agg_top; half a million keys in a year).
@@ -1010,12 +1024,7 @@ static int time_totals(struct query_db *db, const struct query_totals_req *req,
 		r = query_fail(err, errlen, -ENOMEM, "out of memory");
 	if (r == 0)
 		r = read_split_units(db, req->sel.dim, sp, &a, &t, err, errlen);
-	if (r == 0) {
-		agg_top_finish(&t);
-		r = make_result_of(req->sel.dim, t.heap, t.n, t.n_groups, t.sums, req->limit,
-				   req->offset, true, ret, err, errlen);
-	}
-	agg_groups_free(t.heap, t.n);
+	r = top_result(req, &t, r, ret, err, errlen);
 	agg_free(&a);
 	return r;
 }
@@ -1093,12 +1102,7 @@ static int time_totals_chunked(struct query_db *db, const struct query_totals_re
 		agg_free(&a);
 		c = end;
 	}
-	if (r == 0) {
-		agg_top_finish(&t);
-		r = make_result_of(req->sel.dim, t.heap, t.n, t.n_groups, t.sums, req->limit,
-				   req->offset, true, ret, err, errlen);
-	}
-	agg_groups_free(t.heap, t.n);
+	r = top_result(req, &t, r, ret, err, errlen);
 	agg_free(&rows);
 	return r;
 }
