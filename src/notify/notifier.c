@@ -219,8 +219,15 @@ static void show(struct notifier *n, const char *text)
 		n->bus = sd_bus_flush_close_unref(n->bus);
 	}
 	if (!n->reported) {
-		log_error("cannot show a desktop notification: %s",
-			  sd_bus_error_is_set(&error) && error.message ? error.message : strerror(-r));
+		if (!n->bus && (r == -ENOENT || r == -ECONNREFUSED || r == -ENOMEDIUM))
+			/* the usual case on a machine without a desktop */
+			log_error("cannot show a desktop notification: this user has no desktop "
+				  "session bus (%s); set \"Desktop notifications\": false in "
+				  "config.json on a machine without a desktop", strerror(-r));
+		else
+			log_error("cannot show a desktop notification: %s",
+				  sd_bus_error_is_set(&error) && error.message ? error.message
+									     : strerror(-r));
 		n->reported = true;
 	}
 	sd_bus_error_free(&error);
