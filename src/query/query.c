@@ -1029,6 +1029,31 @@ static int time_totals(struct query_db *db, const struct query_totals_req *req,
 	return r;
 }
 
+/* The ends of a window, an open side at the first or past the last entry:
+ * -ENODATA without entries, -EINVAL when empty, -ERANGE when too long. */
+static int window_ends(struct query_db *db, const struct query_window *w, int64_t *from,
+		       int64_t *to, char *err, size_t errlen)
+{
+	int64_t first = 0, last = 0;
+	int r;
+
+	if (!w->has_from || !w->has_to) {
+		r = bounds(db, &first, &last, err, errlen);
+		if (r < 0)
+			return r;
+		if (last == INT64_MAX)
+			return query_fail(err, errlen, -ERANGE, "an entry has an impossible time");
+	}
+	*from = w->has_from ? w->from : first;
+	*to = w->has_to ? w->to : last + 1;
+	if (*from >= *to)
+		return query_fail(err, errlen, w->has_from && w->has_to ? -EINVAL : -ENODATA,
+				  "the window is empty");
+	if ((__int128)*to - *from > INT64_MAX)
+		return query_fail(err, errlen, -ERANGE, "the window is too long");
+	return 0;
+}
+
 /* Totals by time of a window longer than a few days that the rollups do
  * not give in order (filters): a time is in one chunk of the window only,
  * so each chunk's groups are complete when it has been read, and go into
@@ -1052,18 +1077,16 @@ static int cmp_group_key(const void *x, const void *y)
 static int time_totals_chunked(struct query_db *db, const struct query_totals_req *req, size_t k,
 			       struct query_result **ret, char *err, size_t errlen)
 {
-	const struct query_window *w = &req->sel.window;
 	struct agg rows = { 0 };
 	struct agg_top t = { 0 };
-	int64_t from, to, first = 0, last = 0;
-	int r = 0;
+	int64_t from = 0, to = 0;
+	int r = window_ends(db, &req->sel.window, &from, &to, err, errlen);
 
-	if (!w->has_from || !w->has_to) {
-		if ((r = bounds(db, &first, &last, err, errlen)) < 0)
-			return r == -ENODATA ? -EAGAIN : r;
-	}
-	from = w->has_from ? w->from : first;
-	to = w->has_to ? w->to : (last < INT64_MAX ? last + 1 : last);
+	/* no entries, an empty window, one too long: as usual */
+	if (r == -ENODATA || r == -EINVAL || r == -ERANGE)
+		return -EAGAIN;
+	if (r < 0)
+		return r;
 	if (from < 0 || to > ROLLUP_TIME_MAX || to - from <= 4 * ROLLUP_DAY)
 		return -EAGAIN;
 	if (agg_top_init(&t, &rows, req->sort, req->ascending, k) < 0)
@@ -1551,30 +1574,6 @@ void query_series_free(struct query_series *s)
 	free(s);
 }
 
-static int series_window(struct query_db *db, const struct query_series_req *req, int64_t *from,
-			 int64_t *to, char *err, size_t errlen)
-{
-	const struct query_window *w = &req->sel.window;
-	int64_t first = 0, last = 0;
-	int r;
-
-	if (!w->has_from || !w->has_to) {
-		r = bounds(db, &first, &last, err, errlen);
-		if (r < 0)
-			return r;
-		if (last == INT64_MAX)
-			return query_fail(err, errlen, -ERANGE, "an entry has an impossible time");
-	}
-	*from = w->has_from ? w->from : first;
-	*to = w->has_to ? w->to : last + 1;
-	if (*from >= *to)
-		return query_fail(err, errlen, w->has_from && w->has_to ? -EINVAL : -ENODATA,
-				  "the window is empty");
-	if ((__int128)*to - *from > INT64_MAX)
-		return query_fail(err, errlen, -ERANGE, "the window is too long");
-	return 0;
-}
-
 static int series_once(struct query_db *db, const struct query_series_req *req,
 		       struct query_series **ret, char *err, size_t errlen)
 {
@@ -1599,7 +1598,7 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 				  MAX_TOP, MAX_BUCKETS, MAX_POINTS);
 	r = begin(db, err, errlen);
 	if (r == 0)
-		r = series_window(db, req, &from, &to, err, errlen);
+		r = window_ends(db, &req->sel.window, &from, &to, err, errlen);
 	if (r == 0 && req->align && align_buckets(from, to, req->buckets, &align_start, &align_len, &nb) < 0)
 		r = query_fail(err, errlen, -ERANGE, "the window is too long to align its buckets");
 	if (r == 0) {

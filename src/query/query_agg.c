@@ -244,13 +244,14 @@ static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_
 {
 	struct key_pair *kp = e->points;
 	uint32_t n = e->n_pairs;
-	size_t cap = n ? pairs_cap(n) : 0, more;
+	size_t cap, more;
 
 	if (n && kp[n - 1].bucket == b) {
 		kp[n - 1].sent = query_add_sat(kp[n - 1].sent, sent);
 		kp[n - 1].received = query_add_sat(kp[n - 1].received, received);
 		return true;
 	}
+	cap = n ? pairs_cap(n) : 0;
 	if (n < cap) {
 		kp[n] = (struct key_pair){ sent, received, (uint32_t)b };
 		e->n_pairs = n + 1;
