@@ -48,6 +48,7 @@ BASE=http://127.0.0.1:$PORT
 
 # dash_start [VAR=value...]: the server in the background, until it serves
 dash_start() {
+	: >"$WORK/dash.out"	# not in the child: see ps_start
 	env "$@" "$PS_BIN" dash >"$WORK/dash.out" 2>"$WORK/dash.err" &
 	DASH_PID=$!
 	for _ in $(seq 100); do
@@ -270,6 +271,7 @@ check_eq "with a desktop session it opens the page with xdg-open, as the user (n
 check_eq "  with the same token as before (bookmarks keep working)" "$TOKEN" "$(token_of)"
 kill -TERM "$DASH_PID"; wait "$DASH_PID"
 : >"$WORK/opened"
+: >"$WORK/dash.out"	# not in the child: see ps_start
 env PATH="$WORK/fakebin:$PATH" DISPLAY=:99 "$PS_BIN" dash --no-browser >"$WORK/dash.out" 2>"$WORK/dash.err" &
 DASH_PID=$!
 for _ in $(seq 100); do grep -q "serving on" "$WORK/dash.out" && break; sleep 0.05; done

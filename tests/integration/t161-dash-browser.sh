@@ -39,6 +39,7 @@ browse() {
 	local port=$((20000 + RANDOM % 20000)) line
 	printf '%s\n' "$2" >"$PICOSNITCH_DIR/config.json"
 	chown "$TEST_USER:" "$PICOSNITCH_DIR/config.json"
+	: >"$WORK/dash.out"	# not in the child: see ps_start
 	PORT=$port "$PS_BIN" dash >"$WORK/dash.out" 2>"$WORK/dash.err" &
 	DASH_PID=$!
 	for _ in $(seq 100); do grep -q "serving on" "$WORK/dash.out" && break; sleep 0.05; done

@@ -219,6 +219,7 @@ rm -f "$FILE"
 PORT=$((20000 + RANDOM % 20000))
 BASE=http://127.0.0.1:$PORT
 dash_start() {
+	: >"$WORK/dash.out"	# not in the child: see ps_start
 	env PORT=$PORT PICOSNITCH_GEOIP_URL="$URL/${GEOBASE:-dash}/" PICOSNITCH_GEOIP_TIMEOUT=2 "$PS_BIN" dash --no-browser \
 		>"$WORK/dash.out" 2>"$WORK/dash.err" &
 	DASH_PID=$!

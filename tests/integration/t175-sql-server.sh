@@ -210,6 +210,9 @@ run_kind() { # pg | my
 	mkdir -p "$WORK/fleet-tmp" && chown "$TEST_USER:" "$WORK/fleet-tmp"
 	local DASH_T0
 	DASH_T0=$(date +%s)
+	# emptied here, not only in the child that '&' starts: the first
+	# kind's "serving on" must not be read while the child starts
+	: >"$WORK/dash.out"
 	TMPDIR=$WORK/fleet-tmp PORT=$DP "$PS_BIN" dash --sql --server "$WORK/reader-$K.json" --machine "$(hostname)" \
 		--no-browser >"$WORK/dash.out" 2>"$WORK/dash.err" &
 	DASH_PID=$!
@@ -219,6 +222,12 @@ run_kind() { # pg | my
 		sleep 0.1
 	done
 	TOKEN=$(sed -n 's/.*?token=\([0-9a-f]*\) .*/\1/p' "$WORK/dash.out" | head -1)
+	if ! grep -q "serving on" "$WORK/dash.out"; then
+		diag "dash --sql ($NAME) not serving after $(($(date +%s) - DASH_T0)) s;" \
+			"$(kill -0 "$DASH_PID" 2>/dev/null && echo running || echo exited)"
+		diag "its stdout: $(cat "$WORK/dash.out")"
+		diag "its stderr: $(cat "$WORK/dash.err")"
+	fi
 	check_match "  dash --sql copies this machine's entries and serves them" \
 		"entries copied from the $NAME server for $(hostname)" "$(cat "$WORK/dash.out")"
 	curl -s -H "X-Picosnitch-Token: $TOKEN" "http://127.0.0.1:$DP/api/groups?dim=executable&limit=1000" >"$WORK/body"
@@ -242,8 +251,7 @@ run_kind() { # pg | my
 	"$SRV" "$K-stop" "$WORK"
 }
 
-run_kind pg
-run_kind my
+for K in ${T175_KINDS:-pg my}; do run_kind "$K"; done
 
 # libpq and libmariadb read what the servers answer: the client paths
 # (connect, check, write, read back, refusals, the fleet's copy) under

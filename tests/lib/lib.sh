@@ -25,6 +25,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
 skip() { T_N=$((T_N + 1)); echo "ok $T_N # skip $*"; }
+# diag TEXT...: a comment in the TAP output, one "# " per line
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 
 # check_eq DESCRIPTION EXPECTED ACTUAL
 check_eq() {
@@ -129,7 +131,10 @@ ps_config() {
 	printf '%s\n' "$1" >"$PICOSNITCH_DIR/config.json"
 }
 
-# ps_start: start the monitor and wait until it is monitoring
+# ps_start: start the monitor and wait until it is monitoring.  The log is
+# emptied here, in this shell: a '>' on a command run with '&' happens in
+# the child, which may not have run yet when the loop first reads the file
+# (and would find the line of the previous start)
 ps_start() {
 	: >"$WORK/daemon.log"
 	"$PS_BIN" start-no-daemon >>"$WORK/daemon.log" 2>&1 &
