@@ -60,28 +60,43 @@ static int pg_failed(struct sqlsrv *s, PGresult *res, char *state, char *err, si
 	return r;
 }
 
-/* Bytes the connection's socket has received so far (TCP: the kernel's
- * count; *exact false for a unix socket, where only what is waiting can be
- * seen). */
-static uint64_t received(int fd, bool *exact)
+/* Bytes libpq has taken from the connection's socket so far.  TCP: the
+ * kernel's count of bytes received, less those still queued, so an answer
+ * that arrived before the count was first taken is still counted when
+ * libpq reads it.  A unix socket keeps no count: *exact is false and what
+ * is queued (what libpq is about to read) is returned. */
+static uint64_t taken(int fd, bool *exact)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
-	int waiting = 0;
+	int queued = 0;
 
+	if (ioctl(fd, FIONREAD, &queued) < 0 || queued < 0)
+		queued = 0;
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 	    len >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received)) {
 		*exact = true;
-		return ti.tcpi_bytes_received;
+		return ti.tcpi_bytes_received - (uint64_t)queued;
 	}
 	*exact = false;
-	return ioctl(fd, FIONREAD, &waiting) == 0 && waiting > 0 ? (uint64_t)waiting : 0;
+	return (uint64_t)queued;
 }
 
-/* The next result, read without letting a server make libpq keep more than
- * sqlsrv_answer_max() bytes for one row: libpq holds a whole row in memory
- * whatever its size, and has no bound of its own.  The line is dropped
- * when the bound is passed (what is still coming cannot be skipped). */
+static int pg_too_big(struct sqlsrv *s, uint64_t max, char *err, size_t errlen)
+{
+	PQfinish(conn_of(s));
+	s->conn = NULL;
+	return sqlsrv_too_big(err, errlen, "PostgreSQL", max, "bytes in one row");
+}
+
+/* The next result, read without letting a server make libpq keep much more
+ * than sqlsrv_answer_max() bytes for one row: libpq holds a whole row in
+ * memory whatever its size, and has no bound of its own.  What libpq reads
+ * while a row is not complete is counted, and the line is dropped when the
+ * count passes the bound (what is still coming cannot be skipped).  Part of
+ * a row may have been read while waiting for the row before it, so the
+ * complete row's own length is checked too: a row past the bound is always
+ * refused, and libpq never holds more than about twice the bound. */
 static int pg_next(struct sqlsrv *s, PGresult **res, char *err, size_t errlen)
 {
 	PGconn *c = conn_of(s);
@@ -89,7 +104,7 @@ static int pg_next(struct sqlsrv *s, PGresult **res, char *err, size_t errlen)
 	bool exact;
 
 	*res = NULL;
-	start = received(PQsocket(c), &exact);
+	start = taken(PQsocket(c), &exact);
 	while (PQisBusy(c)) {
 		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
 		int n = poll(&p, 1, 60000);
@@ -103,18 +118,26 @@ static int pg_next(struct sqlsrv *s, PGresult **res, char *err, size_t errlen)
 					     true);
 		}
 		if (!exact)
-			got += received(PQsocket(c), &exact);
+			got += taken(PQsocket(c), &exact);
 		if (!PQconsumeInput(c))
 			break;	/* PQgetResult tells what went wrong */
 		if (exact)
-			got = received(PQsocket(c), &exact) - start;
-		if (got > max) {
-			PQfinish(c);
-			s->conn = NULL;
-			return sqlsrv_too_big(err, errlen, "PostgreSQL", max, "bytes in one row");
-		}
+			got = taken(PQsocket(c), &exact) - start;
+		if (got > max)
+			return pg_too_big(s, max, err, errlen);
 	}
 	*res = PQgetResult(c);
+	if (*res && PQresultStatus(*res) == PGRES_SINGLE_TUPLE) {
+		uint64_t row = 0;
+
+		for (int i = 0; i < PQnfields(*res); i++)
+			row += (uint64_t)PQgetlength(*res, 0, i);
+		if (row > max) {
+			PQclear(*res);
+			*res = NULL;
+			return pg_too_big(s, max, err, errlen);
+		}
+	}
 	return 0;
 }
 

@@ -878,6 +878,15 @@ static struct conn_row fleet_row(int64_t time, int64_t sent, int64_t received, c
 	return r;
 }
 
+static int count_row(void *ctx, size_t ncols, const char *const *vals, const size_t *lens)
+{
+	(void)ncols;
+	(void)vals;
+	(void)lens;
+	++*(size_t *)ctx;
+	return 0;
+}
+
 static void fleet_write(struct sqlsrv *w, const char *mid, const char *host, uint64_t seq,
 			int64_t time, struct conn_row *rows, size_t n)
 {
@@ -1037,6 +1046,7 @@ static void test_fleet(void)
 	 * error, the line dropped, nothing kept */
 	{
 		static char longtext[60001];
+		size_t rows_seen = 0;
 		struct conn_row big[1] = { fleet_row(t + 30, 1, 1, "/usr/bin/big") };
 		struct sqlsrv_cfg rc;
 		struct sqlsrv_pulled pulled;
@@ -1066,6 +1076,19 @@ static void test_fleet(void)
 			r = sqlsrv_pull_batches(rd, MID_FA, 2, 0, st, 1000, &pulled, err, sizeof(err));
 		ok(r == 0 && pulled.rows == 1 && pulled.last_seq == 3,
 		   "  with the real bound (64 MiB) the same row is copied");
+		sqlsrv_close(rd);
+		rd = NULL;
+		/* an answer the server makes up, all of it sent at once */
+		setenv("PICOSNITCH_TEST_SQL_ANSWER_MAX", "20000", 1);
+		r = sqlsrv_connect(&rc, &rd, err, sizeof(err));
+		if (r == 0)
+			r = sqlsrv_query(rd, "SELECT 'small' UNION ALL SELECT repeat('y', 3000000)", 0,
+					 NULL, 10, count_row, &rows_seen, err, sizeof(err));
+		ok(r < 0 && strstr(err, client == SQLSRV_POSTGRESQL ? "more than 20000 bytes in one row"
+								    : "larger than 20000 bytes, the bound"),
+		   "a made-up answer with a row of 3 MB past a bound of 20,000: refused");
+		printf("# %s\n", err);
+		unsetenv("PICOSNITCH_TEST_SQL_ANSWER_MAX");
 		sqlsrv_close(rd);
 		store_close(st);
 		sqlsrv_cfg_free(&rc);
