@@ -180,6 +180,49 @@ static ssize_t bucket_of(const struct agg_series *s, int64_t t)
 	return b < 0 || b >= (__int128)s->buckets ? -1 : (ssize_t)b;
 }
 
+/* The first second of bucket i (i == buckets: the window's end). */
+static int64_t bucket_first(const struct agg_series *s, size_t i)
+{
+	__int128 t;
+
+	if (i == 0)
+		return s->from;
+	if (i >= s->buckets)
+		return (int64_t)((__int128)s->from + s->span);
+	if (s->align_len)
+		t = (__int128)s->align_start + (__int128)i * s->align_len;
+	else	/* the first t with (t - from) * buckets / span >= i */
+		t = (__int128)s->from + ((__int128)s->span * (__int128)i + (__int128)s->buckets - 1) /
+					  (__int128)s->buckets;
+	return t < s->from ? s->from : (int64_t)t;
+}
+
+ssize_t agg_bucket_span(const struct agg_series *s, int64_t t, int64_t *lo, int64_t *hi)
+{
+	__int128 end = (__int128)s->from + s->span;
+	ssize_t b;
+
+	if (t < s->from) {
+		*lo = INT64_MIN;
+		*hi = s->from;
+		return -1;
+	}
+	if ((__int128)t >= end) {
+		*lo = (int64_t)end;
+		*hi = INT64_MAX;
+		return -1;
+	}
+	b = bucket_of(s, t);
+	if (b < 0) {
+		*lo = t;
+		*hi = t + 1;
+		return -1;
+	}
+	*lo = bucket_first(s, (size_t)b);
+	*hi = bucket_first(s, (size_t)b + 1);
+	return b;
+}
+
 static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_t sent,
 		     int64_t received);
 

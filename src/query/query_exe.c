@@ -470,6 +470,46 @@ static bool ktab_move(struct ktab *t, struct agg *a)
 	return true;
 }
 
+/* A series' rows are summed per key in a ktab for as long as they stay in
+ * one bucket, then go into the agg, one agg_add a key: a bucket of days
+ * holds far fewer keys than the year, so its table stays in the cache,
+ * while the agg (every key with its buckets) is touched once a key and
+ * bucket rather than once a row.  The keys reach the agg in the order they
+ * came, with the same sums, as they would row by row.  At most this many
+ * keys are held before they go in (a bucket may be sent on in parts). */
+#define BUCKET_KEYS_MAX 16384
+
+struct bucket_tab {
+	struct ktab t;
+	int64_t lo, hi;		/* the times of the bucket being summed */
+	int64_t time;		/* one of them, for agg_add */
+};
+
+static bool bucket_flush(struct bucket_tab *b, struct agg *a)
+{
+	for (size_t i = 0; i < b->t.n; i++) {
+		struct kslot *s = &b->t.s[b->t.order[i]];
+
+		if (!agg_add(a, s->k, s->k2, b->time, s->sent, s->received, s->flows))
+			return false;
+		*s = (struct kslot){ 0 };
+	}
+	b->t.n = 0;
+	return true;
+}
+
+static bool bucket_add(struct bucket_tab *b, struct agg *a, int64_t k, int64_t k2,
+		       const struct rollup_row *row)
+{
+	if (row->time < b->lo || row->time >= b->hi || b->t.n >= BUCKET_KEYS_MAX) {
+		if (!bucket_flush(b, a))
+			return false;
+		agg_bucket_span(a->series, row->time, &b->lo, &b->hi);
+		b->time = row->time;
+	}
+	return ktab_add(&b->t, k, k2, row);
+}
+
 /* Whether the filters on the executable's own columns keep exe (those
  * decide per executable; the others per entry). */
 static bool exe_kept(const struct exe_days *x, int64_t exe)
@@ -664,6 +704,7 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		"day + 86400 < ?3) SELECT e.day, e.data FROM d JOIN exe_days e ON e.day = d.day AND "
 		"e.exe_id = ?1";
 	struct ktab *tabs = NULL;
+	struct bucket_tab *btabs = NULL;
 	size_t *row_m = NULL, n_row_m = 0, n_kept;
 	int64_t *kept;
 	struct prefetch *ahead;
@@ -698,10 +739,12 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	/* the filters on the executable's own columns are decided once per
 	 * executable, the others per row */
 	tabs = calloc(n_aggs, sizeof(*tabs));
+	btabs = calloc(n_aggs, sizeof(*btabs));
 	row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m));
 	kept = kept_exes(x, &n_kept);
-	if (!tabs || !row_m || !kept) {
+	if (!tabs || !btabs || !row_m || !kept) {
 		free(tabs);
+		free(btabs);
 		free(row_m);
 		free(kept);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
@@ -713,6 +756,7 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	rc = sqlite3_prepare_v2(db->db, days_sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(tabs);
+		free(btabs);
 		free(row_m);
 		free(kept);
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
@@ -757,16 +801,24 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 						} else if (di->kind == DK_PROTOCOL) {
 							k2 = row.protocol;
 						}
-						/* times come in order: appended (agg_get) */
-						if (aggs[j]->series || aggs[j]->n ||
-								    dims[j] == QUERY_DIM_TIME
-							    ? !agg_add(aggs[j], k, k2, row.time, row.sent,
-								       row.received, row.flows)
-							    : !ktab_add(&tabs[j], k, k2, &row) ||
-								      /* many keys (times): into the
-								       * agg, which goes on from there */
-								      (tabs[j].n > KTAB_MAX &&
-								       !ktab_move(&tabs[j], aggs[j])))
+						bool added;
+
+						if (dims[j] == QUERY_DIM_TIME)
+							/* times come in order: appended (agg_get) */
+							added = agg_add(aggs[j], k, k2, row.time, row.sent,
+									row.received, row.flows);
+						else if (aggs[j]->series)
+							added = bucket_add(&btabs[j], aggs[j], k, k2, &row);
+						else if (aggs[j]->n)
+							added = agg_add(aggs[j], k, k2, row.time, row.sent,
+									row.received, row.flows);
+						else
+							/* many keys: into the agg, which goes
+							 * on from there */
+							added = ktab_add(&tabs[j], k, k2, &row) &&
+								(tabs[j].n <= KTAB_MAX ||
+								 ktab_move(&tabs[j], aggs[j]));
+						if (!added)
 							r = query_fail(err, errlen, -ENOMEM, "out of memory");
 					}
 					if (r < 0)
@@ -789,11 +841,13 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	free(kept);
 	sqlite3_finalize(st);
 	for (size_t j = 0; j < n_aggs; j++) {
-		if (r == 0 && !ktab_move(&tabs[j], aggs[j]))
+		if (r == 0 && (!bucket_flush(&btabs[j], aggs[j]) || !ktab_move(&tabs[j], aggs[j])))
 			r = query_fail(err, errlen, -ENOMEM, "out of memory");
 		ktab_free(&tabs[j]);
+		ktab_free(&btabs[j].t);
 	}
 	free(tabs);
+	free(btabs);
 	free(row_m);
 	return r;
 }

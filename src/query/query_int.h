@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <sqlite3.h>
 
@@ -207,6 +208,11 @@ struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add);
  * of its key and, in a series, to its bucket; false when out of memory. */
 bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, int64_t received,
 	     int64_t flows);
+/* The bucket of time t in series s (-1: none), and [*lo, *hi): the times
+ * that share it (or, for -1, that are outside the window on the same
+ * side), so that a reader of times in order asks again only when a time
+ * leaves that span. */
+ssize_t agg_bucket_span(const struct agg_series *s, int64_t t, int64_t *lo, int64_t *hi);
 /* Ask the CPU for the hash slot of a key that agg_get will be given soon. */
 void agg_prefetch(const struct agg *a, int64_t k, int64_t k2);
 /* Add the buckets a key's entry kept in the first scan to `line`

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "query/query.h"
+#include "query/query_int.h"
 #include "query/query_prefetch.h"
 #include "query/query_vfs.h"
 #include "storage/schema.h"
@@ -2037,6 +2038,76 @@ static void test_readahead_vfs(void)
 	free(path);
 }
 
+/* The bucket of t as the series defines it, worked out here on its own. */
+static ssize_t truth_bucket(const struct agg_series *s, int64_t t)
+{
+	__int128 b;
+
+	if (t < s->from || (__int128)t - s->from >= s->span)
+		return -1;
+	if (s->align_len)
+		b = ((__int128)t - s->align_start) / s->align_len;
+	else
+		b = ((__int128)t - s->from) * (__int128)s->buckets / s->span;
+	return b >= (__int128)s->buckets ? -1 : (ssize_t)b;
+}
+
+/* agg_bucket_span (which lets the reading of executable days ask for a
+ * bucket once per bucket rather than once per row) gives each time its
+ * bucket, and a span that holds exactly the times of that bucket. */
+static void test_bucket_span(void)
+{
+	const int64_t year = 365 * 86400, six = 6 * 86400, from = 1700000123;
+	const struct agg_series cases[] = {
+		{ .from = 10, .span = 7, .buckets = 3 },
+		{ .from = 10, .span = 2, .buckets = 5 },	/* empty buckets */
+		{ .from = 10, .span = 100, .buckets = 100 },
+		{ .from = from, .span = year + 17, .buckets = 60 },
+		{ .from = 86400 * 3 + 5, .span = 86400 * 2, .align_start = 86400 * 3,
+		  .align_len = 3600, .buckets = 49 },
+		{ .from = from, .span = year, .align_start = from / six * six, .align_len = six,
+		  .buckets = (size_t)((from + year - from / six * six + six - 1) / six) },
+	};
+	unsigned seed = 1;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct agg_series *s = &cases[c];
+		int64_t end = s->from + s->span;
+		size_t checked = 0, bad = 0;
+
+		for (size_t k = 0; k < 20000; k++) {
+			int64_t t, lo, hi;
+			ssize_t b;
+
+			if (s->span < 1000)
+				t = s->from - 3 + (int64_t)(k % (size_t)(s->span + 7));
+			else if (k < 2000)	/* around the ends of the buckets */
+				t = s->from + (int64_t)((__int128)s->span * (k / 4) / 500) +
+				    (int64_t)(k % 4) - 2;
+			else
+				t = s->from - 10 + (int64_t)((uint64_t)rand_r(&seed) * 7919u %
+							     (uint64_t)(s->span + 20));
+			b = agg_bucket_span(s, t, &lo, &hi);
+			checked++;
+			if (b != truth_bucket(s, t) || lo > t || t >= hi ||
+			    (lo != INT64_MIN && (truth_bucket(s, lo) != b ||
+						 (lo > INT64_MIN && truth_bucket(s, lo - 1) == b &&
+						  !(b < 0 && lo == end)))) ||
+			    (hi != INT64_MAX && (truth_bucket(s, hi - 1) != b ||
+						 (truth_bucket(s, hi) == b && !(b < 0 && hi == s->from))))) {
+				if (!bad++)
+					printf("# case %zu: t %" PRId64 ": bucket %zd (%zd), [%" PRId64
+					       ", %" PRId64 ")\n", c, t, b, truth_bucket(s, t), lo, hi);
+			}
+		}
+		char what[160];
+
+		snprintf(what, sizeof(what), "bucket spans, case %zu: each of %zu times in its bucket, "
+			 "the span exactly that bucket's times", c, checked);
+		is_int((int64_t)bad, 0, what);
+	}
+}
+
 int main(void)
 {
 	char *main_db;
@@ -2047,6 +2118,7 @@ int main(void)
 	main_db = path_of("snitch.db");
 	make_main(main_db);
 	test_names();
+	test_bucket_span();
 	if (!ok(query_open(main_db, NULL, &db, err, sizeof(err)) == 0, "snitch.db opens read-only")) {
 		printf("# %s\n", err);
 		return tap_done();
