@@ -71,6 +71,9 @@ static uint64_t taken(int fd, bool *exact)
 	socklen_t len = sizeof(ti);
 	int queued = 0;
 
+	/* queued first: bytes that arrive between the two calls then make
+	 * the count a little high, never below what libpq took (received
+	 * less a later, larger queue could even wrap around) */
 	if (ioctl(fd, FIONREAD, &queued) < 0 || queued < 0)
 		queued = 0;
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
