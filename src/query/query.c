@@ -1327,25 +1327,9 @@ void query_result_free(struct query_result *res)
 	free(res);
 }
 
-/* The first second of bucket i of n over [from, to) (i == n: to). */
-static int64_t bucket_start(int64_t from, int64_t to, size_t n, int64_t align_start,
-			    int64_t align_len, size_t i)
-{
-	__int128 span = (__int128)to - from;
-
-	if (!n || i == 0)
-		return from;
-	if (i >= n)
-		return to;
-	if (align_len)
-		return (int64_t)((__int128)align_start + (__int128)i * align_len);
-	/* the first second t with (t - from) * buckets / span >= i */
-	return (int64_t)(from + (span * (__int128)i + (__int128)n - 1) / (__int128)n);
-}
-
 int64_t query_series_bucket_start(const struct query_series *s, size_t i)
 {
-	return bucket_start(s->from, s->to, s->n_buckets, s->align_start, s->align_len, i);
+	return agg_bucket_start(s->from, s->to, s->n_buckets, s->align_start, s->align_len, i);
 }
 
 /* Aligned buckets over [from, to) for about `buckets` of them (query.h):
@@ -1482,8 +1466,8 @@ static int fill_buckets(struct query_db *db, const struct query_select *sel,
 	r = prepare_units(db, &st, err, errlen);
 	for (size_t i = 0; r == 0 && i < as->buckets; i++) {
 		struct query_window bw = {
-			bucket_start(as->from, to, as->buckets, as->align_start, as->align_len, i),
-			bucket_start(as->from, to, as->buckets, as->align_start, as->align_len, i + 1),
+			agg_bucket_start(as->from, to, as->buckets, as->align_start, as->align_len, i),
+			agg_bucket_start(as->from, to, as->buckets, as->align_start, as->align_len, i + 1),
 			true, true
 		}, parts[2];
 		struct split sp;

@@ -180,21 +180,19 @@ static ssize_t bucket_of(const struct agg_series *s, int64_t t)
 	return b < 0 || b >= (__int128)s->buckets ? -1 : (ssize_t)b;
 }
 
-/* The first second of bucket i (i == buckets: the window's end). */
-static int64_t bucket_first(const struct agg_series *s, size_t i)
+int64_t agg_bucket_start(int64_t from, int64_t to, size_t n, int64_t align_start,
+			 int64_t align_len, size_t i)
 {
-	__int128 t;
+	__int128 span = (__int128)to - from;
 
-	if (i == 0)
-		return s->from;
-	if (i >= s->buckets)
-		return (int64_t)((__int128)s->from + s->span);
-	if (s->align_len)
-		t = (__int128)s->align_start + (__int128)i * s->align_len;
-	else	/* the first t with (t - from) * buckets / span >= i */
-		t = (__int128)s->from + ((__int128)s->span * (__int128)i + (__int128)s->buckets - 1) /
-					  (__int128)s->buckets;
-	return t < s->from ? s->from : (int64_t)t;
+	if (!n || i == 0)
+		return from;
+	if (i >= n)
+		return to;
+	if (align_len)
+		return (int64_t)((__int128)align_start + (__int128)i * align_len);
+	/* the first second t with (t - from) * buckets / span >= i */
+	return (int64_t)(from + (span * (__int128)i + (__int128)n - 1) / (__int128)n);
 }
 
 ssize_t agg_bucket_span(const struct agg_series *s, int64_t t, int64_t *lo, int64_t *hi)
@@ -218,8 +216,10 @@ ssize_t agg_bucket_span(const struct agg_series *s, int64_t t, int64_t *lo, int6
 		*hi = t + 1;
 		return -1;
 	}
-	*lo = bucket_first(s, (size_t)b);
-	*hi = bucket_first(s, (size_t)b + 1);
+	*lo = agg_bucket_start(s->from, (int64_t)end, s->buckets, s->align_start, s->align_len,
+			       (size_t)b);
+	*hi = agg_bucket_start(s->from, (int64_t)end, s->buckets, s->align_start, s->align_len,
+			       (size_t)b + 1);
 	return b;
 }
 

@@ -803,13 +803,10 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 						}
 						bool added;
 
-						if (dims[j] == QUERY_DIM_TIME)
-							/* times come in order: appended (agg_get) */
-							added = agg_add(aggs[j], k, k2, row.time, row.sent,
-									row.received, row.flows);
-						else if (aggs[j]->series)
+						if (aggs[j]->series && dims[j] != QUERY_DIM_TIME)
 							added = bucket_add(&btabs[j], aggs[j], k, k2, &row);
-						else if (aggs[j]->n)
+						else if (aggs[j]->n || dims[j] == QUERY_DIM_TIME)
+							/* times come in order: appended (agg_get) */
 							added = agg_add(aggs[j], k, k2, row.time, row.sent,
 									row.received, row.flows);
 						else

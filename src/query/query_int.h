@@ -208,6 +208,11 @@ struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add);
  * of its key and, in a series, to its bucket; false when out of memory. */
 bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, int64_t received,
 	     int64_t flows);
+/* The first second of bucket i of n over [from, to) (i == n: to), aligned
+ * (align_len > 0: buckets start at align_start + i * align_len, for i >= 1)
+ * or not. */
+int64_t agg_bucket_start(int64_t from, int64_t to, size_t n, int64_t align_start,
+			 int64_t align_len, size_t i);
 /* The bucket of time t in series s (-1: none), and [*lo, *hi): the times
  * that share it (or, for -1, that are outside the window on the same
  * side), so that a reader of times in order asks again only when a time

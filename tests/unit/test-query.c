@@ -2091,8 +2091,7 @@ static void test_bucket_span(void)
 			checked++;
 			if (b != truth_bucket(s, t) || lo > t || t >= hi ||
 			    (lo != INT64_MIN && (truth_bucket(s, lo) != b ||
-						 (lo > INT64_MIN && truth_bucket(s, lo - 1) == b &&
-						  !(b < 0 && lo == end)))) ||
+						 (truth_bucket(s, lo - 1) == b && !(b < 0 && lo == end)))) ||
 			    (hi != INT64_MAX && (truth_bucket(s, hi - 1) != b ||
 						 (truth_bucket(s, hi) == b && !(b < 0 && hi == s->from))))) {
 				if (!bad++)
