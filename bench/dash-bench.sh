@@ -4,11 +4,11 @@
 # cold: page cache dropped, server restarted), the first meaningful paint
 # (the charts drawn, measured in Chromium from navigation start), and the
 # server's peak memory (VmHWM) for each call and for the paint.  Targets:
-# API <= 200 ms, paint <= 1 s, memory <= 30 MB.  PS_BENCH_BIN=path runs
-# another build (one side of a side-by-side comparison).  Needs root (a throwaway user runs the server, as sudo
-# would make it, and the page cache is dropped), Debian's chromium and
-# web/node_modules (make).
+# API <= 200 ms, paint <= 1 s, memory <= 30 MB.  Needs root (a throwaway
+# user runs the server, as sudo would make it, and the page cache is
+# dropped), Debian's chromium and web/node_modules (make).
 #
+#   PS_BENCH_BIN=path     another build (one side of a side-by-side run)
 #   QUERY_BENCH_DB=path   the database (/var/tmp/picosnitch-query-bench.db);
 #                         made by bench/query-bench.sh when missing
 set -eu

@@ -1088,6 +1088,7 @@ static void test_fleet(void)
 								    : "larger than 20000 bytes, the bound"),
 		   "a made-up answer with a row of 3 MB past a bound of 20,000: refused");
 		printf("# %s\n", err);
+		ok(rows_seen <= 1, "  at most the small row before it was handed on");
 		unsetenv("PICOSNITCH_TEST_SQL_ANSWER_MAX");
 		sqlsrv_close(rd);
 		store_close(st);
