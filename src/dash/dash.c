@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -632,6 +633,13 @@ int dash_main(const struct dash_env *env)
 	sigset_t set;
 	int sig, r, code = 1;
 
+	/* glibc raises its mmap threshold to the size of each large block freed
+	 * (up to 32 MB): after one big query, the next one's tables would come
+	 * from the heap, whose freed middle is never given back.  A fixed
+	 * threshold keeps each query's large tables in mappings of their own,
+	 * returned when freed (after three calls of a year by remote address
+	 * the server kept 40 MB without it, 33 MB with it). */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (*end || !*port || portnum == 0 || portnum > 65535) {
 		log_error("dash: PORT=%.20s is not a port number (1-65535)", port);
 		return 1;
