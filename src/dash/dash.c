@@ -33,6 +33,7 @@
 #include "dash/dash_int.h"
 #include "dash/dash_live.h"
 #include "dash/dash_metrics.h"
+#include "geo/geo.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -336,10 +337,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			size_t n;
 		} ps = { .n = 0 };
 		char *body = NULL;
-		int status;
+		int status, r;
 
 		MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, add_param, &ps);
-		if (dash_api_get(&s->api, url, ps.p, ps.n, &status, &body) < 0)
+		r = dash_api_get(&s->api, url, ps.p, ps.n, &status, &body);
+		/* a query of many addresses read much of the address files:
+		 * the next ones mostly find their answers in the cache */
+		geo_release(s->api.geo);
+		if (r < 0)
 			return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		return respond(c, (unsigned int)status, "application/json", body, strlen(body),
 			       MHD_RESPMEM_MUST_FREE);

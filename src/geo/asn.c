@@ -210,6 +210,12 @@ void asn_db_close(struct asn_db *db)
 	free(db);
 }
 
+void asn_db_release(struct asn_db *db)
+{
+	if (db && db->mapped)
+		madvise((void *)db->data, db->len, MADV_DONTNEED);
+}
+
 const char *asn_db_source(const struct asn_db *db)
 {
 	return db->source;

@@ -23,6 +23,10 @@ int asn_db_open(const char *path, struct asn_db **ret, char *err, size_t errlen)
 /* The same on bytes in memory (not copied: they must outlive the handle). */
 int asn_db_open_mem(const void *data, size_t len, struct asn_db **ret, char *err, size_t errlen);
 void asn_db_close(struct asn_db *db);
+/* Give back the pages of a mapped file that lookups have read (they are
+ * read again from the page cache when needed): after a query of many
+ * addresses, the file's 12 MB would otherwise stay in the process. */
+void asn_db_release(struct asn_db *db);
 /* What the file says it was made from ("" if nothing). */
 const char *asn_db_source(const struct asn_db *db);
 size_t asn_db_ranges(const struct asn_db *db);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -55,6 +56,14 @@ void country_db_close(struct country_db *db)
 		return;
 	MMDB_close(&db->mmdb);
 	free(db);
+}
+
+void country_db_release(struct country_db *db)
+{
+	/* libmaxminddb maps the file read-only and shared: a page dropped
+	 * is read again from the file */
+	if (db && db->mmdb.file_content && db->mmdb.file_size > 0)
+		madvise((void *)db->mmdb.file_content, (size_t)db->mmdb.file_size, MADV_DONTNEED);
 }
 
 const char *country_db_type(const struct country_db *db)

@@ -14,6 +14,9 @@ struct country_db;
  * (not a MaxMind DB, or one whose search tree cannot be read). */
 int country_db_open(const char *path, struct country_db **ret, char *err, size_t errlen);
 void country_db_close(struct country_db *db);
+/* Give back the pages of the file that lookups have read (as
+ * asn_db_release). */
+void country_db_release(struct country_db *db);
 /* The database type its metadata names ("geo-whois-asn-country", "DBIP-
  * Country-Lite"), cleaned to printable ASCII, and when it was built. */
 const char *country_db_type(const struct country_db *db);

@@ -20,26 +20,34 @@
 #define PICOSNITCH_DATADIR "/usr/local/share/picosnitch"
 #endif
 
-/* a bound on the cache: more distinct addresses are looked up each time */
-#define CACHE_MAX (1u << 20)
+/* The cache.  Each distinct address asked about is an entry: its text, in
+ * one block of texts, and the ids of its two answers.  An answer is a
+ * string kept once (there are a few hundred countries and at most the
+ * owner file's owners, where the addresses of a year are tens of
+ * thousands), and never freed before geo_close(): a pointer handed out
+ * stays valid when the entries are dropped.  At most about 60 bytes an
+ * address, where an allocation per entry and per answer took about 150
+ * (a year of 34,000 addresses: 5 MB). */
+#define CACHE_MAX (1u << 18)	/* entries; past it, addresses are looked up each time */
+#define KEY_MAX 255		/* longer text is no address */
 #define OWNER_MAX (2 + 10 + 1 + 255 + 1)
 #define SOURCE_MAX 4400
 
-struct answer {
-	struct geo_addr addr;
-	char country[8];	/* "": not looked up yet */
-	char *owner;		/* NULL: not looked up yet */
-};
-
 struct entry {
-	struct answer a;
-	size_t len;
-	char key[];		/* the address text, len bytes and a NUL */
+	uint32_t key_off;	/* into texts */
+	uint8_t key_len;
+	uint32_t country, owner;	/* answer id + 1; 0: not looked up yet */
 };
 
 struct slot {
-	uint64_t hash;		/* compared before the entry is read */
-	struct entry *e;
+	uint32_t hash;		/* compared before the entry is read */
+	uint32_t idx;		/* entry (or answer) index + 1; 0: empty */
+};
+
+/* open addressing over `n` items, at most half full */
+struct table {
+	struct slot *slots;
+	size_t n_slots, n;
 };
 
 struct geo {
@@ -50,8 +58,14 @@ struct geo {
 	char problems[1536];
 
 	pthread_mutex_t lock;
-	struct slot *slots;	/* open addressing; e NULL: empty */
-	size_t n_slots, n;
+	struct table addrs;	/* over entries */
+	struct entry *entries;
+	size_t entries_cap;
+	char *texts;
+	size_t texts_len, texts_cap;
+	struct table answer_index;	/* over answers */
+	char **answers;
+	size_t answers_cap;
 	size_t hits, misses;
 };
 
@@ -252,12 +266,6 @@ int geo_open(const struct geo_options *opt, struct geo **ret)
 
 	if (!g)
 		return -ENOMEM;
-	g->n_slots = 1024;
-	g->slots = calloc(g->n_slots, sizeof(*g->slots));
-	if (!g->slots) {
-		free(g);
-		return -ENOMEM;
-	}
 	pthread_mutex_init(&g->lock, NULL);
 	open_country(g, opt);
 	open_owners(g, opt);
@@ -269,12 +277,13 @@ void geo_close(struct geo *g)
 {
 	if (!g)
 		return;
-	for (size_t i = 0; i < g->n_slots; i++)
-		if (g->slots[i].e) {
-			free(g->slots[i].e->a.owner);
-			free(g->slots[i].e);
-		}
-	free(g->slots);
+	for (size_t i = 0; i < g->answer_index.n; i++)
+		free(g->answers[i]);
+	free(g->answers);
+	free(g->answer_index.slots);
+	free(g->addrs.slots);
+	free(g->entries);
+	free(g->texts);
 	pthread_mutex_destroy(&g->lock);
 	country_db_close(g->country);
 	asn_db_close(g->asn);
@@ -332,7 +341,7 @@ static void compute_owner(const struct geo *g, const struct geo_addr *a, char *o
 		snprintf(owner, size, "%s", GEO_UNKNOWN);
 }
 
-static uint64_t hash_bytes(const char *s, size_t len)
+static uint32_t hash_bytes(const char *s, size_t len)
 {
 	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
 
@@ -343,115 +352,176 @@ static uint64_t hash_bytes(const char *s, size_t len)
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 33);
+	return (uint32_t)(h ^ (h >> 33));
 }
 
-static bool grow(struct geo *g)
+/* Room in t for one more item (rehashed from the slots' hashes). */
+static bool table_room(struct table *t)
 {
-	size_t n = g->n_slots * 2;
-	struct slot *s = calloc(n, sizeof(*s));
+	size_t n = t->n_slots ? t->n_slots * 2 : 1024;
+	struct slot *s;
 
-	if (!s)
+	if ((t->n + 1) * 2 <= t->n_slots)
+		return true;
+	if (!(s = calloc(n, sizeof(*s))))
 		return false;
-	for (size_t i = 0; i < g->n_slots; i++) {
+	for (size_t i = 0; i < t->n_slots; i++) {
 		size_t j;
 
-		if (!g->slots[i].e)
+		if (!t->slots[i].idx)
 			continue;
-		for (j = g->slots[i].hash & (n - 1); s[j].e; j = (j + 1) & (n - 1))
+		for (j = t->slots[i].hash & (n - 1); s[j].idx; j = (j + 1) & (n - 1))
 			;
-		s[j] = g->slots[i];
+		s[j] = t->slots[i];
 	}
-	free(g->slots);
-	g->slots = s;
-	g->n_slots = n;
+	free(t->slots);
+	t->slots = s;
+	t->n_slots = n;
 	return true;
 }
 
-/* The cached entry of an address, made if new (local ranges answered at
- * once); NULL for text that is not an address, or *scratch when the cache
- * is full.  Called with the lock held. */
-static struct answer *find(struct geo *g, const char *addr, size_t len, struct answer *scratch)
+/* p grown to hold `want` items of `size` bytes (doubling); false: no memory. */
+static bool room(void **p, size_t *cap, size_t want, size_t size)
 {
-	uint64_t h = hash_bytes(addr, len);
-	size_t j = h & (g->n_slots - 1);
-	struct geo_addr a;
-	struct entry *e;
+	size_t n = *cap ? *cap : 256;
+	void *q;
 
-	for (; (e = g->slots[j].e); j = (j + 1) & (g->n_slots - 1))
-		if (g->slots[j].hash == h && e->len == len && !memcmp(e->key, addr, len)) {
-			g->hits++;
-			return &e->a;
-		}
-	g->misses++;
-	if (geo_addr_parse(addr, len, &a) < 0)
-		return NULL;
-	if (g->n < CACHE_MAX && (g->n + 1) * 2 > g->n_slots) {
-		if (!grow(g))
-			goto uncached;
-		return find(g, addr, len, scratch);
-	}
-	if (g->n >= CACHE_MAX || !(e = calloc(1, sizeof(*e) + len + 1)))
-		goto uncached;
-	memcpy(e->key, addr, len);
-	e->key[len] = '\0';
-	e->len = len;
-	e->a.addr = a;
-	if (geo_addr_is_local(&a))
-		memcpy(e->a.country, GEO_LOCAL, sizeof(GEO_LOCAL));
-	g->slots[j] = (struct slot){ h, e };
-	g->n++;
-	return &e->a;
-uncached:
-	*scratch = (struct answer){ .addr = a };
-	if (geo_addr_is_local(&a))
-		memcpy(scratch->country, GEO_LOCAL, sizeof(GEO_LOCAL));
-	return scratch;
+	if (want <= *cap)
+		return true;
+	while (n < want)
+		n *= 2;
+	if (!(q = realloc(*p, n * size)))
+		return false;
+	*p = q;
+	*cap = n;
+	return true;
 }
 
-/* past the cache's bound: each thread's last answer */
-static __thread struct {
-	struct answer a;
-	char owner[OWNER_MAX];
-} uncached;
+/* The id + 1 of answer text s, kept if new; 0 when out of memory. */
+static uint32_t intern(struct geo *g, const char *s)
+{
+	size_t len = strlen(s), j;
+	uint32_t h = hash_bytes(s, len);
+	struct table *t = &g->answer_index;
+	char *copy;
+
+	for (j = t->n_slots ? h & (t->n_slots - 1) : 0; t->n_slots && t->slots[j].idx; j = (j + 1) & (t->n_slots - 1))
+		if (t->slots[j].hash == h && !strcmp(g->answers[t->slots[j].idx - 1], s))
+			return t->slots[j].idx;
+	if ((t->n + 1) * 2 > t->n_slots) {
+		/* the array first: it must hold what the table can */
+		if (!room((void **)&g->answers, &g->answers_cap, t->n_slots ? t->n_slots : 512,
+			  sizeof(*g->answers)) || !table_room(t))
+			return 0;
+		return intern(g, s);
+	}
+	if (!(copy = strdup(s)))
+		return 0;
+	g->answers[t->n] = copy;
+	t->slots[j] = (struct slot){ h, (uint32_t)++t->n };
+	return (uint32_t)t->n;
+}
+
+/* The cached entry of an address, made if new; NULL when the cache is
+ * full (or out of memory).  *a: the parsed address.  -EINVAL for text
+ * that is not an address.  Called with the lock held. */
+static int find(struct geo *g, const char *addr, size_t len, struct geo_addr *a, struct entry **ret)
+{
+	uint32_t h = hash_bytes(addr, len);
+	struct table *t = &g->addrs;
+	size_t j = t->n_slots ? h & (t->n_slots - 1) : 0;
+	struct entry *e;
+
+	for (; t->n_slots && t->slots[j].idx; j = (j + 1) & (t->n_slots - 1)) {
+		e = &g->entries[t->slots[j].idx - 1];
+		if (t->slots[j].hash == h && e->key_len == len && !memcmp(g->texts + e->key_off, addr, len)) {
+			g->hits++;
+			*ret = e;
+			/* parsed again only when an answer is still to be found */
+			return (e->country && e->owner) || geo_addr_parse(addr, len, a) == 0 ? 0 : -EINVAL;
+		}
+	}
+	g->misses++;
+	*ret = NULL;
+	if (len > KEY_MAX || geo_addr_parse(addr, len, a) < 0)
+		return -EINVAL;
+	if (t->n >= CACHE_MAX)
+		return 0;
+	if ((t->n + 1) * 2 > t->n_slots) {
+		if (!room((void **)&g->entries, &g->entries_cap, t->n_slots ? t->n_slots : 512,
+			  sizeof(*g->entries)) || !table_room(t))
+			return 0;
+		return find(g, addr, len, a, ret);
+	}
+	if (!room((void **)&g->texts, &g->texts_cap, g->texts_len + len, 1) ||
+	    g->texts_len + len > UINT32_MAX)
+		return 0;
+	memcpy(g->texts + g->texts_len, addr, len);
+	e = &g->entries[t->n];
+	*e = (struct entry){ .key_off = (uint32_t)g->texts_len, .key_len = (uint8_t)len };
+	g->texts_len += len;
+	t->slots[j] = (struct slot){ h, (uint32_t)++t->n };
+	*ret = e;
+	return 0;
+}
+
+/* when an answer cannot be kept (no memory): each thread's last one */
+static __thread char unkept[OWNER_MAX];
 
 static const char *answer(struct geo *g, const char *addr, size_t len, bool want_owner)
 {
-	char owner[OWNER_MAX];
-	struct answer *a;
+	char text[OWNER_MAX];
+	struct geo_addr a;
+	struct entry *e;
+	uint32_t id = 0;
 	const char *r = NULL;
 
 	if (!g || !addr || len == 0 || !*addr)
 		return addr ? "" : NULL;
 	pthread_mutex_lock(&g->lock);
-	a = find(g, addr, len, &uncached.a);
-	if (a && !want_owner) {
-		if (!a->country[0])
-			compute_country(g, &a->addr, a->country);
-		r = a->country;
-	} else if (a) {
-		bool local = !strcmp(a->country, GEO_LOCAL);
-
-		if (!a->owner && a != &uncached.a) {
-			if (local)
-				snprintf(owner, sizeof(owner), "%s", GEO_LOCAL);
-			else
-				compute_owner(g, &a->addr, owner, sizeof(owner));
-			a->owner = strdup(owner);
-		}
-		if (a->owner) {
-			r = a->owner;
-		} else {
-			/* uncached, or no memory: this thread's buffer */
-			if (local)
-				snprintf(uncached.owner, sizeof(uncached.owner), "%s", GEO_LOCAL);
-			else
-				compute_owner(g, &a->addr, uncached.owner, sizeof(uncached.owner));
-			r = uncached.owner;
-		}
+	if (find(g, addr, len, &a, &e) < 0)
+		goto out;
+	if (e)
+		id = want_owner ? e->owner : e->country;
+	if (!id) {
+		if (geo_addr_is_local(&a))
+			snprintf(text, sizeof(text), "%s", GEO_LOCAL);
+		else if (want_owner)
+			compute_owner(g, &a, text, sizeof(text));
+		else
+			compute_country(g, &a, text);
+		id = intern(g, text);
+		if (e && want_owner)
+			e->owner = id;
+		else if (e)
+			e->country = id;
 	}
+	if (id) {
+		r = g->answers[id - 1];
+	} else {
+		memcpy(unkept, text, sizeof(unkept));
+		r = unkept;
+	}
+out:
 	pthread_mutex_unlock(&g->lock);
 	return r;
+}
+
+void geo_release(struct geo *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	asn_db_release(g->asn);
+	country_db_release(g->country);
+	if (g->addrs.n >= CACHE_MAX) {
+		/* full: start again, so that the addresses of the next
+		 * queries are cached (the answers stay) */
+		memset(g->addrs.slots, 0, g->addrs.n_slots * sizeof(*g->addrs.slots));
+		g->addrs.n = 0;
+		g->texts_len = 0;
+	}
+	pthread_mutex_unlock(&g->lock);
 }
 
 const char *geo_country(struct geo *g, const char *addr, size_t len)

@@ -67,8 +67,8 @@ void geo_data_files_close(struct geo_data_files *f);
 
 /* For an address as stored in snitch.db (`len` bytes): "US", "local" or
  * "unknown"; "" for "" (no address); NULL for text that is not an address.
- * The pointer stays valid until geo_close() in the calling thread's next
- * call, at least. */
+ * The pointer stays valid until geo_close(), or when memory ran out, until
+ * the calling thread's next call. */
 const char *geo_country(struct geo *g, const char *addr, size_t len);
 /* "AS15169 Google LLC" (the name is clean UTF-8, at most 255 bytes),
  * "local", "unknown", "" or NULL as geo_country. */
@@ -77,6 +77,11 @@ const char *geo_owner(struct geo *g, const char *addr, size_t len);
 /* The hooks of struct query_options (ctx: the struct geo). */
 const char *geo_country_hook(void *ctx, const char *address);
 const char *geo_owner_hook(void *ctx, const char *address);
+
+/* Between queries: give back the pages of the files that lookups read,
+ * and when the cache is full, drop its addresses (answers already handed
+ * out stay valid). */
+void geo_release(struct geo *g);
 
 /* Lookups that found their answer in the cache, and that did not. */
 void geo_stats(const struct geo *g, size_t *hits, size_t *misses);

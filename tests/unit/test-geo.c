@@ -273,6 +273,39 @@ static void test_geo(void)
 		}
 		is_str(geo_owner(g, "8.8.8.77", 8), "AS15169 Google LLC", "after growing, answers stay");
 		is_str(geo_owner(g, "8.8.9.77", 8), GEO_UNKNOWN, "  both ways");
+		ok(geo_owner(g, "8.8.8.78", 8) == c, "  one string for one answer, whatever the address");
+	}
+	{
+		/* the cache's bound (262,144 addresses, geo.c's CACHE_MAX): past
+		 * it, addresses are looked up each time; geo_release() then
+		 * starts it again, and answers handed out stay valid (ASan
+		 * would see a string freed under them) */
+		const char *local = geo_country(g, "10.0.0.1", 8);
+		size_t h0, m0, h1, m1;
+		char a[32];
+		int i;
+
+		for (i = 0; i < (1 << 18); i++) {
+			snprintf(a, sizeof(a), "9.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+			geo_owner(g, a, strlen(a));
+		}
+		geo_stats(g, &h0, &m0);
+		is_str(geo_owner(g, "9.200.0.1", 9), "AS3356", "a cache full: still answered");
+		is_str(geo_owner(g, "9.200.0.1", 9), "AS3356", "  again");
+		geo_stats(g, &h1, &m1);
+		is_int(m1 - m0, 2, "  looked up each time");
+		ok(geo_owner(g, "8.8.8.8", 7) == c, "  an address cached before: a hit, the same string");
+		geo_release(g);
+		is_str(c, "AS15169 Google LLC", "released: an answer handed out is still there");
+		is_str(local, GEO_LOCAL, "  another too");
+		geo_stats(g, &h0, &m0);
+		is_str(geo_owner(g, "9.200.0.1", 9), "AS3356", "  the cache starts again");
+		is_str(geo_owner(g, "9.200.0.1", 9), "AS3356", "  and keeps new addresses");
+		geo_stats(g, &h1, &m1);
+		is_int(m1 - m0, 1, "  one lookup");
+		is_int(h1 - h0, 1, "  one hit");
+		ok(geo_owner(g, "8.8.8.8", 7) == c, "  the answers are the same strings");
+		is_str(geo_country(g, "10.0.0.1", 8), GEO_LOCAL, "  a local address found again");
 	}
 	geo_close(g);
 	unlink(path);
