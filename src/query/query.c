@@ -329,6 +329,13 @@ int query_open(const char *path, const struct query_options *opt, struct query_d
 	/* the timeout, and interrupts between the statements of a query */
 	sqlite3_progress_handler(db->db, 10000, progress, db);
 	rc = query_harden(db->db);
+	/* 512 kB of pages rather than SQLite's 2 MB: the long scans read far
+	 * more than either holds (the kernel's page cache keeps them), and the
+	 * b-trees' inner pages fit.  Totals, series and the executable page
+	 * over a year, cold and warm, took the same time (querygen, side by
+	 * side), and the dash holds 1.5 MB less. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db->db, "PRAGMA cache_size = -512", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		r = query_sqlite_fail(db, rc, "set query_only", err, errlen);
 		goto fail;
