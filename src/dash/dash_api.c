@@ -449,7 +449,13 @@ static json_t *value_json(const struct dash_api *api, enum query_dim dim, const 
 
 int dash_api_db(struct dash_api *api, char *err, size_t errlen)
 {
-	struct query_options opt = { .query_timeout_ms = QUERY_TIMEOUT_MS };
+	/* The charts ask for about 300 buckets: a year's tens of thousands of
+	 * keys then have more buckets than 16 MB holds, and the first scan
+	 * filled it only to read the window again.  With 4 MB the busiest
+	 * executable's series by remote address over a year took 290 ms
+	 * rather than 316, and the dash's peak fell from 40 to 28 MB. */
+	struct query_options opt = { .query_timeout_ms = QUERY_TIMEOUT_MS,
+				     .series_key_bytes = 4 << 20 };
 	int ret;
 
 	if (api->db)

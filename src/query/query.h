@@ -87,7 +87,8 @@ struct query_options {
 	 * without helpers reading ahead (query_prefetch.c; for measurements) */
 	bool no_prefetch;
 	/* the room a series' first scan may take for its keys' buckets before
-	 * it reads the window a second time for them; 0: 16 MiB (for tests) */
+	 * it reads the window a second time for them; 0: 16 MiB (the dash
+	 * takes less; tests take less to make the second scan) */
 	size_t series_key_bytes;
 };
 
