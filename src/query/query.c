@@ -875,10 +875,12 @@ static void agg_reset(struct agg *a)
 	agg_free(a);
 	a->series = s;
 	if (s) {
-		s->overflow = s->second = false;
+		s->overflow = s->second = s->dropped = false;
 		s->key_bytes = 0;
 		if (s->points)
 			memset(s->points, 0, s->n_lines * s->buckets * sizeof(*s->points));
+		if (s->all)
+			memset(s->all, 0, s->buckets * sizeof(*s->all));
 	}
 }
 
@@ -1604,7 +1606,12 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 					  .max_bytes = MAX_KEY_BYTES };
 		if (db->opt.series_key_bytes)
 			as.max_bytes = db->opt.series_key_bytes;
+		as.all = calloc(nb, sizeof(*as.all));
+		if (!as.all)
+			r = query_fail(err, errlen, -ENOMEM, "out of memory");
 		a.series = &as;
+	}
+	if (r == 0) {
 		/* with rollups, the sums of the window first (from its largest
 		 * units), then the buckets of the top values (fill_buckets) */
 		rolled = use_rollups(db, &sel, &sp);
@@ -1638,19 +1645,37 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 		r = query_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
+	if (!as.overflow && as.dropped) {
+		/* some keys gave up their buckets: the top values' must all
+		 * have kept theirs, and "other" is every row less the lines
+		 * (exact unless a sum saturated) */
+		for (size_t i = 0; i < a.n && !as.overflow; i++)
+			as.overflow = a.e[i].line >= 0 && a.e[i].n_pairs == KEY_DROPPED;
+		for (size_t b = 0; b < nb && req->other && !as.overflow; b++)
+			as.overflow = as.all[b].sent == INT64_MAX || as.all[b].received == INT64_MAX;
+	}
 	if (!as.overflow) {
 		/* each key's buckets into its line */
 		for (size_t i = 0; i < a.n; i++) {
 			const struct agg_entry *e = &a.e[i];
 
-			if (!e->n_pairs || (e->line < 0 && !req->other))
+			if (!e->n_pairs || (e->line < 0 && (!req->other || as.dropped)))
 				continue;
 			agg_entry_add_points(e, as.points + (e->line < 0 ? n_top : (size_t)e->line) * nb,
 					     nb);
 		}
+		for (size_t b = 0; b < nb && req->other && as.dropped; b++) {
+			struct query_point *o = &as.points[n_top * nb + b];
+
+			*o = as.all[b];
+			for (size_t l = 0; l < n_top; l++) {
+				o->sent -= as.points[l * nb + b].sent;
+				o->received -= as.points[l * nb + b].received;
+			}
+		}
 	} else if (ng > 0 && as.n_lines > 0) {
-		/* too many keys to keep their buckets (or the sums came from the
-		 * rollups): read the window again, adding to the lines */
+		/* the buckets of a top value were not kept (or the sums came
+		 * from the rollups): read the window again, adding to the lines */
 		as.second = true;
 		r = rolled ? fill_buckets(db, &sel, &as, &a, err, errlen)
 			   : scan_window(db, &sel, &sel.window, &a, err, errlen);
@@ -1661,6 +1686,7 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 		if (r < 0)
 			goto out;
 	}
+	s->how = rolled ? QUERY_SERIES_ROLLUPS : as.second ? QUERY_SERIES_TWO_SCANS : QUERY_SERIES_ONE_SCAN;
 	s->dim = sel.dim;
 	s->from = from;
 	s->to = to;
@@ -1706,6 +1732,7 @@ out:
 	end(db);
 	query_series_free(s);
 	free(as.points);
+	free(as.all);
 	agg_groups_free(g, ng);
 	agg_free(&a);
 	return r;

@@ -258,6 +258,9 @@ struct query_series {
 	struct query_line *lines;	/* the top values, largest first, then
 					 * "other" if asked */
 	size_t n_lines;
+	/* how the buckets were found, for tests and measurements: from the
+	 * rollups, in one scan of the rows, or in two */
+	enum { QUERY_SERIES_ROLLUPS, QUERY_SERIES_ONE_SCAN, QUERY_SERIES_TWO_SCANS } how;
 };
 
 int query_series(struct query_db *db, const struct query_series_req *req,

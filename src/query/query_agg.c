@@ -223,8 +223,8 @@ ssize_t agg_bucket_span(const struct agg_series *s, int64_t t, int64_t *lo, int6
 	return b;
 }
 
-static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_t sent,
-		     int64_t received);
+static bool add_pair(struct agg *a, struct agg_series *s, struct agg_entry *e, size_t b,
+		     int64_t sent, int64_t received);
 
 bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, int64_t received,
 	     int64_t flows)
@@ -264,9 +264,16 @@ bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, i
 
 		p[b].sent = query_add_sat(p[b].sent, sent);
 		p[b].received = query_add_sat(p[b].received, received);
-		return true;
+	} else if (e->n_pairs != KEY_DROPPED && !add_pair(a, s, e, (size_t)b, sent, received)) {
+		return false;
 	}
-	return add_pair(s, e, (size_t)b, sent, received);
+	/* from the first buckets given up on (those of this row's key too,
+	 * perhaps), every row */
+	if (s->dropped) {
+		s->all[b].sent = query_add_sat(s->all[b].sent, sent);
+		s->all[b].received = query_add_sat(s->all[b].received, received);
+	}
+	return true;
 }
 
 /* The room n pairs take: a power of two of them, from 2. */
@@ -279,11 +286,78 @@ static size_t pairs_cap(uint32_t n)
 	return cap;
 }
 
+/* The room e's buckets take. */
+static size_t key_room(const struct agg_series *s, const struct agg_entry *e)
+{
+	if (e->n_pairs == KEY_DENSE)
+		return s->buckets * sizeof(struct query_point);
+	if (e->n_pairs == KEY_DROPPED || !e->n_pairs)
+		return 0;
+	return pairs_cap(e->n_pairs) * sizeof(struct key_pair);
+}
+
+static void drop(struct agg *a, struct agg_series *s, struct agg_entry *e)
+{
+	/* before the first: every row so far is in its key's buckets */
+	if (!s->dropped)
+		for (size_t i = 0; i < a->n; i++)
+			agg_entry_add_points(&a->e[i], s->all, s->buckets);
+	s->key_bytes -= key_room(s, e);
+	free(e->points);
+	e->points = NULL;
+	e->n_pairs = KEY_DROPPED;
+	s->dropped = true;
+}
+
+/* The bits of a key's sum (its order of magnitude). */
+static unsigned magnitude(const struct agg_entry *e)
+{
+	uint64_t t = (uint64_t)query_add_sat(e->sent, e->received);
+	unsigned m = 0;
+
+	while (t) {
+		m++;
+		t >>= 1;
+	}
+	return m;
+}
+
+/* Room for the first scan's buckets: give up those of the keys with the
+ * smallest sums so far, by order of magnitude, until at least half of
+ * what they take is free.  The keys that end on top are nearly always
+ * among those that keep theirs; when one is not, the lines come from a
+ * second scan. */
+static void drop_smallest(struct agg *a, struct agg_series *s)
+{
+	size_t room[65] = { 0 }, freed = 0;
+	unsigned cut = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		room[magnitude(&a->e[i])] += key_room(s, &a->e[i]);
+	while (cut < 64 && freed + room[cut] < s->key_bytes / 2)
+		freed += room[cut++];
+	for (size_t i = 0; i < a->n; i++)
+		if (a->e[i].n_pairs != KEY_DROPPED && magnitude(&a->e[i]) <= cut)
+			drop(a, s, &a->e[i]);
+}
+
+/* Whether e's buckets may take `need` bytes more, after giving up others'
+ * (or its own: false). */
+static bool make_room(struct agg *a, struct agg_series *s, struct agg_entry *e, size_t need)
+{
+	if (s->key_bytes + need <= s->max_bytes)
+		return true;
+	drop_smallest(a, s);
+	if (e->n_pairs != KEY_DROPPED && s->key_bytes + need > s->max_bytes)
+		drop(a, s, e);
+	return e->n_pairs != KEY_DROPPED;
+}
+
 /* A row into its key's buckets while they are pairs: the last pair's
  * bucket again (rows come in time order, nearly always), else a new pair;
  * every bucket instead once the pairs would take more room. */
-static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_t sent,
-		     int64_t received)
+static bool add_pair(struct agg *a, struct agg_series *s, struct agg_entry *e, size_t b,
+		     int64_t sent, int64_t received)
 {
 	struct key_pair *kp = e->points;
 	uint32_t n = e->n_pairs;
@@ -305,11 +379,8 @@ static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_
 		/* every bucket: less room than the pairs */
 		struct query_point *p;
 
-		/* past the limit, the buckets come from a second scan */
-		if (s->key_bytes + s->buckets * sizeof(*p) > s->max_bytes) {
-			s->overflow = true;
+		if (!make_room(a, s, e, s->buckets * sizeof(*p) - cap * sizeof(*kp)))
 			return true;
-		}
 		if (!(p = calloc(s->buckets, sizeof(*p))))
 			return false;
 		s->key_bytes += s->buckets * sizeof(*p) - cap * sizeof(*kp);
@@ -321,10 +392,8 @@ static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_
 		p[b].received = query_add_sat(p[b].received, received);
 		return true;
 	}
-	if (s->key_bytes + (more - cap) * sizeof(*kp) > s->max_bytes) {
-		s->overflow = true;
+	if (!make_room(a, s, e, (more - cap) * sizeof(*kp)))
 		return true;
-	}
 	if (!(kp = realloc(kp, more * sizeof(*kp))))
 		return false;
 	s->key_bytes += (more - cap) * sizeof(*kp);
@@ -336,6 +405,8 @@ static bool add_pair(struct agg_series *s, struct agg_entry *e, size_t b, int64_
 
 void agg_entry_add_points(const struct agg_entry *e, struct query_point *line, size_t buckets)
 {
+	if (e->n_pairs == KEY_DROPPED)
+		return;
 	if (e->n_pairs == KEY_DENSE) {
 		const struct query_point *p = e->points;
 

@@ -161,16 +161,23 @@ struct agg_entry {
 };
 
 #define KEY_DENSE UINT32_MAX
+/* its buckets were given up to make room (agg_add keeps its sums only) */
+#define KEY_DROPPED (UINT32_MAX - 1)
 
 struct key_pair {
 	int64_t sent, received;
 	uint32_t bucket;
 };
 
-/* A series: the first scan sums the keys and, while their buckets take at
- * most max_bytes, also each key's buckets (most keys of a long window
- * have traffic in a few buckets only: those are kept as pairs); if they do
- * not, a second scan adds each row to the bucket of its line. */
+/* A series: the first scan sums the keys and, within max_bytes, also each
+ * key's buckets (most keys of a long window have traffic in a few buckets
+ * only: those are kept as pairs).  When they would take more, the buckets
+ * of the keys with the smallest sums so far are given up (KEY_DROPPED,
+ * `dropped`), and from then `all` sums every row's bucket (starting from
+ * the keys' buckets kept until then).  If the top values' keys
+ * all kept their buckets, their lines come from them and "other" is `all`
+ * less the lines; if not, a second scan adds each row to the bucket of its
+ * line. */
 struct agg_series {
 	int64_t from, span;
 	int64_t align_start, align_len;	/* aligned buckets (len 0: not aligned) */
@@ -179,7 +186,10 @@ struct agg_series {
 	bool other;
 	bool second;			/* the second scan */
 	size_t key_bytes, max_bytes;	/* in the entries, during the first */
-	bool overflow;			/* the first went past max_bytes */
+	bool overflow;			/* no buckets kept in the first (rollups,
+					 * or no memory to give up buckets) */
+	bool dropped;			/* some key's buckets were given up */
+	struct query_point *all;	/* buckets: every row of the first scan */
 };
 
 struct agg {

@@ -768,8 +768,9 @@ static void test_bulk(void)
 		}
 	/* local ports: one row each, but 40000 (and a copy at 100010) and
 	 * 40001 (and a copy at 100001): many keys, each in a bucket or two,
-	 * kept as pairs while summing; with room for only 1 kB of them, a
-	 * second scan fills the buckets instead */
+	 * kept as pairs while summing; with room for only 1 kB of them, 40000
+	 * gives up its buckets before its copy makes it second, and a second
+	 * scan fills the buckets */
 	for (int pass = 0; pass < 3; pass++) {
 		struct query_series_req req = { .sel = { QUERY_DIM_LOCAL_PORT, win(100000, 100600) }, .top = 3,
 						.buckets = pass == 2 ? 100 : 100000, .other = true };
@@ -778,7 +779,7 @@ static void test_bulk(void)
 		struct query_series *sr;
 		size_t b0 = pass == 2 ? 1 : 1666, b1 = pass == 2 ? 0 : 166, b2 = pass == 2 ? 0 : 333;
 		static const char *const what[] = { "series of many keys in 100000 buckets",
-						    "  the same read twice (1 kB for the keys' buckets)",
+						    "  the same with 1 kB for the keys' buckets",
 						    "series of many keys in 100 buckets" };
 
 		if (pass == 1 && query_open(path, &small, &qdb, err, sizeof(err)) < 0)
@@ -792,6 +793,8 @@ static void test_bulk(void)
 		}
 		if (qdb != db)
 			query_close(qdb);
+		is_int(sr->how, pass == 1 ? QUERY_SERIES_TWO_SCANS : QUERY_SERIES_ONE_SCAN,
+		       pass == 1 ? "  read twice" : "  read once");
 		ok(!strcmp(sr->lines[0].value.text, "40001") && sr->lines[0].sent == 7001 &&
 			   sr->lines[0].points[b1].sent == 7001 && sr->lines[0].points[b1].received == 7010,
 		   "  the first line, in its bucket");
@@ -828,6 +831,8 @@ static void test_bulk(void)
 				       one->lines[l].points[b].received == two->lines[l].points[b].received;
 		}
 		ok(same, "series of 7 users in 100 buckets: the same points kept in one scan as read twice");
+		ok(one && two && one->how == QUERY_SERIES_ONE_SCAN && two->how == QUERY_SERIES_TWO_SCANS,
+		   "  (once with room, twice with 1 kB: a user's buckets take 1.6 kB)");
 		/* user 1000: rows i = 0, 7, 14, ..., 595 (sent 1 each) in bucket
 		 * i / 6; row 0 copied at 100010 (sent 1000, bucket 1) */
 		if (one) {
@@ -851,6 +856,98 @@ static void test_bulk(void)
 	is_str(totals(db, QUERY_DIM_USER, win(100001, 100003), NULL, 0), "1001=7001/7010/2, 1002=1/10/1",
 	       "  and in a wider one");
 	query_close(db);
+	free(path);
+}
+
+/* A series whose keys' buckets do not fit the room it may take: the
+ * buckets of the smallest keys so far are given up.  Local ports in
+ * 100 s buckets from 200000: 60000 sends 100000 in every bucket; 200
+ * ports send 50 in bucket 0 and 50 in bucket 1; 50000 sends 1 at the
+ * start (so its buckets are given up first) and 1000000 at 200350. */
+static void test_series_room(void)
+{
+	char *path = path_of("room.db");
+	struct conn_row rows[205];
+	struct query_options small = { .series_key_bytes = 2048 };
+	struct query_db *db = NULL, *big = NULL;
+	struct store *st;
+	size_t n = 0;
+
+	rows[n++] = net(mk(200000, 1, 1, 0, 5, 6), 1000, 50000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+	rows[n++] = net(mk(200005, 100000, 1, 0, 5, 6), 1000, 60000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+	for (int k = 0; k < 200; k++)
+		rows[n++] = net(mk(200010 + k % 80, 50, 1, 0, 5, 6), 1000, 41000 + k, 443, "192.168.1.2",
+				"203.0.113.5", "", 2, 6, HOSTNS);
+	rows[n++] = net(mk(200105, 100000, 1, 0, 5, 6), 1000, 60000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+	store_sqlite_open(path, &st, err, sizeof(err));
+	store_write(st, rows, n);
+	n = 0;
+	for (int k = 0; k < 200; k++)
+		rows[n++] = net(mk(200150, 50, 1, 0, 5, 6), 1000, 41000 + k, 443, "192.168.1.2", "203.0.113.5", "",
+				2, 6, HOSTNS);
+	rows[n++] = net(mk(200205, 100000, 1, 0, 5, 6), 1000, 60000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+	rows[n++] = net(mk(200305, 100000, 1, 0, 5, 6), 1000, 60000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+	rows[n++] = net(mk(200350, 1000000, 1, 0, 5, 6), 1000, 50000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+	store_write(st, rows, n);
+	store_close(st);
+	if (!ok(query_open(path, &small, &db, err, sizeof(err)) == 0 &&
+		query_open(path, NULL, &big, err, sizeof(err)) == 0, "a series with little room for its buckets")) {
+		query_close(db);
+		free(path);
+		return;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		struct query_db *q = pass ? big : db;
+		const char *how = pass ? " (room enough)" : " (2 kB)";
+		char name[160];
+		struct query_series_req req = { .sel = { QUERY_DIM_LOCAL_PORT, win(200000, 200300) }, .top = 1,
+						.buckets = 3, .other = true };
+		struct query_series *sr = NULL;
+
+		/* 50000 stays small here: the top value kept its buckets */
+		snprintf(name, sizeof(name), "300 s, the top port and other%s", how);
+		if (!ok(query_series(q, &req, &sr, err, sizeof(err)) == 0 && sr->n_lines == 2, name)) {
+			printf("# %s\n", err);
+			continue;
+		}
+		is_int(sr->how, QUERY_SERIES_ONE_SCAN, "  in one scan");
+		is_str(sr->lines[0].value.text, "60000", "  the top port");
+		ok(sr->lines[0].points[0].sent == 100000 && sr->lines[0].points[1].sent == 100000 &&
+			   sr->lines[0].points[2].sent == 100000 && sr->lines[0].points[2].received == 1000000,
+		   "  in each bucket");
+		ok(sr->lines[1].other && sr->lines[1].points[0].sent == 10001 &&
+			   sr->lines[1].points[0].received == 100010 && sr->lines[1].points[1].sent == 10000 &&
+			   sr->lines[1].points[2].sent == 0 && sr->lines[1].sent == 20001,
+		   "  other: every row less the top line");
+		query_series_free(sr);
+		req.other = false;
+		sr = NULL;
+		ok(query_series(q, &req, &sr, err, sizeof(err)) == 0 && sr->n_lines == 1 &&
+			   sr->how == QUERY_SERIES_ONE_SCAN && sr->lines[0].sent == 300000,
+		   "  without other: the top line alone, in one scan");
+		query_series_free(sr);
+		/* 400 s: 50000 ends on top, its first bucket given up on the way
+		 * (with 2 kB): read twice, exactly */
+		req = (struct query_series_req){ .sel = { QUERY_DIM_LOCAL_PORT, win(200000, 200400) }, .top = 2,
+						 .buckets = 4, .other = true };
+		sr = NULL;
+		snprintf(name, sizeof(name), "400 s: the port that grew late%s", how);
+		if (!ok(query_series(q, &req, &sr, err, sizeof(err)) == 0 && sr->n_lines == 3, name))
+			continue;
+		is_int(sr->how, pass ? QUERY_SERIES_ONE_SCAN : QUERY_SERIES_TWO_SCANS,
+		       pass ? "  in one scan" : "  its buckets given up: in two scans");
+		ok(!strcmp(sr->lines[0].value.text, "50000") && sr->lines[0].points[0].sent == 1 &&
+			   sr->lines[0].points[1].sent == 0 && sr->lines[0].points[3].sent == 1000000 &&
+			   sr->lines[0].sent == 1000001,
+		   "  its first row is there");
+		ok(!strcmp(sr->lines[1].value.text, "60000") && sr->lines[1].sent == 400000, "  then 60000");
+		ok(sr->lines[2].other && sr->lines[2].points[0].sent == 10000 &&
+			   sr->lines[2].points[1].sent == 10000 && sr->lines[2].points[3].sent == 0,
+		   "  and other");
+		query_series_free(sr);
+	}
+	query_close(db);
+	query_close(big);
 	free(path);
 }
 
@@ -2136,6 +2233,7 @@ int main(void)
 	test_refusals(main_db);
 	test_v10();
 	test_bulk();
+	test_series_room();
 	test_rollups();
 	test_exe_days();
 	test_busy(main_db);
