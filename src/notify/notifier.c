@@ -115,15 +115,22 @@ static void dbus_text(const char *in, char *out)
 /* Whether the notification server interprets markup in the body
  * ("body-markup" capability).  Program names and paths come from whoever
  * runs a program, so they must not be able to inject markup. */
-static bool server_reads_markup(sd_bus *bus)
+static bool server_reads_markup(sd_bus *bus, uint64_t timeout_usec)
 {
-	sd_bus_message *reply = NULL;
+	sd_bus_message *m = NULL, *reply = NULL;
 	const char *cap;
 	bool markup = false;
+	int r;
 
-	if (sd_bus_call_method(bus, "org.freedesktop.Notifications",
-			       "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
-			       "GetCapabilities", NULL, &reply, "") < 0)
+	/* within the text's time (sd_bus_call_method would wait 25 s for a
+	 * stuck server) */
+	r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.Notifications",
+					   "/org/freedesktop/Notifications",
+					   "org.freedesktop.Notifications", "GetCapabilities");
+	if (r >= 0)
+		r = sd_bus_call(bus, m, timeout_usec, NULL, &reply);
+	sd_bus_message_unref(m);
+	if (r < 0)
 		return true;	/* unknown: escaping is the safe side */
 	if (sd_bus_message_enter_container(reply, 'a', "s") > 0) {
 		while (sd_bus_message_read(reply, "s", &cap) > 0)
@@ -152,7 +159,7 @@ static const char *markup_escape(const char *in, char *out)
 	return out;
 }
 
-static int call_notify(sd_bus *bus, const char *body, sd_bus_error *error)
+static int call_notify(sd_bus *bus, const char *body, uint64_t timeout_usec, sd_bus_error *error)
 {
 	sd_bus_message *m = NULL, *reply = NULL;
 	int r;
@@ -166,14 +173,23 @@ static int call_notify(sd_bus *bus, const char *body, sd_bus_error *error)
 		r = sd_bus_message_append(m, "susssasa{sv}i", "picosnitch", (uint32_t)0, "",
 					  "picosnitch", body, 0, 0, (int32_t)-1);
 	if (r >= 0)
-		r = sd_bus_call(bus, m, NOTIFY_CALL_TIMEOUT_USEC, error, &reply);
+		r = sd_bus_call(bus, m, timeout_usec, error, &reply);
 	sd_bus_message_unref(reply);
 	sd_bus_message_unref(m);
 	return r;
 }
 
+/* The time left until deadline_ns, for sd_bus_call (0 would be its
+ * default of 25 s): at least 1 us. */
+static uint64_t usec_left(int64_t deadline_ns)
+{
+	int64_t left = deadline_ns - mono_ns();
+
+	return left >= 1000 ? (uint64_t)left / 1000 : 1;
+}
+
 /* Connect unless the last attempt was less than a second ago. */
-static int bus_connect(struct notifier *n)
+static int bus_connect(struct notifier *n, int64_t deadline_ns)
 {
 	int64_t now = mono_ns();
 	int r;
@@ -186,7 +202,7 @@ static int bus_connect(struct notifier *n)
 	if (r < 0)
 		n->bus = NULL;
 	else
-		n->markup = server_reads_markup(n->bus);
+		n->markup = server_reads_markup(n->bus, usec_left(deadline_ns));
 	return r;
 }
 
@@ -194,6 +210,9 @@ static void show(struct notifier *n, const char *text)
 {
 	static char body[3 * NOTIFY_TEXT_MAX + 1], escaped[5 * (3 * NOTIFY_TEXT_MAX) + 1];
 	sd_bus_error error = SD_BUS_ERROR_NULL;
+	/* one bound for a text, whatever it takes: connecting, asking the
+	 * server what it reads, and the call */
+	int64_t deadline_ns = mono_ns() + (int64_t)NOTIFY_CALL_TIMEOUT_USEC * 1000;
 	int r = 0;
 
 	dbus_text(text, body);
@@ -202,11 +221,12 @@ static void show(struct notifier *n, const char *text)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		sd_bus_error_free(&error);
 		if (!n->bus) {
-			r = bus_connect(n);
+			r = bus_connect(n, deadline_ns);
 			if (r < 0)
 				break;
 		}
-		r = call_notify(n->bus, n->markup ? markup_escape(body, escaped) : body, &error);
+		r = call_notify(n->bus, n->markup ? markup_escape(body, escaped) : body,
+				usec_left(deadline_ns), &error);
 		if (r >= 0) {
 			n->reported = false;
 			pthread_mutex_lock(&n->lock);

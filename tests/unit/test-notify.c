@@ -542,6 +542,32 @@ static void test_stuck_stop(void)
 	is_int(notifier_dropped(NULL), 0, "notifier_dropped(NULL) is 0");
 }
 
+/* A new connection to a stuck server: asking what it reads and the call
+ * share the 5 s a text may take (the question alone waited sd-bus's
+ * default of 25 s, and the thread with it). */
+static void test_stuck_connect(void)
+{
+	struct notifier_opts opts = { .desktop = true };
+	struct notifier *n = NULL;
+	int64_t t0, took;
+
+	kill(mock_pid, SIGSTOP);
+	if (notifier_start(&opts, &n) < 0) {
+		kill(mock_pid, SIGCONT);
+		ok(0, "a notifier starts while the server is stuck");
+		return;
+	}
+	notifier_send(n, "a first text, to a stuck server");
+	sleep_ms(200);	/* the thread is connecting now */
+	t0 = now_ms();
+	notifier_stop(n);
+	took = now_ms() - t0;
+	kill(mock_pid, SIGCONT);
+	if (!ok(took < 7500, "connecting to a stuck server: notifier_stop returns within 2 s past "
+			      "the text's 5 s"))
+		printf("#   it took %lld ms\n", (long long)took);
+}
+
 static void test_reconnect(void)
 {
 	struct notifier_opts opts = { .desktop = true };
@@ -661,6 +687,7 @@ int main(void)
 		test_print();
 		test_desktop();
 		test_stuck_stop();
+	test_stuck_connect();
 		test_reconnect();
 		test_no_bus();
 		stop_bus();
