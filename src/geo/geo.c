@@ -451,7 +451,9 @@ static int find(struct geo *g, const char *addr, size_t len, struct geo_addr *a,
 		if (!room((void **)&g->entries, &g->entries_cap, t->n_slots ? t->n_slots : 512,
 			  sizeof(*g->entries)) || !table_room(t))
 			return 0;
-		return find(g, addr, len, a, ret);
+		/* its slot in the grown table (it is not there) */
+		for (j = h & (t->n_slots - 1); t->slots[j].idx; j = (j + 1) & (t->n_slots - 1))
+			;
 	}
 	if (!room((void **)&g->texts, &g->texts_cap, g->texts_len + len, 1) ||
 	    g->texts_len + len > UINT32_MAX)

@@ -266,11 +266,14 @@ static void test_geo(void)
 		geo_stats(g, &h2, &m2);
 		is_int(h2, hits + 1, "  a cache hit");
 		is_int(m2, misses, "  no new lookup");
-		/* enough addresses for the table to grow several times */
+		/* enough addresses for the table to grow several times; each
+		 * new one is one lookup, growing or not */
 		for (int i = 0; i < 5000; i++) {
 			snprintf(a, sizeof(a), "8.8.%d.%d", i / 256, i % 256);
 			geo_owner(g, a, strlen(a));
 		}
+		geo_stats(g, &h2, &m2);
+		is_int(m2 - misses, 4999, "  5,000 addresses (one seen before): 4,999 lookups");
 		is_str(geo_owner(g, "8.8.8.77", 8), "AS15169 Google LLC", "after growing, answers stay");
 		is_str(geo_owner(g, "8.8.9.77", 8), GEO_UNKNOWN, "  both ways");
 		ok(geo_owner(g, "8.8.8.78", 8) == c, "  one string for one answer, whatever the address");
