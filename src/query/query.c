@@ -875,7 +875,7 @@ static void agg_reset(struct agg *a)
 	agg_free(a);
 	a->series = s;
 	if (s) {
-		s->overflow = s->second = s->dropped = false;
+		s->no_buckets = s->second = s->dropped = false;
 		s->key_bytes = 0;
 		if (s->points)
 			memset(s->points, 0, s->n_lines * s->buckets * sizeof(*s->points));
@@ -1583,7 +1583,7 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 	struct split sp;
 	size_t ng = 0, n_top, nb = req->buckets;
 	int64_t from = 0, to = 0, align_start = 0, align_len = 0;
-	bool rolled = false;
+	bool rolled = false, reread;
 	int r;
 
 	*ret = NULL;
@@ -1615,7 +1615,7 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 		/* with rollups, the sums of the window first (from its largest
 		 * units), then the buckets of the top values (fill_buckets) */
 		rolled = use_rollups(db, &sel, &sp);
-		as.overflow = rolled;
+		as.no_buckets = rolled;
 		r = grouped(db, &sel, &sp, &rolled, &a, &g, &ng, err, errlen);
 	}
 	if (r < 0)
@@ -1645,16 +1645,17 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 		r = query_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!as.overflow && as.dropped) {
+	reread = as.no_buckets;
+	if (!reread && as.dropped) {
 		/* some keys gave up their buckets: the top values' must all
 		 * have kept theirs, and "other" is every row less the lines
 		 * (exact unless a sum saturated) */
-		for (size_t i = 0; i < a.n && !as.overflow; i++)
-			as.overflow = a.e[i].line >= 0 && a.e[i].n_pairs == KEY_DROPPED;
-		for (size_t b = 0; b < nb && req->other && !as.overflow; b++)
-			as.overflow = as.all[b].sent == INT64_MAX || as.all[b].received == INT64_MAX;
+		for (size_t i = 0; i < a.n && !reread; i++)
+			reread = a.e[i].line >= 0 && a.e[i].n_pairs == KEY_DROPPED;
+		for (size_t b = 0; b < nb && req->other && !reread; b++)
+			reread = as.all[b].sent == INT64_MAX || as.all[b].received == INT64_MAX;
 	}
-	if (!as.overflow) {
+	if (!reread) {
 		/* each key's buckets into its line */
 		for (size_t i = 0; i < a.n; i++) {
 			const struct agg_entry *e = &a.e[i];

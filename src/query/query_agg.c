@@ -257,7 +257,7 @@ bool agg_add(struct agg *a, int64_t k, int64_t k2, int64_t time, int64_t sent, i
 	e->sent = query_add_sat(e->sent, sent);
 	e->received = query_add_sat(e->received, received);
 	e->flows = query_add_sat(e->flows, flows);
-	if (!s || s->overflow || (b = bucket_of(s, time)) < 0)
+	if (!s || s->no_buckets || (b = bucket_of(s, time)) < 0)
 		return true;
 	if (e->n_pairs == KEY_DENSE) {
 		struct query_point *p = e->points;

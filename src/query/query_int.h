@@ -186,10 +186,11 @@ struct agg_series {
 	bool other;
 	bool second;			/* the second scan */
 	size_t key_bytes, max_bytes;	/* in the entries, during the first */
-	bool overflow;			/* no buckets kept in the first (rollups,
-					 * or no memory to give up buckets) */
+	bool no_buckets;		/* none kept in the first scan: its sums
+					 * come from the rollups */
 	bool dropped;			/* some key's buckets were given up */
-	struct query_point *all;	/* buckets: every row of the first scan */
+	struct query_point *all;	/* buckets: every row of the first scan
+					 * from the first key given up */
 };
 
 struct agg {
