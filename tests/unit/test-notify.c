@@ -512,11 +512,25 @@ static void test_desktop(void)
 	free(cut_b);
 }
 
+/* The time notifier_stop takes while the stopped server holds the thread
+ * in a call; the server goes on after. */
+static int64_t stop_stuck(struct notifier *n)
+{
+	int64_t t0, took;
+
+	sleep_ms(200);	/* the thread is in its call now */
+	t0 = now_ms();
+	notifier_stop(n);
+	took = now_ms() - t0;
+	kill(mock_pid, SIGCONT);
+	return took;
+}
+
 static void test_stuck_stop(void)
 {
 	struct notifier_opts opts = { .desktop = true };
 	struct notifier *n = NULL;
-	int64_t t0, took;
+	int64_t took;
 
 	if (notifier_start(&opts, &n) < 0) {
 		ok(0, "a second notifier starts");
@@ -527,11 +541,7 @@ static void test_stuck_stop(void)
 	kill(mock_pid, SIGSTOP);
 	for (int i = 0; i < 20; i++)
 		notifier_send(n, "to a stuck server");
-	sleep_ms(200);	/* the thread is in a call now */
-	t0 = now_ms();
-	notifier_stop(n);
-	took = now_ms() - t0;
-	kill(mock_pid, SIGCONT);
+	took = stop_stuck(n);
 	/* the call in progress times out after 5 s; then the rest is dropped */
 	if (!ok(took < 7500, "notifier_stop on a stuck server gives up within 2 s past the "
 			      "call in progress"))
@@ -549,7 +559,7 @@ static void test_stuck_connect(void)
 {
 	struct notifier_opts opts = { .desktop = true };
 	struct notifier *n = NULL;
-	int64_t t0, took;
+	int64_t took;
 
 	kill(mock_pid, SIGSTOP);
 	if (notifier_start(&opts, &n) < 0) {
@@ -558,11 +568,7 @@ static void test_stuck_connect(void)
 		return;
 	}
 	notifier_send(n, "a first text, to a stuck server");
-	sleep_ms(200);	/* the thread is connecting now */
-	t0 = now_ms();
-	notifier_stop(n);
-	took = now_ms() - t0;
-	kill(mock_pid, SIGCONT);
+	took = stop_stuck(n);
 	if (!ok(took < 7500, "connecting to a stuck server: notifier_stop returns within 2 s past "
 			      "the text's 5 s"))
 		printf("#   it took %lld ms\n", (long long)took);

@@ -864,6 +864,12 @@ static void test_bulk(void)
  * 100 s buckets from 200000: 60000 sends 100000 in every bucket; 200
  * ports send 50 in bucket 0 and 50 in bucket 1; 50000 sends 1 at the
  * start (so its buckets are given up first) and 1000000 at 200350. */
+/* a row of test_series_room: from local port `lport` */
+static struct conn_row port_row(int64_t time, uint64_t sent, int64_t lport)
+{
+	return net(mk(time, sent, 1, 0, 5, 6), 1000, lport, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+}
+
 static void test_series_room(void)
 {
 	char *path = path_of("room.db");
@@ -873,21 +879,19 @@ static void test_series_room(void)
 	struct store *st;
 	size_t n = 0;
 
-	rows[n++] = net(mk(200000, 1, 1, 0, 5, 6), 1000, 50000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
-	rows[n++] = net(mk(200005, 100000, 1, 0, 5, 6), 1000, 60000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+	rows[n++] = port_row(200000, 1, 50000);
+	rows[n++] = port_row(200005, 100000, 60000);
 	for (int k = 0; k < 200; k++)
-		rows[n++] = net(mk(200010 + k % 80, 50, 1, 0, 5, 6), 1000, 41000 + k, 443, "192.168.1.2",
-				"203.0.113.5", "", 2, 6, HOSTNS);
-	rows[n++] = net(mk(200105, 100000, 1, 0, 5, 6), 1000, 60000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+		rows[n++] = port_row(200010 + k % 80, 50, 41000 + k);
+	rows[n++] = port_row(200105, 100000, 60000);
 	store_sqlite_open(path, &st, err, sizeof(err));
 	store_write(st, rows, n);
 	n = 0;
 	for (int k = 0; k < 200; k++)
-		rows[n++] = net(mk(200150, 50, 1, 0, 5, 6), 1000, 41000 + k, 443, "192.168.1.2", "203.0.113.5", "",
-				2, 6, HOSTNS);
-	rows[n++] = net(mk(200205, 100000, 1, 0, 5, 6), 1000, 60000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
-	rows[n++] = net(mk(200305, 100000, 1, 0, 5, 6), 1000, 60000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
-	rows[n++] = net(mk(200350, 1000000, 1, 0, 5, 6), 1000, 50000, 443, "192.168.1.2", "203.0.113.5", "", 2, 6, HOSTNS);
+		rows[n++] = port_row(200150, 50, 41000 + k);
+	rows[n++] = port_row(200205, 100000, 60000);
+	rows[n++] = port_row(200305, 100000, 60000);
+	rows[n++] = port_row(200350, 1000000, 50000);
 	store_write(st, rows, n);
 	store_close(st);
 	if (!ok(query_open(path, &small, &db, err, sizeof(err)) == 0 &&
