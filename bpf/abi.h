@@ -209,7 +209,7 @@ enum ps_stat {
 	PS_STAT_BYTES_LOST_SENT,	/* bytes of such flows */
 	PS_STAT_BYTES_LOST_RECV,
 	PS_STAT_RINGBUF_FULL,		/* an event could not be queued */
-	PS_STAT_SOCK_STATE_FAIL,	/* per-socket state could not be allocated */
+	PS_STAT_SOCK_STATE_FAIL,	/* per-socket state could not be allocated (no memory) */
 	PS_STAT_PARSE_FAIL,		/* a packet header could not be read */
 	PS_STAT_EXEC_CACHE_FAIL,	/* an exec could not be remembered */
 	PS_STAT_UNOWNED,		/* sockets first seen without a process */
@@ -235,6 +235,9 @@ enum ps_stat {
 	PS_STAT_FIRST_SKIPPED,		/* first bytes of a connection not copied: the
 					 * ring buffer was half full (kept for events
 					 * that name processes) */
+	PS_STAT_SOCK_FREEING,		/* a packet of a socket the kernel was freeing,
+					 * first seen then: it has no state, so the
+					 * packet was not counted */
 	PS_STAT_MAX,
 };
 

@@ -497,12 +497,34 @@ static __always_inline struct sock *sock_addr(struct bpf_sock *bsk)
 	return (struct sock *)addr;
 }
 
+/* Whether the kernel is freeing the socket: its last reference is gone (a
+ * datagram still leaving, or arriving, after the last close).  sk is a
+ * struct sock or a struct bpf_sock, which is the same object; its address
+ * is copied out as a number, as in sock_addr. */
+static __always_inline bool sock_freeing(void *sk)
+{
+	unsigned long addr = 0;
+	void *p = sk;
+
+	barrier_var(p);
+	if (bpf_probe_read_kernel(&addr, sizeof(addr), &p) || !addr)
+		return false;
+	return BPF_CORE_READ((struct sock *)addr, __sk_common.skc_refcnt.refs.counter) == 0;
+}
+
 static __always_inline struct sock_state *sock_state_get(void *sk)
 {
 	struct sock_state *st = bpf_sk_storage_get(&socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
+	/* A socket's first storage is published with a compare-and-swap: when
+	 * another CPU made it at the same moment (the first packets of a
+	 * socket older than the sensor, sent and received at once), creating
+	 * fails here and the other CPU's is there to use. */
+	if (!st)
+		st = bpf_sk_storage_get(&socks, sk, 0, 0);
 	if (!st) {
-		stat_add(PS_STAT_SOCK_STATE_FAIL, 1);
+		/* the kernel gives a socket it is freeing no new storage */
+		stat_add(sock_freeing(sk) ? PS_STAT_SOCK_FREEING : PS_STAT_SOCK_STATE_FAIL, 1);
 		return NULL;
 	}
 	if (!st->id) {
@@ -1984,17 +2006,31 @@ static __always_inline void mark_closed(struct sock_state *st)
 		stat_add(PS_STAT_CLOSED_FULL, 1);
 }
 
-/* Datagram and raw sockets carry nothing after the last close. */
+/* Datagram and raw sockets send nothing new after the last close; what
+ * was held back for neighbour resolution still leaves after it. */
 SEC("cgroup/sock_release")
 int ps_sock_release(struct bpf_sock *bsk)
 {
+	bool tcp = bsk->type == SOCK_STREAM && bsk->protocol == IPPROTO_TCP;
 	struct sock_state *st;
 	struct ps_listen_key k;
 
 	st = bpf_sk_storage_get(&socks, bsk, 0, 0);
+	if (!st && !tcp) {
+		/* A socket older than the sensor that carried nothing it saw:
+		 * state now, owned by the task closing it (its holder), while
+		 * the kernel still gives it some.  Its datagrams held back for
+		 * neighbour resolution are counted when they leave; the freed
+		 * socket could not be given state then. */
+		st = sock_state_get(bsk);
+		if (!st)
+			return 1;
+		own_by_current(st);
+		sock_info(st, sock_addr(bsk));
+	}
 	if (!st)
 		return 1;
-	if (bsk->type == SOCK_STREAM && bsk->protocol == IPPROTO_TCP) {
+	if (tcp) {
 		/* TCP lives on after close (see ps_tcp_state), but what the
 		 * process sent until now is counted here, in its context, as
 		 * well: sequence numbers only advance, so nothing counts twice */

@@ -1065,6 +1065,12 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "no memory for the state of %" PRIu64 " sockets: their traffic was not "
 			   "counted",
 			   d[PS_STAT_SOCK_STATE_FAIL]);
+	if (d[PS_STAT_SOCK_FREEING])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " packets were not counted: their sockets were already "
+			   "closed and being freed when picosnitch first met them (sockets older "
+			   "than picosnitch, or the kernel's own)",
+			   d[PS_STAT_SOCK_FREEING]);
 	if (d[PS_STAT_PARSE_FAIL])
 		errlog_add(l->errlog,
 			   "%" PRIu64 " packets had headers that could not be read and were not "

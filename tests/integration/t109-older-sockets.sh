@@ -1,0 +1,122 @@
+#!/bin/bash
+# Sockets made before the monitor started have no state in the sensor until
+# it first meets them.  Two ways that went wrong, each counted exactly now:
+#  - the first datagrams of such a socket on two CPUs at once: one CPU's
+#    state was refused (the kernel publishes a socket's first storage with
+#    a compare-and-swap), and its datagram was lost as "no memory";
+#  - a datagram held back for neighbour resolution that leaves after its
+#    socket's last close: the kernel gives a socket it is freeing no state,
+#    so the datagram was not counted.  The close now gives the socket its
+#    state, owned by the closing program.
+source "$(dirname "$0")/../lib/lib.sh"
+
+need_root
+command -v sqlite3 >/dev/null || skip_all "needs the sqlite3 command"
+command -v python3 >/dev/null || skip_all "needs python3"
+netns_up || skip_all "cannot create a network namespace with a veth pair here"
+
+N=3000		# receiving sockets
+PORT0=20000	# their ports: PORT0 .. PORT0+N-1 (below the ephemeral range)
+V4=198.51.100.2
+PY=$(readlink -f "$(command -v python3)")
+
+ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
+
+# ---- made before the start, first datagrams on two CPUs at once ----
+# the receiver binds N sockets, then waits for $WORK/recv.exit
+python3 - "$WORK" "$N" "$PORT0" <<'PY' &
+import os, resource, socket, sys, time
+work, n, port0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+socks = []
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port0 + i))
+    socks.append(s)
+open(work + "/recv.ready", "w").close()
+while not os.path.exists(work + "/recv.exit"):
+    time.sleep(0.05)
+PY
+rpid=$!
+# the sender made before the start, for the held-back datagram: it sends
+# when told, closes at once, and lives on until told to exit
+python3 - "$WORK" "$V4" <<'PY' &
+import os, socket, sys, time
+work, addr = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+open(work + "/held.ready", "w").close()
+while not os.path.exists(work + "/held.go"):
+    time.sleep(0.01)
+port = int(open(work + "/held-sink.port").read())
+s.sendto(b"h" * 777, (addr, port))
+s.close()
+open(work + "/held.closed", "w").close()
+while not os.path.exists(work + "/held.exit"):
+    time.sleep(0.05)
+PY
+hpid=$!
+wait_file "$WORK/recv.ready" && wait_file "$WORK/held.ready" ||
+	{ not_ok "the programs made their sockets"; t_done; exit 1; }
+ps_start || { not_ok "the monitor starts"; t_done; exit 1; }
+
+cat >"$WORK/send.py" <<'PY'
+import socket, sys, time
+n, port0, start = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+while time.time() < start:
+    pass
+for i in range(n):
+    s.sendto(b"r", ("127.0.0.1", port0 + i))
+PY
+if [ "$(nproc)" -ge 2 ]; then
+	start=$(python3 -c 'import time; print(time.time() + 1)')
+	taskset -c 0 python3 "$WORK/send.py" "$N" "$PORT0" "$start" &
+	s0=$!
+	taskset -c 1 python3 "$WORK/send.py" "$N" "$PORT0" "$start" &
+	s1=$!
+	wait "$s0" "$s1"
+else
+	diag "one CPU: the two senders take turns, so no race is tried"
+	python3 "$WORK/send.py" "$N" "$PORT0" 0
+	python3 "$WORK/send.py" "$N" "$PORT0" 0
+fi
+
+# ---- a datagram held back for neighbour resolution, its socket closed ----
+# The namespace answers no ARP, so the datagram waits in the neighbour's
+# queue; the socket is closed; then the neighbour is set by hand and the
+# datagram leaves, from a socket the kernel is freeing.
+sink=$(prog held-sink)
+in_ns "$sink" udp-sink "$V4" "$WORK/held-sink.port" 1 &
+kpid=$!
+wait_file "$WORK/held-sink.port"
+mac=$(in_ns cat "/sys/class/net/$VETH_N/address")
+ip -n "$NS" link set "$VETH_N" arp off
+ip neigh flush dev "$VETH_H"
+touch "$WORK/held.go"
+wait_file "$WORK/held.closed"
+check_eq "the datagram waits for its neighbour" "INCOMPLETE" \
+	"$(ip neigh show "$V4" dev "$VETH_H" | awk '{ print $NF }')"
+ip neigh replace "$V4" lladdr "$mac" dev "$VETH_H" nud permanent
+if timeout 10 tail --pid="$kpid" -f /dev/null && wait "$kpid"; then
+	ok "  then reached the namespace"
+else
+	not_ok "  then reached the namespace"
+fi
+
+sleep 2.5	# a write of the counts with the receiver still there to name
+touch "$WORK/recv.exit" "$WORK/held.exit"
+wait "$rpid" "$hpid"
+ps_stop
+
+check_eq "every datagram to the older sockets is counted for their program" \
+	"$((2 * N)) $N" \
+	"$(db "SELECT sum(received) || ' ' || count(DISTINCT local_port) FROM connection_log
+		WHERE executable = '$PY' AND local_port BETWEEN $PORT0 AND $((PORT0 + N - 1))")"
+check_eq "the held-back datagram is counted for the program that closed its socket" \
+	"777 0" \
+	"$(db "SELECT ifnull(sum(sent),0) || ' ' || ifnull(sum(received),0) FROM connection_log
+		WHERE executable = '$PY' AND remote_address = '$V4'")"
+check_eq "nothing went wrong (no state refused, no packet uncounted)" "" \
+	"$(cat "$PICOSNITCH_DIR/error.log")"
+t_done
