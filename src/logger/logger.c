@@ -1039,7 +1039,8 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 	}
 	for (int i = 0; i < PS_MSTAT_MAX; i++) {
 		md[i] = m->monitor[i] >= l->monitor_seen[i] ? m->monitor[i] - l->monitor_seen[i] : 0;
-		l->monitor_seen[i] = m->monitor[i];
+		if (i != PS_MSTAT_UNOWNED_BYTES)	/* told with the next sockets */
+			l->monitor_seen[i] = m->monitor[i];
 	}
 	if (d[PS_STAT_FLOW_MAP_FULL])
 		errlog_add(l->errlog,
@@ -1156,11 +1157,16 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "%" PRIu64 " executables could be read neither as root nor as the desktop "
 			   "user: logged with sha256 \"" SHA_UNREADABLE "\"",
 			   md[PS_MSTAT_UNREADABLE]);
-	if (md[PS_MSTAT_UNOWNED])
+	/* the bytes: all logged without a process since the last such line,
+	 * also those of sockets given up before it */
+	if (md[PS_MSTAT_UNOWNED]) {
+		l->monitor_seen[PS_MSTAT_UNOWNED_BYTES] = m->monitor[PS_MSTAT_UNOWNED_BYTES];
 		errlog_add(l->errlog,
-			   "%" PRIu64 " sockets carried traffic (%" PRIu64 " bytes) but no process "
-			   "holding them could be found: logged without a process",
+			   "%" PRIu64 " sockets carried traffic but no process holding them could "
+			   "be found: logged without a process (%" PRIu64 " bytes so logged since "
+			   "the last such line)",
 			   md[PS_MSTAT_UNOWNED], md[PS_MSTAT_UNOWNED_BYTES]);
+	}
 	if (md[PS_MSTAT_LISTENER_FALLBACK])
 		errlog_add(l->errlog,
 			   "%" PRIu64 " accepted sockets were closed before their process could be "

@@ -32,6 +32,7 @@ struct flow {
 	struct who who;		/* proc is NULL while the process is looked for */
 	bool reported;		/* has been handed on (even with 0 bytes) */
 	bool counted_elsewhere;	/* unowned part of a socket another flow counts */
+	bool unowned;		/* logged without a process: none was found */
 	UT_hash_handle hh;
 };
 
@@ -44,6 +45,7 @@ struct owner {
 	int scans;
 	bool resolved;
 	bool by_flow;		/* named by another flow of the same socket */
+	bool unowned;		/* given up: no process was found */
 	UT_hash_handle hh;
 };
 
@@ -263,7 +265,7 @@ void tracker_on_unowned(struct tracker *t, const struct ps_flow_key *k, uint64_t
 
 /* The last resort for a socket whose holder was never found: the process
  * that listens on (or bound) its local port. */
-static void owner_fallback(struct tracker *t, struct owner *o, uint64_t bytes)
+static void owner_fallback(struct tracker *t, struct owner *o)
 {
 	struct ps_listen_key lk = { 0 };
 	struct ps_task task;
@@ -278,7 +280,7 @@ static void owner_fallback(struct tracker *t, struct owner *o, uint64_t bytes)
 	} else {
 		who_none(t, &o->who, "", -1);
 		t->stats.unowned_unresolved++;
-		t->stats.unowned_bytes += bytes;
+		o->unowned = true;
 	}
 	o->resolved = true;
 }
@@ -337,7 +339,7 @@ out:
 
 /* Give the flow its process; false while that is still being looked for. */
 static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_info *v,
-		      uint64_t bytes, bool force)
+		      bool force)
 {
 	struct owner *o;
 
@@ -356,11 +358,12 @@ static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_in
 	if (!o)
 		return false;
 	if (!o->resolved && (force || o->scans >= MAX_SCANS))
-		owner_fallback(t, o, bytes);
+		owner_fallback(t, o);
 	if (!o->resolved)
 		return false;
 	who_copy(&f->who, &o->who);
 	f->counted_elsewhere = o->by_flow;
+	f->unowned = o->unowned;
 	if (!o->by_flow)
 		who_seen(t, &f->who, false);
 	return true;
@@ -454,7 +457,7 @@ static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struc
 			if (!f)
 				return -ENOMEM;
 		}
-		if (!flow_bind(t, f, &info, v->sent + v->recv, closed || t->final))
+		if (!flow_bind(t, f, &info, closed || t->final))
 			return 0;	/* its bytes wait in the sensor until it is named */
 	}
 	if (k->tgid)
@@ -469,6 +472,8 @@ static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struc
 		dr = v->recv - f->recv;
 		f->recv = v->recv;
 	}
+	if (f->unowned)
+		t->stats.unowned_bytes += ds + dr;	/* every flow of the socket, always */
 	if (ds || dr || !f->reported) {
 		delta(t, &f->who, k, k->lport, k->rport, ds, dr,
 		      f->reported || f->counted_elsewhere ? 0 : 1);

@@ -47,7 +47,7 @@ int tracker_drain(struct tracker *t, bool final);
 /* What went wrong, cumulative, for error.log. */
 struct tracker_stats {
 	uint64_t unowned_unresolved;	/* sockets whose process was never found */
-	uint64_t unowned_bytes;		/* their bytes */
+	uint64_t unowned_bytes;		/* the bytes logged for them, all of their flows */
 	uint64_t listener_fallback;	/* sockets named after their listener instead */
 };
 void tracker_stats_get(struct tracker *t, struct tracker_stats *ret);
