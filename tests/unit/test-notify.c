@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -368,14 +369,34 @@ static void flood_text(char *buf, int i)
 }
 
 static char logged[4096];
+static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* log_*() of the notifier's thread, captured */
 static void capture_log(void *ctx, enum log_level level, const char *msg)
 {
-	size_t n = strlen(logged);
+	size_t n;
 
 	(void)ctx;
+	pthread_mutex_lock(&logged_lock);
+	n = strlen(logged);
 	snprintf(logged + n, sizeof(logged) - n, "%d:%s\n", (int)level, msg);
+	pthread_mutex_unlock(&logged_lock);
+}
+
+/* Wait up to ms for the notifier's thread to log a line holding what. */
+static bool wait_logged(const char *what, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+	bool found;
+
+	for (;;) {
+		pthread_mutex_lock(&logged_lock);
+		found = strstr(logged, what) != NULL;
+		pthread_mutex_unlock(&logged_lock);
+		if (found || now_ms() >= deadline)
+			return found;
+		sleep_ms(10);
+	}
 }
 
 static char printed[4096];
@@ -595,10 +616,12 @@ static void test_reconnect(void)
 	       "delivered before the restart");
 
 	stop_bus();
+	pthread_mutex_lock(&logged_lock);
 	logged[0] = '\0';
+	pthread_mutex_unlock(&logged_lock);
 	notifier_send(n, "while the bus is down");
-	sleep_ms(300);
-	ok(strstr(logged, "cannot show a desktop notification") != NULL,
+	/* at once, but a loaded machine may not run the thread at once */
+	ok(wait_logged("cannot show a desktop notification", 5000),
 	   "a failure to deliver is reported");
 	ok(start_bus("log2") == 0, "the bus and the server start again");
 	/* a connection is tried at most once a second */
@@ -627,7 +650,9 @@ static void test_no_bus(void)
 
 	snprintf(bad, sizeof(bad), "unix:path=%s/nobus", tmpdir);
 	setenv("DBUS_SESSION_BUS_ADDRESS", bad, 1);
+	pthread_mutex_lock(&logged_lock);
 	logged[0] = '\0';
+	pthread_mutex_unlock(&logged_lock);
 	notifier_start(&opts, &n);
 	notifier_send(n, "one");
 	notifier_send(n, "two");
