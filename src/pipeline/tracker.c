@@ -52,6 +52,21 @@ struct owner {
 #define MAX_SCANS 3
 #define SCAN_INTERVAL_MS 100
 
+/* The sockets closed at the drains of the last RECENT_MS, kept after the
+ * sensor's record of their close is forgotten: a datagram held back for
+ * neighbour resolution can leave after that (the kernel waits up to three
+ * seconds for an answer by default), and makes its flow again.  Such a
+ * flow, new to the tracker, is collected as closed when its socket is in
+ * here; without it the flow would stay in the sensor's table for good. */
+#define RECENT_MS 10000
+#define RECENT_MAX 32	/* drains remembered at most */
+
+struct recent_closed {
+	uint64_t *ids;		/* sorted */
+	size_t n;
+	uint64_t at_ms;		/* when the drain read them */
+};
+
 struct tracker {
 	struct ident_cache *ic;
 	struct sensor *sensor;
@@ -62,6 +77,8 @@ struct tracker {
 	/* during a drain */
 	uint64_t *closed;
 	size_t nclosed;
+	struct recent_closed recent[RECENT_MAX];	/* oldest first */
+	size_t nrecent;
 	struct ps_flow_key *dead;
 	size_t ndead, dead_cap;
 	bool final;
@@ -162,6 +179,17 @@ static void owner_free(struct tracker *t, struct owner *o)
 	free(o);
 }
 
+static void owner_forget(struct tracker *t, uint64_t sock_id)
+{
+	struct owner *o;
+
+	HASH_FIND(hh, t->owners, &sock_id, sizeof(sock_id), o);
+	if (o) {
+		HASH_DEL(t->owners, o);
+		owner_free(t, o);
+	}
+}
+
 void tracker_free(struct tracker *t)
 {
 	struct flow *f, *ft;
@@ -177,6 +205,8 @@ void tracker_free(struct tracker *t)
 		HASH_DEL(t->owners, o);
 		owner_free(t, o);
 	}
+	for (size_t i = 0; i < t->nrecent; i++)
+		free(t->recent[i].ids);
 	free(t->dead);
 	free(t->pending);
 	free(t);
@@ -441,10 +471,50 @@ static bool is_closed(const struct tracker *t, uint64_t sock_id)
 	return bsearch(&sock_id, t->closed, t->nclosed, sizeof(*t->closed), cmp_u64) != NULL;
 }
 
+static bool recently_closed(const struct tracker *t, uint64_t sock_id)
+{
+	for (size_t i = 0; i < t->nrecent; i++) {
+		const struct recent_closed *r = &t->recent[i];
+
+		/* ids only grow: a socket made after the list was read (most
+		 * new flows) is past its end */
+		if (sock_id > r->ids[r->n - 1] || sock_id < r->ids[0])
+			continue;
+		if (bsearch(&sock_id, r->ids, r->n, sizeof(uint64_t), cmp_u64))
+			return true;
+	}
+	return false;
+}
+
+/* Keep this drain's closed sockets (taking t->closed) and forget those
+ * older than RECENT_MS, or the oldest when there is no room. */
+static void remember_closed(struct tracker *t)
+{
+	uint64_t now = now_ms();
+	size_t drop = 0;
+
+	while (drop < t->nrecent && (now - t->recent[drop].at_ms > RECENT_MS ||
+				     t->nrecent - drop == RECENT_MAX))
+		free(t->recent[drop++].ids);
+	memmove(t->recent, t->recent + drop, (t->nrecent - drop) * sizeof(*t->recent));
+	t->nrecent -= drop;
+	if (!t->nclosed) {
+		free(t->closed);
+	} else {
+		t->recent[t->nrecent++] = (struct recent_closed){ t->closed, t->nclosed, now };
+	}
+	t->closed = NULL;
+	t->nclosed = 0;
+}
+
 static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_count *v)
 {
 	struct flow *f = flow_find(t, k);
-	bool closed = t->nclosed && is_closed(t, k->sock_id);
+	/* a datagram flow met for the first time may be a late datagram's
+	 * (above); a TCP socket's is a connection made again on it */
+	bool closed = (t->nclosed && is_closed(t, k->sock_id)) ||
+		      (!f && k->proto != IPPROTO_TCP && t->nrecent &&
+		       recently_closed(t, k->sock_id));
 	uint64_t ds = 0, dr = 0;
 
 	if (!f || !f->who.proc) {
@@ -542,18 +612,20 @@ int tracker_drain(struct tracker *t, bool final)
 	}
 	if (r == 0)
 		sensor_forget_closed(t->sensor, t->closed, t->nclosed);
-	for (size_t i = 0; i < t->nclosed && r == 0; i++) {
-		struct owner *o;
-
-		HASH_FIND(hh, t->owners, &t->closed[i], sizeof(uint64_t), o);
-		if (o) {
-			HASH_DEL(t->owners, o);
-			owner_free(t, o);
-		}
+	for (size_t i = 0; i < t->nclosed && r == 0; i++)
+		owner_forget(t, t->closed[i]);
+	/* and the owners of late datagrams' sockets, closed before */
+	for (size_t i = 0; i < t->ndead && r == 0; i++) {
+		if (!t->dead[i].tgid && !(t->nclosed && is_closed(t, t->dead[i].sock_id)))
+			owner_forget(t, t->dead[i].sock_id);
 	}
-	free(t->closed);
-	t->closed = NULL;
-	t->nclosed = 0;
+	if (r == 0) {
+		remember_closed(t);
+	} else {
+		free(t->closed);
+		t->closed = NULL;
+		t->nclosed = 0;
+	}
 	t->final = false;
 	return r < 0 ? r : r_tcp < 0 ? r_tcp : 0;
 }
