@@ -27,14 +27,21 @@ GPORT0=24000
 L=50		# sockets whose datagrams leave late
 V4=198.51.100.2
 PY=$(readlink -f "$(command -v python3)")
+# received_on EXE PORT0 COUNT: "<bytes received> <local ports>" of EXE's
+# entries on the ports PORT0 .. PORT0+COUNT-1
+received_on() {
+	db "SELECT sum(received) || ' ' || count(DISTINCT local_port) FROM connection_log
+		WHERE executable = '$1' AND local_port BETWEEN $2 AND $(($2 + $3 - 1))"
+}
 
 ps_config '{"DB write limit (seconds)": 1, "Desktop notifications": false}'
 
 # ---- made before the start, first datagrams on two CPUs at once ----
-# the receiver binds N sockets, then waits for $WORK/recv.exit
-python3 - "$WORK" "$N" "$PORT0" <<'PY' &
+# bind.py NAME COUNT PORT0: binds COUNT sockets, says so in $WORK/NAME.ready,
+# and holds them until $WORK/NAME.exit appears
+cat >"$WORK/bind.py" <<'PY'
 import os, resource, socket, sys, time
-work, n, port0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+work, name, n, port0 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 socks = []
@@ -42,23 +49,13 @@ for i in range(n):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", port0 + i))
     socks.append(s)
-open(work + "/recv.ready", "w").close()
-while not os.path.exists(work + "/recv.exit"):
-    time.sleep(0.05)
-PY
-rpid=$!
-python3 - "$WORK" "$G" "$GPORT0" <<'PY' &
-import os, socket, sys, time
-work, n, port0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-socks = []
-for i in range(n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", port0 + i))
-    socks.append(s)
-open(work + "/gone.ready", "w").close()
-while not os.path.exists(work + "/gone.exit"):
+open(f"{work}/{name}.ready", "w").close()
+while not os.path.exists(f"{work}/{name}.exit"):
     time.sleep(0.01)
 PY
+python3 "$WORK/bind.py" "$WORK" recv "$N" "$PORT0" &
+rpid=$!
+python3 "$WORK/bind.py" "$WORK" gone "$G" "$GPORT0" &
 gpid=$!
 # the sender made before the start, for the held-back datagram: it sends
 # when told, closes at once, and lives on until told to exit
@@ -175,9 +172,7 @@ fi
 ps_stop
 
 check_eq "every datagram to the older sockets is counted for their program" \
-	"$((2 * N)) $N" \
-	"$(db "SELECT sum(received) || ' ' || count(DISTINCT local_port) FROM connection_log
-		WHERE executable = '$PY' AND local_port BETWEEN $PORT0 AND $((PORT0 + N - 1))")"
+	"$((2 * N)) $N" "$(received_on "$PY" "$PORT0" "$N")"
 check_eq "the held-back datagram is counted for the program that closed its socket" \
 	"777 0" \
 	"$(db "SELECT ifnull(sum(sent),0) || ' ' || ifnull(sum(received),0) FROM connection_log
@@ -187,9 +182,7 @@ check_eq "the late datagrams are counted, once" "$((100 * L)) $L" \
 	"$(db "SELECT ifnull(sum(sent),0) || ' ' || count(DISTINCT local_port) FROM connection_log
 		WHERE executable = '$PY' AND remote_address = '$V4' AND remote_port = 9")"
 check_eq "the gone program's sockets are logged without a process, every byte" \
-	"$((2 * G)) $G" \
-	"$(db "SELECT sum(received) || ' ' || count(DISTINCT local_port) FROM connection_log
-		WHERE executable = '' AND local_port BETWEEN $GPORT0 AND $((GPORT0 + G - 1))")"
+	"$((2 * G)) $G" "$(received_on "" "$GPORT0" "$G")"
 check_eq "error.log says only that, with those bytes (no state refused, no packet uncounted)" \
 	"$G sockets carried traffic but no process holding them could be found: logged without a process ($((2 * G)) bytes so logged since the last such line)" \
 	"$(cut -d' ' -f3- "$PICOSNITCH_DIR/error.log")"
