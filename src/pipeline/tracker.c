@@ -295,7 +295,7 @@ void tracker_on_unowned(struct tracker *t, const struct ps_flow_key *k, uint64_t
 
 /* The last resort for a socket whose holder was never found: the process
  * that listens on (or bound) its local port. */
-static void owner_fallback(struct tracker *t, struct owner *o)
+static void owner_fallback(struct tracker *t, struct owner *o, bool count)
 {
 	struct ps_listen_key lk = { 0 };
 	struct ps_task task;
@@ -306,10 +306,12 @@ static void owner_fallback(struct tracker *t, struct owner *o)
 	lk.lport = o->key.lport;
 	if (bpf_map_lookup_elem(sensor_listeners_fd(t->sensor), &lk, &task) == 0 &&
 	    who_from_task(t, &o->who, &task)) {
-		t->stats.listener_fallback++;
+		if (count)
+			t->stats.listener_fallback++;
 	} else {
 		who_none(t, &o->who, "", -1);
-		t->stats.unowned_unresolved++;
+		if (count)
+			t->stats.unowned_unresolved++;
 		o->unowned = true;
 	}
 	o->resolved = true;
@@ -369,7 +371,7 @@ out:
 
 /* Give the flow its process; false while that is still being looked for. */
 static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_info *v,
-		      bool force)
+		      bool force, bool late)
 {
 	struct owner *o;
 
@@ -388,7 +390,7 @@ static bool flow_bind(struct tracker *t, struct flow *f, const struct ps_flow_in
 	if (!o)
 		return false;
 	if (!o->resolved && (force || o->scans >= MAX_SCANS))
-		owner_fallback(t, o);
+		owner_fallback(t, o, !late);	/* a late flow's socket was told of */
 	if (!o->resolved)
 		return false;
 	who_copy(&f->who, &o->who);
@@ -510,11 +512,12 @@ static void remember_closed(struct tracker *t)
 static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struct ps_flow_count *v)
 {
 	struct flow *f = flow_find(t, k);
-	/* a datagram flow met for the first time may be a late datagram's
-	 * (above); a TCP socket's is a connection made again on it */
-	bool closed = (t->nclosed && is_closed(t, k->sock_id)) ||
-		      (!f && k->proto != IPPROTO_TCP && t->nrecent &&
-		       recently_closed(t, k->sock_id));
+	bool listed = t->nclosed && is_closed(t, k->sock_id);
+	/* a datagram flow not yet handed on may be a late datagram's (above);
+	 * a TCP socket's is a connection made again on it */
+	bool late = !listed && (!f || !f->reported) && k->proto != IPPROTO_TCP &&
+		    t->nrecent && recently_closed(t, k->sock_id);
+	bool closed = listed || late;
 	uint64_t ds = 0, dr = 0;
 
 	if (!f || !f->who.proc) {
@@ -527,7 +530,7 @@ static int drain_one(struct tracker *t, const struct ps_flow_key *k, const struc
 			if (!f)
 				return -ENOMEM;
 		}
-		if (!flow_bind(t, f, &info, closed || t->final))
+		if (!flow_bind(t, f, &info, closed || t->final, late))
 			return 0;	/* its bytes wait in the sensor until it is named */
 	}
 	if (k->tgid)
@@ -614,8 +617,9 @@ int tracker_drain(struct tracker *t, bool final)
 		sensor_forget_closed(t->sensor, t->closed, t->nclosed);
 	for (size_t i = 0; i < t->nclosed && r == 0; i++)
 		owner_forget(t, t->closed[i]);
-	/* and the owners of late datagrams' sockets, closed before */
-	for (size_t i = 0; i < t->ndead && r == 0; i++) {
+	/* and the owners of late datagrams' sockets, closed before: their
+	 * flows are gone whatever r is */
+	for (size_t i = 0; i < t->ndead; i++) {
 		if (!t->dead[i].tgid && !(t->nclosed && is_closed(t, t->dead[i].sock_id)))
 			owner_forget(t, t->dead[i].sock_id);
 	}
