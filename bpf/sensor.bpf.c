@@ -479,37 +479,36 @@ static __always_inline struct sock *kernel_sock(struct bpf_sock *bsk)
 	return bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
 }
 
-/* The same socket as an address for BPF_CORE_READ (probe reads), on any
- * kernel.  A struct bpf_sock pointer is the kernel's struct sock, but the
- * verifier allows no arithmetic on it: its value is copied out of the
- * stack with a probe read, which makes it a plain number. */
-static __always_inline struct sock *sock_addr(struct bpf_sock *bsk)
+/* A socket pointer of either kind (struct sock, or struct bpf_sock, which
+ * is the same object) as a plain number, for BPF_CORE_READ (probe reads):
+ * the verifier allows no arithmetic on a struct bpf_sock pointer, so its
+ * value is copied out of the stack with a probe read.  NULL if that fails. */
+static __always_inline struct sock *sock_number(void *p)
 {
-	struct sock *sk = kernel_sock(bsk);
 	unsigned long addr = 0;
-	void *p = bsk;
 
-	if (sk)
-		return sk;
 	barrier_var(p);
 	if (bpf_probe_read_kernel(&addr, sizeof(addr), &p))
 		return NULL;
 	return (struct sock *)addr;
 }
 
+/* The same socket as an address for BPF_CORE_READ, on any kernel: where
+ * bpf_rdonly_cast exists, the cast (plain loads). */
+static __always_inline struct sock *sock_addr(struct bpf_sock *bsk)
+{
+	struct sock *sk = kernel_sock(bsk);
+
+	return sk ? sk : sock_number(bsk);
+}
+
 /* Whether the kernel is freeing the socket: its last reference is gone (a
- * datagram still leaving, or arriving, after the last close).  sk is a
- * struct sock or a struct bpf_sock, which is the same object; its address
- * is copied out as a number, as in sock_addr. */
+ * datagram still leaving, or arriving, after the last close). */
 static __always_inline bool sock_freeing(void *sk)
 {
-	unsigned long addr = 0;
-	void *p = sk;
+	struct sock *s = sock_number(sk);
 
-	barrier_var(p);
-	if (bpf_probe_read_kernel(&addr, sizeof(addr), &p) || !addr)
-		return false;
-	return BPF_CORE_READ((struct sock *)addr, __sk_common.skc_refcnt.refs.counter) == 0;
+	return s && BPF_CORE_READ(s, __sk_common.skc_refcnt.refs.counter) == 0;
 }
 
 static __always_inline struct sock_state *sock_state_get(void *sk)
