@@ -56,7 +56,7 @@ struct owner {
  * sensor's record of their close is forgotten: a datagram held back for
  * neighbour resolution can leave after that (the kernel waits up to three
  * seconds for an answer by default), and makes its flow again.  Such a
- * flow, new to the tracker, is collected as closed when its socket is in
+ * flow, not yet handed on, is collected as closed when its socket is in
  * here; without it the flow would stay in the sensor's table for good. */
 #define RECENT_MS 10000
 #define RECENT_MAX 32	/* drains remembered at most */
@@ -488,8 +488,9 @@ static bool recently_closed(const struct tracker *t, uint64_t sock_id)
 	return false;
 }
 
-/* Keep this drain's closed sockets (taking t->closed) and forget those
- * older than RECENT_MS, or the oldest when there is no room. */
+/* Keep this drain's closed sockets (taking t->closed; freed when there are
+ * none) and forget those older than RECENT_MS, or the oldest when there is
+ * no room. */
 static void remember_closed(struct tracker *t)
 {
 	uint64_t now = now_ms();
@@ -623,13 +624,9 @@ int tracker_drain(struct tracker *t, bool final)
 		if (!t->dead[i].tgid && !(t->nclosed && is_closed(t, t->dead[i].sock_id)))
 			owner_forget(t, t->dead[i].sock_id);
 	}
-	if (r == 0) {
-		remember_closed(t);
-	} else {
-		free(t->closed);
-		t->closed = NULL;
-		t->nclosed = 0;
-	}
+	if (r != 0)
+		t->nclosed = 0;	/* still listed: read again at the next drain */
+	remember_closed(t);
 	t->final = false;
 	return r < 0 ? r : r_tcp < 0 ? r_tcp : 0;
 }
