@@ -4,7 +4,8 @@
  * must stay in it and end or refuse it, a part of the sums must lie in it
  * (or be empty: in a row of its own), and every entry an executable day
  * gives must lie in its day.  The entries read are written again and must read back the
- * same (the writer's format is the reader's). */
+ * same (the writer's format is the reader's), and the varints read many at
+ * a time are those read one at a time. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!out)
 		return 0;
+	/* many varints at once read what one at a time reads, from the first
+	 * bytes on, in runs of any length */
+	for (size_t from = 0; from < 8 && from < size; from++) {
+		size_t run = 1 + data[from] % 64;
+		struct rollup_reader a = { data + from, data + size, 0 }, b = a;
+
+		for (;;) {
+			uint64_t va[64], vb;
+			bool bad, okb = true;
+			size_t got = rollup_get_uvarints(&a, va, run, &bad), k;
+
+			for (k = 0; k < run && b.p < b.end && (okb = rollup_get_uvarint(&b, &vb)); k++)
+				if (k >= got || va[k] != vb)
+					abort();
+			if (k != got || bad != !okb || a.p != b.p)
+				abort();
+			if (got < run)
+				break;
+		}
+	}
 	/* the units' format */
 	if (rollup_reader_init(&rd, data, size))
 		while ((n = rollup_next(&rd, &e)) > 0)

@@ -19,6 +19,8 @@
 
 /* more executables than this (a filter on a common name) are read as rows */
 #define MAX_EXES 1000
+/* entries of an executable day decoded at a time (7.5 kB of varints) */
+#define ROWS_CHUNK 64
 
 /* One (dimension, mode) of the filters. */
 struct matcher {
@@ -709,6 +711,7 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	int64_t *kept;
 	struct prefetch *ahead;
 	sqlite3_stmt *st;
+	uint64_t u[ROWS_CHUNK * ROLLUP_ROW_VARINTS];
 	int r = 0, rc = SQLITE_DONE;
 
 	if (!x->n_exes || d0 >= d1 || !n_aggs)
@@ -783,10 +786,37 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 			if (!len || blob[0] != ROLLUP_ROWS_FORMAT) {
 				n = -1;
 			} else {
+				size_t got = 0, at = 0;
+				bool bad = false;
+
 				rd.p++;
-				while ((n = rollup_next_row(&rd, day, &row)) > 0) {
+				/* the varints of up to ROWS_CHUNK entries at a time
+				 * (rollup_get_uvarints: fast) */
+				for (;;) {
 					int64_t k, k2 = 0;
 					bool keep = true;
+
+					if (at == got) {
+						if (got && got < ROWS_CHUNK * ROLLUP_ROW_VARINTS) {
+							n = bad ? -1 : 0;
+							break;
+						}
+						got = rollup_get_uvarints(&rd, u, ROWS_CHUNK * ROLLUP_ROW_VARINTS,
+									  &bad);
+						at = 0;
+						if (got % ROLLUP_ROW_VARINTS || (bad && !got)) {
+							n = -1;
+							break;
+						}
+						if (!got) {
+							n = 0;
+							break;
+						}
+					}
+					n = rollup_row_apply(day, &row, u + at);
+					at += ROLLUP_ROW_VARINTS;
+					if (n < 0)
+						break;
 
 					for (size_t j = 0; keep && j < n_row_m; j++)
 						keep = matches(&x->m[row_m[j]], exe, &row) !=
