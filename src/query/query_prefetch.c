@@ -34,14 +34,22 @@ struct helper {
 	pthread_t thread;
 	bool started;
 	sqlite3 *db;		/* set before the thread starts, closed after */
-	int64_t from, to;	/* its days */
 };
 
+/* The helpers take the days one at a time, in the order the query reads
+ * them (an executable's days, then the next executable's): each takes the
+ * next day no helper has, so the reads in flight are the next ones the
+ * query needs, however far it has got.  (Each helper reading an eighth of
+ * the window of its own left the query reading the first eighth alone,
+ * one read at a time.) */
 struct prefetch {
 	const char *sql;
 	int64_t mask;
-	const int64_t *exes;
+	const int64_t *exes;	/* NULL: prefetch_slices_start's */
 	size_t n_exes;
+	int64_t d0;
+	size_t n_days;
+	atomic_size_t next;	/* the next (executable, day) to take */
 	atomic_bool stop;
 	struct helper h[HELPERS];
 };
@@ -64,19 +72,26 @@ static void *run(void *arg)
 
 	if (sqlite3_prepare_v2(h->db, p->sql, -1, &st, NULL) != SQLITE_OK)
 		return NULL;
-	/* prefetch_slices_start's: the slice's rows */
-	if (!p->exes) {
-		sqlite3_bind_int64(st, 1, h->from);
-		sqlite3_bind_int64(st, 2, h->to);
-		drain(p, st);
-	}
-	for (size_t i = 0; i < p->n_exes && !atomic_load(&p->stop); i++) {
+	for (;;) {
+		size_t c = atomic_fetch_add(&p->next, 1);
+		size_t n = p->exes ? p->n_exes : 1;
+		int64_t day;
+
+		if (atomic_load(&p->stop) || c / p->n_days >= n)
+			break;
+		day = p->d0 + (int64_t)(c % p->n_days) * ROLLUP_DAY;
 		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, p->exes[i]);
-		sqlite3_bind_int64(st, 2, h->from);
-		sqlite3_bind_int64(st, 3, h->to);
-		if (sqlite3_bind_parameter_count(st) >= 4)
-			sqlite3_bind_int64(st, 4, p->mask);
+		if (!p->exes) {
+			/* prefetch_slices_start's: the day's rows */
+			sqlite3_bind_int64(st, 1, day);
+			sqlite3_bind_int64(st, 2, day + ROLLUP_DAY);
+		} else {
+			sqlite3_bind_int64(st, 1, p->exes[c / p->n_days]);
+			sqlite3_bind_int64(st, 2, day);
+			sqlite3_bind_int64(st, 3, day + ROLLUP_DAY);
+			if (sqlite3_bind_parameter_count(st) >= 4)
+				sqlite3_bind_int64(st, 4, p->mask);
+		}
 		drain(p, st);
 	}
 	sqlite3_finalize(st);
@@ -107,23 +122,22 @@ static void start(struct query_db *db, struct prefetch *p)
 	}
 }
 
-/* A prefetch of [d0, d1) in HELPERS + 1 slices (the query reads the first
- * itself), to be started; NULL if not worth it. */
+/* A prefetch of the days of [d0, d1) (d0 a day's start), to be started;
+ * NULL if not worth it. */
 static struct prefetch *sliced(struct query_db *db, const char *sql, int64_t d0, int64_t d1)
 {
 	const char *file = sqlite3_db_filename(db->db, "main");
 	struct prefetch *p;
-	int64_t days = (d1 - d0) / ROLLUP_DAY;
 
 	if (db->opt.no_prefetch || !file || !*file || d1 - d0 < MIN_DAYS * ROLLUP_DAY ||
 	    !(p = calloc(1, sizeof(*p))))
 		return NULL;	/* only slower */
 	p->sql = sql;
+	p->d0 = d0;
+	p->n_days = (size_t)((d1 - d0 + ROLLUP_DAY - 1) / ROLLUP_DAY);
+	/* the query reads the first day itself, at once */
+	atomic_init(&p->next, 1);
 	atomic_init(&p->stop, false);
-	for (int k = 0; k < HELPERS; k++) {
-		p->h[k].from = d0 + days * (k + 1) / (HELPERS + 1) * ROLLUP_DAY;
-		p->h[k].to = k + 1 == HELPERS ? d1 : d0 + days * (k + 2) / (HELPERS + 1) * ROLLUP_DAY;
-	}
 	return p;
 }
 
