@@ -1105,6 +1105,9 @@ static int time_totals_chunked(struct query_db *db, const struct query_totals_re
 		return -EAGAIN;
 	if (agg_top_init(&t, &rows, req->sort, req->ascending, k) < 0)
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	/* the chunks' scans of executable days read ahead to the window's end
+	 * (the first chunk is a day, too short for helpers of its own) */
+	query_ahead_begin(db, to);
 	for (int64_t c = from, len = ROLLUP_DAY; r == 0 && c < to;) {
 		/* chunks end at day starts, so that each has whole days */
 		int64_t end = rollup_day_start(c) + len;
@@ -1139,6 +1142,7 @@ static int time_totals_chunked(struct query_db *db, const struct query_totals_re
 		agg_free(&a);
 		c = end;
 	}
+	query_ahead_end(db);
 	r = top_result(req, &t, r, ret, err, errlen);
 	agg_free(&rows);
 	return r;

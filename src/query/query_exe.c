@@ -622,7 +622,7 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 		free(kept);
 		return query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
 	}
-	ahead = prefetch_start(db, sql, mask, kept, n_kept, d0, d1);
+	ahead = prefetch_scan(db, sql, mask, kept, n_kept, d0, d1);
 	rc = SQLITE_DONE;
 	for (size_t i = 0; r == 0 && i < n_kept; i++) {
 		int64_t exe = kept[i], cur = INT64_MIN;
@@ -764,7 +764,7 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		free(kept);
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
 	}
-	ahead = prefetch_start(db, days_sql, 0, kept, n_kept, d0, d1);
+	ahead = prefetch_scan(db, days_sql, 0, kept, n_kept, d0, d1);
 	for (size_t i = 0; r == 0 && i < n_kept; i++) {
 		int64_t exe = kept[i];
 

@@ -15,6 +15,7 @@
 #include "query/query.h"
 
 struct agg;
+struct prefetch;
 
 struct query_db {
 	sqlite3 *db;
@@ -37,6 +38,12 @@ struct query_db {
 	/* an executable day could not be read in this query: it is run
 	 * again from the rows */
 	bool exe_days_failed, no_exe_days;
+	/* a window read in several scans (query_prefetch.h,
+	 * query_ahead_begin): the end of it, 0 if none, and the helpers its
+	 * first scan started */
+	int64_t ahead_to;
+	bool ahead_tried;
+	struct prefetch *ahead;
 };
 
 

@@ -45,7 +45,7 @@ struct helper {
 struct prefetch {
 	const char *sql;
 	int64_t mask;
-	const int64_t *exes;	/* NULL: prefetch_slices_start's */
+	int64_t *exes;		/* NULL: prefetch_slices_start's */
 	size_t n_exes;
 	int64_t d0;
 	size_t n_days;
@@ -146,13 +146,43 @@ struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t ma
 {
 	struct prefetch *p = n_exes ? sliced(db, sql, d0, d1) : NULL;
 
+	if (p && !(p->exes = malloc(n_exes * sizeof(*exes)))) {
+		free(p);
+		p = NULL;
+	}
 	if (p) {
+		memcpy(p->exes, exes, n_exes * sizeof(*exes));
 		p->mask = mask;
-		p->exes = exes;
 		p->n_exes = n_exes;
 		start(db, p);
 	}
 	return p;
+}
+
+struct prefetch *prefetch_scan(struct query_db *db, const char *sql, int64_t mask,
+			       const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1)
+{
+	if (!db->ahead_to)
+		return prefetch_start(db, sql, mask, exes, n_exes, d0, d1);
+	if (!db->ahead && !db->ahead_tried) {
+		db->ahead = prefetch_start(db, sql, mask, exes, n_exes, d0,
+					   db->ahead_to > d1 ? db->ahead_to : d1);
+		db->ahead_tried = true;
+	}
+	return NULL;
+}
+
+void query_ahead_begin(struct query_db *db, int64_t to)
+{
+	db->ahead_to = to;
+	db->ahead_tried = false;
+}
+
+void query_ahead_end(struct query_db *db)
+{
+	prefetch_stop(db->ahead);
+	db->ahead = NULL;
+	db->ahead_to = 0;
 }
 
 struct prefetch *prefetch_slices_start(struct query_db *db, const char *sql, int64_t from,
@@ -177,5 +207,6 @@ void prefetch_stop(struct prefetch *p)
 		}
 		sqlite3_close(p->h[k].db);
 	}
+	free(p->exes);
 	free(p);
 }

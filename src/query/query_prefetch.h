@@ -11,20 +11,34 @@ struct prefetch;
 
 /* Start reading, with the statement `sql` (?1 an executable, ?2 and ?3 the
  * days [from, to), ?4 if it has one `mask`; its last column the blob), the
- * rows of exes[0, n_exes) in the later days of [d0, d1), which the caller
- * reads itself after its first.  exes and sql must stay until
- * prefetch_stop.  NULL when it is not worth it (a short window, an
- * in-memory file, opt.no_prefetch) or cannot be: the scan is then only
- * slower. */
+ * rows of exes[0, n_exes) in the days of [d0, d1) (d0 a day's start), a
+ * day at a time in the order the caller reads them: an executable's days,
+ * then the next one's; the caller reads the first itself.  exes is copied;
+ * sql must stay until prefetch_stop.  NULL when it is not worth it (a
+ * short window, an in-memory file, opt.no_prefetch) or cannot be: the
+ * scan is then only slower. */
 struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t mask,
 				const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1);
 
 /* Start reading, with the statement `sql` (?1 and ?2 the start and end of
- * a slice; its last column a blob), the later slices of [from, to), which
- * the caller reads itself after the first (sql must stay until
- * prefetch_stop).  NULL as for prefetch_start. */
+ * a slice; its last column a blob), the rows of [from, to) a day at a
+ * time, in order; the caller reads the first day itself (sql must stay
+ * until prefetch_stop).  NULL as for prefetch_start. */
 struct prefetch *prefetch_slices_start(struct query_db *db, const char *sql, int64_t from,
 				       int64_t to);
+
+/* A scan's helpers (prefetch_start's arguments): usually a new prefetch of
+ * [d0, d1), which the scan stops when it ends (prefetch_stop).  While a
+ * caller reads a window in several scans (query_ahead_begin), the first
+ * scan's helpers read ahead to the end of the caller's window and go on
+ * across scans: NULL then, and query_ahead_end stops them. */
+struct prefetch *prefetch_scan(struct query_db *db, const char *sql, int64_t mask,
+			       const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1);
+
+/* Reading [.., to) in several scans, each of a part of it in order (a day
+ * or more): their helpers read ahead to `to`, until query_ahead_end. */
+void query_ahead_begin(struct query_db *db, int64_t to);
+void query_ahead_end(struct query_db *db);
 
 /* Stop the helpers and wait for them (NULL: nothing). */
 void prefetch_stop(struct prefetch *p);

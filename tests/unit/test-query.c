@@ -1947,6 +1947,22 @@ static void test_exe_days(void)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ok(p && (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 5000,
 		   "  helpers in a statement that does not end are interrupted when stopped");
+		/* a window read in scans of a day or more (totals by time in
+		 * chunks): the first scan's helpers read to its end, across
+		 * scans */
+		ok(!prefetch_scan(db, rows_sql, 0, exes, 3, R_START, R_START + DAY) && !db->ahead,
+		   "  a scan of a day alone has no helpers");
+		query_ahead_begin(db, R_START + 80 * DAY);
+		p = prefetch_scan(db, rows_sql, 0, exes, 3, R_START, R_START + DAY);
+		ok(!p && db->ahead, "  within a window of 80 days read in parts, its first day starts them");
+		{
+			struct prefetch *first = db->ahead;
+
+			p = prefetch_scan(db, rows_sql, 0, exes, 3, R_START + DAY, R_START + 3 * DAY);
+			ok(!p && db->ahead == first, "  and the next parts keep them");
+		}
+		query_ahead_end(db);
+		ok(!db->ahead && !db->ahead_to, "  until the window ends");
 		query_close(db);
 		if (query_open(path, &no_ahead, &db, err, sizeof(err)) < 0) {
 			ok(0, err);
