@@ -697,6 +697,91 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	return r;
 }
 
+/* The key of a row in the list of dims[j]. */
+static void row_key(enum query_dim dim, int64_t exe, const struct rollup_row *row, int64_t *k,
+		    int64_t *k2)
+{
+	const struct dim_info *di = &query_dims[dim];
+
+	*k2 = 0;
+	if (!column(di->rollup_key, exe, row, k)) {
+		*k = 0;
+		*k2 = AGG_NULL_KEY;
+	} else if (di->kind == DK_PROTOCOL) {
+		*k2 = row->protocol;
+	}
+}
+
+/* How the rows of an executable day are added to the list of dims[j]:
+ * a series' bucket table, the agg itself, or a table of keys. */
+enum row_sink { SINK_BUCKET, SINK_AGG, SINK_KTAB };
+
+static enum row_sink row_sink(enum query_dim dim, const struct agg *agg)
+{
+	if (agg->series && dim != QUERY_DIM_TIME)
+		return SINK_BUCKET;
+	/* times come in order: appended (agg_get) */
+	if (agg->n || dim == QUERY_DIM_TIME)
+		return SINK_AGG;
+	return SINK_KTAB;
+}
+
+static void ktab_prefetch(const struct ktab *t, int64_t k, int64_t k2)
+{
+	if (t->n_slots)
+		__builtin_prefetch(&t->s[khash(k, k2) & (t->n_slots - 1)]);
+}
+
+/* A row's keys are looked up this many rows before it is added: the
+ * tables of a busy executable's remote addresses or ports are megabytes,
+ * a row's slot is a cache miss, and asking for it early hides most of it
+ * (the sums are added in the same order). */
+#define PREFETCH_ROWS 8
+
+static void prefetch_row(const enum query_dim *dims, struct agg *const *aggs, size_t n_aggs,
+			 const struct ktab *tabs, const struct bucket_tab *btabs, int64_t exe,
+			 const struct rollup_row *row)
+{
+	for (size_t j = 0; j < n_aggs; j++) {
+		int64_t k, k2;
+
+		row_key(dims[j], exe, row, &k, &k2);
+		switch (row_sink(dims[j], aggs[j])) {
+		case SINK_BUCKET: ktab_prefetch(&btabs[j].t, k, k2); break;
+		case SINK_AGG: agg_prefetch(aggs[j], k, k2); break;
+		case SINK_KTAB: ktab_prefetch(&tabs[j], k, k2); break;
+		}
+	}
+}
+
+static bool add_row(const enum query_dim *dims, struct agg *const *aggs, size_t n_aggs,
+		    struct ktab *tabs, struct bucket_tab *btabs, int64_t exe,
+		    const struct rollup_row *row)
+{
+	for (size_t j = 0; j < n_aggs; j++) {
+		int64_t k, k2;
+		bool added;
+
+		row_key(dims[j], exe, row, &k, &k2);
+		switch (row_sink(dims[j], aggs[j])) {
+		case SINK_BUCKET:
+			added = bucket_add(&btabs[j], aggs[j], k, k2, row);
+			break;
+		case SINK_AGG:
+			added = agg_add(aggs[j], k, k2, row->time, row->sent, row->received, row->flows);
+			break;
+		default:
+			/* many keys: into the agg, which goes on from there */
+			added = ktab_add(&tabs[j], k, k2, row) &&
+				(tabs[j].n <= KTAB_MAX || ktab_move(&tabs[j], aggs[j]));
+			break;
+		}
+		if (!added)
+			return false;
+	}
+	return true;
+}
+
 int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
 		  struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		  size_t errlen)
@@ -712,6 +797,7 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	struct prefetch *ahead;
 	sqlite3_stmt *st;
 	uint64_t u[ROWS_CHUNK * ROLLUP_ROW_VARINTS];
+	struct rollup_row rows[ROWS_CHUNK];
 	int r = 0, rc = SQLITE_DONE;
 
 	if (!x->n_exes || d0 >= d1 || !n_aggs)
@@ -786,71 +872,39 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 			if (!len || blob[0] != ROLLUP_ROWS_FORMAT) {
 				n = -1;
 			} else {
-				size_t got = 0, at = 0;
-				bool bad = false;
+				size_t got;
+				bool bad;
 
 				rd.p++;
 				/* the varints of up to ROWS_CHUNK entries at a time
-				 * (rollup_get_uvarints: fast) */
-				for (;;) {
-					int64_t k, k2 = 0;
-					bool keep = true;
+				 * (rollup_get_uvarints: fast), their rows, then
+				 * the rows kept are added */
+				do {
+					size_t n_rows = 0;
 
-					if (at == got) {
-						if (got && got < ROWS_CHUNK * ROLLUP_ROW_VARINTS) {
-							n = bad ? -1 : 0;
-							break;
-						}
-						got = rollup_get_uvarints(&rd, u, ROWS_CHUNK * ROLLUP_ROW_VARINTS,
-									  &bad);
-						at = 0;
-						if (got % ROLLUP_ROW_VARINTS || (bad && !got)) {
+					got = rollup_get_uvarints(&rd, u, ROWS_CHUNK * ROLLUP_ROW_VARINTS, &bad);
+					n = bad || got % ROLLUP_ROW_VARINTS ? -1 : 0;
+					for (size_t v = 0; n == 0 && v < got; v += ROLLUP_ROW_VARINTS) {
+						bool keep = true;
+
+						if (rollup_row_apply(day, &row, u + v) < 0) {
 							n = -1;
 							break;
 						}
-						if (!got) {
-							n = 0;
-							break;
-						}
+						for (size_t j = 0; keep && j < n_row_m; j++)
+							keep = matches(&x->m[row_m[j]], exe, &row) !=
+							       x->m[row_m[j]].exclude;
+						if (keep)
+							rows[n_rows++] = row;
 					}
-					n = rollup_row_apply(day, &row, u + at);
-					at += ROLLUP_ROW_VARINTS;
-					if (n < 0)
-						break;
-
-					for (size_t j = 0; keep && j < n_row_m; j++)
-						keep = matches(&x->m[row_m[j]], exe, &row) !=
-						       x->m[row_m[j]].exclude;
-					for (size_t j = 0; keep && r == 0 && j < n_aggs; j++) {
-						const struct dim_info *di = &query_dims[dims[j]];
-
-						k2 = 0;
-						if (!column(di->rollup_key, exe, &row, &k)) {
-							k = 0;
-							k2 = AGG_NULL_KEY;
-						} else if (di->kind == DK_PROTOCOL) {
-							k2 = row.protocol;
-						}
-						bool added;
-
-						if (aggs[j]->series && dims[j] != QUERY_DIM_TIME)
-							added = bucket_add(&btabs[j], aggs[j], k, k2, &row);
-						else if (aggs[j]->n || dims[j] == QUERY_DIM_TIME)
-							/* times come in order: appended (agg_get) */
-							added = agg_add(aggs[j], k, k2, row.time, row.sent,
-									row.received, row.flows);
-						else
-							/* many keys: into the agg, which goes
-							 * on from there */
-							added = ktab_add(&tabs[j], k, k2, &row) &&
-								(tabs[j].n <= KTAB_MAX ||
-								 ktab_move(&tabs[j], aggs[j]));
-						if (!added)
+					for (size_t w = 0; n == 0 && r == 0 && w < n_rows; w++) {
+						if (w + PREFETCH_ROWS < n_rows)
+							prefetch_row(dims, aggs, n_aggs, tabs, btabs, exe,
+								     &rows[w + PREFETCH_ROWS]);
+						if (!add_row(dims, aggs, n_aggs, tabs, btabs, exe, &rows[w]))
 							r = query_fail(err, errlen, -ENOMEM, "out of memory");
 					}
-					if (r < 0)
-						break;
-				}
+				} while (n == 0 && r == 0 && got == ROWS_CHUNK * ROLLUP_ROW_VARINTS);
 			}
 			if (r == 0 && n < 0) {
 				db->exe_days_failed = true;
