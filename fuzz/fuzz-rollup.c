@@ -5,7 +5,7 @@
  * (or be empty: in a row of its own), and every entry an executable day
  * gives must lie in its day.  The entries read are written again and must read back the
  * same (the writer's format is the reader's), and the varints read many at
- * a time are those read one at a time. */
+ * a time (packed by shifts or by pext) are those read one at a time. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +28,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!out)
 		return 0;
 	/* many varints at once read what one at a time reads, from the first
-	 * bytes on, in runs of any length */
-	for (size_t from = 0; from < 8 && from < size; from++) {
+	 * bytes on, in runs of any length, both ways of packing them (where
+	 * this processor has pext) */
+	for (size_t from = 0; from < 16 && from < size; from++) {
 		size_t run = 1 + data[from] % 64;
 		struct rollup_reader a = { data + from, data + size, 0 }, b = a;
 
 		for (;;) {
 			uint64_t va[64], vb;
 			bool bad, okb = true;
-			size_t got = rollup_get_uvarints(&a, va, run, &bad), k;
+			size_t got, k;
+
+#if defined(ROLLUP_HAVE_PEXT)
+			if (from % 2 && __builtin_cpu_supports("bmi2"))
+				got = rollup_get_uvarints_pext(&a, va, run, &bad);
+			else
+#endif
+				got = rollup_get_uvarints_shifts(&a, va, run, &bad);
 
 			for (k = 0; k < run && b.p < b.end && (okb = rollup_get_uvarint(&b, &vb)); k++)
 				if (k >= got || va[k] != vb)
