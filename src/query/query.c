@@ -1447,41 +1447,108 @@ static int fill_cut_day(struct query_db *db, const struct query_select *sel, sql
 	return r;
 }
 
-/* The second pass of a series over the rollups: each bucket's whole days
- * and months from the units, the rest of it from the rows (the rows of
- * adjacent pieces are read at once), except that a day cut by the edges of
- * buckets takes its largest piece from its unit (fill_cut_day). */
-static int fill_buckets(struct query_db *db, const struct query_select *sel,
-			const struct agg_series *as, struct agg *a, char *err, size_t errlen)
+/* The ranges of entries a series' second pass will read (read_pieces with
+ * a plan), for helpers to read ahead. */
+struct range_plan {
+	int64_t (*r)[2];
+	size_t n, cap;
+	bool oom;
+};
+
+static void plan_add(struct range_plan *pl, int64_t from, int64_t to)
+{
+	if (from >= to || pl->oom)
+		return;
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? 2 * pl->cap : 64;
+		int64_t (*more)[2] = realloc(pl->r, cap * sizeof(*more));
+
+		if (!more) {
+			pl->oom = true;
+			return;
+		}
+		pl->r = more;
+		pl->cap = cap;
+	}
+	pl->r[pl->n][0] = from;
+	pl->r[pl->n][1] = to;
+	pl->n++;
+}
+
+/* A range of a series' rows: read (plan NULL), or planned. */
+static int read_range(struct query_db *db, const struct query_select *sel, int64_t from,
+		      int64_t to, struct agg *a, struct range_plan *plan, char *err, size_t errlen)
+{
+	if (plan) {
+		plan_add(plan, from, to);
+		return 0;
+	}
+	return scan_range(db, sel, from, to, a, err, errlen);
+}
+
+/* The parts of a series' buckets that are not whole units (pieces, each
+ * within a day, in order): each day's pieces as rows, or as its unit less
+ * the rows of all but the largest (fill_cut_day); the rows of adjacent
+ * pieces read at once.  With a plan, nothing is read: the ranges of rows
+ * that would be are added to it, in the order they would be read. */
+static int read_pieces(struct query_db *db, const struct query_select *sel, sqlite3_stmt *st,
+		       const struct piece *pieces, size_t n_pieces, const struct line_key *lk,
+		       size_t n_lk, struct agg *a, struct range_plan *plan, char *err,
+		       size_t errlen)
+{
+	int r = 0;
+
+	for (size_t i = 0, run_from = 0; r == 0 && i < n_pieces;) {
+		int64_t day = rollup_day_start(pieces[i].from);
+		size_t j = i + 1, big = i;
+
+		while (j < n_pieces && rollup_day_start(pieces[j].from) == day &&
+		       pieces[j].from == pieces[j - 1].to) {
+			if (pieces[j].to - pieces[j].from > pieces[big].to - pieces[big].from)
+				big = j;
+			j++;
+		}
+		if (j - i >= 2 && pieces[i].from == day && pieces[j - 1].to == day + ROLLUP_DAY &&
+		    db->covered && day >= db->cover_from && day + ROLLUP_DAY <= db->cover_until &&
+		    pieces[big].to - pieces[big].from >= COMPLEMENT_MIN) {
+			/* the rows before this day first */
+			if (run_from < i)
+				r = read_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, plan,
+					       err, errlen);
+			if (r == 0 && plan) {
+				/* as fill_cut_day reads them */
+				plan_add(plan, day, pieces[big].from);
+				plan_add(plan, pieces[big].to, day + ROLLUP_DAY);
+			} else if (r == 0) {
+				r = fill_cut_day(db, sel, st, pieces + i, j - i, big - i, lk, n_lk, a,
+						 err, errlen);
+			}
+			run_from = j;
+		} else if (run_from < i && pieces[i].from != pieces[i - 1].to) {
+			/* a gap: the rows so far */
+			r = read_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, plan, err,
+				       errlen);
+			run_from = i;
+		}
+		i = j;
+		if (r == 0 && i == n_pieces && run_from < i)
+			r = read_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, plan, err,
+				       errlen);
+	}
+	return r;
+}
+
+/* The buckets of a series' second pass: the whole units of each (day,
+ * week, month) are read, and the parts of each that are not whole units,
+ * cut at days, collected into *pieces (in order). */
+static int walk_buckets(struct query_db *db, const struct query_select *sel,
+			const struct agg_series *as, sqlite3_stmt *st, const struct line_key *lk,
+			size_t n_lk, struct agg *a, struct piece **pieces, size_t *n_pieces,
+			size_t *max_pieces, char *err, size_t errlen)
 {
 	int64_t to = as->from + as->span;
-	/* a bucket has at most two parts of rows, then cut at days (more
-	 * room when a part spans days) */
-	size_t max_pieces = 2 * as->buckets + 2;
-	struct piece *pieces = malloc(max_pieces * sizeof(*pieces));
-	struct line_key *lk = NULL;
-	struct prefetch *ahead;
-	char units_sql[128];
-	size_t n_pieces = 0, n_lk = 0;
-	sqlite3_stmt *st = NULL;
-	int r;
+	int r = 0;
 
-	if (!pieces || agg_line_keys(a, &lk, &n_lk) < 0) {
-		free(pieces);
-		return query_fail(err, errlen, -ENOMEM, "out of memory");
-	}
-	/* buckets not made of weeks (a few days each) read day units all
-	 * along the window, one after another: helpers read them ahead (the
-	 * dimension's number is ours, not a value from outside) */
-	snprintf(units_sql, sizeof(units_sql),
-		 "SELECT data FROM rollups WHERE grain = %d AND dim = %d AND start >= ?1 AND "
-		 "start < ?2",
-		 ROLLUP_GRAIN_DAY, query_dims[sel->dim].rollup_key);
-	ahead = as->align_len > 0 && as->align_len % ROLLUP_WEEK == 0 &&
-				as->align_start % ROLLUP_WEEK == 0
-			? NULL
-			: prefetch_slices_start(db, units_sql, as->from, to);
-	r = prepare_units(db, &st, err, errlen);
 	for (size_t i = 0; r == 0 && i < as->buckets; i++) {
 		struct query_window bw = {
 			agg_bucket_start(as->from, to, as->buckets, as->align_start, as->align_len, i),
@@ -1510,54 +1577,78 @@ static int fill_buckets(struct query_db *db, const struct query_select *sel,
 
 				if (end > parts[j].to || end <= t)
 					end = parts[j].to;
-				if (n_pieces == max_pieces) {
-					struct piece *more = realloc(pieces, 2 * max_pieces * sizeof(*pieces));
+				if (*n_pieces == *max_pieces) {
+					struct piece *more = realloc(*pieces, 2 * *max_pieces * sizeof(**pieces));
 
-					if (!more) {
-						r = query_fail(err, errlen, -ENOMEM, "out of memory");
-						break;
-					}
-					pieces = more;
-					max_pieces *= 2;
+					if (!more)
+						return query_fail(err, errlen, -ENOMEM, "out of memory");
+					*pieces = more;
+					*max_pieces *= 2;
 				}
-				pieces[n_pieces++] = (struct piece){ t, end, i };
+				(*pieces)[(*n_pieces)++] = (struct piece){ t, end, i };
 				t = end;
 			}
 		}
 	}
-	prefetch_stop(ahead);
-	/* each day's pieces: rows, or its unit less the rows of all but the
-	 * largest; the rows of adjacent pieces read at once */
-	for (size_t i = 0, run_from = 0; r == 0 && i < n_pieces;) {
-		int64_t day = rollup_day_start(pieces[i].from);
-		size_t j = i + 1, big = i;
+	return r;
+}
 
-		while (j < n_pieces && rollup_day_start(pieces[j].from) == day &&
-		       pieces[j].from == pieces[j - 1].to) {
-			if (pieces[j].to - pieces[j].from > pieces[big].to - pieces[big].from)
-				big = j;
-			j++;
-		}
-		if (j - i >= 2 && pieces[i].from == day && pieces[j - 1].to == day + ROLLUP_DAY &&
-		    db->covered && day >= db->cover_from && day + ROLLUP_DAY <= db->cover_until &&
-		    pieces[big].to - pieces[big].from >= COMPLEMENT_MIN) {
-			/* the rows before this day first */
-			if (run_from < i)
-				r = scan_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, err,
-					       errlen);
-			if (r == 0)
-				r = fill_cut_day(db, sel, st, pieces + i, j - i, big - i, lk, n_lk, a,
-						 err, errlen);
-			run_from = j;
-		} else if (run_from < i && pieces[i].from != pieces[i - 1].to) {
-			/* a gap: the rows so far */
-			r = scan_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, err, errlen);
-			run_from = i;
-		}
-		i = j;
-		if (r == 0 && i == n_pieces && run_from < i)
-			r = scan_range(db, sel, pieces[run_from].from, pieces[i - 1].to, a, err, errlen);
+/* The second pass of a series over the rollups: each bucket's whole days
+ * and months from the units, then the rest of it from the rows
+ * (read_pieces), each with helpers reading ahead. */
+static int fill_buckets(struct query_db *db, const struct query_select *sel,
+			const struct agg_series *as, struct agg *a, char *err, size_t errlen)
+{
+	int64_t to = as->from + as->span;
+	/* a bucket has at most two parts of rows, then cut at days (more
+	 * room when a part spans days) */
+	size_t max_pieces = 2 * as->buckets + 2;
+	struct piece *pieces = malloc(max_pieces * sizeof(*pieces));
+	struct line_key *lk = NULL;
+	struct prefetch *ahead = NULL, *ahead_rows = NULL;
+	char units_sql[128];
+	/* what the helpers read of a piece: the entries, by time (as
+	 * scan_range does for a series without filters, the case of long
+	 * series of unaligned buckets) */
+	static const char rows_sql[] = "SELECT sent, received FROM connections WHERE time >= ?1 AND "
+				       "time < ?2";
+	size_t n_pieces = 0, n_lk = 0;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (!pieces || agg_line_keys(a, &lk, &n_lk) < 0) {
+		free(pieces);
+		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
+	/* buckets not made of weeks (a few days each) read day units all
+	 * along the window, one after another: helpers read them ahead (the
+	 * dimension's number is ours, not a value from outside) */
+	snprintf(units_sql, sizeof(units_sql),
+		 "SELECT data FROM rollups WHERE grain = %d AND dim = %d AND start >= ?1 AND "
+		 "start < ?2",
+		 ROLLUP_GRAIN_DAY, query_dims[sel->dim].rollup_key);
+	if (as->align_len <= 0 || as->align_len % ROLLUP_WEEK || as->align_start % ROLLUP_WEEK)
+		ahead = prefetch_slices_start(db, units_sql, as->from, to);
+	r = prepare_units(db, &st, err, errlen);
+	if (r == 0)
+		r = walk_buckets(db, sel, as, st, lk, n_lk, a, &pieces, &n_pieces, &max_pieces, err,
+				 errlen);
+	prefetch_stop(ahead);
+	/* then the pieces' entries, helpers reading them in the order they
+	 * are read (without filters: with them, the entries are read through
+	 * another index, or from executable days; the two sets of helpers at
+	 * once were slower) */
+	if (r == 0 && !sel->n_filters) {
+		struct range_plan plan = { 0 };
+
+		read_pieces(db, sel, st, pieces, n_pieces, lk, n_lk, a, &plan, err, errlen);
+		if (!plan.oom)
+			ahead_rows = prefetch_ranges_start(db, rows_sql, plan.r, plan.n);
+		free(plan.r);
+	}
+	if (r == 0)
+		r = read_pieces(db, sel, st, pieces, n_pieces, lk, n_lk, a, NULL, err, errlen);
+	prefetch_stop(ahead_rows);
 	sqlite3_finalize(st);
 	free(lk);
 	free(pieces);

@@ -28,6 +28,8 @@
 #define HELPERS 7
 /* a shorter scan is not worth the threads (a month of days) */
 #define MIN_DAYS 28
+/* nor fewer ranges of entries */
+#define MIN_RANGES 8
 
 struct helper {
 	struct prefetch *p;
@@ -49,6 +51,9 @@ struct prefetch {
 	size_t n_exes;
 	int64_t d0;
 	size_t n_days;
+	/* prefetch_ranges_start's instead: ranges of entries (sorted) */
+	int64_t (*ranges)[2];
+	size_t n_ranges;
 	atomic_size_t next;	/* the next (executable, day) to take */
 	atomic_bool stop;
 	struct helper h[HELPERS];
@@ -77,6 +82,17 @@ static void *run(void *arg)
 		size_t n = p->exes ? p->n_exes : 1;
 		int64_t day;
 
+		if (p->ranges) {
+			/* prefetch_ranges_start's: a range's entries */
+			if (atomic_load(&p->stop) || c >= p->n_ranges)
+				break;
+			sqlite3_reset(st);
+			sqlite3_bind_int64(st, 1, p->ranges[c][0]);
+			sqlite3_bind_int64(st, 2, p->ranges[c][1]);
+			while (!atomic_load(&p->stop) && sqlite3_step(st) == SQLITE_ROW)
+				;
+			continue;
+		}
 		if (atomic_load(&p->stop) || c / p->n_days >= n)
 			break;
 		day = p->d0 + (int64_t)(c % p->n_days) * ROLLUP_DAY;
@@ -195,6 +211,28 @@ struct prefetch *prefetch_slices_start(struct query_db *db, const char *sql, int
 	return p;
 }
 
+struct prefetch *prefetch_ranges_start(struct query_db *db, const char *sql,
+				       const int64_t (*ranges)[2], size_t n_ranges)
+{
+	const char *file = sqlite3_db_filename(db->db, "main");
+	struct prefetch *p;
+
+	if (db->opt.no_prefetch || !file || !*file || n_ranges < MIN_RANGES ||
+	    !(p = calloc(1, sizeof(*p))))
+		return NULL;
+	if (!(p->ranges = malloc(n_ranges * sizeof(*ranges)))) {
+		free(p);
+		return NULL;
+	}
+	memcpy(p->ranges, ranges, n_ranges * sizeof(*ranges));
+	p->n_ranges = n_ranges;
+	p->sql = sql;
+	atomic_init(&p->next, 1);
+	atomic_init(&p->stop, false);
+	start(db, p);
+	return p;
+}
+
 void prefetch_stop(struct prefetch *p)
 {
 	if (!p)
@@ -208,5 +246,6 @@ void prefetch_stop(struct prefetch *p)
 		sqlite3_close(p->h[k].db);
 	}
 	free(p->exes);
+	free(p->ranges);
 	free(p);
 }

@@ -27,6 +27,13 @@ struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t ma
 struct prefetch *prefetch_slices_start(struct query_db *db, const char *sql, int64_t from,
 				       int64_t to);
 
+/* Start reading, with the statement `sql` (?1 and ?2 a range's ends), the
+ * entries of ranges[1, n_ranges) (copied), one range at a time in order:
+ * the caller reads the first itself.  NULL as for prefetch_start (fewer
+ * than 8 ranges are not worth it). */
+struct prefetch *prefetch_ranges_start(struct query_db *db, const char *sql,
+				       const int64_t (*ranges)[2], size_t n_ranges);
+
 /* A scan's helpers (prefetch_start's arguments): usually a new prefetch of
  * [d0, d1), which the scan stops when it ends (prefetch_stop).  While a
  * caller reads a window in several scans (query_ahead_begin), the first

@@ -1963,6 +1963,21 @@ static void test_exe_days(void)
 		}
 		query_ahead_end(db);
 		ok(!db->ahead && !db->ahead_to, "  until the window ends");
+		{
+			static const char ranges_sql[] = "SELECT sent FROM connections WHERE time >= ?1 "
+							 "AND time < ?2";
+			int64_t ranges[8][2];
+
+			for (int i = 0; i < 8; i++) {
+				ranges[i][0] = R_START + i * DAY;
+				ranges[i][1] = R_START + i * DAY + 3600;
+			}
+			p = prefetch_ranges_start(db, ranges_sql, (const int64_t (*)[2])ranges, 8);
+			ok(p != NULL, "  the entries of 8 ranges (a long unaligned series' pieces) have helpers");
+			prefetch_stop(p);
+			ok(!prefetch_ranges_start(db, ranges_sql, (const int64_t (*)[2])ranges, 7),
+			   "  7 have none");
+		}
 		query_close(db);
 		if (query_open(path, &no_ahead, &db, err, sizeof(err)) < 0) {
 			ok(0, err);
@@ -1970,6 +1985,14 @@ static void test_exe_days(void)
 		}
 		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY),
 		   "  and none with no_prefetch");
+		{
+			int64_t ranges[8][2] = { { 0, 1 }, { 1, 2 }, { 2, 3 }, { 3, 4 },
+						 { 4, 5 }, { 5, 6 }, { 6, 7 }, { 7, 8 } };
+
+			ok(!prefetch_ranges_start(db, "SELECT 1 WHERE ?1 < ?2", (const int64_t (*)[2])ranges,
+						  8),
+			   "  nor for ranges");
+		}
 		query_close(db);
 	}
 
