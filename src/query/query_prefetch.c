@@ -138,22 +138,32 @@ static void start(struct query_db *db, struct prefetch *p)
 	}
 }
 
-/* A prefetch of the days of [d0, d1) (d0 a day's start), to be started;
- * NULL if not worth it. */
-static struct prefetch *sliced(struct query_db *db, const char *sql, int64_t d0, int64_t d1)
+/* A prefetch reading with `sql`, to be given its work and started; NULL if
+ * not `worth` it or not possible (an in-memory file, opt.no_prefetch). */
+static struct prefetch *prefetch_new(struct query_db *db, const char *sql, bool worth)
 {
 	const char *file = sqlite3_db_filename(db->db, "main");
 	struct prefetch *p;
 
-	if (db->opt.no_prefetch || !file || !*file || d1 - d0 < MIN_DAYS * ROLLUP_DAY ||
-	    !(p = calloc(1, sizeof(*p))))
+	if (!worth || db->opt.no_prefetch || !file || !*file || !(p = calloc(1, sizeof(*p))))
 		return NULL;	/* only slower */
 	p->sql = sql;
-	p->d0 = d0;
-	p->n_days = (size_t)((d1 - d0 + ROLLUP_DAY - 1) / ROLLUP_DAY);
-	/* the query reads the first day itself, at once */
+	/* the query reads the first day (or range) itself, at once */
 	atomic_init(&p->next, 1);
 	atomic_init(&p->stop, false);
+	return p;
+}
+
+/* A prefetch of the days of [d0, d1) (d0 a day's start), to be started;
+ * NULL if not worth it. */
+static struct prefetch *sliced(struct query_db *db, const char *sql, int64_t d0, int64_t d1)
+{
+	struct prefetch *p = prefetch_new(db, sql, d1 - d0 >= MIN_DAYS * ROLLUP_DAY);
+
+	if (p) {
+		p->d0 = d0;
+		p->n_days = (size_t)((d1 - d0 + ROLLUP_DAY - 1) / ROLLUP_DAY);
+	}
 	return p;
 }
 
@@ -214,22 +224,17 @@ struct prefetch *prefetch_slices_start(struct query_db *db, const char *sql, int
 struct prefetch *prefetch_ranges_start(struct query_db *db, const char *sql,
 				       const int64_t (*ranges)[2], size_t n_ranges)
 {
-	const char *file = sqlite3_db_filename(db->db, "main");
-	struct prefetch *p;
+	struct prefetch *p = prefetch_new(db, sql, n_ranges >= MIN_RANGES);
 
-	if (db->opt.no_prefetch || !file || !*file || n_ranges < MIN_RANGES ||
-	    !(p = calloc(1, sizeof(*p))))
-		return NULL;
-	if (!(p->ranges = malloc(n_ranges * sizeof(*ranges)))) {
+	if (p && !(p->ranges = malloc(n_ranges * sizeof(*ranges)))) {
 		free(p);
 		return NULL;
 	}
-	memcpy(p->ranges, ranges, n_ranges * sizeof(*ranges));
-	p->n_ranges = n_ranges;
-	p->sql = sql;
-	atomic_init(&p->next, 1);
-	atomic_init(&p->stop, false);
-	start(db, p);
+	if (p) {
+		memcpy(p->ranges, ranges, n_ranges * sizeof(*ranges));
+		p->n_ranges = n_ranges;
+		start(db, p);
+	}
 	return p;
 }
 
