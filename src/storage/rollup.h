@@ -360,6 +360,18 @@ static inline int rollup_next_row(struct rollup_reader *rd, int64_t day, struct 
 	return rollup_row_apply(day, r, u);
 }
 
+/* The varints k to n one at a time (the tail of rollup_get_uvarints). */
+static inline size_t rollup_uvarints_bytewise(struct rollup_reader *rd, uint64_t *out, size_t k,
+					      size_t n, bool *bad)
+{
+	for (; k < n && rd->p < rd->end; k++)
+		if (!rollup_get_uvarint(rd, &out[k])) {
+			*bad = true;
+			break;
+		}
+	return k;
+}
+
 /* Up to n varints into out, as n calls of rollup_get_uvarint would read
  * them: how many were read, fewer than n at the end of the blob or at a
  * malformed varint (then *bad is set).
@@ -414,12 +426,7 @@ static inline int rollup_next_row(struct rollup_reader *rd, int64_t day, struct 
 			k++;                                                                   \
 		}                                                                              \
 	}                                                                                      \
-	for (; k < n && rd->p < rd->end; k++)                                                  \
-		if (!rollup_get_uvarint(rd, &out[k])) {                                        \
-			*bad = true;                                                           \
-			break;                                                                 \
-		}                                                                              \
-	return k;
+	return rollup_uvarints_bytewise(rd, out, k, n, bad);
 
 /* The 7-bit groups of w's bytes that `groups` (0x7f in each byte kept)
  * keeps, packed together. */
@@ -482,15 +489,8 @@ static inline size_t rollup_get_uvarints(struct rollup_reader *rd, uint64_t *out
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	return rollup_get_uvarints_shifts(rd, out, n, bad);
 #else
-	size_t k = 0;
-
 	*bad = false;
-	for (; k < n && rd->p < rd->end; k++)
-		if (!rollup_get_uvarint(rd, &out[k])) {
-			*bad = true;
-			break;
-		}
-	return k;
+	return rollup_uvarints_bytewise(rd, out, 0, n, bad);
 #endif
 }
 
