@@ -4,8 +4,9 @@
  * must stay in it and end or refuse it, a part of the sums must lie in it
  * (or be empty: in a row of its own), and every entry an executable day
  * gives must lie in its day.  The entries read are written again and must read back the
- * same (the writer's format is the reader's), and the varints read many at
- * a time (packed by shifts or by pext) are those read one at a time. */
+ * same (the writer's format is the reader's), and the varints (and units'
+ * entries) read many at a time (packed by shifts or by pext) are those
+ * read one at a time. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +56,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 		}
 	}
-	/* the units' format */
-	if (rollup_reader_init(&rd, data, size))
-		while ((n = rollup_next(&rd, &e)) > 0)
+	/* the units' format: one at a time, and in chunks (the same entries,
+	 * the same end; a chunk with a malformed entry gives none of it) */
+	if (rollup_reader_init(&rd, data, size)) {
+		struct rollup_reader rc = rd;
+		struct rollup_entries *c = malloc(sizeof(*c));
+		size_t i = 0, after = 0;
+		int m;
+
+		if (!c) {
+			free(out);
+			return 0;
+		}
+		m = rollup_next_entries(&rc, c);
+		while ((n = rollup_next(&rd, &e)) > 0) {
 			if (rd.p > rd.end)
 				abort();
+			if (m > 0 && (size_t)m == i) {
+				m = rollup_next_entries(&rc, c);
+				i = 0;
+			}
+			if (m == 0)
+				abort();
+			/* refused: the malformed entry is in this chunk */
+			if (m < 0) {
+				if (++after >= ROLLUP_ENTRIES_CHUNK)
+					abort();
+				continue;
+			}
+			if (memcmp(&c->e[i++], &e, sizeof(e)))
+				abort();
+		}
+		if (m > 0 && (size_t)m == i)
+			m = rollup_next_entries(&rc, c);
+		if ((n == 0 && m != 0) || (n < 0 && m >= 0) || rc.p > rc.end)
+			abort();
+		free(c);
+	}
 	/* an executable's sums of a day: each key's part, and its entries */
 	for (int key = 0; key <= ROLLUP_KEY__MAX + 1; key++) {
 		const uint8_t *part;

@@ -758,7 +758,7 @@ static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t start = sqlite3_column_int64(st, 0);
 		struct rollup_reader rd;
-		struct rollup_entry e;
+		struct rollup_entries c;
 
 		/* a unit that does not start where its grain does is not ours */
 		if (start != (grain == ROLLUP_GRAIN_DAY	   ? rollup_day_start(start)
@@ -773,14 +773,20 @@ static int read_units(struct query_db *db, sqlite3_stmt *st, enum query_dim dim,
 					     (size_t)sqlite3_column_bytes(st, 1)))
 			n = -1;
 		else if (top)
-			while ((n = rollup_next(&rd, &e)) > 0) {
-				if (!agg_top_add(top, &e))
-					return query_fail(err, errlen, -EAGAIN, "keys out of order");
+			while ((n = rollup_next_entries(&rd, &c)) > 0) {
+				for (int i = 0; i < n; i++)
+					if (!agg_top_add(top, &c.e[i]))
+						return query_fail(err, errlen, -EAGAIN,
+								  "keys out of order");
 			}
 		else
-			while ((n = rollup_next(&rd, &e)) > 0)
-				if (!agg_add(a, e.key, e.key2, start, e.sent, e.received, e.flows))
-					return query_fail(err, errlen, -ENOMEM, "out of memory");
+			while ((n = rollup_next_entries(&rd, &c)) > 0) {
+				for (int i = 0; i < n; i++)
+					if (!agg_add(a, c.e[i].key, c.e[i].key2, start, c.e[i].sent,
+						     c.e[i].received, c.e[i].flows))
+						return query_fail(err, errlen, -ENOMEM,
+								  "out of memory");
+			}
 		if (n < 0)
 			return query_fail(err, errlen, -EBADMSG, "a rollup of %s cannot be read", db->path);
 		/* the blob was read outside of SQLite's progress handler */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 static uint64_t hash_key(int64_t k, int64_t k2)
@@ -457,7 +458,7 @@ int agg_add_unit_lines(struct agg *a, const struct line_key *lk, size_t n_lk, co
 {
 	struct agg_series *s = a->series;
 	struct rollup_reader rd;
-	struct rollup_entry e;
+	struct rollup_entries c;
 	bool sorted = true, have_prev = false;
 	int64_t pk = 0, pk2 = 0;
 	size_t i = 0;
@@ -466,37 +467,40 @@ int agg_add_unit_lines(struct agg *a, const struct line_key *lk, size_t n_lk, co
 
 	if (!rollup_reader_init(&rd, blob, len))
 		return -EBADMSG;
-	while ((n = rollup_next(&rd, &e)) > 0) {
-		struct query_point *p;
-		int line = -1;
+	while ((n = rollup_next_entries(&rd, &c)) > 0) {
+		for (int j = 0; j < n; j++) {
+			const struct rollup_entry e = c.e[j];
+			struct query_point *p;
+			int line = -1;
 
-		/* the writer sorts the entries by key: walk the lines' keys
-		 * along (an entry out of order is looked up) */
-		if (have_prev && (e.key < pk || (e.key == pk && e.key2 <= pk2)))
-			sorted = false;
-		have_prev = true;
-		pk = e.key;
-		pk2 = e.key2;
-		if (sorted) {
-			while (i < n_lk && (lk[i].k < e.key || (lk[i].k == e.key && lk[i].k2 < e.key2)))
-				i++;
-			if (i < n_lk && lk[i].k == e.key && lk[i].k2 == e.key2)
-				line = lk[i].line;
-		} else {
-			struct agg_entry *ae = agg_get(a, e.key, e.key2, false);
+			/* the writer sorts the entries by key: walk the lines' keys
+			 * along (an entry out of order is looked up) */
+			if (have_prev && (e.key < pk || (e.key == pk && e.key2 <= pk2)))
+				sorted = false;
+			have_prev = true;
+			pk = e.key;
+			pk2 = e.key2;
+			if (sorted) {
+				while (i < n_lk && (lk[i].k < e.key || (lk[i].k == e.key && lk[i].k2 < e.key2)))
+					i++;
+				if (i < n_lk && lk[i].k == e.key && lk[i].k2 == e.key2)
+					line = lk[i].line;
+			} else {
+				struct agg_entry *ae = agg_get(a, e.key, e.key2, false);
 
-			line = ae ? ae->line : -1;
-		}
-		if (line < 0) {
-			if (!s->other)
+				line = ae ? ae->line : -1;
+			}
+			if (line < 0) {
+				if (!s->other)
+					continue;
+				line = (int)s->n_lines - 1;
+			}
+			if (b < 0)
 				continue;
-			line = (int)s->n_lines - 1;
+			p = &s->points[(size_t)line * s->buckets + (size_t)b];
+			p->sent = query_add_sat(p->sent, e.sent);
+			p->received = query_add_sat(p->received, e.received);
 		}
-		if (b < 0)
-			continue;
-		p = &s->points[(size_t)line * s->buckets + (size_t)b];
-		p->sent = query_add_sat(p->sent, e.sent);
-		p->received = query_add_sat(p->received, e.received);
 	}
 	return n < 0 ? -EBADMSG : 0;
 }
@@ -951,4 +955,82 @@ void agg_prefetch(const struct agg *a, int64_t k, int64_t k2)
 {
 	if (a->n_slots)
 		__builtin_prefetch(&a->slots[hash_key(k, k2) & (a->n_slots - 1)]);
+}
+
+bool agg_dense_init(struct agg_dense *d, size_t *budget)
+{
+	*d = (struct agg_dense){ .budget = budget };
+	d->page = calloc(AGG_DENSE_KEYS / AGG_DENSE_PAGE, sizeof(*d->page));
+	return d->page != NULL;
+}
+
+/* Pages are mapped, not taken from malloc: unmapped when freed, they give
+ * their memory back at once (malloc would keep it for the entries made
+ * from them, which are too big to use it), and the parts of a page no key
+ * touched take none. */
+static void dense_page_free(struct agg_dense_page *p)
+{
+	if (p)
+		munmap(p, sizeof(*p));
+}
+
+bool agg_dense_page_new(struct agg_dense *d, int64_t k)
+{
+	struct agg_dense_page *p = MAP_FAILED;
+
+	if (d->full || !*d->budget ||
+	    (p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		      0)) == MAP_FAILED) {
+		d->full = true;
+		return false;
+	}
+	--*d->budget;
+	d->page[(uint64_t)k >> AGG_DENSE_PAGE_BITS] = p;
+	return true;
+}
+
+void agg_dense_free(struct agg_dense *d)
+{
+	if (!d->page)
+		return;
+	for (size_t i = 0; i < AGG_DENSE_KEYS / AGG_DENSE_PAGE; i++)
+		dense_page_free(d->page[i]);
+	free(d->page);
+	d->page = NULL;
+}
+
+bool agg_dense_flush(struct agg_dense *d, struct agg *a)
+{
+	size_t keys = 0;
+	bool ok = true;
+
+	/* room for exactly the keys, and each page freed once added: the
+	 * table and the entries it becomes are not held twice over */
+	for (size_t i = 0; d->page && i < AGG_DENSE_KEYS / AGG_DENSE_PAGE; i++)
+		for (size_t w = 0; d->page[i] && w < AGG_DENSE_PAGE / 64; w++)
+			keys += (size_t)__builtin_popcountll(d->page[i]->used[w]);
+	if (keys && !agg_reserve_entries(a, a->n + keys))
+		ok = false;
+	for (size_t i = 0; ok && d->page && i < AGG_DENSE_KEYS / AGG_DENSE_PAGE; i++) {
+		struct agg_dense_page *p = d->page[i];
+
+		for (size_t w = 0; p && ok && w < AGG_DENSE_PAGE / 64; w++)
+			for (uint64_t bits = p->used[w]; ok && bits; bits &= bits - 1) {
+				size_t j = w * 64 + (size_t)__builtin_ctzll(bits);
+				struct agg_entry *e = agg_get(a, (int64_t)(i * AGG_DENSE_PAGE + j), 0,
+							      true);
+
+				if (!e) {
+					ok = false;
+					break;
+				}
+				e->sent = query_add_sat(e->sent, p->s[j].sent);
+				e->received = query_add_sat(e->received, p->s[j].received);
+				e->flows = query_add_sat(e->flows, p->s[j].flows);
+			}
+		dense_page_free(p);
+		d->page[i] = NULL;
+	}
+	agg_dense_free(d);
+	return ok;
 }

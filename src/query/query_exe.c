@@ -560,30 +560,34 @@ static bool sums_usable(const struct query_db *db, const struct exe_days *x,
 }
 
 /* Add a unit's blob of key sums (a part of an executable's sums) to agg at
- * `day`: -1 if it cannot be read, -ENOMEM.  (Not through a ktab, as the
- * days' rows are: a part's keys are distinct, so its shortcut for the
- * previous key never helps, and the agg's compact slots probe faster.) */
-static int add_part(struct agg *agg, int64_t day, const uint8_t *part, size_t len)
+ * `day`, its small keys to `dense` if not NULL: -1 if it cannot be read,
+ * -ENOMEM.  (Not through a ktab, as the days' rows are: a part's keys are
+ * distinct, so its shortcut for the previous key never helps, and the
+ * agg's compact slots probe faster.) */
+static int add_part(struct agg *agg, struct agg_dense *dense, int64_t day, const uint8_t *part,
+		    size_t len)
 {
-	enum { BATCH = 8 };
+	enum { AHEAD = 8 };
 	struct rollup_reader rd;
-	struct rollup_entry e[BATCH];
-	int n = 1;
+	struct rollup_entries c;
+	int n;
 
 	if (!rollup_reader_init(&rd, part, len))
 		return -1;
-	/* a few entries decoded ahead, their hash slots asked for while the
-	 * ones before are added */
-	while (n > 0) {
-		size_t m = 0;
+	/* a chunk of entries decoded at once; the sums (or hash slot) of
+	 * each asked for a few entries before it is added */
+	while ((n = rollup_next_entries(&rd, &c)) > 0)
+		for (int i = 0; i < n; i++) {
+			const struct rollup_entry *e = &c.e[i];
 
-		while (m < BATCH && (n = rollup_next(&rd, &e[m])) > 0)
-			agg_prefetch(agg, e[m].key, e[m].key2), m++;
-		for (size_t i = 0; i < m; i++)
-			if (!agg_add(agg, e[i].key, e[i].key2, day, e[i].sent, e[i].received,
-				     e[i].flows))
+			if (i + AHEAD < n && !(dense && agg_dense_prefetch(dense, e[AHEAD].key,
+									    e[AHEAD].key2)))
+				agg_prefetch(agg, e[AHEAD].key, e[AHEAD].key2);
+			if (!(dense &&
+			      agg_dense_add(dense, e->key, e->key2, e->sent, e->received, e->flows)) &&
+			    !agg_add(agg, e->key, e->key2, day, e->sent, e->received, e->flows))
 				return -ENOMEM;
-	}
+		}
 	return n;
 }
 
@@ -600,6 +604,10 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 				  "day >= ?2 AND day < ?3 AND dim >= 0 AND dim < 63 AND "
 				  "(?4 >> dim) & 1 ORDER BY day, dim";
 	bool *pending;		/* aggs[j]'s part of this day is still to come */
+	/* totals (not a series: its sums go to buckets by day) sum small
+	 * keys in dense tables (query_int.h) */
+	struct agg_dense *dense;
+	size_t budget = AGG_DENSE_MAX_PAGES;
 	int64_t mask = 1;	/* the rows to read: bit dim */
 	int64_t *kept;
 	size_t n_kept;
@@ -608,12 +616,17 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	int r = 0, rc;
 
 	pending = calloc(n_aggs, sizeof(*pending));
+	dense = calloc(n_aggs, sizeof(*dense));
 	kept = kept_exes(x, &n_kept);
-	if (!pending || !kept) {
+	if (!pending || !dense || !kept) {
 		free(pending);
+		free(dense);
 		free(kept);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
+	for (size_t j = 0; j < n_aggs; j++)
+		if (!aggs[j]->series && !agg_dense_init(&dense[j], &budget))
+			dense[j].page = NULL;	/* no memory for it: the hash */
 	for (size_t j = 0; j < n_aggs; j++)
 		mask |= (int64_t)1 << query_dims[dims[j]].rollup_key;
 	rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
@@ -659,7 +672,8 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 					else if (!part_len)
 						waiting = pending[j] = true;
 					else
-						n = add_part(aggs[j], day, part, part_len);
+						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL, day, part,
+							     part_len);
 				}
 			} else if (day == cur && waiting) {
 				/* a long part: of the aggs waiting for its key (a
@@ -669,7 +683,8 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 				for (size_t j = 0; n >= 0 && j < n_aggs; j++) {
 					if (pending[j] && query_dims[dims[j]].rollup_key == dim) {
 						pending[j] = false;
-						n = add_part(aggs[j], day, blob, len);
+						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL, day, blob,
+							     len);
 					}
 					waiting |= pending[j];
 				}
@@ -691,6 +706,12 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 		}
 	}
 	prefetch_stop(ahead);
+	for (size_t j = 0; j < n_aggs; j++) {
+		if (r == 0 && !agg_dense_flush(&dense[j], aggs[j]))
+			r = query_fail(err, errlen, -ENOMEM, "out of memory");
+		agg_dense_free(&dense[j]);
+	}
+	free(dense);
 	free(kept);
 	sqlite3_finalize(st);
 	free(pending);
@@ -739,13 +760,15 @@ static void ktab_prefetch(const struct ktab *t, int64_t k, int64_t k2)
 #define PREFETCH_ROWS 8
 
 static void prefetch_row(const enum query_dim *dims, struct agg *const *aggs, size_t n_aggs,
-			 const struct ktab *tabs, const struct bucket_tab *btabs, int64_t exe,
-			 const struct rollup_row *row)
+			 const struct ktab *tabs, const struct bucket_tab *btabs,
+			 const struct agg_dense *dense, int64_t exe, const struct rollup_row *row)
 {
 	for (size_t j = 0; j < n_aggs; j++) {
 		int64_t k, k2;
 
 		row_key(dims[j], exe, row, &k, &k2);
+		if (dense[j].page && agg_dense_prefetch(&dense[j], k, k2))
+			continue;
 		switch (row_sink(dims[j], aggs[j])) {
 		case SINK_BUCKET: ktab_prefetch(&btabs[j].t, k, k2); break;
 		case SINK_AGG: agg_prefetch(aggs[j], k, k2); break;
@@ -755,7 +778,7 @@ static void prefetch_row(const enum query_dim *dims, struct agg *const *aggs, si
 }
 
 static bool add_row(const enum query_dim *dims, struct agg *const *aggs, size_t n_aggs,
-		    struct ktab *tabs, struct bucket_tab *btabs, int64_t exe,
+		    struct ktab *tabs, struct bucket_tab *btabs, struct agg_dense *dense, int64_t exe,
 		    const struct rollup_row *row)
 {
 	for (size_t j = 0; j < n_aggs; j++) {
@@ -763,6 +786,9 @@ static bool add_row(const enum query_dim *dims, struct agg *const *aggs, size_t 
 		bool added;
 
 		row_key(dims[j], exe, row, &k, &k2);
+		if (dense[j].page &&
+		    agg_dense_add(&dense[j], k, k2, row->sent, row->received, row->flows))
+			continue;
 		switch (row_sink(dims[j], aggs[j])) {
 		case SINK_BUCKET:
 			added = bucket_add(&btabs[j], aggs[j], k, k2, row);
@@ -792,6 +818,10 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		"e.exe_id = ?1";
 	struct ktab *tabs = NULL;
 	struct bucket_tab *btabs = NULL;
+	/* totals by a key other than time sum small keys in dense tables
+	 * (query_int.h) */
+	struct agg_dense *dense = NULL;
+	size_t budget = AGG_DENSE_MAX_PAGES;
 	size_t *row_m = NULL, n_row_m = 0, n_kept;
 	int64_t *kept;
 	struct prefetch *ahead;
@@ -829,23 +859,32 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	 * executable, the others per row */
 	tabs = calloc(n_aggs, sizeof(*tabs));
 	btabs = calloc(n_aggs, sizeof(*btabs));
+	dense = calloc(n_aggs, sizeof(*dense));
 	row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m));
 	kept = kept_exes(x, &n_kept);
-	if (!tabs || !btabs || !row_m || !kept) {
+	if (!tabs || !btabs || !dense || !row_m || !kept) {
 		free(tabs);
 		free(btabs);
+		free(dense);
 		free(row_m);
 		free(kept);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
+	for (size_t j = 0; j < n_aggs; j++)
+		if (!aggs[j]->series && dims[j] != QUERY_DIM_TIME &&
+		    !agg_dense_init(&dense[j], &budget))
+			dense[j].page = NULL;	/* no memory for it: the tables */
 	for (size_t j = 0; j < x->n_m; j++)
 		if (x->m[j].col != ROLLUP_KEY_EXE)
 			row_m[n_row_m++] = j;
 	/* a lookup per day (the table is in the order of days, as written) */
 	rc = sqlite3_prepare_v2(db->db, days_sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
+		for (size_t j = 0; j < n_aggs; j++)
+			agg_dense_free(&dense[j]);
 		free(tabs);
 		free(btabs);
+		free(dense);
 		free(row_m);
 		free(kept);
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
@@ -899,9 +938,10 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 					}
 					for (size_t w = 0; n == 0 && r == 0 && w < n_rows; w++) {
 						if (w + PREFETCH_ROWS < n_rows)
-							prefetch_row(dims, aggs, n_aggs, tabs, btabs, exe,
-								     &rows[w + PREFETCH_ROWS]);
-						if (!add_row(dims, aggs, n_aggs, tabs, btabs, exe, &rows[w]))
+							prefetch_row(dims, aggs, n_aggs, tabs, btabs, dense,
+								     exe, &rows[w + PREFETCH_ROWS]);
+						if (!add_row(dims, aggs, n_aggs, tabs, btabs, dense, exe,
+							     &rows[w]))
 							r = query_fail(err, errlen, -ENOMEM, "out of memory");
 					}
 				} while (n == 0 && r == 0 && got == ROWS_CHUNK * ROLLUP_ROW_VARINTS);
@@ -922,13 +962,16 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	free(kept);
 	sqlite3_finalize(st);
 	for (size_t j = 0; j < n_aggs; j++) {
-		if (r == 0 && (!bucket_flush(&btabs[j], aggs[j]) || !ktab_move(&tabs[j], aggs[j])))
+		if (r == 0 && (!bucket_flush(&btabs[j], aggs[j]) || !ktab_move(&tabs[j], aggs[j]) ||
+			       !agg_dense_flush(&dense[j], aggs[j])))
 			r = query_fail(err, errlen, -ENOMEM, "out of memory");
 		ktab_free(&tabs[j]);
 		ktab_free(&btabs[j].t);
+		agg_dense_free(&dense[j]);
 	}
 	free(tabs);
 	free(btabs);
+	free(dense);
 	free(row_m);
 	return r;
 }

@@ -300,6 +300,74 @@ struct agg_top {
 	int64_t prev_k, prev_k2;
 };
 
+/* Sums of small keys (second key 0, key in [0, AGG_DENSE_KEYS)) in pages
+ * of a table indexed by the key, for adding many sorted parts (an
+ * executable's sums of a year: a million entries) without a hash lookup
+ * each: a part's keys come in ascending order, so each part walks the
+ * table forwards.  Pages are made as keys first need them, at most
+ * AGG_DENSE_MAX_PAGES over a query (its memory: 24 bytes a key); a key
+ * whose page was not made goes to the agg as usual, as do all later keys
+ * of that page, so each key is summed in one place.  agg_dense_flush adds
+ * the keys' sums to the agg, in ascending order. */
+#define AGG_DENSE_PAGE_BITS 10
+#define AGG_DENSE_PAGE (1 << AGG_DENSE_PAGE_BITS)
+#define AGG_DENSE_KEYS ((int64_t)1 << 22)
+#define AGG_DENSE_MAX_PAGES 192
+struct agg_dense_page {
+	uint64_t used[AGG_DENSE_PAGE / 64];
+	struct {
+		int64_t sent, received, flows;
+	} s[AGG_DENSE_PAGE];
+};
+struct agg_dense {
+	struct agg_dense_page **page;	/* AGG_DENSE_KEYS / AGG_DENSE_PAGE */
+	size_t *budget;			/* pages left, shared by a query's tables */
+	bool full;			/* a page was refused (budget or memory) */
+};
+
+/* false: out of memory (nothing to free). */
+bool agg_dense_init(struct agg_dense *d, size_t *budget);
+/* Make the page of key k (false: refused, d->full). */
+bool agg_dense_page_new(struct agg_dense *d, int64_t k);
+/* Add to the table, or (false) the key is not for it: add it to the agg. */
+static inline bool agg_dense_add(struct agg_dense *d, int64_t k, int64_t k2, int64_t sent,
+				 int64_t received, int64_t flows)
+{
+	struct agg_dense_page *p;
+	size_t i;
+
+	if (k2 || (uint64_t)k >= (uint64_t)AGG_DENSE_KEYS)
+		return false;
+	p = d->page[(uint64_t)k >> AGG_DENSE_PAGE_BITS];
+	if (!p) {
+		if (!agg_dense_page_new(d, k))
+			return false;
+		p = d->page[(uint64_t)k >> AGG_DENSE_PAGE_BITS];
+	}
+	i = (uint64_t)k & (AGG_DENSE_PAGE - 1);
+	p->used[i / 64] |= (uint64_t)1 << (i % 64);
+	p->s[i].sent = query_add_sat(p->s[i].sent, sent);
+	p->s[i].received = query_add_sat(p->s[i].received, received);
+	p->s[i].flows = query_add_sat(p->s[i].flows, flows);
+	return true;
+}
+/* Ask the CPU for the sums of a key soon added (false: not for the table). */
+static inline bool agg_dense_prefetch(const struct agg_dense *d, int64_t k, int64_t k2)
+{
+	const struct agg_dense_page *p;
+
+	if (k2 || (uint64_t)k >= (uint64_t)AGG_DENSE_KEYS)
+		return false;
+	p = d->page[(uint64_t)k >> AGG_DENSE_PAGE_BITS];
+	if (p)
+		__builtin_prefetch(&p->s[(uint64_t)k & (AGG_DENSE_PAGE - 1)], 1);
+	return p != NULL || !d->full;
+}
+/* The table's keys into a (agg_add's sums, no buckets), then freed;
+ * false: out of memory (freed all the same). */
+bool agg_dense_flush(struct agg_dense *d, struct agg *a);
+void agg_dense_free(struct agg_dense *d);
+
 /* k >= 1; the rows' hash is given up (their entries get sorted). */
 int agg_top_init(struct agg_top *t, struct agg *rows, enum query_sort sort, bool ascending, size_t k);
 /* A unit's entry; false if its key does not come after the last one (then

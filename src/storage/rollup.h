@@ -494,6 +494,40 @@ static inline size_t rollup_get_uvarints(struct rollup_reader *rd, uint64_t *out
 #endif
 }
 
+/* Up to ROLLUP_ENTRIES_CHUNK entries of a unit's blob at a time, as that
+ * many calls of rollup_next would read them, but with rollup_get_uvarints
+ * (fast): how many, 0 at the end, -1 if the blob is malformed (then the
+ * entries before the malformed one in this chunk are not given). */
+#define ROLLUP_ENTRIES_CHUNK 64
+struct rollup_entries {
+	struct rollup_entry e[ROLLUP_ENTRIES_CHUNK];
+	uint64_t u[ROLLUP_ENTRIES_CHUNK * 5];
+};
+
+static inline int rollup_next_entries(struct rollup_reader *r, struct rollup_entries *c)
+{
+	bool bad;
+	size_t got;
+
+	if (r->p == r->end)
+		return 0;
+	got = rollup_get_uvarints(r, c->u, ROLLUP_ENTRIES_CHUNK * 5, &bad);
+	if (bad || got % 5)
+		return -1;
+	for (size_t i = 0; i < got / 5; i++) {
+		const uint64_t *u = c->u + 5 * i;
+		struct rollup_entry *e = &c->e[i];
+
+		e->key = (int64_t)((uint64_t)r->prev + u[0]);
+		r->prev = e->key;
+		e->key2 = (int64_t)(u[1] >> 1) ^ -(int64_t)(u[1] & 1);
+		e->sent = (int64_t)(u[2] >> 1) ^ -(int64_t)(u[2] & 1);
+		e->received = (int64_t)(u[3] >> 1) ^ -(int64_t)(u[3] & 1);
+		e->flows = (int64_t)(u[4] >> 1) ^ -(int64_t)(u[4] & 1);
+	}
+	return (int)(got / 5);
+}
+
 /* ---- the blob of an executable's sums of a day (exe_sums) ---- */
 
 #define ROLLUP_SUMS_FORMAT 4	/* the first byte: the keys' sums follow */

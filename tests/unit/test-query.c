@@ -1791,6 +1791,17 @@ static void test_exe_days(void)
 		   "c.raddr_id, c.domain_id, c.netns, 7 + i, 11 * i, 1, c.grandparent_id FROM n, "
 		   "(SELECT * FROM connections WHERE exe_id = (SELECT id FROM executables WHERE path = '"
 		   CURL "') LIMIT 1) c;"
+		   /* curl's many users: keys on more pages than the dense
+		    * tables may take (AGG_DENSE_MAX_PAGES), so that some
+		    * go to the hash, and keys past them */
+		   "INSERT INTO connections(time, exe_id, parent_id, uid, family, protocol, lport, rport, "
+		   "laddr_id, raddr_id, domain_id, netns, sent, received, flows, grandparent_id) "
+		   "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299) "
+		   "SELECT 1706140800 + 12 * 86400 + 900 + i * 11, c.exe_id, c.parent_id, "
+		   "CASE WHEN i < 290 THEN i * 1024 + i % 7 ELSE 4194300 + i END, c.family, c.protocol, "
+		   "c.lport, c.rport, c.laddr_id, c.raddr_id, c.domain_id, c.netns, 3 + i, 5 * i, i % 3, "
+		   "c.grandparent_id FROM n, (SELECT * FROM connections WHERE exe_id = (SELECT id FROM "
+		   "executables WHERE path = '" CURL "') LIMIT 1) c;"
 		   "UPDATE connections SET uid = 'odd' WHERE id = (SELECT min(id) FROM connections WHERE "
 		   "time >= 1706140800 + 20 * 86400);"
 		   "UPDATE connections SET exe_id = 'zz' WHERE id = (SELECT min(id) FROM connections WHERE "
@@ -1805,8 +1816,8 @@ static void test_exe_days(void)
 	       "  and the executables' sums of the same days");
 	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE dim > 0 AND exe_id IN (SELECT id "
 			     "FROM executables WHERE path = '" CURL "')"),
-	       3 * 3, "  curl's busy days have their long parts (local and remote ports, times) in "
-		      "rows of their own");
+	       3 * 3 + 2, "  curl's busy days have their long parts (local and remote ports, times; "
+			  "users and times on its day of many users) in rows of their own");
 	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE data = X'03'"), 1,
 	       "  one of them to be read as entries");
 	if (query_open(path, &opt, &rolled, err, sizeof(err)) < 0 ||
