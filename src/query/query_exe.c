@@ -559,6 +559,29 @@ static bool sums_usable(const struct query_db *db, const struct exe_days *x,
 	return true;
 }
 
+/* The dense tables (query_int.h) of a scan's aggs, sharing *budget: one
+ * for each total by a key other than time (a series adds to buckets,
+ * and times are never small), none (no pages) for the others or when
+ * there is no memory for it; NULL if the array cannot be made. */
+static struct agg_dense *dense_tables(const enum query_dim *dims, struct agg *const *aggs,
+				      size_t n_aggs, size_t *budget)
+{
+	struct agg_dense *dense = calloc(n_aggs, sizeof(*dense));
+
+	for (size_t j = 0; dense && j < n_aggs; j++)
+		if (!aggs[j]->series && dims[j] != QUERY_DIM_TIME &&
+		    !agg_dense_init(&dense[j], budget))
+			dense[j].page = NULL;
+	return dense;
+}
+
+static void dense_tables_free(struct agg_dense *dense, size_t n_aggs)
+{
+	for (size_t j = 0; dense && j < n_aggs; j++)
+		agg_dense_free(&dense[j]);
+	free(dense);
+}
+
 /* Add a unit's blob of key sums (a part of an executable's sums) to agg at
  * `day`, its small keys to `dense` if not NULL: -1 if it cannot be read,
  * -ENOMEM.  (Not through a ktab, as the days' rows are: a part's keys are
@@ -604,9 +627,7 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 				  "day >= ?2 AND day < ?3 AND dim >= 0 AND dim < 63 AND "
 				  "(?4 >> dim) & 1 ORDER BY day, dim";
 	bool *pending;		/* aggs[j]'s part of this day is still to come */
-	/* totals (not a series: its sums go to buckets by day) sum small
-	 * keys in dense tables (query_int.h) */
-	struct agg_dense *dense;
+	struct agg_dense *dense;	/* small keys of totals (dense_tables) */
 	size_t budget = AGG_DENSE_MAX_PAGES;
 	int64_t mask = 1;	/* the rows to read: bit dim */
 	int64_t *kept;
@@ -616,17 +637,14 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	int r = 0, rc;
 
 	pending = calloc(n_aggs, sizeof(*pending));
-	dense = calloc(n_aggs, sizeof(*dense));
+	dense = dense_tables(dims, aggs, n_aggs, &budget);
 	kept = kept_exes(x, &n_kept);
 	if (!pending || !dense || !kept) {
 		free(pending);
-		free(dense);
+		dense_tables_free(dense, n_aggs);
 		free(kept);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
-	for (size_t j = 0; j < n_aggs; j++)
-		if (!aggs[j]->series && !agg_dense_init(&dense[j], &budget))
-			dense[j].page = NULL;	/* no memory for it: the hash */
 	for (size_t j = 0; j < n_aggs; j++)
 		mask |= (int64_t)1 << query_dims[dims[j]].rollup_key;
 	rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
@@ -706,12 +724,10 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 		}
 	}
 	prefetch_stop(ahead);
-	for (size_t j = 0; j < n_aggs; j++) {
+	for (size_t j = 0; j < n_aggs; j++)
 		if (r == 0 && !agg_dense_flush(&dense[j], aggs[j]))
 			r = query_fail(err, errlen, -ENOMEM, "out of memory");
-		agg_dense_free(&dense[j]);
-	}
-	free(dense);
+	dense_tables_free(dense, n_aggs);
 	free(kept);
 	sqlite3_finalize(st);
 	free(pending);
@@ -818,9 +834,7 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		"e.exe_id = ?1";
 	struct ktab *tabs = NULL;
 	struct bucket_tab *btabs = NULL;
-	/* totals by a key other than time sum small keys in dense tables
-	 * (query_int.h) */
-	struct agg_dense *dense = NULL;
+	struct agg_dense *dense = NULL;	/* small keys of totals (dense_tables) */
 	size_t budget = AGG_DENSE_MAX_PAGES;
 	size_t *row_m = NULL, n_row_m = 0, n_kept;
 	int64_t *kept;
@@ -859,32 +873,26 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	 * executable, the others per row */
 	tabs = calloc(n_aggs, sizeof(*tabs));
 	btabs = calloc(n_aggs, sizeof(*btabs));
-	dense = calloc(n_aggs, sizeof(*dense));
+	dense = dense_tables(dims, aggs, n_aggs, &budget);
 	row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m));
 	kept = kept_exes(x, &n_kept);
 	if (!tabs || !btabs || !dense || !row_m || !kept) {
 		free(tabs);
 		free(btabs);
-		free(dense);
+		dense_tables_free(dense, n_aggs);
 		free(row_m);
 		free(kept);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
-	for (size_t j = 0; j < n_aggs; j++)
-		if (!aggs[j]->series && dims[j] != QUERY_DIM_TIME &&
-		    !agg_dense_init(&dense[j], &budget))
-			dense[j].page = NULL;	/* no memory for it: the tables */
 	for (size_t j = 0; j < x->n_m; j++)
 		if (x->m[j].col != ROLLUP_KEY_EXE)
 			row_m[n_row_m++] = j;
 	/* a lookup per day (the table is in the order of days, as written) */
 	rc = sqlite3_prepare_v2(db->db, days_sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
-		for (size_t j = 0; j < n_aggs; j++)
-			agg_dense_free(&dense[j]);
 		free(tabs);
 		free(btabs);
-		free(dense);
+		dense_tables_free(dense, n_aggs);
 		free(row_m);
 		free(kept);
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
@@ -967,11 +975,10 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 			r = query_fail(err, errlen, -ENOMEM, "out of memory");
 		ktab_free(&tabs[j]);
 		ktab_free(&btabs[j].t);
-		agg_dense_free(&dense[j]);
 	}
 	free(tabs);
 	free(btabs);
-	free(dense);
+	dense_tables_free(dense, n_aggs);
 	free(row_m);
 	return r;
 }
