@@ -13,34 +13,59 @@
  * so that the rest of the chain is read in one go while SQLite works
  * through its first pages.
  *
- * It changes what is in the page cache and nothing else: every read still
- * goes through "unix" and returns what the file holds.  A page that only
- * looks like such a page (its first four bytes happen to be its number plus
- * one) costs a useless read-ahead, never a wrong answer.  Only the main
- * database file is read ahead (the WAL is written, and read, in order
- * already). */
+ * And once a chain has gone on from one page to the next, the page it
+ * goes on to is read with the pages after it, RUN_BYTES in one read, and
+ * the chain's next pages are copied from there: a year of an executable's
+ * days is 8,000 pages, and a read call each cost more than the copy (on a
+ * virtual machine, a system call is dear).
+ *
+ * Why the copy is what the file holds: SQLite reads a page from the main
+ * file only within a read transaction, and only a page that is not in the
+ * WAL for its snapshot; while the transaction lasts, no checkpoint may
+ * write such pages (it copies no frame past the snapshot's), and without
+ * WAL the SHARED lock keeps every writer out.  A transaction begins and
+ * ends with a lock (xLock and xUnlock, or xShmLock of the WAL index), so
+ * every method but reads and sizes drops the pages held: they never
+ * outlive the transaction that read them.
+ *
+ * It changes what is in the page cache and when the file is read, nothing
+ * else: every read goes through "unix", and what it returns is what the
+ * file holds.  A page that only looks like such a page (its first four
+ * bytes happen to be its number plus one) costs a useless read-ahead,
+ * never a wrong answer.  Only the main database file is read ahead (the
+ * WAL is written, and read, in order already). */
 #include "query/query_vfs.h"
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 /* read ahead this much beyond a page that continues into the next */
 #define AHEAD_BYTES (128 * 1024)
+/* the pages read at once where a chain goes on */
+#define RUN_BYTES (64 * 1024)
 
 struct ra_file {
 	sqlite3_file base;
 	int fd;			/* our own descriptor of the file, for the advice; -1: none */
 	sqlite3_int64 advised_from, advised;	/* what was last advised */
+	/* [run_off, run_off + run_len) of the file, read in this
+	 * transaction (run_len 0: none) */
+	unsigned char *run;
+	sqlite3_int64 run_off;
+	int run_len;
+	sqlite3_int64 next;	/* the page a chain went on to (-1: none) */
 	sqlite3_file *real;	/* follows this struct, of the real VFS's size */
 };
 
 static sqlite3_vfs ra_vfs;
-static atomic_ulong advices;
+static atomic_ulong advices, runs;
 static sqlite3_vfs *real_vfs;
 
 #define REAL(f) (((struct ra_file *)(f))->real)
@@ -53,7 +78,18 @@ static int ra_close(sqlite3_file *f)
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+	free(p->run);
+	p->run = NULL;
 	return rc;
+}
+
+/* Anything but a read may begin or end a transaction: the pages held go. */
+static void drop_run(sqlite3_file *f)
+{
+	struct ra_file *p = (struct ra_file *)f;
+
+	p->run_len = 0;
+	p->next = -1;
 }
 
 static uint32_t be32(const unsigned char *b)
@@ -61,15 +97,50 @@ static uint32_t be32(const unsigned char *b)
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
+/* The pages from off on, as many as RUN_BYTES and the file hold, into
+ * p->run (false: none, the caller reads as usual). */
+static bool read_run(struct ra_file *p, int page, sqlite3_int64 off)
+{
+	sqlite3_int64 size;
+	int len;
+
+	if (p->real->pMethods->xFileSize(p->real, &size) != SQLITE_OK || size - off < 2 * page)
+		return false;
+	len = size - off < RUN_BYTES ? (int)(size - off) : RUN_BYTES;
+	len -= len % page;
+	if (!p->run && !(p->run = malloc(RUN_BYTES)))
+		return false;
+	if (p->real->pMethods->xRead(p->real, p->run, len, off) != SQLITE_OK)
+		return false;
+	p->run_off = off;
+	p->run_len = len;
+	atomic_fetch_add_explicit(&runs, 1, memory_order_relaxed);
+	return true;
+}
+
 static int ra_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 {
 	struct ra_file *p = (struct ra_file *)f;
-	int rc = p->real->pMethods->xRead(p->real, buf, amt, off);
-
 	/* a whole page (a power of two from 512 to 65536, at its place) */
-	if (rc == SQLITE_OK && p->fd >= 0 && amt >= 512 && amt <= 65536 && !(amt & (amt - 1)) &&
-	    off % amt == 0) {
+	bool page = p->fd >= 0 && amt >= 512 && amt <= 65536 && !(amt & (amt - 1)) &&
+		    off % amt == 0;
+	int rc = SQLITE_OK;
+
+	if (page && off == p->next && (off < p->run_off || off + amt > p->run_off + p->run_len) &&
+	    !read_run(p, amt, off))
+		p->run_len = 0;
+	p->next = -1;
+	/* anything of the main file held (the end of a chain is less than a
+	 * page) */
+	if (p->fd >= 0 && amt > 0 && off >= p->run_off && off + amt <= p->run_off + p->run_len)
+		memcpy(buf, p->run + (off - p->run_off), (size_t)amt);
+	else
+		rc = p->real->pMethods->xRead(p->real, buf, amt, off);
+	if (rc == SQLITE_OK && page) {
 		sqlite3_int64 next_off = off + amt;
+
+		if (be32(buf) == (uint64_t)(off / amt) + 2)
+			p->next = next_off;
 
 		/* page numbers count from 1: this is page off / amt + 1; what
 		 * was advised last is [advised_from, advised): again when a
@@ -92,16 +163,19 @@ static int ra_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 
 static int ra_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xWrite(REAL(f), buf, amt, off);
 }
 
 static int ra_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xTruncate(REAL(f), size);
 }
 
 static int ra_sync(sqlite3_file *f, int flags)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 
@@ -112,11 +186,13 @@ static int ra_file_size(sqlite3_file *f, sqlite3_int64 *size)
 
 static int ra_lock(sqlite3_file *f, int lock)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xLock(REAL(f), lock);
 }
 
 static int ra_unlock(sqlite3_file *f, int lock)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xUnlock(REAL(f), lock);
 }
 
@@ -127,6 +203,7 @@ static int ra_check_reserved_lock(sqlite3_file *f, int *out)
 
 static int ra_file_control(sqlite3_file *f, int op, void *arg)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
 }
 
@@ -142,31 +219,37 @@ static int ra_device_characteristics(sqlite3_file *f)
 
 static int ra_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **pp)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xShmMap(REAL(f), pg, pgsz, extend, pp);
 }
 
 static int ra_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
 }
 
 static void ra_shm_barrier(sqlite3_file *f)
 {
+	drop_run(f);
 	REAL(f)->pMethods->xShmBarrier(REAL(f));
 }
 
 static int ra_shm_unmap(sqlite3_file *f, int delete_flag)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xShmUnmap(REAL(f), delete_flag);
 }
 
 static int ra_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **pp)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xFetch(REAL(f), off, amt, pp);
 }
 
 static int ra_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
 {
+	drop_run(f);
 	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
 }
 
@@ -200,6 +283,7 @@ static int ra_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
 	(void)vfs;
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+	p->next = -1;
 	p->real = (sqlite3_file *)(p + 1);
 	rc = real_vfs->xOpen(real_vfs, name, p->real, flags, out_flags);
 	if (rc != SQLITE_OK)
@@ -338,4 +422,9 @@ const char *query_vfs(void)
 unsigned long query_vfs_advices(void)
 {
 	return atomic_load_explicit(&advices, memory_order_relaxed);
+}
+
+unsigned long query_vfs_runs(void)
+{
+	return atomic_load_explicit(&runs, memory_order_relaxed);
 }

@@ -1,5 +1,5 @@
 /* The VFS of the query connections: SQLite's "unix" with read-ahead along
- * overflow chains (see query_vfs.c). */
+ * overflow chains, read in runs of pages (see query_vfs.c). */
 #ifndef PS_QUERY_QUERY_VFS_H
 #define PS_QUERY_QUERY_VFS_H
 
@@ -13,5 +13,7 @@ const char *query_vfs(void);
 
 /* How many times it has read ahead, in this process (for the tests). */
 unsigned long query_vfs_advices(void);
+/* How many runs of pages it has read at once, in this process. */
+unsigned long query_vfs_runs(void);
 
 #endif

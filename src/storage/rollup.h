@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -461,18 +462,28 @@ rollup_get_uvarints_pext(struct rollup_reader *rd, uint64_t *out, size_t n, bool
 }
 
 /* Whether pext is there and fast: Intel's since Haswell and AMD's since
- * Zen 3 (family 19h) take a cycle or three; AMD's before (families 15h
- * and 17h, and Hygon's) microcode it, hundreds of cycles for some
- * masks, so the shifts are faster there.  Decided once per file. */
+ * Zen 3 (family 19h, and 1Ah since: Zen 5) take a cycle or three; AMD's
+ * before (families 15h and 17h, and Hygon's 18h) microcode it, hundreds
+ * of cycles for some masks, so the shifts are faster there.  The family
+ * comes from cpuid (the compiler's names stop at the families it knew).
+ * Decided once per file. */
 static inline bool rollup_pext_fast(void)
 {
 	static int fast = -1;
 	int f = __atomic_load_n(&fast, __ATOMIC_RELAXED);
 
 	if (f < 0) {
+		unsigned int eax, ebx, ecx, edx, family;
+
 		__builtin_cpu_init();
-		f = __builtin_cpu_supports("bmi2") &&
-		    (__builtin_cpu_is("intel") || __builtin_cpu_is("amdfam19h"));
+		f = __builtin_cpu_supports("bmi2") && __builtin_cpu_is("intel");
+		if (__builtin_cpu_supports("bmi2") && __builtin_cpu_is("amd") &&
+		    __get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+			family = (eax >> 8) & 0xf;
+			if (family == 0xf)
+				family += (eax >> 20) & 0xff;
+			f = family >= 0x19;
+		}
 		__atomic_store_n(&fast, f, __ATOMIC_RELAXED);
 	}
 	return f;

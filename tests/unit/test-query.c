@@ -2183,6 +2183,48 @@ static void test_readahead_vfs(void)
 	   !strcmp((const char *)sqlite3_column_text(st, 0), "0102"), "  a short row reads as written");
 	sqlite3_finalize(st);
 	is_int((long)(query_vfs_advices() - before), 0, "  and is not read ahead");
+	/* the pages read in runs never outlive their transaction: row 10 is
+	 * read (the run of its chain's end holds row 11's pages, written
+	 * after it), row 11 is rewritten in place by another writer (the same
+	 * pages of the main file, after a checkpoint), and read */
+	{
+		enum { A = 100000, B = 20000 };
+		sqlite3_blob *b = NULL;
+		unsigned long runs;
+		int a_same = 0, b_same = 0;
+
+		sqlite3_prepare_v2(w, "INSERT INTO t VALUES (?1, ?2)", -1, &st, NULL);
+		for (int i = 0; i < 2; i++) {
+			for (int j = 0; j < A; j++)
+				want[j] = (unsigned char)(j * 13 + i);
+			sqlite3_reset(st);
+			sqlite3_bind_int(st, 1, 10 + i);
+			sqlite3_bind_blob(st, 2, want, i ? B : A, SQLITE_TRANSIENT);
+			sqlite3_step(st);
+		}
+		sqlite3_finalize(st);
+		sqlite3_wal_checkpoint_v2(w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		runs = query_vfs_runs();
+		for (int j = 0; j < A; j++)
+			want[j] = (unsigned char)(j * 13);
+		sqlite3_prepare_v2(r, "SELECT data FROM t WHERE id = 10", -1, &st, NULL);
+		a_same = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == A &&
+			 !memcmp(sqlite3_column_blob(st, 0), want, A);
+		sqlite3_finalize(st);
+		ok(query_vfs_runs() > runs, "  a chain's next pages are read in runs");
+		ok(a_same, "  a blob read in runs is as written");
+		for (int j = 0; j < B; j++)
+			want[j] = (unsigned char)(j * 13 + 77);
+		if (sqlite3_blob_open(w, "main", "t", "data", 11, 1, &b) == SQLITE_OK)
+			sqlite3_blob_write(b, want, B, 0);
+		sqlite3_blob_close(b);
+		sqlite3_wal_checkpoint_v2(w, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		sqlite3_prepare_v2(r, "SELECT data FROM t WHERE id = 11", -1, &st, NULL);
+		b_same = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == B &&
+			 !memcmp(sqlite3_column_blob(st, 0), want, B);
+		sqlite3_finalize(st);
+		ok(b_same, "  and a blob another writer changed since is read as it is now");
+	}
 	sqlite3_close(r);
 	sqlite3_close(w);
 	free(want);
