@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!out)
 		return 0;
 	/* many varints at once read what one at a time reads, from the first
-	 * bytes on, in runs of any length, both ways of packing them (where
-	 * this processor has pext) */
+	 * bytes on, in runs of any length, every way of reading them (pext and
+	 * AVX-512 where this processor has them) */
 	for (size_t from = 0; from < 16 && from < size; from++) {
 		size_t run = 1 + data[from] % 64;
 		struct rollup_reader a = { data + from, data + size, 0 }, b = a;
@@ -40,8 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool bad, okb = true;
 			size_t got, k;
 
+#if defined(ROLLUP_HAVE_AVX512)
+			if (from % 3 == 2 && rollup_avx512_usable())
+				got = rollup_get_uvarints_avx512(&a, va, run, &bad);
+			else
+#endif
 #if defined(ROLLUP_HAVE_PEXT)
-			if (from % 2 && __builtin_cpu_supports("bmi2"))
+			if (from % 3 == 1 && __builtin_cpu_supports("bmi2"))
 				got = rollup_get_uvarints_pext(&a, va, run, &bad);
 			else
 #endif

