@@ -957,6 +957,28 @@ void agg_prefetch(const struct agg *a, int64_t k, int64_t k2)
 		__builtin_prefetch(&a->slots[hash_key(k, k2) & (a->n_slots - 1)]);
 }
 
+void agg_prefetch_entry(const struct agg *a, int64_t k, int64_t k2, bool points)
+{
+	uint32_t i;
+	const struct agg_entry *e;
+
+	if (!a->n_slots)
+		return;
+	/* the first probe's entry: the key's, nearly always (the hash is at
+	 * most half full) */
+	i = a->slots[hash_key(k, k2) & (a->n_slots - 1)];
+	if (!i || i > a->n)
+		return;
+	e = &a->e[i - 1];
+	if (!points) {
+		__builtin_prefetch(e, 1);
+	} else if (e->k == k && e->k2 == k2 && e->points && e->n_pairs && e->n_pairs < KEY_DROPPED) {
+		/* where its next pair goes (or its last one is added to) */
+		__builtin_prefetch((const struct key_pair *)e->points + e->n_pairs - 1, 1);
+		__builtin_prefetch((const struct key_pair *)e->points + e->n_pairs, 1);
+	}
+}
+
 bool agg_dense_init(struct agg_dense *d, size_t *budget)
 {
 	*d = (struct agg_dense){ .budget = budget };

@@ -487,10 +487,31 @@ struct bucket_tab {
 	int64_t time;		/* one of them, for agg_add */
 };
 
+/* A key's way into the agg is three dependent reads (hash slot, entry,
+ * its pairs), each a cache miss in a busy executable's year: each is
+ * asked for this many keys before the next needs it. */
+#define FLUSH_AHEAD 6
+
 static bool bucket_flush(struct bucket_tab *b, struct agg *a)
 {
 	for (size_t i = 0; i < b->t.n; i++) {
 		struct kslot *s = &b->t.s[b->t.order[i]];
+
+		if (i + 3 * FLUSH_AHEAD < b->t.n) {
+			const struct kslot *f = &b->t.s[b->t.order[i + 3 * FLUSH_AHEAD]];
+
+			agg_prefetch(a, f->k, f->k2);
+		}
+		if (i + 2 * FLUSH_AHEAD < b->t.n) {
+			const struct kslot *f = &b->t.s[b->t.order[i + 2 * FLUSH_AHEAD]];
+
+			agg_prefetch_entry(a, f->k, f->k2, false);
+		}
+		if (i + FLUSH_AHEAD < b->t.n) {
+			const struct kslot *f = &b->t.s[b->t.order[i + FLUSH_AHEAD]];
+
+			agg_prefetch_entry(a, f->k, f->k2, true);
+		}
 
 		if (!agg_add(a, s->k, s->k2, b->time, s->sent, s->received, s->flows))
 			return false;
