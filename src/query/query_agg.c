@@ -957,23 +957,32 @@ void agg_prefetch(const struct agg *a, int64_t k, int64_t k2)
 		__builtin_prefetch(&a->slots[hash_key(k, k2) & (a->n_slots - 1)]);
 }
 
-void agg_prefetch_entry(const struct agg *a, int64_t k, int64_t k2, bool points)
+/* The entry of a key's first hash probe (NULL: an empty slot, or no
+ * hash): the key's, nearly always (the hash is at most half full). */
+static const struct agg_entry *first_probe(const struct agg *a, int64_t k, int64_t k2)
 {
 	uint32_t i;
-	const struct agg_entry *e;
 
 	if (!a->n_slots)
-		return;
-	/* the first probe's entry: the key's, nearly always (the hash is at
-	 * most half full) */
+		return NULL;
 	i = a->slots[hash_key(k, k2) & (a->n_slots - 1)];
-	if (!i || i > a->n)
-		return;
-	e = &a->e[i - 1];
-	if (!points) {
+	return i && i <= a->n ? &a->e[i - 1] : NULL;
+}
+
+void agg_prefetch_entry(const struct agg *a, int64_t k, int64_t k2)
+{
+	const struct agg_entry *e = first_probe(a, k, k2);
+
+	if (e)
 		__builtin_prefetch(e, 1);
-	} else if (e->k == k && e->k2 == k2 && e->points && e->n_pairs && e->n_pairs < KEY_DROPPED) {
-		/* where its next pair goes (or its last one is added to) */
+}
+
+void agg_prefetch_pairs(const struct agg *a, int64_t k, int64_t k2)
+{
+	const struct agg_entry *e = first_probe(a, k, k2);
+
+	/* where its next pair goes (or its last one is added to) */
+	if (e && e->k == k && e->k2 == k2 && e->points && e->n_pairs && e->n_pairs < KEY_DROPPED) {
 		__builtin_prefetch((const struct key_pair *)e->points + e->n_pairs - 1, 1);
 		__builtin_prefetch((const struct key_pair *)e->points + e->n_pairs, 1);
 	}

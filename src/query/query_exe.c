@@ -494,25 +494,22 @@ struct bucket_tab {
 
 static bool bucket_flush(struct bucket_tab *b, struct agg *a)
 {
+	/* the reads in the order they depend on each other, the first the
+	 * furthest ahead */
+	static void (*const stage[])(const struct agg *, int64_t, int64_t) = {
+		agg_prefetch, agg_prefetch_entry, agg_prefetch_pairs,
+	};
+	const size_t n_stages = sizeof(stage) / sizeof(stage[0]);
+
 	for (size_t i = 0; i < b->t.n; i++) {
 		struct kslot *s = &b->t.s[b->t.order[i]];
 
-		if (i + 3 * FLUSH_AHEAD < b->t.n) {
-			const struct kslot *f = &b->t.s[b->t.order[i + 3 * FLUSH_AHEAD]];
+		for (size_t j = 0; j < n_stages; j++) {
+			size_t ahead = i + (n_stages - j) * FLUSH_AHEAD;
 
-			agg_prefetch(a, f->k, f->k2);
+			if (ahead < b->t.n)
+				stage[j](a, b->t.s[b->t.order[ahead]].k, b->t.s[b->t.order[ahead]].k2);
 		}
-		if (i + 2 * FLUSH_AHEAD < b->t.n) {
-			const struct kslot *f = &b->t.s[b->t.order[i + 2 * FLUSH_AHEAD]];
-
-			agg_prefetch_entry(a, f->k, f->k2, false);
-		}
-		if (i + FLUSH_AHEAD < b->t.n) {
-			const struct kslot *f = &b->t.s[b->t.order[i + FLUSH_AHEAD]];
-
-			agg_prefetch_entry(a, f->k, f->k2, true);
-		}
-
 		if (!agg_add(a, s->k, s->k2, b->time, s->sent, s->received, s->flows))
 			return false;
 		*s = (struct kslot){ 0 };

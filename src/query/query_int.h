@@ -238,9 +238,11 @@ int64_t agg_bucket_start(int64_t from, int64_t to, size_t n, int64_t align_start
 ssize_t agg_bucket_span(const struct agg_series *s, int64_t t, int64_t *lo, int64_t *hi);
 /* Ask the CPU for the hash slot of a key that agg_get will be given soon. */
 void agg_prefetch(const struct agg *a, int64_t k, int64_t k2);
-/* Then, its slot having come, for its entry; then, the entry having come
- * (`points`), for where a series' first scan adds its next bucket. */
-void agg_prefetch_entry(const struct agg *a, int64_t k, int64_t k2, bool points);
+/* Then, its slot having come, for its entry. */
+void agg_prefetch_entry(const struct agg *a, int64_t k, int64_t k2);
+/* Then, the entry having come, for where a series' first scan adds the
+ * key's next bucket. */
+void agg_prefetch_pairs(const struct agg *a, int64_t k, int64_t k2);
 /* Add the buckets a key's entry kept in the first scan to `line`
  * (buckets points). */
 void agg_entry_add_points(const struct agg_entry *e, struct query_point *line, size_t buckets);

@@ -136,17 +136,15 @@ static int ra_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 		memcpy(buf, p->run + (off - p->run_off), (size_t)amt);
 	else
 		rc = p->real->pMethods->xRead(p->real, buf, amt, off);
-	if (rc == SQLITE_OK && page) {
+	/* page numbers count from 1: this is page off / amt + 1, and a chain
+	 * goes on to the next when its first four bytes say off / amt + 2 */
+	if (rc == SQLITE_OK && page && be32(buf) == (uint64_t)(off / amt) + 2) {
 		sqlite3_int64 next_off = off + amt;
 
-		if (be32(buf) == (uint64_t)(off / amt) + 2)
-			p->next = next_off;
-
-		/* page numbers count from 1: this is page off / amt + 1; what
-		 * was advised last is [advised_from, advised): again when a
-		 * chain goes on past its first half, or starts elsewhere */
-		if (be32(buf) == (uint64_t)(off / amt) + 2 &&
-		    (next_off < p->advised_from || next_off >= p->advised - AHEAD_BYTES / 2)) {
+		p->next = next_off;
+		/* what was advised last is [advised_from, advised): again when
+		 * the chain goes on past its first half, or starts elsewhere */
+		if (next_off < p->advised_from || next_off >= p->advised - AHEAD_BYTES / 2) {
 			sqlite3_int64 from = next_off < p->advised_from || next_off > p->advised
 						     ? next_off
 						     : p->advised;

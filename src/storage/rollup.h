@@ -476,9 +476,12 @@ static inline bool rollup_pext_fast(void)
 		unsigned int eax, ebx, ecx, edx, family;
 
 		__builtin_cpu_init();
-		f = __builtin_cpu_supports("bmi2") && __builtin_cpu_is("intel");
-		if (__builtin_cpu_supports("bmi2") && __builtin_cpu_is("amd") &&
-		    __get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+		f = 0;
+		if (!__builtin_cpu_supports("bmi2")) {
+			/* no pext at all */
+		} else if (__builtin_cpu_is("intel")) {
+			f = 1;
+		} else if (__builtin_cpu_is("amd") && __get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
 			family = (eax >> 8) & 0xf;
 			if (family == 0xf)
 				family += (eax >> 20) & 0xff;
