@@ -86,6 +86,9 @@ struct query_options {
 	/* read a long scan of executable days or sums in this thread only,
 	 * without helpers reading ahead (query_prefetch.c; for measurements) */
 	bool no_prefetch;
+	/* have helpers read ahead even in a file too small to be worth them
+	 * (query_prefetch.c's PREFETCH_MIN_FILE; for tests of the helpers) */
+	bool prefetch_any_size;
 	/* the room a series' first scan may take for its keys' buckets before
 	 * it reads the window a second time for them; 0: 16 MiB (the dash
 	 * takes less; tests take less to make the second scan) */

@@ -30,6 +30,12 @@
 #define MIN_DAYS 28
 /* nor fewer ranges of entries */
 #define MIN_RANGES 8
+/* nor a file this small: whatever a scan reads of it, the VFS reads in
+ * 64 kB runs and the kernel's read-ahead follows, while seven connections
+ * opened (each reading the schema) cost more than they save, most of all
+ * for the many short queries of a small history (see the README for the
+ * measurements) */
+#define PREFETCH_MIN_FILE (16 << 20)
 
 struct helper {
 	struct prefetch *p;
@@ -138,14 +144,29 @@ static void start(struct query_db *db, struct prefetch *p)
 	}
 }
 
+/* Whether the main file is smaller than PREFETCH_MIN_FILE (false when
+ * its size cannot be had). */
+static bool file_small(struct query_db *db)
+{
+	sqlite3_file *f = NULL;
+	sqlite3_int64 size = 0;
+
+	if (sqlite3_file_control(db->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+	    !f->pMethods || f->pMethods->xFileSize(f, &size) != SQLITE_OK)
+		return false;
+	return size < PREFETCH_MIN_FILE;
+}
+
 /* A prefetch reading with `sql`, to be given its work and started; NULL if
- * not `worth` it or not possible (an in-memory file, opt.no_prefetch). */
+ * not `worth` it or not possible (an in-memory file, opt.no_prefetch, a
+ * small file). */
 static struct prefetch *prefetch_new(struct query_db *db, const char *sql, bool worth)
 {
 	const char *file = sqlite3_db_filename(db->db, "main");
 	struct prefetch *p;
 
-	if (!worth || db->opt.no_prefetch || !file || !*file || !(p = calloc(1, sizeof(*p))))
+	if (!worth || db->opt.no_prefetch || !file || !*file ||
+	    (!db->opt.prefetch_any_size && file_small(db)) || !(p = calloc(1, sizeof(*p))))
 		return NULL;	/* only slower */
 	p->sql = sql;
 	/* the query reads the first day (or range) itself, at once */

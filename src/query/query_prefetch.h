@@ -15,8 +15,9 @@ struct prefetch;
  * day at a time in the order the caller reads them: an executable's days,
  * then the next one's; the caller reads the first itself.  exes is copied;
  * sql must stay until prefetch_stop.  NULL when it is not worth it (a
- * short window, an in-memory file, opt.no_prefetch) or cannot be: the
- * scan is then only slower. */
+ * short window, a file under 16 MiB unless opt.prefetch_any_size, an
+ * in-memory file, opt.no_prefetch) or cannot be: the scan is then only
+ * slower. */
 struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t mask,
 				const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1);
 

@@ -1912,6 +1912,24 @@ static void test_exe_days(void)
 		 "same from executables' sums and days as from the rows, also all at once "
 		 "(query_totals_dims), and the first and last entry (query_span)", n_all);
 	is_int(n_ok, n_all, name);
+	/* the same with helpers reading ahead (too small a file to have them
+	 * unless asked for): the year, every filter set */
+	{
+		struct query_options any = opt;
+		struct query_db *ahead;
+
+		any.prefetch_any_size = true;
+		n_ok = 0;
+		if (query_open(path, &any, &ahead, err, sizeof(err)) == 0) {
+			for (size_t f = 0; f < sizeof(sets) / sizeof(sets[0]); f++) {
+				agree_filters = sets[f];
+				agree_n_filters = n_set[f];
+				n_ok += agree_rolled(ahead, rows, windows[1], &what);
+			}
+			query_close(ahead);
+		}
+		is_int(n_ok, n_all, "  and with helpers reading ahead, over the 80 days");
+	}
 	agree_filters = NULL;
 	agree_n_filters = 0;
 	query_close(rolled);
@@ -1930,7 +1948,7 @@ static void test_exe_days(void)
 			"WITH RECURSIVE r(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM r WHERE ?2 < ?3) "
 			"SELECT count(*), zeroblob(1) FROM r";
 		static const int64_t exes[] = { 1, 2, 3 };
-		struct query_options no_ahead = { .no_prefetch = true };
+		struct query_options no_ahead = { .no_prefetch = true }, any = { .prefetch_any_size = true };
 		struct prefetch *p;
 		struct timespec t0, t1;
 		struct query_db *db;
@@ -1939,8 +1957,15 @@ static void test_exe_days(void)
 			ok(0, err);
 			return;
 		}
+		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY),
+		   "a file under 16 MiB has no helpers reading ahead");
+		query_close(db);
+		if (query_open(path, &any, &db, err, sizeof(err)) < 0) {
+			ok(0, err);
+			return;
+		}
 		p = prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY);
-		ok(p != NULL, "a scan of 80 days has helpers reading ahead");
+		ok(p != NULL, "  a scan of 80 days has them when asked for in any file");
 		prefetch_stop(p);
 		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 27 * DAY),
 		   "  one of 27 days has none");
