@@ -841,17 +841,29 @@ static int run(const char *path, int argc, char **argv)
 					if (!dim || !strcmp(dim, query_dim_name(d)))
 						measure(&c, K_TOTALS, d, wnames[wi], &windows[wi], f);
 			if (!only || !strcmp(only, "series")) {
-				measure(&c, K_SERIES, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
-				measure(&c, K_SERIES, QUERY_DIM_REMOTE_ADDRESS, wnames[wi], &windows[wi], f);
-				measure(&c, K_SERIES, QUERY_DIM_DOMAIN, wnames[wi], &windows[wi], f);
-				measure(&c, K_SERIES_EXACT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
+				static const struct { enum kind kind; enum query_dim dim; } series[] = {
+					{ K_SERIES, QUERY_DIM_EXECUTABLE },
+					{ K_SERIES, QUERY_DIM_REMOTE_ADDRESS },
+					{ K_SERIES, QUERY_DIM_DOMAIN },
+					{ K_SERIES_EXACT, QUERY_DIM_EXECUTABLE },
+				};
+
+				for (size_t k = 0; k < sizeof(series) / sizeof(series[0]); k++)
+					if (!dim || !strcmp(dim, query_dim_name(series[k].dim)))
+						measure(&c, series[k].kind, series[k].dim, wnames[wi],
+							&windows[wi], f);
 			}
 			if ((!only || !strcmp(only, "page")) && f == 1)
 				measure(&c, K_PAGE, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
 			if (!only || !strcmp(only, "distinct")) {
-				measure(&c, K_DISTINCT, QUERY_DIM_EXECUTABLE, wnames[wi], &windows[wi], f);
-				measure(&c, K_DISTINCT, QUERY_DIM_REMOTE_ADDRESS, wnames[wi], &windows[wi], f);
-				measure(&c, K_DISTINCT, QUERY_DIM_DOMAIN, wnames[wi], &windows[wi], f);
+				static const enum query_dim distinct[] = {
+					QUERY_DIM_EXECUTABLE, QUERY_DIM_REMOTE_ADDRESS, QUERY_DIM_DOMAIN,
+				};
+
+				for (size_t k = 0; k < sizeof(distinct) / sizeof(distinct[0]); k++)
+					if (!dim || !strcmp(dim, query_dim_name(distinct[k])))
+						measure(&c, K_DISTINCT, distinct[k], wnames[wi], &windows[wi],
+							f);
 			}
 		}
 	}
