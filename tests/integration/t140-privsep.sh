@@ -210,7 +210,12 @@ ASAN_OPTIONS=$ASAN_OPTIONS:quarantine_size_mb=4 start
 H=$(prog hugeargv)
 big=$(head -c 120000 /dev/zero | tr '\0' 'x')	# one argument may hold 128 kB
 for i in $(seq 40); do (exec -a "$big$i" "$H" udp-once 127.0.0.1 "$PORT" 10); done
-sleep 2.5
+# until all 40 are written (a slow machine took more than 2.5 s), 15 s at most
+for _ in $(seq 150); do
+	[ "$(db "SELECT count(*) FROM connection_log WHERE name = 'hugeargv'" 2>/dev/null)" -ge 40 ] 2>/dev/null &&
+		break
+	sleep 0.1
+done
 L=$(logger_pid "$PS_PID")
 rss=$(status_of "$L" VmHWM | awk '{ print $1 }')
 ps_stop
