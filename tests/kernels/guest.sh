@@ -17,7 +17,12 @@ mkdir -p /dev/pts /dev/shm
 m -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 m -t tmpfs tmpfs /dev/shm
 m -t tmpfs -o mode=0755 tmpfs /run
-m -t tmpfs -o mode=1777 tmpfs /tmp
+# a checkout under /tmp would be hidden by a tmpfs there: /tmp is then the
+# host's, under the root's overlay (writable, thrown away all the same)
+case $ROOT/ in
+/tmp/*) echo "guest: $ROOT is under /tmp: no tmpfs on /tmp" ;;
+*) m -t tmpfs -o mode=1777 tmpfs /tmp ;;
+esac
 m -t cgroup2 cgroup2 /sys/fs/cgroup
 m -t bpf bpf /sys/fs/bpf
 m -t tracefs tracefs /sys/kernel/tracing
