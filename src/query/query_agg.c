@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/types.h>
 
 static uint64_t hash_key(int64_t k, int64_t k2)
@@ -659,10 +660,13 @@ static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
 	return c ? c : (alen > blen) - (alen < blen);
 }
 
-/* A text's hash, for agg_group's table (FNV-1a over 8 bytes at a time). */
-static uint64_t text_hash(const char *t, size_t len)
+/* A text's hash for agg_group's table: FNV-1a's steps over 8 bytes at a
+ * time, from a seed of the call's own (the texts are paths and command
+ * lines any local user can choose: without it, texts made to collide
+ * would make the grouping quadratic). */
+static uint64_t text_hash(uint64_t seed, const char *t, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ len;
+	uint64_t h = (0xcbf29ce484222325ULL ^ seed) + len;
 	uint64_t w;
 
 	for (; len >= 8; t += 8, len -= 8) {
@@ -680,6 +684,7 @@ static uint64_t text_hash(const char *t, size_t len)
 int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t *n)
 {
 	size_t *table, slots = 16;
+	uint64_t seed;
 	struct agg_group *g = calloc(a->n ? a->n : 1, sizeof(*g));
 	size_t ng = 0;
 
@@ -710,9 +715,11 @@ int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t 
 		return -ENOMEM;
 	}
 	memset(table, 0xff, slots * sizeof(*table));
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)(uintptr_t)table * 0x9e3779b97f4a7c15ULL;
 	for (size_t i = 0; i < a->n; i++) {
 		struct agg_entry *e = &a->e[i];
-		size_t h = text_hash(e->text, e->len) & (slots - 1);
+		size_t h = text_hash(seed, e->text, e->len) & (slots - 1);
 		struct agg_group *cur;
 
 		while (table[h] != SIZE_MAX &&
