@@ -743,21 +743,39 @@ struct tcp_snap {
 	} while (0)
 
 static __always_inline void tcp_snapshot(struct sock_state *st, struct sock *sk, __u32 state,
-					 struct tcp_snap *ts)
+					 bool locked, struct tcp_snap *ts)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
-	__u32 snd_nxt = BPF_CORE_READ(tp, snd_nxt);
-	__u32 snd_una = BPF_CORE_READ(tp, snd_una);
+	unsigned long flags;
+	__u64 acked;
+	__u32 snd_una, snd_nxt;
 
+	/* Without the socket lock (sock_release) an ACK or a segment can be
+	 * processed on another CPU between these reads, so they are ordered to
+	 * err low, never high: a count that errs high is kept for good (totals
+	 * only advance), one that errs low is made up by the next reading,
+	 * which the close always brings.  The ACK moves bytes_acked and then
+	 * snd_una by the same amount: reading bytes_acked first can miss it,
+	 * never count it twice; snd_nxt read last is data that did leave.
+	 * (The reads are helper calls or, with bpf_rdonly_cast, loads the
+	 * helpers around them keep in order.) */
+	acked = BPF_CORE_READ(tp, bytes_acked);
+	snd_una = BPF_CORE_READ(tp, snd_una);
+	snd_nxt = BPF_CORE_READ(tp, snd_nxt);
 	__builtin_memset(ts, 0, sizeof(*ts));
 	ts->state = state;
-	ts->sent = BPF_CORE_READ(tp, bytes_acked) + (__u32)(snd_nxt - snd_una);
+	ts->sent = acked + (__u32)(snd_nxt - snd_una);
+	/* close or shutdown queued our FIN (SS_FIN_QUEUED, set before the FIN
+	 * takes its sequence number) and everything before it went out: then
+	 * the FIN went too.  Read after snd_nxt: a FIN queued in between makes
+	 * write_seq larger (FIN not in `sent`, and not subtracted). */
+	ts->fin_sent = snd_nxt == BPF_CORE_READ(tp, write_seq) && (st->flags & SS_FIN_QUEUED);
 	ts->recv = BPF_CORE_READ(tp, bytes_received);
-	/* close or shutdown queued our FIN (SS_FIN_QUEUED) and everything
-	 * before it went out: then the FIN went too */
-	ts->fin_sent = (st->flags & SS_FIN_QUEUED) && snd_nxt == BPF_CORE_READ(tp, write_seq);
-	ts->fin_received = !!(flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE)));
+	flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	/* The peer's FIN advances bytes_received before SOCK_DONE is set, so a
+	 * reader without the lock can see the one without the other: it
+	 * assumes the FIN is in, and the closing count settles it. */
+	ts->fin_received = !locked || !!(flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE)));
 }
 
 static __always_inline int tcp_state_has_data(__u32 state)
@@ -884,7 +902,7 @@ static __always_inline void tcp_sent(struct sock_state *st, struct sock *sk, __u
 		} else if (st->owner.tgid != bpf_get_current_pid_tgid() >> 32 &&
 			   bpf_get_current_pid_tgid() >> 32 != cfg_self_tgid) {
 			/* what was moved so far belongs to the previous owner */
-			tcp_snapshot(st, sk, state, &ts);
+			tcp_snapshot(st, sk, state, true, &ts);
 			tcp_flush(st, sk, &ts);
 			own_by_current(st);
 		}
@@ -903,13 +921,13 @@ static __always_inline void tcp_sent(struct sock_state *st, struct sock *sk, __u
 
 			if (now - st->tcp_counted_us >= 1000000) {
 				st->tcp_counted_us = now;
-				tcp_snapshot(st, sk, state, &ts);
+				tcp_snapshot(st, sk, state, true, &ts);
 				tcp_flush(st, sk, &ts);
 			}
 		}
 		return;
 	}
-	tcp_snapshot(st, sk, state, &ts);
+	tcp_snapshot(st, sk, state, true, &ts);
 	tcp_flush(st, sk, &ts);
 }
 
@@ -2037,7 +2055,7 @@ int ps_sock_release(struct bpf_sock *bsk)
 		struct tcp_snap ts;
 
 		if (sk && (st->flags & SS_TCP_INIT) && !(st->flags & SS_CLOSED)) {
-			tcp_snapshot(st, sk, bsk->state, &ts);
+			tcp_snapshot(st, sk, bsk->state, false, &ts);
 			tcp_flush(st, sk, &ts);
 		}
 		return 1;
@@ -2088,7 +2106,7 @@ static __always_inline int tcp_state_changed(struct sock *sk, int oldstate, int 
 		sock_info(st, sk);
 		/* connected again after a disconnect: a new connection */
 		__sync_fetch_and_and(&st->flags, ~SS_CLOSED);
-		tcp_snapshot(st, sk, newstate, &ts);
+		tcp_snapshot(st, sk, newstate, true, &ts);
 		if (oldstate == TCP_SYN_SENT || (oldstate == TCP_SYN_RECV && (st->flags & SS_NEW))) {
 			st->snd_counted = 1;	/* simultaneous open: SS_NEW, its own SYN */
 			st->rcv_counted = 0;
@@ -2136,7 +2154,7 @@ static __always_inline int tcp_state_changed(struct sock *sk, int oldstate, int 
 	 * may be collected by the daemon at any time, so nothing may make it
 	 * again (a later close() of a reset connection) */
 	sock_refresh_ino(st, sk);
-	tcp_snapshot(st, sk, oldstate, &ts);
+	tcp_snapshot(st, sk, oldstate, true, &ts);
 	tcp_flush(st, sk, &ts);
 	set_flags(st, SS_CLOSED);
 	mark_closed(st);
@@ -2193,7 +2211,7 @@ int ps_tcp_drain(struct bpf_iter__tcp *ctx)
 		return 0;
 	}
 	sock_refresh_ino(st, sk);
-	tcp_snapshot(st, sk, skc->skc_state, &ts);
+	tcp_snapshot(st, sk, skc->skc_state, true, &ts);
 	tcp_flush(st, sk, &ts);
 	return 0;
 }
