@@ -1340,12 +1340,17 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 	p[0] = ROLLUP_GRAIN_DAY;
 	p[1] = day;
 	p[2] = end;
+	/* exe_sums has rows only for the (executable, day) pairs of
+	 * exe_days (docs/schema.md): found through exe_days, its rows are
+	 * deleted through its primary key.  (By day alone it was a scan of
+	 * the whole table, 0.64 s a step on the benchmark's year.) */
 	if ((r = exec_params(s, "DELETE FROM rollups WHERE grain = ?1 AND start >= ?2 AND start < ?3",
 			     "delete old rollups", p, 3)) < 0 ||
+	    (r = exec_params(s, "DELETE FROM exe_sums WHERE exe_id IN (SELECT exe_id FROM exe_days "
+				"WHERE day >= ?2 AND day < ?3) AND day >= ?2 AND day < ?3",
+			     "delete old executable sums", p, 3)) < 0 ||
 	    (r = exec_params(s, "DELETE FROM exe_days WHERE day >= ?2 AND day < ?3",
-			     "delete old executable days", p, 3)) < 0 ||
-	    (r = exec_params(s, "DELETE FROM exe_sums WHERE day >= ?2 AND day < ?3",
-			     "delete old executable sums", p, 3)) < 0)
+			     "delete old executable days", p, 3)) < 0)
 		return r;
 	for (int k = 1; built && k <= ROLLUP_KEY__MAX; k++)
 		if ((r = put_unit(s, ROLLUP_GRAIN_DAY, k, day, &acc[k])) < 0)
@@ -1469,10 +1474,12 @@ static int sqlite_prune(struct store *base, int64_t before)
 			     "move the rollups' start", p, 1)) < 0 ||
 	    (r = exec_sql(s, "DELETE FROM rollups WHERE start < (SELECT max(complete_from) FROM "
 			  "rollup_state)", "delete old rollups")) < 0 ||
+	    (r = exec_sql(s, "DELETE FROM exe_sums WHERE exe_id IN (SELECT exe_id FROM exe_days "
+			  "WHERE day < (SELECT max(complete_from) FROM rollup_state)) AND day < "
+			  "(SELECT max(complete_from) FROM rollup_state)",
+			  "delete old executable sums")) < 0 ||
 	    (r = exec_sql(s, "DELETE FROM exe_days WHERE day < (SELECT max(complete_from) FROM "
-			  "rollup_state)", "delete old executable days")) < 0 ||
-	    (r = exec_sql(s, "DELETE FROM exe_sums WHERE day < (SELECT max(complete_from) FROM "
-			  "rollup_state)", "delete old executable sums")) < 0) {
+			  "rollup_state)", "delete old executable days")) < 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return r;
 	}

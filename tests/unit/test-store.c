@@ -407,6 +407,10 @@ static void test_rollups(void)
 	is_str(q(path, "SELECT count(*) FROM rollups WHERE start < 1701302400"), "0",
 	       "  the units before (A, A+1, November) are gone");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "12", "  A+10's are kept");
+	snprintf(buf, sizeof(buf), "%lld", DAY_A + 10 * D);
+	is_str(q(path, "SELECT group_concat(DISTINCT day) FROM (SELECT day FROM exe_days UNION ALL "
+		       "SELECT day FROM exe_sums)"),
+	       buf, "  and so are its executable days and sums, no others");
 	is_str(q(path, "SELECT count(*) || ' ' || sum(sent) FROM connections"), "4 1105",
 	       "  and the rows from the limit on are kept");
 	store_close(s);
@@ -545,6 +549,9 @@ static void test_v13(void)
 	is_str(exe_day(path, "/usr/bin/curl", DAY_A), "3:", "  a column that is not a number: read the entries");
 	is_int(store_prune(s, DAY_A + D), 0, "pruning entries before day A + 1");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "1", "  takes their executable days");
+	is_str(q(path, "SELECT count(*) FROM exe_sums WHERE day < (SELECT complete_from FROM "
+		       "rollup_state)"),
+	       "0", "  and their sums");
 	store_close(s);
 	free(path);
 }
@@ -732,6 +739,25 @@ static void test_exe_sums(void)
 	is_int(n, 60, "  of the 60 times, each with its entry's sums");
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	/* wget's entries of the second day deleted (the trigger takes the
+	 * coverage back to them): summed again, the day has none of its rows,
+	 * the long part's too, and curl's are written again */
+	exec(path, "DELETE FROM connections WHERE time >= 1700006400 AND exe_id = "
+		   "(SELECT id FROM executables WHERE path = '/usr/bin/wget')");
+	is_str(q(path, "SELECT complete_until FROM rollup_state"), "1700086400",
+	       "an executable's entries of a covered day deleted: the coverage goes back to them");
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0)
+		abort();
+	steps = 0;
+	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+	is_str(q(path, "SELECT group_concat(e.path || '@' || s.day || ':' || s.dim, ',') FROM (SELECT * "
+		       "FROM exe_sums ORDER BY day, exe_id, dim) s JOIN executables e ON e.id = s.exe_id"),
+	       "/usr/bin/curl@1699920000:0,/usr/bin/wget@1699920000:0,/usr/bin/curl@1700006400:0",
+	       "  summed again: that day's sums of it are gone, its long part's row too");
+	is_str(q(path, "SELECT count(*) FROM exe_days WHERE day = 1700006400"), "1",
+	       "  and its executable day");
 	free(path);
 }
 
