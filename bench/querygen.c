@@ -5,6 +5,7 @@
  *                                 then bring its rollups up to date
  *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
  *                [--dim NAME] [--filter 0|1|2] [--exe PATH] [--no-prefetch]
+ *                [--no-exe-weeks]
  *                                 time every query kind over several windows
  *                                 and print one tab-separated line each; the
  *                                 filter (1, "filter") is the busiest
@@ -13,6 +14,8 @@
  *                                 alone (the view's f on it);
  *                                 "page" is what the dash's executable page
  *                                 reads (its executable only);
+ *                                 --no-exe-weeks: an executable's weeks
+ *                                 read from its days' sums (schema 20)
  *                                 --no-prefetch: no helpers read ahead
  *                                 (query_prefetch.c)
  *   querygen writecost PATH [WINDOWS]
@@ -791,6 +794,8 @@ static int run(const char *path, int argc, char **argv)
 			exe = argv[++i];
 		else if (!strcmp(argv[i], "--no-prefetch"))
 			c.opt.no_prefetch = true;
+		else if (!strcmp(argv[i], "--no-exe-weeks"))
+			c.opt.no_exe_weeks = true;
 	}
 	if (c.reps < 1 || c.reps > 32)
 		c.reps = 3;

@@ -83,6 +83,10 @@ struct query_options {
 	 * (every entry) rather than from its sums per day (schema 18): the
 	 * same answers, slower (for tests and measurements) */
 	bool no_exe_sums;
+	/* read an executable's sums of whole weeks from its days' sums rather
+	 * than from its weeks' (schema 20): the same answers, slower (for
+	 * tests and measurements) */
+	bool no_exe_weeks;
 	/* read a long scan of executable days or sums in this thread only,
 	 * without helpers reading ahead (query_prefetch.c; for measurements) */
 	bool no_prefetch;

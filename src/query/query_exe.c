@@ -662,11 +662,46 @@ static int add_part(struct agg *agg, struct agg_dense *dense, int64_t day, const
 	return n;
 }
 
-/* exe_days_scan from the executables' sums: each day's sums of each key
- * added at the day's start (a series' buckets hold whole days).  A day is
- * its row of dim 0, then the rows of the keys too long for it (schema 19,
- * rollup.h), in the primary key's order; only those of the keys asked for
- * are read. */
+/* The runs of units an executable's sums of the whole days [d0, d1) are
+ * read in: the whole weeks among them from their week rows (schema 20),
+ * when every series' buckets hold whole weeks (a week's sums go into one
+ * bucket), and the days around them from day rows. */
+struct sums_run {
+	int base;		/* ROLLUP_SUMS_DAY or ROLLUP_SUMS_WEEK */
+	int64_t from, to;	/* the units starting in [from, to) */
+};
+
+static size_t sums_runs(const struct query_db *db, struct agg *const *aggs, size_t n_aggs,
+			int64_t d0, int64_t d1, struct sums_run runs[3])
+{
+	int64_t w0 = rollup_week_ceil(d0), w1 = rollup_week_start(d1);
+	bool weeks = db->version >= SCHEMA_EXE_SUMS_WEEKS && w0 < w1 && !db->opt.no_exe_weeks;
+	size_t n = 0;
+
+	for (size_t j = 0; weeks && j < n_aggs; j++) {
+		const struct agg_series *as = aggs[j]->series;
+
+		if (as && (as->align_len % ROLLUP_WEEK || rollup_week_start(as->align_start) !=
+							      as->align_start))
+			weeks = false;
+	}
+	if (!weeks) {
+		runs[n++] = (struct sums_run){ ROLLUP_SUMS_DAY, d0, d1 };
+		return n;
+	}
+	if (d0 < w0)
+		runs[n++] = (struct sums_run){ ROLLUP_SUMS_DAY, d0, w0 };
+	runs[n++] = (struct sums_run){ ROLLUP_SUMS_WEEK, w0, w1 };
+	if (w1 < d1)
+		runs[n++] = (struct sums_run){ ROLLUP_SUMS_DAY, w1, d1 };
+	return n;
+}
+
+/* exe_days_scan from the executables' sums: each unit's sums of each key
+ * added at the unit's start (a series' buckets hold whole units: see
+ * sums_usable and sums_runs).  A unit is its row (dim: its base), then the
+ * rows of the keys too long for it (schema 19, rollup.h), in the primary
+ * key's order; only those of the keys asked for are read. */
 static int sums_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
 		     struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		     size_t errlen)
@@ -674,10 +709,13 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	static const char sql[] = "SELECT day, dim, data FROM exe_sums WHERE exe_id = ?1 AND "
 				  "day >= ?2 AND day < ?3 AND dim >= 0 AND dim < 63 AND "
 				  "(?4 >> dim) & 1 ORDER BY day, dim";
-	bool *pending;		/* aggs[j]'s part of this day is still to come */
+	bool *pending;		/* aggs[j]'s part of this unit is still to come */
 	struct agg_dense *dense;	/* small keys of totals (dense_tables) */
 	size_t budget = AGG_DENSE_MAX_PAGES;
-	int64_t mask = 1;	/* the rows to read: bit dim */
+	int64_t keys = 0;	/* the keys asked for: bit key */
+	struct sums_run runs[3];
+	size_t n_runs = sums_runs(db, aggs, n_aggs, d0, d1, runs);
+	struct prefetch_weeks weeks = { 0 };
 	int64_t *kept;
 	size_t n_kept;
 	struct prefetch *ahead;
@@ -694,38 +732,47 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (size_t j = 0; j < n_aggs; j++)
-		mask |= (int64_t)1 << query_dims[dims[j]].rollup_key;
+		keys |= (int64_t)1 << query_dims[dims[j]].rollup_key;
 	rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(pending);
 		free(kept);
 		return query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
 	}
-	ahead = prefetch_scan(db, sql, mask, kept, n_kept, d0, d1);
+	for (size_t i = 0; i < n_runs; i++)
+		if (runs[i].base == ROLLUP_SUMS_WEEK)
+			weeks = (struct prefetch_weeks){ (keys | 1) << ROLLUP_SUMS_WEEK, runs[i].from,
+							 runs[i].to };
+	ahead = prefetch_scan(db, sql, keys | 1, kept, n_kept, d0, d1, weeks.w1 ? &weeks : NULL);
 	rc = SQLITE_DONE;
-	for (size_t i = 0; r == 0 && i < n_kept; i++) {
-		int64_t exe = kept[i], cur = INT64_MIN;
+	for (size_t i = 0; r == 0 && i < n_kept * n_runs; i++) {
+		const struct sums_run *run = &runs[i % n_runs];
+		int64_t exe = kept[i / n_runs], cur = INT64_MIN;
 		bool waiting = false;	/* any pending */
 		int n = 1;
 
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, exe);
-		sqlite3_bind_int64(st, 2, d0);
-		sqlite3_bind_int64(st, 3, d1);
-		sqlite3_bind_int64(st, 4, mask);
+		sqlite3_bind_int64(st, 2, run->from);
+		sqlite3_bind_int64(st, 3, run->to);
+		sqlite3_bind_int64(st, 4, (keys | 1) << run->base);
 		while (r == 0 && n >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			int64_t day = sqlite3_column_int64(st, 0), dim = sqlite3_column_int64(st, 1);
+			int64_t start = sqlite3_column_int64(st, 0);
+			int64_t dim = sqlite3_column_int64(st, 1) - run->base;
 			const uint8_t *blob = sqlite3_column_blob(st, 2);
 			size_t len = (size_t)sqlite3_column_bytes(st, 2);
 
-			/* a day that does not start where days do is not ours */
-			if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || rollup_day_start(day) != day)
+			/* a unit that does not start where its grain does is
+			 * not ours */
+			if (sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+			    (run->base == ROLLUP_SUMS_WEEK ? rollup_week_start(start)
+							   : rollup_day_start(start)) != start)
 				continue;
 			if (dim == 0) {
-				/* a new day: the last one's long parts have all come */
+				/* a new unit: the last one's long parts have all come */
 				if (waiting)
 					n = -1;
-				cur = day;
+				cur = start;
 				waiting = false;
 				for (size_t j = 0; n >= 0 && j < n_aggs; j++) {
 					const uint8_t *part;
@@ -738,24 +785,24 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 					else if (!part_len)
 						waiting = pending[j] = true;
 					else
-						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL, day, part,
-							     part_len);
+						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL, start,
+							     part, part_len);
 				}
-			} else if (day == cur && waiting) {
+			} else if (start == cur && waiting) {
 				/* a long part: of the aggs waiting for its key (a
-				 * row that none waits for, its part in the day's
+				 * row that none waits for, its part in the unit's
 				 * row, is not read) */
 				waiting = false;
 				for (size_t j = 0; n >= 0 && j < n_aggs; j++) {
 					if (pending[j] && query_dims[dims[j]].rollup_key == dim) {
 						pending[j] = false;
-						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL, day, blob,
-							     len);
+						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL, start,
+							     blob, len);
 					}
 					waiting |= pending[j];
 				}
-			} else if (day != cur) {
-				n = -1;	/* a long part without its day's row */
+			} else if (start != cur) {
+				n = -1;	/* a long part without its unit's row */
 			}
 			if (n == -ENOMEM)
 				r = query_fail(err, errlen, -ENOMEM, "out of memory");
@@ -945,7 +992,7 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		free(kept);
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
 	}
-	ahead = prefetch_scan(db, days_sql, 0, kept, n_kept, d0, d1);
+	ahead = prefetch_scan(db, days_sql, 0, kept, n_kept, d0, d1, NULL);
 	for (size_t i = 0; r == 0 && i < n_kept; i++) {
 		int64_t exe = kept[i];
 

@@ -57,6 +57,9 @@ struct prefetch {
 	size_t n_exes;
 	int64_t d0;
 	size_t n_days;
+	/* prefetch_start's weeks: [w0, w1) is read as week rows, with wmask,
+	 * each at its first day (the other days of a week have nothing) */
+	int64_t wmask, w0, w1;
 	/* prefetch_ranges_start's instead: ranges of entries (sorted) */
 	int64_t (*ranges)[2];
 	size_t n_ranges;
@@ -108,11 +111,15 @@ static void *run(void *arg)
 			sqlite3_bind_int64(st, 1, day);
 			sqlite3_bind_int64(st, 2, day + ROLLUP_DAY);
 		} else {
+			bool week = day >= p->w0 && day < p->w1;
+
+			if (week && rollup_week_start(day) != day)
+				continue;	/* read with its week */
 			sqlite3_bind_int64(st, 1, p->exes[c / p->n_days]);
 			sqlite3_bind_int64(st, 2, day);
 			sqlite3_bind_int64(st, 3, day + ROLLUP_DAY);
 			if (sqlite3_bind_parameter_count(st) >= 4)
-				sqlite3_bind_int64(st, 4, p->mask);
+				sqlite3_bind_int64(st, 4, week ? p->wmask : p->mask);
 		}
 		drain(p, st);
 	}
@@ -189,7 +196,8 @@ static struct prefetch *sliced(struct query_db *db, const char *sql, int64_t d0,
 }
 
 struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t mask,
-				const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1)
+				const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1,
+				const struct prefetch_weeks *weeks)
 {
 	struct prefetch *p = n_exes ? sliced(db, sql, d0, d1) : NULL;
 
@@ -200,6 +208,11 @@ struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t ma
 	if (p) {
 		memcpy(p->exes, exes, n_exes * sizeof(*exes));
 		p->mask = mask;
+		if (weeks) {
+			p->wmask = weeks->mask;
+			p->w0 = weeks->w0;
+			p->w1 = weeks->w1;
+		}
 		p->n_exes = n_exes;
 		start(db, p);
 	}
@@ -207,13 +220,14 @@ struct prefetch *prefetch_start(struct query_db *db, const char *sql, int64_t ma
 }
 
 struct prefetch *prefetch_scan(struct query_db *db, const char *sql, int64_t mask,
-			       const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1)
+			       const int64_t *exes, size_t n_exes, int64_t d0, int64_t d1,
+			       const struct prefetch_weeks *weeks)
 {
 	if (!db->ahead_to)
-		return prefetch_start(db, sql, mask, exes, n_exes, d0, d1);
+		return prefetch_start(db, sql, mask, exes, n_exes, d0, d1, weeks);
 	if (!db->ahead && !db->ahead_tried) {
 		db->ahead = prefetch_start(db, sql, mask, exes, n_exes, d0,
-					   db->ahead_to > d1 ? db->ahead_to : d1);
+					   db->ahead_to > d1 ? db->ahead_to : d1, weeks);
 		db->ahead_tried = true;
 	}
 	return NULL;

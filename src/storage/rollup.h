@@ -654,6 +654,12 @@ static inline int rollup_next_entries(struct rollup_reader *r, struct rollup_ent
  * times), which a busy executable has thousands of a day. */
 #define ROLLUP_SUMS_INLINE_MAX 256
 
+/* The dim of the row of an executable's sums of a day, and of a week
+ * (schema 20: a week from rollup_week_start, its `day` the week's start);
+ * a long part of key k is the row of dim (that + k). */
+#define ROLLUP_SUMS_DAY 0
+#define ROLLUP_SUMS_WEEK 16
+
 /* The row of dim 0: after the format byte, for each key 1 to
  * ROLLUP_KEY__MAX in order, the length of its part (an LEB128 varint), then
  * the part, a unit's blob (ROLLUP_FORMAT, then its entries) of that key's

@@ -22,7 +22,12 @@
  * query by one key reads only that key's bytes. */
 #define SCHEMA_EXE_SUMS_SPLIT 19
 
+/* The version that added executables' sums of weeks to exe_sums (rows of
+ * dim ROLLUP_SUMS_WEEK and after): a query over months reads an
+ * executable's weeks, not each of its days. */
+#define SCHEMA_EXE_SUMS_WEEKS 20
+
 /* The current schema.  A later schema change takes the next number. */
-#define SCHEMA_VERSION SCHEMA_EXE_SUMS_SPLIT
+#define SCHEMA_VERSION SCHEMA_EXE_SUMS_WEEKS
 
 #endif

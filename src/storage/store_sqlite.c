@@ -27,7 +27,8 @@
  * number for the domain sources, never released: refused);
  * SCHEMA_SERVICES (16) each process's service; SCHEMA_DOMAIN_SOURCES (17)
  * where names came from; SCHEMA_EXE_SUMS (18) each executable's sums per
- * day; SCHEMA_EXE_SUMS_SPLIT (19) those sums a row per long part. */
+ * day; SCHEMA_EXE_SUMS_SPLIT (19) those sums a row per long part;
+ * SCHEMA_EXE_SUMS_WEEKS (20) those sums of weeks too. */
 #define LEGACY_VERSION 3
 
 /* A name and where it came from ("dns", "dns-tcp", "sni", "quic"; "" for
@@ -232,6 +233,11 @@ static const char migrate_domain_sources[] =
 static const char migrate_exe_sums[] =
 	"UPDATE rollup_state SET complete_until = complete_from;"
 	"DROP TABLE IF EXISTS exe_sums;" SCHEMA_EXE_SUMS_TABLE;
+
+/* SCHEMA_EXE_SUMS_SPLIT -> SCHEMA_EXE_SUMS_WEEKS: the executables' sums of
+ * weeks, which a covered time lacks: the coverage is emptied and the
+ * logger builds it again (each day's rows are replaced as it goes). */
+static const char migrate_exe_sums_weeks[] = "UPDATE rollup_state SET complete_until = complete_from;";
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -449,7 +455,8 @@ static int migrate(struct store_sqlite *s)
 	} else if (version == 13) {
 		r = exec_sql(s, migrate_v13, "migrate from schema 13");
 	} else if (version == 14 || version == SCHEMA_SERVICES ||
-		   version == SCHEMA_DOMAIN_SOURCES || version == SCHEMA_EXE_SUMS) {
+		   version == SCHEMA_DOMAIN_SOURCES || version == SCHEMA_EXE_SUMS ||
+		   version == SCHEMA_EXE_SUMS_SPLIT) {
 		r = 0;	/* the steps after 14 follow */
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
@@ -468,6 +475,8 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_domain_sources, "add the sources of domains");
 	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS_SPLIT)
 		r = exec_sql(s, migrate_exe_sums, "add the sums of executables");
+	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS_WEEKS)
+		r = exec_sql(s, migrate_exe_sums_weeks, "add the sums of executables' weeks");
 	if (r == 0) {
 		char commit[64];
 
@@ -1053,14 +1062,14 @@ static int put_exe_sums_row(struct store_sqlite *s, int64_t exe, int64_t day, in
 	return rc == SQLITE_DONE ? 0 : fail_db(s, rc, "write an executable's sums");
 }
 
-/* Write the sums of one executable's entries e[0, n) of `day` (exe_sums):
- * for each key, its unit's blob (rollup.h), in the row of dim 0 or, if
- * longer than ROLLUP_SUMS_INLINE_MAX, in a row of its own; the byte
- * ROLLUP_SUMS_RAW if an entry has a column that is not an integer. */
-static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_entry *e, size_t n,
-			bool raw, uint8_t **blob, size_t *cap)
+/* Write an executable's sums of a unit (a day, or a week: `base` is the
+ * dim of its row, ROLLUP_SUMS_DAY or ROLLUP_SUMS_WEEK) from acc, one racc
+ * per key: for each key its unit's blob (rollup.h), in the unit's row or,
+ * if longer than ROLLUP_SUMS_INLINE_MAX, in a row of its own (dim base +
+ * key); the single byte ROLLUP_SUMS_RAW if `raw`.  Empties acc. */
+static int put_sums_rows(struct store_sqlite *s, int64_t exe, int64_t start, int base,
+			 struct racc acc[ROLLUP_KEY__MAX + 1], bool raw, uint8_t **blob, size_t *cap)
 {
-	struct racc acc = { 0 };
 	uint8_t *part = NULL;
 	size_t len = 0, part_cap = 0;
 	int r = 0;
@@ -1071,19 +1080,9 @@ static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_en
 	for (int k = 1; !raw && r == 0 && k <= ROLLUP_KEY__MAX; k++) {
 		size_t part_len = 0;
 
-		for (size_t i = 0; r == 0 && i < n; i++) {
-			struct rollup_entry v = { .sent = e[i].row.sent,
-						  .received = e[i].row.received,
-						  .flows = e[i].row.flows };
-
-			exe_entry_key(&e[i], k, &v);
-			r = racc_add(&acc, &v);
-		}
-		if (r == 0)
-			r = unit_blob(&acc, &part, &part_len, &part_cap);
-		racc_free(&acc);
+		r = unit_blob(&acc[k], &part, &part_len, &part_cap);
 		if (r == 0 && part_len > ROLLUP_SUMS_INLINE_MAX) {
-			r = put_exe_sums_row(s, e[0].exe_id, day, k, part, part_len);
+			r = put_exe_sums_row(s, exe, start, base + k, part, part_len);
 			part_len = 0;	/* "in its own row" */
 		}
 		if (r == 0)
@@ -1095,9 +1094,140 @@ static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_en
 		}
 	}
 	free(part);
+	raccs_free(acc);
 	if (r < 0)
 		return r;
-	return put_exe_sums_row(s, e[0].exe_id, day, 0, *blob, len);
+	return put_exe_sums_row(s, exe, start, base, *blob, len);
+}
+
+/* Write the sums of one executable's entries e[0, n) of `day` (exe_sums);
+ * the byte ROLLUP_SUMS_RAW if an entry has a column that is not an
+ * integer. */
+static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_entry *e, size_t n,
+			bool raw, uint8_t **blob, size_t *cap)
+{
+	struct racc acc[ROLLUP_KEY__MAX + 1] = { { 0 } };
+	int r = 0;
+
+	for (int k = 1; !raw && r == 0 && k <= ROLLUP_KEY__MAX; k++)
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct rollup_entry v = { .sent = e[i].row.sent,
+						  .received = e[i].row.received,
+						  .flows = e[i].row.flows };
+
+			exe_entry_key(&e[i], k, &v);
+			r = racc_add(&acc[k], &v);
+		}
+	if (r < 0) {
+		raccs_free(acc);
+		return r;
+	}
+	return put_sums_rows(s, e[0].exe_id, day, ROLLUP_SUMS_DAY, acc, raw, blob, cap);
+}
+
+/* Add a unit's blob of key sums to acc: false if it is not of the format. */
+static bool racc_add_blob(struct racc *acc, const uint8_t *blob, size_t len, int *r)
+{
+	struct rollup_reader rd;
+	struct rollup_entry e;
+	int n;
+
+	if (!rollup_reader_init(&rd, blob, len))
+		return false;
+	while ((n = rollup_next(&rd, &e)) > 0)
+		if ((*r = racc_add(acc, &e)) < 0)
+			return true;
+	return n == 0;
+}
+
+/* The executables' sums of the week starting at `wstart` (schema 20), each
+ * the sum of its days' sums, for every executable with an executable day
+ * in it (whose days' sums are then there: the invariant of exe_sums).  A
+ * day's row of ROLLUP_SUMS_RAW makes the week's the same.  A day's sums
+ * that cannot be read (an edited file): -EBADMSG, its day in *bad_day. */
+static int sum_exe_weeks(struct store_sqlite *s, int64_t wstart, int64_t *bad_day)
+{
+	struct racc acc[ROLLUP_KEY__MAX + 1] = { { 0 } };
+	sqlite3_stmt *exes = NULL, *st = NULL;
+	uint8_t *blob = NULL;
+	size_t cap = 0;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT DISTINCT exe_id FROM exe_days WHERE day >= ?1 AND "
+				"day < ?2 ORDER BY exe_id", -1, &exes, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "SELECT day, dim, data FROM exe_sums WHERE exe_id = ?1 "
+					"AND day >= ?2 AND day < ?3 AND dim >= 0 AND dim <= ?4 "
+					"ORDER BY day, dim", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		r = fail_db(s, rc, "read the executables' sums of a week");
+		goto out;
+	}
+	sqlite3_bind_int64(exes, 1, wstart);
+	sqlite3_bind_int64(exes, 2, wstart + ROLLUP_WEEK);
+	while (r == 0 && (rc = sqlite3_step(exes)) == SQLITE_ROW) {
+		int64_t exe = sqlite3_column_int64(exes, 0), day = INT64_MIN;
+		bool raw = false, bad = false;
+		uint32_t waiting = 0;	/* bit k: key k's part is a row to come */
+
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, exe);
+		sqlite3_bind_int64(st, 2, wstart);
+		sqlite3_bind_int64(st, 3, wstart + ROLLUP_WEEK);
+		sqlite3_bind_int(st, 4, ROLLUP_SUMS_DAY + ROLLUP_KEY__MAX);
+		while (r == 0 && !bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int dim = sqlite3_column_int(st, 1);
+			const uint8_t *data = sqlite3_column_blob(st, 2);
+			size_t len = (size_t)sqlite3_column_bytes(st, 2);
+
+			if (dim == ROLLUP_SUMS_DAY) {
+				bad = waiting != 0;	/* the last day's long parts */
+				day = sqlite3_column_int64(st, 0);
+				if (len == 1 && data[0] == ROLLUP_SUMS_RAW) {
+					raw = true;
+					continue;
+				}
+				for (int k = 1; !bad && r == 0 && k <= ROLLUP_KEY__MAX; k++) {
+					const uint8_t *part;
+					size_t part_len;
+
+					if (!rollup_sums_part(data, len, k, &part, &part_len))
+						bad = true;
+					else if (!part_len)
+						waiting |= 1u << k;
+					else
+						bad = !racc_add_blob(&acc[k], part, part_len, &r);
+				}
+			} else if (sqlite3_column_int64(st, 0) == day && (waiting & (1u << dim))) {
+				waiting &= ~(1u << dim);
+				bad = !racc_add_blob(&acc[dim], data, len, &r);
+			} else {
+				bad = true;	/* a long part without its day's row */
+			}
+		}
+		if (r == 0 && (bad || waiting)) {
+			*bad_day = day == INT64_MIN ? wstart : day;
+			snprintf(s->base.err, sizeof(s->base.err),
+				 "an executable's sums of day %lld are not in the format of this "
+				 "picosnitch: they are built again from the entries",
+				 (long long)*bad_day);
+			r = -EBADMSG;
+		} else if (r == 0 && rc != SQLITE_DONE) {
+			r = fail_db(s, rc, "read the executables' sums of a week");
+		}
+		if (r == 0)
+			r = put_sums_rows(s, exe, wstart, ROLLUP_SUMS_WEEK, acc, raw, &blob, &cap);
+		raccs_free(acc);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = fail_db(s, rc, "read the executables of a week");
+	if (r == -ENOMEM)
+		snprintf(s->base.err, sizeof(s->base.err), "sum an executable's week: out of memory");
+out:
+	sqlite3_finalize(exes);
+	sqlite3_finalize(st);
+	free(blob);
+	return r;
 }
 
 /* Write the executable days of `day` from x (whose entries are of that
@@ -1299,7 +1429,7 @@ static int read_coverage(struct store_sqlite *s, int64_t *from, int64_t *until, 
 static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[ROLLUP_KEY__MAX + 1],
 		       struct exe_entries *x, int64_t *bad_day)
 {
-	int64_t from, until, day, next_day, end, rows = 0, p[4];
+	int64_t from, until, day, next_day, end, rows = 0, p[5];
 	bool present, built = false;
 	sqlite3_stmt *st;
 	int rc, r;
@@ -1340,6 +1470,8 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 	p[0] = ROLLUP_GRAIN_DAY;
 	p[1] = day;
 	p[2] = end;
+	p[3] = rollup_week_start(day);	/* and the weeks of its executables */
+	p[4] = ROLLUP_SUMS_WEEK;
 	/* exe_sums has rows only for the (executable, day) pairs of
 	 * exe_days (docs/schema.md): found through exe_days, its rows are
 	 * deleted through its primary key.  (By day alone it was a scan of
@@ -1347,8 +1479,9 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 	if ((r = exec_params(s, "DELETE FROM rollups WHERE grain = ?1 AND start >= ?2 AND start < ?3",
 			     "delete old rollups", p, 3)) < 0 ||
 	    (r = exec_params(s, "DELETE FROM exe_sums WHERE exe_id IN (SELECT exe_id FROM exe_days "
-				"WHERE day >= ?2 AND day < ?3) AND day >= ?2 AND day < ?3",
-			     "delete old executable sums", p, 3)) < 0 ||
+				"WHERE day >= ?2 AND day < ?3) AND day >= ?4 AND day < ?3 AND "
+				"(day >= ?2 OR dim >= ?5)",
+			     "delete old executable sums", p, 5)) < 0 ||
 	    (r = exec_params(s, "DELETE FROM exe_days WHERE day >= ?2 AND day < ?3",
 			     "delete old executable days", p, 3)) < 0)
 		return r;
@@ -1374,6 +1507,8 @@ static int rollup_step(struct store_sqlite *s, int64_t limit, struct racc acc[RO
 			for (int k = 1; k <= ROLLUP_KEY__MAX; k++)
 				if ((r = put_unit(s, ROLLUP_GRAIN_WEEK, k, wstart, &acc[k])) < 0)
 					return r;
+			if ((r = sum_exe_weeks(s, wstart, bad_day)) < 0)
+				return r;
 		}
 	}
 	/* a month whose end is passed: summed from its days, if they are

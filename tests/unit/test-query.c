@@ -23,6 +23,7 @@
 #include "query/query_int.h"
 #include "query/query_prefetch.h"
 #include "query/query_vfs.h"
+#include "storage/rollup.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "tap.h"
@@ -1094,10 +1095,10 @@ static void test_refusals(const char *main_db)
 	free(after.bytes);
 
 	copy_file(main_db, future);
-	exec(future, "PRAGMA user_version = 20");
+	exec(future, "PRAGMA user_version = 21");
 	file_state(future, &before);
 	is_int(query_open(future, NULL, &db, err, sizeof(err)), -EPROTO, "a newer schema: -EPROTO");
-	snprintf(want, sizeof(want), "snitch.db has schema version 20, newer than this picosnitch understands (%s)", future);
+	snprintf(want, sizeof(want), "snitch.db has schema version 21, newer than this picosnitch understands (%s)", future);
 	is_str(err, want, "  with a message saying so");
 	file_state(future, &after);
 	ok(same_state(&before, &after), "  and the file is untouched");
@@ -1439,10 +1440,13 @@ static bool agree_rolled(struct query_db *rolled, struct query_db *rows, struct 
 				return false;
 			}
 		}
-		for (int pass = 0; pass < 4; pass++) {
+		/* pass 4: 12 aligned buckets, 7 days long over 80 days (an
+		 * executable's weeks, schema 20) */
+		for (int pass = 0; pass < 5; pass++) {
 			struct query_series_req sr = { .sel = { d, w, F, NF }, .top = pass == 3 ? 1 : 2,
-						       .buckets = pass & 1 ? 7 : 40,
-						       .other = pass < 2, .align = pass % 2 == 0 };
+						       .buckets = pass == 4 ? 12 : pass & 1 ? 7 : 40,
+						       .other = pass < 2 || pass == 4,
+						       .align = pass % 2 == 0 };
 			struct query_series *sa = NULL, *sb = NULL;
 			int x = query_series(rolled, &sr, &sa, err, sizeof(err));
 			int y = query_series(rows, &sr, &sb, err, sizeof(err));
@@ -1814,12 +1818,54 @@ static void test_exe_days(void)
 			     "WHERE s.dim = 0"),
 	       sql_int(path, "SELECT count(*) FROM exe_days"),
 	       "  and the executables' sums of the same days");
-	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE dim > 0 AND exe_id IN (SELECT id "
-			     "FROM executables WHERE path = '" CURL "')"),
+	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE dim > 0 AND dim < 16 AND exe_id IN "
+			     "(SELECT id FROM executables WHERE path = '" CURL "')"),
 	       3 * 3 + 2, "  curl's busy days have their long parts (local and remote ports, times; "
 			  "users and times on its day of many users) in rows of their own");
-	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE data = X'03'"), 1,
+	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE data = X'03' AND dim = 0"), 1,
 	       "  one of them to be read as entries");
+	/* schema 20: the 11 weeks lying whole in the 80 days (R_START is a
+	 * week's start, a multiple of 604800) */
+	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE dim = 16"),
+	       sql_int(path, "SELECT count(DISTINCT exe_id || ' ' || (day / 604800)) FROM exe_days "
+			     "WHERE day >= 1706140800 AND day < 1706140800 + 11 * 604800"),
+	       "  a week's row per executable and whole week with an executable day in it");
+	is_int(sql_int(path, "SELECT count(*) FROM exe_sums WHERE dim = 16 AND data = X'03'"), 1,
+	       "  the week of the day read as entries is read so too");
+	{
+		/* curl's first week (its busy days 5 and 6): its local ports
+		 * in a row of their own, each with the sums of its entries */
+		static const char where[] = " FROM connections WHERE exe_id = (SELECT id FROM executables "
+					    "WHERE path = '" CURL "') AND time >= 1706140800 AND time < "
+					    "1706140800 + 604800";
+		char sql[512];
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		struct rollup_reader rd;
+		struct rollup_entry e;
+		int64_t keys = 0, sent = 0, received = 0;
+
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db, "SELECT data FROM exe_sums WHERE day = 1706140800 AND dim = 16 + 5 "
+				       "AND exe_id = (SELECT id FROM executables WHERE path = '" CURL "')",
+				       -1, &st, NULL) != SQLITE_OK)
+			abort();
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    rollup_reader_init(&rd, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)))
+			while (rollup_next(&rd, &e) == 1) {
+				keys++;
+				sent += e.sent;
+				received += e.received;
+			}
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		snprintf(sql, sizeof(sql), "SELECT count(DISTINCT lport) * 1000000 + sum(sent) %s", where);
+		is_int(keys * 1000000 + sent, sql_int(path, sql),
+		       "  curl's busy week has its local ports in a row of their own, each with its sums");
+		snprintf(sql, sizeof(sql), "SELECT sum(received) %s", where);
+		is_int(received, sql_int(path, sql), "  received too");
+		ok(keys > 160, "  (more than the busy days' 160)");
+	}
 	if (query_open(path, &opt, &rolled, err, sizeof(err)) < 0 ||
 	    query_open(path, &raw_opt, &rows, err, sizeof(err)) < 0 ||
 	    query_open(path, &days_opt, &days, err, sizeof(err)) < 0) {
@@ -1957,26 +2003,26 @@ static void test_exe_days(void)
 			ok(0, err);
 			return;
 		}
-		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY),
+		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY, NULL),
 		   "a file under 16 MiB has no helpers reading ahead");
 		query_close(db);
 		if (query_open(path, &any, &db, err, sizeof(err)) < 0) {
 			ok(0, err);
 			return;
 		}
-		p = prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY);
+		p = prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY, NULL);
 		ok(p != NULL, "  a scan of 80 days has them when asked for in any file");
 		prefetch_stop(p);
-		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 27 * DAY),
+		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 27 * DAY, NULL),
 		   "  one of 27 days has none");
-		ok(!prefetch_start(db, rows_sql, 0, exes, 0, R_START, R_START + 80 * DAY),
+		ok(!prefetch_start(db, rows_sql, 0, exes, 0, R_START, R_START + 80 * DAY, NULL),
 		   "  nor one of no executable");
 		p = prefetch_slices_start(db, units_sql, R_START, R_START + 80 * DAY);
 		ok(p != NULL, "  a series' day units over 80 days have helpers too");
 		prefetch_stop(p);
 		ok(!prefetch_slices_start(db, units_sql, R_START, R_START + 27 * DAY),
 		   "  over 27 days none");
-		p = prefetch_start(db, endless_sql, 0, exes, 3, R_START, R_START + 80 * DAY);
+		p = prefetch_start(db, endless_sql, 0, exes, 3, R_START, R_START + 80 * DAY, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		usleep(100000);
 		prefetch_stop(p);
@@ -1986,15 +2032,15 @@ static void test_exe_days(void)
 		/* a window read in scans of a day or more (totals by time in
 		 * chunks): the first scan's helpers read to its end, across
 		 * scans */
-		ok(!prefetch_scan(db, rows_sql, 0, exes, 3, R_START, R_START + DAY) && !db->ahead,
+		ok(!prefetch_scan(db, rows_sql, 0, exes, 3, R_START, R_START + DAY, NULL) && !db->ahead,
 		   "  a scan of a day alone has no helpers");
 		query_ahead_begin(db, R_START + 80 * DAY);
-		p = prefetch_scan(db, rows_sql, 0, exes, 3, R_START, R_START + DAY);
+		p = prefetch_scan(db, rows_sql, 0, exes, 3, R_START, R_START + DAY, NULL);
 		ok(!p && db->ahead, "  within a window of 80 days read in parts, its first day starts them");
 		{
 			struct prefetch *first = db->ahead;
 
-			p = prefetch_scan(db, rows_sql, 0, exes, 3, R_START + DAY, R_START + 3 * DAY);
+			p = prefetch_scan(db, rows_sql, 0, exes, 3, R_START + DAY, R_START + 3 * DAY, NULL);
 			ok(!p && db->ahead == first, "  and the next parts keep them");
 		}
 		query_ahead_end(db);
@@ -2019,7 +2065,7 @@ static void test_exe_days(void)
 			ok(0, err);
 			return;
 		}
-		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY),
+		ok(!prefetch_start(db, rows_sql, 0, exes, 3, R_START, R_START + 80 * DAY, NULL),
 		   "  and none with no_prefetch");
 		{
 			int64_t ranges[8][2] = { { 0, 1 }, { 1, 2 }, { 2, 3 }, { 3, 4 },
@@ -2040,11 +2086,43 @@ static void test_exe_days(void)
 		struct query_db *db;
 
 		struct query_options no_sums = { .no_exe_sums = true };
+		struct query_options no_weeks = { .no_exe_weeks = true };
 		const char *ex = "(SELECT id FROM executables WHERE path = '" CURL "')";
 		char sql[512];
 
-		/* the sums first */
+		/* the weeks' sums (schema 20): read, and a long part missing or
+		 * a week's row that cannot be read is not taken for none */
 		if (!(db = open_copy(path, copy, NULL)))
+			return;
+		snprintf(before, sizeof(before), "%s",
+			 totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1));
+		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 + 5 * 86400 AND "
+			 "exe_id IN %s", ex);
+		exec(copy, sql);
+		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		       "  a whole week's days are not read");
+		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 AND dim = 16 + 5 "
+			 "AND exe_id IN %s", ex);
+		exec(copy, sql);
+		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		       "  its week's rows are: a long part missing, the entries are read instead");
+		query_close(db);
+		if (!(db = open_copy(path, copy, NULL)))
+			return;
+		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'040201' WHERE day = 1706140800 "
+			 "AND dim = 16 AND exe_id IN %s", ex);
+		exec(copy, sql);
+		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		       "  and so is a week's row that cannot be read");
+		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 AND dim >= 16 AND "
+			 "exe_id IN %s", ex);
+		exec(copy, sql);
+		ok(strcmp(before, totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1)) != 0,
+		   "  without its rows, the week has none of curl's traffic");
+		query_close(db);
+
+		/* the days' sums (weeks not read) */
+		if (!(db = open_copy(path, copy, &no_weeks)))
 			return;
 		snprintf(before, sizeof(before), "%s",
 			 totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1));
@@ -2066,7 +2144,7 @@ static void test_exe_days(void)
 
 		/* the long parts: read, and one missing or without its day's
 		 * row is not taken for none */
-		if (!(db = open_copy(path, copy, NULL)))
+		if (!(db = open_copy(path, copy, &no_weeks)))
 			return;
 		snprintf(before, sizeof(before), "%s",
 			 totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1));
@@ -2081,7 +2159,7 @@ static void test_exe_days(void)
 		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
 		       "  one missing: the entries are read instead");
 		query_close(db);
-		if (!(db = open_copy(path, copy, NULL)))
+		if (!(db = open_copy(path, copy, &no_weeks)))
 			return;
 		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE dim = 0 AND day = 1706140800 + 7 * "
 			 "86400 AND exe_id IN %s", ex);

@@ -81,7 +81,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "19", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "20", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -131,7 +131,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "19", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "20", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -167,7 +167,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
+	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -195,10 +195,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 20;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 21;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 20, newer than this picosnitch (19): refusing to touch it",
+	is_str(err, "snitch.db has schema version 21, newer than this picosnitch (20): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -336,7 +336,7 @@ static void test_rollups(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
+	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -437,7 +437,7 @@ static void test_v12(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
+	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and cover nothing");
@@ -520,7 +520,7 @@ static void test_v13(void)
 		free(path);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
+	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  its rollups cover nothing");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "0", "  and it has no executable days yet");
@@ -594,7 +594,7 @@ static void test_services(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
+	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
 	is_str(q(path, "SELECT group_concat(id || '=' || path, ',') FROM executables"), before,
 	       "  every executable keeps its id");
 	is_str(q(path, "SELECT count(*) FROM executables WHERE service = ''"),
@@ -622,7 +622,7 @@ static void test_services(void)
 	free(path);
 }
 
-/* Open path (of an older schema) and check that it is now 19 with no
+/* Open path (of an older schema) and check that it is now 20 with no
  * executables' sums and the rollups' coverage emptied, its 4 executable
  * days kept; false (the store not open) if it did not open. */
 static bool sums_migrated(const char *path, struct store **s, const char *opened,
@@ -632,7 +632,7 @@ static bool sums_migrated(const char *path, struct store **s, const char *opened
 		printf("#   %s\n", err);
 		return false;
 	}
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19");
+	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
 		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
 		       "FROM rollup_state"),
@@ -659,6 +659,7 @@ static void test_exe_sums(void)
 	struct rollup_entry e;
 	sqlite3 *db;
 	sqlite3_stmt *st;
+	int64_t curl, wget;
 	int steps = 0, n;
 
 	/* wget's second day: 60 entries, 60 times (a long part), one user */
@@ -688,9 +689,11 @@ static void test_exe_sums(void)
 	store_close(s);
 	is_str(q(path, "SELECT group_concat(e.path || '@' || s.day || ':' || s.dim, ',') FROM (SELECT * "
 		       "FROM exe_sums ORDER BY day, exe_id, dim) s JOIN executables e ON e.id = s.exe_id"),
+	       "/usr/bin/curl@1699488000:16,/usr/bin/wget@1699488000:16,/usr/bin/wget@1699488000:28,"
 	       "/usr/bin/curl@1699920000:0,/usr/bin/wget@1699920000:0,/usr/bin/curl@1700006400:0,"
 	       "/usr/bin/wget@1700006400:0,/usr/bin/wget@1700006400:12",
-	       "  built again: a row per executable and day with entries, and one for a long part");
+	       "  built again: a row per executable and day with entries, and one for a long part; "
+	       "the same for the week that holds both days, at its start (schema 20)");
 	/* curl's first day: time has two keys, the user one */
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT data FROM exe_sums WHERE day = 1699920000 AND dim = 0 AND "
@@ -738,6 +741,51 @@ static void test_exe_sums(void)
 		n++;
 	is_int(n, 60, "  of the 60 times, each with its entry's sums");
 	sqlite3_finalize(st);
+	/* the week: curl's in its row (three times, two users' days summed),
+	 * wget's times (1 + 60) in a row of their own */
+	if (sqlite3_prepare_v2(db, "SELECT dim, data FROM exe_sums WHERE day = 1699488000 AND exe_id = "
+			       "?1 ORDER BY dim", -1, &st, NULL) != SQLITE_OK)
+		abort();
+	curl = atoll(q(path, "SELECT id FROM executables WHERE path = '/usr/bin/curl'"));
+	wget = atoll(q(path, "SELECT id FROM executables WHERE path = '/usr/bin/wget'"));
+	sqlite3_bind_int64(st, 1, curl);
+	ok(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == ROLLUP_SUMS_WEEK &&
+		   rollup_sums_part(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+				    ROLLUP_KEY_TIME, &part, &part_len) &&
+		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
+		   e.key == 1700000000 && e.sent == 10 && e.received == 20 && rollup_next(&rd, &e) == 1 &&
+		   e.key == 1700000120 && e.sent == 100 && e.received == 200 &&
+		   rollup_next(&rd, &e) == 1 && e.key == 1700086400 && e.sent == 5 && e.received == 6 &&
+		   rollup_next(&rd, &e) == 0,
+	   "  curl's week: its three times with their sums");
+	ok(rollup_sums_part(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+			    ROLLUP_KEY_EXE, &part, &part_len) &&
+		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
+		   e.key == curl && e.sent == 115 && e.received == 226 && e.flows == 6 &&
+		   rollup_next(&rd, &e) == 0,
+	   "  and by executable the sum of its two days");
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, wget);
+	ok(sqlite3_step(st) == SQLITE_ROW &&
+		   rollup_sums_part(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+				    ROLLUP_KEY_TIME, &part, &part_len) && part_len == 0 &&
+		   rollup_sums_part(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+				    ROLLUP_KEY_UID, &part, &part_len) &&
+		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
+		   e.key == 1000 && e.sent == 1 + 60 * 1000 + (4 + 63) * 60 / 2 && e.received == 62 &&
+		   rollup_next(&rd, &e) == 0,
+	   "  wget's week: by user the sum of its 61 entries; its times are long");
+	ok(sqlite3_step(st) == SQLITE_ROW &&
+		   sqlite3_column_int(st, 0) == ROLLUP_SUMS_WEEK + ROLLUP_KEY_TIME &&
+		   rollup_reader_init(&rd, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1)) &&
+		   rollup_next(&rd, &e) == 1 && e.key == 1700000060 && e.sent == 1,
+	   "  in the next row, the first day's time first");
+	n = 0;
+	while (rollup_next(&rd, &e) == 1 && e.key == 1700086400 + 60 * n && e.sent == 1004 + n)
+		n++;
+	is_int(n, 60, "  then the second day's 60");
+	ok(sqlite3_step(st) == SQLITE_DONE, "  and no other row");
+	sqlite3_finalize(st);
 	sqlite3_close(db);
 	/* wget's entries of the second day deleted (the trigger takes the
 	 * coverage back to them): summed again, the day has none of its rows,
@@ -754,10 +802,56 @@ static void test_exe_sums(void)
 	store_close(s);
 	is_str(q(path, "SELECT group_concat(e.path || '@' || s.day || ':' || s.dim, ',') FROM (SELECT * "
 		       "FROM exe_sums ORDER BY day, exe_id, dim) s JOIN executables e ON e.id = s.exe_id"),
-	       "/usr/bin/curl@1699920000:0,/usr/bin/wget@1699920000:0,/usr/bin/curl@1700006400:0",
-	       "  summed again: that day's sums of it are gone, its long part's row too");
+	       "/usr/bin/curl@1699488000:16,/usr/bin/wget@1699488000:16,/usr/bin/curl@1699920000:0,"
+	       "/usr/bin/wget@1699920000:0,/usr/bin/curl@1700006400:0",
+	       "  summed again: that day's sums of it are gone, its long part's row too, and its "
+	       "week has only the other day (short enough for the week's row)");
 	is_str(q(path, "SELECT count(*) FROM exe_days WHERE day = 1700006400"), "1",
 	       "  and its executable day");
+	/* a day's sums that cannot be read when its week is summed: that day
+	 * is summed again from its entries, then the week */
+	exec(path, "UPDATE exe_sums SET data = X'040201' WHERE day = 1699920000 AND dim = 0 AND "
+		   "exe_id = (SELECT id FROM executables WHERE path = '/usr/bin/curl');"
+		   "UPDATE rollup_state SET complete_until = 1700006400;");
+	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0)
+		abort();
+	is_int(store_rollup(s, 1700000000 + 10 * 86400), 1,
+	       "a day's sums that cannot be read when its week is summed: a step");
+	is_str(q(path, "SELECT complete_until FROM rollup_state"), "1699920000",
+	       "  that takes the coverage back to that day");
+	steps = 0;
+	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+	curl = 0;
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT data FROM exe_sums WHERE day = 1699488000 AND dim = 16 AND "
+			       "exe_id = (SELECT id FROM executables WHERE path = '/usr/bin/curl')", -1, &st,
+			       NULL) != SQLITE_OK)
+		abort();
+	ok(sqlite3_step(st) == SQLITE_ROW &&
+		   rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+				    ROLLUP_KEY_UID, &part, &part_len) &&
+		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
+		   e.key == 1000 && e.sent == 115 && e.received == 226 && rollup_next(&rd, &e) == 0,
+	   "  the day is summed again from its entries, and the week from it");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* a file of 19: no weeks; migrated, its coverage is emptied and the
+	 * weeks are summed with the days again */
+	exec(path, "DELETE FROM exe_sums WHERE dim >= 16; PRAGMA user_version = 19;");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a file of schema 19 is migrated"))
+		abort();
+	is_str(q(path, "SELECT user_version || ' ' || complete_from || ' ' || complete_until FROM "
+		       "pragma_user_version, rollup_state"),
+	       "20 0 0", "  to schema 20, the rollups' coverage emptied");
+	steps = 0;
+	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+	is_str(q(path, "SELECT group_concat(day || ':' || dim, ',') FROM (SELECT * FROM exe_sums WHERE "
+		       "dim >= 16 ORDER BY exe_id, day, dim)"),
+	       "1699488000:16,1699488000:16", "  and built again with the weeks");
 	free(path);
 }
 
@@ -836,7 +930,7 @@ static void test_domain_sources(void)
 	rows[0].service = "app.service";
 	is_int(store_write(s, rows, 1), 0, "  and takes rows with a source");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "19", "  to schema 19 (through 17)");
+	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20 (through 17)");
 	is_str(q(path, "SELECT group_concat(sent || ':' || domain || ':' || domain_source, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY sent, domain_source)"),
 	       "1:www.example.com:dns,1:www.example.com:quic,2:www.example.com:dns,4::,"
