@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1721,6 +1722,25 @@ static bool time_page_agrees(struct query_db *db, struct query_window w, const s
 	return true;
 }
 
+/* The totals by dim of curl over the 80 days after the SQL fmt (its %s
+ * the executable's id, ex) changed the copy that db reads. */
+static const char *totals_after(struct query_db *db, const char *copy, enum query_dim dim,
+				const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static const char *totals_after(struct query_db *db, const char *copy, enum query_dim dim,
+				const char *fmt, ...)
+{
+	static const struct query_filter curl[] = { F(EXECUTABLE, INCLUDE, CURL) };
+	char sql[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	exec(copy, sql);
+	return totals(db, dim, win(R_START, R_START + R_DAYS * DAY), curl, 1);
+}
+
 /* ---- executable days (schema 14): filtered queries, the same as from the rows ---- */
 
 static void test_exe_days(void)
@@ -2088,7 +2108,6 @@ static void test_exe_days(void)
 		struct query_options no_sums = { .no_exe_sums = true };
 		struct query_options no_weeks = { .no_exe_weeks = true };
 		const char *ex = "(SELECT id FROM executables WHERE path = '" CURL "')";
-		char sql[512];
 
 		/* the weeks' sums (schema 20): read, and a long part missing or
 		 * a week's row that cannot be read is not taken for none */
@@ -2096,28 +2115,24 @@ static void test_exe_days(void)
 			return;
 		snprintf(before, sizeof(before), "%s",
 			 totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1));
-		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 + 5 * 86400 AND "
-			 "exe_id IN %s", ex);
-		exec(copy, sql);
-		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		is_str(totals_after(db, copy, QUERY_DIM_LOCAL_PORT,
+					 "DELETE FROM exe_sums WHERE day = 1706140800 + 5 * 86400 AND exe_id IN "
+					 "%s", ex), before,
 		       "  a whole week's days are not read");
-		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 AND dim = 16 + 5 "
-			 "AND exe_id IN %s", ex);
-		exec(copy, sql);
-		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		is_str(totals_after(db, copy, QUERY_DIM_LOCAL_PORT,
+					 "DELETE FROM exe_sums WHERE day = 1706140800 AND dim = 16 + 5 AND "
+					 "exe_id IN %s", ex), before,
 		       "  its week's rows are: a long part missing, the entries are read instead");
 		query_close(db);
 		if (!(db = open_copy(path, copy, NULL)))
 			return;
-		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'040201' WHERE day = 1706140800 "
-			 "AND dim = 16 AND exe_id IN %s", ex);
-		exec(copy, sql);
-		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		is_str(totals_after(db, copy, QUERY_DIM_LOCAL_PORT,
+					 "UPDATE exe_sums SET data = X'040201' WHERE day = 1706140800 AND dim = "
+					 "16 AND exe_id IN %s", ex), before,
 		       "  and so is a week's row that cannot be read");
-		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 AND dim >= 16 AND "
-			 "exe_id IN %s", ex);
-		exec(copy, sql);
-		ok(strcmp(before, totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1)) != 0,
+		ok(strcmp(before, totals_after(db, copy, QUERY_DIM_LOCAL_PORT,
+					 "DELETE FROM exe_sums WHERE day = 1706140800 AND dim >= 16 AND exe_id "
+					 "IN %s", ex)) != 0,
 		   "  without its rows, the week has none of curl's traffic");
 		query_close(db);
 
@@ -2126,19 +2141,16 @@ static void test_exe_days(void)
 			return;
 		snprintf(before, sizeof(before), "%s",
 			 totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1));
-		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE day = 1706140800 + 10 * 86400 AND "
-			 "exe_id IN %s", ex);
-		exec(copy, sql);
-		ok(strcmp(before, totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1)) != 0,
+		ok(strcmp(before, totals_after(db, copy, QUERY_DIM_USER,
+					 "DELETE FROM exe_sums WHERE day = 1706140800 + 10 * 86400 AND exe_id "
+					 "IN %s", ex)) != 0,
 		   "  the executables' sums are read");
-		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'040201' WHERE rowid = (SELECT "
-			 "min(rowid) FROM exe_sums WHERE exe_id IN %s)", ex);
-		exec(copy, sql);
-		is_str(totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1), before,
+		is_str(totals_after(db, copy, QUERY_DIM_USER,
+					 "UPDATE exe_sums SET data = X'040201' WHERE rowid = (SELECT min(rowid) "
+					 "FROM exe_sums WHERE exe_id IN %s)", ex), before,
 		       "  sums that cannot be read: the entries are read instead");
-		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'02' WHERE exe_id IN %s", ex);
-		exec(copy, sql);
-		is_str(totals(db, QUERY_DIM_USER, win(R_START, end), curl, 1), before,
+		is_str(totals_after(db, copy, QUERY_DIM_USER,
+					 "UPDATE exe_sums SET data = X'02' WHERE exe_id IN %s", ex), before,
 		       "  nor sums of another format");
 		query_close(db);
 
@@ -2148,23 +2160,20 @@ static void test_exe_days(void)
 			return;
 		snprintf(before, sizeof(before), "%s",
 			 totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1));
-		snprintf(sql, sizeof(sql), "UPDATE exe_sums SET data = X'0107000A0002' WHERE dim = 5 AND "
-			 "day = 1706140800 + 6 * 86400 AND exe_id IN %s", ex);
-		exec(copy, sql);
-		ok(strcmp(before, totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1)) != 0,
+		ok(strcmp(before, totals_after(db, copy, QUERY_DIM_LOCAL_PORT,
+					 "UPDATE exe_sums SET data = X'0107000A0002' WHERE dim = 5 AND day = "
+					 "1706140800 + 6 * 86400 AND exe_id IN %s", ex)) != 0,
 		   "  a long part is read from its own row");
-		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE dim = 5 AND day = 1706140800 + 6 * "
-			 "86400 AND exe_id IN %s", ex);
-		exec(copy, sql);
-		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		is_str(totals_after(db, copy, QUERY_DIM_LOCAL_PORT,
+					 "DELETE FROM exe_sums WHERE dim = 5 AND day = 1706140800 + 6 * 86400 "
+					 "AND exe_id IN %s", ex), before,
 		       "  one missing: the entries are read instead");
 		query_close(db);
 		if (!(db = open_copy(path, copy, &no_weeks)))
 			return;
-		snprintf(sql, sizeof(sql), "DELETE FROM exe_sums WHERE dim = 0 AND day = 1706140800 + 7 * "
-			 "86400 AND exe_id IN %s", ex);
-		exec(copy, sql);
-		is_str(totals(db, QUERY_DIM_LOCAL_PORT, win(R_START, end), curl, 1), before,
+		is_str(totals_after(db, copy, QUERY_DIM_LOCAL_PORT,
+					 "DELETE FROM exe_sums WHERE dim = 0 AND day = 1706140800 + 7 * 86400 "
+					 "AND exe_id IN %s", ex), before,
 		       "  one without its day's row: the entries are read instead");
 		query_close(db);
 

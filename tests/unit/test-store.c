@@ -640,6 +640,24 @@ static bool sums_migrated(const char *path, struct store **s, const char *opened
 	return true;
 }
 
+/* Bring the rollups of the open store s up to 10 days after 1700000000
+ * and close it. */
+static void roll_and_close(struct store *s)
+{
+	int steps = 0;
+
+	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
+		steps++;
+	store_close(s);
+}
+
+/* The rows of exe_sums as "executable@day:dim", in order. */
+static const char *sums_rows(const char *path)
+{
+	return q(path, "SELECT group_concat(e.path || '@' || s.day || ':' || s.dim, ',') FROM (SELECT * "
+		       "FROM exe_sums ORDER BY day, exe_id, dim) s JOIN executables e ON e.id = s.exe_id");
+}
+
 /* The executables' sums (schema 18, split in 19): a file of 17 gets the
  * table, one of 18 gets it again split, its coverage emptied
  * (docs/schema.md), and the logger builds the sums with the executable
@@ -660,16 +678,14 @@ static void test_exe_sums(void)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int64_t curl, wget;
-	int steps = 0, n;
+	int n;
 
 	/* wget's second day: 60 entries, 60 times (a long part), one user */
 	for (int i = 4; i < 64; i++)
 		rows[i] = row(1700086400 + 60 * (i - 4), 1000 + i, 1, "/usr/bin/wget");
 	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0 || store_write(s, rows, 64) < 0)
 		abort();
-	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
-		steps++;
-	store_close(s);
+	roll_and_close(s);
 	exec(path, "DROP TABLE exe_sums; PRAGMA user_version = 17;");
 	if (!sums_migrated(path, &s, "a file of schema 17 is migrated",
 			   "  with no sums, and the rollups' coverage emptied"))
@@ -683,12 +699,8 @@ static void test_exe_sums(void)
 	if (!sums_migrated(path, &s, "a file of schema 18 is migrated",
 			   "  its sums made again (none), and the rollups' coverage emptied"))
 		return;
-	steps = 0;
-	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
-		steps++;
-	store_close(s);
-	is_str(q(path, "SELECT group_concat(e.path || '@' || s.day || ':' || s.dim, ',') FROM (SELECT * "
-		       "FROM exe_sums ORDER BY day, exe_id, dim) s JOIN executables e ON e.id = s.exe_id"),
+	roll_and_close(s);
+	is_str(sums_rows(path),
 	       "/usr/bin/curl@1699488000:16,/usr/bin/wget@1699488000:16,/usr/bin/wget@1699488000:28,"
 	       "/usr/bin/curl@1699920000:0,/usr/bin/wget@1699920000:0,/usr/bin/curl@1700006400:0,"
 	       "/usr/bin/wget@1700006400:0,/usr/bin/wget@1700006400:12",
@@ -796,12 +808,8 @@ static void test_exe_sums(void)
 	       "an executable's entries of a covered day deleted: the coverage goes back to them");
 	if (store_sqlite_open(path, &s, err, sizeof(err)) < 0)
 		abort();
-	steps = 0;
-	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
-		steps++;
-	store_close(s);
-	is_str(q(path, "SELECT group_concat(e.path || '@' || s.day || ':' || s.dim, ',') FROM (SELECT * "
-		       "FROM exe_sums ORDER BY day, exe_id, dim) s JOIN executables e ON e.id = s.exe_id"),
+	roll_and_close(s);
+	is_str(sums_rows(path),
 	       "/usr/bin/curl@1699488000:16,/usr/bin/wget@1699488000:16,/usr/bin/curl@1699920000:0,"
 	       "/usr/bin/wget@1699920000:0,/usr/bin/curl@1700006400:0",
 	       "  summed again: that day's sums of it are gone, its long part's row too, and its "
@@ -819,10 +827,7 @@ static void test_exe_sums(void)
 	       "a day's sums that cannot be read when its week is summed: a step");
 	is_str(q(path, "SELECT complete_until FROM rollup_state"), "1699920000",
 	       "  that takes the coverage back to that day");
-	steps = 0;
-	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
-		steps++;
-	store_close(s);
+	roll_and_close(s);
 	curl = 0;
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT data FROM exe_sums WHERE day = 1699488000 AND dim = 16 AND "
@@ -845,10 +850,7 @@ static void test_exe_sums(void)
 	is_str(q(path, "SELECT user_version || ' ' || complete_from || ' ' || complete_until FROM "
 		       "pragma_user_version, rollup_state"),
 	       "20 0 0", "  to schema 20, the rollups' coverage emptied");
-	steps = 0;
-	while (store_rollup(s, 1700000000 + 10 * 86400) > 0 && steps < 100)
-		steps++;
-	store_close(s);
+	roll_and_close(s);
 	is_str(q(path, "SELECT group_concat(day || ':' || dim, ',') FROM (SELECT * FROM exe_sums WHERE "
 		       "dim >= 16 ORDER BY exe_id, day, dim)"),
 	       "1699488000:16,1699488000:16", "  and built again with the weeks");
