@@ -1125,7 +1125,8 @@ static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_en
 	return put_sums_rows(s, e[0].exe_id, day, ROLLUP_SUMS_DAY, acc, raw, blob, cap);
 }
 
-/* Add a unit's blob of key sums to acc: false if it is not of the format. */
+/* Add a unit's blob of key sums to acc: false if it is not of the format
+ * (-ENOMEM, with what was added until then, into *r). */
 static bool racc_add_blob(struct racc *acc, const uint8_t *blob, size_t len, int *r)
 {
 	struct rollup_reader rd;
@@ -1165,6 +1166,11 @@ static int sum_exe_weeks(struct store_sqlite *s, int64_t wstart, int64_t *bad_da
 	}
 	sqlite3_bind_int64(exes, 1, wstart);
 	sqlite3_bind_int64(exes, 2, wstart + ROLLUP_WEEK);
+	/* the week and the dims of day rows, for every executable (a reset
+	 * keeps them) */
+	sqlite3_bind_int64(st, 2, wstart);
+	sqlite3_bind_int64(st, 3, wstart + ROLLUP_WEEK);
+	sqlite3_bind_int(st, 4, ROLLUP_SUMS_DAY + ROLLUP_KEY__MAX);
 	while (r == 0 && (rc = sqlite3_step(exes)) == SQLITE_ROW) {
 		int64_t exe = sqlite3_column_int64(exes, 0), day = INT64_MIN;
 		bool raw = false, bad = false;
@@ -1172,9 +1178,6 @@ static int sum_exe_weeks(struct store_sqlite *s, int64_t wstart, int64_t *bad_da
 
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, exe);
-		sqlite3_bind_int64(st, 2, wstart);
-		sqlite3_bind_int64(st, 3, wstart + ROLLUP_WEEK);
-		sqlite3_bind_int(st, 4, ROLLUP_SUMS_DAY + ROLLUP_KEY__MAX);
 		while (r == 0 && !bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			int dim = sqlite3_column_int(st, 1);
 			const uint8_t *data = sqlite3_column_blob(st, 2);
@@ -1380,18 +1383,8 @@ static int sum_days(struct store_sqlite *s, int64_t start, int64_t end,
 		sqlite3_bind_int64(st, 3, start);
 		sqlite3_bind_int64(st, 4, end);
 		while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			struct rollup_reader rd;
-			struct rollup_entry e;
-			int n;
-
-			if (!rollup_reader_init(&rd, sqlite3_column_blob(st, 2),
-						(size_t)sqlite3_column_bytes(st, 2))) {
-				n = -1;
-			} else {
-				while ((n = rollup_next(&rd, &e)) > 0 && (r = racc_add(&acc[k], &e)) == 0)
-					;
-			}
-			if (n < 0 && r == 0) {
+			if (!racc_add_blob(&acc[k], sqlite3_column_blob(st, 2),
+					   (size_t)sqlite3_column_bytes(st, 2), &r)) {
 				*bad_day = sqlite3_column_int64(st, 1);
 				snprintf(s->base.err, sizeof(s->base.err),
 					 "the rollup of day %lld (key %d) is not in the format of this "
