@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/if_packet.h>
+#include <linux/sock_diag.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -692,6 +693,71 @@ static int cmd_packet_recv(char **a)
 	return 0;
 }
 
+/* A reader that never sleeps: each frame is first peeked (it stays queued,
+ * and must not count twice), then read, both without waiting, so the
+ * frames are taken as soon as they are queued, often before the socket's
+ * wake-up has run. */
+static int cmd_packet_spin(char **a)
+{
+	long count = num(a[1]), type = num(a[2]);
+	int fd = packet_socket(a[0], type), size = 16 << 20;
+	FILE *f = fopen(a[3], "w");
+
+	/* room for every frame, so that none is dropped if the reader falls
+	 * behind */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		die("SO_RCVBUFFORCE");
+	if (!f)
+		die("ready file");
+	fclose(f);
+	for (long i = 0; i < count;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK);
+
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n <= 0 || recv(fd, buf, sizeof(buf), MSG_DONTWAIT) != n)
+			die("recv");
+		i++;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Reads COUNT - UNREAD frames, waits for SENTFILE (the sender is done) and
+ * for the rest to be queued, then closes with them unread. */
+static int cmd_packet_leave(char **a)
+{
+	long count = num(a[1]), type = num(a[2]), unread = num(a[4]);
+	int fd = packet_socket(a[0], type);
+	FILE *f = fopen(a[3], "w");
+	int queued = 0;
+
+	if (!f)
+		die("ready file");
+	fclose(f);
+	for (long i = 0; i < count - unread; i++)
+		if (recv(fd, buf, sizeof(buf), 0) <= 0)
+			die("recv");
+	while (access(a[5], F_OK))
+		usleep(10000);
+	/* each arriving frame adds to the receive memory: wait until it
+	 * stops growing */
+	for (int same = 0, last = -1; same < 20; usleep(10000)) {
+		uint32_t mem[SK_MEMINFO_VARS];
+		socklen_t len = sizeof(mem);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len))
+			die("SO_MEMINFO");
+		queued = mem[SK_MEMINFO_RMEM_ALLOC];
+		same = queued == last ? same + 1 : 0;
+		last = queued;
+	}
+	if (!queued)
+		die("no frame left unread");
+	close(fd);
+	return 0;
+}
+
 static int cmd_packet_send(char **a)
 {
 	long count = num(a[1]), size = num(a[2]), type = num(a[3]);
@@ -1268,6 +1334,8 @@ static const struct mode modes[] = {
 	{ "rawip-recv", 4, cmd_rawip_recv, "ADDR COUNT PROTO READYFILE" },
 	{ "rawip-send", 5, cmd_rawip_send, "ADDR COUNT SIZE PROTO HDRINCL" },
 	{ "packet-recv", 4, cmd_packet_recv, "IFNAME COUNT ETHERTYPE READYFILE" },
+	{ "packet-spin", 4, cmd_packet_spin, "IFNAME COUNT ETHERTYPE READYFILE" },
+	{ "packet-leave", 6, cmd_packet_leave, "IFNAME COUNT ETHERTYPE READYFILE UNREAD SENTFILE" },
 	{ "packet-send", 4, cmd_packet_send, "IFNAME COUNT SIZE ETHERTYPE" },
 	{ "inherit-parent", 6, cmd_inherit_parent, "ADDR PORT SEND CHILDPROG CHILDSEND CHILDRECV" },
 	{ "inherit-child", 3, cmd_inherit_child, "FD SEND RECV" },

@@ -142,6 +142,32 @@ for t in lo veth; do
 	fi
 done
 
+# A reader that spins (peeks each frame, then reads it, never sleeping)
+# takes frames as soon as they are queued: each counts once, exactly.
+s=$(prog packet-spin.recv)
+c=$(prog packet-spin.send)
+rf=$WORK/ready.packet-spin
+in_ns "$s" packet-spin "$VETH_N" 2000 0x88b6 "$rf" &
+sp=$!
+if wait_file "$rf" && sleep 0.2 && "$c" packet-send "$VETH_H" 2000 100 0x88b6 && wait "$sp"; then
+	expect "$s" 0 $((2000 * 100)) "AF_PACKET frames peeked and read by a spinning reader"
+else
+	not_ok "AF_PACKET spinning reader: the programs ran"
+fi
+
+# Frames still queued at close count as received: they reached the socket.
+s=$(prog packet-leave.recv)
+c=$(prog packet-leave.send)
+rf=$WORK/ready.packet-leave
+in_ns "$s" packet-leave "$VETH_N" 10 0x88b7 "$rf" 4 "$WORK/sent.packet-leave" &
+sp=$!
+if wait_file "$rf" && sleep 0.2 && "$c" packet-send "$VETH_H" 10 300 0x88b7 &&
+	touch "$WORK/sent.packet-leave" && wait "$sp"; then
+	expect "$s" 0 $((10 * 300)) "AF_PACKET frames left unread at close"
+else
+	not_ok "AF_PACKET frames left unread: the programs ran"
+fi
+
 # ---- a socket used by another process than the one that opened it ----
 for t in lo4 veth4; do
 	p=$(prog "inherit-$t.parent")
