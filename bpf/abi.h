@@ -238,6 +238,8 @@ enum ps_stat {
 	PS_STAT_SOCK_FREEING,		/* a packet of a socket the kernel was freeing,
 					 * first seen then: it has no state, so the
 					 * packet was not counted */
+	PS_STAT_PACKET_TAKEN,		/* an AF_PACKET frame was taken off its queue
+					 * by a reader before it could be counted */
 	PS_STAT_MAX,
 };
 

@@ -1072,6 +1072,12 @@ static void report_stats(struct logger *l, const struct ps_msg_stats *m)
 			   "closed and being freed when picosnitch first met them (sockets older "
 			   "than picosnitch, or the kernel's own)",
 			   d[PS_STAT_SOCK_FREEING]);
+	if (d[PS_STAT_PACKET_TAKEN])
+		errlog_add(l->errlog,
+			   "%" PRIu64 " frames received on AF_PACKET sockets were not counted: "
+			   "their reader took them before picosnitch could see them (a reader "
+			   "that reads without waiting)",
+			   d[PS_STAT_PACKET_TAKEN]);
 	if (d[PS_STAT_PARSE_FAIL])
 		errlog_add(l->errlog,
 			   "%" PRIu64 " packets had headers that could not be read and were not "

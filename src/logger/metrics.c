@@ -32,6 +32,7 @@ const char *const metrics_sensor_keys[PS_STAT_MAX] = {
 	[PS_STAT_TCP_COUNT_CONTENDED] = "tcp_count_contended",
 	[PS_STAT_FIRST_SKIPPED] = "first_bytes_skipped",
 	[PS_STAT_SOCK_FREEING] = "socket_freeing_unseen",
+	[PS_STAT_PACKET_TAKEN] = "packet_frame_taken",
 };
 
 const char *const metrics_monitor_keys[PS_MSTAT_MAX] = {

@@ -27,7 +27,7 @@
 
 #include "sensor.skel.h"
 
-enum hook_kind { HOOK_CGROUP, HOOK_TP_BTF, HOOK_ITER };
+enum hook_kind { HOOK_CGROUP, HOOK_TP_BTF, HOOK_ITER, HOOK_FENTRY };
 
 /* Each hook serves a feature.  A feature may have alternatives for
  * different kernels (alt 0, 1, ...): the first whose hooks this kernel
@@ -37,7 +37,7 @@ enum hook_kind { HOOK_CGROUP, HOOK_TP_BTF, HOOK_ITER };
 struct hook {
 	const char *prog;	/* program in bpf/sensor.bpf.c */
 	enum hook_kind kind;
-	const char *target;	/* tracepoint (HOOK_TP_BTF) */
+	const char *target;	/* tracepoint (HOOK_TP_BTF) or function (HOOK_FENTRY) */
 	int nargs;		/* HOOK_TP_BTF: the tracepoint's argument count, 0: any;
 				 * negative: at least that many */
 	const char *feature;	/* what the hook is for; alternatives share it */
@@ -74,9 +74,11 @@ static const struct hook hooks[] = {
 	  "UDP datagrams dropped on a full receive buffer (they count as received)" },
 	{ "ps_rcvqueue_full", HOOK_TP_BTF, "sock_rcvqueue_full", 0, "raw-drop", 0, false,
 	  "raw datagrams dropped on a full receive buffer (they count as received)" },
-	{ "ps_packet_read", HOOK_TP_BTF, "skb_copy_datagram_iovec", 0, "packet-recv", 0, false,
+	/* the tracepoint came with 6.3; before, a trampoline on the function
+	 * AF_PACKET sockets wake their readers with */
+	{ "ps_packet_recv", HOOK_TP_BTF, "sk_data_ready", 0, "packet-recv", 0, false,
 	  "frames received on AF_PACKET sockets" },
-	{ "ps_packet_unread", HOOK_TP_BTF, "kfree_skb", 0, "packet-recv", 0, false,
+	{ "ps_packet_recv_fentry", HOOK_FENTRY, "sock_def_readable", 0, "packet-recv", 1, false,
 	  "frames received on AF_PACKET sockets" },
 	{ "ps_exec", HOOK_TP_BTF, "sched_process_exec", 0, "exec", 0, false,
 	  "the path of processes that exit before /proc can be read" },
@@ -161,7 +163,7 @@ static int tracepoint_nargs(const struct btf *vmlinux, const char *tp)
 	return btf_vlen(t) - 1;
 }
 
-/* PICOSNITCH_SKIP_HOOKS=ps_packet_read,ps_exec leaves optional hooks out,
+/* PICOSNITCH_SKIP_HOOKS=ps_packet_recv,ps_exec leaves optional hooks out,
  * for diagnosing a misbehaving hook or measuring what each one costs. */
 static bool hook_skipped(const char *prog)
 {
@@ -190,6 +192,12 @@ static bool hook_offered(const struct btf *vmlinux, const struct hook *h, char *
 		if ((h->nargs > 0 && n != h->nargs) || (h->nargs < 0 && n < -h->nargs)) {
 			snprintf(why, len, "tracepoint '%s' has %d arguments here, not %s%d", h->target,
 				 n, h->nargs < 0 ? "at least " : "", h->nargs < 0 ? -h->nargs : h->nargs);
+			return false;
+		}
+		return true;
+	case HOOK_FENTRY:
+		if (btf__find_by_name_kind(vmlinux, h->target, BTF_KIND_FUNC) < 0) {
+			snprintf(why, len, "this kernel has no function '%s' to attach to", h->target);
 			return false;
 		}
 		return true;

@@ -758,7 +758,7 @@ static int cmd_packet_leave(char **a)
 	return 0;
 }
 
-static int cmd_packet_send(char **a)
+static int packet_send(char **a, long gap_ms)
 {
 	long count = num(a[1]), size = num(a[2]), type = num(a[3]);
 	int fd = packet_socket(a[0], 0);	/* protocol 0: this socket receives nothing */
@@ -768,11 +768,25 @@ static int cmd_packet_send(char **a)
 	memset(eh->ether_dhost, 0xff, 6);
 	eh->ether_shost[0] = 0x02;
 	eh->ether_type = htons(type);
-	for (long i = 0; i < count; i++)
+	for (long i = 0; i < count; i++) {
+		if (i && gap_ms)
+			usleep(gap_ms * 1000);
 		if (send(fd, buf, size, 0) != size)
 			die("send frame");
+	}
 	close(fd);
 	return 0;
+}
+
+static int cmd_packet_send(char **a)
+{
+	return packet_send(a, 0);
+}
+
+/* Frames MS apart: a reader that waits is asleep when each arrives. */
+static int cmd_packet_paced(char **a)
+{
+	return packet_send(a, num(a[4]));
 }
 
 /* ---- a socket used by another process than the one that made it ---- */
@@ -1337,6 +1351,7 @@ static const struct mode modes[] = {
 	{ "packet-spin", 4, cmd_packet_spin, "IFNAME COUNT ETHERTYPE READYFILE" },
 	{ "packet-leave", 6, cmd_packet_leave, "IFNAME COUNT ETHERTYPE READYFILE UNREAD SENTFILE" },
 	{ "packet-send", 4, cmd_packet_send, "IFNAME COUNT SIZE ETHERTYPE" },
+	{ "packet-paced", 5, cmd_packet_paced, "IFNAME COUNT SIZE ETHERTYPE MS" },
 	{ "inherit-parent", 6, cmd_inherit_parent, "ADDR PORT SEND CHILDPROG CHILDSEND CHILDRECV" },
 	{ "inherit-child", 3, cmd_inherit_child, "FD SEND RECV" },
 	{ "scm-sender", 4, cmd_scm_sender, "UNIXPATH ADDR PORT SEND" },

@@ -18,6 +18,7 @@ if ! grep -q "monitoring network traffic" "$d/out"; then
 else
 	progs=$(bpftool prog show 2>/dev/null | grep -o 'name ps_[a-z0-9_]*' | cut -d' ' -f2 | sort -u)
 	[ -n "${USES_DEBUG:-}" ] && echo "progs: $(echo $progs)"
+	case $progs in *ps_packet_recv_*) echo "uses AF_PACKET receive through fentry/sock_def_readable (no sk_data_ready tracepoint)" ;; esac
 	case $progs in *ps_udp_drop_skb*) echo "uses UDP drops through kfree_skb (udp_fail_queue_rcv_skb names no datagram)" ;; esac
 	if ! bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "FUNC 'bpf_rdonly_cast'"; then
 		echo "uses probe reads for packet headers and cgroup sockets (no bpf_rdonly_cast)"

@@ -128,7 +128,7 @@ int main(void)
 	       "\"tcp_start_missed\":0,\"flow_busy\":0,\"flow_busy_sent_bytes\":0,"
 	       "\"flow_busy_received_bytes\":0,\"closed_table_full\":0,\"listener_table_full\":0,"
 	       "\"tcp_state_missed\":0,\"tcp_count_contended\":0,\"first_bytes_skipped\":0,"
-	       "\"socket_freeing_unseen\":0},\"monitor\":{\"unidentified\":0,"
+	       "\"socket_freeing_unseen\":0,\"packet_frame_taken\":0},\"monitor\":{\"unidentified\":0,"
 	       "\"exe_mismatch\":0,\"unhashed\":0,\"replaced\":0,\"unreadable\":0,\"unowned\":0,"
 	       "\"unowned_bytes\":99,\"listener_fallback\":0,\"queue_dropped\":0,\"bad_messages\":0},"
 	       "\"flow_table\":{\"capacity\":65536,\"flows\":12},\"ring_buffer\":{\"bytes\":1048576,"
