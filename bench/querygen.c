@@ -5,7 +5,7 @@
  *                                 then bring its rollups up to date
  *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
  *                [--dim NAME] [--filter 0|1|2] [--exe PATH] [--no-prefetch]
- *                [--no-exe-weeks]
+ *                [--no-exe-weeks] [--no-exe-sums]
  *                                 time every query kind over several windows
  *                                 and print one tab-separated line each; the
  *                                 filter (1, "filter") is the busiest
@@ -16,6 +16,8 @@
  *                                 reads (its executable only);
  *                                 --no-exe-weeks: an executable's weeks
  *                                 read from its days' sums (schema 20)
+ *                                 --no-exe-sums: an executable's entries
+ *                                 read from its days, never its sums
  *                                 --no-prefetch: no helpers read ahead
  *                                 (query_prefetch.c)
  *   querygen writecost PATH [WINDOWS]
@@ -796,6 +798,8 @@ static int run(const char *path, int argc, char **argv)
 			c.opt.no_prefetch = true;
 		else if (!strcmp(argv[i], "--no-exe-weeks"))
 			c.opt.no_exe_weeks = true;
+		else if (!strcmp(argv[i], "--no-exe-sums"))
+			c.opt.no_exe_sums = true;
 	}
 	if (c.reps < 1 || c.reps > 32)
 		c.reps = 3;

@@ -556,17 +556,29 @@ static int64_t *kept_exes(const struct exe_days *x, size_t *n)
 	return v;
 }
 
+/* Whether the part of key `key` of the executables' sums holds the column
+ * that m looks at: its own key, or the domain, which the remote
+ * addresses' part has as each address's second key (schema 21). */
+static bool part_carries(const struct query_db *db, int key, const struct matcher *m)
+{
+	return m->col == key || (key == ROLLUP_KEY_RADDR && m->col == ROLLUP_KEY_DOMAIN &&
+				 db->version >= SCHEMA_EXE_SUMS_PAIRS);
+}
+
 /* Whether the executables' sums of whole days (exe_sums) give what their
- * entries would: the filters are on the executable's own columns only
- * (decided per executable), and a series' buckets hold whole days. */
+ * entries would: every filter is on the executable's own columns (decided
+ * per executable) or on a column that the part of each list's key holds
+ * (a filter on the domain when listing domains, or remote addresses and
+ * what is made of them), and a series' buckets hold whole days. */
 static bool sums_usable(const struct query_db *db, const struct exe_days *x,
-			struct agg *const *aggs, size_t n_aggs)
+			const enum query_dim *dims, struct agg *const *aggs, size_t n_aggs)
 {
 	if (db->version < SCHEMA_EXE_SUMS_SPLIT)
 		return false;	/* 18's are not split: its days are read */
 	for (size_t j = 0; j < x->n_m; j++)
-		if (x->m[j].col != ROLLUP_KEY_EXE)
-			return false;
+		for (size_t i = 0; x->m[j].col != ROLLUP_KEY_EXE && i < n_aggs; i++)
+			if (!part_carries(db, query_dims[dims[i]].rollup_key, &x->m[j]))
+				return false;
 	for (size_t j = 0; j < n_aggs; j++) {
 		const struct agg_series *as = aggs[j]->series;
 
@@ -574,6 +586,56 @@ static bool sums_usable(const struct query_db *db, const struct exe_days *x,
 			   as->align_start % ROLLUP_DAY))
 			return false;
 	}
+	return true;
+}
+
+/* An entry of a part of key `key` as the row whose columns matches()
+ * reads (only those of the key are set). */
+static void part_row(int key, const struct rollup_entry *e, struct rollup_row *r)
+{
+	switch (key) {
+	case ROLLUP_KEY_PARENT: r->parent = e->key; break;
+	case ROLLUP_KEY_GRANDPARENT:
+		r->gp = e->key;
+		r->gp_null = e->key2 == ROLLUP_NULL_KEY2;
+		break;
+	case ROLLUP_KEY_UID: r->uid = e->key; break;
+	case ROLLUP_KEY_LPORT: r->lport = e->key; break;
+	case ROLLUP_KEY_RPORT: r->rport = e->key; break;
+	case ROLLUP_KEY_LADDR: r->laddr = e->key; break;
+	case ROLLUP_KEY_RADDR:
+		r->raddr = e->key;
+		r->domain = e->key2;
+		break;
+	case ROLLUP_KEY_DOMAIN: r->domain = e->key; break;
+	case ROLLUP_KEY_PROTOCOL:
+		r->family = e->key;
+		r->protocol = e->key2;
+		break;
+	case ROLLUP_KEY_NETNS: r->netns = e->key; break;
+	default: r->time = e->key; break;
+	}
+}
+
+/* How add_part reads a part: the filters its entries must pass (those not
+ * on the executable's own columns; sums_usable made sure the part holds
+ * their columns), and whether the second key is the domain of remote
+ * addresses (schema 21), not part of the key listed. */
+struct part_filter {
+	int key;
+	const struct matcher *const *m;
+	size_t n_m;
+	bool pairs;
+};
+
+static bool part_keeps(const struct part_filter *pf, int64_t exe, const struct rollup_entry *e)
+{
+	struct rollup_row row = { 0 };
+
+	part_row(pf->key, e, &row);
+	for (size_t j = 0; j < pf->n_m; j++)
+		if (matches(pf->m[j], exe, &row) == pf->m[j]->exclude)
+			return false;
 	return true;
 }
 
@@ -605,8 +667,8 @@ static void dense_tables_free(struct agg_dense *dense, size_t n_aggs)
  * -ENOMEM.  (Not through a ktab, as the days' rows are: a part's keys are
  * distinct, so its shortcut for the previous key never helps, and the
  * agg's compact slots probe faster.) */
-static int add_part(struct agg *agg, struct agg_dense *dense, int64_t day, const uint8_t *part,
-		    size_t len)
+static int add_part(struct agg *agg, struct agg_dense *dense, const struct part_filter *pf,
+		    int64_t exe, int64_t day, const uint8_t *part, size_t len)
 {
 	/* into the agg a key is three dependent reads (hash slot, entry, the
 	 * series' pairs), each a cache miss for a busy executable's remote
@@ -634,11 +696,18 @@ static int add_part(struct agg *agg, struct agg_dense *dense, int64_t day, const
 			return n_next;
 		for (int i = 0; i < n; i++) {
 			const struct rollup_entry *e = &c->e[i];
+			int64_t k2 = pf->pairs ? 0 : e->key2;
 
+			if (pf->n_m && !part_keeps(pf, exe, e))
+				continue;
 			if (dense) {
-				if (i + DENSE_AHEAD < n &&
-				    !agg_dense_prefetch(dense, e[DENSE_AHEAD].key, e[DENSE_AHEAD].key2))
-					agg_prefetch(agg, e[DENSE_AHEAD].key, e[DENSE_AHEAD].key2);
+				if (i + DENSE_AHEAD < n) {
+					const struct rollup_entry *f = &e[DENSE_AHEAD];
+					int64_t f2 = pf->pairs ? 0 : f->key2;
+
+					if (!agg_dense_prefetch(dense, f->key, f2))
+						agg_prefetch(agg, f->key, f2);
+				}
 			} else {
 				for (int j = 0; j < n_stages; j++) {
 					int a = i + (n_stages - j) * FLUSH_AHEAD;
@@ -646,12 +715,11 @@ static int add_part(struct agg *agg, struct agg_dense *dense, int64_t day, const
 								       a - n < n_next ? &next->e[a - n] : NULL;
 
 					if (f)
-						stage[j](agg, f->key, f->key2);
+						stage[j](agg, f->key, pf->pairs ? 0 : f->key2);
 				}
 			}
-			if (!(dense &&
-			      agg_dense_add(dense, e->key, e->key2, e->sent, e->received, e->flows)) &&
-			    !agg_add(agg, e->key, e->key2, day, e->sent, e->received, e->flows))
+			if (!(dense && agg_dense_add(dense, e->key, k2, e->sent, e->received, e->flows)) &&
+			    !agg_add(agg, e->key, k2, day, e->sent, e->received, e->flows))
 				return -ENOMEM;
 		}
 		t = c;
@@ -710,6 +778,9 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 				  "day >= ?2 AND day < ?3 AND dim >= 0 AND dim < 63 AND "
 				  "(?4 >> dim) & 1 ORDER BY day, dim";
 	bool *pending;		/* aggs[j]'s part of this unit is still to come */
+	struct part_filter *pfs;	/* how aggs[j] reads its parts */
+	const struct matcher **row_m;
+	size_t n_row_m = 0;
 	struct agg_dense *dense;	/* small keys of totals (dense_tables) */
 	size_t budget = AGG_DENSE_MAX_PAGES;
 	int64_t keys = 0;	/* the keys asked for: bit key */
@@ -725,18 +796,36 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	pending = calloc(n_aggs, sizeof(*pending));
 	dense = dense_tables(dims, aggs, n_aggs, &budget);
 	kept = kept_exes(x, &n_kept);
-	if (!pending || !dense || !kept) {
+	pfs = calloc(n_aggs, sizeof(*pfs));
+	row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m));
+	if (!pending || !dense || !kept || !pfs || !row_m) {
 		free(pending);
 		dense_tables_free(dense, n_aggs);
 		free(kept);
+		free(pfs);
+		free(row_m);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	/* the filters decided per entry: each part holds their columns */
+	for (size_t j = 0; j < x->n_m; j++)
+		if (x->m[j].col != ROLLUP_KEY_EXE)
+			row_m[n_row_m++] = &x->m[j];
+	for (size_t j = 0; j < n_aggs; j++) {
+		int key = query_dims[dims[j]].rollup_key;
+
+		pfs[j] = (struct part_filter){ key, row_m, n_row_m,
+					       key == ROLLUP_KEY_RADDR &&
+						       db->version >= SCHEMA_EXE_SUMS_PAIRS };
 	}
 	for (size_t j = 0; j < n_aggs; j++)
 		keys |= (int64_t)1 << query_dims[dims[j]].rollup_key;
 	rc = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		free(pending);
+		dense_tables_free(dense, n_aggs);
 		free(kept);
+		free(pfs);
+		free(row_m);
 		return query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
 	}
 	for (size_t i = 0; i < n_runs; i++)
@@ -785,8 +874,8 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 					else if (!part_len)
 						waiting = pending[j] = true;
 					else
-						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL, start,
-							     part, part_len);
+						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL,
+							     &pfs[j], exe, start, part, part_len);
 				}
 			} else if (start == cur && waiting) {
 				/* a long part: of the aggs waiting for its key (a
@@ -796,8 +885,8 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 				for (size_t j = 0; n >= 0 && j < n_aggs; j++) {
 					if (pending[j] && query_dims[dims[j]].rollup_key == dim) {
 						pending[j] = false;
-						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL, start,
-							     blob, len);
+						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL,
+							     &pfs[j], exe, start, blob, len);
 					}
 					waiting |= pending[j];
 				}
@@ -826,6 +915,8 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	free(kept);
 	sqlite3_finalize(st);
 	free(pending);
+	free(pfs);
+	free(row_m);
 	return r;
 }
 
@@ -962,7 +1053,7 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 		return query_sqlite_fail(db, rc, "read the executable days", err, errlen);
 	if (d0 >= d1)
 		return 0;
-	if (!db->opt.no_exe_sums && sums_usable(db, x, aggs, n_aggs))
+	if (!db->opt.no_exe_sums && sums_usable(db, x, dims, aggs, n_aggs))
 		return sums_scan(db, x, dims, aggs, n_aggs, d0, d1, err, errlen);
 	/* the filters on the executable's own columns are decided once per
 	 * executable, the others per row */

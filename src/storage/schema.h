@@ -27,7 +27,12 @@
  * executable's weeks, not each of its days. */
 #define SCHEMA_EXE_SUMS_WEEKS 20
 
+/* The version whose executables' sums by remote address are sums per
+ * (remote address, domain): the key's second key is the domain's id, so
+ * a filter on the domain can be applied to them. */
+#define SCHEMA_EXE_SUMS_PAIRS 21
+
 /* The current schema.  A later schema change takes the next number. */
-#define SCHEMA_VERSION SCHEMA_EXE_SUMS_WEEKS
+#define SCHEMA_VERSION SCHEMA_EXE_SUMS_PAIRS
 
 #endif

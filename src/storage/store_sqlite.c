@@ -28,7 +28,8 @@
  * SCHEMA_SERVICES (16) each process's service; SCHEMA_DOMAIN_SOURCES (17)
  * where names came from; SCHEMA_EXE_SUMS (18) each executable's sums per
  * day; SCHEMA_EXE_SUMS_SPLIT (19) those sums a row per long part;
- * SCHEMA_EXE_SUMS_WEEKS (20) those sums of weeks too. */
+ * SCHEMA_EXE_SUMS_WEEKS (20) those sums of weeks too;
+ * SCHEMA_EXE_SUMS_PAIRS (21) those sums by remote address per domain. */
 #define LEGACY_VERSION 3
 
 /* A name and where it came from ("dns", "dns-tcp", "sni", "quic"; "" for
@@ -238,6 +239,10 @@ static const char migrate_exe_sums[] =
  * weeks, which a covered time lacks: the coverage is emptied and the
  * logger builds it again (each day's rows are replaced as it goes). */
 static const char migrate_exe_sums_weeks[] = "UPDATE rollup_state SET complete_until = complete_from;";
+
+/* SCHEMA_EXE_SUMS_WEEKS -> SCHEMA_EXE_SUMS_PAIRS: the executables' sums by
+ * remote address are made again per (address, domain), the same way. */
+static const char migrate_exe_sums_pairs[] = "UPDATE rollup_state SET complete_until = complete_from;";
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -456,7 +461,7 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_v13, "migrate from schema 13");
 	} else if (version == 14 || version == SCHEMA_SERVICES ||
 		   version == SCHEMA_DOMAIN_SOURCES || version == SCHEMA_EXE_SUMS ||
-		   version == SCHEMA_EXE_SUMS_SPLIT) {
+		   version == SCHEMA_EXE_SUMS_SPLIT || version == SCHEMA_EXE_SUMS_WEEKS) {
 		r = 0;	/* the steps after 14 follow */
 	} else {
 		/* schema 3 of the Python picosnitch, as check_version found */
@@ -477,6 +482,9 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_exe_sums, "add the sums of executables");
 	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS_WEEKS)
 		r = exec_sql(s, migrate_exe_sums_weeks, "add the sums of executables' weeks");
+	/* (the step before empties the coverage too: one is enough) */
+	if (r == 0 && version >= SCHEMA_EXE_SUMS_WEEKS && version < SCHEMA_EXE_SUMS_PAIRS)
+		r = exec_sql(s, migrate_exe_sums_pairs, "sum executables by remote address and domain");
 	if (r == 0) {
 		char commit[64];
 
@@ -1035,7 +1043,12 @@ static void exe_entry_key(const struct exe_entry *e, int k, struct rollup_entry 
 	case ROLLUP_KEY_LPORT: v->key = r->lport; break;
 	case ROLLUP_KEY_RPORT: v->key = r->rport; break;
 	case ROLLUP_KEY_LADDR: v->key = r->laddr; break;
-	case ROLLUP_KEY_RADDR: v->key = r->raddr; break;
+	case ROLLUP_KEY_RADDR:
+		/* per (address, domain): a filter on the domain applies to
+		 * them (SCHEMA_EXE_SUMS_PAIRS) */
+		v->key = r->raddr;
+		v->key2 = r->domain;
+		break;
 	case ROLLUP_KEY_DOMAIN: v->key = r->domain; break;
 	case ROLLUP_KEY_PROTOCOL:
 		v->key = r->family;

@@ -26,6 +26,12 @@
 #include "query/query_vfs.h"
 #include "storage/rollup.h"
 #include "storage/schema.h"
+
+/* a version after this picosnitch's */
+#define SCHEMA_NEXT 22
+_Static_assert(SCHEMA_NEXT == SCHEMA_VERSION + 1, "SCHEMA_NEXT follows SCHEMA_VERSION");
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #include "storage/store.h"
 #include "tap.h"
 
@@ -1096,10 +1102,12 @@ static void test_refusals(const char *main_db)
 	free(after.bytes);
 
 	copy_file(main_db, future);
-	exec(future, "PRAGMA user_version = 21");
+	exec(future, "PRAGMA user_version = " STR(SCHEMA_NEXT));
 	file_state(future, &before);
 	is_int(query_open(future, NULL, &db, err, sizeof(err)), -EPROTO, "a newer schema: -EPROTO");
-	snprintf(want, sizeof(want), "snitch.db has schema version 21, newer than this picosnitch understands (%s)", future);
+	snprintf(want, sizeof(want),
+		 "snitch.db has schema version %d, newer than this picosnitch understands (%s)",
+		 SCHEMA_NEXT, future);
 	is_str(err, want, "  with a message saying so");
 	file_state(future, &after);
 	ok(same_state(&before, &after), "  and the file is untouched");
@@ -2153,6 +2161,42 @@ static void test_exe_days(void)
 					 "UPDATE exe_sums SET data = X'02' WHERE exe_id IN %s", ex), before,
 		       "  nor sums of another format");
 		query_close(db);
+
+		/* a filter on the domain (schema 21): the remote addresses' sums
+		 * per domain are read for the lists made from them; a list whose
+		 * part does not hold the domain reads the executable days */
+		{
+			static const struct query_filter curl_named[] = {
+				F(EXECUTABLE, INCLUDE, CURL), F(DOMAIN, EXCLUDE, "")
+			};
+			static const enum query_dim from_sums[] = { QUERY_DIM_REMOTE_ADDRESS,
+								    QUERY_DIM_COUNTRY, QUERY_DIM_DOMAIN };
+			struct query_window w = win(R_START, end);
+			char desc[128];
+
+			for (size_t i = 0; i < sizeof(from_sums) / sizeof(from_sums[0]); i++) {
+				if (!(db = open_copy(path, copy, &opt)))
+					return;
+				snprintf(before, sizeof(before), "%s",
+					 totals(db, from_sums[i], w, curl_named, 2));
+				exec(copy, "DELETE FROM exe_sums WHERE day = 1706140800 AND dim >= 16 AND "
+					   "exe_id IN (SELECT id FROM executables WHERE path = '" CURL "')");
+				snprintf(desc, sizeof(desc),
+					 "  executable and domain not empty, by %s: the sums are read",
+					 query_dim_name(from_sums[i]));
+				ok(strcmp(before, totals(db, from_sums[i], w, curl_named, 2)) != 0, desc);
+				query_close(db);
+			}
+			if (!(db = open_copy(path, copy, NULL)))
+				return;
+			snprintf(before, sizeof(before), "%s",
+				 totals(db, QUERY_DIM_USER, w, curl_named, 2));
+			exec(copy, "DELETE FROM exe_sums WHERE day = 1706140800 AND dim >= 16 AND "
+				   "exe_id IN (SELECT id FROM executables WHERE path = '" CURL "')");
+			is_str(totals(db, QUERY_DIM_USER, w, curl_named, 2), before,
+			       "  by user: the executable days are read");
+			query_close(db);
+		}
 
 		/* the long parts: read, and one missing or without its day's
 		 * row is not taken for none */

@@ -81,7 +81,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "20", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), "21", "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -131,7 +131,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "20", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), "21", "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -167,7 +167,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
+	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -195,10 +195,10 @@ static void test_refusals(void)
 	struct store *s;
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 21;");
+	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 22;");
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 21, newer than this picosnitch (20): refusing to touch it",
+	is_str(err, "snitch.db has schema version 22, newer than this picosnitch (21): refusing to touch it",
 	       "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
@@ -336,7 +336,7 @@ static void test_rollups(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
+	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -437,7 +437,7 @@ static void test_v12(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
+	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
 	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and cover nothing");
@@ -520,7 +520,7 @@ static void test_v13(void)
 		free(path);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
+	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  its rollups cover nothing");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "0", "  and it has no executable days yet");
@@ -594,7 +594,7 @@ static void test_services(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
+	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
 	is_str(q(path, "SELECT group_concat(id || '=' || path, ',') FROM executables"), before,
 	       "  every executable keeps its id");
 	is_str(q(path, "SELECT count(*) FROM executables WHERE service = ''"),
@@ -622,7 +622,7 @@ static void test_services(void)
 	free(path);
 }
 
-/* Open path (of an older schema) and check that it is now 20 with no
+/* Open path (of an older schema) and check that it is now 21 with no
  * executables' sums and the rollups' coverage emptied, its 4 executable
  * days kept; false (the store not open) if it did not open. */
 static bool sums_migrated(const char *path, struct store **s, const char *opened,
@@ -632,7 +632,7 @@ static bool sums_migrated(const char *path, struct store **s, const char *opened
 		printf("#   %s\n", err);
 		return false;
 	}
-	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20");
+	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
 		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
 		       "FROM rollup_state"),
@@ -663,6 +663,15 @@ static const char *sums_rows(const char *path)
  * (docs/schema.md), and the logger builds the sums with the executable
  * days; each part holds the day's sums of its key, a long one in a row of
  * its own. */
+/* The id of a domain's name (from any source). */
+static int64_t domain_id(const char *path, const char *name)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT min(id) FROM domains WHERE domain = '%s'", name);
+	return strtoll(q(path, sql), NULL, 10);
+}
+
 static void test_exe_sums(void)
 {
 	char *path = path_of("exe-sums.db");
@@ -677,9 +686,11 @@ static void test_exe_sums(void)
 	struct rollup_entry e;
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	int64_t curl, wget;
+	int64_t curl, wget, raddr_id;
 	int n;
 
+	/* curl's first day: one remote address under two domains */
+	rows[2].domain = "example.com";
 	/* wget's second day: 60 entries, 60 times (a long part), one user */
 	for (int i = 4; i < 64; i++)
 		rows[i] = row(1700086400 + 60 * (i - 4), 1000 + i, 1, "/usr/bin/wget");
@@ -725,6 +736,16 @@ static void test_exe_sums(void)
 		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
 		   e.sent == 110 && e.received == 220 && e.flows == 4 && rollup_next(&rd, &e) == 0,
 	   "  by executable: one key, the day's sums");
+	raddr_id = strtoll(q(path, "SELECT id FROM addresses WHERE address = '203.0.113.5'"), NULL, 10);
+	ok(raddr_id > 0 &&
+		   rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+				    ROLLUP_KEY_RADDR, &part, &part_len) &&
+		   rollup_reader_init(&rd, part, part_len) && rollup_next(&rd, &e) == 1 &&
+		   e.key == raddr_id && e.key2 == domain_id(path, "") && e.sent == 10 &&
+		   rollup_next(&rd, &e) == 1 && e.key == raddr_id &&
+		   e.key2 == domain_id(path, "example.com") && e.sent == 100 && e.received == 200 &&
+		   rollup_next(&rd, &e) == 0,
+	   "  by remote address: per address and domain, the domain's id the second key (schema 21)");
 	ok(!rollup_sums_part(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0) - 1,
 			     ROLLUP_KEY_TIME, &part, &part_len),
 	   "  a blob cut short is refused");
@@ -849,11 +870,22 @@ static void test_exe_sums(void)
 		abort();
 	is_str(q(path, "SELECT user_version || ' ' || complete_from || ' ' || complete_until FROM "
 		       "pragma_user_version, rollup_state"),
-	       "20 0 0", "  to schema 20, the rollups' coverage emptied");
+	       "21 0 0", "  to schema 21, the rollups' coverage emptied");
 	roll_and_close(s);
 	is_str(q(path, "SELECT group_concat(day || ':' || dim, ',') FROM (SELECT * FROM exe_sums WHERE "
 		       "dim >= 16 ORDER BY exe_id, day, dim)"),
 	       "1699488000:16,1699488000:16", "  and built again with the weeks");
+	/* a file of 20: its sums by remote address are per address; migrated,
+	 * the coverage is emptied and they are summed per domain again */
+	exec(path, "DELETE FROM exe_sums; PRAGMA user_version = 20;");
+	if (!ok(store_sqlite_open(path, &s, err, sizeof(err)) == 0, "a file of schema 20 is migrated"))
+		abort();
+	is_str(q(path, "SELECT user_version || ' ' || complete_from || ' ' || complete_until FROM "
+		       "pragma_user_version, rollup_state"),
+	       "21 0 0", "  to schema 21, the rollups' coverage emptied");
+	roll_and_close(s);
+	is_str(q(path, "SELECT count(*) FROM exe_sums WHERE dim = 0 AND day = 1699920000"), "2",
+	       "  and the sums built again");
 	free(path);
 }
 
@@ -932,7 +964,7 @@ static void test_domain_sources(void)
 	rows[0].service = "app.service";
 	is_int(store_write(s, rows, 1), 0, "  and takes rows with a source");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "20", "  to schema 20 (through 17)");
+	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21 (through 17)");
 	is_str(q(path, "SELECT group_concat(sent || ':' || domain || ':' || domain_source, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY sent, domain_source)"),
 	       "1:www.example.com:dns,1:www.example.com:quic,2:www.example.com:dns,4::,"
