@@ -589,34 +589,6 @@ static bool sums_usable(const struct query_db *db, const struct exe_days *x,
 	return true;
 }
 
-/* An entry of a part of key `key` as the row whose columns matches()
- * reads (only those of the key are set). */
-static void part_row(int key, const struct rollup_entry *e, struct rollup_row *r)
-{
-	switch (key) {
-	case ROLLUP_KEY_PARENT: r->parent = e->key; break;
-	case ROLLUP_KEY_GRANDPARENT:
-		r->gp = e->key;
-		r->gp_null = e->key2 == ROLLUP_NULL_KEY2;
-		break;
-	case ROLLUP_KEY_UID: r->uid = e->key; break;
-	case ROLLUP_KEY_LPORT: r->lport = e->key; break;
-	case ROLLUP_KEY_RPORT: r->rport = e->key; break;
-	case ROLLUP_KEY_LADDR: r->laddr = e->key; break;
-	case ROLLUP_KEY_RADDR:
-		r->raddr = e->key;
-		r->domain = e->key2;
-		break;
-	case ROLLUP_KEY_DOMAIN: r->domain = e->key; break;
-	case ROLLUP_KEY_PROTOCOL:
-		r->family = e->key;
-		r->protocol = e->key2;
-		break;
-	case ROLLUP_KEY_NETNS: r->netns = e->key; break;
-	default: r->time = e->key; break;
-	}
-}
-
 /* How add_part reads a part: the filters its entries must pass (those not
  * on the executable's own columns; sums_usable made sure the part holds
  * their columns), and whether the second key is the domain of remote
@@ -632,7 +604,7 @@ static bool part_keeps(const struct part_filter *pf, int64_t exe, const struct r
 {
 	struct rollup_row row = { 0 };
 
-	part_row(pf->key, e, &row);
+	rollup_sums_key_row(pf->key, e->key, e->key2, &row);
 	for (size_t j = 0; j < pf->n_m; j++)
 		if (matches(pf->m[j], exe, &row) == pf->m[j]->exclude)
 			return false;

@@ -660,6 +660,67 @@ static inline int rollup_next_entries(struct rollup_reader *r, struct rollup_ent
 #define ROLLUP_SUMS_DAY 0
 #define ROLLUP_SUMS_WEEK 16
 
+/* The key k of an entry of executable `exe` in its sums (keys as for the
+ * units, but for key 8: since schema 21 the second key of a remote
+ * address is the entry's domain, so a filter on the domain applies to the
+ * remote addresses' sums). */
+static inline void rollup_sums_key(const struct rollup_row *r, int64_t exe, int k,
+				   int64_t *key, int64_t *key2)
+{
+	*key2 = 0;
+	switch (k) {
+	case ROLLUP_KEY_EXE: *key = exe; break;
+	case ROLLUP_KEY_PARENT: *key = r->parent; break;
+	case ROLLUP_KEY_GRANDPARENT:
+		*key = r->gp_null ? 0 : r->gp;
+		*key2 = r->gp_null ? ROLLUP_NULL_KEY2 : 0;
+		break;
+	case ROLLUP_KEY_UID: *key = r->uid; break;
+	case ROLLUP_KEY_LPORT: *key = r->lport; break;
+	case ROLLUP_KEY_RPORT: *key = r->rport; break;
+	case ROLLUP_KEY_LADDR: *key = r->laddr; break;
+	case ROLLUP_KEY_RADDR:
+		*key = r->raddr;
+		*key2 = r->domain;
+		break;
+	case ROLLUP_KEY_DOMAIN: *key = r->domain; break;
+	case ROLLUP_KEY_PROTOCOL:
+		*key = r->family;
+		*key2 = r->protocol;
+		break;
+	case ROLLUP_KEY_NETNS: *key = r->netns; break;
+	default: *key = r->time; break;
+	}
+}
+
+/* The other way: the columns of a row that an entry of the sums of key k
+ * (k not ROLLUP_KEY_EXE) says, into *r (the others are left as they are). */
+static inline void rollup_sums_key_row(int k, int64_t key, int64_t key2, struct rollup_row *r)
+{
+	switch (k) {
+	case ROLLUP_KEY_PARENT: r->parent = key; break;
+	case ROLLUP_KEY_GRANDPARENT:
+		r->gp = key;
+		r->gp_null = key2 == ROLLUP_NULL_KEY2;
+		break;
+	case ROLLUP_KEY_UID: r->uid = key; break;
+	case ROLLUP_KEY_LPORT: r->lport = key; break;
+	case ROLLUP_KEY_RPORT: r->rport = key; break;
+	case ROLLUP_KEY_LADDR: r->laddr = key; break;
+	case ROLLUP_KEY_RADDR:
+		r->raddr = key;
+		r->domain = key2;
+		break;
+	case ROLLUP_KEY_DOMAIN: r->domain = key; break;
+	case ROLLUP_KEY_PROTOCOL:
+		r->family = key;
+		r->protocol = key2;
+		break;
+	case ROLLUP_KEY_NETNS: r->netns = key; break;
+	default: r->time = key; break;
+	}
+}
+
 /* The row of dim 0: after the format byte, for each key 1 to
  * ROLLUP_KEY__MAX in order, the length of its part (an LEB128 varint), then
  * the part, a unit's blob (ROLLUP_FORMAT, then its entries) of that key's

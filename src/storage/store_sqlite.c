@@ -1024,41 +1024,6 @@ static int cmp_exe_entry(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* The key `k` of an entry of an executable day, as sum_day reads it from
- * the row (the entry's columns are integers, but the grandparent may be
- * NULL). */
-static void exe_entry_key(const struct exe_entry *e, int k, struct rollup_entry *v)
-{
-	const struct rollup_row *r = &e->row;
-
-	v->key2 = 0;
-	switch (k) {
-	case ROLLUP_KEY_EXE: v->key = e->exe_id; break;
-	case ROLLUP_KEY_PARENT: v->key = r->parent; break;
-	case ROLLUP_KEY_GRANDPARENT:
-		v->key = r->gp_null ? 0 : r->gp;
-		v->key2 = r->gp_null ? ROLLUP_NULL_KEY2 : 0;
-		break;
-	case ROLLUP_KEY_UID: v->key = r->uid; break;
-	case ROLLUP_KEY_LPORT: v->key = r->lport; break;
-	case ROLLUP_KEY_RPORT: v->key = r->rport; break;
-	case ROLLUP_KEY_LADDR: v->key = r->laddr; break;
-	case ROLLUP_KEY_RADDR:
-		/* per (address, domain): a filter on the domain applies to
-		 * them (SCHEMA_EXE_SUMS_PAIRS) */
-		v->key = r->raddr;
-		v->key2 = r->domain;
-		break;
-	case ROLLUP_KEY_DOMAIN: v->key = r->domain; break;
-	case ROLLUP_KEY_PROTOCOL:
-		v->key = r->family;
-		v->key2 = r->protocol;
-		break;
-	case ROLLUP_KEY_NETNS: v->key = r->netns; break;
-	default: v->key = r->time; break;
-	}
-}
-
 /* One row of exe_sums. */
 static int put_exe_sums_row(struct store_sqlite *s, int64_t exe, int64_t day, int dim,
 			    const uint8_t *data, size_t len)
@@ -1128,7 +1093,7 @@ static int put_exe_sums(struct store_sqlite *s, int64_t day, const struct exe_en
 						  .received = e[i].row.received,
 						  .flows = e[i].row.flows };
 
-			exe_entry_key(&e[i], k, &v);
+			rollup_sums_key(&e[i].row, e[i].exe_id, k, &v.key, &v.key2);
 			r = racc_add(&acc[k], &v);
 		}
 	if (r < 0) {
