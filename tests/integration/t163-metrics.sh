@@ -107,7 +107,9 @@ flows=$(value "$WORK/m1" picosnitch_flow_table_flows)
 	ok "  ring buffer records were read" || not_ok "  ring buffer records were read"
 w1=$(value "$WORK/m1" picosnitch_db_write_seconds_count)
 [ "${w1:-0}" -ge 1 ] && ok "  snitch.db writes were timed ($w1)" || not_ok "  snitch.db writes were timed"
-check_eq "  each loss cause is there" 15 "$(grep -c '^picosnitch_sensor_events_total{cause=' "$WORK/m1")"
+check_eq "  each loss cause is there" 16 "$(grep -c '^picosnitch_sensor_events_total{cause=' "$WORK/m1")"
+check_eq "  AF_PACKET frames a reader took first among them" 1 \
+	"$(grep -c '^picosnitch_sensor_events_total{cause="packet_frame_taken"} 0$' "$WORK/m1")"
 
 "$TALKER" udp-once 127.0.0.1 "$SPORT" 1000
 "$TALKER" udp-once 127.0.0.1 "$SPORT" 1
