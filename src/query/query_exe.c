@@ -556,13 +556,18 @@ static int64_t *kept_exes(const struct exe_days *x, size_t *n)
 	return v;
 }
 
+/* Whether the part of key `key` of the executables' sums has the domain as
+ * each entry's second key: the remote addresses' since schema 21. */
+static bool part_has_domain(const struct query_db *db, int key)
+{
+	return key == ROLLUP_KEY_RADDR && db->version >= SCHEMA_EXE_SUMS_PAIRS;
+}
+
 /* Whether the part of key `key` of the executables' sums holds the column
- * that m looks at: its own key, or the domain, which the remote
- * addresses' part has as each address's second key (schema 21). */
+ * that m looks at: its own key, or the domain (part_has_domain). */
 static bool part_carries(const struct query_db *db, int key, const struct matcher *m)
 {
-	return m->col == key || (key == ROLLUP_KEY_RADDR && m->col == ROLLUP_KEY_DOMAIN &&
-				 db->version >= SCHEMA_EXE_SUMS_PAIRS);
+	return m->col == key || (m->col == ROLLUP_KEY_DOMAIN && part_has_domain(db, key));
 }
 
 /* Whether the executables' sums of whole days (exe_sums) give what their
@@ -785,9 +790,7 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	for (size_t j = 0; j < n_aggs; j++) {
 		int key = query_dims[dims[j]].rollup_key;
 
-		pfs[j] = (struct part_filter){ key, row_m, n_row_m,
-					       key == ROLLUP_KEY_RADDR &&
-						       db->version >= SCHEMA_EXE_SUMS_PAIRS };
+		pfs[j] = (struct part_filter){ key, row_m, n_row_m, part_has_domain(db, key) };
 	}
 	for (size_t j = 0; j < n_aggs; j++)
 		keys |= (int64_t)1 << query_dims[dims[j]].rollup_key;

@@ -235,14 +235,11 @@ static const char migrate_exe_sums[] =
 	"UPDATE rollup_state SET complete_until = complete_from;"
 	"DROP TABLE IF EXISTS exe_sums;" SCHEMA_EXE_SUMS_TABLE;
 
-/* SCHEMA_EXE_SUMS_SPLIT -> SCHEMA_EXE_SUMS_WEEKS: the executables' sums of
- * weeks, which a covered time lacks: the coverage is emptied and the
- * logger builds it again (each day's rows are replaced as it goes). */
-static const char migrate_exe_sums_weeks[] = "UPDATE rollup_state SET complete_until = complete_from;";
-
-/* SCHEMA_EXE_SUMS_WEEKS -> SCHEMA_EXE_SUMS_PAIRS: the executables' sums by
- * remote address are made again per (address, domain), the same way. */
-static const char migrate_exe_sums_pairs[] = "UPDATE rollup_state SET complete_until = complete_from;";
+/* SCHEMA_EXE_SUMS_SPLIT -> SCHEMA_EXE_SUMS_PAIRS: the executables' sums of
+ * weeks (20), and by remote address per (address, domain) (21), which a
+ * covered time lacks: the coverage is emptied and the logger builds it
+ * again (each day's rows are replaced as it goes). */
+static const char migrate_exe_sums_again[] = "UPDATE rollup_state SET complete_until = complete_from;";
 
 /* Python picosnitch's single table, moved into the normalised tables.
  * Its contime is local time text; it becomes unix time. */
@@ -480,11 +477,9 @@ static int migrate(struct store_sqlite *s)
 		r = exec_sql(s, migrate_domain_sources, "add the sources of domains");
 	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS_SPLIT)
 		r = exec_sql(s, migrate_exe_sums, "add the sums of executables");
-	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS_WEEKS)
-		r = exec_sql(s, migrate_exe_sums_weeks, "add the sums of executables' weeks");
-	/* (the step before empties the coverage too: one is enough) */
-	if (r == 0 && version >= SCHEMA_EXE_SUMS_WEEKS && version < SCHEMA_EXE_SUMS_PAIRS)
-		r = exec_sql(s, migrate_exe_sums_pairs, "sum executables by remote address and domain");
+	if (r == 0 && version >= 10 && version < SCHEMA_EXE_SUMS_PAIRS)
+		r = exec_sql(s, migrate_exe_sums_again,
+			     "sum executables again (weeks, remote addresses per domain)");
 	if (r == 0) {
 		char commit[64];
 

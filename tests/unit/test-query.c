@@ -26,14 +26,14 @@
 #include "query/query_vfs.h"
 #include "storage/rollup.h"
 #include "storage/schema.h"
+#include "storage/store.h"
+#include "tap.h"
 
 /* a version after this picosnitch's */
 #define SCHEMA_NEXT 22
 _Static_assert(SCHEMA_NEXT == SCHEMA_VERSION + 1, "SCHEMA_NEXT follows SCHEMA_VERSION");
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#include "storage/store.h"
-#include "tap.h"
 
 static char dir[] = "/tmp/picosnitch-query.XXXXXX";
 static char err[512];

@@ -658,11 +658,6 @@ static const char *sums_rows(const char *path)
 		       "FROM exe_sums ORDER BY day, exe_id, dim) s JOIN executables e ON e.id = s.exe_id");
 }
 
-/* The executables' sums (schema 18, split in 19): a file of 17 gets the
- * table, one of 18 gets it again split, its coverage emptied
- * (docs/schema.md), and the logger builds the sums with the executable
- * days; each part holds the day's sums of its key, a long one in a row of
- * its own. */
 /* The id of a domain's name (from any source). */
 static int64_t domain_id(const char *path, const char *name)
 {
@@ -672,6 +667,11 @@ static int64_t domain_id(const char *path, const char *name)
 	return strtoll(q(path, sql), NULL, 10);
 }
 
+/* The executables' sums (schema 18, split in 19): a file of 17 gets the
+ * table, one of 18 gets it again split, its coverage emptied
+ * (docs/schema.md), and the logger builds the sums with the executable
+ * days; each part holds the day's sums of its key, a long one in a row of
+ * its own. */
 static void test_exe_sums(void)
 {
 	char *path = path_of("exe-sums.db");
