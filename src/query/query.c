@@ -943,9 +943,10 @@ static int check_select(struct query_db *db, const struct query_select *sel, cha
 	return 0;
 }
 
-/* The groups of sel.dim in the window, unsorted (see gather). */
+/* The groups of sel.dim in the window, unsorted (see gather); keep: a's
+ * entries are used afterwards (agg_group). */
 static int grouped(struct query_db *db, const struct query_select *sel, const struct split *sp,
-		   bool *rolled, struct agg *a, struct agg_group **g, size_t *ng, char *err,
+		   bool *rolled, struct agg *a, bool keep, struct agg_group **g, size_t *ng, char *err,
 		   size_t errlen)
 {
 	int r;
@@ -953,7 +954,7 @@ static int grouped(struct query_db *db, const struct query_select *sel, const st
 	if ((r = gather(db, sel, sp, rolled, a, err, errlen)) < 0 ||
 	    (r = agg_resolve(db, a, sel->dim, err, errlen)) < 0)
 		return r;
-	if (agg_group(a, sel->dim, g, ng) < 0)
+	if (agg_group(a, sel->dim, keep, g, ng) < 0)
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -1141,7 +1142,7 @@ static int time_totals_chunked(struct query_db *db, const struct query_totals_re
 			end = to;
 		sel.window = (struct query_window){ c, end, true, true };
 		rolled = use_rollups(db, &sel, &sp);
-		r = grouped(db, &sel, &sp, &rolled, &a, &g, &ng, err, errlen);
+		r = grouped(db, &sel, &sp, &rolled, &a, false, &g, &ng, err, errlen);
 		if (r == 0 && ng)
 			qsort(g, ng, sizeof(*g), cmp_group_key);
 		for (size_t i = 0; r == 0 && i < ng; i++) {
@@ -1202,7 +1203,7 @@ static int totals_once(struct query_db *db, const struct query_totals_req *req,
 				return r;
 			}
 		}
-		r = grouped(db, &req->sel, &sp, &rolled, &a, &g, &ng, err, errlen);
+		r = grouped(db, &req->sel, &sp, &rolled, &a, false, &g, &ng, err, errlen);
 	}
 	end(db);
 	if (r == 0) {
@@ -1343,7 +1344,7 @@ static int distinct_once(struct query_db *db, const struct query_distinct_req *r
 	if (r == 0)
 		r = agg_resolve(db, &a, sel->dim, err, errlen);
 	end(db);
-	if (r == 0 && agg_group(&a, sel->dim, &g, &ng) < 0)
+	if (r == 0 && agg_group(&a, sel->dim, false, &g, &ng) < 0)
 		r = query_fail(err, errlen, -ENOMEM, "out of memory");
 	if (r == 0) {
 		agg_groups_sort(g, ng, sel->dim, QUERY_SORT_VALUE, true, shown(req->limit, req->offset));
@@ -1730,7 +1731,7 @@ static int series_once(struct query_db *db, const struct query_series_req *req,
 		 * units), then the buckets of the top values (fill_buckets) */
 		rolled = use_rollups(db, &sel, &sp);
 		as.no_buckets = rolled;
-		r = grouped(db, &sel, &sp, &rolled, &a, &g, &ng, err, errlen);
+		r = grouped(db, &sel, &sp, &rolled, &a, true, &g, &ng, err, errlen);
 	}
 	if (r < 0)
 		goto out;
@@ -1912,8 +1913,15 @@ static int totals_dims_once(struct query_db *db, const struct query_totals_req *
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = agg_resolve(db, &aggs[i], dims[i], err, errlen);
 	end(db);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		if (agg_group(&aggs[i], dims[i], &g, &ng) < 0) {
+	/* numbers first: their groups take their entries' memory, while a
+	 * text's groups are made beside its entries, which is better done
+	 * once fewer other entries are held */
+	for (size_t k = 0; r == 0 && k < 2 * n; k++) {
+		size_t i = k % n;
+
+		if ((k < n) != (query_dims[dims[i]].kind == DK_INT))
+			continue;
+		if (agg_group(&aggs[i], dims[i], false, &g, &ng) < 0) {
 			r = query_fail(err, errlen, -ENOMEM, "out of memory");
 			break;
 		}

@@ -681,14 +681,42 @@ static uint64_t text_hash(uint64_t seed, const char *t, size_t len)
 	return h ^ (h >> 29);
 }
 
-int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t *n)
+/* A number's groups written over its entries: group i lies within the
+ * bytes of entries 0..i, which were read before it is written. */
+static void group_in_place(struct agg *a, struct agg_group **ret, size_t *n)
+{
+	struct agg_group *g = (struct agg_group *)(void *)a->e;
+	size_t ne = a->n;
+
+	_Static_assert(sizeof(struct agg_group) <= sizeof(struct agg_entry),
+		       "a group must fit in the entry it replaces");
+	for (size_t i = 0; i < ne; i++) {
+		struct agg_entry e = a->e[i];
+
+		free(e.text);
+		free(e.points);
+		g[i] = (struct agg_group){ .id = i, .num = e.k, .null = e.k2 == AGG_NULL_KEY,
+					   .sent = e.sent, .received = e.received, .flows = e.flows };
+	}
+	a->e = NULL;
+	a->n = 0;
+	agg_free(a);
+	*ret = g;
+	*n = ne;
+}
+
+int agg_group(struct agg *a, enum query_dim dim, bool keep, struct agg_group **ret, size_t *n)
 {
 	size_t *table, slots = 16;
 	uint64_t seed;
-	struct agg_group *g = calloc(a->n ? a->n : 1, sizeof(*g));
+	struct agg_group *g;
 	size_t ng = 0;
 
-	if (!g)
+	if (!keep && query_dims[dim].kind == DK_INT && a->n) {
+		group_in_place(a, ret, n);
+		return 0;
+	}
+	if (!(g = calloc(a->n ? a->n : 1, sizeof(*g))))
 		return -ENOMEM;
 	if (query_dims[dim].kind == DK_INT) {
 		/* numbers: one group per key, the text made when shown */
@@ -738,6 +766,8 @@ int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t 
 		e->line = (int)cur->id;
 	}
 	free(table);
+	if (!keep)
+		agg_free(a);
 	*ret = g;
 	*n = ng;
 	return 0;

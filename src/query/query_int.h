@@ -277,7 +277,10 @@ struct agg_group {
  * entries of the same text into groups (the texts move to the groups; each
  * entry's line is set to its group's id). */
 int agg_resolve(struct query_db *db, struct agg *a, enum query_dim dim, char *err, size_t errlen);
-int agg_group(struct agg *a, enum query_dim dim, struct agg_group **ret, size_t *n);
+/* With `keep` false the entries are not needed afterwards: a is emptied
+ * (agg_free) and a number's groups take the entries' memory in place, so
+ * that a query's keys are not held twice, as entries and as groups. */
+int agg_group(struct agg *a, enum query_dim dim, bool keep, struct agg_group **ret, size_t *n);
 /* Make a numeric group's text: 0 or -ENOMEM. */
 int agg_group_text(struct agg_group *g);
 /* Sort groups; with `first` (0: all), only the first `first` of them need
