@@ -23,10 +23,18 @@ CLANG ?= clang
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 
-PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw libmicrohttpd libmaxminddb libcurl \
-	libpq libmariadb
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS := libbpf sqlite3 jansson libcrypto libsystemd libcap ncursesw libmicrohttpd libmaxminddb
+# client libraries loaded with dlopen when first needed (src/util/dlopen_lib.h):
+# their headers at build time, their sonames (those the development files'
+# links name) at run time
+DLOPEN_PKGS := libcurl libpq libmariadb
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DLOPEN_PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
+soname = $(or $(shell objdump -p "$$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(2)" 2>/dev/null | \
+	awk '$$1 == "SONAME" { print $$2 }'),$(3))
+SONAMES := -DPICOSNITCH_SONAME_CURL='"$(call soname,libcurl,libcurl.so,libcurl.so.4)"' \
+	-DPICOSNITCH_SONAME_PQ='"$(call soname,libpq,libpq.so,libpq.so.5)"' \
+	-DPICOSNITCH_SONAME_MARIADB='"$(call soname,libmariadb,libmariadb.so,libmariadb.so.3)"'
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wno-missing-field-initializers
@@ -41,7 +49,7 @@ BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -DPICOSNITCH_VERSION='"$(VERS
 	-DPICOSNITCH_DATADIR='"$(DATADIR)"' \
 	$(if $(filter 1,$(BUILD_TREE_DATA)),-DPICOSNITCH_BUILD_DATADIR='"$(CURDIR)/build/geo"') \
 	-DPICOSNITCH_LIBSYSTEMD_VERSION='"$(shell pkg-config --modversion libsystemd 2>/dev/null)"' \
-	-Isrc -Ibuild -Ibpf $(PKG_CFLAGS)
+	$(SONAMES) -Isrc -Ibuild -Ibpf $(PKG_CFLAGS)
 CFLAGS ?= -O2
 CPPFLAGS ?=
 LDFLAGS ?=

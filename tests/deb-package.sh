@@ -120,6 +120,8 @@ check "bash completion, as installed" "start start-no-daemon status stop" \
 	"$(bash -c 'source /usr/share/bash-completion/completions/picosnitch
 		COMP_WORDS=(picosnitch st); COMP_CWORD=1; _picosnitch; printf "%s\n" "${COMPREPLY[@]}"' |
 		sort | paste -sd' ')"
+check "libcurl, loaded when needed, comes with the package's dependencies" yes \
+	"$(picosnitch version 2>&1 | grep -qE '^libraries: .*libcurl [0-9]' && echo yes)"
 check "lookup answers from the installed address data" \
 	"8.8.8.8	US	AS15169 Google LLC" "$(picosnitch lookup 8.8.8.8 2>&1)"
 out=$(picosnitch start 2>&1); rc=$?

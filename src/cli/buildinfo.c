@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <bpf/libbpf.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <maxminddb.h>
 #include <microhttpd.h>
@@ -20,6 +19,7 @@
 
 #include "dash/dash_assets.h"
 #include "geo/geo.h"
+#include "util/curl_lib.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZERS "address,undefined"
@@ -34,7 +34,9 @@
 
 int cmd_version(const struct state_dir *sd)
 {
-	const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
+	/* libcurl is loaded for this (util/curl_lib.h) */
+	const curl_version_info_data *curl = curl_lib_load(NULL, 0) == 0 ?
+		sym_curl_version_info(CURLVERSION_NOW) : NULL;
 	const char *dirs[4];
 	size_t n = geo_data_dirs(dirs), web = 0;
 
@@ -54,7 +56,7 @@ int cmd_version(const struct state_dir *sd)
 	       "libcurl %s, %s, libcap %d.%d, libsystemd %s (built against)\n",
 	       libbpf_version_string(), sqlite3_libversion(), jansson_version_str(),
 	       OpenSSL_version(OPENSSL_VERSION), MHD_get_version(), MMDB_lib_version(),
-	       curl ? curl->version : "?", curses_version(), LIBCAP_MAJOR, LIBCAP_MINOR,
+	       curl ? curl->version : "(not installed)", curses_version(), LIBCAP_MAJOR, LIBCAP_MINOR,
 	       PICOSNITCH_LIBSYSTEMD_VERSION);
 	return fflush(stdout) == 0 ? 0 : 1;
 }

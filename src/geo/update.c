@@ -7,9 +7,9 @@
 #include "geo/country.h"
 #include "geo/geo.h"
 
+#include "util/curl_lib.h"
 #include "util/log.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -101,7 +101,7 @@ static int fetch(const char *url, unsigned int stall, const int *cancel, struct 
 		 size_t whylen)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *c = curl_easy_init();
+	CURL *c = sym_curl_easy_init();
 	long status = 0;
 	CURLcode rc;
 
@@ -109,33 +109,33 @@ static int fetch(const char *url, unsigned int stall, const int *cancel, struct 
 		snprintf(why, whylen, "cannot start libcurl");
 		return -ENOMEM;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "picosnitch/" PICOSNITCH_VERSION);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)stall);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1000L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)stall);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)stall * 8);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)GEO_UPDATE_MAX_GZ);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cancel);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
+	sym_curl_easy_setopt(c, CURLOPT_URL, url);
+	sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	sym_curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	sym_curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	sym_curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
+	sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	sym_curl_easy_setopt(c, CURLOPT_USERAGENT, "picosnitch/" PICOSNITCH_VERSION);
+	sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)stall);
+	sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1000L);
+	sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)stall);
+	sym_curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)stall * 8);
+	sym_curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)GEO_UPDATE_MAX_GZ);
+	sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	sym_curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	sym_curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	sym_curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	sym_curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cancel);
+	rc = sym_curl_easy_perform(c);
+	sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	sym_curl_easy_cleanup(c);
 	if (b->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
 		snprintf(why, whylen, "larger than %u MiB", GEO_UPDATE_MAX_GZ >> 20);
 		return -EFBIG;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(why, whylen, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+		snprintf(why, whylen, "%s", *errbuf ? errbuf : sym_curl_easy_strerror(rc));
 		return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 	}
 	if (status != 200) {
@@ -250,7 +250,8 @@ int geo_update(const struct geo_update_options *opt, char *msg, size_t msglen)
 		stall = (unsigned int)atoi(stall_env);
 	if (!opt->force && !geo_update_due(opt->dirfd, now))
 		return 0;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_lib_load(msg, msglen) < 0)
+		return -ENOENT;
 	for (int back = 0; back < 2; back++) {
 		struct body b = { 0 };
 		int fd;

@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "util/curl_lib.h"
 #include "util/fileid.h"
 #include "util/fsutil.h"
 #include "util/sha256.h"
@@ -398,39 +398,39 @@ static void request(struct vt *v, const char *url, curl_mime *mime, bool long_tr
 	CURLcode cr;
 
 	memset(a, 0, sizeof(*a));
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, v->headers);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "picosnitch/" PICOSNITCH_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &a->body);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, v);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	sym_curl_easy_reset(c);
+	sym_curl_easy_setopt(c, CURLOPT_URL, url);
+	sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	sym_curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, v->headers);
+	sym_curl_easy_setopt(c, CURLOPT_USERAGENT, "picosnitch/" PICOSNITCH_VERSION);
+	sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, &a->body);
+	sym_curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	sym_curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	sym_curl_easy_setopt(c, CURLOPT_XFERINFODATA, v);
+	sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(v->o.timeout_ms < CONNECT_TIMEOUT_S * 1000 ? v->o.timeout_ms
 									   : CONNECT_TIMEOUT_S * 1000));
 	if (long_transfer) {
 		/* an upload of up to 650 MB: no total limit, but it must move */
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)UPLOAD_LOW_SPEED);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+		sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)UPLOAD_LOW_SPEED);
+		sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
 				 (long)(v->o.timeout_ms / 1000 > UPLOAD_LOW_SPEED_S
 						? v->o.timeout_ms / 1000 : UPLOAD_LOW_SPEED_S));
 	} else {
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)v->o.timeout_ms);
+		sym_curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)v->o.timeout_ms);
 	}
 	if (mime)
-		curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
-	cr = curl_easy_perform(c);
+		sym_curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+	cr = sym_curl_easy_perform(c);
 	if (up && up->changed) {
 		a->file_changed = true;
 		return;
 	}
 	if (cr == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+		sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
 		return;
 	}
 	a->status = 0;
@@ -449,7 +449,7 @@ static void request(struct vt *v, const char *url, curl_mime *mime, bool long_tr
 		a->err = VT_ERR_NETWORK;
 	}
 	/* libcurl's words name the problem, never the request's headers */
-	snprintf(a->detail, sizeof(a->detail), "%s", curl_easy_strerror(cr));
+	snprintf(a->detail, sizeof(a->detail), "%s", sym_curl_easy_strerror(cr));
 }
 
 /* ---- one step of a job ---- */
@@ -717,18 +717,18 @@ static void do_upload(struct vt *v, struct step *s)
 	up.size = size;
 	up.want = s->job.sha256;
 	up.md = EVP_MD_CTX_new();
-	mime = curl_mime_init(v->curl);
-	part = mime ? curl_mime_addpart(mime) : NULL;
+	mime = sym_curl_mime_init(v->curl);
+	part = mime ? sym_curl_mime_addpart(mime) : NULL;
 	if (!up.md || !part || !EVP_DigestInit_ex(up.md, EVP_sha256(), NULL)) {
 		s->next = N_LATER;
 		s->delay_ms = 1000;
 		goto out_fd;
 	}
 	upload_name(s->job.exe, name, sizeof(name));
-	curl_mime_name(part, "file");
-	curl_mime_filename(part, name);
-	curl_mime_type(part, "application/octet-stream");
-	curl_mime_data_cb(part, (curl_off_t)size, on_read, on_seek, NULL, &up);
+	sym_curl_mime_name(part, "file");
+	sym_curl_mime_filename(part, name);
+	sym_curl_mime_type(part, "application/octet-stream");
+	sym_curl_mime_data_cb(part, (curl_off_t)size, on_read, on_seek, NULL, &up);
 	request(v, url, mime, true, &up, &a);
 	if (a.file_changed) {
 		s->next = N_DONE;
@@ -754,7 +754,7 @@ static void do_upload(struct vt *v, struct step *s)
 out:
 	free(a.body.buf);
 out_fd:
-	curl_mime_free(mime);
+	sym_curl_mime_free(mime);
 	EVP_MD_CTX_free(up.md);
 	close(fd);
 }
@@ -765,14 +765,14 @@ static void do_poll(struct vt *v, struct step *s)
 	struct answer a;
 	bool completed = false;
 
-	id = curl_easy_escape(v->curl, s->job.analysis ? s->job.analysis : "", 0);
+	id = sym_curl_easy_escape(v->curl, s->job.analysis ? s->job.analysis : "", 0);
 	if (!id) {
 		s->next = N_LATER;
 		s->delay_ms = 1000;
 		return;
 	}
 	snprintf(url, sizeof(url), "%s/api/v3/analyses/%s", v->base, id);
-	curl_free(id);
+	sym_curl_free(id);
 	request(v, url, NULL, false, NULL, &a);
 	if (a.status == 200) {
 		if (vt_parse_analysis(a.body.buf, a.body.len, &completed, &s->verdict) < 0) {
@@ -971,6 +971,7 @@ static bool key_ok(const char *key)
 
 int vt_new(const struct vt_opts *opts, struct vt **ret, char *err, size_t errlen)
 {
+	char why[400];
 	struct vt *v;
 	pthread_condattr_t ca;
 	size_t n;
@@ -984,6 +985,10 @@ int vt_new(const struct vt_opts *opts, struct vt **ret, char *err, size_t errlen
 		snprintf(err, errlen,
 			 "\"VT API key\" in config.json holds characters an API key does not have "
 			 "(spaces, control characters) or is longer than 256: VirusTotal is not used");
+		return 0;
+	}
+	if (curl_lib_load(why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "VirusTotal is not used: %s", why);
 		return 0;
 	}
 	v = calloc(1, sizeof(*v));
@@ -1022,10 +1027,9 @@ int vt_new(const struct vt_opts *opts, struct vt **ret, char *err, size_t errlen
 		r = -ENOMEM;
 		goto fail;
 	}
-	v->headers = curl_slist_append(NULL, v->key_header);
-	v->headers = v->headers ? curl_slist_append(v->headers, "accept: application/json") : NULL;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	v->curl = curl_easy_init();
+	v->headers = sym_curl_slist_append(NULL, v->key_header);
+	v->headers = v->headers ? sym_curl_slist_append(v->headers, "accept: application/json") : NULL;
+	v->curl = sym_curl_easy_init();
 	if (!v->headers || !v->curl) {
 		r = -ENOMEM;
 		goto fail;
@@ -1067,8 +1071,8 @@ fail_queue:
 	free(v->q);
 fail:
 	if (v->curl)
-		curl_easy_cleanup(v->curl);
-	curl_slist_free_all(v->headers);
+		sym_curl_easy_cleanup(v->curl);
+	sym_curl_slist_free_all(v->headers);
 	if (v->key_header)
 		explicit_bzero(v->key_header, strlen(v->key_header));
 	free(v->key_header);
@@ -1106,8 +1110,8 @@ void vt_free(struct vt *v)
 		vt_outcome_clear(&n->o);
 		free(n);
 	}
-	curl_easy_cleanup(v->curl);
-	curl_slist_free_all(v->headers);
+	sym_curl_easy_cleanup(v->curl);
+	sym_curl_slist_free_all(v->headers);
 	explicit_bzero(v->key_header, strlen(v->key_header));
 	free(v->key_header);
 	close(v->efd);

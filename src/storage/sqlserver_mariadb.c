@@ -14,7 +14,30 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include "util/dlopen_lib.h"
 #include "util/strutil.h"
+
+/* libmariadb, loaded at the first connection (util/dlopen_lib.h) */
+#define MY_FUNCS(X) \
+	X(mysql_close) \
+	X(mysql_errno) \
+	X(mysql_error) \
+	X(mysql_fetch_lengths) \
+	X(mysql_fetch_row) \
+	X(mysql_field_count) \
+	X(mysql_free_result) \
+	X(mysql_init) \
+	X(mysql_num_fields) \
+	X(mysql_options) \
+	X(mysql_real_connect) \
+	X(mysql_real_escape_string) \
+	X(mysql_real_query) \
+	X(mysql_store_result) \
+	X(mysql_use_result)
+MY_FUNCS(DLOPEN_SYM_DECLARE)
+static const struct dlopen_sym my_syms[] = { MY_FUNCS(DLOPEN_SYM_ENTRY) };
+static struct dlopen_lib my_lib =
+	DLOPEN_LIB(PICOSNITCH_SONAME_MARIADB, "the MariaDB client library", "libmariadb3", my_syms);
 
 static MYSQL *conn_of(struct sqlsrv *s)
 {
@@ -24,7 +47,7 @@ static MYSQL *conn_of(struct sqlsrv *s)
 static void my_close(struct sqlsrv *s)
 {
 	if (s->conn)
-		mysql_close(s->conn);
+		sym_mysql_close(s->conn);
 	free(s);
 }
 
@@ -44,11 +67,11 @@ static void state_of(unsigned code, char *state)
 static int my_failed(struct sqlsrv *s, char *state, char *err, size_t errlen)
 {
 	MYSQL *m = conn_of(s);
-	unsigned code = m ? mysql_errno(m) : CR_SERVER_LOST;
+	unsigned code = m ? sym_mysql_errno(m) : CR_SERVER_LOST;
 
 	state_of(code, state);
 	/* the client's own errors (2000-2999) are about the connection */
-	return sqlsrv_failed(err, errlen, "MariaDB", m ? mysql_error(m) : NULL,
+	return sqlsrv_failed(err, errlen, "MariaDB", m ? sym_mysql_error(m) : NULL,
 			     "the connection was closed", code >= 2000 && code < 3000);
 }
 
@@ -59,12 +82,12 @@ static int my_exec(struct sqlsrv *s, const char *sql, char *state, char *err, si
 
 	if (state)
 		state[0] = '\0';
-	if (!m || mysql_real_query(m, sql, strlen(sql)))
+	if (!m || sym_mysql_real_query(m, sql, strlen(sql)))
 		return my_failed(s, state, err, errlen);
-	res = mysql_store_result(m);
+	res = sym_mysql_store_result(m);
 	if (res)
-		mysql_free_result(res);
-	else if (mysql_field_count(m))
+		sym_mysql_free_result(res);
+	else if (sym_mysql_field_count(m))
 		return my_failed(s, state, err, errlen);
 	return 0;
 }
@@ -85,7 +108,7 @@ static int substitute(MYSQL *m, const char *sql, size_t nparams, const char *con
 
 			if (!esc)
 				return -ENOMEM;
-			mysql_real_escape_string(m, esc, params[i - 1], n);
+			sym_mysql_real_escape_string(m, esc, params[i - 1], n);
 			strbuf_addc(out, '\'');
 			strbuf_adds(out, esc);
 			strbuf_addc(out, '\'');
@@ -115,25 +138,25 @@ static int my_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 		strbuf_release(&q);
 		return r;
 	}
-	if (mysql_real_query(m, q.buf, q.len)) {
+	if (sym_mysql_real_query(m, q.buf, q.len)) {
 		strbuf_release(&q);
 		return my_failed(s, NULL, err, errlen);
 	}
 	strbuf_release(&q);
 	/* a row at a time: a server that answers without end is cut off */
-	res = mysql_use_result(m);
+	res = sym_mysql_use_result(m);
 	if (!res)
-		return mysql_field_count(m) ? my_failed(s, NULL, err, errlen) : 0;
-	while (r == 0 && (row = mysql_fetch_row(res))) {
-		unsigned long *l = mysql_fetch_lengths(res);
-		unsigned nf = mysql_num_fields(res);
+		return sym_mysql_field_count(m) ? my_failed(s, NULL, err, errlen) : 0;
+	while (r == 0 && (row = sym_mysql_fetch_row(res))) {
+		unsigned long *l = sym_mysql_fetch_lengths(res);
+		unsigned nf = sym_mysql_num_fields(res);
 		const char *vals[64];
 		size_t lens[64];
 
 		if (++rows > max_rows) {
 			/* reading the rest could take forever: drop the line */
-			mysql_free_result(res);
-			mysql_close(m);
+			sym_mysql_free_result(res);
+			sym_mysql_close(m);
 			s->conn = NULL;
 			return sqlsrv_too_big(err, errlen, "MariaDB", max_rows, "rows");
 		}
@@ -145,8 +168,8 @@ static int my_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 		}
 		r = fn(ctx, nf, vals, lens);
 	}
-	if (r == 0 && mysql_errno(m)) {
-		unsigned code = mysql_errno(m);
+	if (r == 0 && sym_mysql_errno(m)) {
+		unsigned code = sym_mysql_errno(m);
 
 		r = my_failed(s, NULL, err, errlen);
 		/* the client library drops the line on a row past its bound
@@ -158,7 +181,7 @@ static int my_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 				 " bytes, the bound)", sqlsrv_answer_max());
 		}
 	}
-	mysql_free_result(res);
+	sym_mysql_free_result(res);
 	return r;
 }
 
@@ -201,7 +224,7 @@ static int my_insert_rows(struct sqlsrv *s, const struct sqlsrv_batch *b, size_t
 			}
 			size_t n = strnlen(vals[i], SQLSRV_TEXT_MAX);
 
-			mysql_real_escape_string(m, esc, vals[i], n);
+			sym_mysql_real_escape_string(m, esc, vals[i], n);
 			strbuf_addc(&sb, '\'');
 			strbuf_adds(&sb, esc);
 			strbuf_addc(&sb, '\'');
@@ -210,7 +233,7 @@ static int my_insert_rows(struct sqlsrv *s, const struct sqlsrv_batch *b, size_t
 		if (!sb.buf) {
 			r = -ENOMEM;
 		} else if (sb.len >= STATEMENT_MAX || k + 1 == to) {
-			if (mysql_real_query(m, sb.buf, sb.len))
+			if (sym_mysql_real_query(m, sb.buf, sb.len))
 				r = my_failed(s, NULL, err, errlen);
 			sb.len = head;	/* the next statement: the same head */
 			sb.buf[head] = '\0';
@@ -240,7 +263,7 @@ static int my_insert_batch(struct sqlsrv *s, const struct sqlsrv_batch *b, char 
 	if (!conn_of(s))
 		return my_failed(s, state, err, errlen);
 	r = substitute(conn_of(s), sql, SQLSRV_BATCH_COLUMNS, vals, &q);
-	if (r == 0 && mysql_real_query(conn_of(s), q.buf, q.len))
+	if (r == 0 && sym_mysql_real_query(conn_of(s), q.buf, q.len))
 		r = my_failed(s, state, err, errlen);
 	strbuf_release(&q);
 	return r;
@@ -262,36 +285,38 @@ int sqlsrv_mariadb_connect(const struct sqlsrv_cfg *c, struct sqlsrv **ret, char
 	unsigned long max_packet = (unsigned long)sqlsrv_answer_max();
 	my_bool yes = 1, no = 0;
 	struct sqlsrv *s;
-	MYSQL *m = mysql_init(NULL);
+	MYSQL *m;
 
-	if (!m)
+	if (dlopen_lib_load(&my_lib, err, errlen) < 0)
+		return -ENOENT;
+	if (!(m = sym_mysql_init(NULL)))
 		return -ENOMEM;
-	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
-	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
-	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no);
-	mysql_options(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+	sym_mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	sym_mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+	sym_mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+	sym_mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	sym_mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no);
+	sym_mysql_options(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
 	if (c->ssl_ca)
-		mysql_options(m, MYSQL_OPT_SSL_CA, c->ssl_ca);
+		sym_mysql_options(m, MYSQL_OPT_SSL_CA, c->ssl_ca);
 	if (c->ssl_cert)
-		mysql_options(m, MYSQL_OPT_SSL_CERT, c->ssl_cert);
+		sym_mysql_options(m, MYSQL_OPT_SSL_CERT, c->ssl_cert);
 	if (c->ssl_key)
-		mysql_options(m, MYSQL_OPT_SSL_KEY, c->ssl_key);
+		sym_mysql_options(m, MYSQL_OPT_SSL_KEY, c->ssl_key);
 	if (c->ssl || c->ssl_ca || c->ssl_cert)
-		mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+		sym_mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
 	if (c->ssl_verify_server_cert >= 0)
-		mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
+		sym_mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
 			      c->ssl_verify_server_cert ? &yes : &no);
-	if (!mysql_real_connect(m, c->host, c->user, c->password, c->dbname, c->port,
+	if (!sym_mysql_real_connect(m, c->host, c->user, c->password, c->dbname, c->port,
 				c->unix_socket, 0)) {
-		sqlsrv_failed(err, errlen, "cannot connect to MariaDB", mysql_error(m), NULL, true);
-		mysql_close(m);
+		sqlsrv_failed(err, errlen, "cannot connect to MariaDB", sym_mysql_error(m), NULL, true);
+		sym_mysql_close(m);
 		return -ECONNREFUSED;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		mysql_close(m);
+		sym_mysql_close(m);
 		return -ENOMEM;
 	}
 	s->ops = &my_ops;

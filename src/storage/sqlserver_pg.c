@@ -17,7 +17,36 @@
 
 #include <libpq-fe.h>
 
+#include "util/dlopen_lib.h"
 #include "util/strutil.h"
+
+/* libpq, loaded at the first connection (util/dlopen_lib.h) */
+#define PG_FUNCS(X) \
+	X(PQclear) \
+	X(PQconnectdbParams) \
+	X(PQconsumeInput) \
+	X(PQerrorMessage) \
+	X(PQexec) \
+	X(PQexecParams) \
+	X(PQfinish) \
+	X(PQgetResult) \
+	X(PQgetisnull) \
+	X(PQgetlength) \
+	X(PQgetvalue) \
+	X(PQisBusy) \
+	X(PQnfields) \
+	X(PQresultErrorField) \
+	X(PQresultErrorMessage) \
+	X(PQresultStatus) \
+	X(PQsendQueryParams) \
+	X(PQsetNoticeProcessor) \
+	X(PQsetSingleRowMode) \
+	X(PQsocket) \
+	X(PQstatus)
+PG_FUNCS(DLOPEN_SYM_DECLARE)
+static const struct dlopen_sym pg_syms[] = { PG_FUNCS(DLOPEN_SYM_ENTRY) };
+static struct dlopen_lib pg_lib =
+	DLOPEN_LIB(PICOSNITCH_SONAME_PQ, "the PostgreSQL client library", "libpq5", pg_syms);
 
 static PGconn *conn_of(struct sqlsrv *s)
 {
@@ -27,13 +56,13 @@ static PGconn *conn_of(struct sqlsrv *s)
 static void pg_close(struct sqlsrv *s)
 {
 	if (conn_of(s))
-		PQfinish(conn_of(s));
+		sym_PQfinish(conn_of(s));
 	free(s);
 }
 
 static void state_of(const PGresult *res, char *state)
 {
-	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *st = res ? sym_PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	state[0] = '\0';
 	if (st && strlen(st) >= 2) {
@@ -45,18 +74,18 @@ static void state_of(const PGresult *res, char *state)
 
 static bool pg_lost(struct sqlsrv *s)
 {
-	return !conn_of(s) || PQstatus(conn_of(s)) != CONNECTION_OK;
+	return !conn_of(s) || sym_PQstatus(conn_of(s)) != CONNECTION_OK;
 }
 
 static int pg_failed(struct sqlsrv *s, PGresult *res, char *state, char *err, size_t errlen)
 {
-	int r = sqlsrv_failed(err, errlen, "PostgreSQL", res ? PQresultErrorMessage(res) : NULL,
-			      conn_of(s) ? PQerrorMessage(conn_of(s)) : "the connection was closed",
+	int r = sqlsrv_failed(err, errlen, "PostgreSQL", res ? sym_PQresultErrorMessage(res) : NULL,
+			      conn_of(s) ? sym_PQerrorMessage(conn_of(s)) : "the connection was closed",
 			      pg_lost(s));
 
 	if (state)
 		state_of(res, state);
-	PQclear(res);
+	sym_PQclear(res);
 	return r;
 }
 
@@ -87,7 +116,7 @@ static uint64_t taken(int fd, bool *exact)
 
 static int pg_too_big(struct sqlsrv *s, uint64_t max, char *err, size_t errlen)
 {
-	PQfinish(conn_of(s));
+	sym_PQfinish(conn_of(s));
 	s->conn = NULL;
 	return sqlsrv_too_big(err, errlen, "PostgreSQL", max, "bytes in one row");
 }
@@ -107,36 +136,36 @@ static int pg_next(struct sqlsrv *s, PGresult **res, char *err, size_t errlen)
 	bool exact;
 
 	*res = NULL;
-	start = taken(PQsocket(c), &exact);
-	while (PQisBusy(c)) {
-		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+	start = taken(sym_PQsocket(c), &exact);
+	while (sym_PQisBusy(c)) {
+		struct pollfd p = { .fd = sym_PQsocket(c), .events = POLLIN };
 		int n = poll(&p, 1, 60000);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			PQfinish(c);
+			sym_PQfinish(c);
 			s->conn = NULL;
 			return sqlsrv_failed(err, errlen, "PostgreSQL", "no answer for a minute", NULL,
 					     true);
 		}
 		if (!exact)
-			got += taken(PQsocket(c), &exact);
-		if (!PQconsumeInput(c))
+			got += taken(sym_PQsocket(c), &exact);
+		if (!sym_PQconsumeInput(c))
 			break;	/* PQgetResult tells what went wrong */
 		if (exact)
-			got = taken(PQsocket(c), &exact) - start;
+			got = taken(sym_PQsocket(c), &exact) - start;
 		if (got > max)
 			return pg_too_big(s, max, err, errlen);
 	}
-	*res = PQgetResult(c);
-	if (*res && PQresultStatus(*res) == PGRES_SINGLE_TUPLE) {
+	*res = sym_PQgetResult(c);
+	if (*res && sym_PQresultStatus(*res) == PGRES_SINGLE_TUPLE) {
 		uint64_t row = 0;
 
-		for (int i = 0; i < PQnfields(*res); i++)
-			row += (uint64_t)PQgetlength(*res, 0, i);
+		for (int i = 0; i < sym_PQnfields(*res); i++)
+			row += (uint64_t)sym_PQgetlength(*res, 0, i);
 		if (row > max) {
-			PQclear(*res);
+			sym_PQclear(*res);
 			*res = NULL;
 			return pg_too_big(s, max, err, errlen);
 		}
@@ -146,13 +175,13 @@ static int pg_next(struct sqlsrv *s, PGresult **res, char *err, size_t errlen)
 
 static int pg_exec(struct sqlsrv *s, const char *sql, char *state, char *err, size_t errlen)
 {
-	PGresult *res = PQexec(conn_of(s), sql);
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult *res = sym_PQexec(conn_of(s), sql);
+	ExecStatusType st = res ? sym_PQresultStatus(res) : PGRES_FATAL_ERROR;
 
 	state[0] = '\0';
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		return pg_failed(s, res, state, err, errlen);
-	PQclear(res);
+	sym_PQclear(res);
 	return 0;
 }
 
@@ -164,44 +193,44 @@ static int pg_query(struct sqlsrv *s, const char *sql, size_t nparams, const cha
 	size_t rows = 0;
 	int r = 0, next;
 
-	if (!c || !PQsendQueryParams(c, sql, (int)nparams, NULL, params, NULL, NULL, 0))
+	if (!c || !sym_PQsendQueryParams(c, sql, (int)nparams, NULL, params, NULL, NULL, 0))
 		return pg_failed(s, NULL, NULL, err, errlen);
 	/* a row at a time: a server that answers without end is cut off */
-	PQsetSingleRowMode(c);
+	sym_PQsetSingleRowMode(c);
 	while ((next = pg_next(s, &res, r ? NULL : err, r ? 0 : errlen)) == 0 && res) {
-		ExecStatusType st = PQresultStatus(res);
+		ExecStatusType st = sym_PQresultStatus(res);
 
 		if (st == PGRES_SINGLE_TUPLE && r == 0) {
-			int nf = PQnfields(res);
+			int nf = sym_PQnfields(res);
 			const char *vals[64];
 			size_t lens[64];
 
 			if (nf > 64)
 				nf = 64;
 			if (++rows > max_rows) {
-				PQclear(res);
+				sym_PQclear(res);
 				/* reading the rest could take forever: drop the line
 				 * (libpq takes a NULL connection as a broken one) */
-				PQfinish(c);
+				sym_PQfinish(c);
 				s->conn = NULL;
 				return sqlsrv_too_big(err, errlen, "PostgreSQL", max_rows, "rows");
 			}
 			for (int i = 0; i < nf; i++) {
-				vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
-				lens[i] = vals[i] ? (size_t)PQgetlength(res, 0, i) : 0;
+				vals[i] = sym_PQgetisnull(res, 0, i) ? NULL : sym_PQgetvalue(res, 0, i);
+				lens[i] = vals[i] ? (size_t)sym_PQgetlength(res, 0, i) : 0;
 			}
 			r = fn(ctx, (size_t)nf, vals, lens);
 		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
 			   st != PGRES_COMMAND_OK && r == 0) {
-			r = sqlsrv_failed(err, errlen, "PostgreSQL", PQresultErrorMessage(res),
-					  PQerrorMessage(c), pg_lost(s));
+			r = sqlsrv_failed(err, errlen, "PostgreSQL", sym_PQresultErrorMessage(res),
+					  sym_PQerrorMessage(c), pg_lost(s));
 		}
-		PQclear(res);
+		sym_PQclear(res);
 	}
 	if (next < 0)
 		return r ? r : next;
 	if (r == 0 && pg_lost(s))
-		r = sqlsrv_failed(err, errlen, "PostgreSQL", PQerrorMessage(c), NULL, true);
+		r = sqlsrv_failed(err, errlen, "PostgreSQL", sym_PQerrorMessage(c), NULL, true);
 	return r;
 }
 
@@ -235,11 +264,11 @@ static int pg_insert_rows(struct sqlsrv *s, const struct sqlsrv_batch *b, size_t
 	if (!sb.buf) {
 		r = -ENOMEM;
 	} else {
-		res = PQexecParams(conn_of(s), sb.buf, (int)np, NULL, vals, NULL, NULL, 0);
-		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		res = sym_PQexecParams(conn_of(s), sb.buf, (int)np, NULL, vals, NULL, NULL, 0);
+		if (!res || sym_PQresultStatus(res) != PGRES_COMMAND_OK)
 			r = pg_failed(s, res, NULL, err, errlen);
 		else
-			PQclear(res);
+			sym_PQclear(res);
 	}
 	strbuf_release(&sb);
 	free(vals);
@@ -261,11 +290,11 @@ static int pg_insert_batch(struct sqlsrv *s, const struct sqlsrv_batch *b, char 
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO %s_batches (machine_id, boot_id, seq, host, time, window_seconds, "
 		 "entries) VALUES ($1, $2, $3, $4, $5, $6, $7)", s->table);
-	res = PQexecParams(conn_of(s), sql, SQLSRV_BATCH_COLUMNS, NULL, vals, NULL, NULL, 0);
+	res = sym_PQexecParams(conn_of(s), sql, SQLSRV_BATCH_COLUMNS, NULL, vals, NULL, NULL, 0);
 	state[0] = '\0';
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (!res || sym_PQresultStatus(res) != PGRES_COMMAND_OK)
 		return pg_failed(s, res, state, err, errlen);
-	PQclear(res);
+	sym_PQclear(res);
 	return 0;
 }
 
@@ -298,6 +327,8 @@ int sqlsrv_pg_connect(const struct sqlsrv_cfg *c, struct sqlsrv **ret, char *err
 	struct sqlsrv *s;
 	PGconn *conn;
 
+	if (dlopen_lib_load(&pg_lib, err, errlen) < 0)
+		return -ENOENT;
 #define KV(k, v) add_kv(keys, vals, &n, (k), (v))
 	snprintf(port, sizeof(port), "%u", c->port);
 	snprintf(timeout, sizeof(timeout), "%u", c->connect_timeout);
@@ -321,19 +352,19 @@ int sqlsrv_pg_connect(const struct sqlsrv_cfg *c, struct sqlsrv **ret, char *err
 	KV("options", "-c statement_timeout=60000");
 #undef KV
 	keys[n] = vals[n] = NULL;
-	conn = PQconnectdbParams(keys, vals, 0);
+	conn = sym_PQconnectdbParams(keys, vals, 0);
 	if (!conn)
 		return -ENOMEM;
-	if (PQstatus(conn) != CONNECTION_OK) {
-		sqlsrv_failed(err, errlen, "cannot connect to PostgreSQL", PQerrorMessage(conn), NULL,
+	if (sym_PQstatus(conn) != CONNECTION_OK) {
+		sqlsrv_failed(err, errlen, "cannot connect to PostgreSQL", sym_PQerrorMessage(conn), NULL,
 			      true);
-		PQfinish(conn);
+		sym_PQfinish(conn);
 		return -ECONNREFUSED;
 	}
-	PQsetNoticeProcessor(conn, no_notices, NULL);
+	sym_PQsetNoticeProcessor(conn, no_notices, NULL);
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		PQfinish(conn);
+		sym_PQfinish(conn);
 		return -ENOMEM;
 	}
 	s->ops = &pg_ops;

@@ -2,7 +2,8 @@
 # Privilege separation (docs/privsep.md), and the ways a local user could
 # turn the monitor against root that it closes:
 #  - the root monitor keeps exactly CAP_BPF, CAP_SYS_PTRACE and
-#    CAP_DAC_READ_SEARCH, in its bounding set too, with no_new_privs;
+#    CAP_DAC_READ_SEARCH, in its bounding set too, with no_new_privs, and
+#    maps none of the network features' client libraries;
 #  - the logger runs as the desktop user with no capabilities, in a
 #    session of its own, holding no terminal and no descriptor of root's,
 #    with no signal blocked; with no desktop user it runs as the
@@ -54,6 +55,10 @@ check_eq "  and in its bounding set (nothing can bring the rest back)" "00000080
 check_eq "  none inheritable or ambient" "0000000000000000|0000000000000000" \
 	"$(status_of "$M" CapInh)|$(status_of "$M" CapAmb)"
 check_eq "  and no_new_privs" 1 "$(status_of "$M" NoNewPrivs)"
+# the network features' client libraries are loaded by the process that
+# uses them, when it does (src/util/dlopen_lib.h): never by root
+check_eq "the monitor maps no client library of the network features (libcurl, libpq, libmariadb, libssl)" \
+	"" "$(grep -oE 'lib(curl|pq|mariadb|ssl)\.so[.0-9]*' "/proc/$M/maps" | sort -u | paste -sd' ')"
 check_match "the logger runs" '^[0-9]+$' "$L"
 # nice is field 19 of stat, counted after the ")" that ends the name
 nice_of() { sed 's/.*) //' "/proc/$1/task/$2/stat" | awk '{ print $17 }'; }
