@@ -13,8 +13,14 @@
 #include <sqlite3.h>
 
 #include "storage/rollup.h"
+#include "storage/schema.h"
 #include "storage/store.h"
 #include "tap.h"
+
+/* the current schema's version as text, and the one after it */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define VERSION STR(SCHEMA_VERSION)
 
 static char dir[] = "/tmp/picosnitch-unit.XXXXXX";
 static char err[512];
@@ -81,7 +87,7 @@ static void test_fresh(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0, "a new snitch.db is created");
 	is_int(store_write(s, rows, 3), 0, "rows are written");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "21", "the schema version is recorded");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "the schema version is recorded");
 	is_str(q(path, "PRAGMA journal_mode"), "wal", "the database is in WAL mode");
 	is_str(q(path, "SELECT group_concat(s, ',') FROM (SELECT sent || '/' || received AS s "
 		       "FROM connection_log ORDER BY time, executable)"),
@@ -131,7 +137,7 @@ static void test_legacy(void)
 	is_int(store_sqlite_open(path, &s, err, sizeof(err)), 0,
 	       "a Python picosnitch database (schema 3) is migrated");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "21", "it now has this schema's version");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "it now has this schema's version");
 	is_str(q(path, "SELECT group_concat(entry_time || ' ' || sent || ' ' || received || ' ' || "
 		       "executable || ' ' || sha256 || ' ' || parent_sha256 || ' ' || remote_address || ' ' || "
 		       "domain || ' ' || local_port, ';') FROM (SELECT * FROM connection_log ORDER BY time)"),
@@ -167,7 +173,7 @@ static void test_v10(void)
 	}
 	is_int(store_write(s, &r, 1), 0, "  and takes rows with a grandparent");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "  to schema " VERSION);
 	is_str(q(path, "SELECT group_concat(sent || ':' || grandparent_executable, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY time)"),
 	       "3:,5:/usr/lib/systemd/systemd",
@@ -193,13 +199,17 @@ static void test_refusals(void)
 	static char before[65536], after[65536];
 	size_t before_len, after_len;
 	struct store *s;
+	char sql[64], want[128];
 	int fd;
 
-	exec(path, "CREATE TABLE t (x); PRAGMA user_version = 22;");
+	snprintf(sql, sizeof(sql), "CREATE TABLE t (x); PRAGMA user_version = %d;", SCHEMA_VERSION + 1);
+	snprintf(want, sizeof(want),
+		 "snitch.db has schema version %d, newer than this picosnitch (%d): refusing to touch it",
+		 SCHEMA_VERSION + 1, SCHEMA_VERSION);
+	exec(path, sql);
 	read_all(path, before, sizeof(before), &before_len);
 	ok(store_sqlite_open(path, &s, err, sizeof(err)) < 0, "a newer schema is refused");
-	is_str(err, "snitch.db has schema version 22, newer than this picosnitch (21): refusing to touch it",
-	       "  with a message saying so");
+	is_str(err, want, "  with a message saying so");
 	read_all(path, after, sizeof(after), &after_len);
 	ok(before_len == after_len && !memcmp(before, after, before_len), "  and the file is untouched");
 
@@ -336,7 +346,7 @@ static void test_rollups(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "  to schema " VERSION);
 	is_str(q(path, "SELECT count(*) FROM connections"), "5", "  with every row");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and rollups that cover nothing yet");
@@ -437,7 +447,7 @@ static void test_v12(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "  to schema " VERSION);
 	is_str(q(path, "SELECT count(*) FROM rollups"), "0", "  its rollups go");
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  and cover nothing");
@@ -520,7 +530,7 @@ static void test_v13(void)
 		free(path);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "  to schema " VERSION);
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until FROM rollup_state"), "0 0",
 	       "  its rollups cover nothing");
 	is_str(q(path, "SELECT count(*) FROM exe_days"), "0", "  and it has no executable days yet");
@@ -594,7 +604,7 @@ static void test_services(void)
 		printf("#   %s\n", err);
 		return;
 	}
-	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "  to schema " VERSION);
 	is_str(q(path, "SELECT group_concat(id || '=' || path, ',') FROM executables"), before,
 	       "  every executable keeps its id");
 	is_str(q(path, "SELECT count(*) FROM executables WHERE service = ''"),
@@ -632,7 +642,7 @@ static bool sums_migrated(const char *path, struct store **s, const char *opened
 		printf("#   %s\n", err);
 		return false;
 	}
-	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "  to schema " VERSION);
 	is_str(q(path, "SELECT complete_from || ' ' || complete_until || ' ' || "
 		       "(SELECT count(*) FROM exe_sums) || ' ' || (SELECT count(*) FROM exe_days) "
 		       "FROM rollup_state"),
@@ -964,7 +974,7 @@ static void test_domain_sources(void)
 	rows[0].service = "app.service";
 	is_int(store_write(s, rows, 1), 0, "  and takes rows with a source");
 	store_close(s);
-	is_str(q(path, "PRAGMA user_version"), "21", "  to schema 21 (through 17)");
+	is_str(q(path, "PRAGMA user_version"), VERSION, "  to schema " VERSION " (through 17)");
 	is_str(q(path, "SELECT group_concat(sent || ':' || domain || ':' || domain_source, ',') FROM "
 		       "(SELECT * FROM connection_log ORDER BY sent, domain_source)"),
 	       "1:www.example.com:dns,1:www.example.com:quic,2:www.example.com:dns,4::,"
