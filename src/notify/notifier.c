@@ -240,8 +240,9 @@ static void show(struct notifier *n, const char *text)
 	}
 	if (!n->reported) {
 		if (!n->bus && (r == -ENOENT || r == -ECONNREFUSED || r == -ENOMEDIUM))
-			/* the usual case on a machine without a desktop */
-			log_error("cannot show a desktop notification: this user has no desktop "
+			/* the usual case on a machine without a desktop: a warning,
+			 * not an error: what it would have said is in exe.log too */
+			log_warn("cannot show a desktop notification: this user has no desktop "
 				  "session bus (%s); set \"Desktop notifications\": false in "
 				  "config.json on a machine without a desktop", strerror(-r));
 		else
