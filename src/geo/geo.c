@@ -3,6 +3,7 @@
 #include "geo/addr.h"
 #include "geo/asn.h"
 #include "geo/country.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +59,7 @@ struct geo {
 	char problems[1536];
 
 	pthread_mutex_t lock;
+	uint64_t seed;		/* of hash_bytes */
 	struct table addrs;	/* over entries */
 	struct entry *entries;
 	size_t entries_cap;
@@ -267,6 +269,7 @@ int geo_open(const struct geo_options *opt, struct geo **ret)
 	if (!g)
 		return -ENOMEM;
 	pthread_mutex_init(&g->lock, NULL);
+	g->seed = hash_seed(g);
 	open_country(g, opt);
 	open_owners(g, opt);
 	*ret = g;
@@ -341,18 +344,11 @@ static void compute_owner(const struct geo *g, const struct geo_addr *a, char *o
 		snprintf(owner, size, "%s", GEO_UNKNOWN);
 }
 
-static uint32_t hash_bytes(const char *s, size_t len)
+/* The tables' hash: seeded (util/hash.h), the addresses being the
+ * network's choice. */
+static uint32_t hash_bytes(const struct geo *g, const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	/* the low bits of FNV are weak: mix (MurmurHash3's finalizer) */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	return (uint32_t)(h ^ (h >> 33));
+	return (uint32_t)hash_text(g->seed, s, len);
 }
 
 /* Room in t for one more item (rehashed from the slots' hashes). */
@@ -401,7 +397,7 @@ static bool room(void **p, size_t *cap, size_t want, size_t size)
 static uint32_t intern(struct geo *g, const char *s)
 {
 	size_t len = strlen(s), j;
-	uint32_t h = hash_bytes(s, len);
+	uint32_t h = hash_bytes(g, s, len);
 	struct table *t = &g->answer_index;
 	char *copy;
 
@@ -427,7 +423,7 @@ static uint32_t intern(struct geo *g, const char *s)
  * that is not an address.  Called with the lock held. */
 static int find(struct geo *g, const char *addr, size_t len, struct geo_addr *a, struct entry **ret)
 {
-	uint32_t h = hash_bytes(addr, len);
+	uint32_t h = hash_bytes(g, addr, len);
 	struct table *t = &g->addrs;
 	size_t j = t->n_slots ? h & (t->n_slots - 1) : 0;
 	struct entry *e;

@@ -7,6 +7,7 @@
  * since several ids can share a value (an executable path with several
  * command lines). */
 #include "query/query_int.h"
+#include "util/hash.h"
 #include "storage/rollup.h"
 
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/types.h>
 
 static uint64_t hash_key(int64_t k, int64_t k2)
@@ -660,27 +660,6 @@ static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
 	return c ? c : (alen > blen) - (alen < blen);
 }
 
-/* A text's hash for agg_group's table: FNV-1a's steps over 8 bytes at a
- * time, from a seed of the call's own (the texts are paths and command
- * lines any local user can choose: without it, texts made to collide
- * would make the grouping quadratic). */
-static uint64_t text_hash(uint64_t seed, const char *t, size_t len)
-{
-	uint64_t h = (0xcbf29ce484222325ULL ^ seed) + len;
-	uint64_t w;
-
-	for (; len >= 8; t += 8, len -= 8) {
-		memcpy(&w, t, 8);
-		h = (h ^ w) * 0x100000001b3ULL;
-		h ^= h >> 32;
-	}
-	w = 0;
-	if (len)
-		memcpy(&w, t, len);
-	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-	return h ^ (h >> 29);
-}
-
 /* A number's groups written over its entries: group i lies within the
  * bytes of entries 0..i, which were read before it is written. */
 static void group_in_place(struct agg *a, struct agg_group **ret, size_t *n)
@@ -743,11 +722,12 @@ int agg_group(struct agg *a, enum query_dim dim, bool keep, struct agg_group **r
 		return -ENOMEM;
 	}
 	memset(table, 0xff, slots * sizeof(*table));
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
-		seed = (uint64_t)(uintptr_t)table * 0x9e3779b97f4a7c15ULL;
+	/* seeded per call: the texts are paths and command lines any local
+	 * user can choose (util/hash.h) */
+	seed = hash_seed(table);
 	for (size_t i = 0; i < a->n; i++) {
 		struct agg_entry *e = &a->e[i];
-		size_t h = text_hash(seed, e->text, e->len) & (slots - 1);
+		size_t h = hash_text(seed, e->text, e->len) & (slots - 1);
 		struct agg_group *cur;
 
 		while (table[h] != SIZE_MAX &&
