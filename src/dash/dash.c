@@ -241,22 +241,6 @@ static enum MHD_Result serve_live(struct dash_server *s, struct MHD_Connection *
 	return ret;
 }
 
-/* Whether a request groups by country or network owner: every address of
- * its window is looked up, and the address files' pages it maps (up to 11
- * MB, given back after it) come on top of the heap kept from the requests
- * before it (up to 17 MB).  Such a request first gives that heap back: its
- * own tables are few, while with both a server answering a page of an
- * executable, then a year by network owner, reached 31 MB. */
-static bool maps_address_data(const struct dash_param *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i].key_len == 3 && !memcmp(p[i].key, "dim", 3) &&
-		    ((p[i].value_len == 3 && !memcmp(p[i].value, "asn", 3)) ||
-		     (p[i].value_len == 7 && !memcmp(p[i].value, "country", 7))))
-			return true;
-	return false;
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
@@ -356,8 +340,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		int status, r;
 
 		MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, add_param, &ps);
-		if (maps_address_data(ps.p, ps.n))
-			malloc_trim(0);
 		r = dash_api_get(&s->api, url, ps.p, ps.n, &status, &body);
 		/* a query of many addresses read much of the address files:
 		 * the next ones mostly find their answers in the cache */
