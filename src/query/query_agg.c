@@ -660,6 +660,13 @@ static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
 	return c ? c : (alen > blen) - (alen < blen);
 }
 
+/* A number's group i: its key and sums (its text is made when shown). */
+static struct agg_group int_group(const struct agg_entry *e, size_t i)
+{
+	return (struct agg_group){ .id = i, .num = e->k, .null = e->k2 == AGG_NULL_KEY,
+				   .sent = e->sent, .received = e->received, .flows = e->flows };
+}
+
 /* A number's groups written over its entries: group i lies within the
  * bytes of entries 0..i, which were read before it is written. */
 static void group_in_place(struct agg *a, struct agg_group **ret, size_t *n)
@@ -674,8 +681,7 @@ static void group_in_place(struct agg *a, struct agg_group **ret, size_t *n)
 
 		free(e.text);
 		free(e.points);
-		g[i] = (struct agg_group){ .id = i, .num = e.k, .null = e.k2 == AGG_NULL_KEY,
-					   .sent = e.sent, .received = e.received, .flows = e.flows };
+		g[i] = int_group(&e, i);
 	}
 	a->e = NULL;
 	a->n = 0;
@@ -698,14 +704,10 @@ int agg_group(struct agg *a, enum query_dim dim, bool keep, struct agg_group **r
 	if (!(g = calloc(a->n ? a->n : 1, sizeof(*g))))
 		return -ENOMEM;
 	if (query_dims[dim].kind == DK_INT) {
-		/* numbers: one group per key, the text made when shown */
+		/* numbers: one group per key */
 		for (size_t i = 0; i < a->n; i++) {
-			struct agg_entry *e = &a->e[i];
-
-			g[i] = (struct agg_group){ .id = i, .num = e->k, .null = e->k2 == AGG_NULL_KEY,
-						   .sent = e->sent, .received = e->received,
-						   .flows = e->flows };
-			e->line = (int)i;
+			g[i] = int_group(&a->e[i], i);
+			a->e[i].line = (int)i;
 		}
 		*ret = g;
 		*n = a->n;
