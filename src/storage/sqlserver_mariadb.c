@@ -34,10 +34,8 @@
 	X(mysql_real_query) \
 	X(mysql_store_result) \
 	X(mysql_use_result)
-MY_FUNCS(DLOPEN_SYM_DECLARE)
-static const struct dlopen_sym my_syms[] = { MY_FUNCS(DLOPEN_SYM_ENTRY) };
-static struct dlopen_lib my_lib =
-	DLOPEN_LIB(PICOSNITCH_SONAME_MARIADB, "the MariaDB client library", "libmariadb3", my_syms);
+DLOPEN_LIB_STATIC(my_lib, MY_FUNCS, PICOSNITCH_SONAME_MARIADB, "the MariaDB client library",
+		  "libmariadb3");
 
 static MYSQL *conn_of(struct sqlsrv *s)
 {

@@ -43,10 +43,8 @@
 	X(PQsetSingleRowMode) \
 	X(PQsocket) \
 	X(PQstatus)
-PG_FUNCS(DLOPEN_SYM_DECLARE)
-static const struct dlopen_sym pg_syms[] = { PG_FUNCS(DLOPEN_SYM_ENTRY) };
-static struct dlopen_lib pg_lib =
-	DLOPEN_LIB(PICOSNITCH_SONAME_PQ, "the PostgreSQL client library", "libpq5", pg_syms);
+DLOPEN_LIB_STATIC(pg_lib, PG_FUNCS, PICOSNITCH_SONAME_PQ, "the PostgreSQL client library",
+		  "libpq5");
 
 static PGconn *conn_of(struct sqlsrv *s)
 {

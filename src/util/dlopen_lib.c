@@ -33,8 +33,13 @@ int dlopen_lib_load(struct dlopen_lib *lib, char *err, size_t errlen)
 				lib->result = -ENOENT;
 			}
 		}
-		if (lib->result < 0 && h)
-			dlclose(h);
+		if (lib->result < 0) {
+			/* no pointer into a library that is not kept */
+			for (size_t i = 0; i < lib->n_syms; i++)
+				*lib->syms[i].ptr = NULL;
+			if (h)
+				dlclose(h);
+		}
 	}
 	r = lib->result;
 	if (r < 0 && err && errlen)

@@ -46,6 +46,13 @@ struct dlopen_lib {
 /* ... and the table of them. */
 #define DLOPEN_SYM_ENTRY(name) { (void **)&sym_##name, #name },
 
+/* A library used by one file: its functions' pointers (sym_X, static),
+ * their table and `static struct dlopen_lib var`, from its list FUNCS. */
+#define DLOPEN_LIB_STATIC(var, FUNCS, soname_, what_, package_)             \
+	FUNCS(DLOPEN_SYM_DECLARE)                                              \
+	static const struct dlopen_sym var##_syms[] = { FUNCS(DLOPEN_SYM_ENTRY) }; \
+	static struct dlopen_lib var = DLOPEN_LIB(soname_, what_, package_, var##_syms)
+
 /* Load lib and every one of its symbols: 0, or -ENOENT (not installed, or
  * a symbol missing: an older version) with err saying which and what to
  * install.  A failure is remembered: later calls fail the same way. */

@@ -41,6 +41,7 @@ int main(void)
 	       "the C library (libc.so.6) has no picosnitch_no_such_function: it is older than the "
 	       "one picosnitch was built with; update the package libc6",
 	       "the message names the function");
+	ok(!sym_abs_fn, "and no pointer into the library is left (abs was found before the missing one)");
 
 	sym_abs_fn = NULL;
 	is_int(dlopen_lib_load(&libc, NULL, 0), 0, "a library with every function loads");
