@@ -1108,6 +1108,15 @@ static int cmp_group_key(const void *x, const void *y)
 	return (a->num > b->num) - (a->num < b->num);
 }
 
+/* whether g[0, n) is in order of cmp_group_key */
+static bool groups_by_key(const struct agg_group *g, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp_group_key(&g[i - 1], &g[i]) > 0)
+			return false;
+	return true;
+}
+
 static int time_totals_chunked(struct query_db *db, const struct query_totals_req *req, size_t k,
 			       struct query_result **ret, char *err, size_t errlen)
 {
@@ -1143,7 +1152,9 @@ static int time_totals_chunked(struct query_db *db, const struct query_totals_re
 		sel.window = (struct query_window){ c, end, true, true };
 		rolled = use_rollups(db, &sel, &sp);
 		r = grouped(db, &sel, &sp, &rolled, &a, false, &g, &ng, err, errlen);
-		if (r == 0 && ng)
+		/* a chunk of one executable's days comes in order (its times
+		 * appended): sorting it again was 7% of a year's time */
+		if (r == 0 && ng && !groups_by_key(g, ng))
 			qsort(g, ng, sizeof(*g), cmp_group_key);
 		for (size_t i = 0; r == 0 && i < ng; i++) {
 			struct rollup_entry e = { .key = g[i].num,
