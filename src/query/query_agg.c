@@ -456,55 +456,65 @@ int agg_line_keys(const struct agg *a, struct line_key **ret, size_t *n)
 	return 0;
 }
 
+void line_walk_start(struct line_walk *w, const struct line_key *lk, size_t n_lk)
+{
+	*w = (struct line_walk){ .lk = lk, .n = n_lk, .sorted = true };
+}
+
+int line_walk_line(struct line_walk *w, struct agg *a, int64_t k, int64_t k2)
+{
+	struct agg_entry *e;
+
+	/* the writer sorts the entries by key (a key may repeat: the
+	 * executables' sums by remote address, one per domain): walk the
+	 * lines' keys along; from a key out of order on, each is looked up */
+	if (w->have_prev && (k < w->pk || (k == w->pk && k2 < w->pk2)))
+		w->sorted = false;
+	w->have_prev = true;
+	w->pk = k;
+	w->pk2 = k2;
+	if (w->sorted) {
+		while (w->i < w->n && (w->lk[w->i].k < k || (w->lk[w->i].k == k && w->lk[w->i].k2 < k2)))
+			w->i++;
+		return w->i < w->n && w->lk[w->i].k == k && w->lk[w->i].k2 == k2 ? w->lk[w->i].line : -1;
+	}
+	e = agg_get(a, k, k2, false);
+	return e ? e->line : -1;
+}
+
+void agg_add_line(struct agg *a, int line, int64_t time, int64_t sent, int64_t received)
+{
+	struct agg_series *s = a->series;
+	struct query_point *p;
+	ssize_t b;
+
+	if (line < 0) {
+		if (!s->other)
+			return;
+		line = (int)s->n_lines - 1;
+	}
+	if ((b = bucket_of(s, time)) < 0)
+		return;
+	p = &s->points[(size_t)line * s->buckets + (size_t)b];
+	p->sent = query_add_sat(p->sent, sent);
+	p->received = query_add_sat(p->received, received);
+}
+
 int agg_add_unit_lines(struct agg *a, const struct line_key *lk, size_t n_lk, const void *blob,
 		       size_t len, int64_t start)
 {
-	struct agg_series *s = a->series;
 	struct rollup_reader rd;
 	struct rollup_entries c;
-	bool sorted = true, have_prev = false;
-	int64_t pk = 0, pk2 = 0;
-	size_t i = 0;
-	ssize_t b = bucket_of(s, start);
+	struct line_walk w;
 	int n;
 
 	if (!rollup_reader_init(&rd, blob, len))
 		return -EBADMSG;
-	while ((n = rollup_next_entries(&rd, &c)) > 0) {
-		for (int j = 0; j < n; j++) {
-			const struct rollup_entry e = c.e[j];
-			struct query_point *p;
-			int line = -1;
-
-			/* the writer sorts the entries by key: walk the lines' keys
-			 * along (an entry out of order is looked up) */
-			if (have_prev && (e.key < pk || (e.key == pk && e.key2 <= pk2)))
-				sorted = false;
-			have_prev = true;
-			pk = e.key;
-			pk2 = e.key2;
-			if (sorted) {
-				while (i < n_lk && (lk[i].k < e.key || (lk[i].k == e.key && lk[i].k2 < e.key2)))
-					i++;
-				if (i < n_lk && lk[i].k == e.key && lk[i].k2 == e.key2)
-					line = lk[i].line;
-			} else {
-				struct agg_entry *ae = agg_get(a, e.key, e.key2, false);
-
-				line = ae ? ae->line : -1;
-			}
-			if (line < 0) {
-				if (!s->other)
-					continue;
-				line = (int)s->n_lines - 1;
-			}
-			if (b < 0)
-				continue;
-			p = &s->points[(size_t)line * s->buckets + (size_t)b];
-			p->sent = query_add_sat(p->sent, e.sent);
-			p->received = query_add_sat(p->received, e.received);
-		}
-	}
+	line_walk_start(&w, lk, n_lk);
+	while ((n = rollup_next_entries(&rd, &c)) > 0)
+		for (int j = 0; j < n; j++)
+			agg_add_line(a, line_walk_line(&w, a, c.e[j].key, c.e[j].key2), start, c.e[j].sent,
+				     c.e[j].received);
 	return n < 0 ? -EBADMSG : 0;
 }
 

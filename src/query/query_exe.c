@@ -616,8 +616,15 @@ static bool part_keeps(const struct part_filter *pf, int64_t exe, const struct r
 	return true;
 }
 
+/* Whether an agg sums each key only: totals, or a series' first pass
+ * that keeps no buckets. */
+static bool sums_only(const struct agg *a)
+{
+	return !a->series || (a->series->no_buckets && !a->series->second);
+}
+
 /* The dense tables (query_int.h) of a scan's aggs, sharing *budget: one
- * for each total by a key other than time (a series adds to buckets,
+ * for each sum by a key other than time (a series adds to buckets,
  * and times are never small), none (no pages) for the others or when
  * there is no memory for it; NULL if the array cannot be made. */
 static struct agg_dense *dense_tables(const enum query_dim *dims, struct agg *const *aggs,
@@ -626,7 +633,7 @@ static struct agg_dense *dense_tables(const enum query_dim *dims, struct agg *co
 	struct agg_dense *dense = calloc(n_aggs, sizeof(*dense));
 
 	for (size_t j = 0; dense && j < n_aggs; j++)
-		if (!aggs[j]->series && dims[j] != QUERY_DIM_TIME &&
+		if (sums_only(aggs[j]) && dims[j] != QUERY_DIM_TIME &&
 		    !agg_dense_init(&dense[j], budget))
 			dense[j].page = NULL;
 	return dense;
@@ -645,7 +652,8 @@ static void dense_tables_free(struct agg_dense *dense, size_t n_aggs)
  * distinct, so its shortcut for the previous key never helps, and the
  * agg's compact slots probe faster.) */
 static int add_part(struct agg *agg, struct agg_dense *dense, const struct part_filter *pf,
-		    int64_t exe, int64_t day, const uint8_t *part, size_t len)
+		    const struct line_key *lk, size_t n_lk, int64_t exe, int64_t day,
+		    const uint8_t *part, size_t len)
 {
 	/* into the agg a key is three dependent reads (hash slot, entry, the
 	 * series' pairs), each a cache miss for a busy executable's remote
@@ -657,13 +665,30 @@ static int add_part(struct agg *agg, struct agg_dense *dense, const struct part_
 		agg_prefetch, agg_prefetch_entry, agg_prefetch_pairs,
 	};
 	enum { DENSE_AHEAD = 8 };
-	const int n_stages = agg->series ? 3 : 1;
+	const int n_stages = sums_only(agg) ? 1 : 3;
 	struct rollup_reader rd;
 	struct rollup_entries buf[2], *c = &buf[0], *next = &buf[1], *t;
 	int n, n_next;
 
 	if (!rollup_reader_init(&rd, part, len))
 		return -1;
+	if (agg->series && agg->series->second) {
+		/* a series' second pass: the part's keys (sorted) along its
+		 * lines' keys, no lookups */
+		struct line_walk w;
+
+		line_walk_start(&w, lk, n_lk);
+		while ((n = rollup_next_entries(&rd, c)) > 0)
+			for (int i = 0; i < n; i++) {
+				const struct rollup_entry *e = &c->e[i];
+
+				if (!pf->n_m || part_keeps(pf, exe, e))
+					agg_add_line(agg, line_walk_line(&w, agg, e->key,
+									 pf->pairs ? 0 : e->key2),
+						     day, e->sent, e->received);
+			}
+		return n;
+	}
 	/* chunks of entries decoded at once, the next one before the current
 	 * one is added, so that the reads ahead go on across them */
 	n = rollup_next_entries(&rd, c);
@@ -747,10 +772,38 @@ static size_t sums_runs(const struct query_db *db, struct agg *const *aggs, size
  * sums_usable and sums_runs).  A unit is its row (dim: its base), then the
  * rows of the keys too long for it (schema 19, rollup.h), in the primary
  * key's order; only those of the keys asked for are read. */
+/* The line keys of the aggs in a series' second pass (lk NULL for the
+ * others). */
+struct agg_lines {
+	struct line_key *lk;
+	size_t n;
+};
+
+static bool second_pass(const struct agg *a)
+{
+	return a->series && a->series->second;
+}
+
+static bool lines_wanted(struct agg *const *aggs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (second_pass(aggs[i]))
+			return true;
+	return false;
+}
+
+static void lines_free(struct agg_lines *l, size_t n)
+{
+	for (size_t i = 0; l && i < n; i++)
+		free(l[i].lk);
+	free(l);
+}
+
 static int sums_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
 		     struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		     size_t errlen)
 {
+	struct agg_lines *lines;
 	static const char sql[] = "SELECT day, dim, data FROM exe_sums WHERE exe_id = ?1 AND "
 				  "day >= ?2 AND day < ?3 AND dim >= 0 AND dim < 63 AND "
 				  "(?4 >> dim) & 1 ORDER BY day, dim";
@@ -775,12 +828,17 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	kept = kept_exes(x, &n_kept);
 	pfs = calloc(n_aggs, sizeof(*pfs));
 	row_m = calloc(x->n_m ? x->n_m : 1, sizeof(*row_m));
-	if (!pending || !dense || !kept || !pfs || !row_m) {
+	lines = calloc(n_aggs, sizeof(*lines));
+	for (size_t j = 0; lines && j < n_aggs && r == 0; j++)
+		if (second_pass(aggs[j]))
+			r = agg_line_keys(aggs[j], &lines[j].lk, &lines[j].n);
+	if (!pending || !dense || !kept || !pfs || !row_m || !lines || r < 0) {
 		free(pending);
 		dense_tables_free(dense, n_aggs);
 		free(kept);
 		free(pfs);
 		free(row_m);
+		lines_free(lines, n_aggs);
 		return query_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	/* the filters decided per entry: each part holds their columns */
@@ -801,13 +859,17 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 		free(kept);
 		free(pfs);
 		free(row_m);
+		lines_free(lines, n_aggs);
 		return query_sqlite_fail(db, rc, "read the executables' sums", err, errlen);
 	}
 	for (size_t i = 0; i < n_runs; i++)
 		if (runs[i].base == ROLLUP_SUMS_WEEK)
 			weeks = (struct prefetch_weeks){ (keys | 1) << ROLLUP_SUMS_WEEK, runs[i].from,
 							 runs[i].to };
-	ahead = prefetch_scan(db, sql, keys | 1, kept, n_kept, d0, d1, weeks.w1 ? &weeks : NULL);
+	/* a series' second pass reads what its first read: from the cache */
+	ahead = lines_wanted(aggs, n_aggs) ? NULL
+					   : prefetch_scan(db, sql, keys | 1, kept, n_kept, d0, d1,
+							   weeks.w1 ? &weeks : NULL);
 	rc = SQLITE_DONE;
 	for (size_t i = 0; r == 0 && i < n_kept * n_runs; i++) {
 		const struct sums_run *run = &runs[i % n_runs];
@@ -850,7 +912,8 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 						waiting = pending[j] = true;
 					else
 						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL,
-							     &pfs[j], exe, start, part, part_len);
+							     &pfs[j], lines[j].lk, lines[j].n, exe,
+							     start, part, part_len);
 				}
 			} else if (start == cur && waiting) {
 				/* a long part: of the aggs waiting for its key (a
@@ -861,7 +924,8 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 					if (pending[j] && query_dims[dims[j]].rollup_key == dim) {
 						pending[j] = false;
 						n = add_part(aggs[j], dense[j].page ? &dense[j] : NULL,
-							     &pfs[j], exe, start, blob, len);
+							     &pfs[j], lines[j].lk, lines[j].n, exe,
+							     start, blob, len);
 					}
 					waiting |= pending[j];
 				}
@@ -892,6 +956,7 @@ static int sums_scan(struct query_db *db, const struct exe_days *x, const enum q
 	free(pending);
 	free(pfs);
 	free(row_m);
+	lines_free(lines, n_aggs);
 	return r;
 }
 
@@ -1142,6 +1207,12 @@ int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum quer
 	dense_tables_free(dense, n_aggs);
 	free(row_m);
 	return r;
+}
+
+bool exe_days_sums(const struct query_db *db, const struct exe_days *x, enum query_dim dim,
+		   struct agg *a)
+{
+	return !db->opt.no_exe_sums && sums_usable(db, x, &dim, &a, 1);
 }
 
 const int64_t *exe_days_exes(const struct exe_days *x, size_t *n)

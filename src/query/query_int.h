@@ -258,6 +258,21 @@ int agg_line_keys(const struct agg *a, struct line_key **ret, size_t *n);
  * -EBADMSG: a blob that cannot be read. */
 int agg_add_unit_lines(struct agg *a, const struct line_key *lk, size_t n_lk, const void *blob,
 		       size_t len, int64_t start);
+/* Finding the lines of keys that come sorted (a unit's, a part of an
+ * executable's sums) by walking along the lines' sorted keys rather than
+ * looking each up (a key out of order is looked up). */
+struct line_walk {
+	const struct line_key *lk;
+	size_t n, i;
+	bool sorted, have_prev;
+	int64_t pk, pk2;
+};
+void line_walk_start(struct line_walk *w, const struct line_key *lk, size_t n_lk);
+/* The line of the next key (-1: none, "other"). */
+int line_walk_line(struct line_walk *w, struct agg *a, int64_t k, int64_t k2);
+/* Add to the point of a line (-1: other, if the series has it) at time,
+ * in a series' second pass (as agg_add then). */
+void agg_add_line(struct agg *a, int line, int64_t time, int64_t sent, int64_t received);
 /* Register ps_acc(k, k2, time, sent, received, flows) on the handle: agg_add
  * into db->agg. */
 int agg_register(struct query_db *db);
@@ -405,6 +420,9 @@ const int64_t *exe_days_exes(const struct exe_days *x, size_t *n);
 int exe_days_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
 		  struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		  size_t errlen);
+/* Whether exe_days_scan of x by dim into a reads the executables' sums. */
+bool exe_days_sums(const struct query_db *db, const struct exe_days *x, enum query_dim dim,
+		   struct agg *a);
 void exe_days_free(struct exe_days *x);
 
 #endif

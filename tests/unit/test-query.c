@@ -2353,6 +2353,60 @@ static void test_exe_days(void)
 		   "  (read from the entries alone, they are missed)");
 		query_close(db);
 	}
+
+	/* a filtered series by remote address over 90 days or more, from
+	 * the executables' sums: a first pass of sums only, then the lines
+	 * (sums_first); fewer days or another key: one pass */
+	{
+		static const struct query_filter fs[][2] = {
+			{ F(EXECUTABLE, INCLUDE, CURL), F(DOMAIN, EXCLUDE, "") },
+			{ F(EXECUTABLE, INCLUDE, CURL), F(DOMAIN, INCLUDE, "example.com") },
+			{ F(NAME, INCLUDE, "curl") },
+		};
+		static const enum query_dim by[] = { QUERY_DIM_REMOTE_ADDRESS, QUERY_DIM_COUNTRY,
+						     QUERY_DIM_ASN, QUERY_DIM_DOMAIN };
+		struct query_window ws[] = { win(R_START - 30 * DAY, end + 10 * DAY),
+					     win(R_START - 30 * DAY + 4000, end + 10 * DAY - 77),
+					     win(R_START, end) };
+		int same = 0, cases = 0, how[2][2] = { { 0 } };
+
+		if (!(rolled = open_copy(path, copy, &opt)) ||
+		    query_open(path, &raw_opt, &rows, err, sizeof(err)) < 0) {
+			ok(0, err);
+			return;
+		}
+		for (size_t f = 0; f < sizeof(fs) / sizeof(fs[0]); f++)
+			for (size_t d = 0; d < sizeof(by) / sizeof(by[0]); d++)
+				for (size_t w = 0; w < sizeof(ws) / sizeof(ws[0]); w++)
+					for (int k = 0; k < 4; k++) {
+						struct query_series_req sr = {
+							.sel = { by[d], ws[w], fs[f], f < 2 ? 2 : 1 },
+							.top = 1 + (size_t)k / 2, .buckets = 20,
+							.other = k % 2 == 0, .align = true
+						};
+						struct query_series *sa = NULL, *sb = NULL;
+						int x = query_series(rolled, &sr, &sa, err, sizeof(err));
+						int y = query_series(rows, &sr, &sb, err, sizeof(err));
+
+						if (x == 0 && y == 0 && same_series(sa, sb))
+							same++;
+						else
+							printf("#   filters %zu, series by %s, window %zu, case %d differ\n",
+							       f, query_dim_name(by[d]), w, k);
+						cases++;
+						/* [long window][by remote address]: two scans */
+						if (x == 0 && sa->how == QUERY_SERIES_TWO_SCANS)
+							how[w < 2][d < 3]++;
+						query_series_free(sa);
+						query_series_free(sb);
+					}
+		is_int(same, cases, "  filtered series by remote address, country and network owner over "
+				    "120 days, from sums only then the lines: the same as from the rows");
+		ok(how[1][1] == 3 * 3 * 2 * 4 && !how[1][0] && !how[0][1],
+		   "  (two passes there, one by domain or over 80 days)");
+		query_close(rolled);
+		query_close(rows);
+	}
 	free(path);
 	free(copy);
 }
