@@ -1515,7 +1515,7 @@ static bool cut_by_exes(const struct query_db *db, const struct query_select *se
 	return true;
 }
 
-/* The piece of p[0, n) (in order, filling a day) that holds t, from *k. */
+/* The piece of p[0, n) (in order, filling a day) that holds t, trying k first. */
 static size_t piece_of(const struct piece *p, size_t n, size_t k, int64_t t)
 {
 	if (t >= p[k].from && t < p[k].to)

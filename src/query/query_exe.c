@@ -767,11 +767,6 @@ static size_t sums_runs(const struct query_db *db, struct agg *const *aggs, size
 	return n;
 }
 
-/* exe_days_scan from the executables' sums: each unit's sums of each key
- * added at the unit's start (a series' buckets hold whole units: see
- * sums_usable and sums_runs).  A unit is its row (dim: its base), then the
- * rows of the keys too long for it (schema 19, rollup.h), in the primary
- * key's order; only those of the keys asked for are read. */
 /* The line keys of the aggs in a series' second pass (lk NULL for the
  * others). */
 struct agg_lines {
@@ -799,14 +794,21 @@ static void lines_free(struct agg_lines *l, size_t n)
 	free(l);
 }
 
+/* exe_days_scan from the executables' sums: each unit's sums of each key
+ * added at the unit's start (a series' buckets hold whole units: see
+ * sums_usable and sums_runs).  A unit is its row (dim: its base), then the
+ * rows of the keys too long for it (schema 19, rollup.h), in the primary
+ * key's order; only those of the keys asked for are read.  In a series'
+ * second pass each part's keys are walked along its lines' keys (add_part),
+ * without helpers: the first pass brought the rows into the cache. */
 static int sums_scan(struct query_db *db, const struct exe_days *x, const enum query_dim *dims,
 		     struct agg *const *aggs, size_t n_aggs, int64_t d0, int64_t d1, char *err,
 		     size_t errlen)
 {
-	struct agg_lines *lines;
 	static const char sql[] = "SELECT day, dim, data FROM exe_sums WHERE exe_id = ?1 AND "
 				  "day >= ?2 AND day < ?3 AND dim >= 0 AND dim < 63 AND "
 				  "(?4 >> dim) & 1 ORDER BY day, dim";
+	struct agg_lines *lines;	/* the lines' keys of a second pass */
 	bool *pending;		/* aggs[j]'s part of this unit is still to come */
 	struct part_filter *pfs;	/* how aggs[j] reads its parts */
 	const struct matcher **row_m;
