@@ -1749,6 +1749,23 @@ static const char *totals_after(struct query_db *db, const char *copy, enum quer
 	return totals(db, dim, win(R_START, R_START + R_DAYS * DAY), curl, 1);
 }
 
+/* Whether a series answers, and the same bit for bit, from both handles;
+ * *how (not NULL) the path the first took (unchanged if it failed). */
+static bool series_agree(struct query_db *a, struct query_db *b, const struct query_series_req *sr,
+			 int *how)
+{
+	struct query_series *sa = NULL, *sb = NULL;
+	int x = query_series(a, sr, &sa, err, sizeof(err));
+	int y = query_series(b, sr, &sb, err, sizeof(err));
+	bool same = x == 0 && y == 0 && same_series(sa, sb);
+
+	if (x == 0 && how)
+		*how = (int)sa->how;
+	query_series_free(sa);
+	query_series_free(sb);
+	return same;
+}
+
 /* A series by dim of 80 days over [R_START, +80 days), rendered with the
  * path it took: its lines' values, sums and points. */
 static const char *series_text(struct query_db *db, enum query_dim dim, size_t buckets, size_t top)
@@ -2297,18 +2314,13 @@ static void test_exe_days(void)
 									       .top = 1 + (size_t)k / 2,
 									       .buckets = n_buckets[b],
 									       .other = k % 2 == 0 };
-						struct query_series *sa = NULL, *sb = NULL;
-						int x = query_series(rolled, &sr, &sa, err, sizeof(err));
-						int y = query_series(rows, &sr, &sb, err, sizeof(err));
 
-						if (x == 0 && y == 0 && same_series(sa, sb))
+						if (series_agree(rolled, rows, &sr, NULL))
 							same++;
 						else
 							printf("#   series by %s, %zu buckets, window %zu, case %d differ\n",
 							       query_dim_name(by[d]), n_buckets[b], w, k);
 						cases++;
-						query_series_free(sa);
-						query_series_free(sb);
 					}
 		is_int(same, cases, "  unaligned series by executable, name, hash and command: the days "
 				    "their buckets cut from executable days, the same as from the rows");
@@ -2381,21 +2393,17 @@ static void test_exe_days(void)
 							.top = 1 + (size_t)k / 2, .buckets = 20,
 							.other = k % 2 == 0, .align = true
 						};
-						struct query_series *sa = NULL, *sb = NULL;
-						int x = query_series(rolled, &sr, &sa, err, sizeof(err));
-						int y = query_series(rows, &sr, &sb, err, sizeof(err));
+						int took = -1;
 
-						if (x == 0 && y == 0 && same_series(sa, sb))
+						if (series_agree(rolled, rows, &sr, &took))
 							same++;
 						else
 							printf("#   filters %zu, series by %s, window %zu, case %d differ\n",
 							       f, query_dim_name(by[d]), w, k);
 						cases++;
 						/* [long window][by remote address]: two scans */
-						if (x == 0 && sa->how == QUERY_SERIES_TWO_SCANS)
+						if (took == QUERY_SERIES_TWO_SCANS)
 							how[w < 2][d < 3]++;
-						query_series_free(sa);
-						query_series_free(sb);
 					}
 		is_int(same, cases, "  filtered series by remote address, country and network owner over "
 				    "120 days, from sums only then the lines: the same as from the rows");
