@@ -5,7 +5,7 @@
  *                                 then bring its rollups up to date
  *   querygen run PATH [--cold] [--reps N] [--only KIND] [--window NAME]
  *                [--dim NAME] [--filter 0|1|2] [--exe PATH] [--no-prefetch]
- *                [--no-exe-weeks] [--no-exe-sums]
+ *                [--no-exe-weeks] [--no-exe-sums] [--buckets N]
  *                                 time every query kind over several windows
  *                                 and print one tab-separated line each; the
  *                                 filter (1, "filter") is the busiest
@@ -20,6 +20,8 @@
  *                                 read from its days, never its sums
  *                                 --no-prefetch: no helpers read ahead
  *                                 (query_prefetch.c)
+ *                                 --buckets N: a series' buckets (60; the
+ *                                 dash asks for 300)
  *   querygen writecost PATH [WINDOWS]
  *                                 time the monitor's write of a window of
  *                                 entries (store_write) with and without the
@@ -626,7 +628,7 @@ static void drop_caches(void)
 }
 
 /* series: aligned buckets (as the interfaces ask for them); series/exact:
- * buckets of exactly the window's length / 60 */
+ * buckets of exactly the window's length / the buckets asked for (60) */
 enum kind { K_TOTALS, K_SERIES, K_SERIES_EXACT, K_DISTINCT, K_BOUNDS, K_PAGE };
 static const char *const kind_names[] = { "totals", "series", "series/exact", "distinct", "bounds",
 					   "page" };
@@ -637,6 +639,7 @@ struct bench_ctx {
 	struct query_options opt;
 	bool cold;
 	int reps;
+	size_t buckets;
 	int64_t first, last;
 	/* the filters: a drill-down into the busiest executable, leaving out
 	 * what had no domain */
@@ -676,7 +679,7 @@ static int run_one(struct bench_ctx *c, enum kind kind, enum query_dim dim,
 	}
 	case K_SERIES:
 	case K_SERIES_EXACT: {
-		struct query_series_req req = { .sel = sel, .top = 10, .buckets = 60, .other = true,
+		struct query_series_req req = { .sel = sel, .top = 10, .buckets = c->buckets, .other = true,
 						.align = kind == K_SERIES };
 
 		r = query_series(c->db, &req, &ser, err, errlen);
@@ -771,7 +774,7 @@ static void measure(struct bench_ctx *c, enum kind kind, enum query_dim dim, con
 
 static int run(const char *path, int argc, char **argv)
 {
-	struct bench_ctx c = { .path = path, .reps = 3 };
+	struct bench_ctx c = { .path = path, .reps = 3, .buckets = 60 };
 	const char *only = NULL, *window = NULL, *dim = NULL, *exe = NULL;
 	int filters = -1;
 	char err[512];
@@ -800,6 +803,8 @@ static int run(const char *path, int argc, char **argv)
 			c.opt.no_exe_weeks = true;
 		else if (!strcmp(argv[i], "--no-exe-sums"))
 			c.opt.no_exe_sums = true;
+		else if (!strcmp(argv[i], "--buckets") && i + 1 < argc)
+			c.buckets = strtoul(argv[++i], NULL, 10);
 	}
 	if (c.reps < 1 || c.reps > 32)
 		c.reps = 3;
