@@ -167,15 +167,24 @@ struct agg_entry *agg_get(struct agg *a, int64_t k, int64_t k2, bool add)
 	return &a->e[a->n++];
 }
 
-/* The bucket of a time in the series' window, or -1. */
+/* The bucket of a time in the series' window, or -1.  In 64 bits when
+ * nothing overflows (a 128-bit division is a library call, and this runs
+ * for every entry of a series), else in 128: the same quotient. */
 static ssize_t bucket_of(const struct agg_series *s, int64_t t)
 {
 	__int128 b;
+	int64_t d, m;
 
 	if (s->align_len) {
 		if (t < s->from || (__int128)t - s->from >= s->span)
 			return -1;
-		b = ((__int128)t - s->align_start) / s->align_len;
+		if (!__builtin_sub_overflow(t, s->align_start, &d))
+			b = d / s->align_len;
+		else
+			b = ((__int128)t - s->align_start) / s->align_len;
+	} else if (s->buckets <= INT64_MAX && !__builtin_sub_overflow(t, s->from, &d) &&
+		   !__builtin_mul_overflow(d, (int64_t)s->buckets, &m)) {
+		b = m / s->span;
 	} else {
 		b = ((__int128)t - s->from) * (__int128)s->buckets / s->span;
 	}

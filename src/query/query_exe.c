@@ -597,21 +597,23 @@ static bool sums_usable(const struct query_db *db, const struct exe_days *x,
 /* How add_part reads a part: the filters its entries must pass (those not
  * on the executable's own columns; sums_usable made sure the part holds
  * their columns), and whether the second key is the domain of remote
- * addresses (schema 21), not part of the key listed. */
+ * addresses (schema 21), not part of the key listed.  `row` is what the
+ * filters look at: zero but for the columns of the part's key, which each
+ * entry writes (always the same columns, so the rest stays zero: zeroing
+ * the whole row per entry was a fifth of a long filtered series' time). */
 struct part_filter {
 	int key;
 	const struct matcher *const *m;
 	size_t n_m;
 	bool pairs;
+	struct rollup_row row;
 };
 
-static bool part_keeps(const struct part_filter *pf, int64_t exe, const struct rollup_entry *e)
+static bool part_keeps(struct part_filter *pf, int64_t exe, const struct rollup_entry *e)
 {
-	struct rollup_row row = { 0 };
-
-	rollup_sums_key_row(pf->key, e->key, e->key2, &row);
+	rollup_sums_key_row(pf->key, e->key, e->key2, &pf->row);
 	for (size_t j = 0; j < pf->n_m; j++)
-		if (matches(pf->m[j], exe, &row) == pf->m[j]->exclude)
+		if (matches(pf->m[j], exe, &pf->row) == pf->m[j]->exclude)
 			return false;
 	return true;
 }
@@ -651,7 +653,7 @@ static void dense_tables_free(struct agg_dense *dense, size_t n_aggs)
  * -ENOMEM.  (Not through a ktab, as the days' rows are: a part's keys are
  * distinct, so its shortcut for the previous key never helps, and the
  * agg's compact slots probe faster.) */
-static int add_part(struct agg *agg, struct agg_dense *dense, const struct part_filter *pf,
+static int add_part(struct agg *agg, struct agg_dense *dense, struct part_filter *pf,
 		    const struct line_key *lk, size_t n_lk, int64_t exe, int64_t day,
 		    const uint8_t *part, size_t len)
 {

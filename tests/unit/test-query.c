@@ -2588,6 +2588,11 @@ static void test_bucket_span(void)
 		  .align_len = 3600, .buckets = 49 },
 		{ .from = from, .span = year, .align_start = from / six * six, .align_len = six,
 		  .buckets = (size_t)((from + year - from / six * six + six - 1) / six) },
+		/* where the 64-bit shortcut overflows: (t - from) * buckets,
+		 * and t - align_start near the end */
+		{ .from = INT64_MIN + 100, .span = INT64_MAX - 100, .buckets = 7 },
+		{ .from = 0, .span = INT64_MAX - 100, .align_start = -1000,
+		  .align_len = (int64_t)1 << 61, .buckets = 5 },
 	};
 	unsigned seed = 1;
 
@@ -2605,6 +2610,8 @@ static void test_bucket_span(void)
 			else if (k < 2000)	/* around the ends of the buckets */
 				t = s->from + (int64_t)((__int128)s->span * (k / 4) / 500) +
 				    (int64_t)(k % 4) - 2;
+			else if (k < 2100)	/* the end of the window */
+				t = s->from + s->span - 1 - (int64_t)(k - 2000) * 13;
 			else
 				t = s->from - 10 + (int64_t)((uint64_t)rand_r(&seed) * 7919u %
 							     (uint64_t)(s->span + 20));
