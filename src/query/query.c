@@ -1090,29 +1090,38 @@ static int window_ends(struct query_db *db, const struct query_window *w, int64_
 
 /* Totals by time of a window longer than a few days that the rollups do
  * not give in order (filters): a time is in one chunk of the window only,
- * so each chunk's groups are complete when it has been read, and go into
+ * so each chunk's keys are complete when it has been read, and go into
  * the page as they come (agg_top).  Only a chunk's keys are in memory, not
  * the window's (a busy executable's year has ~450,000 distinct times, ~75
  * MB summed at once): chunks are whole days, from one day, twice as long
  * while they have fewer than half TIME_CHUNK_KEYS times (up to 64 days),
- * half as long while they have more.  -EAGAIN: read it the usual way. */
-#define TIME_CHUNK_KEYS 100000
+ * half as long while they have more.  The chunks share one agg, emptied
+ * but keeping its room (agg_clear): each chunk's own, grown by doubling and
+ * freed, touched new pages all the time (a fault costs microseconds on a
+ * VM) and, with the dash's heap settings, every block over 2 MB was mapped
+ * afresh (querygen, the busiest executable and a domain, year, cold:
+ * 6,800 faults, 162-192 ms; 9,500 and 228-250 with the dash's settings).
+ * TIME_CHUNK_KEYS 50,000 rather than 100,000 halves the room again.
+ * -EAGAIN: read it the usual way. */
+#define TIME_CHUNK_KEYS 50000
 #define TIME_CHUNK_MAX (64 * ROLLUP_DAY)
 
-static int cmp_group_key(const void *x, const void *y)
+/* entries of times in the order of their groups: a NULL time first */
+static int cmp_time_entry(const void *x, const void *y)
 {
-	const struct agg_group *a = x, *b = y;
+	const struct agg_entry *a = x, *b = y;
+	bool an = a->k2 == AGG_NULL_KEY, bn = b->k2 == AGG_NULL_KEY;
 
-	if (a->null != b->null)
-		return a->null ? -1 : 1;
-	return (a->num > b->num) - (a->num < b->num);
+	if (an != bn)
+		return an ? -1 : 1;
+	return (a->k > b->k) - (a->k < b->k);
 }
 
-/* whether g[0, n) is in order of cmp_group_key */
-static bool groups_by_key(const struct agg_group *g, size_t n)
+/* whether a's entries are in order of cmp_time_entry */
+static bool times_in_order(const struct agg *a)
 {
-	for (size_t i = 1; i < n; i++)
-		if (cmp_group_key(&g[i - 1], &g[i]) > 0)
+	for (size_t i = 1; i < a->n; i++)
+		if (cmp_time_entry(&a->e[i - 1], &a->e[i]) > 0)
 			return false;
 	return true;
 }
@@ -1120,7 +1129,7 @@ static bool groups_by_key(const struct agg_group *g, size_t n)
 static int time_totals_chunked(struct query_db *db, const struct query_totals_req *req, size_t k,
 			       struct query_result **ret, char *err, size_t errlen)
 {
-	struct agg rows = { 0 };
+	struct agg rows = { 0 }, a = { 0 };
 	struct agg_top t = { 0 };
 	int64_t from = 0, to = 0;
 	int r = window_ends(db, &req->sel.window, &from, &to, err, errlen);
@@ -1141,39 +1150,38 @@ static int time_totals_chunked(struct query_db *db, const struct query_totals_re
 		/* chunks end at day starts, so that each has whole days */
 		int64_t end = rollup_day_start(c) + len;
 		struct query_select sel = req->sel;
-		struct agg a = { 0 };
-		struct agg_group *g = NULL;
 		struct split sp;
-		size_t ng = 0;
 		bool rolled;
 
 		if (end > to)
 			end = to;
 		sel.window = (struct query_window){ c, end, true, true };
 		rolled = use_rollups(db, &sel, &sp);
-		r = grouped(db, &sel, &sp, &rolled, &a, false, &g, &ng, err, errlen);
+		agg_clear(&a);
+		/* (a time is its own group: no texts to resolve) */
+		r = gather(db, &sel, &sp, &rolled, &a, err, errlen);
 		/* a chunk of one executable's days comes in order (its times
 		 * appended): sorting it again was 7% of a year's time */
-		if (r == 0 && ng && !groups_by_key(g, ng))
-			qsort(g, ng, sizeof(*g), cmp_group_key);
-		for (size_t i = 0; r == 0 && i < ng; i++) {
-			struct rollup_entry e = { .key = g[i].num,
-						  .key2 = g[i].null ? AGG_NULL_KEY : 0,
-						  .sent = g[i].sent, .received = g[i].received,
-						  .flows = g[i].flows };
+		if (r == 0 && !times_in_order(&a))
+			qsort(a.e, a.n, sizeof(*a.e), cmp_time_entry);
+		for (size_t i = 0; r == 0 && i < a.n; i++) {
+			const struct agg_entry *x = &a.e[i];
+			struct rollup_entry e = { .key = x->k,
+						  .key2 = x->k2 == AGG_NULL_KEY ? AGG_NULL_KEY : 0,
+						  .sent = x->sent, .received = x->received,
+						  .flows = x->flows };
 
 			if (!agg_top_add(&t, &e))
 				r = -EAGAIN;	/* not in order: cannot be */
 		}
-		if (ng < TIME_CHUNK_KEYS / 2 && len < TIME_CHUNK_MAX)
+		if (a.n < TIME_CHUNK_KEYS / 2 && len < TIME_CHUNK_MAX)
 			len *= 2;
-		else if (ng > TIME_CHUNK_KEYS && len > ROLLUP_DAY)
+		else if (a.n > TIME_CHUNK_KEYS && len > ROLLUP_DAY)
 			len /= 2;
-		agg_groups_free(g, ng);
-		agg_free(&a);
 		c = end;
 	}
 	query_ahead_end(db);
+	agg_free(&a);
 	r = top_result(req, &t, r, ret, err, errlen);
 	agg_free(&rows);
 	return r;

@@ -40,6 +40,20 @@ void agg_free(struct agg *a)
 	*a = (struct agg){ 0 };
 }
 
+void agg_clear(struct agg *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->e[i].text);
+		free(a->e[i].points);
+	}
+	free(a->slots);
+	a->slots = NULL;
+	a->n_slots = 0;
+	a->n = 0;
+	a->in_order = false;
+	a->oom = false;
+}
+
 static bool agg_grow(struct agg *a, size_t n_slots)
 {
 	uint32_t *slots;
