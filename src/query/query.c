@@ -1100,7 +1100,7 @@ static int window_ends(struct query_db *db, const struct query_window *w, int64_
  * freed, touched new pages all the time (a fault costs microseconds on a
  * VM) and, with the dash's heap settings, every block over 2 MB was mapped
  * afresh (querygen, the busiest executable and a domain, year, cold:
- * 6,800 faults, 162-192 ms; 9,500 and 228-250 with the dash's settings).
+ * 6,800 faults, 162-201 ms; 9,700 and 228-263 with the dash's settings).
  * TIME_CHUNK_KEYS 50,000 rather than 100,000 halves the room again.
  * -EAGAIN: read it the usual way. */
 #define TIME_CHUNK_KEYS 50000

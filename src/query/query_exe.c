@@ -600,7 +600,8 @@ static bool sums_usable(const struct query_db *db, const struct exe_days *x,
  * addresses (schema 21), not part of the key listed.  `row` is what the
  * filters look at: zero but for the columns of the part's key, which each
  * entry writes (always the same columns, so the rest stays zero: zeroing
- * the whole row per entry was a fifth of a long filtered series' time). */
+ * the whole row per entry was a quarter of the second pass of a long
+ * filtered series). */
 struct part_filter {
 	int key;
 	const struct matcher *const *m;

@@ -216,8 +216,9 @@ struct agg {
 #define AGG_NULL_KEY INT64_MIN
 
 void agg_free(struct agg *a);
-/* Empty a, keeping the room of its entries (and its series), for the next
- * use: a scan in chunks that would otherwise allocate it again for each. */
+/* Empty a of totals, keeping the room of its entries, for the next use: a
+ * scan in chunks that would otherwise allocate it again for each.  (A
+ * series' state is not reset: agg_reset in query.c does that.) */
 void agg_clear(struct agg *a);
 /* Room for n keys in all (false when out of memory). */
 bool agg_reserve(struct agg *a, size_t n);
