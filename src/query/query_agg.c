@@ -27,19 +27,6 @@ static uint64_t hash_key(int64_t k, int64_t k2)
 	return x ^ (x >> 32);
 }
 
-void agg_free(struct agg *a)
-{
-	if (!a)
-		return;
-	for (size_t i = 0; i < a->n; i++) {
-		free(a->e[i].text);
-		free(a->e[i].points);
-	}
-	free(a->e);
-	free(a->slots);
-	*a = (struct agg){ 0 };
-}
-
 void agg_clear(struct agg *a)
 {
 	for (size_t i = 0; i < a->n; i++) {
@@ -52,6 +39,15 @@ void agg_clear(struct agg *a)
 	a->n = 0;
 	a->in_order = false;
 	a->oom = false;
+}
+
+void agg_free(struct agg *a)
+{
+	if (!a)
+		return;
+	agg_clear(a);
+	free(a->e);
+	*a = (struct agg){ 0 };
 }
 
 static bool agg_grow(struct agg *a, size_t n_slots)
